@@ -1,0 +1,118 @@
+# octet - a local coding assistant in C.
+#
+#   make            build ./octet and the static libraries build/libengine.a, build/librag.a
+#   make run        install missing Debian packages, build, start octet in this repository
+#   make test       install missing Debian packages, build, run the whole test suite
+#   make asan       the test suite under AddressSanitizer + UBSan (in build-asan/)
+#   make fuzz       fuzz the GGUF parser with libFuzzer (FUZZ_SECONDS, default 600)
+#   make CUDA=0     build without the CUDA backend even when nvcc is present
+#   make CC=clang   build with clang instead of gcc
+
+CC ?= cc
+BUILD ?= build
+OCTET_BIN ?= octet
+OPT ?= -O2 -g
+SAN ?=
+VERSION := 0.1.0
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP \
+	-Iengine -Ikernels -Irag -Itui -Icli -DOCTET_VERSION='"$(VERSION)"'
+PKGS := libpcre2-8 sqlite3 libgit2 ncursesw
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS = $(PKG_LIBS) -lm -pthread
+
+# CUDA backend: built when nvcc is found, unless CUDA=0.
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA ?= $(if $(NVCC),1,0)
+CU_SRC := $(wildcard kernels/cuda/*.cu)
+ifeq ($(CUDA),1)
+ifneq ($(CU_SRC),)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CFLAGS_BASE += -DOCTET_CUDA=1 -I$(CUDA_HOME)/include
+NVCCFLAGS ?= -O3 -std=c++17 -Iengine -Ikernels -arch=sm_80 \
+	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+	-Xcompiler -fPIC,-Wall
+LDLIBS += -L$(CUDA_HOME)/lib64 -lcudart -lcublasLt -lstdc++ -Wl,-rpath,$(CUDA_HOME)/lib64
+else
+CUDA := 0
+endif
+endif
+
+CFLAGS ?=
+CFLAGS_ALL = $(CFLAGS_BASE) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
+
+ENGINE_SRC := $(wildcard engine/*.c) $(wildcard kernels/cpu/*.c)
+RAG_SRC := $(wildcard rag/*.c)
+APP_SRC := $(wildcard cli/*.c) $(wildcard tui/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+ENGINE_OBJ := $(call obj,$(ENGINE_SRC))
+ifeq ($(CUDA),1)
+ENGINE_OBJ += $(patsubst %.cu,$(BUILD)/obj/%.cu.o,$(CU_SRC))
+endif
+RAG_OBJ := $(call obj,$(RAG_SRC))
+APP_OBJ := $(call obj,$(APP_SRC))
+# Test binaries link every app object except the one holding main().
+APP_LIB_OBJ := $(filter-out $(BUILD)/obj/cli/main.o,$(APP_OBJ))
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+LIBS := $(BUILD)/libengine.a $(BUILD)/librag.a
+
+.PHONY: all run test asan fuzz deps clean tests
+all: $(OCTET_BIN)
+
+$(OCTET_BIN): $(APP_OBJ) $(LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $(APP_OBJ) $(LIBS) $(LDLIBS)
+
+$(BUILD)/libengine.a: $(ENGINE_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/librag.a: $(RAG_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/obj/%.cu.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(APP_LIB_OBJ) $(LIBS) tests/test.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(APP_LIB_OBJ) $(LIBS) $(LDLIBS)
+
+tests: $(TEST_BIN) $(OCTET_BIN)
+
+deps:
+	@tools/deps.sh
+
+# The dependency check runs first, in its own make, so that pkg-config flags
+# are read after any installation.
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(OCTET_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory tests
+	@tests/run.sh $(BUILD) ./$(OCTET_BIN)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OCTET_BIN=build-asan/octet CC=clang \
+		OPT="-O1 -g -fno-omit-frame-pointer" CUDA=0 \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" tests
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		tests/run.sh build-asan build-asan/octet
+
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	@$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+clean:
+	rm -rf build build-asan build-fuzz $(OCTET_BIN)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

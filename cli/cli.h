@@ -1,0 +1,39 @@
+/* cli.h - the headless command line: one cmd_* function per subcommand and
+ * the small helpers they share (usage and runtime error reporting, reading
+ * input). Usage errors exit 2 with a hint, runtime errors exit 1. */
+#ifndef OCTET_CLI_H
+#define OCTET_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "errmsg.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+/* Subcommands: each gets argv with argv[0] == the subcommand name. */
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+
+/* Print "octet CMD: MESSAGE" and a hint to stderr; returns CLI_EXIT_USAGE. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int cli_usage(const char *cmd, const char *fmt, ...);
+
+/* Print "octet CMD: MESSAGE" to stderr; returns CLI_EXIT_FAIL. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+int cli_fail(const char *cmd, const char *fmt, ...);
+
+/* Print a library error; returns CLI_EXIT_FAIL. */
+int cli_fail_err(const char *cmd, const errmsg_t *err);
+
+/* Read all of F into a NUL-terminated malloc'd buffer. 0 or OCT_E*. */
+int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err);
+
+#endif

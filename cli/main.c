@@ -1,0 +1,68 @@
+/* main.c - the octet entry point: dispatches subcommands, prints --help and
+ * --version. With no subcommand octet will open the TUI (issue 6). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command_t;
+
+static const command_t COMMANDS[] = {
+    {"info", cmd_info, "describe a GGUF model: hyper-parameters, tensors, memory plan"},
+    {"tokenize", cmd_tokenize, "text on stdin -> token ids (or pieces)"},
+    {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void print_help(FILE *f)
+{
+    fprintf(f, "octet %s - a local coding assistant that knows your git repository\n\n", OCTET_VERSION);
+    fprintf(f, "Usage: octet COMMAND [OPTIONS]\n       octet --help | --version\n\nCommands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\nRun 'octet COMMAND --help' for the options of a command.\n"
+               "Exit status: 0 success, 1 runtime error, 2 usage error.\n");
+}
+
+static void print_version(void)
+{
+    printf("octet %s\n", OCTET_VERSION);
+    printf("build: %s, C11", __VERSION__);
+#ifdef OCTET_CUDA
+    printf(", CUDA backend: built in\n");
+#else
+    printf(", CUDA backend: not built\n");
+#endif
+    __builtin_cpu_init();
+    printf("cpu features: avx2 %s, avx512f %s, avx512-vnni %s, f16c %s\n",
+           __builtin_cpu_supports("avx2") ? "yes" : "no",
+           __builtin_cpu_supports("avx512f") ? "yes" : "no",
+           __builtin_cpu_supports("avx512vnni") ? "yes" : "no",
+           __builtin_cpu_supports("f16c") ? "yes" : "no");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        print_help(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        print_version();
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(cmd, COMMANDS[i].name))
+            return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "octet: unknown command '%s'\nTry 'octet --help' for the list of commands.\n", cmd);
+    return CLI_EXIT_USAGE;
+}
