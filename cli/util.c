@@ -1,6 +1,7 @@
 /* util.c - error reporting and input helpers shared by the subcommands. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
