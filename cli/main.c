@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cpu/cpu_kernels.h"
 
 typedef struct command {
     const char *name;
@@ -15,6 +16,12 @@ static const command_t COMMANDS[] = {
     {"info", cmd_info, "describe a GGUF model: hyper-parameters, tensors, memory plan"},
     {"tokenize", cmd_tokenize, "text on stdin -> token ids (or pieces)"},
     {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
+    {"run", cmd_run, "complete a prompt, streaming the generated text"},
+    {"ppl", cmd_ppl, "perplexity of a text file"},
+    {"logits", cmd_logits, "logits of the last position after a list of token ids"},
+    {"bench", cmd_bench, "prefill/decode speed and memory of a model"},
+    {"index", cmd_index, "index the git repository for retrieval (incremental)"},
+    {"search", cmd_search, "the repository chunks most relevant to a query"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -31,18 +38,18 @@ static void print_help(FILE *f)
 static void print_version(void)
 {
     printf("octet %s\n", OCTET_VERSION);
-    printf("build: %s, C11", __VERSION__);
+    #ifdef __clang__
+    printf("build: clang %s, C11", __clang_version__);
+#else
+    printf("build: gcc %s, C11", __VERSION__);
+#endif
 #ifdef OCTET_CUDA
     printf(", CUDA backend: built in\n");
 #else
     printf(", CUDA backend: not built\n");
 #endif
-    __builtin_cpu_init();
-    printf("cpu features: avx2 %s, avx512f %s, avx512-vnni %s, f16c %s\n",
-           __builtin_cpu_supports("avx2") ? "yes" : "no",
-           __builtin_cpu_supports("avx512f") ? "yes" : "no",
-           __builtin_cpu_supports("avx512vnni") ? "yes" : "no",
-           __builtin_cpu_supports("f16c") ? "yes" : "no");
+    printf("cpu kernels: %s (best this CPU supports; OCTET_ISA=portable|avx2|avx512vnni|amx limits it)\n",
+           cpu_isa_name(cpu_isa_detect()));
 }
 
 int main(int argc, char **argv)

@@ -5,7 +5,7 @@
 set -eu
 pkgs=(
     build-essential pkg-config clang
-    libpcre2-dev libsqlite3-dev libgit2-dev libncurses-dev
+    libpcre2-dev libsqlite3-dev libgit2-dev libncurses-dev libcjson-dev
     tmux git python3
 )
 missing=()
