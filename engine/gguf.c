@@ -799,9 +799,9 @@ int64_t gguf_find_key(const gguf_t *g, const char *key)
     return g->kv_index.slot[h] ? (int64_t)(g->kv_index.slot[h] - 1) : -1;
 }
 
-/* Reads one element of a numeric type at P. Integers go to *i (signed) or
- * *u (unsigned) with *is_signed saying which; floats to *f. Returns the kind:
- * 0 unsigned, 1 signed, 2 float, 3 bool, -1 not numeric. */
+/* One numeric or bool value, widened: kind 0 unsigned (in u), 1 signed (in
+ * i), 2 float (in f), 3 bool (in u), -1 not a numeric type. Widening first
+ * lets each getter apply its own range check once. */
 typedef struct num {
     int kind;
     uint64_t u;

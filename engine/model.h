@@ -73,6 +73,9 @@ typedef struct model {
     const gguf_tensor_t *out_norm; /* [n_embd] */
     const gguf_tensor_t *output;   /* ne = {n_embd, n_vocab}; == tok_embd when tied */
     model_layer_t *layers;         /* n_layer entries */
+    /* rope_freqs.weight [head_dim/2] f32 (Llama 3.1 style frequency factors:
+     * theta_i is divided by factor i), or NULL when the file has none. */
+    const gguf_tensor_t *rope_freqs;
 } model_t;
 
 /* Read hyper-parameters and look up every tensor of a llama/qwen2 model,
