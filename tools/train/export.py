@@ -1,0 +1,134 @@
+"""export.py - write the trained model as a llama GGUF with the project's own writer.
+
+Weights are stored F16 (1-D norm weights F32, as llama.cpp's converter does).
+Q and K rows are permuted the way llama.cpp's convert_hf_to_gguf.py does for
+llama (heads x 2 x head_dim/2 -> heads x head_dim/2 x 2), turning HF's
+rotate_half RoPE pairs (i, i + d/2) into the adjacent pairs (2i, 2i + 1) that
+GGUF llama models use. The tokenizer is written as tokenizer.ggml.model "gpt2"
+with the "gpt-2" pre-tokenizer: byte-level BPE with GPT-2's split regex and no
+prefix space, exactly what prep.py trained with HF tokenizers.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from gguf_writer import GGMLType as TT  # noqa: E402
+from gguf_writer import GGUFReader, GGUFWriter  # noqa: E402
+from gguf_writer import GGUFValueType as VT  # noqa: E402
+
+TOKEN_NORMAL, TOKEN_CONTROL = 1, 3
+
+
+def permute_qk(w, n_head):
+    """HF rotate_half row order -> GGUF adjacent-pair row order, per head."""
+    rows, cols = w.shape
+    return w.reshape(n_head, 2, rows // n_head // 2, cols).swapaxes(1, 2).reshape(rows, cols)
+
+
+def unpermute_qk(w, n_head):
+    rows, cols = w.shape
+    return w.reshape(n_head, rows // n_head // 2, 2, cols).swapaxes(1, 2).reshape(rows, cols)
+
+
+def load_vocab(tokenizer_json):
+    """(tokens by id, token types, merges as 'a b' strings, special token ids by text)."""
+    with open(tokenizer_json, encoding="utf-8") as f:
+        tj = json.load(f)
+    vocab = dict(tj["model"]["vocab"])
+    special = {}
+    for t in tj["added_tokens"]:
+        vocab[t["content"]] = t["id"]
+        if t["special"]:
+            special[t["content"]] = t["id"]
+    n = len(vocab)
+    tokens = [None] * n
+    for s, i in vocab.items():
+        if not 0 <= i < n or tokens[i] is not None:
+            raise ValueError(f"{tokenizer_json}: token ids are not 0..{n - 1} (id {i} for {s!r})")
+        tokens[i] = s
+    types = [TOKEN_CONTROL if i in special.values() else TOKEN_NORMAL for i in range(n)]
+    merges = [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]]
+    return tokens, types, merges, special
+
+
+def gguf_tensors(sd, cfg):
+    """(gguf name, float32 array, type) for every tensor, from an HF-named state dict of numpy arrays."""
+    out = [("token_embd.weight", sd["model.embed_tokens.weight"], TT.F16)]
+    for i in range(cfg["n_layer"]):
+        p = f"model.layers.{i}."
+        b = f"blk.{i}."
+        out += [
+            (b + "attn_norm.weight", sd[p + "input_layernorm.weight"], TT.F32),
+            (b + "attn_q.weight", permute_qk(sd[p + "self_attn.q_proj.weight"], cfg["n_head"]), TT.F16),
+            (b + "attn_k.weight", permute_qk(sd[p + "self_attn.k_proj.weight"], cfg["n_kv"]), TT.F16),
+            (b + "attn_v.weight", sd[p + "self_attn.v_proj.weight"], TT.F16),
+            (b + "attn_output.weight", sd[p + "self_attn.o_proj.weight"], TT.F16),
+            (b + "ffn_norm.weight", sd[p + "post_attention_layernorm.weight"], TT.F32),
+            (b + "ffn_gate.weight", sd[p + "mlp.gate_proj.weight"], TT.F16),
+            (b + "ffn_up.weight", sd[p + "mlp.up_proj.weight"], TT.F16),
+            (b + "ffn_down.weight", sd[p + "mlp.down_proj.weight"], TT.F16),
+        ]
+    out.append(("output_norm.weight", sd["model.norm.weight"], TT.F32))
+    return out  # tied embeddings: no output.weight
+
+
+def export_gguf(path, sd, cfg, tokenizer_json, name, description):
+    tokens, types, merges, special = load_vocab(tokenizer_json)
+    if len(tokens) != cfg["vocab"]:
+        raise ValueError(f"tokenizer has {len(tokens)} tokens, the model {cfg['vocab']} rows")
+    eot = special["<|endoftext|>"]
+    w = GGUFWriter(path)
+    a = "llama"
+    w.add_kv("general.architecture", a)
+    w.add_kv("general.name", name)
+    w.add_kv("general.description", description)
+    w.add_kv("general.file_type", 1, VT.UINT32)  # LLAMA_FTYPE_MOSTLY_F16
+    w.add_kv(f"{a}.vocab_size", cfg["vocab"], VT.UINT32)
+    w.add_kv(f"{a}.context_length", cfg["ctx"], VT.UINT32)
+    w.add_kv(f"{a}.embedding_length", cfg["d"], VT.UINT32)
+    w.add_kv(f"{a}.block_count", cfg["n_layer"], VT.UINT32)
+    w.add_kv(f"{a}.feed_forward_length", cfg["ffn"], VT.UINT32)
+    w.add_kv(f"{a}.attention.head_count", cfg["n_head"], VT.UINT32)
+    w.add_kv(f"{a}.attention.head_count_kv", cfg["n_kv"], VT.UINT32)
+    w.add_kv(f"{a}.attention.layer_norm_rms_epsilon", float(cfg["eps"]), VT.FLOAT32)
+    w.add_kv(f"{a}.rope.freq_base", float(cfg["theta"]), VT.FLOAT32)
+    w.add_kv(f"{a}.rope.dimension_count", cfg["d"] // cfg["n_head"], VT.UINT32)
+    w.add_kv("tokenizer.ggml.model", "gpt2")
+    w.add_kv("tokenizer.ggml.pre", "gpt-2")
+    w.add_kv("tokenizer.ggml.tokens", tokens, VT.ARRAY, VT.STRING)
+    w.add_kv("tokenizer.ggml.token_type", types, VT.ARRAY, VT.INT32)
+    w.add_kv("tokenizer.ggml.merges", merges, VT.ARRAY, VT.STRING)
+    w.add_kv("tokenizer.ggml.bos_token_id", eot, VT.UINT32)
+    w.add_kv("tokenizer.ggml.eos_token_id", eot, VT.UINT32)
+    w.add_kv("tokenizer.ggml.add_bos_token", True, VT.BOOL)  # training put <|endoftext|> before every document
+    w.add_kv("tokenizer.ggml.add_eos_token", False, VT.BOOL)
+    w.add_kv("tokenizer.ggml.fim_pre_token_id", special["<|fim_prefix|>"], VT.UINT32)
+    w.add_kv("tokenizer.ggml.fim_suf_token_id", special["<|fim_suffix|>"], VT.UINT32)
+    w.add_kv("tokenizer.ggml.fim_mid_token_id", special["<|fim_middle|>"], VT.UINT32)
+    for tname, arr, tt in gguf_tensors(sd, cfg):
+        w.add_tensor(tname, np.ascontiguousarray(arr, dtype=np.float32), tt)
+    w.write()
+
+
+def check_gguf(path, sd, cfg):
+    """Read PATH back and compare every tensor with SD as stored (f16-rounded), un-permuting Q/K.
+
+    Returns the number of tensors checked; raises on any difference."""
+    r = GGUFReader(path)
+    want = {n: (a, tt) for n, a, tt in gguf_tensors(sd, cfg)}
+    if set(r.tensors) != set(want):
+        raise ValueError(f"{path}: tensor names differ: {sorted(set(r.tensors) ^ set(want))}")
+    for n, (a, tt) in want.items():
+        got = r.tensor_f64(n)
+        ref = a.astype(np.float16).astype(np.float64) if tt == TT.F16 else a.astype(np.float32).astype(np.float64)
+        if got.shape != ref.shape or not np.array_equal(got, ref):
+            raise ValueError(f"{path}: tensor {n} differs from the trained weights")
+    q = r.tensor_f64("blk.0.attn_q.weight")
+    hf = sd["model.layers.0.self_attn.q_proj.weight"].astype(np.float16).astype(np.float64)
+    if not np.array_equal(unpermute_qk(q, cfg["n_head"]), hf):
+        raise ValueError(f"{path}: un-permuting blk.0.attn_q.weight does not give q_proj back")
+    return len(want)

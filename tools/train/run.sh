@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# run.sh - the one command the device machine runs to make octet's embedded model:
+# corpus + tokenizer + training + evaluation + GGUF export, inside one 10-minute call.
+#
+#   OUT=/some/dir tools/train/run.sh full    # the real run: ~555 s wall clock in all
+#   OUT=/some/dir tools/train/run.sh dry     # the same pipeline on 40 MB of text, ~200 s
+#
+# Writes to $OUT (at most 8 files of 16 MiB come back from the device machine):
+#   octet-code.gguf.part0..N   the GGUF split in 15 MB pieces (tools/train/install.sh joins them)
+#   results.tar.gz             ref.json + logits.f32 + held-out snippets, tokenizer.json, sources.tsv,
+#                              prep.json, metrics.json, samples.txt, summary.txt, SHA256SUMS
+#   train.log                  everything printed
+# The summary table is printed last.
+set -euo pipefail
+: "${OUT:?set OUT to the folder the results go to}"
+mode=${1:-full}
+start=$(date +%s)
+here=$(cd "$(dirname "$0")" && pwd)
+work=${WORK:-/tmp/octet-train}
+rm -rf "$work"
+mkdir -p "$work" "$OUT"
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
+
+case $mode in
+full) args=(--total-seconds 575 --reserve-seconds 50 --prep-args "--max-train-mb 560 --c-share 0.25") ;;
+dry) args=(--total-seconds 200 --reserve-seconds 70 --warmup-steps 10
+           --prep-args "--max-train-mb 40 --max-val-mb 6 --tok-sample-mb 10") ;;
+*) echo "usage: OUT=DIR $0 full|dry" >&2; exit 2 ;;
+esac
+
+{
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+    python3 -c 'import sys, torch, tokenizers, numpy; print("python", sys.version.split()[0], "torch", torch.__version__, "tokenizers", tokenizers.__version__, "numpy", numpy.__version__)'
+    python3 "$here/selftest.py"
+    python3 "$here/train.py" --mode "$mode" --work "$work" --start "$start" "${args[@]}"
+} 2>&1 | tee "$OUT/train.log"
+
+res=$work/results
+gguf=$work/octet-code.gguf
+(cd "$work" && sha256sum octet-code.gguf) > "$res/SHA256SUMS"
+split -b 15M -d -a 1 "$gguf" "$OUT/octet-code.gguf.part"
+tar -czf "$OUT/results.tar.gz" -C "$res" .
+ls -l "$OUT"
+echo "== summary ($mode, $(( $(date +%s) - start )) s)"
+cat "$res/summary.txt"
