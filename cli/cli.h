@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "default_model.h"
 #include "errmsg.h"
 
 #define CLI_EXIT_OK 0
@@ -17,6 +18,17 @@
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_ppl(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_undo(int argc, char **argv);
+int cmd_refactor(int argc, char **argv);
 
 /* Print "octet CMD: MESSAGE" and a hint to stderr; returns CLI_EXIT_USAGE. */
 #if defined(__GNUC__)
@@ -32,6 +44,7 @@ int cli_fail(const char *cmd, const char *fmt, ...);
 
 /* Print a library error; returns CLI_EXIT_FAIL. */
 int cli_fail_err(const char *cmd, const errmsg_t *err);
+
 
 /* Read all of F into a NUL-terminated malloc'd buffer. 0 or OCT_E*. */
 int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err);

@@ -1,9 +1,10 @@
 /* main.c - the octet entry point: dispatches subcommands, prints --help and
- * --version. With no subcommand octet will open the TUI (issue 6). */
+ * --version. With no subcommand, or with options first, octet opens the TUI. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "tui.h"
 #include "cpu/cpu_kernels.h"
 
 typedef struct command {
@@ -22,13 +23,19 @@ static const command_t COMMANDS[] = {
     {"bench", cmd_bench, "prefill/decode speed and memory of a model"},
     {"index", cmd_index, "index the git repository for retrieval (incremental)"},
     {"search", cmd_search, "the repository chunks most relevant to a query"},
+    {"check", cmd_check, "verify code against a spec: compile, run its examples sandboxed"},
+    {"gen", cmd_gen, "write the function a spec describes (with --check: verified, retried)"},
+    {"apply", cmd_apply, "apply a unified diff to the working tree: checked, all files or none"},
+    {"undo", cmd_undo, "restore the files the latest apply or refactor changed"},
+    {"refactor", cmd_refactor, "change code as instructed: the model writes a diff, applied on confirmation"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void print_help(FILE *f)
 {
     fprintf(f, "octet %s - a local coding assistant that knows your git repository\n\n", OCTET_VERSION);
-    fprintf(f, "Usage: octet COMMAND [OPTIONS]\n       octet --help | --version\n\nCommands:\n");
+    fprintf(f, "Usage: octet [-m FILE] [--preset NAME]   open the terminal UI (octet --tui-help)\n"
+               "       octet COMMAND [OPTIONS]\n       octet --help | --version\n\nCommands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fprintf(f, "\nRun 'octet COMMAND --help' for the options of a command.\n"
@@ -54,10 +61,10 @@ static void print_version(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        print_help(stderr);
-        return CLI_EXIT_USAGE;
-    }
+    /* no subcommand, or options first: the terminal UI */
+    if (argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h") &&
+                     strcmp(argv[1], "--version") && strcmp(argv[1], "-V")))
+        return tui_main(argc, argv);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         print_help(stdout);

@@ -1,0 +1,126 @@
+/* cli_engine.c - the engine options shared by run, ppl, logits and bench. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_engine.h"
+
+const char CLI_ENG_HELP[] =
+    "Model options:\n"
+    "  -m, --model FILE      GGUF model, llama or qwen2 (default: $OCTET_MODEL, else the\n"
+    "                        embedded models/octet-code.gguf)\n"
+    "      --weights FMT     f32 | f16 | int8 | smoothquant (default int8; Q8_0 tensors stay Q8_0)\n"
+    "      --calib FILE      smoothquant calibration text (default: a built-in code sample)\n"
+    "      --alpha A         smoothquant migration strength, 0..1 (default 0.5)\n"
+    "      --kv FMT          KV-cache format: f32 | f16 | int8 (default int8)\n"
+    "      --threads N       CPU threads (default: all cores)\n"
+    "      --ctx N           context size in tokens; the KV cache for all of it is allocated up front\n"
+    "      --batch N         most tokens per forward pass during prefill (default 256)\n"
+    "      --backend NAME    cpu | cuda | auto (default auto)\n";
+
+void cli_eng_init(cli_eng_t *c)
+{
+    memset(c, 0, sizeof *c);
+    eng_opts_default(&c->opts);
+}
+
+int cli_parse_long(const char *cmd, const char *name, const char *arg, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < lo || v > hi)
+        return cli_usage(cmd, "%s must be a whole number in %ld..%ld, not '%s'", name, lo, hi, arg);
+    *out = v;
+    return 0;
+}
+
+int cli_parse_float(const char *cmd, const char *name, const char *arg, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !isfinite(v) || v < lo || v > hi)
+        return cli_usage(cmd, "%s must be a number in %g..%g, not '%s'", name, lo, hi, arg);
+    *out = v;
+    return 0;
+}
+
+int cli_eng_option(cli_eng_t *c, const char *cmd, int opt, const char *arg)
+{
+    errmsg_t err;
+    long v;
+    double d;
+    switch (opt) {
+    case 'm':
+        c->model = arg;
+        return 1;
+    case CLI_ENG_WEIGHTS:
+        return eng_wfmt_parse(arg, &c->opts.wfmt, &err) ? cli_usage(cmd, "%s", err.msg) : 1;
+    case CLI_ENG_KV:
+        return eng_kvfmt_parse(arg, &c->opts.kvfmt, &err) ? cli_usage(cmd, "%s", err.msg) : 1;
+    case CLI_ENG_THREADS:
+        if (cli_parse_long(cmd, "--threads", arg, 1, 1024, &v))
+            return CLI_EXIT_USAGE;
+        c->opts.n_threads = (int)v;
+        return 1;
+    case CLI_ENG_CTX:
+        if (cli_parse_long(cmd, "--ctx", arg, 1, 1 << 24, &v))
+            return CLI_EXIT_USAGE;
+        c->opts.n_ctx = (uint32_t)v;
+        c->ctx_set = true;
+        return 1;
+    case CLI_ENG_BATCH:
+        if (cli_parse_long(cmd, "--batch", arg, 1, 65536, &v))
+            return CLI_EXIT_USAGE;
+        c->opts.n_batch = (uint32_t)v;
+        return 1;
+    case CLI_ENG_BACKEND:
+        if (strcmp(arg, "cpu") && strcmp(arg, "cuda") && strcmp(arg, "auto"))
+            return cli_usage(cmd, "unknown backend '%s' (use cpu, cuda or auto)", arg);
+        c->opts.backend = arg;
+        return 1;
+    case CLI_ENG_CALIB:
+        c->opts.calib_path = arg;
+        return 1;
+    case CLI_ENG_ALPHA:
+        if (cli_parse_float(cmd, "--alpha", arg, 0, 1, &d))
+            return CLI_EXIT_USAGE;
+        c->opts.sq_alpha = (float)d;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_t **out)
+{
+    errmsg_t err = {0};
+    *out = NULL;
+    if (!c->model)
+        c->model = cli_default_model();
+    if (!c->model)
+        return cli_usage(cmd, "no model given and the embedded models/octet-code.gguf was not found: "
+                              "use -m FILE.gguf or set OCTET_MODEL");
+    if ((c->opts.calib_path || c->opts.sq_alpha != 0.5f) && c->opts.wfmt != ENG_W_SMOOTHQUANT)
+        return cli_usage(cmd, "--calib and --alpha apply to --weights smoothquant only");
+    if (!c->ctx_set) {
+        /* the model's own context, or DEFAULT_CTX when smaller: read the
+         * metadata first so the KV cache is not sized for 128K by default */
+        gguf_t *g = NULL;
+        model_t *m = NULL;
+        if (gguf_open(&g, c->model, &err) || model_load(&m, g, &err)) {
+            gguf_close(g);
+            return cli_fail_err(cmd, &err);
+        }
+        uint32_t train = m->hp.n_ctx_train;
+        model_free(m);
+        gguf_close(g);
+        c->opts.n_ctx = default_ctx && (default_ctx < train || !train) ? default_ctx : train;
+    }
+    if (eng_open(out, c->model, &c->opts, &err))
+        return cli_fail_err(cmd, &err);
+    return 0;
+}

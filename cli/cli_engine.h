@@ -1,0 +1,62 @@
+/* cli_engine.h - the engine options shared by the subcommands that run a
+ * model (run, ppl, logits, bench): -m, --weights, --kv, --threads, --ctx,
+ * --batch, --backend, --calib, --alpha; parsing them inside each command's
+ * getopt_long loop, their --help text, and opening the model. */
+#ifndef OCTET_CLI_ENGINE_H
+#define OCTET_CLI_ENGINE_H
+
+#include <getopt.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+/* getopt_long codes of the shared long options (above any short option). */
+enum {
+    CLI_ENG_WEIGHTS = 1000,
+    CLI_ENG_KV,
+    CLI_ENG_THREADS,
+    CLI_ENG_CTX,
+    CLI_ENG_BATCH,
+    CLI_ENG_BACKEND,
+    CLI_ENG_CALIB,
+    CLI_ENG_ALPHA,
+    CLI_ENG_FIRST_FREE /* commands number their own long-only options from here */
+};
+
+/* Put these entries in a command's struct option array; "m:" in its short options. */
+#define CLI_ENG_LONGOPTS                                                                        \
+    {"model", required_argument, NULL, 'm'}, {"weights", required_argument, NULL, CLI_ENG_WEIGHTS}, \
+        {"kv", required_argument, NULL, CLI_ENG_KV},                                            \
+        {"threads", required_argument, NULL, CLI_ENG_THREADS},                                  \
+        {"ctx", required_argument, NULL, CLI_ENG_CTX},                                          \
+        {"batch", required_argument, NULL, CLI_ENG_BATCH},                                      \
+        {"backend", required_argument, NULL, CLI_ENG_BACKEND},                                  \
+        {"calib", required_argument, NULL, CLI_ENG_CALIB},                                      \
+        {"alpha", required_argument, NULL, CLI_ENG_ALPHA}
+
+/* Help lines for the shared options. */
+extern const char CLI_ENG_HELP[];
+
+typedef struct cli_eng {
+    const char *model;
+    eng_opts_t opts;
+    bool ctx_set; /* --ctx was given */
+} cli_eng_t;
+
+void cli_eng_init(cli_eng_t *c);
+
+/* Handle option OPT (with ARG) if it is a shared one: returns 1 when handled,
+ * 0 when OPT is not an engine option, and CLI_EXIT_USAGE (after printing the
+ * usage error) when ARG is bad. */
+int cli_eng_option(cli_eng_t *c, const char *cmd, int opt, const char *arg);
+
+/* Parse a whole number in [lo, hi] for option NAME; CLI_EXIT_USAGE when bad. */
+int cli_parse_long(const char *cmd, const char *name, const char *arg, long lo, long hi, long *out);
+int cli_parse_float(const char *cmd, const char *name, const char *arg, double lo, double hi, double *out);
+
+/* Open the model (errors printed). Returns 0 or CLI_EXIT_FAIL/USAGE. When no
+ * --ctx was given, DEFAULT_CTX (capped at the model's training context; 0:
+ * the training context) is used. */
+int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_t **out);
+
+#endif

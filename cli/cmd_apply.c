@@ -1,0 +1,177 @@
+/* cmd_apply.c - `octet apply`: apply a unified diff to the git working tree
+ * after checking it, showing it and asking for confirmation; all files or
+ * none, with an undo record for `octet undo`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "patch.h"
+
+static const char USAGE[] =
+    "Usage: octet apply --patch FILE [--yes] [--force] [--check] [--repo DIR] [--color WHEN]\n"
+    "\n"
+    "Apply a unified diff (git format) to the working tree of the git repository:\n"
+    "it is checked first against the working tree (every hunk must apply) and refused\n"
+    "when a file it touches has changes that are not committed; then it is shown and,\n"
+    "after confirmation, applied to all files or to none. What it changed is recorded\n"
+    "so that 'octet undo' restores the previous contents.\n"
+    "\n"
+    "  --patch FILE   the diff ('-': standard input, which then needs --yes)\n"
+    "  -y, --yes      apply without asking (needed when standard input is not a terminal)\n"
+    "  --force        apply even to files with uncommitted changes\n"
+    "  --check        only check that the patch applies and show it; change nothing\n"
+    "  --repo DIR     a directory inside the repository (default .)\n"
+    "  --color WHEN   auto (default: on a terminal), always or never\n"
+    "  -h, --help     show this help\n"
+    "\n"
+    "Exit status: 0 applied (or applies, with --check), 1 refused, declined or failed, 2 usage.\n";
+
+enum { OPT_PATCH = 1000, OPT_FORCE, OPT_CHECK, OPT_REPO, OPT_COLOR };
+
+/* Ask on the terminal; false unless the answer starts with y. */
+static bool confirm(const char *question)
+{
+    char line[64];
+    fprintf(stderr, "%s [y/N] ", question);
+    fflush(stderr);
+    if (!fgets(line, sizeof line, stdin))
+        return false;
+    return line[0] == 'y' || line[0] == 'Y';
+}
+
+static int parse_color(const char *arg, int *out)
+{
+    if (!strcmp(arg, "auto"))
+        *out = -1;
+    else if (!strcmp(arg, "always"))
+        *out = 1;
+    else if (!strcmp(arg, "never"))
+        *out = 0;
+    else
+        return -1;
+    return 0;
+}
+
+static bool use_color(int setting)
+{
+    if (setting >= 0)
+        return setting;
+    const char *term = getenv("TERM");
+    return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
+}
+
+int cmd_apply(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"patch", required_argument, NULL, OPT_PATCH}, {"yes", no_argument, NULL, 'y'},
+        {"force", no_argument, NULL, OPT_FORCE},       {"check", no_argument, NULL, OPT_CHECK},
+        {"repo", required_argument, NULL, OPT_REPO},   {"color", required_argument, NULL, OPT_COLOR},
+        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
+    };
+    const char *patch_path = NULL, *repo = ".";
+    bool yes = false, force = false, check_only = false;
+    int color = -1, opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "yh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_PATCH:
+            patch_path = optarg;
+            break;
+        case 'y':
+            yes = true;
+            break;
+        case OPT_FORCE:
+            force = true;
+            break;
+        case OPT_CHECK:
+            check_only = true;
+            break;
+        case OPT_REPO:
+            repo = optarg;
+            break;
+        case OPT_COLOR:
+            if (parse_color(optarg, &color))
+                return cli_usage("apply", "--color must be auto, always or never, not '%s'", optarg);
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("apply", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage("apply", "unexpected argument '%s'", argv[optind]);
+    if (!patch_path)
+        return cli_usage("apply", "no patch given: use --patch FILE");
+    bool from_stdin = !strcmp(patch_path, "-");
+    if (from_stdin && !yes && !check_only)
+        return cli_usage("apply", "a patch read from standard input needs --yes (there is no terminal to ask)");
+
+    char *text = NULL, *shown = NULL, *summary = NULL, *record = NULL;
+    size_t len = 0;
+    patch_t *p = NULL;
+    errmsg_t err = {0};
+    int rc;
+    FILE *f = from_stdin ? stdin : fopen(patch_path, "rb");
+    if (!f)
+        return cli_fail("apply", "%s: cannot open", patch_path);
+    rc = cli_read_all(f, &text, &len, &err);
+    if (!from_stdin)
+        fclose(f);
+    if (rc) {
+        rc = cli_fail("apply", "%s: %s", patch_path, err.msg);
+        goto done;
+    }
+    if (patch_parse(&p, text, len, from_stdin ? "stdin" : patch_path, &err) || patch_check(p, repo, force, &err)) {
+        rc = cli_fail("apply", "%s; nothing was changed", err.msg);
+        goto done;
+    }
+    if (!(summary = patch_summary(p))) {
+        rc = cli_fail("apply", "out of memory");
+        goto done;
+    }
+    if (!yes || check_only || isatty(STDOUT_FILENO)) {
+        if (!(shown = patch_colorize(patch_text(p), use_color(color)))) {
+            rc = cli_fail("apply", "out of memory");
+            goto done;
+        }
+        fputs(shown, stdout);
+        if (len && text[len - 1] != '\n')
+            putchar('\n');
+    }
+    if (check_only) {
+        printf("the patch applies cleanly: %s\n", summary);
+        rc = CLI_EXIT_OK;
+        goto done;
+    }
+    printf("%s\n", summary);
+    fflush(stdout);
+    if (!yes) {
+        if (!isatty(STDIN_FILENO)) {
+            rc = cli_fail("apply", "standard input is not a terminal: use --yes to apply without confirmation; "
+                                   "nothing was changed");
+            goto done;
+        }
+        if (!confirm("Apply this patch?")) {
+            rc = cli_fail("apply", "not applied");
+            goto done;
+        }
+    }
+    if (patch_apply(p, repo, force, &record, &err)) {
+        rc = cli_fail_err("apply", &err);
+        goto done;
+    }
+    printf("applied (undo record %s; 'octet undo' restores the previous contents)\n", record);
+    rc = CLI_EXIT_OK;
+done:
+    free(record);
+    free(summary);
+    free(shown);
+    patch_free(p);
+    free(text);
+    return rc;
+}

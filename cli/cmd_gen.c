@@ -1,0 +1,301 @@
+/* cmd_gen.c - `octet gen`: write the function a spec describes with the
+ * model: a prompt from the spec and the repository code retrieved for its
+ * names, the code block extracted from the reply and, with --check,
+ * verified like `octet check`, retrying with the failure fed back. */
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_engine.h"
+#include "spec.h"
+
+#define GEN_DEFAULT_CTX 4096
+#define GEN_MAX_INCLUDES 64
+
+enum {
+    OPT_SPEC = CLI_ENG_FIRST_FREE,
+    OPT_CHECK,
+    OPT_RETRIES,
+    OPT_OUT,
+    OPT_TEMPLATE,
+    OPT_TEMP,
+    OPT_SEED,
+    OPT_CONTEXT,
+    OPT_NO_CONTEXT,
+    OPT_TIMEOUT,
+    OPT_REPO,
+};
+
+static void usage(void)
+{
+    printf("Usage: octet gen --spec FILE -m MODEL [--check] [--retries N] [--out FILE] [OPTIONS]\n\n"
+           "Generate the function a spec describes (see docs/specs.md) with the model.\n"
+           "The prompt has the spec and the repository code most relevant to its names;\n"
+           "the code is extracted from the reply and written to --out (or stdout).\n\n"
+           "  --spec FILE        the spec (JSON)\n"
+           "  --check            verify each attempt as 'octet check' does; on failure retry\n"
+           "                     with the error fed back to the model\n"
+           "  --retries N        attempts after the first one (default 2); also used when a\n"
+           "                     reply has no code\n"
+           "  --out FILE         write the code to FILE (only when it passed; default stdout)\n"
+           "  -n, --n-predict N  most tokens per reply (default 768)\n"
+           "      --temp T       temperature (default 0.2; 0: greedy)\n"
+           "      --seed S       random seed (default 1)\n"
+           "      --template NAME chat format (see 'octet run --help'); 'none': plain\n"
+           "                     completion, which models without a chat template get\n"
+           "      --context TOKENS  retrieved repository code in the prompt (default 1024)\n"
+           "      --no-context   no retrieval\n"
+           "      --repo DIR     the repository to retrieve from (default .)\n"
+           "      --timeout S    time limit of each example run with --check (default 5)\n"
+           "  -I, --include DIR  another include directory for C with --check\n"
+           "  -v, --verbose      show each reply and check report on stderr\n"
+           "  -h, --help         show this help\n\n"
+           "Exit status: 0 code written (and passed with --check), 1 failure, 2 usage.\n\n%s",
+           CLI_ENG_HELP);
+}
+
+typedef struct progress {
+    int attempts;
+    bool verbose;
+    bool check;
+} progress_t;
+
+static void on_attempt(void *ud, int attempt, const char *reply, const char *code, const spec_report_t *rep,
+                       const char *error)
+{
+    const progress_t *p = ud;
+    (void)reply; /* streamed to stderr already with -v */
+    (void)code;
+    if (p->verbose) {
+        fputc('\n', stderr);
+        if (rep)
+            fprintf(stderr, "octet gen: check:\n%s", rep->text);
+    }
+    if (!*error) {
+        fprintf(stderr, "octet gen: attempt %d/%d: %s\n", attempt, p->attempts,
+                p->check ? "the code passed the check" : "code extracted");
+        return;
+    }
+    size_t first = strcspn(error, "\n");
+    fprintf(stderr, "octet gen: attempt %d/%d failed: %.*s%s\n", attempt, p->attempts, (int)first, error,
+            error[first] && error[first + 1] ? " ..." : "");
+}
+
+/* -v: the model's replies as they are generated. */
+static void stream_text(void *ud, const char *piece, size_t len)
+{
+    (void)ud;
+    fwrite(piece, 1, len, stderr);
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t n = strlen(text);
+    bool ok = fwrite(text, 1, n, f) == n;
+    return fclose(f) || !ok ? -1 : 0;
+}
+
+int cmd_gen(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_ENG_LONGOPTS,
+        {"spec", required_argument, NULL, OPT_SPEC},
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"retries", required_argument, NULL, OPT_RETRIES},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"n-predict", required_argument, NULL, 'n'},
+        {"template", required_argument, NULL, OPT_TEMPLATE},
+        {"temp", required_argument, NULL, OPT_TEMP},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"context", required_argument, NULL, OPT_CONTEXT},
+        {"no-context", no_argument, NULL, OPT_NO_CONTEXT},
+        {"repo", required_argument, NULL, OPT_REPO},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"include", required_argument, NULL, 'I'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cli_eng_t ce;
+    cli_eng_init(&ce);
+    sample_params_t sp;
+    sample_params_default(&sp);
+    sp.temp = 0.2f;
+    sp.seed = 1;
+    spec_check_opts_t co;
+    spec_check_opts_default(&co);
+    const char *spec_path = NULL, *out_path = NULL, *tmpl_name = NULL, *repo = ".", *includes[GEN_MAX_INCLUDES];
+    size_t n_inc = 0;
+    long retries = 2, n_predict = 768, context = 1024, v;
+    double d;
+    bool check = false, verbose = false;
+    int opt, r;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "m:n:I:vh", longopts, NULL)) != -1) {
+        if ((r = cli_eng_option(&ce, "gen", opt, optarg))) {
+            if (r != 1)
+                return r;
+            continue;
+        }
+        switch (opt) {
+        case OPT_SPEC:
+            spec_path = optarg;
+            break;
+        case OPT_CHECK:
+            check = true;
+            break;
+        case OPT_RETRIES:
+            if (cli_parse_long("gen", "--retries", optarg, 0, 100, &retries))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_OUT:
+            out_path = optarg;
+            break;
+        case 'n':
+            if (cli_parse_long("gen", "-n", optarg, 1, 1 << 20, &n_predict))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_TEMPLATE:
+            tmpl_name = optarg;
+            break;
+        case OPT_TEMP:
+            if (cli_parse_float("gen", "--temp", optarg, 0, 100, &d))
+                return CLI_EXIT_USAGE;
+            sp.temp = (float)d;
+            break;
+        case OPT_SEED:
+            if (cli_parse_long("gen", "--seed", optarg, 0, 0x7fffffffL, &v))
+                return CLI_EXIT_USAGE;
+            sp.seed = (uint64_t)v;
+            break;
+        case OPT_CONTEXT:
+            if (cli_parse_long("gen", "--context", optarg, 1, 1 << 20, &context))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_NO_CONTEXT:
+            context = 0;
+            break;
+        case OPT_REPO:
+            repo = optarg;
+            break;
+        case OPT_TIMEOUT:
+            if (cli_parse_float("gen", "--timeout", optarg, 0.05, 86400, &d))
+                return CLI_EXIT_USAGE;
+            co.timeout_s = d;
+            break;
+        case 'I':
+            if (n_inc == GEN_MAX_INCLUDES)
+                return cli_usage("gen", "at most %d include directories", GEN_MAX_INCLUDES);
+            includes[n_inc++] = optarg;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'h':
+            usage();
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("gen", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage("gen", "unexpected argument '%s'", argv[optind]);
+    if (!spec_path)
+        return cli_usage("gen", "no spec given: use --spec FILE");
+    co.include_dirs = includes;
+    co.n_include_dirs = n_inc;
+
+    spec_t *s = NULL;
+    eng_model_t *m = NULL;
+    spec_engine_llm_t el = {0};
+    spec_llm_t llm;
+    spec_gen_result_t res = {0};
+    char *ctx = NULL, *query = NULL;
+    errmsg_t err = {0};
+    int rc;
+    if (spec_load(&s, spec_path, &err)) {
+        rc = cli_fail_err("gen", &err);
+        goto done;
+    }
+    if ((rc = cli_eng_open("gen", &ce, GEN_DEFAULT_CTX, &m)))
+        goto done;
+    if (spec_engine_llm_init(&el, m, tmpl_name, &sp, (int)n_predict, &llm, &err)) {
+        rc = cli_fail_err("gen", &err);
+        goto done;
+    }
+    if (verbose) {
+        fprintf(stderr, "octet gen: %s prompt\n", llm.chat ? "chat" : "plain-completion");
+        el.on_text = stream_text;
+    }
+    if (context > 0) {
+        /* the context may take a quarter of the window at most: the spec, the
+         * feedback of a retry and the reply need the rest */
+        size_t budget = (size_t)context, quarter = eng_n_ctx(el.session) / 4;
+        if (budget > quarter)
+            budget = quarter;
+        if (!(query = spec_query(s))) {
+            rc = cli_fail("gen", "out of memory");
+            goto done;
+        }
+        int q = spec_repo_context(repo, query, 8, budget, spec_engine_count, &el, &ctx, &err);
+        if (q == OCT_ENOTFOUND) {
+            if (verbose)
+                fprintf(stderr, "octet gen: no retrieved context: %s\n", err.msg);
+        } else if (q) {
+            rc = cli_fail_err("gen", &err);
+            goto done;
+        } else if (verbose) {
+            fprintf(stderr, "octet gen: retrieved context, %zu bytes\n", strlen(ctx));
+        }
+    }
+    char dir_buf[PATH_MAX];
+    snprintf(dir_buf, sizeof dir_buf, "%s", out_path ? out_path : "./x");
+    progress_t pr = {(int)retries + 1, verbose, check};
+    spec_gen_opts_t go = {
+        .attempts = (int)retries + 1,
+        .check = check,
+        .context = ctx,
+        .code_dir = dirname(dir_buf),
+        .check_opts = &co,
+        .on_attempt = on_attempt,
+        .ud = &pr,
+    };
+    if (spec_gen(s, &llm, &go, &res, &err)) {
+        rc = cli_fail_err("gen", &err);
+        goto done;
+    }
+    if (!res.ok) {
+        rc = cli_fail("gen", "no usable code after %d attempt%s; the last one failed:\n%s", res.attempts,
+                      res.attempts == 1 ? "" : "s", res.last_error ? res.last_error : "");
+        if (res.code && verbose)
+            fprintf(stderr, "octet gen: the last code:\n%s", res.code);
+        goto done;
+    }
+    if (out_path) {
+        if (write_file(out_path, res.code)) {
+            rc = cli_fail("gen", "%s: cannot write", out_path);
+            goto done;
+        }
+        fprintf(stderr, "octet gen: wrote %s\n", out_path);
+    } else {
+        fputs(res.code, stdout);
+    }
+    rc = CLI_EXIT_OK;
+done:
+    spec_gen_result_free(&res);
+    free(ctx);
+    free(query);
+    spec_engine_llm_free(&el);
+    eng_close(m);
+    spec_free(s);
+    return rc;
+}

@@ -1,0 +1,236 @@
+/* cmd_index.c - `octet index`: bring the repository's retrieval index up to
+ * date (rag/), with a progress bar when stderr is a terminal, and report
+ * what it holds. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "rag.h"
+
+static const char USAGE[] =
+    "Usage: octet index [--repo DIR] [--db PATH] [--no-git] [--exclude PATTERN]...\n"
+    "                   [--max-size BYTES] [--stats]\n"
+    "\n"
+    "Index the git repository that contains DIR (default: the current directory)\n"
+    "for retrieval: the files git tracks plus untracked files that are not ignored,\n"
+    "cut into chunks at functions and classes, in SQLite FTS5. Only files that\n"
+    "changed since the last run are read again.\n"
+    "\n"
+    "  --repo DIR        a directory inside the repository (default: .)\n"
+    "  --db PATH         the index database (default: .git/octet/index.sqlite)\n"
+    "  --no-git          index DIR as a plain directory (index in DIR/.octet/)\n"
+    "  --exclude PATTERN leave out matching files (repeatable); patterns are also\n"
+    "                    read from .octetignore at the root. A pattern without '/'\n"
+    "                    matches any path component (node_modules, *.min.js); one\n"
+    "                    starting with or containing '/' matches from the root\n"
+    "                    (/build, src/gen/*.c); a trailing '/' means directories\n"
+    "  --max-size BYTES  skip larger files (suffix K or M; default 1M)\n"
+    "  --stats           also list files and chunks per language\n"
+    "  -h, --help        show this help\n";
+
+static atomic_int g_cancel;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    atomic_store(&g_cancel, 1);
+}
+
+typedef struct bar {
+    double last;
+    int width;
+    bool drawn;
+} bar_t;
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void draw_bar(const rag_progress_t *p, void *ud)
+{
+    bar_t *b = ud;
+    double t = mono();
+    if (p->phase == RAG_PHASE_INDEX && p->done > 0 && t - b->last < 0.05)
+        return;
+    b->last = t;
+    if (p->phase == RAG_PHASE_DONE) {
+        if (b->drawn)
+            fputs("\r\033[K", stderr);
+        b->drawn = false;
+        return;
+    }
+    if (p->phase == RAG_PHASE_LIST) {
+        fputs("\r\033[Klisting files...", stderr);
+        b->drawn = true;
+        return;
+    }
+    const int cells = 30;
+    int fill = p->total ? (int)((double)p->done * cells / (double)p->total) : 0;
+    char bar[64];
+    for (int i = 0; i < cells; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[cells] = '\0';
+    char line[512];
+    int n = snprintf(line, sizeof line, "[%s] %zu/%zu ", bar, p->done, p->total);
+    int room = b->width - n - 1;
+    const char *path = p->path ? p->path : "";
+    int pl = (int)strlen(path);
+    if (room <= 4)
+        fprintf(stderr, "\r\033[K%s", line);
+    else if (pl > room) /* keep the end of a long path: the file name */
+        fprintf(stderr, "\r\033[K%s...%s", line, path + pl - (room - 3));
+    else
+        fprintf(stderr, "\r\033[K%s%s", line, path);
+    b->drawn = true;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s)
+        return -1;
+    if (*end == 'K' || *end == 'k')
+        v *= 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        v *= 1024 * 1024, end++;
+    if (*end || v == 0)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static void human_bytes(uint64_t b, char *out, size_t n)
+{
+    if (b >= 1024 * 1024)
+        snprintf(out, n, "%.1f MiB", (double)b / (1024.0 * 1024.0));
+    else if (b >= 1024)
+        snprintf(out, n, "%.1f KiB", (double)b / 1024.0);
+    else
+        snprintf(out, n, "%llu B", (unsigned long long)b);
+}
+
+int cmd_index(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"repo", required_argument, NULL, 'r'},   {"db", required_argument, NULL, 'd'},
+        {"no-git", no_argument, NULL, 'n'},       {"exclude", required_argument, NULL, 'x'},
+        {"max-size", required_argument, NULL, 'm'}, {"stats", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    rag_options_t ro = {0};
+    const char **ex = calloc((size_t)argc + 1, sizeof *ex);
+    bool stats = false;
+    int rc = CLI_EXIT_OK, c;
+    rag_t *r = NULL;
+    errmsg_t err = {0};
+    if (!ex)
+        return cli_fail("index", "out of memory");
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            ro.dir = optarg;
+            break;
+        case 'd':
+            ro.db_path = optarg;
+            break;
+        case 'n':
+            ro.no_git = true;
+            break;
+        case 'x':
+            ex[ro.n_exclude++] = optarg;
+            break;
+        case 'm':
+            if (parse_size(optarg, &ro.max_file_bytes) != 0) {
+                free(ex);
+                return cli_usage("index", "--max-size: '%s' is not a size (e.g. 500000, 512K, 2M)", optarg);
+            }
+            break;
+        case 's':
+            stats = true;
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            free(ex);
+            return CLI_EXIT_OK;
+        default:
+            free(ex);
+            return cli_usage("index", "unknown option");
+        }
+    }
+    if (optind < argc) {
+        free(ex);
+        return cli_usage("index", "unexpected argument '%s'", argv[optind]);
+    }
+    ro.exclude = ex;
+    if (rag_open(&r, &ro, &err) != 0) {
+        rc = cli_fail_err("index", &err);
+        goto done;
+    }
+    if (rag_notice(r)[0])
+        fprintf(stderr, "octet index: %s\n", rag_notice(r));
+
+    bar_t bar = {.width = 80};
+    bool tty = isatty(STDERR_FILENO);
+    if (tty) {
+        struct winsize ws;
+        if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+            bar.width = ws.ws_col;
+    }
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
+    rag_update_stats_t us;
+    int u = rag_update(r, tty ? draw_bar : NULL, &bar, &g_cancel, &us, &err);
+    sigaction(SIGINT, &old, NULL);
+    if (bar.drawn)
+        fputs("\r\033[K", stderr);
+    if (rag_notice(r)[0])
+        fprintf(stderr, "octet index: %s\n", rag_notice(r));
+    if (u == OCT_ECANCELED) {
+        fprintf(stderr, "octet index: interrupted; the %zu files indexed so far are kept\n", us.changed);
+        rc = 130;
+        goto done;
+    }
+    if (u != 0) {
+        rc = cli_fail_err("index", &err);
+        goto done;
+    }
+    rag_index_stats_t is;
+    if (rag_stats(r, &is, &err) != 0) {
+        rc = cli_fail_err("index", &err);
+        goto done;
+    }
+    char size[32];
+    human_bytes(is.db_bytes, size, sizeof size);
+    size_t skipped = us.skip_binary + us.skip_large + us.skip_excluded + us.skip_other;
+    printf("indexed   %s\n", rag_root(r));
+    printf("files     %zu (%zu changed, %zu unchanged, %zu removed)\n", us.files, us.changed, us.unchanged,
+           us.removed);
+    printf("skipped   %zu (%zu binary, %zu too large, %zu excluded, %zu other)\n", skipped, us.skip_binary,
+           us.skip_large, us.skip_excluded, us.skip_other);
+    printf("chunks    %zu (%zu written)\n", us.chunks, us.chunks_added);
+    printf("database  %s  %s\n", size, rag_db_path(r));
+    printf("time      %.3f s\n", us.seconds);
+    if (stats) {
+        printf("schema    version %d\n\n%-12s %8s %8s\n", is.schema_version, "language", "files", "chunks");
+        for (size_t i = 0; i < is.n_langs; i++)
+            printf("%-12s %8zu %8zu\n", is.langs[i].lang, is.langs[i].files, is.langs[i].chunks);
+    }
+    rag_index_stats_free(&is);
+done:
+    rag_close(r);
+    free(ex);
+    return rc;
+}

@@ -1,0 +1,379 @@
+/* cmd_run.c - `octet run`: complete a prompt, streaming the generated text
+ * to stdout as each token arrives. Ctrl-C stops the generation cleanly
+ * (through eng_cancel, as the TUI does). */
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "cli.h"
+#include "cli_engine.h"
+#include "sample.h"
+
+#define RUN_DEFAULT_CTX 4096
+#define RUN_MAX_STOPS 16
+
+enum {
+    OPT_TEMP = CLI_ENG_FIRST_FREE,
+    OPT_SEED,
+    OPT_TOP_K,
+    OPT_TOP_P,
+    OPT_MIN_P,
+    OPT_REPEAT_PENALTY,
+    OPT_REPEAT_LAST_N,
+    OPT_FREQ_PENALTY,
+    OPT_PRESENCE_PENALTY,
+    OPT_STOP,
+    OPT_ECHO,
+    OPT_CHAT,
+    OPT_TEMPLATE,
+    OPT_SYSTEM,
+};
+
+static void usage(void)
+{
+    printf("Usage: octet run -m FILE -p PROMPT [-n N] [OPTIONS]\n\n"
+           "Generate a continuation of PROMPT and stream it to stdout.\n\n"
+           "  -p, --prompt TEXT     the prompt (special tokens such as <|im_start|> are recognized)\n"
+           "  -f, --file FILE       read the prompt from FILE ('-': stdin)\n"
+           "  -n, --n-predict N     most tokens to generate (default 256; -1: until the context is full)\n"
+           "      --temp T          temperature; 0 is greedy (default 0.8)\n"
+           "      --seed S          random seed (default: from the clock); same seed, same output\n"
+           "      --top-k K         keep the K most likely tokens (default 40; 0: off)\n"
+           "      --top-p P         nucleus sampling (default 0.95; 1: off)\n"
+           "      --min-p P         drop tokens below P times the best one's probability (default 0.05)\n"
+           "      --repeat-penalty R   penalize the last --repeat-last-n tokens (default 1: off)\n"
+           "      --repeat-last-n N    window of the penalties (default 64)\n"
+           "      --freq-penalty F     subtract F times the count of a recent token (default 0)\n"
+           "      --presence-penalty F subtract F from every recent token (default 0)\n"
+           "      --stop STR        stop when STR is generated (not printed); repeatable\n"
+           "      --chat            send the prompt as a user message in the model's chat format\n"
+           "                        (from its tokenizer.chat_template) and generate the reply\n"
+           "      --template NAME   chat format: chatml | qwen | llama3 | llama2 | deepseek | none\n"
+           "                        (implies --chat)\n"
+           "      --system TEXT     system message for --chat\n"
+           "      --echo            print the prompt (as formatted for --chat) before the generated text\n"
+           "  -v, --verbose         speed and memory figures on stderr\n"
+           "  -h, --help            show this help\n\n"
+           "Generation ends at the model's end-of-generation tokens, a stop string, -n tokens,\n"
+           "a full context or Ctrl-C.\n\n%s",
+           CLI_ENG_HELP);
+}
+
+static eng_session_t *volatile g_session;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (g_session)
+        eng_cancel(g_session); /* an atomic store: safe in a signal handler */
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int write_out(const char *p, size_t n)
+{
+    if (n && fwrite(p, 1, n, stdout) != n)
+        return -1;
+    return fflush(stdout);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_ENG_LONGOPTS,
+        {"prompt", required_argument, NULL, 'p'},
+        {"file", required_argument, NULL, 'f'},
+        {"n-predict", required_argument, NULL, 'n'},
+        {"temp", required_argument, NULL, OPT_TEMP},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"top-k", required_argument, NULL, OPT_TOP_K},
+        {"top-p", required_argument, NULL, OPT_TOP_P},
+        {"min-p", required_argument, NULL, OPT_MIN_P},
+        {"repeat-penalty", required_argument, NULL, OPT_REPEAT_PENALTY},
+        {"repeat-last-n", required_argument, NULL, OPT_REPEAT_LAST_N},
+        {"freq-penalty", required_argument, NULL, OPT_FREQ_PENALTY},
+        {"presence-penalty", required_argument, NULL, OPT_PRESENCE_PENALTY},
+        {"stop", required_argument, NULL, OPT_STOP},
+        {"echo", no_argument, NULL, OPT_ECHO},
+        {"chat", no_argument, NULL, OPT_CHAT},
+        {"template", required_argument, NULL, OPT_TEMPLATE},
+        {"system", required_argument, NULL, OPT_SYSTEM},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cli_eng_t ce;
+    cli_eng_init(&ce);
+    sample_params_t sp;
+    sample_params_default(&sp);
+    sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    const char *prompt = NULL, *pfile = NULL, *stops[RUN_MAX_STOPS], *tmpl_name = NULL, *system = NULL;
+    size_t n_stops = 0;
+    long n_predict = 256, v;
+    double d;
+    bool echo = false, verbose = false, chat = false;
+    int opt, r;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "m:p:f:n:vh", longopts, NULL)) != -1) {
+        if ((r = cli_eng_option(&ce, "run", opt, optarg))) {
+            if (r != 1)
+                return r;
+            continue;
+        }
+        switch (opt) {
+        case 'p':
+            prompt = optarg;
+            break;
+        case 'f':
+            pfile = optarg;
+            break;
+        case 'n':
+            if (cli_parse_long("run", "-n", optarg, -1, 1 << 24, &n_predict))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_TEMP:
+            if (cli_parse_float("run", "--temp", optarg, 0, 100, &d))
+                return CLI_EXIT_USAGE;
+            sp.temp = (float)d;
+            break;
+        case OPT_SEED:
+            if (cli_parse_long("run", "--seed", optarg, 0, 0x7fffffffL, &v))
+                return CLI_EXIT_USAGE;
+            sp.seed = (uint64_t)v;
+            break;
+        case OPT_TOP_K:
+            if (cli_parse_long("run", "--top-k", optarg, 0, 1 << 24, &v))
+                return CLI_EXIT_USAGE;
+            sp.top_k = (int)v;
+            break;
+        case OPT_TOP_P:
+            if (cli_parse_float("run", "--top-p", optarg, 1e-6, 1, &d))
+                return CLI_EXIT_USAGE;
+            sp.top_p = (float)d;
+            break;
+        case OPT_MIN_P:
+            if (cli_parse_float("run", "--min-p", optarg, 0, 1, &d))
+                return CLI_EXIT_USAGE;
+            sp.min_p = (float)d;
+            break;
+        case OPT_REPEAT_PENALTY:
+            if (cli_parse_float("run", "--repeat-penalty", optarg, 1e-3, 100, &d))
+                return CLI_EXIT_USAGE;
+            sp.repeat_penalty = (float)d;
+            break;
+        case OPT_REPEAT_LAST_N:
+            if (cli_parse_long("run", "--repeat-last-n", optarg, 0, 1 << 20, &v))
+                return CLI_EXIT_USAGE;
+            sp.repeat_last_n = (int)v;
+            break;
+        case OPT_FREQ_PENALTY:
+            if (cli_parse_float("run", "--freq-penalty", optarg, -100, 100, &d))
+                return CLI_EXIT_USAGE;
+            sp.freq_penalty = (float)d;
+            break;
+        case OPT_PRESENCE_PENALTY:
+            if (cli_parse_float("run", "--presence-penalty", optarg, -100, 100, &d))
+                return CLI_EXIT_USAGE;
+            sp.presence_penalty = (float)d;
+            break;
+        case OPT_STOP:
+            if (n_stops == RUN_MAX_STOPS)
+                return cli_usage("run", "at most %d --stop strings", RUN_MAX_STOPS);
+            stops[n_stops++] = optarg;
+            break;
+        case OPT_ECHO:
+            echo = true;
+            break;
+        case OPT_CHAT:
+            chat = true;
+            break;
+        case OPT_TEMPLATE:
+            tmpl_name = optarg;
+            chat = true;
+            break;
+        case OPT_SYSTEM:
+            system = optarg;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'h':
+            usage();
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage("run", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage("run", "unexpected argument '%s'", argv[optind]);
+    if (!prompt == !pfile)
+        return cli_usage("run", "give the prompt with -p TEXT or -f FILE (one of them)");
+    if (system && !chat)
+        return cli_usage("run", "--system needs --chat");
+    if (tmpl_name) {
+        chat_tmpl_t *check = NULL;
+        errmsg_t e;
+        if (chat_tmpl_by_name(&check, tmpl_name, &e))
+            return cli_usage("run", "%s", e.msg);
+        chat_tmpl_free(check);
+    }
+
+    char *ptext = NULL, *ctext = NULL;
+    chat_tmpl_t *tmpl = NULL;
+    size_t plen = prompt ? strlen(prompt) : 0;
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    eng_model_t *m = NULL;
+    eng_session_t *s = NULL;
+    sampler_t *smp = NULL;
+    sample_stop_t *stop = NULL;
+    errmsg_t err = {0};
+    int rc;
+    if (pfile) {
+        FILE *f = strcmp(pfile, "-") ? fopen(pfile, "rb") : stdin;
+        if (!f)
+            return cli_fail("run", "%s: cannot open", pfile);
+        rc = cli_read_all(f, &ptext, &plen, &err);
+        if (f != stdin)
+            fclose(f);
+        if (rc)
+            return cli_fail("run", "%s: %s", pfile, err.msg);
+        prompt = ptext;
+    }
+    if ((rc = cli_eng_open("run", &ce, RUN_DEFAULT_CTX, &m)))
+        goto done;
+    const tok_t *t = eng_tokenizer(m);
+    if (!t) {
+        rc = cli_fail("run", "%s has no tokenizer", ce.model);
+        goto done;
+    }
+    int flags = TOK_ADD_BOS | TOK_PARSE_SPECIAL;
+    if (chat) {
+        chat_msg_t msgs[2] = {{CHAT_ROLE_SYSTEM, system}, {CHAT_ROLE_USER, prompt}};
+        rc = chat_tmpl_from_gguf(&tmpl, eng_gguf(m), tmpl_name, &err);
+        if (rc == OCT_ENOTFOUND) {
+            rc = cli_fail("run", "%s (name one with --template)", err.msg);
+            goto done;
+        }
+        if (rc || chat_format(tmpl, system ? msgs : msgs + 1, system ? 2 : 1, true, &ctext, &plen, &err)) {
+            rc = cli_fail_err("run", &err);
+            goto done;
+        }
+        prompt = ctext;
+        /* templates that write the BOS text themselves must not get a second one */
+        if (chat_tmpl_writes_bos(tmpl))
+            flags = TOK_PARSE_SPECIAL;
+    }
+    if (tok_encode(t, prompt, plen, flags, &ids, &n_ids, &err) ||
+        eng_session_new(&s, m, &err) || sample_new(&smp, &sp, eng_n_vocab(m), &err) ||
+        sample_stop_new(&stop, stops, n_stops, &err)) {
+        rc = cli_fail_err("run", &err);
+        goto done;
+    }
+    if (n_ids == 0) {
+        rc = cli_fail("run", "the prompt is empty");
+        goto done;
+    }
+    if (n_ids >= eng_n_ctx(s)) {
+        rc = cli_fail("run", "the prompt has %zu tokens; the context holds %u (use --ctx)", n_ids,
+                      eng_n_ctx(s));
+        goto done;
+    }
+    g_session = s;
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_sa);
+
+    if (echo && write_out(prompt, plen)) {
+        rc = cli_fail("run", "write error on stdout");
+        goto restore;
+    }
+    double t0 = now_s();
+    rc = eng_feed(s, ids, n_ids, &err);
+    double t1 = now_s();
+    for (size_t i = 0; i < n_ids; i++)
+        sample_accept(smp, ids[i]);
+    long n_gen = 0;
+    bool stopped = false, last_nl = true;
+    const char *emit;
+    size_t emit_len;
+    while (rc == 0 && (n_predict < 0 || n_gen < n_predict)) {
+        int32_t id = sample_token(smp, eng_logits(s));
+        sample_accept(smp, id);
+        if (tok_is_eog(t, id))
+            break;
+        n_gen++;
+        const char *piece;
+        size_t pl = tok_piece(t, id, false, &piece);
+        stopped = sample_stop_push(stop, piece, pl, &emit, &emit_len);
+        if (write_out(emit, emit_len)) {
+            rc = cli_fail("run", "write error on stdout");
+            goto restore;
+        }
+        if (emit_len)
+            last_nl = emit[emit_len - 1] == '\n';
+        if (stopped)
+            break;
+        if (eng_pos(s) >= eng_n_ctx(s)) {
+            if (verbose)
+                fprintf(stderr, "octet run: the context of %u tokens is full\n", eng_n_ctx(s));
+            break;
+        }
+        rc = eng_decode(s, id, &err);
+    }
+    double t2 = now_s();
+    if (!stopped) {
+        sample_stop_flush(stop, &emit, &emit_len);
+        if (emit_len)
+            last_nl = emit[emit_len - 1] == '\n';
+        if (write_out(emit, emit_len)) {
+            rc = cli_fail("run", "write error on stdout");
+            goto restore;
+        }
+    }
+    if (!last_nl)
+        write_out("\n", 1);
+    if (rc == OCT_ECANCELED) {
+        fprintf(stderr, "octet run: interrupted\n");
+        rc = CLI_EXIT_FAIL;
+        goto restore;
+    }
+    if (rc) {
+        rc = cli_fail_err("run", &err);
+        goto restore;
+    }
+    if (verbose) {
+        eng_mem_t mem;
+        eng_memory(m, s, &mem);
+        fprintf(stderr, "octet run: prompt %zu tokens in %.3f s (%.1f tok/s), generated %ld tokens in %.3f s "
+                        "(%.1f tok/s); memory weights %.1f MiB, kv %.1f MiB, scratch %.1f MiB\n",
+                n_ids, t1 - t0, (double)n_ids / (t1 - t0), n_gen, t2 - t1,
+                n_gen ? (double)n_gen / (t2 - t1) : 0.0, (double)mem.weights / 1048576.0,
+                (double)mem.kv / 1048576.0, (double)mem.scratch / 1048576.0);
+    }
+restore:
+    sigaction(SIGINT, &old_sa, NULL);
+    g_session = NULL;
+done:
+    sample_stop_free(stop);
+    sample_free(smp);
+    eng_session_free(s);
+    eng_close(m);
+    chat_tmpl_free(tmpl);
+    free(ids);
+    free(ptext);
+    free(ctext);
+    return rc;
+}

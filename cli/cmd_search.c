@@ -1,0 +1,248 @@
+/* cmd_search.c - `octet search`: bring the retrieval index up to date, then
+ * print the chunks most relevant to a query, as a ranked list, as JSON, or
+ * packed into a token budget the way the assistant's prompt gets them. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "rag.h"
+
+static const char USAGE[] =
+    "Usage: octet search [QUERY...] [-k N] [--json] [--context TOKENS]\n"
+    "                    [--repo DIR] [--db PATH] [--no-git] [--exclude PATTERN]...\n"
+    "                    [--max-size BYTES]\n"
+    "\n"
+    "Update the repository's index (see 'octet index --help'), then print the\n"
+    "chunks most relevant to QUERY (the words given, or standard input when none):\n"
+    "score, path:first-last and the enclosing symbol, best first.\n"
+    "\n"
+    "  -k N              how many chunks (default 10)\n"
+    "  --json            a JSON array of {\"path\", \"start\", \"end\", \"symbol\", \"score\"}\n"
+    "                    (path relative to the root, lines 1-based and inclusive)\n"
+    "  --context TOKENS  print the chunks packed into TOKENS tokens (estimated at\n"
+    "                    3 bytes per token) as the assistant's prompt gets them\n"
+    "  --repo DIR, --db PATH, --no-git, --exclude PATTERN, --max-size BYTES\n"
+    "                    as for 'octet index'\n"
+    "  -h, --help        show this help\n";
+
+static int parse_count(const char *s, size_t max, size_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || *end || v == 0 || v > max || s[0] == '-')
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || s[0] == '-')
+        return -1;
+    if (*end == 'K' || *end == 'k')
+        v *= 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        v *= 1024 * 1024, end++;
+    if (*end || v == 0)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped,
+ * invalid UTF-8 replaced by U+FFFD. */
+static void json_str(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    putchar('"');
+    while (*p) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+            p++;
+        } else if (c < 0x20) {
+            printf("\\u%04x", c);
+            p++;
+        } else if (c < 0x80) {
+            putchar(c);
+            p++;
+        } else {
+            size_t l = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+            size_t k = 1;
+            while (l && k < l && (p[k] & 0xC0) == 0x80)
+                k++;
+            bool ok = l && k == l;
+            if (ok && l == 3) {
+                unsigned cp = ((unsigned)(c & 0x0F) << 12) | ((unsigned)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+                ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+            } else if (ok && l == 4) {
+                unsigned cp = ((unsigned)(c & 0x07) << 18) | ((unsigned)(p[1] & 0x3F) << 12) |
+                              ((unsigned)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
+                ok = cp >= 0x10000 && cp <= 0x10FFFF;
+            }
+            if (ok) {
+                fwrite(p, 1, l, stdout);
+                p += l;
+            } else {
+                fputs("\\ufffd", stdout);
+                p++;
+            }
+        }
+    }
+    putchar('"');
+}
+
+int cmd_search(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'},          {"context", required_argument, NULL, 'c'},
+        {"repo", required_argument, NULL, 'r'},    {"db", required_argument, NULL, 'd'},
+        {"no-git", no_argument, NULL, 'n'},        {"exclude", required_argument, NULL, 'x'},
+        {"max-size", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    rag_options_t ro = {0};
+    size_t k = 10, budget = 0;
+    bool json = false;
+    int rc = CLI_EXIT_OK, c;
+    rag_t *r = NULL;
+    rag_results_t res = {0};
+    errmsg_t err = {0};
+    char *query = NULL;
+    size_t qlen = 0;
+    const char **ex = calloc((size_t)argc + 1, sizeof *ex);
+    if (!ex)
+        return cli_fail("search", "out of memory");
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k':
+            if (parse_count(optarg, RAG_MAX_HITS, &k) != 0) {
+                rc = cli_usage("search", "-k: '%s' is not a count from 1 to %d", optarg, RAG_MAX_HITS);
+                goto done;
+            }
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'c':
+            if (parse_count(optarg, 100000000, &budget) != 0) {
+                rc = cli_usage("search", "--context: '%s' is not a token count", optarg);
+                goto done;
+            }
+            break;
+        case 'r':
+            ro.dir = optarg;
+            break;
+        case 'd':
+            ro.db_path = optarg;
+            break;
+        case 'n':
+            ro.no_git = true;
+            break;
+        case 'x':
+            ex[ro.n_exclude++] = optarg;
+            break;
+        case 'm':
+            if (parse_size(optarg, &ro.max_file_bytes) != 0) {
+                rc = cli_usage("search", "--max-size: '%s' is not a size (e.g. 500000, 512K, 2M)", optarg);
+                goto done;
+            }
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            goto done;
+        default:
+            rc = cli_usage("search", "unknown option");
+            goto done;
+        }
+    }
+    if (json && budget) {
+        rc = cli_usage("search", "--json and --context cannot be combined");
+        goto done;
+    }
+    ro.exclude = ex;
+    if (optind < argc) {
+        for (int i = optind; i < argc; i++)
+            qlen += strlen(argv[i]) + 1;
+        query = malloc(qlen + 1);
+        if (!query) {
+            rc = cli_fail("search", "out of memory");
+            goto done;
+        }
+        query[0] = '\0';
+        for (int i = optind; i < argc; i++) {
+            if (i > optind)
+                strcat(query, " ");
+            strcat(query, argv[i]);
+        }
+        qlen = strlen(query);
+    } else if (cli_read_all(stdin, &query, &qlen, &err) != 0) {
+        rc = cli_fail_err("search", &err);
+        goto done;
+    }
+    if (rag_open(&r, &ro, &err) != 0) {
+        rc = cli_fail_err("search", &err);
+        goto done;
+    }
+    if (rag_notice(r)[0])
+        fprintf(stderr, "octet search: %s\n", rag_notice(r));
+    for (int attempt = 0;; attempt++) {
+        if (rag_update(r, NULL, NULL, NULL, NULL, &err) != 0) {
+            rc = cli_fail_err("search", &err);
+            goto done;
+        }
+        if (rag_notice(r)[0])
+            fprintf(stderr, "octet search: %s\n", rag_notice(r));
+        int q = rag_query(r, query, qlen, k, &res, &err);
+        if (q == 0)
+            break;
+        /* a corrupt index found by the query is rebuilt by the next update */
+        if (q != OCT_EFORMAT || attempt > 0) {
+            rc = cli_fail_err("search", &err);
+            goto done;
+        }
+    }
+    if (budget) {
+        char *ctx = NULL;
+        rag_pack_info_t info;
+        if (rag_pack(&res, budget, NULL, NULL, &ctx, &info, &err) != 0) {
+            rc = cli_fail_err("search", &err);
+            goto done;
+        }
+        fputs(ctx, stdout);
+        free(ctx);
+    } else if (json) {
+        putchar('[');
+        for (size_t i = 0; i < res.n; i++) {
+            const rag_hit_t *h = &res.hits[i];
+            printf("%s\n  {\"path\": ", i ? "," : "");
+            json_str(h->path);
+            printf(", \"start\": %d, \"end\": %d, \"symbol\": ", h->start, h->end);
+            if (h->symbol)
+                json_str(h->symbol);
+            else
+                fputs("null", stdout);
+            printf(", \"score\": %.4f}", h->score);
+        }
+        printf("%s]\n", res.n ? "\n" : "");
+    } else {
+        for (size_t i = 0; i < res.n; i++) {
+            const rag_hit_t *h = &res.hits[i];
+            printf("%3zu  %8.3f  %s:%d-%d%s%s\n", i + 1, h->score, h->path, h->start, h->end,
+                   h->symbol ? "  " : "", h->symbol ? h->symbol : "");
+        }
+    }
+    if (fflush(stdout) != 0)
+        rc = cli_fail("search", "writing the results failed");
+done:
+    rag_results_free(&res);
+    rag_close(r);
+    free(query);
+    free(ex);
+    return rc;
+}

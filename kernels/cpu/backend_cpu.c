@@ -1,0 +1,1042 @@
+/* backend_cpu.c - the CPU implementation of the engine's backend interface
+ * (engine/backend.h). Matrix products come from the kernels of
+ * cpu_kernels.h; this file adds the rest of a transformer layer: RMSNorm,
+ * RoPE, the KV cache in f32/f16/int8 and attention reading it directly,
+ * SwiGLU. Hot loops (attention, exp) have AVX-512 and AVX2 versions chosen
+ * once from cpu_isa_detect(), with a portable C path.
+ *
+ * Determinism: every output element is computed by one thread with code that
+ * does not depend on how work is split, so results do not change with the
+ * thread count (sampling with a fixed seed relies on this). */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "backend.h"
+#include "cpu_kernels.h"
+
+#define ALIGN 64
+
+struct be_buf {
+    float *data;
+    size_t n;
+};
+
+struct be_mat {
+    cpu_mat_t *m;
+    struct be_mat *prev, *next; /* every live matrix, to size the matmul scratch */
+};
+
+struct be_kv {
+    be_kv_desc_t d;
+    size_t esize;     /* bytes per element: 4, 2 or 1 */
+    uint8_t *k, *v;   /* [layer][head][pos][dim] */
+    float *ks, *vs;   /* int8 only: [layer][head][pos] */
+    uint64_t bytes;
+};
+
+/* Attention works on blocks of ATT_P cached positions: their K rows are
+ * converted once into a transposed f32 tile and their V rows into an f32
+ * tile, both used by every query of a work item (ATT_TQ tokens times the
+ * query heads of one KV group). LOAD turns one cached row (f32, f16 or
+ * int8) into floats times SCALE; QBLOCK advances one query's online softmax
+ * over one block. */
+#define ATT_P 16
+#define ATT_TQ 8
+
+typedef void (*row_load_fn)(const void *src, float scale, float *dst, int d);
+/* Q: the query (D floats); KT: D x ATT_P scaled keys (kt[i*ATT_P + j]); VB:
+ * ATT_P x D values; NV (1..ATT_P) positions visible. Running max M, sum L
+ * and unnormalized output ACC are updated. */
+typedef void (*att_qblock_fn)(const float *q, const float *kt, const float *vb, int nv, int d, float *m,
+                              float *l, float *acc);
+typedef struct att_fns {
+    row_load_fn load[3]; /* by be_kvfmt_t */
+    att_qblock_fn qblock;
+} att_fns_t;
+
+typedef struct cpu_be {
+    be_t base;
+    cpu_pool_t *pool;
+    int n_threads;
+    cpu_isa_t isa;
+    struct be_mat *mats; /* list head */
+    void *mm_scratch;
+    size_t mm_scratch_bytes;
+    float *att_scratch; /* per thread: n_ctx scores + head_dim accumulator */
+    size_t att_stride;
+    size_t att_bytes;
+    att_fns_t att;
+    void (*silu_mul)(const float *g, const float *u, float *out, int n);
+    /* the current forward pass */
+    const int32_t *ids;
+    int n_tok;
+    int pos0;
+} cpu_be_t;
+
+static cpu_be_t *cb(be_t *be)
+{
+    return (cpu_be_t *)be;
+}
+
+static void *alloc_aligned(size_t bytes)
+{
+    size_t n = (bytes + ALIGN - 1) / ALIGN * ALIGN;
+    return aligned_alloc(ALIGN, n ? n : ALIGN);
+}
+
+/* ---- vector math ----------------------------------------------------------
+ * exp(x) for x <= 0 mostly (softmax, silu): range reduction x = n ln2 + r,
+ * |r| <= ln2/2, degree-6 polynomial (Cephes coefficients), times 2^n.
+ * Relative error about 2 ulp, far inside the engine's 1e-4 bound. */
+
+#define EXP_LO -87.3f
+#define EXP_HI 88.3f
+#define EXP_LOG2E 1.44269504088896341f
+#define EXP_LN2_HI 0.693359375f
+#define EXP_LN2_LO -2.12194440e-4f
+#define EXP_P0 1.9875691500e-4f
+#define EXP_P1 1.3981999507e-3f
+#define EXP_P2 8.3334519073e-3f
+#define EXP_P3 4.1665795894e-2f
+#define EXP_P4 1.6666665459e-1f
+#define EXP_P5 5.0000001201e-1f
+
+static float exp_scalar(float x)
+{
+    if (x < EXP_LO)
+        x = EXP_LO;
+    if (x > EXP_HI)
+        x = EXP_HI;
+    float n = nearbyintf(x * EXP_LOG2E);
+    float r = fmaf(-n, EXP_LN2_HI, x);
+    r = fmaf(-n, EXP_LN2_LO, r);
+    float p = EXP_P0;
+    p = fmaf(p, r, EXP_P1);
+    p = fmaf(p, r, EXP_P2);
+    p = fmaf(p, r, EXP_P3);
+    p = fmaf(p, r, EXP_P4);
+    p = fmaf(p, r, EXP_P5);
+    p = fmaf(p, r * r, r) + 1.0f;
+    return ldexpf(p, (int)n);
+}
+
+static void silu_mul_c(const float *g, const float *u, float *out, int n)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = g[i] / (1.0f + exp_scalar(-g[i])) * u[i];
+}
+
+static void qblock_c(const float *q, const float *kt, const float *vb, int nv, int d, float *m, float *l,
+                     float *acc)
+{
+    float sc[ATT_P] = {0}, bm = -INFINITY;
+    for (int i = 0; i < d; i++)
+        for (int j = 0; j < nv; j++)
+            sc[j] += q[i] * kt[i * ATT_P + j];
+    for (int j = 0; j < nv; j++)
+        bm = sc[j] > bm ? sc[j] : bm;
+    float mn = *m > bm ? *m : bm;
+    float c = *m == -INFINITY ? 0.0f : *m == mn ? 1.0f : exp_scalar(*m - mn), sum = 0;
+    for (int j = 0; j < nv; j++)
+        sum += (sc[j] = exp_scalar(sc[j] - mn));
+    *l = *l * c + sum;
+    for (int i = 0; i < d; i++) {
+        float a = acc[i] * c;
+        for (int j = 0; j < nv; j++)
+            a += sc[j] * vb[j * d + i];
+        acc[i] = a;
+    }
+    *m = mn;
+}
+
+static void load_f32_c(const void *src, float scale, float *dst, int d)
+{
+    const float *f = src;
+    for (int i = 0; i < d; i++)
+        dst[i] = f[i] * scale;
+}
+
+static void load_f16_c(const void *src, float scale, float *dst, int d)
+{
+    const uint16_t *h = src;
+    for (int i = 0; i < d; i++)
+        dst[i] = cpu_f16_to_f32(h[i]) * scale;
+}
+
+static void load_i8_c(const void *src, float scale, float *dst, int d)
+{
+    const int8_t *q = src;
+    for (int i = 0; i < d; i++)
+        dst[i] = (float)q[i] * scale;
+}
+
+#if defined(__x86_64__)
+
+#define T_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define T_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
+
+T_AVX2 static inline __m256 exp8(__m256 x)
+{
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(EXP_LO)), _mm256_set1_ps(EXP_HI));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_HI), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_LO), r);
+    __m256 p = _mm256_set1_ps(EXP_P0);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_P5));
+    p = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    /* 2^n with n in [-126, 127] after the clamp: build the exponent bits. */
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+T_AVX2 static void silu_mul_avx2(const float *g, const float *u, float *out, int n)
+{
+    int i = 0;
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 gv = _mm256_loadu_ps(g + i);
+        __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), gv));
+        __m256 s = _mm256_div_ps(gv, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        out[i] = g[i] / (1.0f + exp_scalar(-g[i])) * u[i];
+}
+
+T_AVX2 static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* The AVX2/AVX-512 attention loops need D % 8 (% 16): checked when chosen. */
+T_AVX2 static inline float hmax8(__m256 v)
+{
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* D % 8 == 0. Two accumulators per half of the 16 positions. */
+T_AVX2 static void qblock_avx2(const float *q, const float *kt, const float *vb, int nv, int d, float *m,
+                               float *l, float *acc)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, t0 = s0, t1 = s0;
+    for (int i = 0; i < d; i += 2) {
+        __m256 qi = _mm256_broadcast_ss(q + i), qj = _mm256_broadcast_ss(q + i + 1);
+        s0 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(kt + i * ATT_P), s0);
+        s1 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(kt + i * ATT_P + 8), s1);
+        t0 = _mm256_fmadd_ps(qj, _mm256_loadu_ps(kt + (i + 1) * ATT_P), t0);
+        t1 = _mm256_fmadd_ps(qj, _mm256_loadu_ps(kt + (i + 1) * ATT_P + 8), t1);
+    }
+    s0 = _mm256_add_ps(s0, t0);
+    s1 = _mm256_add_ps(s1, t1);
+    /* lanes at or past NV do not exist: -inf for the max, 0 after exp */
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 k0 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nv), lane));
+    __m256 k1 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nv - 8), lane));
+    __m256 ninf = _mm256_set1_ps(-INFINITY);
+    s0 = _mm256_blendv_ps(ninf, s0, k0);
+    s1 = _mm256_blendv_ps(ninf, s1, k1);
+    float bm = hmax8(_mm256_max_ps(s0, s1));
+    float mn = *m > bm ? *m : bm;
+    float c = *m == -INFINITY ? 0.0f : *m == mn ? 1.0f : exp_scalar(*m - mn);
+    __m256 mv = _mm256_set1_ps(mn);
+    __m256 p0 = _mm256_and_ps(exp8(_mm256_sub_ps(s0, mv)), k0);
+    __m256 p1 = _mm256_and_ps(exp8(_mm256_sub_ps(s1, mv)), k1);
+    *l = *l * c + hsum8(_mm256_add_ps(p0, p1));
+    float p[ATT_P];
+    _mm256_storeu_ps(p, p0);
+    _mm256_storeu_ps(p + 8, p1);
+    __m256 cv = _mm256_set1_ps(c);
+    int i = 0;
+    for (; i + 32 <= d; i += 32) {
+        __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc + i), cv);
+        __m256 a1 = _mm256_mul_ps(_mm256_loadu_ps(acc + i + 8), cv);
+        __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(acc + i + 16), cv);
+        __m256 a3 = _mm256_mul_ps(_mm256_loadu_ps(acc + i + 24), cv);
+        for (int j = 0; j < nv; j++) {
+            __m256 pj = _mm256_set1_ps(p[j]);
+            const float *v = vb + j * d + i;
+            a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v), a0);
+            a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 8), a1);
+            a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 16), a2);
+            a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 24), a3);
+        }
+        _mm256_storeu_ps(acc + i, a0);
+        _mm256_storeu_ps(acc + i + 8, a1);
+        _mm256_storeu_ps(acc + i + 16, a2);
+        _mm256_storeu_ps(acc + i + 24, a3);
+    }
+    for (; i < d; i += 8) {
+        __m256 a = _mm256_mul_ps(_mm256_loadu_ps(acc + i), cv);
+        for (int j = 0; j < nv; j++)
+            a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(vb + j * d + i), a);
+        _mm256_storeu_ps(acc + i, a);
+    }
+    *m = mn;
+}
+
+T_AVX2 static void load_f32_avx2(const void *src, float scale, float *dst, int d)
+{
+    const float *f = src;
+    __m256 sv = _mm256_set1_ps(scale);
+    for (int i = 0; i < d; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_loadu_ps(f + i), sv));
+}
+
+T_AVX2 static void load_f16_avx2(const void *src, float scale, float *dst, int d)
+{
+    const uint16_t *h = src;
+    __m256 sv = _mm256_set1_ps(scale);
+    for (int i = 0; i < d; i += 8) {
+        __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i)));
+        _mm256_storeu_ps(dst + i, _mm256_mul_ps(x, sv));
+    }
+}
+
+T_AVX2 static void load_i8_avx2(const void *src, float scale, float *dst, int d)
+{
+    const int8_t *q = src;
+    __m256 sv = _mm256_set1_ps(scale);
+    for (int i = 0; i < d; i += 8) {
+        __m256 x = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + i))));
+        _mm256_storeu_ps(dst + i, _mm256_mul_ps(x, sv));
+    }
+}
+
+T_AVX512 static inline __m512 exp16(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EXP_LO)), _mm512_set1_ps(EXP_HI));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_LO), r);
+    __m512 p = _mm512_set1_ps(EXP_P0);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P5));
+    p = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+T_AVX512 static void silu_mul_avx512(const float *g, const float *u, float *out, int n)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv));
+        __m512 s = _mm512_div_ps(gv, _mm512_add_ps(one, e));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, u + i)));
+    }
+}
+
+/* D % 16 == 0. Independent accumulators keep the FMA latency hidden. */
+T_AVX512 static void qblock_avx512(const float *q, const float *kt, const float *vb, int nv, int d, float *m,
+                                 float *l, float *acc)
+{
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (int i = 0; i < d; i += 4) {
+        s0 = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), _mm512_loadu_ps(kt + i * ATT_P), s0);
+        s1 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 1]), _mm512_loadu_ps(kt + (i + 1) * ATT_P), s1);
+        s2 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 2]), _mm512_loadu_ps(kt + (i + 2) * ATT_P), s2);
+        s3 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 3]), _mm512_loadu_ps(kt + (i + 3) * ATT_P), s3);
+    }
+    __m512 sc = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
+    /* lanes at or past NV do not exist: -inf for the max, 0 after exp */
+    __mmask16 k = nv >= ATT_P ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1);
+    sc = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), k, sc);
+    float bm = _mm512_reduce_max_ps(sc);
+    float mn = *m > bm ? *m : bm;
+    float c = *m == -INFINITY ? 0.0f : *m == mn ? 1.0f : exp_scalar(*m - mn);
+    __m512 pv = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(sc, _mm512_set1_ps(mn))));
+    *l = *l * c + _mm512_reduce_add_ps(pv);
+    float p[ATT_P];
+    _mm512_storeu_ps(p, pv);
+    __m512 cv = _mm512_set1_ps(c);
+    int i = 0;
+    for (; i + 64 <= d; i += 64) {
+        __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(acc + i), cv);
+        __m512 a1 = _mm512_mul_ps(_mm512_loadu_ps(acc + i + 16), cv);
+        __m512 a2 = _mm512_mul_ps(_mm512_loadu_ps(acc + i + 32), cv);
+        __m512 a3 = _mm512_mul_ps(_mm512_loadu_ps(acc + i + 48), cv);
+        for (int j = 0; j < nv; j++) {
+            __m512 pj = _mm512_set1_ps(p[j]);
+            const float *v = vb + j * d + i;
+            a0 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v), a0);
+            a1 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 16), a1);
+            a2 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 32), a2);
+            a3 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 48), a3);
+        }
+        _mm512_storeu_ps(acc + i, a0);
+        _mm512_storeu_ps(acc + i + 16, a1);
+        _mm512_storeu_ps(acc + i + 32, a2);
+        _mm512_storeu_ps(acc + i + 48, a3);
+    }
+    for (; i < d; i += 16) {
+        __m512 a = _mm512_mul_ps(_mm512_loadu_ps(acc + i), cv);
+        for (int j = 0; j < nv; j++)
+            a = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(vb + j * d + i), a);
+        _mm512_storeu_ps(acc + i, a);
+    }
+    *m = mn;
+}
+
+T_AVX512 static void load_f32_avx512(const void *src, float scale, float *dst, int d)
+{
+    const float *f = src;
+    __m512 sv = _mm512_set1_ps(scale);
+    for (int i = 0; i < d; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_mul_ps(_mm512_loadu_ps(f + i), sv));
+}
+
+T_AVX512 static void load_f16_avx512(const void *src, float scale, float *dst, int d)
+{
+    const uint16_t *h = src;
+    __m512 sv = _mm512_set1_ps(scale);
+    for (int i = 0; i < d; i += 16)
+        _mm512_storeu_ps(dst + i,
+                         _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + i))), sv));
+}
+
+T_AVX512 static void load_i8_avx512(const void *src, float scale, float *dst, int d)
+{
+    const int8_t *q = src;
+    __m512 sv = _mm512_set1_ps(scale);
+    for (int i = 0; i < d; i += 16) {
+        __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + i))));
+        _mm512_storeu_ps(dst + i, _mm512_mul_ps(x, sv));
+    }
+}
+
+#endif /* __x86_64__ */
+
+/* Pick the loops for ISA; the attention loops also depend on the head size. */
+static void choose_fns(cpu_be_t *b, int head_dim)
+{
+    static const att_fns_t portable = {{load_f32_c, load_f16_c, load_i8_c}, qblock_c};
+    b->att = portable;
+    b->silu_mul = silu_mul_c;
+#if defined(__x86_64__)
+    static const att_fns_t f512 = {{load_f32_avx512, load_f16_avx512, load_i8_avx512}, qblock_avx512};
+    static const att_fns_t f256 = {{load_f32_avx2, load_f16_avx2, load_i8_avx2}, qblock_avx2};
+    if (b->isa >= CPU_ISA_AVX512VNNI) {
+        b->silu_mul = silu_mul_avx512;
+        if (head_dim % 16 == 0)
+            b->att = f512;
+        else if (head_dim % 8 == 0)
+            b->att = f256;
+    } else if (b->isa >= CPU_ISA_AVX2) {
+        b->silu_mul = silu_mul_avx2;
+        if (head_dim % 8 == 0)
+            b->att = f256;
+    }
+#else
+    (void)head_dim;
+#endif
+}
+
+/* ---- memory ----------------------------------------------------------------- */
+
+static int cpu_buf_new(be_t *be, be_buf_t **out, size_t n, errmsg_t *err)
+{
+    (void)be;
+    *out = NULL;
+    if (n > SIZE_MAX / sizeof(float) / 2)
+        return errmsg_set(err, OCT_ENOMEM, "buffer of %zu floats is too large", n);
+    be_buf_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    b->data = alloc_aligned(n * sizeof(float));
+    if (!b->data) {
+        free(b);
+        return errmsg_set(err, OCT_ENOMEM, "out of memory allocating %zu bytes", n * sizeof(float));
+    }
+    memset(b->data, 0, n * sizeof(float));
+    b->n = n;
+    *out = b;
+    return 0;
+}
+
+static void cpu_buf_free(be_t *be, be_buf_t *b)
+{
+    (void)be;
+    if (b) {
+        free(b->data);
+        free(b);
+    }
+}
+
+static int cpu_buf_set(be_t *be, be_buf_t *b, size_t off, const float *src, size_t n, errmsg_t *err)
+{
+    (void)be;
+    if (off > b->n || n > b->n - off)
+        return errmsg_set(err, OCT_EINVAL, "buffer write of %zu floats at %zu exceeds its %zu", n, off, b->n);
+    memcpy(b->data + off, src, n * sizeof(float));
+    return 0;
+}
+
+static int cpu_buf_get(be_t *be, const be_buf_t *b, size_t off, float *dst, size_t n, errmsg_t *err)
+{
+    (void)be;
+    if (off > b->n || n > b->n - off)
+        return errmsg_set(err, OCT_EINVAL, "buffer read of %zu floats at %zu exceeds its %zu", n, off, b->n);
+    memcpy(dst, b->data + off, n * sizeof(float));
+    return 0;
+}
+
+static int cpu_mat_new_op(be_t *be, be_mat_t **out, be_wfmt_t fmt, be_src_t src, const void *data,
+                          int rows, int cols, const float *col_scale, errmsg_t *err)
+{
+    static const cpu_wfmt_t fmts[] = {CPU_W_F32, CPU_W_F16, CPU_W_INT8, CPU_W_Q8_0};
+    static const cpu_src_t srcs[] = {CPU_SRC_F32, CPU_SRC_F16, CPU_SRC_BF16, CPU_SRC_Q8_0};
+    cpu_be_t *b = cb(be);
+    *out = NULL;
+    be_mat_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    int rc = cpu_mat_new(&m->m, fmts[fmt], srcs[src], data, rows, cols, col_scale, err);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    m->next = b->mats;
+    if (b->mats)
+        b->mats->prev = m;
+    b->mats = m;
+    *out = m;
+    return 0;
+}
+
+static void cpu_mat_free_op(be_t *be, be_mat_t *m)
+{
+    cpu_be_t *b = cb(be);
+    if (!m)
+        return;
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        b->mats = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    cpu_mat_free(m->m);
+    free(m);
+}
+
+static uint64_t cpu_mat_bytes_op(be_t *be, const be_mat_t *m)
+{
+    (void)be;
+    return cpu_mat_bytes(m->m);
+}
+
+static size_t kv_esize(be_kvfmt_t f)
+{
+    return f == BE_KV_F32 ? 4 : f == BE_KV_F16 ? 2 : 1;
+}
+
+static uint64_t cpu_kv_bytes(be_t *be, const be_kv_desc_t *d)
+{
+    (void)be;
+    uint64_t rows = (uint64_t)d->n_layer * (uint64_t)d->n_head_kv * (uint64_t)d->n_ctx;
+    uint64_t bytes = 2 * rows * (uint64_t)d->head_dim * kv_esize(d->fmt);
+    if (d->fmt == BE_KV_INT8)
+        bytes += 2 * rows * sizeof(float);
+    return bytes;
+}
+
+static int cpu_kv_new(be_t *be, be_kv_t **out, const be_kv_desc_t *d, errmsg_t *err)
+{
+    *out = NULL;
+    if (d->n_layer <= 0 || d->n_head_kv <= 0 || d->head_dim <= 0 || d->n_ctx <= 0)
+        return errmsg_set(err, OCT_EINVAL, "bad KV cache shape");
+    be_kv_t *kv = calloc(1, sizeof *kv);
+    if (!kv)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    kv->d = *d;
+    kv->esize = kv_esize(d->fmt);
+    kv->bytes = cpu_kv_bytes(be, d);
+    size_t rows = (size_t)d->n_layer * (size_t)d->n_head_kv * (size_t)d->n_ctx;
+    size_t half = rows * (size_t)d->head_dim * kv->esize;
+    kv->k = alloc_aligned(half);
+    kv->v = alloc_aligned(half);
+    if (d->fmt == BE_KV_INT8) {
+        kv->ks = alloc_aligned(rows * sizeof(float));
+        kv->vs = alloc_aligned(rows * sizeof(float));
+    }
+    if (!kv->k || !kv->v || (d->fmt == BE_KV_INT8 && (!kv->ks || !kv->vs))) {
+        free(kv->k);
+        free(kv->v);
+        free(kv->ks);
+        free(kv->vs);
+        free(kv);
+        return errmsg_set(err, OCT_ENOMEM, "out of memory allocating a KV cache of %llu bytes",
+                          (unsigned long long)cpu_kv_bytes(be, d));
+    }
+    *out = kv;
+    return 0;
+}
+
+static void cpu_kv_free(be_t *be, be_kv_t *kv)
+{
+    (void)be;
+    if (!kv)
+        return;
+    free(kv->k);
+    free(kv->v);
+    free(kv->ks);
+    free(kv->vs);
+    free(kv);
+}
+
+static int cpu_reserve(be_t *be, int max_tok, int n_ctx, int n_head, int n_head_kv, int head_dim,
+                       errmsg_t *err)
+{
+    cpu_be_t *b = cb(be);
+    size_t mm = 0;
+    for (struct be_mat *m = b->mats; m; m = m->next) {
+        size_t s1 = cpu_matmul_scratch(m->m, 1), sn = cpu_matmul_scratch(m->m, max_tok);
+        if (s1 > mm)
+            mm = s1;
+        if (sn > mm)
+            mm = sn;
+    }
+    free(b->mm_scratch);
+    free(b->att_scratch);
+    b->mm_scratch = alloc_aligned(mm);
+    /* per thread: the K and V tiles, one converted row, and for each query
+     * of a work item (ATT_TQ tokens x the heads of a KV group) an output
+     * accumulator and its running max and sum; rounded to a cache line so
+     * threads do not share lines */
+    size_t D = (size_t)head_dim, nq = (size_t)ATT_TQ * (size_t)(n_head / n_head_kv);
+    (void)n_ctx;
+    b->att_stride = (2 * D * ATT_P + D + nq * (D + 2) + 15) / 16 * 16;
+    b->att_bytes = b->att_stride * (size_t)b->n_threads * sizeof(float);
+    b->att_scratch = alloc_aligned(b->att_bytes);
+    if (!b->mm_scratch || !b->att_scratch) {
+        free(b->mm_scratch);
+        free(b->att_scratch);
+        b->mm_scratch = NULL;
+        b->att_scratch = NULL;
+        return errmsg_set(err, OCT_ENOMEM, "out of memory allocating scratch");
+    }
+    b->mm_scratch_bytes = mm;
+    choose_fns(b, head_dim);
+    return 0;
+}
+
+static void cpu_dev_info(be_t *be, be_dev_info_t *out)
+{
+    cpu_be_t *b = cb(be);
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "cpu (%d threads, %s)", b->n_threads, cpu_isa_name(b->isa));
+    out->scratch = b->mm_scratch_bytes + b->att_bytes;
+    long page = sysconf(_SC_PAGESIZE), avail = sysconf(_SC_AVPHYS_PAGES), phys = sysconf(_SC_PHYS_PAGES);
+    if (page > 0 && avail > 0 && phys > 0) {
+        out->dev_free = (uint64_t)avail * (uint64_t)page;
+        out->dev_total = (uint64_t)phys * (uint64_t)page;
+    }
+}
+
+/* ---- compute ---------------------------------------------------------------- */
+
+static int cpu_begin(be_t *be, const int32_t *ids, int n_tok, int pos0, errmsg_t *err)
+{
+    cpu_be_t *b = cb(be);
+    (void)err;
+    b->ids = ids;
+    b->n_tok = n_tok;
+    b->pos0 = pos0;
+    return 0;
+}
+
+static int cpu_end(be_t *be, errmsg_t *err)
+{
+    (void)be;
+    (void)err;
+    return 0;
+}
+
+static void cpu_embed(be_t *be, const be_mat_t *w, int n_tok, be_buf_t *out)
+{
+    cpu_be_t *b = cb(be);
+    int cols = cpu_mat_cols(w->m);
+    for (int t = 0; t < n_tok; t++)
+        cpu_mat_get_row(w->m, b->ids[t], out->data + (size_t)t * (size_t)cols);
+}
+
+static void cpu_matmul_op(be_t *be, const be_mat_t *w, const be_buf_t *x, size_t x_off, int n_tok,
+                          be_buf_t *y)
+{
+    cpu_be_t *b = cb(be);
+    cpu_matmul(w->m, x->data + x_off, n_tok, y->data, b->mm_scratch, b->pool);
+}
+
+/* Row-parallel jobs: elementwise work split by tokens when there are several. */
+typedef struct rows_job {
+    cpu_be_t *b;
+    const float *x, *w;
+    float *out;
+    const float *u;
+    int n_tok, n;
+    float eps;
+} rows_job_t;
+
+static void rows_split(int n_tok, int ith, int nth, int *t0, int *t1)
+{
+    *t0 = (int)((long)n_tok * ith / nth);
+    *t1 = (int)((long)n_tok * (ith + 1) / nth);
+}
+
+static void rmsnorm_rows(void *ctx, int ith, int nth)
+{
+    rows_job_t *j = ctx;
+    int t0, t1;
+    rows_split(j->n_tok, ith, nth, &t0, &t1);
+    for (int t = t0; t < t1; t++) {
+        const float *x = j->x + (size_t)t * (size_t)j->n;
+        float *o = j->out + (size_t)t * (size_t)j->n;
+        /* eight partial sums: breaks the add latency chain, same order always */
+        float p[8] = {0};
+        int i = 0;
+        for (; i + 8 <= j->n; i += 8)
+            for (int k = 0; k < 8; k++)
+                p[k] += x[i + k] * x[i + k];
+        for (; i < j->n; i++)
+            p[0] += x[i] * x[i];
+        float ss = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+        float r = 1.0f / sqrtf(ss / (float)j->n + j->eps);
+        for (i = 0; i < j->n; i++)
+            o[i] = x[i] * r * j->w[i];
+    }
+}
+
+static void run_rows(cpu_be_t *b, void (*fn)(void *, int, int), rows_job_t *j)
+{
+    if (j->n_tok > 1 && b->n_threads > 1)
+        cpu_pool_run(b->pool, fn, j);
+    else
+        fn(j, 0, 1);
+}
+
+static void cpu_rmsnorm(be_t *be, const be_buf_t *x, size_t x_off, const be_buf_t *w, int n_tok, int n,
+                        float eps, be_buf_t *out)
+{
+    rows_job_t j = {.b = cb(be), .x = x->data + x_off, .w = w->data, .out = out->data, .n_tok = n_tok,
+                    .n = n, .eps = eps};
+    run_rows(cb(be), rmsnorm_rows, &j);
+}
+
+static void cpu_add(be_t *be, be_buf_t *x, const be_buf_t *y, size_t n)
+{
+    (void)be;
+    float *xd = x->data;
+    const float *yd = y->data;
+    for (size_t i = 0; i < n; i++)
+        xd[i] += yd[i];
+}
+
+static void cpu_add_rows(be_t *be, be_buf_t *x, const be_buf_t *bias, int n_tok, int n)
+{
+    (void)be;
+    for (int t = 0; t < n_tok; t++) {
+        float *xd = x->data + (size_t)t * (size_t)n;
+        for (int i = 0; i < n; i++)
+            xd[i] += bias->data[i];
+    }
+}
+
+static void cpu_rope_table(be_t *be, const be_buf_t *freq, int head_dim, int n_tok, float mscale,
+                           be_buf_t *cs)
+{
+    cpu_be_t *b = cb(be);
+    int half = head_dim / 2;
+    for (int t = 0; t < n_tok; t++) {
+        double p = (double)(b->pos0 + t);
+        float *row = cs->data + (size_t)t * (size_t)head_dim;
+        for (int i = 0; i < half; i++) {
+            double th = p * (double)freq->data[i];
+            row[i] = (float)(cos(th) * mscale);
+            row[half + i] = (float)(sin(th) * mscale);
+        }
+    }
+}
+
+static void cpu_rope(be_t *be, be_buf_t *x, int n_tok, size_t ld, int n_heads, int head_dim, bool neox,
+                     const be_buf_t *cs)
+{
+    (void)be;
+    int half = head_dim / 2;
+    for (int t = 0; t < n_tok; t++) {
+        const float *c = cs->data + (size_t)t * (size_t)head_dim, *s = c + half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x->data + (size_t)t * ld + (size_t)h * (size_t)head_dim;
+            if (neox) {
+                for (int i = 0; i < half; i++) {
+                    float a = v[i], bb = v[i + half];
+                    v[i] = a * c[i] - bb * s[i];
+                    v[i + half] = a * s[i] + bb * c[i];
+                }
+            } else {
+                for (int i = 0; i < half; i++) {
+                    float a = v[2 * i], bb = v[2 * i + 1];
+                    v[2 * i] = a * c[i] - bb * s[i];
+                    v[2 * i + 1] = a * s[i] + bb * c[i];
+                }
+            }
+        }
+    }
+}
+
+static size_t kv_row(const be_kv_t *kv, int layer, int head, int pos)
+{
+    return ((size_t)layer * (size_t)kv->d.n_head_kv + (size_t)head) * (size_t)kv->d.n_ctx + (size_t)pos;
+}
+
+static void kv_store(const be_kv_t *kv, uint8_t *base, float *scales, size_t row, const float *src)
+{
+    int d = kv->d.head_dim;
+    void *dst = base + row * (size_t)d * kv->esize;
+    switch (kv->d.fmt) {
+    case BE_KV_F32:
+        memcpy(dst, src, (size_t)d * sizeof(float));
+        break;
+    case BE_KV_F16:
+        cpu_f32_to_f16_row(src, dst, (size_t)d);
+        break;
+    case BE_KV_INT8:
+        scales[row] = cpu_quantize_row_i8(src, dst, (size_t)d);
+        break;
+    }
+}
+
+static void cpu_kv_write(be_t *be, be_kv_t *kv, int layer, int n_tok, const be_buf_t *x, size_t ld,
+                         size_t k_off, size_t v_off)
+{
+    cpu_be_t *b = cb(be);
+    int d = kv->d.head_dim;
+    for (int t = 0; t < n_tok; t++) {
+        const float *row = x->data + (size_t)t * ld;
+        for (int h = 0; h < kv->d.n_head_kv; h++) {
+            size_t r = kv_row(kv, layer, h, b->pos0 + t);
+            kv_store(kv, kv->k, kv->ks, r, row + k_off + (size_t)h * (size_t)d);
+            kv_store(kv, kv->v, kv->vs, r, row + v_off + (size_t)h * (size_t)d);
+        }
+    }
+}
+
+typedef struct att_job {
+    cpu_be_t *b;
+    const be_kv_t *kv;
+    int layer, n_tok, n_head;
+    const float *q;
+    size_t ld;
+    float scale;
+    float *out;
+    int n_tblk;      /* blocks of ATT_TQ tokens */
+    atomic_int next; /* work items (token block, KV head) handed out in order */
+} att_job_t;
+
+/* Convert the cached rows P0 .. P0+NVALID-1 of one KV head: K transposed
+ * and scaled (attention scale and int8 row scale folded in) into KT, V
+ * scaled into VB. Key lanes past NVALID are zeroed; value rows past it are
+ * never read. */
+static void att_tiles(const att_job_t *j, size_t r0, int p0, int nvalid, float *kt, float *vb, float *row)
+{
+    const be_kv_t *kv = j->kv;
+    row_load_fn load = j->b->att.load[kv->d.fmt];
+    int d = kv->d.head_dim;
+    size_t rb = (size_t)d * kv->esize;
+    for (int jj = 0; jj < nvalid; jj++) {
+        size_t r = r0 + (size_t)(p0 + jj);
+        load(kv->k + r * rb, kv->ks ? kv->ks[r] * j->scale : j->scale, row, d);
+        for (int i = 0; i < d; i++)
+            kt[i * ATT_P + jj] = row[i];
+        load(kv->v + r * rb, kv->vs ? kv->vs[r] : 1.0f, vb + (size_t)jj * (size_t)d, d);
+    }
+    for (int jj = nvalid; jj < ATT_P; jj++)
+        for (int i = 0; i < d; i++)
+            kt[i * ATT_P + jj] = 0;
+}
+
+/* The query heads of KV head G0 for tokens T0 .. T1-1, block by block over
+ * the visible positions with an online softmax. A query skips the blocks it
+ * cannot see, so its result does not depend on which tokens share its work
+ * item: batch prefill and token-by-token decode give the same numbers. */
+static void att_item(const att_job_t *j, int t0, int t1, int g0, float *scratch)
+{
+    const be_kv_t *kv = j->kv;
+    int d = kv->d.head_dim, G = j->n_head / kv->d.n_head_kv, pos0 = j->b->pos0;
+    int nq = (t1 - t0) * G;
+    float *kt = scratch, *vb = kt + (size_t)d * ATT_P, *row = vb + (size_t)d * ATT_P;
+    float *acc = row + d, *ml = acc + (size_t)nq * (size_t)d; /* ml: m and l of each query */
+    for (int qi = 0; qi < nq; qi++) {
+        ml[2 * qi] = -INFINITY;
+        ml[2 * qi + 1] = 0;
+    }
+    memset(acc, 0, (size_t)nq * (size_t)d * sizeof(float));
+    size_t r0 = kv_row(kv, j->layer, g0, 0);
+    int n_pos = pos0 + t1; /* positions the last token sees */
+    for (int p0 = 0; p0 < n_pos; p0 += ATT_P) {
+        int nvalid = n_pos - p0 < ATT_P ? n_pos - p0 : ATT_P;
+        att_tiles(j, r0, p0, nvalid, kt, vb, row);
+        for (int t = t0; t < t1; t++) {
+            int nv = pos0 + t + 1 - p0;
+            if (nv <= 0)
+                continue;
+            if (nv > ATT_P)
+                nv = ATT_P;
+            for (int h = 0; h < G; h++) {
+                int qi = (t - t0) * G + h;
+                const float *q = j->q + (size_t)t * j->ld + ((size_t)g0 * (size_t)G + (size_t)h) * (size_t)d;
+                j->b->att.qblock(q, kt, vb, nv, d, &ml[2 * qi], &ml[2 * qi + 1],
+                                 acc + (size_t)qi * (size_t)d);
+            }
+        }
+    }
+    for (int t = t0; t < t1; t++)
+        for (int h = 0; h < G; h++) {
+            int qi = (t - t0) * G + h;
+            float inv = 1.0f / ml[2 * qi + 1];
+            size_t head = (size_t)t * (size_t)j->n_head + (size_t)g0 * (size_t)G + (size_t)h;
+            float *o = j->out + head * (size_t)d;
+            for (int i = 0; i < d; i++)
+                o[i] = acc[(size_t)qi * (size_t)d + (size_t)i] * inv;
+        }
+}
+
+static void att_worker(void *ctx, int ith, int nth)
+{
+    att_job_t *j = ctx;
+    (void)nth;
+    float *scratch = j->b->att_scratch + (size_t)ith * j->b->att_stride;
+    int n_kv = j->kv->d.n_head_kv, n_items = j->n_tblk * n_kv;
+    /* later tokens see more positions: hand them out first for balance */
+    for (;;) {
+        int i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (i >= n_items)
+            break;
+        int k = n_items - 1 - i, tb = k / n_kv;
+        int t1 = (tb + 1) * ATT_TQ < j->n_tok ? (tb + 1) * ATT_TQ : j->n_tok;
+        att_item(j, tb * ATT_TQ, t1, k % n_kv, scratch);
+    }
+}
+
+static void cpu_attention(be_t *be, const be_kv_t *kv, int layer, const be_buf_t *q, size_t ld, int n_tok,
+                          int n_head, float scale, be_buf_t *out)
+{
+    cpu_be_t *b = cb(be);
+    att_job_t j = {.b = b, .kv = kv, .layer = layer, .n_tok = n_tok, .n_head = n_head, .q = q->data,
+                   .ld = ld, .scale = scale, .out = out->data, .n_tblk = (n_tok + ATT_TQ - 1) / ATT_TQ};
+    atomic_init(&j.next, 0);
+    /* a short decode step costs less than waking the pool (and a barrier
+     * stalls on any descheduled worker): about 2^18 multiply-adds or fewer
+     * stay on the calling thread */
+    uint64_t work = (uint64_t)n_tok * (uint64_t)(b->pos0 + n_tok) * (uint64_t)n_head *
+                    (uint64_t)kv->d.head_dim * 2;
+    if (b->n_threads > 1 && j.n_tblk * kv->d.n_head_kv > 1 && work > (1u << 18))
+        cpu_pool_run(b->pool, att_worker, &j);
+    else
+        att_worker(&j, 0, 1);
+}
+
+static void swiglu_rows(void *ctx, int ith, int nth)
+{
+    rows_job_t *j = ctx;
+    int t0, t1;
+    rows_split(j->n_tok, ith, nth, &t0, &t1);
+    for (int t = t0; t < t1; t++) {
+        const float *g = j->x + (size_t)t * 2 * (size_t)j->n;
+        j->b->silu_mul(g, g + j->n, j->out + (size_t)t * (size_t)j->n, j->n);
+    }
+}
+
+static void cpu_swiglu(be_t *be, const be_buf_t *gu, int n_tok, int n_ff, be_buf_t *out)
+{
+    rows_job_t j = {.b = cb(be), .x = gu->data, .out = out->data, .n_tok = n_tok, .n = n_ff};
+    run_rows(cb(be), swiglu_rows, &j);
+}
+
+static void cpu_free(be_t *be)
+{
+    cpu_be_t *b = cb(be);
+    if (!b)
+        return;
+    while (b->mats)
+        cpu_mat_free_op(be, b->mats);
+    cpu_pool_free(b->pool);
+    free(b->mm_scratch);
+    free(b->att_scratch);
+    free(b);
+}
+
+static const be_ops_t cpu_ops = {
+    .name = "cpu",
+    .free = cpu_free,
+    .buf_new = cpu_buf_new,
+    .buf_free = cpu_buf_free,
+    .buf_set = cpu_buf_set,
+    .buf_get = cpu_buf_get,
+    .mat_new = cpu_mat_new_op,
+    .mat_free = cpu_mat_free_op,
+    .mat_bytes = cpu_mat_bytes_op,
+    .kv_new = cpu_kv_new,
+    .kv_free = cpu_kv_free,
+    .kv_bytes = cpu_kv_bytes,
+    .reserve = cpu_reserve,
+    .dev_info = cpu_dev_info,
+    .begin = cpu_begin,
+    .end = cpu_end,
+    .embed = cpu_embed,
+    .matmul = cpu_matmul_op,
+    .rmsnorm = cpu_rmsnorm,
+    .add = cpu_add,
+    .add_rows = cpu_add_rows,
+    .rope_table = cpu_rope_table,
+    .rope = cpu_rope,
+    .kv_write = cpu_kv_write,
+    .attention = cpu_attention,
+    .swiglu = cpu_swiglu,
+};
+
+int be_cpu_new(be_t **out, int n_threads, errmsg_t *err)
+{
+    *out = NULL;
+    cpu_be_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    b->base.ops = &cpu_ops;
+    int rc = cpu_pool_new(&b->pool, n_threads, err);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    b->n_threads = cpu_pool_size(b->pool);
+    b->isa = cpu_isa_active();
+    choose_fns(b, 0);
+    *out = &b->base;
+    return 0;
+}
+
+int be_cpu_threads(const be_t *be)
+{
+    return ((const cpu_be_t *)be)->n_threads;
+}

@@ -1,0 +1,172 @@
+/* rag.h - repository retrieval: octet's index of the user's git repository.
+ *
+ * rag/ walks a git repository with libgit2 (tracked files plus untracked ones
+ * that are not ignored), cuts each text file into chunks at code structure
+ * (functions, methods, classes...), stores them in SQLite FTS5 and retrieves
+ * the chunks most relevant to any prompt with BM25, then packs the best ones
+ * into a token budget for the model's prompt.
+ *
+ * Threads: one rag_t may be updated on a background thread while another
+ * thread queries it. rag_update uses the write connection, rag_query and
+ * rag_stats use a separate read connection (SQLite WAL), so queries see the
+ * last committed state and never wait for an update. Two rag_update calls, or
+ * two queries, on one rag_t are serialized. Updates of one database from
+ * several processes are serialized by a lock file next to the database.
+ *
+ * Independent of the engine: token counting for the packer is a callback. */
+#ifndef OCTET_RAG_H
+#define OCTET_RAG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errmsg.h"
+
+#define RAG_SCHEMA_VERSION 1
+#define RAG_DEFAULT_MAX_FILE_BYTES (1024 * 1024)
+/* Name of the optional exclude file at the repository root (one pattern per
+ * line, '#' comments), read at every update. See rag_options_t.exclude. */
+#define RAG_EXCLUDE_FILE ".octetignore"
+
+typedef struct rag rag_t;
+
+typedef struct rag_options {
+    /* Directory to index: any directory inside the repository (the root is
+     * found from it), or the directory itself with no_git. NULL means ".". */
+    const char *dir;
+    /* Index database. NULL: <git dir>/octet/index.sqlite, or with no_git
+     * <dir>/.octet/index.sqlite. Missing directories are created. */
+    const char *db_path;
+    /* Index DIR as a plain directory: every regular file below it, without
+     * git's ignore rules (".git" and ".octet" directories are skipped). */
+    bool no_git;
+    /* Files larger than this are skipped; 0 means RAG_DEFAULT_MAX_FILE_BYTES. */
+    size_t max_file_bytes;
+    /* Generated or vendored noise to leave out, in addition to the patterns
+     * of RAG_EXCLUDE_FILE. A pattern without '/' is matched (fnmatch) against
+     * every path component ("node_modules", "*.min.js"); a pattern starting
+     * with or containing '/' is matched against the path from the root and
+     * excludes everything below a matching directory ("/build", "src/gen",
+     * "src/parser.gen.c"). A trailing '/' matches directories only. */
+    const char *const *exclude;
+    size_t n_exclude;
+} rag_options_t;
+
+/* Open (creating or migrating as needed) the index of the repository that
+ * contains opt->dir. Outside a git repository this fails with OCT_ENOTFOUND
+ * and a message suggesting no_git. A corrupt or foreign database file is
+ * moved aside to PATH.bad and rebuilt; rag_notice() then says so. */
+int rag_open(rag_t **out, const rag_options_t *opt, errmsg_t *err);
+void rag_close(rag_t *r);
+
+const char *rag_root(const rag_t *r);    /* absolute root of the work tree */
+const char *rag_db_path(const rag_t *r); /* the database file */
+/* What the last rag_open or rag_update did that the user should know about
+ * (a rebuilt database), or "". Read it on the thread that made that call,
+ * after it returned. */
+const char *rag_notice(const rag_t *r);
+
+typedef enum rag_phase {
+    RAG_PHASE_LIST,  /* listing the work tree; total is not known yet */
+    RAG_PHASE_INDEX, /* examining files: done of total */
+    RAG_PHASE_DONE,  /* finished: done == total */
+} rag_phase_t;
+
+typedef struct rag_progress {
+    rag_phase_t phase;
+    size_t done, total; /* files examined so far, files to examine */
+    const char *path;   /* file being examined, relative to the root; or NULL */
+} rag_progress_t;
+
+/* Called on the updating thread, often (once per file): keep it cheap. */
+typedef void (*rag_progress_fn)(const rag_progress_t *p, void *ud);
+
+typedef struct rag_update_stats {
+    size_t files;          /* files in the index after the update */
+    size_t chunks;         /* chunks in the index after the update */
+    size_t changed;        /* files (re)chunked by this update */
+    size_t unchanged;      /* files found identical to their indexed version */
+    size_t removed;        /* files dropped from the index */
+    size_t chunks_added;   /* chunks written by this update */
+    size_t skip_binary;    /* files skipped: binary content */
+    size_t skip_large;     /* files skipped: larger than max_file_bytes */
+    size_t skip_excluded;  /* files skipped: exclude patterns */
+    size_t skip_other;     /* symlinks, special files, unreadable files */
+    double seconds;        /* wall time of the update */
+} rag_update_stats_t;
+
+/* Bring the index up to date with the work tree: only files whose content
+ * changed are re-chunked; deleted and renamed files are dropped. Work is
+ * committed in batches, each file atomically, so a crash or kill leaves a
+ * usable index (each file either at its old or at its new state). When
+ * *cancel becomes non-zero the update commits what it has done and returns
+ * OCT_ECANCELED. progress, cancel and st may be NULL. */
+int rag_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_int *cancel,
+               rag_update_stats_t *st, errmsg_t *err);
+
+typedef struct rag_hit {
+    char *path;   /* relative to the root, '/'-separated */
+    char *lang;   /* "c", "python", "text"... */
+    char *symbol; /* enclosing definition ("Class.method"), or NULL */
+    int start;    /* first line, 1-based */
+    int end;      /* last line, inclusive */
+    double score; /* higher is more relevant */
+    char *text;   /* the chunk's lines joined by '\n' (valid UTF-8, no CR) */
+} rag_hit_t;
+
+typedef struct rag_results {
+    rag_hit_t *hits; /* best first */
+    size_t n;
+} rag_results_t;
+
+/* The K chunks (at most RAG_MAX_HITS) most relevant to LEN bytes of PROMPT
+ * (any text: prose, code, hostile input; NUL bytes allowed). A prompt
+ * without searchable words gives no hits and no error. Free the results
+ * with rag_results_free. */
+#define RAG_MAX_HITS 10000
+int rag_query(rag_t *r, const char *prompt, size_t len, size_t k, rag_results_t *out,
+              errmsg_t *err);
+void rag_results_free(rag_results_t *res);
+
+/* Token counter for the packer: the number of tokens TEXT (LEN bytes) takes. */
+typedef size_t (*rag_count_fn)(const char *text, size_t len, void *ud);
+
+/* The estimate used when no tokenizer is given: one token per 3 bytes,
+ * rounded up. Code tokenizers average 3.5 to 4 bytes per token, so this
+ * errs on the side of staying within the budget. ud is unused. */
+size_t rag_estimate_tokens(const char *text, size_t len, void *ud);
+
+typedef struct rag_pack_info {
+    size_t tokens;    /* tokens of *out as counted */
+    size_t blocks;    /* path:first-last blocks written */
+    size_t hits_used; /* hits that contributed lines */
+} rag_pack_info_t;
+
+/* Pack the best hits of RES into at most BUDGET tokens (counted with COUNT,
+ * or rag_estimate_tokens when COUNT is NULL): hits are taken best first,
+ * overlapping or adjacent chunks of one file are merged, and each block is
+ * written as a "path:first-last" line followed by the lines in a Markdown
+ * code fence. *out is malloc'd and NUL-terminated ("" when nothing fits). */
+int rag_pack(const rag_results_t *res, size_t budget, rag_count_fn count, void *ud, char **out,
+             rag_pack_info_t *info, errmsg_t *err);
+
+typedef struct rag_lang_count {
+    char lang[16];
+    size_t files, chunks;
+} rag_lang_count_t;
+
+typedef struct rag_index_stats {
+    size_t files, chunks;
+    uint64_t db_bytes;       /* database plus its write-ahead log */
+    int schema_version;
+    rag_lang_count_t *langs; /* by number of files, largest first */
+    size_t n_langs;
+} rag_index_stats_t;
+
+/* Counts of what the index holds now. Free with rag_index_stats_free. */
+int rag_stats(rag_t *r, rag_index_stats_t *st, errmsg_t *err);
+void rag_index_stats_free(rag_index_stats_t *st);
+
+#endif

@@ -1,0 +1,66 @@
+# model.sh - the embedded model end to end: octet's tokenizer, loader and forward pass on
+# models/octet-code.gguf against the PyTorch references in tests/fixtures/model/ (ids, f32
+# logits within 1e-3 relative error), and the held-out perplexity under committed bounds.
+. tests/cli/lib.sh
+M=models/octet-code.gguf
+F=tests/fixtures/model
+
+# 1. Tokenizer: the training tokenizer's ids for every snippet.
+for s in "$F"/0*.txt; do
+    name=$(basename "$s" .txt)
+    "$OCTET" tokenize -m "$M" --no-bos <"$s" >"$T_TMP/ids" 2>"$T_TMP/err"
+    if python3 - "$F/ref.json" "$name" "$T_TMP/ids" <<'PY'
+import json, sys
+ref = json.load(open(sys.argv[1]))
+snip = next(x for x in ref["snippets"] if x["name"].startswith(sys.argv[2]))
+got = [int(t) for t in open(sys.argv[3]).read().split()]
+sys.exit(0 if got == snip["ids"] else 1)
+PY
+    then t_ok "tokenize $name = training ids"; else t_fail "tokenize $name = training ids" "$(head -c 300 "$T_TMP/err")"; fi
+done
+
+# 2. f32 logits against PyTorch float64 (relative error max|a-b|/max|b| <= 1e-3), one row per snippet.
+python3 - "$F/ref.json" >"$T_TMP/rows" <<'PY'
+import json, sys
+ref = json.load(open(sys.argv[1]))
+for s in ref["snippets"]:
+    for pos, off in zip(s.get("logit_positions", []), s.get("logit_offsets", [])):
+        ids = [ref["bos_id"]] + s["ids"][:pos]
+        print(s["name"], pos, off, " ".join(map(str, ids)))
+PY
+n_rows=0
+while read -r name pos off ids; do
+    n_rows=$((n_rows + 1))
+    if ! "$OCTET" logits -m "$M" --weights f32 --kv f32 --ctx 2048 --ids "$ids" >"$T_TMP/logits" 2>"$T_TMP/err"; then
+        t_fail "f32 logits $name@$pos" "$(head -c 300 "$T_TMP/err")"; continue
+    fi
+    if msg=$(python3 - "$F/logits.f32" "$off" "$T_TMP/logits" <<'PY'
+import array, sys
+ref = array.array("f"); n = 16384
+with open(sys.argv[1], "rb") as f:
+    f.seek(int(sys.argv[2]) * 4); ref.frombytes(f.read(n * 4))
+got = [float(x) for x in open(sys.argv[3]).read().split()]
+if len(got) != n: print("got %d logits, expected %d" % (len(got), n)); sys.exit(1)
+err = max(abs(a - b) for a, b in zip(got, ref)) / max(abs(b) for b in ref)
+print("relative error %.2e" % err); sys.exit(0 if err <= 1e-3 else 1)
+PY
+    ); then t_ok "f32 logits $name@$pos match PyTorch ($msg)"; else t_fail "f32 logits $name@$pos match PyTorch" "$msg"; fi
+done <"$T_TMP/rows"
+[ "$n_rows" -ge 3 ] && t_ok "logits rows checked: $n_rows" || t_fail "logits rows checked: $n_rows (expected >= 3)"
+
+# 3. Held-out perplexity of 00-py-rich (PyTorch f32: 5.579) under committed bounds:
+#    f32 within 0.1% of PyTorch; the default int8 weights + int8 KV within 1% of it.
+ppl_check() { # name, bound, options...
+    local name=$1 bound=$2; shift 2
+    if ! "$OCTET" ppl -m "$M" --ctx 2048 --json --file "$F/00-py-rich.txt" "$@" >"$T_TMP/ppl" 2>"$T_TMP/err"; then
+        t_fail "$name" "$(head -c 300 "$T_TMP/err")"; return
+    fi
+    if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["ppl"] < float(sys.argv[2]) and d["tokens"] == 920 else 1)' "$T_TMP/ppl" "$bound"
+    then t_ok "$name: $(cat "$T_TMP/ppl") < $bound"; else t_fail "$name" "$(cat "$T_TMP/ppl") not under $bound"; fi
+}
+ppl_check "held-out perplexity, f32" 5.585 --weights f32 --kv f32
+ppl_check "held-out perplexity, int8 weights + int8 KV" 5.635 --weights int8 --kv int8
+
+# 4. The default model is used when -m is not given.
+t_expect "run without -m uses the embedded model" 0 "$OCTET" run -p "def fib(" -n 8 --temp 0
+t_end

@@ -1,0 +1,819 @@
+/* test_rag.c - rag/ on real git repositories built in temporary directories
+ * with the git command: the walk (tracked and untracked files, .gitignore,
+ * info/exclude, binary and large files, submodules, nested repositories,
+ * symlinks, invalid UTF-8, CRLF), incremental updates after edits, renames
+ * and deletions, detached HEAD, an empty repository, plain directories,
+ * hostile queries, corrupt and foreign databases, an update killed midway,
+ * cancellation, and queries running while another thread updates. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "rag.h"
+#include "test.h"
+
+static char g_tmp[256]; /* all repositories of this run live here */
+
+/* Run a shell command (printf-style) in directory DIR; returns its status. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int sh(const char *dir, const char *fmt, ...)
+{
+    char cmd[4096];
+    int n = snprintf(cmd, sizeof cmd, "cd '%s' && (", dir);
+    va_list ap;
+    va_start(ap, fmt);
+    n += vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+    va_end(ap);
+    snprintf(cmd + n, sizeof cmd - (size_t)n, ") >/dev/null 2>&1");
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void write_file(const char *dir, const char *rel, const char *data, size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    for (char *p = path + strlen(dir) + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    FILE *f = fopen(path, "wb");
+    CHECKF(f != NULL, "%s: %s", path, strerror(errno));
+    if (f) {
+        fwrite(data, 1, len, f);
+        fclose(f);
+    }
+}
+
+static void put(const char *dir, const char *rel, const char *text)
+{
+    write_file(dir, rel, text, strlen(text));
+}
+
+/* A new directory under g_tmp; with GIT, an initialized repository. */
+static void new_dir(char *out, size_t n, const char *name, bool git)
+{
+    snprintf(out, n, "%s/%s", g_tmp, name);
+    sh(g_tmp, "rm -rf '%s' && mkdir -p '%s'", name, name);
+    if (git)
+        CHECK_EQ_INT(sh(out, "git init -q ."), 0);
+}
+
+static rag_t *open_at(const char *dir, const rag_options_t *base)
+{
+    rag_options_t o = base ? *base : (rag_options_t){0};
+    o.dir = dir;
+    errmsg_t err = {0};
+    rag_t *r = NULL;
+    int rc = rag_open(&r, &o, &err);
+    CHECKF(rc == 0, "rag_open %s: %s", dir, err.msg);
+    return r;
+}
+
+static rag_update_stats_t update(rag_t *r)
+{
+    rag_update_stats_t st = {0};
+    errmsg_t err = {0};
+    int rc = rag_update(r, NULL, NULL, NULL, &st, &err);
+    CHECKF(rc == 0, "rag_update: %s", err.msg);
+    return st;
+}
+
+/* The first hit of PATH for QUERY (top K), or NULL; the results are kept
+ * in *res for the caller to free. */
+static const rag_hit_t *find(rag_t *r, const char *query, const char *path, rag_results_t *res)
+{
+    errmsg_t err = {0};
+    int rc = rag_query(r, query, strlen(query), 10, res, &err);
+    CHECKF(rc == 0, "rag_query(%s): %s", query, err.msg);
+    for (size_t i = 0; rc == 0 && i < res->n; i++)
+        if (!strcmp(res->hits[i].path, path))
+            return &res->hits[i];
+    return NULL;
+}
+
+static bool found(rag_t *r, const char *query, const char *path)
+{
+    rag_results_t res;
+    bool f = find(r, query, path, &res) != NULL;
+    rag_results_free(&res);
+    return f;
+}
+
+static size_t n_hits(rag_t *r, const char *query)
+{
+    rag_results_t res;
+    errmsg_t err = {0};
+    int rc = rag_query(r, query, strlen(query), 10, &res, &err);
+    CHECKF(rc == 0, "rag_query(%s): %s", query, err.msg);
+    size_t n = res.n;
+    rag_results_free(&res);
+    return n;
+}
+
+/* ---- cases ------------------------------------------------------------------ */
+
+static void test_walk_and_query(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "basic", true);
+    put(d, "src/config.c",
+        "#include <stdio.h>\n\n/* reads the settings */\nint parse_config(const char *path)\n{\n"
+        "    return path != NULL;\n}\n\nint unrelated_helper(void)\n{\n    return 42;\n}\n");
+    put(d, "web/app.js", "export function parseConfig(text) {\n  return JSON.parse(text);\n}\n");
+    put(d, "app/server.py",
+        "class Server:\n    def handle_request(self, req):\n        return req.reply()\n");
+    put(d, ".gitignore", "build/\n*.log\n");
+    put(d, "build/out.c", "int ignoredbuildtoken(void) { return 0; }\n");
+    put(d, "debug.log", "ignoredlogtoken\n");
+    write_file(d, "data.bin", "binarytoken\0\1\2\3", 15);
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm one"), 0);
+    put(d, "notes.txt", "untrackednotetoken is indexed\n"); /* untracked, not ignored */
+    put(d, ".git/info/exclude", "secret.txt\n");
+    put(d, "secret.txt", "excludedsecrettoken\n");
+    char big[300];
+    memset(big, 'x', sizeof big);
+    for (size_t i = 50; i < sizeof big; i += 50)
+        big[i] = '\n';
+    memcpy(big, "largefiletoken ", 15);
+    write_file(d, "big.txt", big, sizeof big);
+
+    /* opened from a subdirectory: the root is the repository's */
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/src", d);
+    rag_options_t o = {.max_file_bytes = 256};
+    rag_t *r = open_at(sub, &o);
+    if (!r)
+        return;
+    char real[600];
+    CHECK(realpath(d, real) != NULL);
+    CHECK_EQ_STR(rag_root(r), real);
+    CHECK(strstr(rag_db_path(r), "/.git/octet/index.sqlite") != NULL);
+    rag_update_stats_t st = update(r);
+    /* config.c app.js server.py .gitignore notes.txt */
+    CHECK_EQ_INT(st.files, 5);
+    CHECK_EQ_INT(st.changed, 5);
+    CHECK_EQ_INT(st.skip_binary, 1);
+    CHECK_EQ_INT(st.skip_large, 1);
+    CHECK(st.chunks >= 6);
+
+    rag_results_t res;
+    const rag_hit_t *h = find(r, "parse config", "src/config.c", &res);
+    CHECK(h != NULL);
+    if (h) {
+        CHECK_EQ_STR(h->symbol, "parse_config");
+        CHECK_EQ_INT(h->start, 3);
+        CHECK_EQ_INT(h->end, 7);
+        CHECK_EQ_STR(h->lang, "c");
+        CHECK(strstr(h->text, "int parse_config(const char *path)\n{") != NULL);
+        CHECK(h->score > 0);
+    }
+    rag_results_free(&res);
+    CHECK(found(r, "parse config", "web/app.js"));
+    CHECK(found(r, "parseConfig", "src/config.c")); /* camelCase finds snake_case */
+    h = find(r, "how is a request handled by the server", "app/server.py", &res);
+    CHECK(h && h->symbol && !strcmp(h->symbol, "Server"));
+    rag_results_free(&res);
+    CHECK(found(r, "untrackednotetoken", "notes.txt"));
+    CHECK_EQ_INT(n_hits(r, "ignoredbuildtoken"), 0);
+    CHECK_EQ_INT(n_hits(r, "ignoredlogtoken"), 0);
+    CHECK_EQ_INT(n_hits(r, "excludedsecrettoken"), 0);
+    CHECK_EQ_INT(n_hits(r, "binarytoken"), 0);
+    CHECK_EQ_INT(n_hits(r, "largefiletoken"), 0);
+
+    rag_index_stats_t is;
+    errmsg_t err = {0};
+    CHECK_EQ_INT(rag_stats(r, &is, &err), 0);
+    CHECK_EQ_INT(is.files, 5);
+    CHECK_EQ_INT(is.chunks, st.chunks);
+    CHECK(is.db_bytes > 0);
+    CHECK_EQ_INT(is.schema_version, RAG_SCHEMA_VERSION);
+    CHECK(is.n_langs >= 4);
+    rag_index_stats_free(&is);
+    rag_close(r);
+}
+
+/* A word unique to file I: digits would split off as a word of their own. */
+static const char *tag(const char *word, int i)
+{
+    static char buf[8][64];
+    static int k;
+    char *b = buf[k++ % 8];
+    snprintf(b, 64, "%s%c%c", word, 'a' + i / 26 % 26, 'a' + i % 26);
+    return b;
+}
+
+static void test_incremental(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "incr", true);
+    for (int i = 0; i < 20; i++) {
+        char name[32], body[128];
+        snprintf(name, sizeof name, "f%02d.c", i);
+        snprintf(body, sizeof body, "int func%02d(void)\n{\n    return %d; /* %s */\n}\n", i, i,
+                 tag("token", i));
+        put(d, name, body);
+    }
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm one"), 0);
+    rag_t *r = open_at(d, NULL);
+    if (!r)
+        return;
+    rag_update_stats_t st = update(r);
+    CHECK_EQ_INT(st.changed, 20);
+    st = update(r);
+    CHECK_EQ_INT(st.changed, 0);
+    CHECK_EQ_INT(st.unchanged, 20);
+    CHECK_EQ_INT(st.removed, 0);
+
+    /* an edit of the same size, within the same second: still seen */
+    put(d, "f03.c", "int func03(void)\n{\n    return 3; /* novelad */\n}\n");
+    st = update(r);
+    CHECK_EQ_INT(st.changed, 1);
+    CHECK(found(r, "novelad", "f03.c"));
+    CHECK_EQ_INT(n_hits(r, tag("token", 3)), 0);
+    /* touching without changing the content re-chunks nothing */
+    CHECK_EQ_INT(sh(d, "touch f05.c"), 0);
+    st = update(r);
+    CHECK_EQ_INT(st.changed, 0);
+
+    /* a rename and a deletion */
+    CHECK_EQ_INT(sh(d, "git mv f07.c renamed.c && git rm -q f08.c && git commit -qm two"), 0);
+    st = update(r);
+    CHECK_EQ_INT(st.removed, 2);
+    CHECK_EQ_INT(st.changed, 1);
+    CHECK_EQ_INT(st.files, 19);
+    CHECK(found(r, tag("token", 7), "renamed.c"));
+    CHECK(!found(r, tag("token", 7), "f07.c"));
+    CHECK_EQ_INT(n_hits(r, tag("token", 8)), 0);
+    /* deleted from the work tree only, not from git */
+    CHECK_EQ_INT(sh(d, "rm f09.c"), 0);
+    st = update(r);
+    CHECK_EQ_INT(st.removed, 1);
+    CHECK_EQ_INT(n_hits(r, tag("token", 9)), 0);
+    /* newly ignored untracked file, and a file that became binary */
+    put(d, "later.c", "int laterfunc(void) { return 1; }\n");
+    st = update(r);
+    CHECK(found(r, "laterfunc", "later.c"));
+    put(d, ".gitignore", "later.c\n");
+    write_file(d, "f10.c", "now\0binary", 10);
+    st = update(r);
+    CHECK_EQ_INT(n_hits(r, "laterfunc"), 0);
+    CHECK_EQ_INT(n_hits(r, tag("token", 10)), 0);
+    CHECK_EQ_INT(st.skip_binary, 1);
+    rag_close(r);
+
+    /* a new handle sees the same index and finds nothing to do */
+    r = open_at(d, NULL);
+    if (!r)
+        return;
+    st = update(r);
+    CHECK_EQ_INT(st.changed, 0);
+    rag_close(r);
+}
+
+static void test_submodule_nested(void)
+{
+    char lib[512], d[512];
+    new_dir(lib, sizeof lib, "sublib", true);
+    put(lib, "lib.c", "int submodulecontenttoken(void) { return 1; }\n");
+    CHECK_EQ_INT(sh(lib, "git add -A && git commit -qm lib"), 0);
+    new_dir(d, sizeof d, "withsub", true);
+    put(d, "main.c", "int mainfunctiontoken(void) { return 0; }\n");
+    CHECK_EQ_INT(sh(d, "git -c protocol.file.allow=always submodule add -q '%s' vendor/lib && "
+                       "git add -A && git commit -qm sub",
+                    lib),
+                 0);
+    /* an untracked nested repository */
+    char nested[600];
+    snprintf(nested, sizeof nested, "%s/nested", d);
+    mkdir(nested, 0755);
+    CHECK_EQ_INT(sh(nested, "git init -q ."), 0);
+    put(nested, "n.c", "int nestedrepotoken(void) { return 2; }\n");
+    rag_t *r = open_at(d, NULL);
+    if (!r)
+        return;
+    rag_update_stats_t st = update(r);
+    CHECK(found(r, "mainfunctiontoken", "main.c"));
+    CHECK_EQ_INT(n_hits(r, "submodulecontenttoken"), 0);
+    CHECK_EQ_INT(n_hits(r, "nestedrepotoken"), 0);
+    CHECK(st.skip_other >= 1); /* the submodule's gitlink */
+    rag_close(r);
+}
+
+static void test_detached_and_empty(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "empty", true);
+    rag_t *r = open_at(d, NULL);
+    if (!r)
+        return;
+    rag_update_stats_t st = update(r);
+    CHECK_EQ_INT(st.files, 0);
+    CHECK_EQ_INT(n_hits(r, "anything at all"), 0);
+    put(d, "first.py", "def firstfunction():\n    return 1\n");
+    st = update(r);
+    CHECK_EQ_INT(st.files, 1);
+    CHECK(found(r, "firstfunction", "first.py"));
+    rag_close(r);
+
+    new_dir(d, sizeof d, "detached", true);
+    put(d, "v.c", "int versiononetoken(void) { return 1; }\n");
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm v1"), 0);
+    put(d, "v.c", "int versiontwotoken(void) { return 2; }\n");
+    CHECK_EQ_INT(sh(d, "git commit -qam v2 && git checkout -q --detach HEAD~1"), 0);
+    r = open_at(d, NULL);
+    if (!r)
+        return;
+    update(r);
+    CHECK(found(r, "versiononetoken", "v.c"));
+    CHECK_EQ_INT(n_hits(r, "versiontwotoken"), 0);
+    rag_close(r);
+}
+
+static bool valid_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        int n = (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+        if (!n)
+            return false;
+        for (int i = 1; i < n; i++)
+            if ((p[i] & 0xC0) != 0x80)
+                return false;
+        p += n;
+    }
+    return true;
+}
+
+static void test_odd_files(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "odd", true);
+    const char crlf[] = "// windows file\r\n\r\nint crlffunction(int a)\r\n{\r\n    return a; /* \xff\xfe bad */\r\n}\r\n";
+    write_file(d, "win.c", crlf, sizeof crlf - 1);
+    put(d, "target.c", "int symlinktargettoken(void) { return 0; }\n");
+    CHECK_EQ_INT(sh(d, "ln -s target.c link.c && ln -s /etc/hostname outside && ln -s src dirlink && "
+                       "mkdir src && echo 'int dirtoken;' > src/x.c && git add -A && git commit -qm odd"),
+                 0);
+    CHECK_EQ_INT(sh(d, "ln -s target.c untracked_link.c && mkfifo fifo"), 0);
+    put(d, "\xe2\x82\xac-name \xff.c", "int oddnametoken(void) { return 1; }\n");
+    rag_t *r = open_at(d, NULL);
+    if (!r)
+        return;
+    rag_update_stats_t st = update(r);
+    CHECK(st.skip_other >= 4); /* three tracked links, an untracked link, a fifo */
+    rag_results_t res;
+    const rag_hit_t *h = find(r, "crlffunction", "win.c", &res);
+    CHECK(h != NULL);
+    if (h) {
+        CHECK_EQ_INT(h->start, 3); /* the comment is separated by a blank line */
+        CHECK_EQ_INT(h->end, 6);
+        CHECK(strchr(h->text, '\r') == NULL);
+        CHECK(valid_utf8(h->text));
+        CHECK(strstr(h->text, "\xEF\xBF\xBD") != NULL);
+    }
+    rag_results_free(&res);
+    CHECK(found(r, "symlinktargettoken", "target.c"));
+    CHECK(!found(r, "symlinktargettoken", "link.c"));
+    CHECK(found(r, "dirtoken", "src/x.c"));
+    CHECK(!found(r, "dirtoken", "dirlink/x.c"));
+    CHECK_EQ_INT(n_hits(r, "oddnametoken"), 1);
+    rag_close(r);
+}
+
+static void test_exclude_and_plain(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "excl", true);
+    put(d, "vendor/dep.c", "int vendoredtoken(void) { return 0; }\n");
+    put(d, "web/app.min.js", "function minifiedtoken(){return 1}\n");
+    put(d, "gen/parser.c", "int generatedtoken(void) { return 0; }\n");
+    put(d, "src/keep.c", "int keptfiletoken(void) { return 0; }\n");
+    put(d, "src/gen/deep.c", "int deepgentoken(void) { return 0; }\n"); /* "/gen/" is anchored */
+    put(d, ".octetignore", "# generated\n*.min.js\n/gen/\n");
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm x"), 0);
+    const char *ex[] = {"vendor"};
+    rag_options_t o = {.exclude = ex, .n_exclude = 1};
+    rag_t *r = open_at(d, &o);
+    if (!r)
+        return;
+    rag_update_stats_t st = update(r);
+    CHECK_EQ_INT(st.skip_excluded, 3);
+    CHECK(found(r, "keptfiletoken", "src/keep.c"));
+    CHECK(found(r, "deepgentoken", "src/gen/deep.c"));
+    CHECK_EQ_INT(n_hits(r, "vendoredtoken"), 0);
+    CHECK_EQ_INT(n_hits(r, "minifiedtoken"), 0);
+    CHECK_EQ_INT(n_hits(r, "generatedtoken"), 0);
+    /* the exclude file is read at each update */
+    put(d, ".octetignore", "*.min.js\n");
+    update(r);
+    CHECK(found(r, "generatedtoken", "gen/parser.c"));
+    rag_close(r);
+
+    /* outside a repository: a clear error; --no-git indexes the directory */
+    new_dir(d, sizeof d, "plain", false);
+    put(d, "a/plain.c", "int plaindirtoken(void) { return 0; }\n");
+    put(d, ".git/config", "not a repository\n");
+    rag_options_t po = {.dir = d};
+    errmsg_t err = {0};
+    r = NULL;
+    int rc = rag_open(&r, &po, &err);
+    CHECK_EQ_INT(rc, OCT_ENOTFOUND);
+    CHECK(strstr(err.msg, "not inside a git repository") && strstr(err.msg, "--no-git"));
+    CHECK(r == NULL);
+    po.no_git = true;
+    r = open_at(d, &po);
+    if (!r)
+        return;
+    st = update(r);
+    CHECK_EQ_INT(st.files, 1);
+    CHECK(found(r, "plaindirtoken", "a/plain.c"));
+    CHECK(strstr(rag_db_path(r), "/.octet/index.sqlite") != NULL);
+    st = update(r); /* its own database is not indexed */
+    CHECK_EQ_INT(st.files, 1);
+    rag_close(r);
+}
+
+static void test_hostile_queries(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "hostile", true);
+    put(d, "q.c", "int near_match(int star) { return star ^ 1; } /* NEAR AND OR NOT */\n");
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm q"), 0);
+    rag_t *r = open_at(d, NULL);
+    if (!r)
+        return;
+    update(r);
+    static const char *const hostile[] = {
+        "\"", "\"unbalanced", "NEAR(near match, 2)", "star*", "^near", "((near", "near))", "NOT",
+        "AND OR NOT", "text:near", "{path}: q", "-near", "near\\\"", "'", "\xff\xfe\xc0", "",
+        "   ", "\"\"\"\"", "NEAR/3", "near + - * / ^ : ( ) { } [ ]",
+    };
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+        rag_results_t res;
+        errmsg_t err = {0};
+        int rc = rag_query(r, hostile[i], strlen(hostile[i]), 5, &res, &err);
+        CHECKF(rc == 0, "query %zu: %s", i, err.msg);
+        rag_results_free(&res);
+    }
+    const char nul[] = "near\0match\0";
+    rag_results_t res;
+    errmsg_t err = {0};
+    CHECK_EQ_INT(rag_query(r, nul, sizeof nul - 1, 5, &res, &err), 0);
+    CHECK_EQ_INT(res.n, 1);
+    rag_results_free(&res);
+    /* a megabyte of prompt */
+    size_t n = 1 << 20;
+    char *big = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        big[i] = "near match \"(*^:NEAR OR AND\n\0x"[i % 31];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_EQ_INT(rag_query(r, big, n, 5, &res, &err), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    CHECKF(secs < 2.0, "%.2f s for a 1 MB prompt", secs);
+    CHECK_EQ_INT(res.n, 1);
+    rag_results_free(&res);
+    free(big);
+    rag_close(r);
+}
+
+static int exec_sql(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    if (sqlite3_open(db, &h) != SQLITE_OK) {
+        sqlite3_close(h);
+        return -1;
+    }
+    int rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+    sqlite3_close(h);
+    return rc;
+}
+
+static void make_small_repo(char *d, size_t n, const char *name)
+{
+    new_dir(d, n, name, true);
+    put(d, "m.c", "int markertoken(void) { return 7; }\n");
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm m"), 0);
+}
+
+static void test_corrupt_and_foreign(void)
+{
+    char d[512], db[600], bad[620];
+    make_small_repo(d, sizeof d, "corrupt");
+    snprintf(db, sizeof db, "%s/other/place/idx.sqlite", g_tmp);
+    snprintf(bad, sizeof bad, "%s.bad", db);
+    rag_options_t o = {.db_path = db};
+
+    /* a file that is not a database */
+    sh(g_tmp, "mkdir -p other/place && printf 'garbage garbage garbage' > '%s'", db);
+    rag_t *r = open_at(d, &o);
+    if (!r)
+        return;
+    CHECK(strstr(rag_notice(r), "corrupt") != NULL);
+    CHECK(access(bad, F_OK) == 0);
+    update(r);
+    CHECK(found(r, "markertoken", "m.c"));
+    rag_close(r);
+
+    /* a foreign SQLite database */
+    unlink(db);
+    CHECK_EQ_INT(exec_sql(db, "CREATE TABLE mine(x); INSERT INTO mine VALUES(1);"), SQLITE_OK);
+    r = open_at(d, &o);
+    if (!r)
+        return;
+    CHECK(strstr(rag_notice(r), "not an octet index") != NULL);
+    update(r);
+    CHECK(found(r, "markertoken", "m.c"));
+    rag_close(r);
+    r = open_at(d, &o); /* valid now: no notice */
+    if (!r)
+        return;
+    CHECK_EQ_STR(rag_notice(r), "");
+    rag_close(r);
+
+    /* an index of another schema version */
+    CHECK_EQ_INT(exec_sql(db, "PRAGMA user_version = 999"), SQLITE_OK);
+    r = open_at(d, &o);
+    if (!r)
+        return;
+    CHECK(strstr(rag_notice(r), "schema version 999") != NULL);
+    rag_update_stats_t st = update(r);
+    CHECK_EQ_INT(st.changed, 1);
+    rag_close(r);
+
+    /* damaged pages inside a valid index: found by the update or the query,
+     * rebuilt, and the search still answers */
+    for (int i = 0; i < 40; i++) {
+        char name[32], body[200];
+        snprintf(name, sizeof name, "pad%02d.c", i);
+        snprintf(body, sizeof body, "int padding%02d(void) { return %d; } /* some more words to fill pages */\n", i, i);
+        put(d, name, body);
+    }
+    r = open_at(d, &o);
+    if (!r)
+        return;
+    update(r);
+    rag_close(r);
+    FILE *f = fopen(db, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        char junk[4096];
+        memset(junk, 0xA5, sizeof junk);
+        for (long off = 4096; off + 4096 <= size; off += 4096) {
+            fseek(f, off, SEEK_SET);
+            fwrite(junk, 1, sizeof junk, f);
+        }
+        fclose(f);
+    }
+    r = open_at(d, &o);
+    if (!r)
+        return;
+    errmsg_t err = {0};
+    int rc = rag_update(r, NULL, NULL, NULL, &st, &err);
+    CHECKF(rc == 0, "update after damage: %s", err.msg);
+    rag_results_t res;
+    rc = rag_query(r, "markertoken", 11, 5, &res, &err);
+    if (rc == OCT_EFORMAT) { /* met by the query: the next update rebuilds */
+        CHECK_EQ_INT(rag_update(r, NULL, NULL, NULL, &st, &err), 0);
+        rc = rag_query(r, "markertoken", 11, 5, &res, &err);
+    }
+    CHECKF(rc == 0, "query after damage: %s", err.msg);
+    CHECK(rc == 0 && res.n == 1 && !strcmp(res.hits[0].path, "m.c"));
+    if (rc == 0)
+        rag_results_free(&res);
+    CHECK(strstr(rag_notice(r), "corrupt") != NULL);
+    rag_close(r);
+}
+
+/* ---- killed and canceled updates ----------------------------------------- */
+
+static void make_many(const char *d, int n, const char *word)
+{
+    for (int i = 0; i < n; i++) {
+        char name[32], body[256];
+        snprintf(name, sizeof name, "m/f%03d.c", i);
+        snprintf(body, sizeof body,
+                 "/* file %d */\nint fn%03d(int x)\n{\n    return x + %d; /* %s */\n}\n", i, i, i, tag(word, i));
+        put(d, name, body);
+    }
+}
+
+static int g_pipe[2];
+
+static void stop_midway(const rag_progress_t *p, void *ud)
+{
+    (void)ud;
+    if (p->phase == RAG_PHASE_INDEX && p->done == p->total / 2) {
+        char c = 'x';
+        if (write(g_pipe[1], &c, 1) != 1)
+            _exit(3);
+        for (;;)
+            pause(); /* killed here, in the middle of the transaction */
+    }
+}
+
+static void test_killed_update(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "killed", true);
+    make_many(d, 60, "oldword");
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm many"), 0);
+    rag_t *r = open_at(d, NULL);
+    if (!r)
+        return;
+    update(r);
+    rag_close(r);
+    make_many(d, 60, "newword"); /* every file changes */
+    CHECK_EQ_INT(pipe(g_pipe), 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        rag_options_t o = {.dir = d};
+        errmsg_t err;
+        rag_t *c = NULL;
+        if (rag_open(&c, &o, &err) != 0)
+            _exit(2);
+        rag_update(c, stop_midway, NULL, NULL, NULL, &err);
+        _exit(4); /* not reached */
+    }
+    char c = 0;
+    CHECK_EQ_INT(read(g_pipe[0], &c, 1), 1);
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    close(g_pipe[0]);
+    close(g_pipe[1]);
+
+    /* the previous index is intact and usable */
+    char db[600];
+    snprintf(db, sizeof db, "%s/.git/octet/index.sqlite", d);
+    sqlite3 *h;
+    CHECK_EQ_INT(sqlite3_open(db, &h), SQLITE_OK);
+    sqlite3_stmt *st;
+    CHECK_EQ_INT(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_EQ_STR((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    r = open_at(d, NULL);
+    if (!r)
+        return;
+    CHECK(found(r, tag("oldword", 30), "m/f030.c"));
+    rag_update_stats_t us = update(r);
+    CHECK_EQ_INT(us.files, 60);
+    CHECK_EQ_INT(us.changed, 60);
+    CHECK(found(r, tag("newword", 30), "m/f030.c"));
+    CHECK_EQ_INT(n_hits(r, tag("oldword", 30)), 0);
+    rag_close(r);
+}
+
+static void cancel_midway(const rag_progress_t *p, void *ud)
+{
+    if (p->phase == RAG_PHASE_INDEX && p->done == 20)
+        atomic_store((atomic_int *)ud, 1);
+}
+
+static void test_cancel(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "cancel", true);
+    make_many(d, 50, "cancelword");
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm many"), 0);
+    rag_t *r = open_at(d, NULL);
+    if (!r)
+        return;
+    atomic_int cancel = 0;
+    rag_update_stats_t st;
+    errmsg_t err = {0};
+    CHECK_EQ_INT(rag_update(r, cancel_midway, &cancel, &cancel, &st, &err), OCT_ECANCELED);
+    CHECK_EQ_INT(st.changed, 20); /* the work done is kept */
+    CHECK_EQ_INT(st.files, 20);
+    st = update(r);
+    CHECK_EQ_INT(st.changed, 30);
+    CHECK_EQ_INT(st.files, 50);
+    CHECK(found(r, tag("cancelword", 49), "m/f049.c"));
+    rag_close(r);
+}
+
+/* ---- concurrency --------------------------------------------------------- */
+
+typedef struct bg {
+    rag_t *r;
+    int rc;
+    atomic_int done;
+    char msg[ERRMSG_MAX];
+} bg_t;
+
+static void *bg_update(void *arg)
+{
+    bg_t *b = arg;
+    errmsg_t err = {0};
+    b->rc = rag_update(b->r, NULL, NULL, NULL, NULL, &err);
+    snprintf(b->msg, sizeof b->msg, "%s", err.msg);
+    atomic_store(&b->done, 1);
+    return NULL;
+}
+
+static void test_query_while_updating(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "concurrent", true);
+    make_many(d, 150, "bgword");
+    put(d, "anchor.c", "int anchortoken(void) { return 1; }\n");
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm many"), 0);
+    rag_t *r = open_at(d, NULL);
+    if (!r)
+        return;
+    update(r);
+    make_many(d, 150, "fgword");
+    bg_t b = {.r = r};
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, bg_update, &b), 0);
+    int queries = 0, failures = 0;
+    while (!atomic_load(&b.done) || queries == 0) {
+        rag_results_t res;
+        errmsg_t err = {0};
+        if (rag_query(r, "anchortoken", 11, 5, &res, &err) != 0 || res.n != 1)
+            failures++;
+        else
+            rag_results_free(&res);
+        queries++;
+    }
+    pthread_join(th, NULL);
+    CHECKF(b.rc == 0, "background update: %s", b.msg);
+    CHECK_EQ_INT(failures, 0);
+    CHECK(queries > 0);
+    CHECK(found(r, tag("fgword", 100), "m/f100.c"));
+
+    /* two handles updating at once: serialized by the lock file */
+    rag_t *r2 = open_at(d, NULL);
+    if (!r2) {
+        rag_close(r);
+        return;
+    }
+    make_many(d, 150, "twoword");
+    bg_t b2 = {.r = r2};
+    CHECK_EQ_INT(pthread_create(&th, NULL, bg_update, &b2), 0);
+    rag_update_stats_t st = update(r);
+    pthread_join(th, NULL);
+    CHECKF(b2.rc == 0, "second handle: %s", b2.msg);
+    CHECK_EQ_INT(st.files, 151);
+    CHECK(found(r, tag("twoword", 7), "m/f007.c"));
+    rag_close(r2);
+    rag_close(r);
+}
+
+int main(void)
+{
+    snprintf(g_tmp, sizeof g_tmp, "/tmp/octet-test-rag-XXXXXX");
+    if (!mkdtemp(g_tmp)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    /* git and libgit2 must not read the host's configuration */
+    setenv("HOME", g_tmp, 1);
+    setenv("XDG_CONFIG_HOME", g_tmp, 1);
+    setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+    setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+    setenv("GIT_AUTHOR_NAME", "octet test", 1);
+    setenv("GIT_AUTHOR_EMAIL", "test@octet.invalid", 1);
+    setenv("GIT_COMMITTER_NAME", "octet test", 1);
+    setenv("GIT_COMMITTER_EMAIL", "test@octet.invalid", 1);
+    TEST_RUN(test_walk_and_query);
+    TEST_RUN(test_incremental);
+    TEST_RUN(test_submodule_nested);
+    TEST_RUN(test_detached_and_empty);
+    TEST_RUN(test_odd_files);
+    TEST_RUN(test_exclude_and_plain);
+    TEST_RUN(test_hostile_queries);
+    TEST_RUN(test_corrupt_and_foreign);
+    TEST_RUN(test_killed_update);
+    TEST_RUN(test_cancel);
+    TEST_RUN(test_query_while_updating);
+    sh("/tmp", "rm -rf '%s'", g_tmp);
+    TEST_END();
+}

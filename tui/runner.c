@@ -1,0 +1,859 @@
+/* runner.c - the worker thread that loads models, keeps the conversation
+ * and streams answers for the TUI (see runner.h).
+ *
+ * Locking: MU guards the job queue, the event list, the status and the
+ * model/session pointers the UI reads (eng_memory, eng_cancel). Only the
+ * worker replaces or frees the model and session, under MU, and it runs
+ * forward passes without holding MU, so the UI never waits for the model. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "prompt.h"
+#include "runner.h"
+#include "sample.h"
+#include "text.h"
+
+typedef enum job_kind { JOB_USE, JOB_SEND, JOB_CLEAR } job_kind_t;
+
+typedef struct job {
+    job_kind_t kind;
+    preset_t preset;
+    char *model; /* JOB_USE: new default model, or NULL */
+    char *text;  /* JOB_SEND */
+    struct job *next;
+} job_t;
+
+/* What the loaded model was opened with, to tell what a switch must redo. */
+typedef struct loaded {
+    char path[PATH_MAX];
+    eng_opts_t opts;
+    char calib[PRESET_PATH_MAX];
+    char backend[8];
+} loaded_t;
+
+struct tui_runner {
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job_t *jobs, *jobs_tail;
+    bool quit, running;
+    atomic_int cancel;
+    tui_ev_t *ev, *ev_tail;
+    tui_runner_status_t st;
+
+    /* configuration */
+    rag_t *rag;
+    char *model_def, *model_large;
+    unsigned delay_ms;
+
+    /* worker state */
+    eng_model_t *m;
+    eng_session_t *s;
+    chat_tmpl_t *tmpl;
+    loaded_t ld;
+    preset_t preset;
+    tui_msg_t *hist;
+    size_t n_hist, cap_hist;
+    int32_t *cached; /* the tokens in the session's KV cache */
+    size_t n_cached, cap_cached;
+    uint64_t seed_counter;
+};
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+void tui_ev_free(tui_ev_t *e)
+{
+    while (e) {
+        tui_ev_t *n = e->next;
+        free(e->text);
+        free(e);
+        e = n;
+    }
+}
+
+/* Post an event; merges consecutive text events so a fast stream does not
+ * become a long list. */
+static void post(tui_runner_t *r, tui_ev_kind_t kind, const char *text, size_t len)
+{
+    pthread_mutex_lock(&r->mu);
+    if (kind == TUI_EV_TEXT && r->ev_tail && r->ev_tail->kind == TUI_EV_TEXT) {
+        char *t = realloc(r->ev_tail->text, r->ev_tail->len + len + 1);
+        if (t) {
+            memcpy(t + r->ev_tail->len, text, len);
+            r->ev_tail->len += len;
+            t[r->ev_tail->len] = '\0';
+            r->ev_tail->text = t;
+        }
+        pthread_mutex_unlock(&r->mu);
+        return;
+    }
+    tui_ev_t *e = calloc(1, sizeof *e);
+    if (e && (e->text = malloc(len + 1))) {
+        memcpy(e->text, text, len);
+        e->text[len] = '\0';
+        e->len = len;
+        e->kind = kind;
+        if (r->ev_tail)
+            r->ev_tail->next = e;
+        else
+            r->ev = e;
+        r->ev_tail = e;
+    } else {
+        free(e);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void post_str(tui_runner_t *r, tui_ev_kind_t kind, const char *s)
+{
+    post(r, kind, s, strlen(s));
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void postf(tui_runner_t *r, tui_ev_kind_t kind, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    post(r, kind, buf, n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+tui_ev_t *tui_runner_events(tui_runner_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    tui_ev_t *e = r->ev;
+    r->ev = r->ev_tail = NULL;
+    pthread_mutex_unlock(&r->mu);
+    return e;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void set_state(tui_runner_t *r, const char *fmt, ...)
+{
+    va_list ap;
+    pthread_mutex_lock(&r->mu);
+    va_start(ap, fmt);
+    vsnprintf(r->st.state, sizeof r->st.state, fmt, ap);
+    va_end(ap);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- conversation ---------------------------------------------------------- */
+
+static int hist_push(tui_runner_t *r, chat_role_t role, const char *content)
+{
+    if (r->n_hist == r->cap_hist) {
+        size_t cap = r->cap_hist ? r->cap_hist * 2 : 16;
+        tui_msg_t *n = realloc(r->hist, cap * sizeof *n);
+        if (!n)
+            return OCT_ENOMEM;
+        r->hist = n;
+        r->cap_hist = cap;
+    }
+    char *c = strdup(content);
+    if (!c)
+        return OCT_ENOMEM;
+    r->hist[r->n_hist++] = (tui_msg_t){role, c};
+    return 0;
+}
+
+static void hist_clear(tui_runner_t *r)
+{
+    for (size_t i = 0; i < r->n_hist; i++)
+        free(r->hist[i].content);
+    r->n_hist = 0;
+}
+
+static int cached_set(tui_runner_t *r, const int32_t *ids, size_t n)
+{
+    if (n > r->cap_cached) {
+        int32_t *c = realloc(r->cached, n * sizeof *c);
+        if (!c)
+            return OCT_ENOMEM;
+        r->cached = c;
+        r->cap_cached = n;
+    }
+    if (n && ids != r->cached)
+        memmove(r->cached, ids, n * sizeof *ids);
+    r->n_cached = n;
+    return 0;
+}
+
+static int cached_push(tui_runner_t *r, int32_t id)
+{
+    if (r->n_cached == r->cap_cached) {
+        size_t cap = r->cap_cached ? r->cap_cached * 2 : 256;
+        int32_t *c = realloc(r->cached, cap * sizeof *c);
+        if (!c)
+            return OCT_ENOMEM;
+        r->cached = c;
+        r->cap_cached = cap;
+    }
+    r->cached[r->n_cached++] = id;
+    return 0;
+}
+
+static void publish_pos(tui_runner_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->st.pos = r->s ? eng_pos(r->s) : 0;
+    r->st.n_ctx = r->s ? eng_n_ctx(r->s) : 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static const char *system_prompt(tui_runner_t *r)
+{
+    /* short: small models have small contexts */
+    return r->preset.system[0] ? r->preset.system
+                               : "You are octet, a local coding assistant. Be concise; put code in fenced "
+                                 "blocks with a language tag.";
+}
+
+/* Tokens kept free for the answer: max_new_tokens, at most a quarter of the context. */
+static size_t answer_reserve(const tui_runner_t *r, uint32_t n_ctx)
+{
+    size_t q = n_ctx / 4 > 16 ? n_ctx / 4 : 16;
+    return r->preset.max_new_tokens < q ? r->preset.max_new_tokens : q;
+}
+
+/* Feed IDS into the session reusing the common prefix with what the cache
+ * holds. *REUSED gets the tokens found in the cache. */
+static int feed_reusing(tui_runner_t *r, const int32_t *ids, size_t n, size_t *reused, errmsg_t *err)
+{
+    size_t p = tui_common_prefix(r->cached, r->n_cached, ids, n);
+    if (p > eng_pos(r->s))
+        p = eng_pos(r->s);
+    if (p == n && n > 0)
+        p = n - 1; /* refeed the last token: its logits start the answer */
+    int rc = eng_truncate(r->s, (uint32_t)p, err);
+    if (rc)
+        return rc;
+    r->n_cached = p;
+    *reused = p;
+    set_state(r, "prefill %zu tokens (%zu reused)", n - p, p);
+    rc = eng_feed(r->s, ids + p, n - p, err);
+    /* on cancellation the cache holds what was fed so far */
+    size_t done = eng_pos(r->s);
+    cached_set(r, ids, done < n ? done : n);
+    publish_pos(r);
+    return rc;
+}
+
+/* Feed the conversation so far (after a switch), so the next turn only
+ * prefills its new message. */
+static void refeed_conversation(tui_runner_t *r)
+{
+    if (!r->n_hist || !r->s)
+        return;
+    errmsg_t err = {0};
+    int32_t *ids = NULL;
+    size_t n = 0, dropped = 0, reused = 0;
+    uint32_t n_ctx = eng_n_ctx(r->s);
+    tui_prompt_req_t req = {r->tmpl, eng_tokenizer(r->m), system_prompt(r),
+                            r->hist, r->n_hist, NULL, n_ctx - answer_reserve(r, n_ctx)};
+    int rc = tui_prompt_build(&req, &ids, &n, &dropped, &err);
+    if (rc == 0)
+        rc = feed_reusing(r, ids, n, &reused, &err);
+    if (rc == OCT_ECANCELED)
+        post_str(r, TUI_EV_NOTICE, "re-reading the conversation stopped");
+    else if (rc)
+        postf(r, TUI_EV_ERROR, "cannot re-read the conversation: %s", err.msg);
+    else
+        postf(r, TUI_EV_NOTICE, "conversation kept: %zu tokens in the new KV cache (%zu reused)%s", n, reused,
+              dropped ? ", older messages left out to fit" : "");
+    free(ids);
+}
+
+/* ---- loading and switching ----------------------------------------------- */
+
+static bool same_weights(const tui_runner_t *r, const char *path, const eng_opts_t *o, const preset_t *p)
+{
+    const eng_opts_t *a = &r->ld.opts;
+    if (!r->m || strcmp(r->ld.path, path) || a->wfmt != o->wfmt || a->n_threads != o->n_threads ||
+        strcmp(r->ld.backend, p->backend))
+        return false;
+    if (o->wfmt == ENG_W_SMOOTHQUANT && (a->sq_alpha != o->sq_alpha || strcmp(r->ld.calib, p->calib)))
+        return false;
+    return true;
+}
+
+static void free_engine(eng_model_t *m, eng_session_t *s, chat_tmpl_t *t)
+{
+    eng_session_free(s);
+    eng_close(m);
+    chat_tmpl_free(t);
+}
+
+static void job_use(tui_runner_t *r, job_t *j)
+{
+    errmsg_t err = {0};
+    const preset_t *p = &j->preset;
+    if (j->model) {
+        free(r->model_def);
+        r->model_def = j->model;
+        j->model = NULL;
+    }
+    preset_models_t models = {r->model_def, r->model_large};
+    bool fell_back;
+    const char *path = preset_model_path(p, &models, &fell_back);
+    if (!path) {
+        r->preset = *p;
+        pthread_mutex_lock(&r->mu);
+        snprintf(r->st.preset, sizeof r->st.preset, "%s", p->name);
+        pthread_mutex_unlock(&r->mu);
+        post_str(r, TUI_EV_ERROR,
+                 "no model configured: start octet with -m FILE.gguf (or set OCTET_MODEL=FILE), load one with "
+                 "/model FILE, or name one in a preset (path = FILE under [model])");
+        post_str(r, TUI_EV_LOADED, "");
+        return;
+    }
+    if (fell_back)
+        postf(r, TUI_EV_NOTICE,
+              "%s asks for the large model, but none is configured (--large-model FILE or "
+              "OCTET_MODEL_LARGE): using the default model",
+              p->name);
+    char real[PATH_MAX];
+    if (!realpath(path, real)) {
+        postf(r, TUI_EV_ERROR, "%s: cannot open the model: %s", path, strerror(errno));
+        return;
+    }
+    preset_plan_t plan;
+    if (preset_plan(p, real, &plan, &err)) {
+        postf(r, TUI_EV_ERROR, "%s", err.msg);
+        return;
+    }
+    if (plan.clamped)
+        postf(r, TUI_EV_NOTICE, "context %u of %s is larger than the model's training context: using %u", p->ctx,
+              p->name, plan.ctx);
+    eng_opts_t o;
+    preset_eng_opts(p, plan.ctx, &o);
+    bool keep_w = same_weights(r, real, &o, p);
+    bool keep_kv = keep_w && eng_n_ctx(r->s) == plan.ctx && r->ld.opts.kvfmt == o.kvfmt;
+    if (keep_kv) {
+        r->preset = *p;
+        pthread_mutex_lock(&r->mu);
+        snprintf(r->st.preset, sizeof r->st.preset, "%s", p->name);
+        pthread_mutex_unlock(&r->mu);
+        postf(r, TUI_EV_NOTICE, "preset %s: weights and KV cache kept (%s, context %u)", p->name,
+              eng_wfmt_name(o.wfmt), plan.ctx);
+        post_str(r, TUI_EV_LOADED, "");
+        return;
+    }
+    /* The engine sizes its attention work space and KV cache for the
+     * context when a model is opened, so a new context size or KV format
+     * means opening the model again, even with the same weights. */
+    set_state(r, "loading %s", real);
+    double t0 = now_s();
+    eng_model_t *m = NULL;
+    eng_session_t *s = NULL;
+    chat_tmpl_t *t = NULL;
+    int rc;
+    if (r->m) {
+        /* free the old model first: two copies may not fit */
+        pthread_mutex_lock(&r->mu);
+        eng_model_t *om = r->m;
+        eng_session_t *os = r->s;
+        chat_tmpl_t *ot = r->tmpl;
+        r->m = NULL;
+        r->s = NULL;
+        r->tmpl = NULL;
+        r->st.loaded = false;
+        pthread_mutex_unlock(&r->mu);
+        free_engine(om, os, ot);
+        r->n_cached = 0;
+    }
+    if ((rc = eng_open(&m, real, &o, &err))) {
+        postf(r, TUI_EV_ERROR, "cannot load %s: %s", real, err.msg);
+        goto fail;
+    }
+    if (!eng_tokenizer(m)) {
+        postf(r, TUI_EV_ERROR, "%s has no tokenizer: octet cannot chat with it", real);
+        goto fail;
+    }
+    rc = chat_tmpl_from_gguf(&t, eng_gguf(m), NULL, &err);
+    if (rc == OCT_ENOTFOUND) {
+        postf(r, TUI_EV_NOTICE, "%s: unknown chat template, using plain text", eng_hparams(m)->name);
+        rc = chat_tmpl_by_name(&t, "none", &err);
+    }
+    if (rc || (rc = eng_session_new(&s, m, &err))) {
+        postf(r, TUI_EV_ERROR, "cannot load %s: %s", real, err.msg);
+        goto fail;
+    }
+    snprintf(r->ld.path, sizeof r->ld.path, "%s", real);
+    r->ld.opts = o;
+    snprintf(r->ld.calib, sizeof r->ld.calib, "%s", p->calib);
+    snprintf(r->ld.backend, sizeof r->ld.backend, "%s", p->backend);
+    r->preset = *p;
+    pthread_mutex_lock(&r->mu);
+    r->m = m;
+    r->s = s;
+    r->tmpl = t;
+    r->st.loaded = true;
+    snprintf(r->st.model, sizeof r->st.model, "%s", eng_hparams(m)->name);
+    snprintf(r->st.preset, sizeof r->st.preset, "%s", p->name);
+    r->st.gpu = strcmp(eng_backend_name(m), "cpu") != 0;
+    pthread_mutex_unlock(&r->mu);
+    publish_pos(r);
+    const eng_opts_t *ro = eng_model_opts(m);
+    postf(r, TUI_EV_NOTICE, "%s %s with preset %s: %s weights, %s KV cache, context %u, %s (%d threads) in %.2f s",
+          keep_w ? "reopened" : "loaded", eng_hparams(m)->name, p->name, eng_wfmt_name(ro->wfmt),
+          eng_kvfmt_name(ro->kvfmt), ro->n_ctx, eng_backend_name(m), ro->n_threads, now_s() - t0);
+    refeed_conversation(r);
+    post_str(r, TUI_EV_LOADED, "");
+    return;
+fail:
+    free_engine(m, s, t);
+    pthread_mutex_lock(&r->mu);
+    snprintf(r->st.preset, sizeof r->st.preset, "%s", p->name);
+    pthread_mutex_unlock(&r->mu);
+    post_str(r, TUI_EV_LOADED, "");
+}
+
+/* ---- answering ------------------------------------------------------------- */
+
+/* Retrieve chunks for QUESTION and pack them into at most BUDGET tokens.
+ * Returns the packed text (malloc'd) or NULL; posts the context event. */
+static char *retrieve(tui_runner_t *r, const char *question, size_t budget)
+{
+    rag_results_t res = {0};
+    errmsg_t err = {0};
+    char *packed = NULL;
+    if (rag_query(r->rag, question, strlen(question), (size_t)r->preset.top_k, &res, &err)) {
+        postf(r, TUI_EV_NOTICE, "retrieval failed: %s", err.msg);
+        post_str(r, TUI_EV_CONTEXT, "");
+        return NULL;
+    }
+    size_t cap = 256 + res.n * 160, o = 0;
+    char *list = malloc(cap);
+    if (list) {
+        list[0] = '\0';
+        for (size_t i = 0; i < res.n; i++) {
+            int n = snprintf(list + o, cap - o, "%s:%d-%d\t%.3g\t%s\n", res.hits[i].path, res.hits[i].start,
+                             res.hits[i].end, res.hits[i].score, res.hits[i].symbol ? res.hits[i].symbol : "");
+            if (n < 0 || (size_t)n >= cap - o)
+                break;
+            o += (size_t)n;
+        }
+        post(r, TUI_EV_CONTEXT, list, o);
+        free(list);
+    }
+    rag_pack_info_t info;
+    if (res.n && rag_pack(&res, budget, tui_count_tokens, (void *)eng_tokenizer(r->m), &packed, &info, &err)) {
+        postf(r, TUI_EV_NOTICE, "retrieval failed: %s", err.msg);
+        packed = NULL;
+    }
+    rag_results_free(&res);
+    return packed;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+static void job_send(tui_runner_t *r, job_t *j)
+{
+    errmsg_t err = {0};
+    char *packed = NULL, *content = NULL, *answer = NULL;
+    int32_t *ids = NULL;
+    size_t n_ids = 0, dropped = 0, reused = 0, ans_len = 0, ans_cap = 0;
+    sampler_t *smp = NULL;
+    bool canceled = false;
+    int rc;
+    if (!r->m) {
+        post_str(r, TUI_EV_ERROR, "no model loaded: give one with /model FILE.gguf (or start octet with -m FILE)");
+        goto done;
+    }
+    const tok_t *tok = eng_tokenizer(r->m);
+    uint32_t n_ctx = eng_n_ctx(r->s);
+    size_t budget = n_ctx - answer_reserve(r, n_ctx);
+    const char *sys = system_prompt(r);
+    if (r->preset.retrieval && r->rag) {
+        set_state(r, "retrieving");
+        /* room for retrieved code: what the bare message leaves, at most half */
+        tui_prompt_req_t bare = {r->tmpl, tok, sys, NULL, 0, j->text, SIZE_MAX};
+        if ((rc = tui_prompt_build(&bare, &ids, &n_ids, NULL, &err))) {
+            postf(r, TUI_EV_ERROR, "%s", err.msg);
+            goto done;
+        }
+        free(ids);
+        ids = NULL;
+        size_t room = n_ids < budget ? (budget - n_ids) / 2 : 0;
+        if (room > r->preset.token_budget)
+            room = r->preset.token_budget;
+        packed = room >= 32 ? retrieve(r, j->text, room) : NULL;
+        if (room < 32)
+            post_str(r, TUI_EV_CONTEXT, "");
+    } else {
+        post_str(r, TUI_EV_CONTEXT, "");
+    }
+    if (atomic_load(&r->cancel)) {
+        canceled = true;
+        goto done;
+    }
+    if (!(content = tui_prompt_user(j->text, packed))) {
+        post_str(r, TUI_EV_ERROR, "out of memory");
+        goto done;
+    }
+    tui_prompt_req_t req = {r->tmpl, tok, sys, r->hist, r->n_hist, content, budget};
+    if ((rc = tui_prompt_build(&req, &ids, &n_ids, &dropped, &err))) {
+        postf(r, TUI_EV_ERROR, "%s", err.msg);
+        goto done;
+    }
+    if (dropped)
+        postf(r, TUI_EV_NOTICE, "%zu older messages left out to fit the context of %u tokens", dropped, n_ctx);
+    rc = feed_reusing(r, ids, n_ids, &reused, &err);
+    pthread_mutex_lock(&r->mu);
+    r->st.reused = (uint32_t)reused;
+    pthread_mutex_unlock(&r->mu);
+    if (rc == OCT_ECANCELED) {
+        canceled = true;
+        goto done;
+    }
+    if (rc) {
+        postf(r, TUI_EV_ERROR, "%s", err.msg);
+        goto done;
+    }
+
+    sample_params_t sp;
+    sample_params_default(&sp);
+    sp.temp = r->preset.temperature;
+    sp.top_p = r->preset.top_p;
+    sp.seed = r->preset.seed ? r->preset.seed
+                             : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ ++r->seed_counter * 0x9E3779B97F4A7C15ull;
+    if (sample_new(&smp, &sp, eng_n_vocab(r->m), &err)) {
+        postf(r, TUI_EV_ERROR, "%s", err.msg);
+        goto done;
+    }
+    for (size_t i = 0; i < n_ids; i++)
+        sample_accept(smp, ids[i]);
+    pthread_mutex_lock(&r->mu);
+    r->st.generating = true;
+    r->st.n_gen = 0;
+    r->st.tok_s = 0;
+    snprintf(r->st.state, sizeof r->st.state, "generating");
+    pthread_mutex_unlock(&r->mu);
+    double t0 = now_s();
+    size_t shown = 0; /* bytes of ANSWER posted: complete characters only */
+    for (uint32_t n_gen = 0; n_gen < r->preset.max_new_tokens;) {
+        if (atomic_load(&r->cancel)) {
+            canceled = true;
+            break;
+        }
+        int32_t id = sample_token(smp, eng_logits(r->s));
+        sample_accept(smp, id);
+        if (tok_is_eog(tok, id))
+            break;
+        const char *piece;
+        size_t pl = tok_piece(tok, id, false, &piece);
+        if (ans_len + pl + 1 > ans_cap) {
+            size_t cap = (ans_cap ? ans_cap * 2 : 1024) + pl;
+            char *na = realloc(answer, cap);
+            if (!na) {
+                post_str(r, TUI_EV_ERROR, "out of memory");
+                break;
+            }
+            answer = na;
+            ans_cap = cap;
+        }
+        memcpy(answer + ans_len, piece, pl);
+        ans_len += pl;
+        answer[ans_len] = '\0';
+        size_t ok = tui_utf8_complete(answer, ans_len);
+        if (ok > shown) {
+            post(r, TUI_EV_TEXT, answer + shown, ok - shown);
+            shown = ok;
+        }
+        n_gen++;
+        double dt = now_s() - t0;
+        pthread_mutex_lock(&r->mu);
+        r->st.n_gen = n_gen;
+        r->st.tok_s = dt > 0 ? n_gen / dt : 0;
+        pthread_mutex_unlock(&r->mu);
+        if (eng_pos(r->s) >= n_ctx) {
+            postf(r, TUI_EV_NOTICE, "the context of %u tokens is full: answer cut (use /clear or a preset "
+                                    "with a larger context)", n_ctx);
+            break;
+        }
+        if (r->delay_ms)
+            sleep_ms(r->delay_ms);
+        rc = eng_decode(r->s, id, &err);
+        if (rc == 0)
+            cached_push(r, id);
+        publish_pos(r);
+        if (rc == OCT_ECANCELED) {
+            canceled = true;
+            break;
+        }
+        if (rc) {
+            postf(r, TUI_EV_ERROR, "%s", err.msg);
+            break;
+        }
+    }
+    if (ans_len > shown)
+        post(r, TUI_EV_TEXT, answer + shown, ans_len - shown);
+    hist_push(r, CHAT_ROLE_USER, content);
+    hist_push(r, CHAT_ROLE_ASSISTANT, answer ? answer : "");
+    {
+        tui_runner_status_t st;
+        pthread_mutex_lock(&r->mu);
+        st = r->st;
+        r->st.generating = false;
+        pthread_mutex_unlock(&r->mu);
+        postf(r, TUI_EV_ANSWER_END, "%u tokens, %.1f tok/s; prompt %zu tokens, %zu reused from the KV cache%s",
+              st.n_gen, st.tok_s, n_ids, reused, canceled ? "; stopped (Ctrl-C)" : "");
+    }
+    canceled = false; /* reported with the figures */
+done:
+    if (canceled) {
+        post_str(r, TUI_EV_NOTICE, "stopped before the answer began");
+        post_str(r, TUI_EV_ANSWER_END, "stopped");
+    }
+    pthread_mutex_lock(&r->mu);
+    r->st.generating = false;
+    pthread_mutex_unlock(&r->mu);
+    sample_free(smp);
+    free(ids);
+    free(packed);
+    free(content);
+    free(answer);
+}
+
+/* ---- the worker -------------------------------------------------------------- */
+
+static void job_free(job_t *j)
+{
+    if (!j)
+        return;
+    free(j->model);
+    free(j->text);
+    free(j);
+}
+
+static void *worker(void *arg)
+{
+    tui_runner_t *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        while (!r->quit && !r->jobs)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->quit) {
+            pthread_mutex_unlock(&r->mu);
+            break;
+        }
+        job_t *j = r->jobs;
+        r->jobs = j->next;
+        if (!r->jobs)
+            r->jobs_tail = NULL;
+        r->running = true;
+        atomic_store(&r->cancel, 0);
+        if (r->s)
+            eng_cancel_clear(r->s);
+        pthread_mutex_unlock(&r->mu);
+
+        switch (j->kind) {
+        case JOB_USE:
+            job_use(r, j);
+            break;
+        case JOB_SEND:
+            job_send(r, j);
+            break;
+        case JOB_CLEAR:
+            hist_clear(r);
+            break;
+        }
+        job_free(j);
+        pthread_mutex_lock(&r->mu);
+        r->running = false;
+        snprintf(r->st.state, sizeof r->st.state, "idle");
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+    }
+    return NULL;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int tui_runner_new(tui_runner_t **out, const tui_runner_cfg_t *cfg, errmsg_t *err)
+{
+    *out = NULL;
+    tui_runner_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    r->rag = cfg->rag;
+    r->delay_ms = cfg->token_delay_ms;
+    r->model_def = dup_or_null(cfg->models.def);
+    r->model_large = dup_or_null(cfg->models.large);
+    snprintf(r->st.state, sizeof r->st.state, "idle");
+    if ((cfg->models.def && !r->model_def) || (cfg->models.large && !r->model_large)) {
+        tui_runner_free(r);
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    if (pthread_create(&r->thread, NULL, worker, r)) {
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv);
+        free(r->model_def);
+        free(r->model_large);
+        free(r);
+        return errmsg_set(err, OCT_EINTERNAL, "cannot start the worker thread");
+    }
+    r->started = true;
+    *out = r;
+    return 0;
+}
+
+void tui_runner_free(tui_runner_t *r)
+{
+    if (!r)
+        return;
+    if (r->started) {
+        tui_runner_cancel(r);
+        pthread_mutex_lock(&r->mu);
+        r->quit = true;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->thread, NULL);
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->cv);
+    }
+    while (r->jobs) {
+        job_t *n = r->jobs->next;
+        job_free(r->jobs);
+        r->jobs = n;
+    }
+    tui_ev_free(r->ev);
+    free_engine(r->m, r->s, r->tmpl);
+    hist_clear(r);
+    free(r->hist);
+    free(r->cached);
+    free(r->model_def);
+    free(r->model_large);
+    free(r);
+}
+
+static int enqueue(tui_runner_t *r, job_t *j, bool only_idle)
+{
+    pthread_mutex_lock(&r->mu);
+    if (only_idle && (r->running || r->jobs)) {
+        pthread_mutex_unlock(&r->mu);
+        job_free(j);
+        return OCT_EINVAL;
+    }
+    if (r->jobs_tail)
+        r->jobs_tail->next = j;
+    else
+        r->jobs = j;
+    r->jobs_tail = j;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+int tui_runner_use(tui_runner_t *r, const preset_t *p, const char *model)
+{
+    job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return OCT_ENOMEM;
+    j->kind = JOB_USE;
+    j->preset = *p;
+    if (model && !(j->model = strdup(model))) {
+        free(j);
+        return OCT_ENOMEM;
+    }
+    tui_runner_cancel(r);
+    return enqueue(r, j, false);
+}
+
+int tui_runner_send(tui_runner_t *r, const char *text)
+{
+    job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return OCT_ENOMEM;
+    j->kind = JOB_SEND;
+    if (!(j->text = strdup(text))) {
+        free(j);
+        return OCT_ENOMEM;
+    }
+    return enqueue(r, j, true);
+}
+
+int tui_runner_clear(tui_runner_t *r)
+{
+    job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return OCT_ENOMEM;
+    j->kind = JOB_CLEAR;
+    return enqueue(r, j, false);
+}
+
+void tui_runner_cancel(tui_runner_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->running) {
+        atomic_store(&r->cancel, 1);
+        if (r->s)
+            eng_cancel(r->s);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+void tui_runner_status(tui_runner_t *r, tui_runner_status_t *st)
+{
+    pthread_mutex_lock(&r->mu);
+    *st = r->st;
+    st->busy = r->running || r->jobs;
+    if (r->m)
+        eng_memory(r->m, r->s, &st->mem);
+    else
+        memset(&st->mem, 0, sizeof st->mem);
+    pthread_mutex_unlock(&r->mu);
+}
+
+bool tui_runner_wait_idle(tui_runner_t *r, int timeout_ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (r->running || r->jobs)
+        if (pthread_cond_timedwait(&r->cv, &r->mu, &dl))
+            break;
+    bool idle = !r->running && !r->jobs;
+    pthread_mutex_unlock(&r->mu);
+    return idle;
+}

@@ -1,0 +1,86 @@
+/* runner.h - the assistant behind the TUI, on its own worker thread: it
+ * loads the model a preset names (keeping the weights when a switch leaves
+ * model and weight format unchanged), keeps the conversation, retrieves
+ * repository chunks, builds each prompt (prompt.h), reuses the unchanged
+ * prefix already in the KV cache, and streams the answer as events. The UI
+ * thread queues jobs, drains events and reads a status snapshot (memory,
+ * KV fill, tok/s) whenever it redraws; Ctrl-C maps to tui_runner_cancel.
+ *
+ * Everything here is thread-safe for one UI thread plus the worker; no
+ * ncurses, so tests drive a runner directly on the tiny models. */
+#ifndef OCTET_TUI_RUNNER_H
+#define OCTET_TUI_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "errmsg.h"
+#include "preset.h"
+#include "rag.h"
+
+typedef struct tui_runner tui_runner_t;
+
+typedef enum tui_ev_kind {
+    TUI_EV_TEXT,       /* answer text as it streams (whole UTF-8 characters) */
+    TUI_EV_NOTICE,     /* something the user should know (dim line) */
+    TUI_EV_ERROR,      /* something failed (red line) */
+    TUI_EV_CONTEXT,    /* chunks retrieved for the answer: "path:a-b\tscore\tsymbol" lines */
+    TUI_EV_ANSWER_END, /* the answer is over; text: its figures */
+    TUI_EV_LOADED,     /* a model or preset change took effect */
+} tui_ev_kind_t;
+
+typedef struct tui_ev {
+    tui_ev_kind_t kind;
+    char *text; /* NUL-terminated */
+    size_t len;
+    struct tui_ev *next;
+} tui_ev_t;
+
+void tui_ev_free(tui_ev_t *e); /* the whole list */
+
+typedef struct tui_runner_cfg {
+    rag_t *rag;              /* NULL: no retrieval (not a git repository) */
+    preset_models_t models;  /* what "default" and "large" stand for (copied) */
+    unsigned token_delay_ms; /* pause after each streamed token (OCTET_TUI_TOKEN_DELAY_MS) */
+} tui_runner_cfg_t;
+
+int tui_runner_new(tui_runner_t **out, const tui_runner_cfg_t *cfg, errmsg_t *err);
+/* Stops a running answer, waits for the worker, frees the model. */
+void tui_runner_free(tui_runner_t *r);
+
+/* Queue a switch to preset P (copied). MODEL, when not NULL, first becomes
+ * the "default" model (/model). A running answer is stopped first. */
+int tui_runner_use(tui_runner_t *r, const preset_t *p, const char *model);
+/* Queue the user's message TEXT. OCT_EINVAL while another job runs. */
+int tui_runner_send(tui_runner_t *r, const char *text);
+/* Forget the conversation (the KV cache keeps its reusable prefix). */
+int tui_runner_clear(tui_runner_t *r);
+/* Stop the running job (an answer, a prefill); no effect when idle. */
+void tui_runner_cancel(tui_runner_t *r);
+
+/* Take the events posted since the last call (oldest first; free with tui_ev_free). */
+tui_ev_t *tui_runner_events(tui_runner_t *r);
+
+typedef struct tui_runner_status {
+    bool busy;        /* a job runs or waits */
+    bool generating;  /* an answer is streaming (Ctrl-C stops it) */
+    bool loaded;      /* a model is ready */
+    char state[96];   /* "idle", "loading ...", "prefill ...", "generating" */
+    char model[128];  /* the model's name */
+    char preset[PRESET_NAME_MAX];
+    bool gpu;         /* the model runs on a GPU */
+    double tok_s;     /* decode speed of the current or last answer */
+    uint32_t n_gen;   /* tokens of the current or last answer */
+    uint32_t reused;  /* prompt tokens of the last answer found in the KV cache */
+    uint32_t pos, n_ctx;
+    eng_mem_t mem;    /* when loaded */
+} tui_runner_status_t;
+
+void tui_runner_status(tui_runner_t *r, tui_runner_status_t *st);
+
+/* Wait until no job runs or waits, at most TIMEOUT_MS; true when idle. */
+bool tui_runner_wait_idle(tui_runner_t *r, int timeout_ms);
+
+#endif

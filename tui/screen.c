@@ -1,0 +1,432 @@
+/* screen.c - drawing the TUI with ncurses' wide-character API: the
+ * transcript pane (rendered entries, scrolled from the bottom), the context
+ * panel, the input editor, the two status rows (model/preset/speed/state,
+ * then the memory gauge) and the help and preset-picker overlays. Nothing
+ * here changes state except the entries' cached lines. */
+#define NCURSES_WIDECHAR 1
+#include <curses.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "app.h"
+
+/* color pair numbers: one per class */
+static attr_t g_attr[TUI_C_COUNT];
+static short g_pair[TUI_C_COUNT];
+
+void tui_screen_init_colors(void)
+{
+    static const struct {
+        int cls;
+        short fg;
+        attr_t attr;
+    } map[] = {
+        {TUI_C_TEXT, -1, A_NORMAL},          {TUI_C_DIM, -1, A_DIM},
+        {TUI_C_HEADING, -1, A_BOLD},         {TUI_C_USER, -1, A_NORMAL},
+        {TUI_C_ROLE_USER, COLOR_CYAN, A_BOLD}, {TUI_C_ROLE_BOT, COLOR_GREEN, A_BOLD},
+        {TUI_C_NOTICE, -1, A_DIM},           {TUI_C_ERROR, COLOR_RED, A_BOLD},
+        {TUI_C_INLINE, COLOR_YELLOW, A_NORMAL}, {TUI_C_FRAME, COLOR_BLUE, A_NORMAL},
+        {TUI_C_CODE, -1, A_NORMAL},          {TUI_C_KEYWORD, COLOR_MAGENTA, A_BOLD},
+        {TUI_C_STRING, COLOR_GREEN, A_NORMAL}, {TUI_C_COMMENT, COLOR_CYAN, A_DIM},
+        {TUI_C_NUMBER, COLOR_YELLOW, A_NORMAL}, {TUI_C_BAR_OK, COLOR_GREEN, A_NORMAL},
+        {TUI_C_BAR_WARN, COLOR_YELLOW, A_NORMAL}, {TUI_C_BAR_CRIT, COLOR_RED, A_BOLD},
+        {TUI_C_BAR_FREE, -1, A_DIM},         {TUI_C_STATUS, -1, A_NORMAL},
+        {TUI_C_STATUS_KEY, -1, A_BOLD},
+    };
+    bool color = has_colors() && start_color() == OK;
+    if (color)
+        use_default_colors();
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        int c = map[i].cls;
+        g_attr[c] = map[i].attr;
+        g_pair[c] = 0;
+        if (color && map[i].fg >= 0 && COLORS >= 8) {
+            g_pair[c] = (short)(c + 1);
+            init_pair(g_pair[c], map[i].fg, -1);
+        }
+    }
+}
+
+static void put_cell(int y, int x, const tui_cell_t *c, attr_t extra)
+{
+    wchar_t wc[2 + TUI_CELL_COMB];
+    int k = 0;
+    wc[k++] = (wchar_t)c->ch;
+    for (int i = 0; i < TUI_CELL_COMB && c->comb[i]; i++)
+        wc[k++] = (wchar_t)c->comb[i];
+    wc[k] = 0;
+    cchar_t cc;
+    int cls = c->cls < TUI_C_COUNT ? c->cls : TUI_C_TEXT;
+    setcchar(&cc, wc, g_attr[cls] | extra, g_pair[cls], NULL);
+    mvadd_wch(y, x, &cc);
+}
+
+/* Draw cells from column X, at most MAXW columns; returns the columns used. */
+static int put_cells(int y, int x, const tui_cell_t *v, int n, int maxw, attr_t extra)
+{
+    int col = 0;
+    for (int i = 0; i < n; i++) {
+        if (col + v[i].width > maxw)
+            break;
+        put_cell(y, x + col, &v[i], extra);
+        col += v[i].width;
+    }
+    return col;
+}
+
+/* Text in class CLS at (y, x), clipped to MAXW columns; returns columns used. */
+static int put_text(int y, int x, const char *s, int cls, int maxw, attr_t extra)
+{
+    tui_cells_t c = {0};
+    int used = 0;
+    if (tui_cells_add(&c, s, strlen(s), (uint8_t)cls, 4) == 0)
+        used = put_cells(y, x, c.v, (int)c.n, maxw, extra);
+    tui_cells_free(&c);
+    return used;
+}
+
+static void fill_row(int y, int x0, int x1, attr_t attr)
+{
+    for (int x = x0; x < x1; x++)
+        mvaddch(y, x, ' ' | attr);
+}
+
+/* ---- transcript ------------------------------------------------------------- */
+
+static void render_entries(tui_app_t *a, int width)
+{
+    int code = 1;
+    for (size_t i = 0; i < a->n_ent; i++) {
+        tui_entry_t *e = &a->ent[i];
+        if (!e->rendered || e->lines_width != width || e->lines_len != e->len || e->first_code != code) {
+            tui_lines_clear(&e->lines);
+            tui_render_entry(e->role, e->text ? e->text : "", e->len, width, code, &e->n_code, &e->lines);
+            e->lines_width = width;
+            e->lines_len = e->len;
+            e->first_code = code;
+            e->rendered = true;
+        }
+        code += e->n_code;
+    }
+}
+
+static void draw_transcript(tui_app_t *a, int top, int h, int w)
+{
+    render_entries(a, w);
+    int total = 0;
+    for (size_t i = 0; i < a->n_ent; i++)
+        total += (int)a->ent[i].lines.n;
+    /* keep the view still while text arrives below it */
+    if (a->scroll > 0 && total > a->total_lines)
+        a->scroll += total - a->total_lines;
+    a->total_lines = total;
+    int max_scroll = total > h ? total - h : 0;
+    if (a->scroll > max_scroll)
+        a->scroll = max_scroll;
+    if (a->scroll < 0)
+        a->scroll = 0;
+    int first = total - h - a->scroll; /* index of the line at the top row */
+    if (first < 0)
+        first = 0;
+    int li = 0, y = top;
+    for (size_t i = 0; i < a->n_ent && y < top + h; i++) {
+        const tui_lines_t *L = &a->ent[i].lines;
+        if (li + (int)L->n <= first) {
+            li += (int)L->n;
+            continue;
+        }
+        for (size_t k = 0; k < L->n && y < top + h; k++, li++) {
+            if (li < first)
+                continue;
+            put_cells(y++, 0, L->v[k].cells, L->v[k].n, w, 0);
+        }
+    }
+    if (a->n_ent == 0) {
+        put_text(top, 0, "octet: ask about the code of this repository.", TUI_C_HEADING, w, 0);
+        put_text(top + 1, 0, "F1 or /help lists the keys and commands.", TUI_C_DIM, w, 0);
+    }
+    if (a->scroll > 0) {
+        char buf[64];
+        snprintf(buf, sizeof buf, " \u2191 %d more lines below (PgDn) ", a->scroll);
+        int bw = tui_text_width(buf, strlen(buf));
+        put_text(top + h - 1, w > bw ? w - bw : 0, buf, TUI_C_STATUS_KEY, w, A_REVERSE);
+    }
+}
+
+static void draw_context(tui_app_t *a, int top, int h, int x, int w)
+{
+    for (int y = top; y < top + h; y++)
+        put_text(y, x, "\u2502", TUI_C_FRAME, 1, 0);
+    x += 2;
+    w -= 2;
+    put_text(top, x, "Context (F3 hides)", TUI_C_HEADING, w, 0);
+    int y = top + 1;
+    if (!a->ctx || !a->ctx[0]) {
+        put_text(y, x, "no chunks retrieved for this answer", TUI_C_DIM, w, 0);
+        return;
+    }
+    int idx = 1;
+    for (const char *p = a->ctx; *p && y + 1 < top + h;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char line[512], loc[540] = "", score[32] = "", sym[160] = "";
+        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), p);
+        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (t1)
+            *t1 = '\0';
+        if (t2)
+            *t2 = '\0';
+        snprintf(loc, sizeof loc, "%d %s", idx++, line);
+        snprintf(score, sizeof score, "score %s", t1 ? t1 + 1 : "?");
+        snprintf(sym, sizeof sym, "%s", t2 ? t2 + 1 : "");
+        put_text(y++, x, loc, TUI_C_TEXT, w, 0);
+        int used = put_text(y, x + 2, score, TUI_C_DIM, w - 2, 0);
+        if (sym[0])
+            put_text(y, x + 3 + used, sym, TUI_C_INLINE, w - 3 - used, 0);
+        y++;
+        p = nl ? nl + 1 : p + len;
+    }
+}
+
+/* ---- input ------------------------------------------------------------------ */
+
+typedef struct input_ctx {
+    int top, first_row, rows, x0, w;
+} input_ctx_t;
+
+static void draw_char(void *ud, int row, int col, const char *s, size_t n)
+{
+    const input_ctx_t *c = ud;
+    if (row < c->first_row || row >= c->first_row + c->rows)
+        return;
+    tui_cells_t cells = {0};
+    char tmp[64];
+    size_t k = n < sizeof tmp ? n : sizeof tmp - 1;
+    memcpy(tmp, s, k);
+    if (k == 1 && tmp[0] == '\t')
+        tmp[0] = ' '; /* a tab takes one column in the editor's layout */
+    if (tui_cells_add(&cells, tmp, k, TUI_C_USER, 0) == 0 && cells.n)
+        put_cells(c->top + row - c->first_row, c->x0 + col, cells.v, 1, c->w - col, 0);
+    tui_cells_free(&cells);
+}
+
+/* Draw the editor in rows TOP..TOP+ROWS-1; returns the cursor position. */
+static void draw_input(tui_app_t *a, int top, int rows, int w, int *cy, int *cx)
+{
+    int total, row, col;
+    tui_ed_layout(&a->ed, w, 2, &total, &row, &col);
+    int first = row >= rows ? row - rows + 1 : 0;
+    for (int r = 0; r < rows; r++)
+        put_text(top + r, 0, r == 0 && first == 0 ? "\u203a " : "  ", TUI_C_ROLE_USER, 2, 0);
+    if (a->ed.len == 0) {
+        put_text(top, 2,
+                 a->st.generating ? "answering... (Ctrl-C stops it)"
+                                  : "Ask about your code; /help lists commands",
+                 TUI_C_DIM, w - 2, 0);
+    }
+    input_ctx_t c = {top, first, rows, 2, w - 2};
+    tui_ed_walk(&a->ed, w, 2, draw_char, &c);
+    *cy = top + row - first;
+    *cx = 2 + col;
+}
+
+/* ---- status ------------------------------------------------------------------ */
+
+static void draw_status(tui_app_t *a, int y, int w)
+{
+    char buf[512], sp[32];
+    tui_cells_t c = {0};
+    const tui_runner_status_t *st = &a->st;
+    fill_row(y, 0, w, A_REVERSE);
+    if (a->flash[0] && tui_now() < a->flash_until) {
+        snprintf(buf, sizeof buf, " %s", a->flash);
+        tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
+    } else {
+        tui_cells_add(&c, " model ", 7, TUI_C_STATUS, 0);
+        snprintf(buf, sizeof buf, "%s", st->loaded ? st->model : "none");
+        tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
+        tui_cells_add(&c, "  preset ", 9, TUI_C_STATUS, 0);
+        snprintf(buf, sizeof buf, "%s", st->preset[0] ? st->preset : a->preset.name);
+        tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
+        snprintf(sp, sizeof sp, "  %.1f tok/s", st->tok_s);
+        tui_cells_add(&c, sp, strlen(sp), TUI_C_STATUS, 0);
+        snprintf(buf, sizeof buf, "  %s", st->busy ? st->state : "idle");
+        tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS, 0);
+        if (a->idx) {
+            tui_index_progress_t ip;
+            tui_indexer_progress(a->idx, &ip);
+            if (ip.running) {
+                if (ip.phase == RAG_PHASE_LIST || !ip.total) {
+                    snprintf(buf, sizeof buf, "  indexing: listing files");
+                } else {
+                    int bw = 10, fill = (int)((double)ip.done / (double)ip.total * bw);
+                    char bar[64] = "";
+                    size_t o = 0;
+                    for (int i = 0; i < bw; i++)
+                        o += (size_t)snprintf(bar + o, sizeof bar - o, "%s", i < fill ? "\u2588" : "\u2591");
+                    snprintf(buf, sizeof buf, "  indexing %s %zu/%zu", bar, ip.done, ip.total);
+                }
+                tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS, 0);
+            }
+        }
+    }
+    put_cells(y, 0, c.v, (int)c.n, w, A_REVERSE);
+    tui_cells_free(&c);
+}
+
+static void draw_gauge(tui_app_t *a, int y, int w)
+{
+    const tui_runner_status_t *st = &a->st;
+    tui_gauge_in_t g = {0};
+    g.gpu = st->loaded && st->gpu;
+    if (g.gpu) {
+        const eng_mem_dev_t *d = &st->mem.dev[0];
+        g.total = d->dev_total;
+        g.used = d->dev_total > d->dev_free ? d->dev_total - d->dev_free : 0;
+    } else {
+        g.total = a->ram_total;
+        g.used = a->ram_total > a->ram_avail ? a->ram_total - a->ram_avail : 0;
+    }
+    g.loaded = st->loaded;
+    g.weights = st->mem.weights;
+    g.kv = st->mem.kv;
+    g.scratch = st->mem.scratch;
+    g.kv_used = st->pos;
+    g.n_ctx = st->n_ctx;
+    tui_cells_t c = {0};
+    tui_cells_add(&c, " ", 1, TUI_C_STATUS, 0);
+    tui_gauge_render(&g, w - 1, &c);
+    put_cells(y, 0, c.v, (int)c.n, w, 0);
+    tui_cells_free(&c);
+}
+
+/* ---- overlays ------------------------------------------------------------------ */
+
+static const char *const HELP[] = {
+    "Keys",
+    "  Enter              send the message, or run a /command",
+    "  Alt-Enter Ctrl-J   new line (pasted text keeps its newlines)",
+    "  Left Right Home End Ctrl-A Ctrl-E    move in the line",
+    "  Up Down            move between lines; on the first/last: history",
+    "  Ctrl-K Ctrl-U Ctrl-W Ctrl-Y   cut to end / to start / a word; paste",
+    "  PgUp PgDn wheel    scroll the transcript",
+    "  Ctrl-C             stop the answer; twice at the prompt: quit",
+    "  Ctrl-D             quit (on an empty input)     Ctrl-L  redraw",
+    "  F1 this help       F2 preset picker             F3 context panel",
+    "Commands",
+    "  /preset [NAME|auto]  switch preset (no name: the picker)",
+    "  /model PATH          load another GGUF model",
+    "  /index               bring the repository index up to date",
+    "  /search QUERY        the repository chunks most relevant to QUERY",
+    "  /save FILE           write the transcript as Markdown",
+    "  /copy N [FILE]       code block N to FILE (no FILE: the clipboard)",
+    "  /clear   forget the conversation   /context  show/hide the panel",
+    "  /help    this help                 /quit     leave octet",
+    "Any key closes this help.",
+};
+
+static void draw_box(int top, int left, int h, int w, const char *title)
+{
+    for (int y = top; y < top + h; y++)
+        fill_row(y, left, left + w, A_NORMAL);
+    for (int x = left + 1; x < left + w - 1; x++) {
+        put_text(top, x, "\u2500", TUI_C_FRAME, 1, 0);
+        put_text(top + h - 1, x, "\u2500", TUI_C_FRAME, 1, 0);
+    }
+    for (int y = top + 1; y < top + h - 1; y++) {
+        put_text(y, left, "\u2502", TUI_C_FRAME, 1, 0);
+        put_text(y, left + w - 1, "\u2502", TUI_C_FRAME, 1, 0);
+    }
+    put_text(top, left, "\u256d", TUI_C_FRAME, 1, 0);
+    put_text(top, left + w - 1, "\u256e", TUI_C_FRAME, 1, 0);
+    put_text(top + h - 1, left, "\u2570", TUI_C_FRAME, 1, 0);
+    put_text(top + h - 1, left + w - 1, "\u256f", TUI_C_FRAME, 1, 0);
+    put_text(top, left + 2, title, TUI_C_HEADING, w - 4, 0);
+}
+
+static void draw_help(int H, int W)
+{
+    int n = (int)(sizeof HELP / sizeof HELP[0]);
+    int w = W - 4 < 84 ? W - 4 : 84, h = n + 2 < H - 2 ? n + 2 : H - 2;
+    int top = (H - h) / 2, left = (W - w) / 2;
+    draw_box(top, left, h, w, " octet help ");
+    for (int i = 0; i < h - 2; i++)
+        put_text(top + 1 + i, left + 2, HELP[i], HELP[i][0] == ' ' ? TUI_C_TEXT : i == n - 1 ? TUI_C_DIM : TUI_C_HEADING,
+                 w - 4, 0);
+}
+
+static void draw_picker(tui_app_t *a, int H, int W)
+{
+    int n = (int)a->n_picks;
+    int w = W - 4, h = n + 4 < H - 2 ? n + 4 : H - 2;
+    int top = (H - h) / 2, left = (W - w) / 2;
+    draw_box(top, left, h, w, " presets (Enter switch, Esc close) ");
+    int rows = h - 3, first = a->pick_sel >= rows ? a->pick_sel - rows + 1 : 0;
+    for (int i = 0; i < rows && first + i < n; i++) {
+        const tui_pick_t *p = &a->picks[first + i];
+        char line[320];
+        bool cur = !strcmp(p->name, a->st.preset[0] ? a->st.preset : a->preset.name);
+        if (w - 4 >= 86)
+            snprintf(line, sizeof line, "%s %-16s %s", cur ? "\u25cf" : " ", p->name, p->plan);
+        else
+            snprintf(line, sizeof line, "%s %-14s %s", cur ? "\u25cf" : " ", p->name, p->brief);
+        attr_t sel = first + i == a->pick_sel ? A_REVERSE : 0;
+        fill_row(top + 1 + i, left + 1, left + w - 1, sel);
+        put_text(top + 1 + i, left + 2, line, p->fits ? TUI_C_TEXT : TUI_C_DIM, w - 4, sel);
+    }
+    put_text(top + h - 2, left + 2, "plans: weights + KV cache + scratch; fits: with the safety margin", TUI_C_DIM,
+             w - 4, 0);
+}
+
+/* ---- the whole screen ----------------------------------------------------------- */
+
+void tui_screen_draw(tui_app_t *a)
+{
+    int H = LINES, W = COLS;
+    erase();
+    if (W < TUI_MIN_W || H < TUI_MIN_H) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "terminal too small (%dx%d): octet needs %dx%d", W, H, TUI_MIN_W, TUI_MIN_H);
+        int y = H / 2, len = tui_text_width(msg, strlen(msg));
+        put_text(y, len < W ? (W - len) / 2 : 0, msg, TUI_C_ERROR, W, 0);
+        curs_set(0);
+        refresh();
+        return;
+    }
+    int ed_rows, row, col;
+    tui_ed_layout(&a->ed, W, 2, &ed_rows, &row, &col);
+    int max_in = H / 3 > 1 ? H / 3 : 1;
+    int in_rows = ed_rows < max_in ? ed_rows : max_in;
+    int status_y = H - 2, in_top = status_y - in_rows, sep_y = in_top - 1;
+    int tr_h = sep_y;
+    int ctx_w = a->show_ctx ? (W / 3 > 30 ? W / 3 : 30) : 0;
+    int tr_w = W - ctx_w;
+    /* a column of space between the transcript and the panel */
+    draw_transcript(a, 0, tr_h, a->show_ctx ? tr_w - 1 : tr_w);
+    if (a->show_ctx)
+        draw_context(a, 0, tr_h, tr_w, ctx_w);
+    /* the separator with the main keys */
+    for (int x = 0; x < W; x++)
+        put_text(sep_y, x, "\u2500", TUI_C_FRAME, 1, 0);
+    const char *hint = W >= 90 ? " Enter send \u00b7 Alt-Enter newline \u00b7 Ctrl-C stop \u00b7 F1 help \u00b7 F2 presets "
+                                 "\u00b7 F3 context "
+                               : " Enter send \u00b7 Alt-Enter newline \u00b7 Ctrl-C stop \u00b7 F1 help ";
+    put_text(sep_y, 2, hint, TUI_C_DIM, W - 4, 0);
+    int cy, cx;
+    draw_input(a, in_top, in_rows, W, &cy, &cx);
+    draw_status(a, status_y, W);
+    draw_gauge(a, status_y + 1, W);
+    if (a->overlay == TUI_OV_HELP)
+        draw_help(H, W);
+    else if (a->overlay == TUI_OV_PICKER)
+        draw_picker(a, H, W);
+    if (a->overlay == TUI_OV_NONE) {
+        curs_set(1);
+        move(cy, cx < W ? cx : W - 1);
+    } else {
+        curs_set(0);
+    }
+    refresh();
+}

@@ -1,0 +1,1104 @@
+/* tui.c - `octet` without a subcommand: options, start-up (presets, the
+ * repository index, the model on the runner's thread), the main loop (keys
+ * polled with a short timeout so the screen and the gauge stay live while the
+ * workers run), the editor keys and the /commands. Drawing is in screen.c. */
+#define NCURSES_WIDECHAR 1
+#include <curses.h>
+#include <errno.h>
+#include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "default_model.h"
+#include "history.h"
+#include "tui.h"
+
+#define HIST_MAX 1000
+#define POLL_MS 50       /* key poll timeout: the loop's frame */
+#define STATUS_MS 250    /* the gauge is refreshed at least this often */
+#define CTRL_C_QUIT_S 2.0
+
+/* key codes of the sequences tui_main teaches ncurses */
+enum { KEY_PASTE_BEGIN = KEY_MAX + 1, KEY_PASTE_END, KEY_ALT_ENTER };
+
+static volatile sig_atomic_t g_term;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    g_term = 1;
+}
+
+double tui_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void say(tui_app_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->flash, sizeof a->flash, fmt, ap);
+    va_end(ap);
+    a->flash_until = tui_now() + 3.0;
+}
+
+/* ---- transcript ---------------------------------------------------------------- */
+
+static tui_entry_t *add_entry(tui_app_t *a, tui_role_t role, const char *text, size_t len)
+{
+    if (a->n_ent == a->cap_ent) {
+        size_t cap = a->cap_ent ? a->cap_ent * 2 : 32;
+        tui_entry_t *n = realloc(a->ent, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        a->ent = n;
+        a->cap_ent = cap;
+    }
+    tui_entry_t *e = &a->ent[a->n_ent];
+    memset(e, 0, sizeof *e);
+    e->role = role;
+    e->text = malloc(len + 1);
+    if (!e->text)
+        return NULL;
+    memcpy(e->text, text, len);
+    e->text[len] = '\0';
+    e->len = e->cap = len;
+    a->n_ent++;
+    return e;
+}
+
+static void entry_append(tui_entry_t *e, const char *s, size_t n)
+{
+    if (e->len + n > e->cap) {
+        size_t cap = (e->cap + n) * 2 + 64;
+        char *t = realloc(e->text, cap + 1);
+        if (!t)
+            return;
+        e->text = t;
+        e->cap = cap;
+    }
+    memcpy(e->text + e->len, s, n);
+    e->len += n;
+    e->text[e->len] = '\0';
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void notice(tui_app_t *a, tui_role_t role, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    add_entry(a, role, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static void clear_transcript(tui_app_t *a)
+{
+    for (size_t i = 0; i < a->n_ent; i++) {
+        free(a->ent[i].text);
+        tui_lines_free(&a->ent[i].lines);
+    }
+    a->n_ent = 0;
+    a->answer_open = false;
+    a->scroll = 0;
+    a->total_lines = 0;
+}
+
+/* Events from the runner into the transcript. Notices that arrive while an
+ * answer streams wait until it ends, so the answer stays in one piece. */
+static bool drain_events(tui_app_t *a)
+{
+    tui_ev_t *ev = tui_runner_events(a->run);
+    bool any = ev != NULL;
+    for (tui_ev_t *e = ev; e; e = e->next) {
+        switch (e->kind) {
+        case TUI_EV_TEXT:
+            if (!a->answer_open || !a->n_ent || a->ent[a->n_ent - 1].role != TUI_ROLE_ASSISTANT) {
+                if (!add_entry(a, TUI_ROLE_ASSISTANT, "", 0))
+                    break;
+                a->answer_open = true;
+            }
+            entry_append(&a->ent[a->n_ent - 1], e->text, e->len);
+            break;
+        case TUI_EV_NOTICE:
+        case TUI_EV_ERROR:
+            if (a->answer_open) {
+                char **d = realloc(a->deferred, (a->n_deferred + 1) * sizeof *d);
+                if (d) {
+                    a->deferred = d;
+                    /* the first byte keeps the kind */
+                    size_t n = e->len + 2;
+                    if ((d[a->n_deferred] = malloc(n))) {
+                        d[a->n_deferred][0] = e->kind == TUI_EV_ERROR ? 'E' : 'N';
+                        memcpy(d[a->n_deferred] + 1, e->text, e->len + 1);
+                        a->n_deferred++;
+                    }
+                }
+            } else {
+                add_entry(a, e->kind == TUI_EV_ERROR ? TUI_ROLE_ERROR : TUI_ROLE_NOTICE, e->text, e->len);
+            }
+            break;
+        case TUI_EV_ANSWER_END:
+            a->answer_open = false;
+            for (size_t i = 0; i < a->n_deferred; i++) {
+                add_entry(a, a->deferred[i][0] == 'E' ? TUI_ROLE_ERROR : TUI_ROLE_NOTICE, a->deferred[i] + 1,
+                          strlen(a->deferred[i] + 1));
+                free(a->deferred[i]);
+            }
+            a->n_deferred = 0;
+            add_entry(a, TUI_ROLE_NOTICE, e->text, e->len);
+            break;
+        case TUI_EV_CONTEXT:
+            free(a->ctx);
+            a->ctx = strdup(e->text);
+            break;
+        case TUI_EV_LOADED:
+            break;
+        }
+    }
+    tui_ev_free(ev);
+    return any;
+}
+
+static void refresh_status(tui_app_t *a)
+{
+    tui_runner_status(a->run, &a->st);
+    errmsg_t err;
+    if (preset_mem_available(NULL, &a->ram_avail, &a->ram_total, &err))
+        a->ram_avail = a->ram_total = 0;
+}
+
+/* ---- presets ----------------------------------------------------------------- */
+
+static preset_models_t models_of(const tui_app_t *a)
+{
+    preset_models_t m = {a->model_arg, a->large_arg};
+    return m;
+}
+
+/* Bytes `auto` may plan with: free device memory on a GPU, available RAM
+ * otherwise, plus what the loaded model holds (a switch frees it). */
+static uint64_t available_memory(tui_app_t *a)
+{
+    refresh_status(a);
+    uint64_t own = a->st.loaded ? a->st.mem.weights + a->st.mem.kv + a->st.mem.scratch : 0;
+    if (a->st.loaded && a->st.gpu)
+        return a->st.mem.dev[0].dev_free + own;
+    return a->ram_avail + own;
+}
+
+/* Plans for every preset (the picker and `auto`). */
+static void compute_plans(tui_app_t *a, preset_plan_t *plans, bool *ok, char (*why)[160])
+{
+    preset_models_t m = models_of(a);
+    for (size_t i = 0; i < a->presets.n; i++) {
+        const preset_t *p = &a->presets.v[i];
+        bool fb;
+        const char *path = preset_model_path(p, &m, &fb);
+        errmsg_t err = {0};
+        ok[i] = false;
+        if (!path) {
+            snprintf(why[i], 160, "no model configured");
+            continue;
+        }
+        if (preset_plan(p, path, &plans[i], &err)) {
+            snprintf(why[i], 160, "%.159s", err.msg);
+            continue;
+        }
+        ok[i] = true;
+        why[i][0] = '\0';
+    }
+}
+
+/* Resolve `auto`: the preset of highest priority that fits. */
+static const preset_t *pick_auto(tui_app_t *a)
+{
+    size_t n = a->presets.n;
+    preset_plan_t *plans = calloc(n ? n : 1, sizeof *plans);
+    bool *ok = calloc(n ? n : 1, sizeof *ok);
+    char (*why)[160] = calloc(n ? n : 1, sizeof *why);
+    const preset_t *res = NULL;
+    if (!plans || !ok || !why)
+        goto done;
+    compute_plans(a, plans, ok, why);
+    uint64_t avail = available_memory(a);
+    int k = preset_auto_pick(&a->presets, plans, ok, avail);
+    char av[16], need[16], mg[16];
+    tui_fmt_bytes(avail, av, sizeof av);
+    if (k < 0) {
+        size_t smallest = n;
+        for (size_t i = 0; i < n; i++)
+            if (ok[i] && (smallest == n || plans[i].total < plans[smallest].total))
+                smallest = i;
+        if (smallest == n) {
+            notice(a, TUI_ROLE_ERROR, "auto: no preset has a usable model (%s)", n ? why[0] : "no presets");
+        } else {
+            tui_fmt_bytes(plans[smallest].total + preset_margin(plans[smallest].total), need, sizeof need);
+            notice(a, TUI_ROLE_ERROR,
+                   "auto: no preset fits in %s of free memory (the smallest, %s, needs %s with the margin); "
+                   "choose one with /preset NAME",
+                   av, a->presets.v[smallest].name, need);
+        }
+        goto done;
+    }
+    res = &a->presets.v[k];
+    tui_fmt_bytes(plans[k].total, need, sizeof need);
+    tui_fmt_bytes(preset_margin(plans[k].total), mg, sizeof mg);
+    notice(a, TUI_ROLE_NOTICE, "auto: %s fits (plan %s + margin %s; %s %s available)", res->name, need, mg, av,
+           a->st.loaded && a->st.gpu ? "VRAM" : "RAM");
+done:
+    free(plans);
+    free(ok);
+    free(why);
+    return res;
+}
+
+static void use_preset(tui_app_t *a, const char *name)
+{
+    const preset_t *p = !strcmp(name, PRESET_AUTO) ? pick_auto(a) : preset_find(&a->presets, name);
+    if (!p) {
+        if (strcmp(name, PRESET_AUTO)) {
+            char names[1024] = "";
+            size_t o = 0;
+            for (size_t i = 0; i < a->presets.n && o < sizeof names; i++)
+                o += (size_t)snprintf(names + o, sizeof names - o, "%s ", a->presets.v[i].name);
+            notice(a, TUI_ROLE_ERROR, "no preset '%s' (presets: %sauto)", name, names);
+        }
+        return;
+    }
+    a->preset = *p;
+    if (tui_runner_use(a->run, p, NULL))
+        notice(a, TUI_ROLE_ERROR, "out of memory");
+}
+
+static void open_picker(tui_app_t *a)
+{
+    size_t n = a->presets.n;
+    free(a->picks);
+    a->picks = calloc(n + 1, sizeof *a->picks);
+    preset_plan_t *plans = calloc(n ? n : 1, sizeof *plans);
+    bool *ok = calloc(n ? n : 1, sizeof *ok);
+    char (*why)[160] = calloc(n ? n : 1, sizeof *why);
+    if (!a->picks || !plans || !ok || !why) {
+        free(a->picks);
+        a->picks = NULL;
+        goto done;
+    }
+    compute_plans(a, plans, ok, why);
+    uint64_t avail = available_memory(a);
+    snprintf(a->picks[0].name, sizeof a->picks[0].name, "%s", PRESET_AUTO);
+    char av[16];
+    tui_fmt_bytes(avail, av, sizeof av);
+    snprintf(a->picks[0].plan, sizeof a->picks[0].plan, "the first that fits in %s, by priority", av);
+    snprintf(a->picks[0].brief, sizeof a->picks[0].brief, "the first that fits in %s", av);
+    a->picks[0].fits = true;
+    for (size_t i = 0; i < n; i++) {
+        tui_pick_t *p = &a->picks[i + 1];
+        snprintf(p->name, sizeof p->name, "%s", a->presets.v[i].name);
+        if (!ok[i]) {
+            snprintf(p->plan, sizeof p->plan, "%s", why[i]);
+            snprintf(p->brief, sizeof p->brief, "%s", why[i]);
+            continue;
+        }
+        const preset_plan_t *pl = &plans[i];
+        char w[16], k[16], s[16], t[16], ctx[48], cs[32];
+        tui_fmt_bytes(pl->weights, w, sizeof w);
+        tui_fmt_bytes(pl->kv, k, sizeof k);
+        tui_fmt_bytes(pl->scratch, s, sizeof s);
+        tui_fmt_bytes(pl->total, t, sizeof t);
+        if (pl->clamped) {
+            snprintf(ctx, sizeof ctx, "ctx %u (of %u)", pl->ctx, a->presets.v[i].ctx);
+            snprintf(cs, sizeof cs, "%u/%u", pl->ctx, a->presets.v[i].ctx);
+        } else {
+            snprintf(ctx, sizeof ctx, "ctx %u", pl->ctx);
+            snprintf(cs, sizeof cs, "%u", pl->ctx);
+        }
+        p->fits = pl->total + preset_margin(pl->total) <= avail;
+        snprintf(p->plan, sizeof p->plan, "%-18s %-11s %s + %s + %s = %s  %s", ctx,
+                 preset_wfmt_name(a->presets.v[i].wfmt), w, k, s, t, p->fits ? "fits" : "too big");
+        snprintf(p->brief, sizeof p->brief, "%-11s %-11s %s+%s+%s=%s %s", cs, preset_wfmt_name(a->presets.v[i].wfmt),
+                 w, k, s, t, p->fits ? "fits" : "too big");
+    }
+    a->n_picks = n + 1;
+    a->pick_sel = 0;
+    for (size_t i = 1; i < a->n_picks; i++)
+        if (!strcmp(a->picks[i].name, a->preset.name))
+            a->pick_sel = (int)i;
+    a->overlay = TUI_OV_PICKER;
+done:
+    free(plans);
+    free(ok);
+    free(why);
+}
+
+/* ---- commands ------------------------------------------------------------------ */
+
+static char *skip_ws(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+static void rtrim(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+}
+
+static void start_index(tui_app_t *a)
+{
+    errmsg_t err = {0};
+    if (!a->rag) {
+        notice(a, TUI_ROLE_ERROR, "no index: %s is not in a git repository", a->repo);
+        return;
+    }
+    if (a->idx) {
+        tui_index_progress_t p;
+        tui_indexer_progress(a->idx, &p);
+        if (p.running) {
+            say(a, "the index is being updated already");
+            return;
+        }
+        tui_indexer_free(a->idx);
+        a->idx = NULL;
+    }
+    if (tui_indexer_start(&a->idx, a->rag, &err))
+        notice(a, TUI_ROLE_ERROR, "%s", err.msg);
+}
+
+static void cmd_search(tui_app_t *a, const char *q)
+{
+    rag_results_t res = {0};
+    errmsg_t err = {0};
+    if (!a->rag) {
+        notice(a, TUI_ROLE_ERROR, "no index: %s is not in a git repository", a->repo);
+        return;
+    }
+    if (!q[0]) {
+        notice(a, TUI_ROLE_ERROR, "usage: /search QUERY");
+        return;
+    }
+    if (rag_query(a->rag, q, strlen(q), 10, &res, &err)) {
+        notice(a, TUI_ROLE_ERROR, "search failed: %s", err.msg);
+        return;
+    }
+    size_t cap = 128 + res.n * 400, o = 0, co = 0;
+    char *txt = malloc(cap), *ctx = malloc(cap);
+    if (txt && ctx) {
+        o += (size_t)snprintf(txt, cap, "search '%s': %zu chunks", q, res.n);
+        ctx[0] = '\0';
+        for (size_t i = 0; i < res.n; i++) {
+            const rag_hit_t *h = &res.hits[i];
+            o += (size_t)snprintf(txt + o, cap - o, "\n%zu  %s:%d-%d  %.3g  %s", i + 1, h->path, h->start, h->end,
+                                  h->score, h->symbol ? h->symbol : "");
+            co += (size_t)snprintf(ctx + co, cap - co, "%s:%d-%d\t%.3g\t%s\n", h->path, h->start, h->end, h->score,
+                                   h->symbol ? h->symbol : "");
+        }
+        add_entry(a, TUI_ROLE_NOTICE, txt, o);
+        free(a->ctx);
+        a->ctx = ctx;
+        ctx = NULL;
+    }
+    free(txt);
+    free(ctx);
+    rag_results_free(&res);
+}
+
+static int write_file(const char *path, const char *data, size_t len, char *why, size_t wn)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(why, wn, "%s: cannot write: %s", path, strerror(errno));
+        return -1;
+    }
+    bool bad = len && fwrite(data, 1, len, f) != len;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        snprintf(why, wn, "%s: write error", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void cmd_save(tui_app_t *a, const char *path)
+{
+    if (!path[0]) {
+        notice(a, TUI_ROLE_ERROR, "usage: /save FILE");
+        return;
+    }
+    size_t cap = 64, o = 0, turns = 0;
+    for (size_t i = 0; i < a->n_ent; i++)
+        cap += a->ent[i].len + 32;
+    char *md = malloc(cap), why[512];
+    if (!md)
+        return;
+    o += (size_t)snprintf(md, cap, "# octet transcript\n");
+    for (size_t i = 0; i < a->n_ent; i++) {
+        const tui_entry_t *e = &a->ent[i];
+        if (e->role != TUI_ROLE_USER && e->role != TUI_ROLE_ASSISTANT)
+            continue;
+        o += (size_t)snprintf(md + o, cap - o, "\n## %s\n\n%s\n", e->role == TUI_ROLE_USER ? "You" : "octet",
+                              e->text);
+        turns++;
+    }
+    if (write_file(path, md, o, why, sizeof why))
+        notice(a, TUI_ROLE_ERROR, "%s", why);
+    else
+        notice(a, TUI_ROLE_NOTICE, "saved %zu messages to %s", turns, path);
+    free(md);
+}
+
+static char *base64(const char *s, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *o = malloc((n + 2) / 3 * 4 + 1), *p = o;
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)s[i] << 16 | (i + 1 < n ? (unsigned char)s[i + 1] << 8 : 0) |
+                     (i + 2 < n ? (unsigned char)s[i + 2] : 0);
+        *p++ = tab[v >> 18 & 63];
+        *p++ = tab[v >> 12 & 63];
+        *p++ = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        *p++ = i + 2 < n ? tab[v & 63] : '=';
+    }
+    *p = '\0';
+    return o;
+}
+
+static void cmd_copy(tui_app_t *a, char *args)
+{
+    char *end;
+    long n = strtol(args, &end, 10);
+    if (end == args || n < 1) {
+        notice(a, TUI_ROLE_ERROR, "usage: /copy N [FILE] (N: the number in the code block's frame)");
+        return;
+    }
+    char *file = skip_ws(end);
+    long k = 0;
+    for (size_t i = 0; i < a->n_ent; i++) {
+        const tui_entry_t *e = &a->ent[i];
+        size_t start, len;
+        int count;
+        if (e->role != TUI_ROLE_ASSISTANT)
+            continue;
+        if (!tui_md_code_block(e->text, e->len, (int)(n - k), &start, &len, &count)) {
+            k += count;
+            continue;
+        }
+        const char *code = e->text + start;
+        char why[512];
+        if (file[0]) {
+            char *data = malloc(len + 2);
+            if (!data)
+                return;
+            memcpy(data, code, len);
+            data[len] = '\n';
+            if (write_file(file, data, len + 1, why, sizeof why))
+                notice(a, TUI_ROLE_ERROR, "%s", why);
+            else
+                notice(a, TUI_ROLE_NOTICE, "code block %ld (%zu bytes) written to %s", n, len + 1, file);
+            free(data);
+        } else {
+            /* OSC 52: the terminal (and tmux with set-clipboard) puts it on the clipboard */
+            char *b64 = base64(code, len);
+            if (!b64)
+                return;
+            printf("\033]52;c;%s\a", b64);
+            fflush(stdout);
+            free(b64);
+            notice(a, TUI_ROLE_NOTICE, "code block %ld (%zu bytes) sent to the terminal's clipboard", n, len);
+        }
+        return;
+    }
+    notice(a, TUI_ROLE_ERROR, "no code block %ld (the transcript has %ld)", n, k);
+}
+
+static void run_command(tui_app_t *a, char *line)
+{
+    rtrim(line);
+    char *cmd = line + 1, *args = cmd;
+    while (*args && *args != ' ' && *args != '\t')
+        args++;
+    if (*args)
+        *args++ = '\0';
+    args = skip_ws(args);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "?")) {
+        a->overlay = TUI_OV_HELP;
+    } else if (!strcmp(cmd, "quit") || !strcmp(cmd, "exit") || !strcmp(cmd, "q")) {
+        a->quit = true;
+    } else if (!strcmp(cmd, "preset")) {
+        if (args[0])
+            use_preset(a, args);
+        else
+            open_picker(a);
+    } else if (!strcmp(cmd, "model")) {
+        if (!args[0]) {
+            notice(a, TUI_ROLE_ERROR, "usage: /model PATH (a GGUF file)");
+            return;
+        }
+        if (tui_runner_use(a->run, &a->preset, args))
+            notice(a, TUI_ROLE_ERROR, "out of memory");
+        /* later presets naming the default model get this one too */
+        free((char *)a->model_arg);
+        a->model_arg = strdup(args);
+    } else if (!strcmp(cmd, "index")) {
+        start_index(a);
+    } else if (!strcmp(cmd, "search")) {
+        cmd_search(a, args);
+    } else if (!strcmp(cmd, "clear")) {
+        if (a->st.busy) {
+            say(a, "wait for the answer (or Ctrl-C) before /clear");
+            return;
+        }
+        clear_transcript(a);
+        tui_runner_clear(a->run);
+        free(a->ctx);
+        a->ctx = NULL;
+    } else if (!strcmp(cmd, "save")) {
+        cmd_save(a, args);
+    } else if (!strcmp(cmd, "copy")) {
+        cmd_copy(a, args);
+    } else if (!strcmp(cmd, "context")) {
+        a->show_ctx = !a->show_ctx;
+    } else {
+        notice(a, TUI_ROLE_ERROR, "unknown command /%s (F1 or /help lists them)", cmd);
+    }
+}
+
+static void submit(tui_app_t *a)
+{
+    char *text = strdup(tui_ed_text(&a->ed));
+    if (!text)
+        return;
+    char *t = text;
+    while (*t == ' ' || *t == '\n' || *t == '\t')
+        t++;
+    if (!*t) {
+        free(text);
+        return;
+    }
+    errmsg_t err = {0};
+    if (t[0] == '/' && t[1] != '/' && t[1] != ' ') {
+        tui_ed_hist_add(&a->ed, t);
+        if (a->hist_path[0] && tui_hist_append(a->hist_path, t, &err))
+            say(a, "history not saved: %s", err.msg);
+        tui_ed_set(&a->ed, "");
+        run_command(a, t);
+        free(text);
+        return;
+    }
+    refresh_status(a);
+    if (a->st.busy) {
+        say(a, "octet is busy (%s): wait, or Ctrl-C to stop it", a->st.state);
+        free(text);
+        return;
+    }
+    rtrim(t);
+    tui_ed_hist_add(&a->ed, t);
+    if (a->hist_path[0] && tui_hist_append(a->hist_path, t, &err))
+        say(a, "history not saved: %s", err.msg);
+    if (tui_runner_send(a->run, t) == 0) {
+        add_entry(a, TUI_ROLE_USER, t, strlen(t));
+        tui_ed_set(&a->ed, "");
+        a->scroll = 0;
+    } else {
+        say(a, "octet is busy: wait, or Ctrl-C to stop it");
+    }
+    free(text);
+}
+
+/* ---- keys ---------------------------------------------------------------------- */
+
+static void key_picker(tui_app_t *a, int ch, bool fn)
+{
+    if (fn && ch == KEY_UP)
+        a->pick_sel = a->pick_sel > 0 ? a->pick_sel - 1 : 0;
+    else if (fn && ch == KEY_DOWN)
+        a->pick_sel = a->pick_sel + 1 < (int)a->n_picks ? a->pick_sel + 1 : a->pick_sel;
+    else if ((!fn && (ch == '\r' || ch == '\n')) || (fn && ch == KEY_ENTER)) {
+        a->overlay = TUI_OV_NONE;
+        if (a->pick_sel < (int)a->n_picks)
+            use_preset(a, a->picks[a->pick_sel].name);
+    } else if ((!fn && (ch == 27 || ch == 'q' || ch == 3)) || (fn && ch == KEY_F(2)))
+        a->overlay = TUI_OV_NONE;
+}
+
+static void insert_wchar(tui_app_t *a, wint_t wc)
+{
+    char buf[8];
+    size_t n = tui_utf8_encode((uint32_t)wc, buf);
+    tui_ed_insert(&a->ed, buf, n);
+}
+
+static void key(tui_app_t *a, int rc, wint_t wc)
+{
+    bool fn = rc == KEY_CODE_YES;
+    int ch = (int)wc;
+    if (fn && ch == KEY_RESIZE)
+        return; /* the next draw uses the new size */
+    if (fn && ch == KEY_PASTE_BEGIN) {
+        a->in_paste = true;
+        return;
+    }
+    if (fn && ch == KEY_PASTE_END) {
+        a->in_paste = false;
+        return;
+    }
+    if (a->in_paste) {
+        /* pasted text goes in as it is: newlines do not send */
+        if (!fn && ch != 27)
+            insert_wchar(a, ch == '\r' ? '\n' : wc);
+        return;
+    }
+    if (a->overlay == TUI_OV_HELP) {
+        a->overlay = TUI_OV_NONE;
+        return;
+    }
+    if (a->overlay == TUI_OV_PICKER) {
+        key_picker(a, ch, fn);
+        return;
+    }
+    if (!fn && ch == 3) { /* Ctrl-C */
+        refresh_status(a);
+        if (a->st.busy) {
+            tui_runner_cancel(a->run);
+            say(a, "stopping");
+            a->ctrl_c_at = 0;
+            return;
+        }
+        double t = tui_now();
+        if (a->ctrl_c_at && t - a->ctrl_c_at < CTRL_C_QUIT_S) {
+            a->quit = true;
+            return;
+        }
+        a->ctrl_c_at = t;
+        tui_ed_set(&a->ed, "");
+        say(a, "press Ctrl-C again to quit");
+        return;
+    }
+    a->ctrl_c_at = 0;
+    if (fn) {
+        switch (ch) {
+        case KEY_F(1):
+            a->overlay = TUI_OV_HELP;
+            break;
+        case KEY_F(2):
+            open_picker(a);
+            break;
+        case KEY_F(3):
+            a->show_ctx = !a->show_ctx;
+            break;
+        case KEY_PPAGE:
+            a->scroll += LINES / 2;
+            break;
+        case KEY_NPAGE:
+            a->scroll = a->scroll > LINES / 2 ? a->scroll - LINES / 2 : 0;
+            break;
+        case KEY_MOUSE: {
+            MEVENT me;
+            if (getmouse(&me) == OK) {
+                if (me.bstate & BUTTON4_PRESSED)
+                    a->scroll += 3;
+#ifdef BUTTON5_PRESSED
+                else if (me.bstate & BUTTON5_PRESSED)
+                    a->scroll = a->scroll > 3 ? a->scroll - 3 : 0;
+#endif
+            }
+            break;
+        }
+        case KEY_LEFT:
+            tui_ed_left(&a->ed);
+            break;
+        case KEY_RIGHT:
+            tui_ed_right(&a->ed);
+            break;
+        case KEY_UP:
+            if (!tui_ed_up(&a->ed))
+                tui_ed_hist_prev(&a->ed);
+            break;
+        case KEY_DOWN:
+            if (!tui_ed_down(&a->ed))
+                tui_ed_hist_next(&a->ed);
+            break;
+        case KEY_HOME:
+            tui_ed_home(&a->ed);
+            break;
+        case KEY_END:
+            tui_ed_end(&a->ed);
+            break;
+        case KEY_BACKSPACE:
+            tui_ed_backspace(&a->ed);
+            break;
+        case KEY_DC:
+            tui_ed_delete(&a->ed);
+            break;
+        case KEY_ENTER:
+            submit(a);
+            break;
+        case KEY_ALT_ENTER:
+            tui_ed_insert(&a->ed, "\n", 1);
+            break;
+        default:
+            break;
+        }
+        return;
+    }
+    switch (ch) {
+    case '\r':
+        submit(a);
+        break;
+    case '\n': /* Ctrl-J */
+        tui_ed_insert(&a->ed, "\n", 1);
+        break;
+    case 1: /* Ctrl-A */
+        tui_ed_home(&a->ed);
+        break;
+    case 5: /* Ctrl-E */
+        tui_ed_end(&a->ed);
+        break;
+    case 2: /* Ctrl-B */
+        tui_ed_left(&a->ed);
+        break;
+    case 6: /* Ctrl-F */
+        tui_ed_right(&a->ed);
+        break;
+    case 4: /* Ctrl-D */
+        if (a->ed.len == 0)
+            a->quit = true;
+        else
+            tui_ed_delete(&a->ed);
+        break;
+    case 11: /* Ctrl-K */
+        tui_ed_kill_eol(&a->ed);
+        break;
+    case 21: /* Ctrl-U */
+        tui_ed_kill_bol(&a->ed);
+        break;
+    case 23: /* Ctrl-W */
+        tui_ed_kill_word(&a->ed);
+        break;
+    case 25: /* Ctrl-Y */
+        tui_ed_yank(&a->ed);
+        break;
+    case 12: /* Ctrl-L */
+        clearok(curscr, TRUE);
+        break;
+    case 8:
+    case 127:
+        tui_ed_backspace(&a->ed);
+        break;
+    case 27: /* a lone Escape */
+        break;
+    case '\t':
+        tui_ed_insert(&a->ed, "\t", 1);
+        break;
+    default:
+        if (ch >= 32)
+            insert_wchar(a, wc);
+        break;
+    }
+}
+
+/* ---- start-up ------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: octet [OPTIONS]\n\n"
+            "Open octet's terminal UI in the git repository of the current directory.\n\n"
+            "  -m, --model FILE        the default GGUF model (default: $OCTET_MODEL, else the\n"
+            "                          embedded models/octet-code.gguf)\n"
+            "      --large-model FILE  the larger model of the int8_quality preset ($OCTET_MODEL_LARGE)\n"
+            "  -p, --preset NAME       preset to start with (default int8_balanced; 'auto': the best\n"
+            "                          that fits the free memory)\n"
+            "  -C, --dir DIR           the repository (default: the current directory)\n"
+            "      --no-index          do not update the index at start (/index does)\n"
+            "      --no-git            index DIR as a plain directory (outside a git repository)\n"
+            "      --tui-help          show this help\n\n"
+            "Presets: presets/*.ini next to octet and $XDG_CONFIG_HOME/octet/presets/*.ini\n"
+            "(see docs/presets.md). Keys and commands: F1 inside octet, or docs/tui.md.\n");
+}
+
+static void set_utf8_locale(void)
+{
+    setlocale(LC_ALL, "");
+    const char *cs = nl_langinfo(CODESET);
+    if (!cs || strcasecmp(cs, "UTF-8"))
+        setlocale(LC_CTYPE, "C.UTF-8"); /* terminals speak UTF-8 even where LANG is unset */
+}
+
+static void load_history(tui_app_t *a)
+{
+    char **v = NULL;
+    size_t n = 0;
+    errmsg_t err = {0};
+    tui_hist_path(a->hist_path, sizeof a->hist_path);
+    if (!a->hist_path[0])
+        return;
+    if (tui_hist_load(a->hist_path, HIST_MAX, &v, &n, &err))
+        notice(a, TUI_ROLE_NOTICE, "history: %s", err.msg);
+    for (size_t i = 0; i < n; i++)
+        tui_ed_hist_add(&a->ed, v[i]);
+    tui_hist_free(v, n);
+}
+
+static void open_repo(tui_app_t *a, const char *dir, bool no_git, bool index)
+{
+    errmsg_t err = {0};
+    rag_options_t ro = {0};
+    ro.dir = dir;
+    ro.no_git = no_git;
+    if (rag_open(&a->rag, &ro, &err)) {
+        a->rag = NULL;
+        notice(a, TUI_ROLE_NOTICE, "retrieval off: %s", err.msg);
+        char *real = realpath(dir, NULL);
+        snprintf(a->repo, sizeof a->repo, "%s", real ? real : dir);
+        free(real);
+        return;
+    }
+    snprintf(a->repo, sizeof a->repo, "%s", rag_root(a->rag));
+    if (rag_notice(a->rag)[0])
+        notice(a, TUI_ROLE_NOTICE, "%s", rag_notice(a->rag));
+    if (index)
+        start_index(a);
+}
+
+static bool poll_indexer(tui_app_t *a)
+{
+    char msg[ERRMSG_MAX + 64];
+    bool failed;
+    if (a->idx && tui_indexer_result(a->idx, msg, sizeof msg, &failed)) {
+        notice(a, failed ? TUI_ROLE_ERROR : TUI_ROLE_NOTICE, "%s", msg);
+        tui_indexer_free(a->idx);
+        a->idx = NULL;
+        return true;
+    }
+    return false;
+}
+
+static void app_free(tui_app_t *a)
+{
+    tui_indexer_free(a->idx);
+    tui_runner_free(a->run);
+    rag_close(a->rag);
+    clear_transcript(a);
+    free(a->ent);
+    for (size_t i = 0; i < a->n_deferred; i++)
+        free(a->deferred[i]);
+    free(a->deferred);
+    free(a->ctx);
+    free(a->picks);
+    tui_ed_free(&a->ed);
+    preset_list_free(&a->presets);
+    free((char *)a->model_arg);
+    free((char *)a->large_arg);
+}
+
+static void main_loop(tui_app_t *a)
+{
+    double last_status = 0;
+    bool dirty = true;
+    while (!a->quit && !g_term) {
+        dirty |= drain_events(a);
+        dirty |= poll_indexer(a);
+        double t = tui_now();
+        if (t - last_status >= STATUS_MS / 1000.0) {
+            refresh_status(a);
+            last_status = t;
+            dirty = true;
+        }
+        if (dirty)
+            tui_screen_draw(a);
+        wint_t wc;
+        int rc = wget_wch(stdscr, &wc);
+        dirty = rc != ERR;
+        while (rc != ERR && !a->quit) {
+            key(a, rc, wc);
+            /* take every key already typed before drawing (pastes) */
+            timeout(0);
+            rc = wget_wch(stdscr, &wc);
+            timeout(POLL_MS);
+        }
+    }
+}
+
+int tui_main(int argc, char **argv)
+{
+    enum { OPT_LARGE = 1000, OPT_NO_INDEX, OPT_NO_GIT, OPT_HELP };
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'},    {"large-model", required_argument, NULL, OPT_LARGE},
+        {"preset", required_argument, NULL, 'p'},   {"dir", required_argument, NULL, 'C'},
+        {"no-index", no_argument, NULL, OPT_NO_INDEX}, {"no-git", no_argument, NULL, OPT_NO_GIT},
+        {"tui-help", no_argument, NULL, OPT_HELP},
+        {"help", no_argument, NULL, OPT_HELP},      {NULL, 0, NULL, 0},
+    };
+    const char *model = cli_default_model(), *large = getenv("OCTET_MODEL_LARGE");
+    const char *preset_name = NULL, *dir = ".";
+    bool index = true, no_git = false;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "m:p:C:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'm':
+            model = optarg;
+            break;
+        case OPT_LARGE:
+            large = optarg;
+            break;
+        case 'p':
+            preset_name = optarg;
+            break;
+        case 'C':
+            dir = optarg;
+            break;
+        case OPT_NO_INDEX:
+            index = false;
+            break;
+        case OPT_NO_GIT:
+            no_git = true;
+            break;
+        case 'h':
+        case OPT_HELP:
+            usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'octet --tui-help' for the options of the terminal UI.\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "octet: unexpected argument '%s'\nTry 'octet --tui-help' or 'octet --help'.\n",
+                argv[optind]);
+        return 2;
+    }
+    if (model && !model[0])
+        model = NULL;
+    if (large && !large[0])
+        large = NULL;
+
+    tui_app_t app;
+    tui_app_t *a = &app;
+    memset(a, 0, sizeof *a);
+    tui_ed_init(&a->ed, HIST_MAX);
+    int status = 0;
+    errmsg_t err = {0};
+    char shipped[4096], user[4096];
+    preset_shipped_dir(shipped, sizeof shipped);
+    preset_user_dir(user, sizeof user);
+    if (preset_load_all(shipped, user, &a->presets, &err)) {
+        fprintf(stderr, "octet: %s\n", err.msg);
+        status = 1;
+        goto out;
+    }
+    if (a->presets.n == 0) {
+        /* no preset files anywhere: run on the built-in defaults */
+        a->presets.v = calloc(1, sizeof *a->presets.v);
+        if (!a->presets.v) {
+            status = 1;
+            goto out;
+        }
+        preset_defaults(&a->presets.v[0]);
+        snprintf(a->presets.v[0].name, sizeof a->presets.v[0].name, "builtin");
+        a->presets.n = 1;
+    }
+    if (!preset_name)
+        preset_name = preset_find(&a->presets, "int8_balanced") ? "int8_balanced" : a->presets.v[0].name;
+    if (strcmp(preset_name, PRESET_AUTO) && !preset_find(&a->presets, preset_name)) {
+        fprintf(stderr, "octet: no preset '%s'; presets:", preset_name);
+        for (size_t i = 0; i < a->presets.n; i++)
+            fprintf(stderr, " %s", a->presets.v[i].name);
+        fprintf(stderr, " auto\n");
+        status = 2;
+        goto out;
+    }
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "octet: the terminal UI needs a terminal; for scripts use 'octet run' "
+                        "(see 'octet --help')\n");
+        status = 1;
+        goto out;
+    }
+    a->model_arg = model ? strdup(model) : NULL;
+    a->large_arg = large ? strdup(large) : NULL;
+    a->preset = *(preset_find(&a->presets, preset_name) ? preset_find(&a->presets, preset_name) : &a->presets.v[0]);
+
+    set_utf8_locale();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    load_history(a);
+    open_repo(a, dir, no_git, index);
+    unsigned delay = 0;
+    const char *d = getenv("OCTET_TUI_TOKEN_DELAY_MS");
+    if (d && d[0])
+        delay = (unsigned)strtoul(d, NULL, 10);
+    tui_runner_cfg_t cfg = {a->rag, models_of(a), delay};
+    if (tui_runner_new(&a->run, &cfg, &err)) {
+        fprintf(stderr, "octet: %s\n", err.msg);
+        status = 1;
+        goto out;
+    }
+
+    set_escdelay(25);
+    if (!initscr()) {
+        fprintf(stderr, "octet: cannot initialize the terminal\n");
+        status = 1;
+        goto out;
+    }
+    raw();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    timeout(POLL_MS);
+    mousemask(BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+                  | BUTTON5_PRESSED
+#endif
+              ,
+              NULL);
+    define_key("\033[200~", KEY_PASTE_BEGIN);
+    define_key("\033[201~", KEY_PASTE_END);
+    define_key("\033\r", KEY_ALT_ENTER);
+    tui_screen_init_colors();
+    printf("\033[?2004h"); /* bracketed paste */
+    fflush(stdout);
+
+    if (!strcmp(preset_name, PRESET_AUTO))
+        use_preset(a, PRESET_AUTO);
+    else if (tui_runner_use(a->run, &a->preset, NULL))
+        notice(a, TUI_ROLE_ERROR, "out of memory");
+    main_loop(a);
+
+    printf("\033[?2004l");
+    fflush(stdout);
+    endwin();
+out:
+    app_free(a);
+    return status;
+}
