@@ -34,7 +34,7 @@ enum {
 
 static void usage(void)
 {
-    printf("Usage: octet gen --spec FILE -m MODEL [--check] [--retries N] [--out FILE] [OPTIONS]\n\n"
+    printf("Usage: octet gen --spec FILE [--check] [--retries N] [--out FILE] [-m MODEL] [OPTIONS]\n\n"
            "Generate the function a spec describes (see docs/specs.md) with the model.\n"
            "The prompt has the spec and the repository code most relevant to its names;\n"
            "the code is extracted from the reply and written to --out (or stdout).\n\n"

@@ -35,7 +35,7 @@ enum {
 
 static void usage(void)
 {
-    printf("Usage: octet refactor \"INSTRUCTION\" [--path P | --symbol S] -m MODEL [--yes] [OPTIONS]\n\n"
+    printf("Usage: octet refactor \"INSTRUCTION\" [--path P | --symbol S] [-m MODEL] [--yes] [OPTIONS]\n\n"
            "Change the repository as INSTRUCTION says: the target (the file P, the definition\n"
            "of the symbol S, or the code the instruction names) and the places that use it\n"
            "are retrieved from the repository's index, the model is asked for a unified\n"

@@ -1499,7 +1499,7 @@ static void run_examples(checker_t *c, char *argv[], size_t idx_slot, size_t res
             if (r.signaled)
                 sb_addf(&line, "%s\n", how);
             else
-                sb_addf(&line, "%s without giving a result (exit() or abort in the code?)\n", how);
+                sb_addf(&line, "%s without giving a result (does the code call exit()?)\n", how);
             if (r.output_len)
                 add_output(&line, c, r.output, "      | ", 12, true);
         }

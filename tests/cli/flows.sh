@@ -70,7 +70,7 @@ t_grep "gen: final error" 'no usable code after 2 attempts; the last one failed'
 if [ -e "$R/add.py" ]; then t_fail "gen writes nothing on failure"; else t_ok "gen writes nothing on failure"; fi
 t_expect "gen plain completion" 1 "$OCT" gen --spec $S/greet.json -m "$TINY" --ctx 1024 --template none -n 8 --no-context --retries 0 --check
 t_grep "gen completion: error" 'attempt 1/1 failed: (the completion ends before the closing brace of greet\(\)|.*does not compile)' "$T_TMP/err"
-t_expect "gen without a model" 2 "$OCT" gen --spec $S/add.json
+t_expect "gen without a model" 2 env OCTET_MODEL= "$OCT" gen --spec $S/add.json
 t_expect "gen without a spec" 2 "$OCT" gen -m "$TINY"
 t_expect "gen bad retries" 2 "$OCT" gen --spec $S/add.json -m "$TINY" --retries -1
 check_clean "gen left the repository clean"
