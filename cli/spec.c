@@ -2067,6 +2067,22 @@ static void add_comment(sbuf_t *b, const spec_t *s, const char *text)
     }
 }
 
+/* TEXT inside a docstring: backslashes and quotes escaped so that it cannot
+ * end the docstring or start an escape, continuation lines indented. */
+static void py_doc_text(sbuf_t *b, const char *text)
+{
+    for (const char *q = text; *q; q++) {
+        if (*q == '\\')
+            sb_add(b, "\\\\");
+        else if (*q == '"')
+            sb_add(b, "\\\"");
+        else if (*q == '\n')
+            sb_add(b, "\n    ");
+        else
+            sb_addn(b, q, 1);
+    }
+}
+
 int spec_prompt_completion(const spec_t *s, const char *context, const char *prev_error, char **prompt,
                            char **head, errmsg_t *err)
 {
@@ -2086,34 +2102,67 @@ int spec_prompt_completion(const spec_t *s, const char *context, const char *pre
         add_comment(&p, s, context);
         sb_add(&p, c ? " */\n\n" : "\n");
     }
-    describe_spec(&d, s, "");
-    if (prev_error && *prev_error) {
-        sb_add(&d, "A previous attempt failed:\n");
-        sb_add(&d, prev_error);
-    }
-    if (d.oom || !d.s)
-        goto oom;
     if (c) {
+        describe_spec(&d, s, "");
+        if (prev_error && *prev_error) {
+            sb_add(&d, "A previous attempt failed:\n");
+            sb_add(&d, prev_error);
+        }
+        if (d.oom || !d.s)
+            goto oom;
         sb_addf(&p, "/* %s:\n", s->name);
         add_comment(&p, s, d.s);
         sb_add(&p, " */\n");
         sb_addf(&h, "%s%s\n{\n", includes, sig);
         sb_addf(&p, "%s\n{\n", sig);
     } else {
-        add_comment(&p, s, d.s);
-        sb_addf(&h, "%s:\n    \"\"\"", sig);
-        /* the description in a docstring, escaped so that it cannot close it */
-        for (const char *q = s->description; *q; q++) {
-            if (*q == '\\')
-                sb_add(&h, "\\\\");
-            else if (*q == '"')
-                sb_add(&h, "\\\"");
-            else if (*q == '\n')
-                sb_add(&h, "\n    ");
-            else
-                sb_addn(&h, q, 1);
+        if (prev_error && *prev_error) {
+            add_comment(&p, s, "A previous attempt failed:");
+            add_comment(&p, s, prev_error);
         }
-        sb_add(&h, "\"\"\"\n");
+        /* the function with a docstring in the usual form (description,
+         * Args, Returns, doctest examples), which code models continue */
+        sb_addf(&h, "%s:\n    \"\"\"", sig);
+        py_doc_text(&h, s->description);
+        bool args = false;
+        for (size_t i = 0; i < s->n_inputs; i++)
+            args |= s->inputs[i].description != NULL;
+        if (args) {
+            sb_add(&h, "\n\n    Args:");
+            for (size_t i = 0; i < s->n_inputs; i++) {
+                sb_addf(&h, "\n        %s: ", s->inputs[i].name);
+                py_doc_text(&h, s->inputs[i].description ? s->inputs[i].description : "");
+            }
+        }
+        if (s->output_description) {
+            sb_add(&h, args ? "\n    Returns:\n        " : "\n\n    Returns:\n        ");
+            py_doc_text(&h, s->output_description);
+        }
+        if (s->n_examples)
+            sb_add(&h, "\n");
+        for (size_t i = 0; i < s->n_examples && i < SPEC_PROMPT_EXAMPLES; i++) {
+            sbuf_t ex = {0};
+            sb_addf(&ex, "%s(", s->name);
+            size_t k = 0;
+            for (const cJSON *v = s->examples[i].input->child; v; v = v->next, k++) {
+                if (k)
+                    sb_add(&ex, ", ");
+                py_value(&ex, v, s->inputs[k].type);
+            }
+            sb_add(&ex, ")");
+            sb_add(&h, "\n    >>> ");
+            py_doc_text(&h, ex.s ? ex.s : "");
+            sb_free(&ex);
+            ex.s = NULL;
+            ex.n = ex.cap = 0;
+            py_value(&ex, s->examples[i].output, s->output);
+            sb_add(&h, "\n    ");
+            py_doc_text(&h, ex.s ? ex.s : "");
+            sb_free(&ex);
+        }
+        /* three spaces: byte-level BPE models write the fourth with their
+         * first token (" return"), as in their training text */
+        sb_add(&h, "\n    \"\"\"\n   ");
         sb_add(&p, h.s ? h.s : "");
     }
     if (p.oom || h.oom)
@@ -2238,9 +2287,10 @@ static bool defines(const spec_t *s, const char *text, size_t len)
 
 /* Python: the end of the function body in TEXT (the completion after the
  * head): the start of the first non-blank line that is not indented
- * (a new definition, a closing fence...). Sets *ended when there is such a line and
- * *has_body when an indented non-blank line comes before it. */
-static size_t py_body_end(const char *text, bool *ended, bool *has_body)
+ * (a new definition, a closing fence...). With FIRST_INDENTED the first
+ * line continues an indented line of the head. Sets *ended when there is
+ * such a line and *has_body when a body line comes before it. */
+static size_t py_body_end(const char *text, bool first_indented, bool *ended, bool *has_body)
 {
     size_t i = 0;
     *ended = *has_body = false;
@@ -2253,7 +2303,7 @@ static size_t py_body_end(const char *text, bool *ended, bool *has_body)
                 break;
             }
         if (!blank) {
-            if (text[i] != ' ' && text[i] != '\t') {
+            if (text[i] != ' ' && text[i] != '\t' && !(i == 0 && first_indented)) {
                 /* the first character of a line is final even while the rest
                  * of the line is still being generated */
                 *ended = true;
@@ -2313,7 +2363,8 @@ int spec_extract_code(const spec_t *s, const char *reply, const char *head, char
         size_t end;
         if (s->lang == SPEC_LANG_PYTHON) {
             bool ended, has_body;
-            end = py_body_end(reply, &ended, &has_body);
+            size_t hl = strlen(head);
+            end = py_body_end(reply, hl && head[hl - 1] == ' ', &ended, &has_body);
             if (!has_body)
                 return errmsg_set(err, OCT_ENOTFOUND, "the completion has no function body (no indented line after "
                                                       "the def line)");
@@ -2376,7 +2427,7 @@ bool spec_reply_complete(const spec_t *s, const char *reply, bool completion)
         if (s->lang == SPEC_LANG_C)
             return c_body_end(reply) != 0;
         bool ended, has_body;
-        py_body_end(reply, &ended, &has_body);
+        py_body_end(reply, true, &ended, &has_body); /* the head ends inside an indented line */
         return ended && has_body;
     }
     fence_t f;

@@ -169,7 +169,9 @@ void spec_msgs_free(chat_msg_t *msgs, size_t n);
 /* The plain-completion prompt for a model without a chat template: CONTEXT
  * and the spec as comments, PREV_ERROR (may be NULL) as a comment, then the
  * start of the function (for C the includes, signature and '{'; for Python
- * the def line and docstring), which the model continues. *head is that
+ * the def line, the docstring and three spaces of the body's first line,
+ * whose fourth a byte-level BPE model writes with its first token), which
+ * the model continues. *head is that
  * start of the function, which spec_extract_code puts back. Malloc'd. */
 int spec_prompt_completion(const spec_t *s, const char *context, const char *prev_error, char **prompt,
                            char **head, errmsg_t *err);
@@ -179,7 +181,8 @@ int spec_prompt_completion(const spec_t *s, const char *context, const char *pre
  * that defines the function, else the first one; an unterminated fence runs
  * to the end; without fences the reply itself when it defines the function.
  * Completions (HEAD not NULL): HEAD + the reply up to the end of the
- * function (Python: the first line indented less than the body; C: the
+ * function (Python: the first line that is not indented, the reply's first
+ * line counting as indented when HEAD ends with spaces; C: the
  * brace that closes the body). OCT_ENOTFOUND with a message for the model
  * when there is no code. */
 int spec_extract_code(const spec_t *s, const char *reply, const char *head, char **code, errmsg_t *err);

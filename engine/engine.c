@@ -51,6 +51,7 @@ struct eng_model {
     uint64_t scratch_bytes;
     be_kv_desc_t kv_desc;
     int qkv_w; /* (n_head + 2 n_kv) * D */
+    atomic_int n_sessions; /* eng_set_context needs none open */
     pthread_mutex_t lock; /* one forward pass at a time over the shared scratch */
     bool lock_init;
     sq_stats_t *calib; /* non-NULL only while calibrating */
@@ -576,6 +577,35 @@ static int open_common(eng_model_t **out, eng_model_t *M, const eng_opts_t *opts
     return 0;
 }
 
+int eng_set_context(eng_model_t *M, uint32_t n_ctx, eng_kvfmt_t kvfmt, errmsg_t *err)
+{
+    if (atomic_load(&M->n_sessions))
+        return errmsg_set(err, OCT_EINVAL, "cannot change the context while %d session(s) are open",
+                          atomic_load(&M->n_sessions));
+    if ((unsigned)kvfmt > ENG_KV_INT8)
+        return errmsg_set(err, OCT_EINVAL, "bad KV format");
+    if (!n_ctx)
+        n_ctx = M->hp.n_ctx_train;
+    if (!n_ctx || n_ctx > (1u << 24))
+        return errmsg_set(err, OCT_EINVAL, "context size %u is out of range (1..16M)", n_ctx);
+    eng_opts_t old = M->opts;
+    be_kv_desc_t old_desc = M->kv_desc;
+    M->opts.n_ctx = n_ctx;
+    M->opts.kvfmt = kvfmt;
+    /* the activation scratch was sized for the old batch: it may shrink, never grow */
+    if (M->opts.n_batch > n_ctx)
+        M->opts.n_batch = n_ctx;
+    M->kv_desc.fmt = (be_kvfmt_t)kvfmt;
+    M->kv_desc.n_ctx = (int)n_ctx;
+    int rc = reserve(M, err);
+    if (rc) {
+        M->opts = old;
+        M->kv_desc = old_desc;
+        reserve(M, NULL);
+    }
+    return rc;
+}
+
 int eng_open_model(eng_model_t **out, const gguf_t *g, const model_t *m, const eng_opts_t *opts,
                    errmsg_t *err)
 {
@@ -687,6 +717,7 @@ int eng_session_new(eng_session_t **out, eng_model_t *M, errmsg_t *err)
         return rc;
     }
     s->kv_bytes = M->be->ops->kv_bytes(M->be, &M->kv_desc);
+    atomic_fetch_add(&M->n_sessions, 1);
     *out = s;
     return 0;
 }
@@ -696,6 +727,7 @@ void eng_session_free(eng_session_t *s)
     if (!s)
         return;
     s->m->be->ops->kv_free(s->m->be, s->kv);
+    atomic_fetch_sub(&s->m->n_sessions, 1);
     free(s->logits);
     free(s);
 }

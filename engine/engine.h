@@ -105,6 +105,13 @@ uint32_t eng_n_ctx(const eng_session_t *s);
 /* Forget every token from POS on (POS <= eng_pos), keeping the prefix. */
 int eng_truncate(eng_session_t *s, uint32_t pos, errmsg_t *err);
 
+/* Resize M for contexts of N_CTX tokens (0: the model's training context)
+ * with KV format KVFMT, keeping the weights loaded: the attention work space
+ * is reserved again and sessions created afterwards get a KV cache of the new
+ * size. Fails with OCT_EINVAL while any session of M is open; on failure M is
+ * unchanged. */
+int eng_set_context(eng_model_t *m, uint32_t n_ctx, eng_kvfmt_t kvfmt, errmsg_t *err);
+
 /* Ask a running (or the next) eng_feed of S to stop; safe from any thread.
  * The flag is checked between layers and is cleared when a feed returns
  * OCT_ECANCELED, or by eng_cancel_clear. */

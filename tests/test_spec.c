@@ -660,7 +660,8 @@ static void test_prompts(void)
     CHECK(spec_prompt_completion(s, "ctx line", "it failed", &prompt, &head, &err) == 0);
     CHECK(prompt && head);
     if (prompt && head) {
-        CHECK_EQ_STR(head, "def add(a: int, b: int) -> int:\n    \"\"\"Return a + b.\"\"\"\n");
+        CHECK_EQ_STR(head, "def add(a: int, b: int) -> int:\n    \"\"\"Return a + b.\n\n    >>> add(1, 2)\n    3\n"
+                           "    >>> add(-4, 4)\n    0\n    \"\"\"\n   ");
         size_t pl = strlen(prompt), hl = strlen(head);
         CHECK(pl > hl && !strcmp(prompt + pl - hl, head));
         CHECK(strstr(prompt, "# ctx line") && strstr(prompt, "# A previous attempt failed:") &&
@@ -669,6 +670,28 @@ static void test_prompts(void)
     free(prompt);
     free(head);
     spec_free(s);
+
+    /* a docstring cannot be closed or broken by the spec's texts */
+    char *jd = NULL;
+    CHECK(asprintf(&jd, "{\"language\": \"python\", \"name\": \"f\", \"description\": \"say \\\"\\\"\\\" \\\\ x\", "
+                        "\"inputs\": [{\"name\": \"s\", \"type\": \"string\", \"description\": \"a \\\"q\\\"\"}], "
+                        "\"output\": \"string\", \"examples\": [{\"input\": [\"\\\"\\\"\\\"\"], \"output\": \"\\\\\"}]}") > 0);
+    if ((s = parse_ok(jd))) {
+        spec_report_t rep;
+        CHECK(spec_prompt_completion(s, NULL, NULL, &prompt, &head, &err) == 0);
+        char *code = NULL;
+        CHECK(head && asprintf(&code, "%s return s\n", head) > 0);
+        if (code) {
+            check_code(s, code, NULL, &rep);
+            CHECKF(rep.compiled, "%s\n%s", code, rep.text);
+            spec_report_free(&rep);
+        }
+        free(code);
+        free(prompt);
+        free(head);
+        spec_free(s);
+    }
+    free(jd);
 
     /* C: a star-slash in the description cannot end the comment early */
     char *j = mk("c", "[{\"name\": \"x\", \"type\": \"int\"}]", "\"int\"", NULL);
@@ -722,6 +745,11 @@ static void test_extract(void)
     free(code);
     CHECK(spec_extract_code(s, "\nprint(1)\n", head, &code, &err) == OCT_ENOTFOUND);
     CHECK(strstr(err.msg, "no function body") != NULL);
+    /* a head ending inside the body's first line: the reply's first line is body */
+    CHECK(spec_extract_code(s, " return a\nx = 1\n", "def add(a, b):\n   ", &code, &err) == 0);
+    CHECK_EQ_STR(code, "def add(a, b):\n    return a\n");
+    free(code);
+    CHECK(spec_extract_code(s, "\n\ndef add(a, b):\n", "def add(a, b):\n   ", &code, &err) == OCT_ENOTFOUND);
     CHECK(!spec_reply_complete(s, "    return a", true));
     CHECK(spec_reply_complete(s, "    return a\nx", true));
     spec_free(s);
@@ -867,15 +895,15 @@ static void test_gen_loop(void)
     spec_gen_result_free(&res);
 
     /* plain completion: the model continues the def line; the head comes back */
-    static const char *const body[] = {"    return a + b\n\nprint(add(1, 2))\n"};
+    static const char *const body[] = {" return a + b\n\nprint(add(1, 2))\n"};
     script_t sc2 = {body, 0, "", ""};
     spec_llm_t comp = {false, scripted, &sc2};
     o.check = true;
     o.attempts = 1;
     CHECK(spec_gen(s, &comp, &o, &res, &err) == 0);
     CHECKF(res.ok, "%s", res.last_error ? res.last_error : "");
-    CHECK_EQ_STR(res.code, "def add(a: int, b: int) -> int:\n    \"\"\"Return a + b.\"\"\"\n    return a + b\n\n");
-    CHECK(strstr(sc2.last_prompt, "# Examples:") != NULL);
+    CHECK(res.code && strstr(res.code, "    >>> add(-4, 4)\n    0\n    \"\"\"\n    return a + b\n\n"));
+    CHECK(strstr(sc2.last_prompt, "def add(a: int, b: int) -> int:\n    \"\"\"Return a + b.") != NULL);
     spec_gen_result_free(&res);
     spec_free(s);
 }

@@ -776,13 +776,14 @@ static void test_runner(void)
     CHECK_EQ_INT(st.pos, pos);
     CHECK_EQ_STR(st.preset, "t2");
 
-    /* a smaller context: a new KV cache, the conversation fed again */
+    /* a smaller context: the weights stay, a new KV cache, the conversation fed again */
     preset_t p3;
     tiny_preset(&p3, "t3", 200);
     CHECK(tui_runner_use(r, &p3, NULL) == 0);
     CHECK(tui_runner_wait_idle(r, 20000));
     collect(r, &log);
     CHECKF(strstr(log.notices, "context 200"), "%s", log.notices);
+    CHECKF(strstr(log.notices, "weights kept, KV cache reallocated"), "%s", log.notices);
     CHECKF(strstr(log.notices, "conversation kept"), "%s", log.notices);
     tui_runner_status(r, &st);
     CHECK_EQ_INT(st.n_ctx, 200);

@@ -363,9 +363,36 @@ static void job_use(tui_runner_t *r, job_t *j)
         post_str(r, TUI_EV_LOADED, "");
         return;
     }
-    /* The engine sizes its attention work space and KV cache for the
-     * context when a model is opened, so a new context size or KV format
-     * means opening the model again, even with the same weights. */
+    if (keep_w) {
+        /* Same weights: only the KV cache (and the attention work space)
+         * change size, so the weights stay loaded. */
+        pthread_mutex_lock(&r->mu);
+        eng_session_t *os = r->s;
+        r->s = NULL;
+        r->st.loaded = false;
+        pthread_mutex_unlock(&r->mu);
+        eng_session_free(os);
+        r->n_cached = 0;
+        eng_session_t *ns = NULL;
+        if (eng_set_context(r->m, plan.ctx, o.kvfmt, &err) == 0 && eng_session_new(&ns, r->m, &err) == 0) {
+            r->ld.opts = o;
+            r->preset = *p;
+            pthread_mutex_lock(&r->mu);
+            r->s = ns;
+            r->st.loaded = true;
+            snprintf(r->st.preset, sizeof r->st.preset, "%s", p->name);
+            pthread_mutex_unlock(&r->mu);
+            publish_pos(r);
+            postf(r, TUI_EV_NOTICE, "preset %s: weights kept, KV cache reallocated (%s, context %u)", p->name,
+                  eng_kvfmt_name(o.kvfmt), plan.ctx);
+            refeed_conversation(r);
+            post_str(r, TUI_EV_LOADED, "");
+            return;
+        }
+        postf(r, TUI_EV_NOTICE, "cannot resize the KV cache (%s): reloading the model", err.msg);
+        errmsg_clear(&err);
+    }
+    /* A new model or weight format: open the model again. */
     set_state(r, "loading %s", real);
     double t0 = now_s();
     eng_model_t *m = NULL;
