@@ -1,6 +1,8 @@
-# fuzz.mk - libFuzzer runs over the GGUF reader and model description.
+# fuzz.mk - libFuzzer runs over octet's parsers of untrusted files: GGUF (reader
+# and model description), function specs and patches.
 # Invoked by `make fuzz` (FUZZ_SECONDS, default 600):
 #   make -f tests/fuzz/fuzz.mk [FUZZ_SECONDS=N]   build build-fuzz/fuzz_gguf and fuzz
+#   make -f tests/fuzz/fuzz.mk spec|patch         the spec or patch parser likewise
 #   make -f tests/fuzz/fuzz.mk seeds               rewrite the seed corpus
 # The harness is built with clang -fsanitize=fuzzer,address,undefined. New
 # inputs go to build-fuzz/corpus/gguf (not committed); the committed seeds in
@@ -14,7 +16,7 @@ FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Wall -Wextra -Werror -Iengine -Itests
-# Sources the harness exercises; the lead adds the tokenizer here.
+# Sources the GGUF harness exercises.
 FUZZ_SRC := tests/fuzz/fuzz_gguf.c engine/gguf.c engine/model.c
 FUZZ_DEPS := $(FUZZ_SRC) engine/gguf.h engine/model.h engine/errmsg.h
 FUZZ_LIBS := -lm
@@ -23,7 +25,7 @@ REGRESSIONS := tests/fuzz/regressions/gguf
 FUZZ_FLAGS := -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
 	-dict=tests/fuzz/gguf.dict -artifact_prefix=$(REGRESSIONS)/ -timeout=10 -rss_limit_mb=2048
 
-.PHONY: run seeds
+.PHONY: run seeds spec patch
 run: $(FUZZ_BUILD)/fuzz_gguf
 	@mkdir -p $(FUZZ_BUILD)/corpus/gguf $(REGRESSIONS)
 	$(FUZZ_BUILD)/fuzz_gguf $(FUZZ_FLAGS) $(FUZZ_BUILD)/corpus/gguf $(SEEDS)
@@ -40,3 +42,23 @@ $(FUZZ_BUILD)/gen_seeds: tests/fuzz/gen_seeds.c tests/gguf_build.h engine/gguf.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -Wall -Wextra -Werror -Iengine -Itests -o $@ \
 		tests/fuzz/gen_seeds.c engine/gguf.c -lm
+
+# Specs and patches: the harnesses link the CLI modules they test and what those use.
+FUZZ_X_CFLAGS = $(FUZZ_CFLAGS) -Icli -Irag -Ikernels \
+	$(shell pkg-config --cflags libcjson libgit2 libpcre2-8 sqlite3)
+FUZZ_X_LIBS = $(shell pkg-config --libs libgit2 libcjson libpcre2-8 sqlite3) -lm -pthread
+FUZZ_X_FLAGS = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
+
+spec patch: %: $(FUZZ_BUILD)/fuzz_%
+	@mkdir -p $(FUZZ_BUILD)/corpus/$@ tests/fuzz/regressions/$@
+	$(FUZZ_BUILD)/fuzz_$@ $(FUZZ_X_FLAGS) -artifact_prefix=tests/fuzz/regressions/$@/ \
+		$(FUZZ_BUILD)/corpus/$@ tests/fuzz/corpus/$@
+
+$(FUZZ_BUILD)/fuzz_patch: tests/fuzz/fuzz_patch.c cli/patch.c cli/patch.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_patch.c cli/patch.c $(FUZZ_X_LIBS)
+
+$(FUZZ_BUILD)/fuzz_spec: tests/fuzz/fuzz_spec.c cli/spec.c cli/spec.h cli/sandbox.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_spec.c cli/spec.c cli/sandbox.c \
+		$(wildcard engine/*.c kernels/cpu/*.c rag/*.c) $(FUZZ_X_LIBS)
