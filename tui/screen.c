@@ -322,6 +322,7 @@ static const char *const HELP[] = {
     "  /search QUERY        the repository chunks most relevant to QUERY",
     "  /save FILE           write the transcript as Markdown",
     "  /copy N [FILE]       code block N to FILE (no FILE: the clipboard)",
+    "  /undo [yes]          show, then restore, the files the last apply changed",
     "  /clear   forget the conversation   /context  show/hide the panel",
     "  /help    this help                 /quit     leave octet",
     "Any key closes this help.",

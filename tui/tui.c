@@ -20,6 +20,7 @@
 #include "app.h"
 #include "default_model.h"
 #include "history.h"
+#include "patch.h"
 #include "tui.h"
 
 #define HIST_MAX 1000
@@ -536,6 +537,70 @@ static void cmd_copy(tui_app_t *a, char *args)
     notice(a, TUI_ROLE_ERROR, "no code block %ld (the transcript has %ld)", n, k);
 }
 
+/* /undo shows what undoing the latest apply would restore; /undo yes does it.
+ * Same records and checks as `octet undo` (cli/patch.h). */
+static void cmd_undo(tui_app_t *a, const char *args)
+{
+    bool yes = !strcmp(args, "yes") || !strcmp(args, "y");
+    if (args[0] && !yes) {
+        notice(a, TUI_ROLE_ERROR, "usage: /undo (show what would be restored), then /undo yes");
+        return;
+    }
+    patch_undo_t *u = NULL;
+    errmsg_t err = {0};
+    if (patch_undo_peek(a->repo, &u, &err)) {
+        notice(a, TUI_ROLE_ERROR, "undo: %s", err.msg);
+        return;
+    }
+    size_t cap = 256, o = 0;
+    for (size_t i = 0; i < u->n_files; i++)
+        cap += strlen(u->files[i].path) + 64;
+    char *txt = malloc(cap);
+    if (!txt)
+        goto out;
+    o += (size_t)snprintf(txt, cap, "undo record %s, applied %s: %s", u->id, u->created, u->summary);
+    for (size_t i = 0; i < u->n_files; i++) {
+        const patch_undo_file_t *f = &u->files[i];
+        o += (size_t)snprintf(txt + o, cap - o, "\n  %-8s %s%s", !f->existed ? "remove" : !f->exists ? "restore" : "revert",
+                              f->path, f->changed ? "  (changed since the patch was applied)" : "");
+    }
+    if (u->n_changed) {
+        add_entry(a, TUI_ROLE_NOTICE, txt, o);
+        notice(a, TUI_ROLE_ERROR,
+               "undo: %zu file%s changed since the patch was applied: nothing was restored (`octet undo --force` "
+               "restores them anyway)",
+               u->n_changed, u->n_changed == 1 ? "" : "s");
+        goto out;
+    }
+    if (!yes) {
+        add_entry(a, TUI_ROLE_NOTICE, txt, o);
+        size_t dn = strlen(u->diff) + 32;
+        char *block = malloc(dn);
+        if (block) {
+            int n = snprintf(block, dn, "```diff\n%s%s```", u->diff,
+                             u->diff[0] && u->diff[strlen(u->diff) - 1] != '\n' ? "\n" : "");
+            add_entry(a, TUI_ROLE_ASSISTANT, block, (size_t)n);
+            free(block);
+        }
+        notice(a, TUI_ROLE_NOTICE, "type /undo yes to restore these files");
+        goto out;
+    }
+    patch_undo_t *done = NULL;
+    if (patch_undo(a->repo, false, &done, &err)) {
+        notice(a, TUI_ROLE_ERROR, "undo: %s", err.msg);
+        goto out;
+    }
+    if (done->depth)
+        notice(a, TUI_ROLE_NOTICE, "restored %zu file%s (%zu earlier patch%s can still be undone)", done->n_files,
+               done->n_files == 1 ? "" : "s", done->depth, done->depth == 1 ? "" : "es");
+    else
+        notice(a, TUI_ROLE_NOTICE, "restored %zu file%s", done->n_files, done->n_files == 1 ? "" : "s");
+    patch_undo_free(done);
+out:
+    free(txt);
+    patch_undo_free(u);
+}
+
 static void run_command(tui_app_t *a, char *line)
 {
     rtrim(line);
@@ -581,6 +646,8 @@ static void run_command(tui_app_t *a, char *line)
         cmd_save(a, args);
     } else if (!strcmp(cmd, "copy")) {
         cmd_copy(a, args);
+    } else if (!strcmp(cmd, "undo")) {
+        cmd_undo(a, args);
     } else if (!strcmp(cmd, "context")) {
         a->show_ctx = !a->show_ctx;
     } else {

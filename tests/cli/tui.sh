@@ -265,6 +265,39 @@ check "--no-git indexes a plain directory" 'index up to date: 1 files'
 type_line "/quit"
 wait_exit "/quit after --no-git"
 
+# ---- /undo: the latest `octet apply` restored from the TUI -------------------------------
+UREPO=$T_TMP/urepo
+mkdir -p "$UREPO"
+(
+    cd "$UREPO" || exit 1
+    git init -q .
+    printf 'int add(int a, int b)\n{\n    return a + b;\n}\n' >add.c
+    git add add.c
+    git -c user.name=t -c user.email=t@t commit -qm init
+)
+printf -- 'diff --git a/add.c b/add.c\n--- a/add.c\n+++ b/add.c\n@@ -1,4 +1,4 @@\n int add(int a, int b)\n {\n-    return a + b;\n+    return b + a;\n }\n' >"$T_TMP/u.diff"
+if (cd "$UREPO" && "$OCT" apply --patch "$T_TMP/u.diff" --yes >/dev/null 2>&1) && grep -q 'return b + a' "$UREPO/add.c"; then
+    t_ok "/undo set-up: octet apply changed add.c"
+else
+    t_fail "/undo set-up: octet apply changed add.c" "$(cat "$UREPO/add.c")"
+fi
+start -m "$MODEL" -C "$UREPO" --preset tui_test --no-index
+check "/undo run starts" 'preset tui_test'
+type_line "/undo"
+check "/undo shows what would be restored" 'revert +add\.c'
+check "/undo shows the diff" '\+ +return a \+ b;'
+check "/undo asks for confirmation" 'type /undo yes to restore'
+if grep -q 'return b + a' "$UREPO/add.c"; then t_ok "/undo alone changes nothing"; else
+    t_fail "/undo alone changes nothing" "$(cat "$UREPO/add.c")"; fi
+type_line "/undo yes"
+check "/undo yes restores" 'restored 1 file'
+if grep -q 'return a + b' "$UREPO/add.c"; then t_ok "/undo yes: add.c has its previous contents"; else
+    t_fail "/undo yes: add.c has its previous contents" "$(cat "$UREPO/add.c")"; fi
+type_line "/undo"
+check "/undo with nothing left says so" 'undo: .*(nothing|no ).*undo'
+type_line "/quit"
+wait_exit "/quit after /undo"
+
 # ---- outside the terminal ---------------------------------------------------------------
 t_expect "--tui-help" 0 "$OCTET" --tui-help
 t_grep "--tui-help lists the options" '--preset NAME' "$T_TMP/out"
