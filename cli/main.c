@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "engine.h"
 #include "tui.h"
 #include "cpu/cpu_kernels.h"
 
@@ -45,7 +46,7 @@ static void print_help(FILE *f)
 static void print_version(void)
 {
     printf("octet %s\n", OCTET_VERSION);
-    #ifdef __clang__
+#ifdef __clang__
     printf("build: clang %s, C11", __clang_version__);
 #else
     printf("build: gcc %s, C11", __VERSION__);
@@ -57,6 +58,16 @@ static void print_version(void)
 #endif
     printf("cpu kernels: %s (best this CPU supports; OCTET_ISA=portable|avx2|avx512vnni|amx limits it)\n",
            cpu_isa_name(cpu_isa_detect()));
+    if (eng_has_cuda()) {
+        char name[64];
+        uint64_t fr, tot;
+        errmsg_t e;
+        if (eng_gpu_info(name, sizeof name, &fr, &tot, &e) == 0)
+            printf("gpu: %s, %.1f GiB free of %.1f GiB (--backend auto uses it)\n", name, fr / 1073741824.0,
+                   tot / 1073741824.0);
+        else
+            printf("gpu: none usable (%s); --backend auto uses the CPU\n", e.msg);
+    }
 }
 
 int main(int argc, char **argv)

@@ -1,7 +1,7 @@
 /* backend.h - the compute backend interface the engine's forward pass is
  * written against: a small ggml-like set of operations on backend-owned
  * handles (f32 activation buffers, weight matrices, a KV cache). The CPU
- * backend (kernels/cpu/backend_cpu.c) and the CUDA backend (issue 7)
+ * backend (kernels/cpu/backend_cpu.c) and the CUDA backend (kernels/cuda/)
  * implement the same table, so engine.c holds the model logic once.
  *
  * Conventions. Activations are row-major f32, one row per token; a "row
@@ -136,5 +136,13 @@ struct be {
 /* The CPU backend (kernels/cpu/backend_cpu.c): N_THREADS <= 0 uses every core. */
 int be_cpu_new(be_t **out, int n_threads, errmsg_t *err);
 int be_cpu_threads(const be_t *be);
+
+#ifdef OCTET_CUDA
+/* The CUDA backend (kernels/cuda/) on GPU DEVICE: OCT_ENOTFOUND when no
+ * usable GPU is present, OCT_EUNSUPPORTED below compute capability 8.0. */
+int be_cuda_new(be_t **out, int device, errmsg_t *err);
+/* Name and free/total memory of GPU DEVICE without creating a backend. */
+int be_cuda_probe(int device, be_dev_info_t *out, errmsg_t *err);
+#endif
 
 #endif

@@ -433,15 +433,58 @@ fail:
     return rc;
 }
 
+/* "auto" takes the GPU when one is usable and falls back to the CPU. */
 static int open_backend(eng_model_t *M, errmsg_t *err)
 {
     const char *b = M->opts.backend ? M->opts.backend : "auto";
-    if (!strcmp(b, "cpu") || !strcmp(b, "auto"))
+    bool is_auto = !strcmp(b, "auto");
+    if (!strcmp(b, "cpu"))
         return be_cpu_new(&M->be, M->opts.n_threads, err);
-    if (!strcmp(b, "cuda"))
-        return errmsg_set(err, OCT_EUNSUPPORTED,
-                          "this build of octet has no CUDA backend (use --backend cpu)");
+    if (!strcmp(b, "cuda") || is_auto) {
+#ifdef OCTET_CUDA
+        errmsg_t e;
+        int rc = be_cuda_new(&M->be, 0, &e);
+        if (rc == 0 || !is_auto) {
+            if (rc)
+                errmsg_set(err, rc, "%s", e.msg);
+            return rc;
+        }
+#else
+        if (!is_auto)
+            return errmsg_set(err, OCT_EUNSUPPORTED, "this build of octet has no CUDA backend (use --backend cpu)");
+#endif
+        return be_cpu_new(&M->be, M->opts.n_threads, err);
+    }
     return errmsg_set(err, OCT_EINVAL, "unknown backend '%s' (use cpu, cuda or auto)", b);
+}
+
+int eng_gpu_info(char *name, size_t name_size, uint64_t *dev_free, uint64_t *dev_total, errmsg_t *err)
+{
+#ifdef OCTET_CUDA
+    be_dev_info_t di;
+    int rc = be_cuda_probe(0, &di, err);
+    if (rc)
+        return rc;
+    if (name && name_size)
+        snprintf(name, name_size, "%s", di.name);
+    *dev_free = di.dev_free;
+    *dev_total = di.dev_total;
+    return 0;
+#else
+    (void)name;
+    (void)name_size;
+    *dev_free = *dev_total = 0;
+    return errmsg_set(err, OCT_ENOTFOUND, "this build of octet has no CUDA backend");
+#endif
+}
+
+bool eng_has_cuda(void)
+{
+#ifdef OCTET_CUDA
+    return true;
+#else
+    return false;
+#endif
 }
 
 static int check_hparams(const model_hparams_t *hp, errmsg_t *err)
@@ -495,7 +538,7 @@ static int open_impl(eng_model_t *M, const eng_opts_t *opts, errmsg_t *err)
         return rc;
     if ((rc = open_backend(M, err)))
         return rc;
-    M->opts.n_threads = be_cpu_threads(M->be);
+    M->opts.n_threads = strcmp(M->be->ops->name, "cpu") ? 0 : be_cpu_threads(M->be);
     M->opts.backend = M->be->ops->name;
     const be_ops_t *o = M->be->ops;
 

@@ -139,4 +139,10 @@ typedef struct eng_mem {
  * figure is what eng_session_new will allocate. */
 void eng_memory(const eng_model_t *m, const eng_session_t *s, eng_mem_t *out);
 
+/* Whether this build has the CUDA backend. */
+bool eng_has_cuda(void);
+/* The GPU "auto" would use, before any model is loaded: its name and free /
+ * total memory. OCT_ENOTFOUND when there is none (or no CUDA in the build). */
+int eng_gpu_info(char *name, size_t name_size, uint64_t *dev_free, uint64_t *dev_total, errmsg_t *err);
+
 #endif

@@ -197,14 +197,23 @@ static preset_models_t models_of(const tui_app_t *a)
     return m;
 }
 
-/* Bytes `auto` may plan with: free device memory on a GPU, available RAM
- * otherwise, plus what the loaded model holds (a switch frees it). */
-static uint64_t available_memory(tui_app_t *a)
+/* Bytes `auto` may plan with: free device memory when a GPU is in use or,
+ * before the first model, usable (asked of the engine without loading
+ * anything); available RAM otherwise. What the loaded model holds counts
+ * as free, since a switch releases it. *GPU tells which. */
+static uint64_t available_memory(tui_app_t *a, bool *gpu)
 {
     refresh_status(a);
     uint64_t own = a->st.loaded ? a->st.mem.weights + a->st.mem.kv + a->st.mem.scratch : 0;
-    if (a->st.loaded && a->st.gpu)
+    *gpu = a->st.loaded && a->st.gpu;
+    if (*gpu)
         return a->st.mem.dev[0].dev_free + own;
+    uint64_t fr, tot;
+    errmsg_t err;
+    if (!a->st.loaded && eng_gpu_info(NULL, 0, &fr, &tot, &err) == 0) {
+        *gpu = true;
+        return fr;
+    }
     return a->ram_avail + own;
 }
 
@@ -242,7 +251,8 @@ static const preset_t *pick_auto(tui_app_t *a)
     if (!plans || !ok || !why)
         goto done;
     compute_plans(a, plans, ok, why);
-    uint64_t avail = available_memory(a);
+    bool gpu;
+    uint64_t avail = available_memory(a, &gpu);
     int k = preset_auto_pick(&a->presets, plans, ok, avail);
     char av[16], need[16], mg[16];
     tui_fmt_bytes(avail, av, sizeof av);
@@ -266,7 +276,7 @@ static const preset_t *pick_auto(tui_app_t *a)
     tui_fmt_bytes(plans[k].total, need, sizeof need);
     tui_fmt_bytes(preset_margin(plans[k].total), mg, sizeof mg);
     notice(a, TUI_ROLE_NOTICE, "auto: %s fits (plan %s + margin %s; %s %s available)", res->name, need, mg, av,
-           a->st.loaded && a->st.gpu ? "VRAM" : "RAM");
+           gpu ? "VRAM" : "RAM");
 done:
     free(plans);
     free(ok);
@@ -306,12 +316,14 @@ static void open_picker(tui_app_t *a)
         goto done;
     }
     compute_plans(a, plans, ok, why);
-    uint64_t avail = available_memory(a);
+    bool gpu;
+    uint64_t avail = available_memory(a, &gpu);
     snprintf(a->picks[0].name, sizeof a->picks[0].name, "%s", PRESET_AUTO);
     char av[16];
     tui_fmt_bytes(avail, av, sizeof av);
-    snprintf(a->picks[0].plan, sizeof a->picks[0].plan, "the first that fits in %s, by priority", av);
-    snprintf(a->picks[0].brief, sizeof a->picks[0].brief, "the first that fits in %s", av);
+    snprintf(a->picks[0].plan, sizeof a->picks[0].plan, "the first that fits in %s of %s, by priority", av,
+             gpu ? "VRAM" : "RAM");
+    snprintf(a->picks[0].brief, sizeof a->picks[0].brief, "the first that fits in %s %s", av, gpu ? "VRAM" : "RAM");
     a->picks[0].fits = true;
     for (size_t i = 0; i < n; i++) {
         tui_pick_t *p = &a->picks[i + 1];

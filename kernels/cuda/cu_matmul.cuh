@@ -1,0 +1,73 @@
+/* cu_matmul.cuh - weight matrices on the GPU and the products with them:
+ * uploading (converting f32/f16/bf16/Q8_0 sources on the device into f32,
+ * f16, int8 with per-row scales, or Q8_0 split into int8 quants and f16
+ * block scales), matrix-vector products for decode that read each weight
+ * byte once with 16-byte loads, and batched products for prefill through
+ * cuBLASLt (int8 tensor cores with per-token activation scales for int8
+ * weights). Int8 and Q8_0 products quantize the activations to int8 per
+ * token (absmax / 127), as the CPU backend does, so both backends compute
+ * the same integer sums. Internal to kernels/cuda/. */
+#ifndef OCTET_CU_MATMUL_CUH
+#define OCTET_CU_MATMUL_CUH
+
+#include <cublasLt.h>
+
+#include "cu_common.cuh"
+
+#define CU_QK 32 /* Q8_0 block length */
+
+typedef struct cu_mat {
+    be_wfmt_t fmt;
+    int rows, cols;
+    void *w;    /* rows x cols: float, __half or int8_t (INT8 and Q8_0 quants) */
+    float *rs;  /* INT8: one scale per row */
+    __half *bs; /* Q8_0: rows x cols/32 block scales */
+    uint64_t bytes;
+} cu_mat_t;
+
+/* Work space of the products, sized by cu_mm_reserve for the largest batch
+ * and matrix, allocated once. */
+typedef struct cu_mm {
+    cublasLtHandle_t lt;
+    int max_tok, max_rows, max_cols;
+    bool need_half;  /* some matrix is f16 or Q8_0: activations in f16 */
+    bool need_deq;   /* some matrix is Q8_0: dequantized row chunks */
+    int8_t *xq;      /* max_tok x max_cols activations quantized per token */
+    float *xs;       /* their scales */
+    __half *xh;      /* max_tok x max_cols activations in f16 */
+    __half *wh;      /* a chunk of dequantized Q8_0 rows */
+    size_t wh_elems;
+    void *ws;        /* cuBLASLt work space */
+    size_t ws_bytes;
+    uint64_t bytes;  /* all of the above */
+} cu_mm_t;
+
+/* Convert ROWS x COLS of SRC (host memory, GGUF layout) into M in format
+ * FMT, through STAGING (device memory of STAGING_BYTES, at least one
+ * source row). COL_SCALE (host, COLS floats) or NULL multiplies column j
+ * first. Synchronous; returns 0 or an OCT_E* code. */
+int cu_mat_upload(cu_mat_t *m, be_wfmt_t fmt, be_src_t src, const void *data, int rows, int cols,
+                  const float *col_scale, void *staging, size_t staging_bytes, cudaStream_t st,
+                  errmsg_t *err);
+void cu_mat_release(cu_mat_t *m);
+/* Bytes one source row of SRC with COLS columns takes. */
+size_t cu_src_row_bytes(be_src_t src, int cols);
+
+/* (Re)allocate MM for batches of MAX_TOK tokens over matrices of up to
+ * MAX_ROWS x MAX_COLS; NEED_HALF/NEED_DEQ as in cu_mm_t. */
+int cu_mm_reserve(cu_mm_t *mm, int max_tok, int max_rows, int max_cols, bool need_half, bool need_deq,
+                  errmsg_t *err);
+void cu_mm_release(cu_mm_t *mm);
+
+/* Y[t][r] = sum_j X[t][j] W[r][j] for t < N_TOK; X rows have W->cols
+ * floats, Y rows W->rows. One token takes the matrix-vector kernels (which
+ * are graph-capturable); more take cuBLASLt, or one matrix-vector product
+ * per token for shapes cuBLASLt declines. Launches only; returns 0 or
+ * OCT_EINTERNAL when cuBLASLt fails otherwise. */
+int cu_matmul(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, int n_tok, float *y,
+              errmsg_t *err);
+
+/* OUT[t] = row IDS[t] of W, dequantized; IDS on the device. */
+void cu_embed(cudaStream_t st, const cu_mat_t *w, const int *ids, int n_tok, float *out);
+
+#endif
