@@ -310,7 +310,9 @@ int cmd_run(int argc, char **argv)
     const char *emit;
     size_t emit_len;
     while (rc == 0 && (n_predict < 0 || n_gen < n_predict)) {
-        int32_t id = sample_token(smp, eng_logits(s));
+        int32_t id;
+        if ((rc = eng_sample(s, smp, &id, &err)))
+            break;
         sample_accept(smp, id);
         if (tok_is_eog(t, id))
             break;

@@ -2482,7 +2482,9 @@ static int engine_generate(void *ud, const chat_msg_t *msgs, size_t n, const cha
     for (size_t i = 0; i < n_ids; i++)
         sample_accept(smp, ids[i]);
     for (int k = 0; k < e->n_predict; k++) {
-        int32_t id = sample_token(smp, eng_logits(e->session));
+        int32_t id;
+        if ((rc = eng_sample(e->session, smp, &id, err)))
+            goto done;
         sample_accept(smp, id);
         if (tok_is_eog(t, id))
             break;

@@ -127,6 +127,12 @@ typedef struct be_ops {
                       int n_tok, int n_head, float scale, be_buf_t *out);
     /* OUT[t][i] = silu(GU[t][i]) * GU[t][n_ff+i]: gate and up fused in one row. */
     void (*swiglu)(be_t *be, const be_buf_t *gu, int n_tok, int n_ff, be_buf_t *out);
+
+    /* ---- optional ----------------------------------------------------------- */
+    /* After end(): the K (1..64) largest of the first N floats of X, value
+     * descending then index ascending (NaN ranks lowest), so that only they
+     * cross to the host. NULL when the host may as well read all of X. */
+    int (*topk)(be_t *be, const be_buf_t *x, int n, int k, int32_t *ids, float *vals, errmsg_t *err);
 } be_ops_t;
 
 struct be {

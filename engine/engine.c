@@ -55,6 +55,7 @@ struct eng_model {
     pthread_mutex_t lock; /* one forward pass at a time over the shared scratch */
     bool lock_init;
     sq_stats_t *calib; /* non-NULL only while calibrating */
+    eng_session_t *logits_owner; /* whose logits M->logits holds (not yet read back) */
 };
 
 struct eng_session {
@@ -66,6 +67,7 @@ struct eng_session {
     float *logits; /* n_vocab x (logits_all ? n_batch : 1) */
     size_t logits_n; /* rows of logits valid after the last feed */
     bool have_logits;
+    bool dev_logits; /* they are still only on the device (M->logits): read on demand */
 };
 
 /* ---- options ------------------------------------------------------------- */
@@ -769,6 +771,10 @@ void eng_session_free(eng_session_t *s)
 {
     if (!s)
         return;
+    pthread_mutex_lock(&s->m->lock);
+    if (s->m->logits_owner == s)
+        s->m->logits_owner = NULL;
+    pthread_mutex_unlock(&s->m->lock);
     s->m->be->ops->kv_free(s->m->be, s->kv);
     atomic_fetch_sub(&s->m->n_sessions, 1);
     free(s->logits);
@@ -787,6 +793,8 @@ static void calib_observe(eng_model_t *M, float *col_max, const be_buf_t *b, int
         sq_absmax_update(col_max, M->calib->tmp, (size_t)n_tok, width);
 }
 
+static int fetch_logits(eng_session_t *s, errmsg_t *err);
+
 /* One forward pass of N tokens at the session's position. LOGITS: compute
  * the last token's logits (every token's with logits_all). */
 static int forward(eng_session_t *s, const int32_t *ids, int n, bool logits, errmsg_t *err)
@@ -799,7 +807,10 @@ static int forward(eng_session_t *s, const int32_t *ids, int n, bool logits, err
     int F = (int)hp->n_ff;
     size_t ld = (size_t)M->qkv_w;
     float scale = 1.0f / sqrtf((float)D);
-    int rc = o->begin(be, ids, n, (int)s->pos, err);
+    int rc;
+    if (M->logits_owner && M->logits_owner != s && (rc = fetch_logits(M->logits_owner, err)))
+        return rc;
+    rc = o->begin(be, ids, n, (int)s->pos, err);
     if (rc)
         return rc;
     o->embed(be, M->tok_embd, n, M->x);
@@ -843,13 +854,33 @@ static int forward(eng_session_t *s, const int32_t *ids, int n, bool logits, err
     if ((rc = o->end(be, err)))
         return rc;
     if (logits) {
-        rc = o->buf_get(be, M->logits, 0, s->logits, (size_t)n_out * hp->n_vocab, err);
-        if (rc)
+        /* A backend that can rank candidates keeps the logits until someone
+         * asks for all of them (eng_logits); sampling takes the top few. */
+        if (n_out == 1 && o->topk) {
+            s->dev_logits = true;
+            M->logits_owner = s;
+        } else if ((rc = o->buf_get(be, M->logits, 0, s->logits, (size_t)n_out * hp->n_vocab, err))) {
             return rc;
+        }
         s->logits_n = (size_t)n_out;
         s->have_logits = true;
     }
     return 0;
+}
+
+/* Copy S's logits from the device (M's lock held). */
+static int fetch_logits(eng_session_t *s, errmsg_t *err)
+{
+    eng_model_t *M = s->m;
+    if (!s->dev_logits)
+        return 0;
+    s->dev_logits = false;
+    if (M->logits_owner == s)
+        M->logits_owner = NULL;
+    int rc = M->be->ops->buf_get(M->be, M->logits, 0, s->logits, M->hp.n_vocab, err);
+    if (rc)
+        s->have_logits = false;
+    return rc;
 }
 
 int eng_feed(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err)
@@ -866,6 +897,9 @@ int eng_feed(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err)
                               (int)ids[i], i, M->hp.n_vocab - 1);
     pthread_mutex_lock(&M->lock);
     s->have_logits = false;
+    s->dev_logits = false;
+    if (M->logits_owner == s)
+        M->logits_owner = NULL;
     int rc = 0;
     for (size_t off = 0; off < n && rc == 0;) {
         size_t nb = n - off < M->opts.n_batch ? n - off : M->opts.n_batch;
@@ -886,18 +920,96 @@ int eng_decode(eng_session_t *s, int32_t id, errmsg_t *err)
     return eng_feed(s, &id, 1, err);
 }
 
-const float *eng_logits(eng_session_t *s)
+static bool logits_on_host(eng_session_t *s)
 {
     if (!s->have_logits)
+        return false;
+    if (s->dev_logits) {
+        errmsg_t e;
+        pthread_mutex_lock(&s->m->lock);
+        fetch_logits(s, &e);
+        pthread_mutex_unlock(&s->m->lock);
+    }
+    return s->have_logits;
+}
+
+const float *eng_logits(eng_session_t *s)
+{
+    if (!logits_on_host(s))
         return NULL;
     return s->logits + (s->logits_n - 1) * s->m->hp.n_vocab;
 }
 
 const float *eng_logits_at(eng_session_t *s, size_t i)
 {
-    if (!s->have_logits || i >= s->logits_n)
+    if (i >= s->logits_n || !logits_on_host(s))
         return NULL;
     return s->logits + i * s->m->hp.n_vocab;
+}
+
+/* X ranks before Y: larger, then smaller id; NaN lowest. */
+static bool ranks_before(float x, int32_t ix, float y, int32_t iy)
+{
+    if (isnan(y))
+        return !isnan(x) || ix < iy;
+    if (isnan(x))
+        return false;
+    return x > y || (x == y && ix < iy);
+}
+
+int eng_top_logits(eng_session_t *s, int k, int32_t *ids, float *vals, errmsg_t *err)
+{
+    eng_model_t *M = s->m;
+    if (k < 1 || k > SAMPLE_MAX_CANDIDATES || (uint32_t)k > M->hp.n_vocab)
+        return errmsg_set(err, OCT_EINVAL, "%d candidates asked (1..%d)", k, SAMPLE_MAX_CANDIDATES);
+    if (!s->have_logits)
+        return errmsg_set(err, OCT_EINVAL, "no logits: nothing was fed since the last truncation");
+    int rc = 0;
+    pthread_mutex_lock(&M->lock);
+    if (s->dev_logits && M->logits_owner == s) {
+        rc = M->be->ops->topk(M->be, M->logits, (int)M->hp.n_vocab, k, ids, vals, err);
+        pthread_mutex_unlock(&M->lock);
+        return rc;
+    }
+    rc = fetch_logits(s, err);
+    pthread_mutex_unlock(&M->lock);
+    if (rc)
+        return rc;
+    /* insertion into a sorted list of K: most logits fail the first test */
+    const float *l = s->logits + (s->logits_n - 1) * M->hp.n_vocab;
+    int n = 0;
+    for (uint32_t i = 0; i < M->hp.n_vocab; i++) {
+        if (n == k && !ranks_before(l[i], (int32_t)i, vals[k - 1], ids[k - 1]))
+            continue;
+        int j = n < k ? n++ : k - 1;
+        while (j > 0 && ranks_before(l[i], (int32_t)i, vals[j - 1], ids[j - 1])) {
+            vals[j] = vals[j - 1];
+            ids[j] = ids[j - 1];
+            j--;
+        }
+        vals[j] = l[i];
+        ids[j] = (int32_t)i;
+    }
+    return 0;
+}
+
+int eng_sample(eng_session_t *s, sampler_t *smp, int32_t *out, errmsg_t *err)
+{
+    int k = sample_candidates(smp);
+    if (k > 0 && s->dev_logits) {
+        int32_t ids[SAMPLE_MAX_CANDIDATES];
+        float vals[SAMPLE_MAX_CANDIDATES];
+        int rc = eng_top_logits(s, k, ids, vals, err);
+        if (rc)
+            return rc;
+        *out = sample_token_top(smp, ids, vals, (size_t)k);
+        return 0;
+    }
+    const float *l = eng_logits(s);
+    if (!l)
+        return errmsg_set(err, OCT_EINVAL, "no logits to sample from");
+    *out = sample_token(smp, l);
+    return 0;
 }
 
 size_t eng_last_batch(const eng_session_t *s)
@@ -920,8 +1032,14 @@ int eng_truncate(eng_session_t *s, uint32_t pos, errmsg_t *err)
     if (pos > s->pos)
         return errmsg_set(err, OCT_EINVAL, "cannot truncate to position %u: the session holds %u tokens", pos,
                           s->pos);
-    if (pos < s->pos)
+    if (pos < s->pos) {
+        pthread_mutex_lock(&s->m->lock);
         s->have_logits = false;
+        s->dev_logits = false;
+        if (s->m->logits_owner == s)
+            s->m->logits_owner = NULL;
+        pthread_mutex_unlock(&s->m->lock);
+    }
     s->pos = pos;
     return 0;
 }

@@ -20,6 +20,7 @@
 #include "errmsg.h"
 #include "gguf.h"
 #include "model.h"
+#include "sample.h"
 #include "tokenizer.h"
 
 typedef struct eng_model eng_model_t;     /* weights on a backend + shared scratch */
@@ -99,6 +100,15 @@ const float *eng_logits(eng_session_t *s);
 /* With logits_all: logits of token I of the last batch (I < eng_last_batch()). */
 const float *eng_logits_at(eng_session_t *s, size_t i);
 size_t eng_last_batch(const eng_session_t *s);
+
+/* The K (1..SAMPLE_MAX_CANDIDATES) largest logits of the last token fed,
+ * value descending then id ascending. On a GPU only these cross to the host. */
+int eng_top_logits(eng_session_t *s, int k, int32_t *ids, float *vals, errmsg_t *err);
+/* The next token from S's last logits with SMP (not accepted: call
+ * sample_accept). Draws from the top candidates when SMP allows
+ * (sample_candidates), so a GPU returns only those; the token is the one
+ * sample_token would draw from all the logits. */
+int eng_sample(eng_session_t *s, sampler_t *smp, int32_t *out, errmsg_t *err);
 
 uint32_t eng_pos(const eng_session_t *s); /* tokens in the KV cache */
 uint32_t eng_n_ctx(const eng_session_t *s);

@@ -10,6 +10,11 @@
 
 #include "sample.h"
 
+struct cand {
+    int32_t id;
+    float v;
+};
+
 struct sampler {
     sample_params_t p;
     uint32_t n_vocab;
@@ -23,6 +28,7 @@ struct sampler {
     float *cval;
     float *cprob;
     int32_t *sorted;
+    struct cand *cands;
 };
 
 void sample_params_default(sample_params_t *p)
@@ -71,7 +77,8 @@ int sample_new(sampler_t **out, const sample_params_t *p, uint32_t n_vocab, errm
     s->cval = malloc(n_vocab * sizeof *s->cval);
     s->cprob = malloc(n_vocab * sizeof *s->cprob);
     s->sorted = malloc(n_vocab * sizeof *s->sorted);
-    if (!s->ring || !s->count || !s->cid || !s->cval || !s->cprob || !s->sorted) {
+    s->cands = malloc(n_vocab * sizeof *s->cands);
+    if (!s->ring || !s->count || !s->cid || !s->cval || !s->cprob || !s->sorted || !s->cands) {
         sample_free(s);
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     }
@@ -90,6 +97,7 @@ void sample_free(sampler_t *s)
     free(s->cval);
     free(s->cprob);
     free(s->sorted);
+    free(s->cands);
     free(s);
 }
 
@@ -224,6 +232,33 @@ static size_t sort_top(sampler_t *s, size_t n, float pmax, float top_p)
     return m;
 }
 
+static int cmp_cand(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->v != y->v)
+        return x->v > y->v ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Put the top-k candidates in rank order (value, then id), the order the
+ * device's candidates come in, so that a seeded draw is the same from
+ * either. */
+static void sort_candidates(sampler_t *s, size_t n)
+{
+    struct cand *c = s->cands;
+    for (size_t i = 0; i < n; i++) {
+        c[i].id = s->cid[i];
+        c[i].v = s->cval[i];
+    }
+    qsort(c, n, sizeof *c, cmp_cand);
+    for (size_t i = 0; i < n; i++) {
+        s->cid[i] = c[i].id;
+        s->cval[i] = c[i].v;
+    }
+}
+
+static int32_t draw(sampler_t *s, size_t n);
+
 int32_t sample_token(sampler_t *s, const float *logits)
 {
     const sample_params_t *p = &s->p;
@@ -242,6 +277,7 @@ int32_t sample_token(sampler_t *s, const float *logits)
     size_t n;
     if (p->top_k > 0 && (uint32_t)p->top_k < s->n_vocab) {
         n = top_k(s, logits, (size_t)p->top_k);
+        sort_candidates(s, n);
     } else {
         n = s->n_vocab;
         for (uint32_t i = 0; i < s->n_vocab; i++) {
@@ -249,6 +285,36 @@ int32_t sample_token(sampler_t *s, const float *logits)
             s->cval[i] = penalized(s, logits, (int32_t)i);
         }
     }
+    return draw(s, n);
+}
+
+int sample_candidates(const sampler_t *s)
+{
+    const sample_params_t *p = &s->p;
+    if (p->repeat_penalty != 1.0f || p->freq_penalty != 0.0f || p->presence_penalty != 0.0f)
+        return 0;
+    if (p->temp <= 0)
+        return 1;
+    if (p->top_k > 0 && p->top_k <= SAMPLE_MAX_CANDIDATES && (uint32_t)p->top_k < s->n_vocab)
+        return p->top_k;
+    return 0;
+}
+
+int32_t sample_token_top(sampler_t *s, const int32_t *ids, const float *vals, size_t k)
+{
+    if (s->p.temp <= 0)
+        return ids[0];
+    for (size_t i = 0; i < k; i++) {
+        s->cid[i] = ids[i];
+        s->cval[i] = vals[i];
+    }
+    return draw(s, k);
+}
+
+/* The draw from the N candidates in cid/cval: top-p, min-p, temperature. */
+static int32_t draw(sampler_t *s, size_t n)
+{
+    const sample_params_t *p = &s->p;
     /* temperature-1 probabilities for top-p and min-p */
     size_t imax = 0;
     for (size_t i = 1; i < n; i++)

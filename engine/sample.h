@@ -41,6 +41,18 @@ void sample_accept(sampler_t *s, int32_t id);
  * recorded: call sample_accept with it. */
 int32_t sample_token(sampler_t *s, const float *logits);
 
+/* Most candidates a backend hands back instead of all logits. */
+#define SAMPLE_MAX_CANDIDATES 64
+
+/* K > 0 when the next draw can be made from the K largest logits alone
+ * (greedy: 1; top-k sampling without penalties: top_k, up to
+ * SAMPLE_MAX_CANDIDATES); 0 when it needs every logit. */
+int sample_candidates(const sampler_t *s);
+/* sample_token from the K largest logits, IDS/VALS in rank order (value
+ * descending, then id ascending): the same token sample_token draws from
+ * the full logits with the same state. */
+int32_t sample_token_top(sampler_t *s, const int32_t *ids, const float *vals, size_t k);
+
 /* ---- stop strings -------------------------------------------------------- */
 
 typedef struct sample_stop sample_stop_t;

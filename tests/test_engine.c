@@ -609,6 +609,54 @@ static void test_tokenizer_reachable(void)
     eng_close(m);
 }
 
+/* The top candidates are the largest logits in rank order; eng_sample with
+ * them draws what sample_token draws from all logits. */
+static void test_top_logits(void)
+{
+    eng_model_t *m = open_fix("qwen2_gqa_f32", ENG_W_INT8, ENG_KV_INT8, 1, 64, false);
+    eng_session_t *s = NULL;
+    sampler_t *a = NULL, *b = NULL;
+    errmsg_t err;
+    int32_t ids[64], prompt[5] = {1, 2, 3, 4, 5};
+    float vals[64];
+    if (!m || eng_session_new(&s, m, &err))
+        goto done;
+    CHECK(eng_top_logits(s, 4, ids, vals, &err) == OCT_EINVAL); /* nothing fed */
+    CHECK(eng_feed(s, prompt, 5, &err) == 0);
+    CHECK(eng_top_logits(s, 0, ids, vals, &err) == OCT_EINVAL);
+    CHECK(eng_top_logits(s, 65, ids, vals, &err) == OCT_EINVAL);
+    CHECK(eng_top_logits(s, 16, ids, vals, &err) == 0);
+    const float *lg = eng_logits(s);
+    uint32_t nv = eng_n_vocab(m);
+    for (int i = 0; i < 16 && lg; i++) {
+        CHECK(lg[ids[i]] == vals[i]);
+        if (i > 0)
+            CHECK(vals[i - 1] > vals[i] || (vals[i - 1] == vals[i] && ids[i - 1] < ids[i]));
+        uint32_t above = 0;
+        for (uint32_t j = 0; j < nv; j++)
+            above += lg[j] > vals[i];
+        CHECK(above <= (uint32_t)i);
+    }
+    sample_params_t sp;
+    sample_params_default(&sp);
+    sp.seed = 3;
+    if (sample_new(&a, &sp, nv, &err) || sample_new(&b, &sp, nv, &err))
+        goto done;
+    for (int step = 0; step < 8; step++) {
+        int32_t x = -1;
+        CHECK(eng_sample(s, a, &x, &err) == 0);
+        CHECK_EQ_INT(x, sample_token(b, eng_logits(s)));
+        sample_accept(a, x);
+        sample_accept(b, x);
+        CHECK(eng_decode(s, x, &err) == 0);
+    }
+done:
+    sample_free(a);
+    sample_free(b);
+    eng_session_free(s);
+    eng_close(m);
+}
+
 int main(void)
 {
     TEST_RUN(test_f32_exact);
@@ -620,6 +668,7 @@ int main(void)
     TEST_RUN(test_kv_int8_ppl);
     TEST_RUN(test_cancel);
     TEST_RUN(test_errors);
+    TEST_RUN(test_top_logits);
     TEST_RUN(test_memory_report);
     TEST_RUN(test_tokenizer_reachable);
     TEST_END();

@@ -348,6 +348,64 @@ static void test_stop_strings(void)
     CHECK_EQ_STR(out, "abc");
 }
 
+/* Drawing from the top candidates gives the token the full logits give,
+ * draw after draw with one seed; penalties need every logit. */
+static void test_candidates_same_draws(void)
+{
+    enum { NV = 3000, K = 40 };
+    float *lg = malloc(NV * sizeof *lg);
+    int32_t ids[K];
+    float vals[K];
+    sample_params_t p = params(0.9f, K, 0.9f, 0.02f);
+    sampler_t *a = mk(&p, NV), *b = mk(&p, NV);
+    if (!lg || !a || !b)
+        goto done;
+    CHECK_EQ_INT(sample_candidates(a), K);
+    srand(5);
+    for (int step = 0; step < 200; step++) {
+        for (int i = 0; i < NV; i++)
+            lg[i] = (float)(rand() % 2000) / 200.0f; /* ties on purpose */
+        /* the rank order by hand: value descending, then id ascending */
+        int n = 0;
+        for (int i = 0; i < NV; i++) {
+            if (n == K && !(lg[i] > vals[K - 1]))
+                continue;
+            int j = n < K ? n++ : K - 1;
+            while (j > 0 && lg[i] > vals[j - 1]) {
+                vals[j] = vals[j - 1];
+                ids[j] = ids[j - 1];
+                j--;
+            }
+            vals[j] = lg[i];
+            ids[j] = i;
+        }
+        int32_t x = sample_token(a, lg), y = sample_token_top(b, ids, vals, K);
+        CHECK_EQ_INT(x, y);
+        sample_accept(a, x);
+        sample_accept(b, y);
+    }
+    sample_params_t g = params(0, 40, 0.95f, 0.05f);
+    sampler_t *gs = mk(&g, NV);
+    if (gs)
+        CHECK_EQ_INT(sample_candidates(gs), 1);
+    sample_free(gs);
+    sample_params_t pen = params(0.9f, K, 0.9f, 0.0f);
+    pen.repeat_penalty = 1.1f;
+    sampler_t *ps = mk(&pen, NV);
+    if (ps)
+        CHECK_EQ_INT(sample_candidates(ps), 0);
+    sample_free(ps);
+    sample_params_t wide = params(0.9f, 0, 0.9f, 0.0f);
+    sampler_t *ws = mk(&wide, NV);
+    if (ws)
+        CHECK_EQ_INT(sample_candidates(ws), 0);
+    sample_free(ws);
+done:
+    sample_free(a);
+    sample_free(b);
+    free(lg);
+}
+
 int main(void)
 {
     TEST_RUN(test_greedy);
@@ -357,5 +415,6 @@ int main(void)
     TEST_RUN(test_top_p_large_vocab);
     TEST_RUN(test_bad_params);
     TEST_RUN(test_stop_strings);
+    TEST_RUN(test_candidates_same_draws);
     TEST_END();
 }
