@@ -45,13 +45,15 @@ __device__ __forceinline__ float cu_warp_max(float v)
     return v;
 }
 
-/* x / s rounded to nearest, ties to even, clamped to [-127, 127]: what
- * cpu_quantize_row_i8 stores for scale s = absmax / 127. */
-__device__ __forceinline__ int8_t cu_quant_one(float x, float inv_s)
+/* x / s rounded to nearest, ties to even, clamped to [-127, 127] (NaN to
+ * -127): what cpu_quantize_row_i8 stores for scale s = absmax / 127. A true
+ * division, not a multiplication by 1/s, so that ties round the same way. */
+__device__ __forceinline__ int8_t cu_quant_one(float x, float s)
 {
-    float q = rintf(x * inv_s);
-    q = fminf(fmaxf(q, -127.0f), 127.0f);
-    return (int8_t)q;
+    float q = rintf(__fdiv_rn(x, s));
+    if (!(q >= -127.0f))
+        return -127;
+    return (int8_t)fminf(q, 127.0f);
 }
 
 #endif

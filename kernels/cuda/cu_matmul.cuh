@@ -67,6 +67,12 @@ void cu_mm_release(cu_mm_t *mm);
 int cu_matmul(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, int n_tok, float *y,
               errmsg_t *err);
 
+/* Whether a one-token product with W can take activations another kernel
+ * already quantized into mm->xq / mm->xs (fused into RMSNorm or SwiGLU). */
+bool cu_gemv_prequant(const cu_mat_t *w);
+/* Y = W x for the one token whose quantized activations are in mm->xq/xs. */
+void cu_gemv_quantized(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, float *y);
+
 /* OUT[t] = row IDS[t] of W, dequantized; IDS on the device. */
 void cu_embed(cudaStream_t st, const cu_mat_t *w, const int *ids, int n_tok, float *out);
 

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# bundle.sh - build octet with the CUDA backend on THIS machine and pack it,
+# with every shared library it needs except the GPU driver and the CUDA
+# libraries, into .gpu/bundle.tar.xz for the device machine. That machine has
+# nvcc but none of the Debian -dev packages octet links (libgit2, SQLite,
+# ncurses, libmicrohttpd, libcurl...) and cannot install any, so octet is
+# built here and run there through the bundled dynamic loader, which also
+# makes it independent of the device's C library.
+#
+#   bash tools/gpu/bundle.sh          then carry .gpu with the device call
+#
+# test.sh and bench.sh use the bundle when .gpu/bundle.tar.xz exists.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+BUILD=${GPU_BUNDLE_BUILD:-build-bundle}
+make -j"$(nproc)" BUILD="$BUILD" OCTET_BIN="$BUILD/octet" CUDA=1 "$BUILD/octet" >/dev/null
+excl=$(git rev-parse --git-path info/exclude)
+mkdir -p "$(dirname "$excl")"
+grep -qx '/.gpu/' "$excl" 2>/dev/null || echo '/.gpu/' >>"$excl"
+rm -rf .gpu/b && mkdir -p .gpu/b/lib
+cp "$BUILD/octet" .gpu/b/octet.bin
+# every library ldd resolves, except the driver and CUDA's (the device has its own)
+ldd "$BUILD/octet" | awk '/=>/ {print $3} /ld-linux/ && !/=>/ {print $1}' | while read -r lib; do
+    case "$(basename "$lib")" in
+    libcuda.so* | libcublas* | libcudart*) ;;
+    *) cp -L "$lib" .gpu/b/lib/ ;;
+    esac
+done
+cat >.gpu/b/octet <<'EOF'
+#!/usr/bin/env bash
+# octet through the bundled loader and libraries, CUDA's libraries from the device
+d=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cuda=/usr/local/cuda/lib64:/usr/local/cuda/targets/x86_64-linux/lib
+for p in $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(q, "cu13", "lib") for q in nvidia.__path__))' 2>/dev/null); do
+    cuda=$cuda:$p
+done
+exec "$d/lib/ld-linux-x86-64.so.2" --library-path "$d/lib:$cuda:/usr/lib/x86_64-linux-gnu:/usr/lib64" "$d/octet.bin" "$@"
+EOF
+chmod +x .gpu/b/octet
+tar -cJf .gpu/bundle.tar.xz -C .gpu b
+rm -rf .gpu/b
+echo "bundle: .gpu/bundle.tar.xz ($(du -h .gpu/bundle.tar.xz | cut -f1)); carry .gpu"
