@@ -29,6 +29,7 @@ int cmd_gen(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_undo(int argc, char **argv);
 int cmd_refactor(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Print "octet CMD: MESSAGE" and a hint to stderr; returns CLI_EXIT_USAGE. */
 #if defined(__GNUC__)

@@ -18,7 +18,8 @@ const char CLI_ENG_HELP[] =
     "      --threads N       CPU threads (default: all cores)\n"
     "      --ctx N           context size in tokens; the KV cache for all of it is allocated up front\n"
     "      --batch N         most tokens per forward pass during prefill (default 256)\n"
-    "      --backend NAME    cpu | cuda | auto (default auto)\n";
+    "      --backend NAME    cpu | cuda | auto (default auto); octet run also takes the URL of an\n"
+    "                        OpenAI-compatible server, http://HOST:PORT/v1 (octet serve, vLLM...)\n";
 
 void cli_eng_init(cli_eng_t *c)
 {
@@ -48,11 +49,41 @@ int cli_parse_float(const char *cmd, const char *name, const char *arg, double l
     return 0;
 }
 
+bool cli_eng_is_url(const char *arg)
+{
+    return !strncmp(arg, "http://", 7) || !strncmp(arg, "https://", 8);
+}
+
+/* Name of the local-engine-only option OPT ("--ctx"...), NULL for -m and --backend. */
+static const char *local_name(int opt)
+{
+    switch (opt) {
+    case CLI_ENG_WEIGHTS:
+        return "--weights";
+    case CLI_ENG_KV:
+        return "--kv";
+    case CLI_ENG_THREADS:
+        return "--threads";
+    case CLI_ENG_CTX:
+        return "--ctx";
+    case CLI_ENG_BATCH:
+        return "--batch";
+    case CLI_ENG_CALIB:
+        return "--calib";
+    case CLI_ENG_ALPHA:
+        return "--alpha";
+    default:
+        return NULL;
+    }
+}
+
 int cli_eng_option(cli_eng_t *c, const char *cmd, int opt, const char *arg)
 {
     errmsg_t err;
     long v;
     double d;
+    if (local_name(opt))
+        c->local_opt = local_name(opt);
     switch (opt) {
     case 'm':
         c->model = arg;
@@ -78,9 +109,14 @@ int cli_eng_option(cli_eng_t *c, const char *cmd, int opt, const char *arg)
         c->opts.n_batch = (uint32_t)v;
         return 1;
     case CLI_ENG_BACKEND:
+        if (cli_eng_is_url(arg)) {
+            c->remote = arg;
+            return 1;
+        }
         if (strcmp(arg, "cpu") && strcmp(arg, "cuda") && strcmp(arg, "auto"))
-            return cli_usage(cmd, "unknown backend '%s' (use cpu, cuda or auto)", arg);
+            return cli_usage(cmd, "unknown backend '%s' (use cpu, cuda, auto or http://HOST:PORT/v1)", arg);
         c->opts.backend = arg;
+        c->remote = NULL;
         return 1;
     case CLI_ENG_CALIB:
         c->opts.calib_path = arg;
@@ -99,6 +135,9 @@ int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_
 {
     errmsg_t err = {0};
     *out = NULL;
+    if (c->remote)
+        return cli_usage(cmd, "--backend %s: '%s' needs a local engine (cpu, cuda or auto); a remote engine "
+                              "serves 'octet run' and the TUI only", c->remote, cmd);
     if (!c->model)
         c->model = cli_default_model();
     if (!c->model)

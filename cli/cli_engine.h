@@ -1,7 +1,8 @@
 /* cli_engine.h - the engine options shared by the subcommands that run a
- * model (run, ppl, logits, bench): -m, --weights, --kv, --threads, --ctx,
+ * model (run, ppl, logits, bench, serve): -m, --weights, --kv, --threads, --ctx,
  * --batch, --backend, --calib, --alpha; parsing them inside each command's
- * getopt_long loop, their --help text, and opening the model. */
+ * getopt_long loop, their --help text, and opening the model. --backend also
+ * takes the URL of a remote OpenAI-compatible engine, which only `run` uses. */
 #ifndef OCTET_CLI_ENGINE_H
 #define OCTET_CLI_ENGINE_H
 
@@ -40,7 +41,9 @@ extern const char CLI_ENG_HELP[];
 typedef struct cli_eng {
     const char *model;
     eng_opts_t opts;
-    bool ctx_set; /* --ctx was given */
+    bool ctx_set;       /* --ctx was given */
+    const char *remote; /* --backend http(s)://...: a remote OpenAI-compatible engine (run only) */
+    const char *local_opt; /* the last option given that only a local engine uses ("--ctx"...), or NULL */
 } cli_eng_t;
 
 void cli_eng_init(cli_eng_t *c);
@@ -54,7 +57,11 @@ int cli_eng_option(cli_eng_t *c, const char *cmd, int opt, const char *arg);
 int cli_parse_long(const char *cmd, const char *name, const char *arg, long lo, long hi, long *out);
 int cli_parse_float(const char *cmd, const char *name, const char *arg, double lo, double hi, double *out);
 
-/* Open the model (errors printed). Returns 0 or CLI_EXIT_FAIL/USAGE. When no
+/* True when ARG names a remote engine (starts with http:// or https://). */
+bool cli_eng_is_url(const char *arg);
+
+/* Open the model (errors printed). Returns 0 or CLI_EXIT_FAIL/USAGE; a
+ * remote --backend is a usage error here (the command needs a local engine). When no
  * --ctx was given, DEFAULT_CTX (capped at the model's training context; 0:
  * the training context) is used. */
 int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_t **out);

@@ -1,7 +1,10 @@
 /* cmd_run.c - `octet run`: complete a prompt, streaming the generated text
  * to stdout as each token arrives. Ctrl-C stops the generation cleanly
- * (through eng_cancel, as the TUI does). */
+ * (through eng_cancel, as the TUI does). With --backend http://HOST:PORT/v1
+ * the prompt goes to a remote OpenAI-compatible engine (remote.h) and its
+ * streamed answer is printed the same way. */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 #include "chat.h"
 #include "cli.h"
 #include "cli_engine.h"
+#include "remote.h"
 #include "sample.h"
 
 #define RUN_DEFAULT_CTX 4096
@@ -60,17 +64,23 @@ static void usage(void)
            "  -v, --verbose         speed and memory figures on stderr\n"
            "  -h, --help            show this help\n\n"
            "Generation ends at the model's end-of-generation tokens, a stop string, -n tokens,\n"
-           "a full context or Ctrl-C.\n\n%s",
+           "a full context or Ctrl-C.\n\n"
+           "With --backend http://HOST:PORT/v1 the prompt goes to that OpenAI-compatible server\n"
+           "(octet serve, vLLM...): /v1/completions, or /v1/chat/completions with --chat; -m then\n"
+           "names the remote model (default: the first it lists), the sampling options given are\n"
+           "sent, and $OCTET_API_KEY, when set, is sent as a bearer token.\n\n%s",
            CLI_ENG_HELP);
 }
 
 static eng_session_t *volatile g_session;
+static atomic_int g_remote_cancel;
 
 static void on_sigint(int sig)
 {
     (void)sig;
     if (g_session)
         eng_cancel(g_session); /* an atomic store: safe in a signal handler */
+    atomic_store(&g_remote_cancel, 1);
 }
 
 static double now_s(void)
@@ -85,6 +95,70 @@ static int write_out(const char *p, size_t n)
     if (n && fwrite(p, 1, n, stdout) != n)
         return -1;
     return fflush(stdout);
+}
+
+typedef struct remote_out {
+    bool last_nl, werr;
+} remote_out_t;
+
+static int on_remote_text(void *ud, const char *t, size_t n)
+{
+    remote_out_t *o = ud;
+    if (write_out(t, n)) {
+        o->werr = true;
+        return 1;
+    }
+    if (n)
+        o->last_nl = t[n - 1] == '\n';
+    return 0;
+}
+
+/* The prompt to the remote engine at URL (chat: as a user message after
+ * SYSTEM), its answer streamed to stdout like the local path prints it. */
+static int run_remote(const char *url, const char *prompt, bool chat, const char *system, const oai_gen_t *g,
+                      bool echo, bool verbose)
+{
+    remote_t *r = NULL;
+    errmsg_t err = {0};
+    if (remote_open(&r, url, getenv("OCTET_API_KEY"), &err))
+        return cli_usage("run", "%s", err.msg);
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    atomic_store(&g_remote_cancel, 0);
+    sigaction(SIGINT, &sa, &old_sa);
+    remote_out_t o = {true, false};
+    remote_result_t res;
+    int rc = CLI_EXIT_OK;
+    if (echo && write_out(prompt, strlen(prompt))) {
+        rc = cli_fail("run", "write error on stdout");
+        goto done;
+    }
+    chat_msg_t msgs[2] = {{CHAT_ROLE_SYSTEM, system}, {CHAT_ROLE_USER, prompt}};
+    double t0 = now_s();
+    int e = chat ? remote_chat(r, system ? msgs : msgs + 1, system ? 2 : 1, g, on_remote_text, &o, &g_remote_cancel,
+                               &res, &err)
+                 : remote_complete(r, prompt, g, on_remote_text, &o, &g_remote_cancel, &res, &err);
+    double t1 = now_s();
+    if (!o.last_nl && !o.werr)
+        write_out("\n", 1);
+    if (o.werr)
+        rc = cli_fail("run", "write error on stdout");
+    else if (e == OCT_ECANCELED) {
+        fprintf(stderr, "octet run: interrupted\n");
+        rc = CLI_EXIT_FAIL;
+    } else if (e)
+        rc = cli_fail_err("run", &err);
+    else if (verbose)
+        fprintf(stderr, "octet run: %s: prompt %ld tokens, generated %ld tokens in %.3f s (%.1f tok/s), finish %s\n",
+                remote_url(r), res.prompt_tokens, res.completion_tokens, t1 - t0,
+                res.completion_tokens > 0 && t1 > t0 ? (double)res.completion_tokens / (t1 - t0) : 0.0,
+                res.finish[0] ? res.finish : "?");
+done:
+    sigaction(SIGINT, &old_sa, NULL);
+    remote_close(r);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -116,6 +190,8 @@ int cmd_run(int argc, char **argv)
     cli_eng_init(&ce);
     sample_params_t sp;
     sample_params_default(&sp);
+    oai_gen_t rg; /* what a remote engine is sent: the options given */
+    oai_gen_init(&rg);
     sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     const char *prompt = NULL, *pfile = NULL, *stops[RUN_MAX_STOPS], *tmpl_name = NULL, *system = NULL;
     size_t n_stops = 0;
@@ -145,46 +221,55 @@ int cmd_run(int argc, char **argv)
             if (cli_parse_float("run", "--temp", optarg, 0, 100, &d))
                 return CLI_EXIT_USAGE;
             sp.temp = (float)d;
+            rg.temperature = d;
             break;
         case OPT_SEED:
             if (cli_parse_long("run", "--seed", optarg, 0, 0x7fffffffL, &v))
                 return CLI_EXIT_USAGE;
             sp.seed = (uint64_t)v;
+            rg.seed = v;
             break;
         case OPT_TOP_K:
             if (cli_parse_long("run", "--top-k", optarg, 0, 1 << 24, &v))
                 return CLI_EXIT_USAGE;
             sp.top_k = (int)v;
+            rg.top_k = (int)v;
             break;
         case OPT_TOP_P:
             if (cli_parse_float("run", "--top-p", optarg, 1e-6, 1, &d))
                 return CLI_EXIT_USAGE;
             sp.top_p = (float)d;
+            rg.top_p = d;
             break;
         case OPT_MIN_P:
             if (cli_parse_float("run", "--min-p", optarg, 0, 1, &d))
                 return CLI_EXIT_USAGE;
             sp.min_p = (float)d;
+            rg.min_p = d;
             break;
         case OPT_REPEAT_PENALTY:
             if (cli_parse_float("run", "--repeat-penalty", optarg, 1e-3, 100, &d))
                 return CLI_EXIT_USAGE;
             sp.repeat_penalty = (float)d;
+            rg.repeat_penalty = d;
             break;
         case OPT_REPEAT_LAST_N:
             if (cli_parse_long("run", "--repeat-last-n", optarg, 0, 1 << 20, &v))
                 return CLI_EXIT_USAGE;
             sp.repeat_last_n = (int)v;
+            rg.repeat_last_n = (int)v;
             break;
         case OPT_FREQ_PENALTY:
             if (cli_parse_float("run", "--freq-penalty", optarg, -100, 100, &d))
                 return CLI_EXIT_USAGE;
             sp.freq_penalty = (float)d;
+            rg.freq_penalty = d;
             break;
         case OPT_PRESENCE_PENALTY:
             if (cli_parse_float("run", "--presence-penalty", optarg, -100, 100, &d))
                 return CLI_EXIT_USAGE;
             sp.presence_penalty = (float)d;
+            rg.presence_penalty = d;
             break;
         case OPT_STOP:
             if (n_stops == RUN_MAX_STOPS)
@@ -220,6 +305,14 @@ int cmd_run(int argc, char **argv)
         return cli_usage("run", "give the prompt with -p TEXT or -f FILE (one of them)");
     if (system && !chat)
         return cli_usage("run", "--system needs --chat");
+    if (ce.remote) {
+        if (ce.local_opt)
+            return cli_usage("run", "%s applies to a local engine, not to --backend %s", ce.local_opt, ce.remote);
+        if (tmpl_name)
+            return cli_usage("run", "--template: the remote engine applies its own chat template (use --chat)");
+        if (echo && chat)
+            return cli_usage("run", "--echo with --chat needs a local engine (the remote one formats the chat)");
+    }
     if (tmpl_name) {
         chat_tmpl_t *check = NULL;
         errmsg_t e;
@@ -249,6 +342,14 @@ int cmd_run(int argc, char **argv)
         if (rc)
             return cli_fail("run", "%s: %s", pfile, err.msg);
         prompt = ptext;
+    }
+    if (ce.remote) {
+        rg.model = ce.model; /* -m names the remote model; default: the first it lists */
+        rg.max_tokens = n_predict;
+        rg.stops = stops;
+        rg.n_stops = n_stops;
+        rc = n_predict == 0 ? CLI_EXIT_OK : run_remote(ce.remote, prompt, chat, system, &rg, echo, verbose);
+        goto done;
     }
     if ((rc = cli_eng_open("run", &ce, RUN_DEFAULT_CTX, &m)))
         goto done;

@@ -1,0 +1,392 @@
+/* remote.c - the remote OpenAI-compatible engine client on libcurl (see remote.h). */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "remote.h"
+
+#define BODY_MAX (4u << 20) /* most bytes of a non-streamed body kept (metrics, errors) */
+
+struct remote {
+    char *base; /* the API base: .../v1 */
+    char *root; /* the server root: /metrics lives there */
+    char *auth; /* "Authorization: Bearer ..." or NULL */
+    pthread_mutex_t mu;
+    char *model; /* remote_model's answer, under MU */
+};
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static CURLcode g_init_rc;
+
+static void curl_init_once(void) { g_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+int remote_open(remote_t **out, const char *url, const char *api_key, errmsg_t *err)
+{
+    *out = NULL;
+    if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)))
+        return errmsg_set(err, OCT_EINVAL, "remote engine URL '%s' must start with http:// or https://",
+                          url ? url : "");
+    pthread_once(&g_once, curl_init_once);
+    if (g_init_rc != CURLE_OK)
+        return errmsg_set(err, OCT_EINTERNAL, "libcurl failed to initialize: %s", curl_easy_strerror(g_init_rc));
+    remote_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    pthread_mutex_init(&r->mu, NULL);
+    size_t n = strlen(url);
+    while (n > 8 && url[n - 1] == '/')
+        n--;
+    r->base = strndup(url, n);
+    size_t rn = n >= 3 && !strncmp(url + n - 3, "/v1", 3) ? n - 3 : n;
+    r->root = strndup(url, rn);
+    if (api_key && *api_key) {
+        size_t l = strlen(api_key) + 32;
+        if ((r->auth = malloc(l)))
+            snprintf(r->auth, l, "Authorization: Bearer %s", api_key);
+    }
+    if (!r->base || !r->root || (api_key && *api_key && !r->auth)) {
+        remote_close(r);
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    }
+    *out = r;
+    return 0;
+}
+
+void remote_close(remote_t *r)
+{
+    if (!r)
+        return;
+    free(r->base);
+    free(r->root);
+    free(r->auth);
+    free(r->model);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+const char *remote_url(const remote_t *r) { return r->base; }
+
+/* ---- one transfer ----------------------------------------------------------- */
+
+typedef struct xfer {
+    CURL *c;
+    long status;
+    bool stream, sse_known, is_sse;
+    oai_sse_t sse;
+    remote_text_fn fn;
+    void *ud;
+    const atomic_int *cancel;
+    remote_result_t *res;
+    bool done_seen, canceled;
+    int fail; /* an error found in a callback; ERR holds its message */
+    errmsg_t *err;
+    char *body;
+    size_t len, cap;
+} xfer_t;
+
+static bool body_put(xfer_t *x, const char *p, size_t n)
+{
+    if (x->len + n > BODY_MAX)
+        n = BODY_MAX - x->len;
+    if (x->len + n + 1 > x->cap) {
+        size_t cap = (x->cap ? x->cap * 2 : 4096) + n + 1;
+        char *nb = realloc(x->body, cap);
+        if (!nb)
+            return false;
+        x->body = nb;
+        x->cap = cap;
+    }
+    memcpy(x->body + x->len, p, n);
+    x->len += n;
+    x->body[x->len] = '\0';
+    return true;
+}
+
+static int deliver(xfer_t *x, const char *text, size_t len)
+{
+    if (x->fn(x->ud, text, len)) {
+        x->canceled = true;
+        return OCT_ECANCELED;
+    }
+    return 0;
+}
+
+/* One parsed chunk (or whole response) into the result and the callback. */
+static int take_delta(xfer_t *x, const char *json, size_t len)
+{
+    oai_delta_t d;
+    int rc = oai_delta_parse(json, len, &d, x->err);
+    if (rc)
+        return x->fail = rc;
+    if (d.finish[0])
+        memcpy(x->res->finish, d.finish, sizeof x->res->finish);
+    if (d.has_usage) {
+        x->res->prompt_tokens = d.prompt_tokens;
+        x->res->completion_tokens = d.completion_tokens;
+    }
+    if (d.text)
+        rc = deliver(x, d.text, d.len);
+    oai_delta_free(&d);
+    return rc;
+}
+
+static int on_event(void *ud, const char *data, size_t len)
+{
+    xfer_t *x = ud;
+    if (len == 6 && !memcmp(data, "[DONE]", 6)) {
+        x->done_seen = true;
+        return 0;
+    }
+    return take_delta(x, data, len);
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+    xfer_t *x = ud;
+    size_t n = size * nmemb;
+    if (x->cancel && atomic_load(x->cancel)) {
+        x->canceled = true;
+        return 0;
+    }
+    if (!x->status)
+        curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->status);
+    if (!x->sse_known) {
+        char *ct = NULL;
+        curl_easy_getinfo(x->c, CURLINFO_CONTENT_TYPE, &ct);
+        x->is_sse = ct && !strncmp(ct, "text/event-stream", 17);
+        x->sse_known = true;
+    }
+    if (!x->stream || !x->is_sse || x->status >= 300)
+        return body_put(x, p, n) ? n : 0;
+    return oai_sse_push(&x->sse, p, n, on_event, x) ? 0 : n;
+}
+
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    xfer_t *x = ud;
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return x->cancel && atomic_load(x->cancel) ? 1 : 0;
+}
+
+/* GET (POST_BODY NULL) or POST URL. */
+static int perform(remote_t *r, xfer_t *x, const char *url, const char *post_body)
+{
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct curl_slist *h = NULL, *nh;
+    int rc = 0;
+    if (!(x->c = curl_easy_init()))
+        return errmsg_set(x->err, OCT_ENOMEM, "cannot create a libcurl handle");
+    const char *hdrs[] = {post_body ? "Content-Type: application/json" : NULL,
+                          x->stream ? "Accept: text/event-stream" : NULL, r->auth};
+    for (size_t i = 0; i < 3; i++) {
+        if (!hdrs[i])
+            continue;
+        if (!(nh = curl_slist_append(h, hdrs[i]))) {
+            rc = errmsg_set(x->err, OCT_ENOMEM, "out of memory");
+            goto done;
+        }
+        h = nh;
+    }
+    curl_easy_setopt(x->c, CURLOPT_URL, url);
+    curl_easy_setopt(x->c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(x->c, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(x->c, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(x->c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(x->c, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(x->c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(x->c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(x->c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(x->c, CURLOPT_USERAGENT, "octet/" OCTET_VERSION);
+    if (post_body)
+        curl_easy_setopt(x->c, CURLOPT_POSTFIELDS, post_body);
+    else
+        curl_easy_setopt(x->c, CURLOPT_TIMEOUT, 10L);
+    CURLcode cc = curl_easy_perform(x->c);
+    curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->status);
+    if (x->canceled || (x->cancel && atomic_load(x->cancel))) {
+        rc = errmsg_set(x->err, OCT_ECANCELED, "canceled");
+    } else if (x->fail) {
+        rc = x->fail;
+    } else if (cc != CURLE_OK) {
+        rc = errmsg_set(x->err, OCT_EIO, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    } else if (x->status >= 400) {
+        char msg[300];
+        if (!x->body || !oai_error_message(x->body, x->len, msg, sizeof msg))
+            snprintf(msg, sizeof msg, "%.200s", x->body ? x->body : "");
+        rc = errmsg_set(x->err, x->status == 404 ? OCT_ENOTFOUND : OCT_EIO, "%s answered HTTP %ld: %s", url,
+                        x->status, msg);
+    }
+done:
+    curl_slist_free_all(h);
+    curl_easy_cleanup(x->c);
+    x->c = NULL;
+    return rc;
+}
+
+int remote_model(remote_t *r, const char **id, errmsg_t *err)
+{
+    pthread_mutex_lock(&r->mu);
+    const char *m = r->model;
+    pthread_mutex_unlock(&r->mu);
+    if (m) {
+        *id = m;
+        return 0;
+    }
+    char url[2048];
+    snprintf(url, sizeof url, "%s/models", r->base);
+    remote_result_t res;
+    xfer_t x = {.err = err, .res = &res};
+    int rc = perform(r, &x, url, NULL);
+    if (rc == 0) {
+        cJSON *root = cJSON_ParseWithLength(x.body ? x.body : "", x.len);
+        const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "data"), 0);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(first, "id");
+        if (cJSON_IsString(v)) {
+            pthread_mutex_lock(&r->mu);
+            if (!r->model)
+                r->model = strdup(v->valuestring);
+            m = r->model;
+            pthread_mutex_unlock(&r->mu);
+            if (!m)
+                rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+        } else {
+            rc = errmsg_set(err, OCT_EFORMAT, "%s: no model listed (expected {\"data\":[{\"id\":...}]})", url);
+        }
+        cJSON_Delete(root);
+    }
+    free(x.body);
+    *id = m;
+    return rc;
+}
+
+static int stream_call(remote_t *r, oai_kind_t kind, const chat_msg_t *msgs, size_t n, const char *prompt,
+                       const oai_gen_t *g, remote_text_fn fn, void *ud, const atomic_int *cancel,
+                       remote_result_t *res, errmsg_t *err)
+{
+    oai_gen_t gen = *g;
+    int rc;
+    memset(res, 0, sizeof *res);
+    res->prompt_tokens = res->completion_tokens = -1;
+    if (!gen.model && (rc = remote_model(r, &gen.model, err)))
+        return rc;
+    char *body = oai_request_json(kind, msgs, n, prompt, &gen);
+    if (!body)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    char url[2048];
+    snprintf(url, sizeof url, "%s/%s", r->base, kind == OAI_CHAT ? "chat/completions" : "completions");
+    xfer_t x = {.stream = true, .fn = fn, .ud = ud, .cancel = cancel, .res = res, .err = err};
+    oai_sse_init(&x.sse);
+    rc = perform(r, &x, url, body);
+    if (rc == 0 && !x.is_sse) {
+        /* a server that answered with one JSON object instead of a stream */
+        rc = take_delta(&x, x.body ? x.body : "", x.len);
+    } else if (rc == 0 && !x.done_seen && !res->finish[0]) {
+        rc = errmsg_set(err, OCT_EIO, "%s: the connection closed before the answer ended", url);
+    }
+    oai_sse_free(&x.sse);
+    free(x.body);
+    free(body);
+    return rc;
+}
+
+int remote_chat(remote_t *r, const chat_msg_t *msgs, size_t n, const oai_gen_t *g, remote_text_fn fn, void *ud,
+                const atomic_int *cancel, remote_result_t *res, errmsg_t *err)
+{
+    return stream_call(r, OAI_CHAT, msgs, n, NULL, g, fn, ud, cancel, res, err);
+}
+
+int remote_complete(remote_t *r, const char *prompt, const oai_gen_t *g, remote_text_fn fn, void *ud,
+                    const atomic_int *cancel, remote_result_t *res, errmsg_t *err)
+{
+    return stream_call(r, OAI_COMPLETION, NULL, 0, prompt, g, fn, ud, cancel, res, err);
+}
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+void remote_metrics_parse(const char *text, size_t len, remote_metrics_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->weights = m->kv_bytes = m->kv_tokens_used = m->kv_tokens_size = m->queue_len = -1;
+    m->kv_usage = m->tok_s = -1;
+    uint64_t mem[3] = {0, 0, 0};
+    bool seen[3] = {false, false, false};
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        char line[512];
+        size_t l = (size_t)(eol - p) < sizeof line - 1 ? (size_t)(eol - p) : sizeof line - 1;
+        memcpy(line, p, l);
+        line[l] = '\0';
+        p = eol + 1;
+        if (!line[0] || line[0] == '#')
+            continue;
+        char *sp = strrchr(line, ' ');
+        if (!sp)
+            continue;
+        char *endv;
+        double v = strtod(sp + 1, &endv);
+        if (endv == sp + 1 || !isfinite(v))
+            continue;
+        *sp = '\0';
+        char *lb = strchr(line, '{');
+        const char *labels = "";
+        if (lb) {
+            *lb = '\0';
+            labels = lb + 1;
+        }
+        static const char *const mem_names[3] = {"octet_vram_used_bytes", "octet_vram_free_bytes",
+                                                  "octet_vram_total_bytes"};
+        for (int k = 0; k < 3; k++)
+            if (!strcmp(line, mem_names[k])) {
+                mem[k] += (uint64_t)v;
+                seen[k] = true;
+                if (strstr(labels, "memory=\"ram\""))
+                    m->mem_ram = true;
+            }
+        if (!strcmp(line, "octet_weights_bytes"))
+            m->weights = (int64_t)v;
+        else if (!strcmp(line, "octet_kv_bytes"))
+            m->kv_bytes = (int64_t)v;
+        else if (!strcmp(line, "octet_kv_tokens_used"))
+            m->kv_tokens_used = (int64_t)v;
+        else if (!strcmp(line, "octet_kv_tokens_size"))
+            m->kv_tokens_size = (int64_t)v;
+        else if (!strcmp(line, "octet_tokens_per_second"))
+            m->tok_s = v;
+        else if (!strcmp(line, "octet_queue_length") || !strcmp(line, "vllm:num_requests_waiting"))
+            m->queue_len = (int64_t)v;
+        else if (!strcmp(line, "vllm:gpu_cache_usage_perc") || !strcmp(line, "vllm:kv_cache_usage_perc"))
+            m->kv_usage = v;
+    }
+    if (seen[0] && seen[2]) {
+        m->has_mem = true;
+        m->mem_used = mem[0];
+        m->mem_free = seen[1] ? mem[1] : mem[2] - mem[0];
+        m->mem_total = mem[2];
+    } else {
+        m->mem_ram = false;
+    }
+    if (m->kv_usage < 0 && m->kv_tokens_used >= 0 && m->kv_tokens_size > 0)
+        m->kv_usage = (double)m->kv_tokens_used / (double)m->kv_tokens_size;
+}
+
+int remote_metrics(remote_t *r, remote_metrics_t *m, errmsg_t *err)
+{
+    char url[2048];
+    snprintf(url, sizeof url, "%s/metrics", r->root);
+    remote_result_t res;
+    xfer_t x = {.err = err, .res = &res};
+    int rc = perform(r, &x, url, NULL);
+    if (rc == 0)
+        remote_metrics_parse(x.body ? x.body : "", x.len, m);
+    free(x.body);
+    return rc;
+}
