@@ -2,7 +2,6 @@
  * symbol or what the instruction names) and the places that use it, ask
  * the model for a unified diff, show it colored and apply it on
  * confirmation with the same checked, undoable applier as `octet apply`. */
-#include <ctype.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,10 +14,10 @@
 #include "cli_engine.h"
 #include "patch.h"
 #include "rag.h"
+#include "refactor.h"
 #include "spec.h"
 
 #define REFACTOR_DEFAULT_CTX 4096
-#define REFACTOR_HITS 24
 
 enum {
     OPT_PATH = CLI_ENG_FIRST_FREE,
@@ -70,144 +69,11 @@ static bool confirm(const char *question)
     return line[0] == 'y' || line[0] == 'Y';
 }
 
-/* Whether WORD occurs in TEXT as a whole identifier. */
-static bool has_word(const char *text, const char *word)
-{
-    size_t n = strlen(word);
-    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
-        bool left = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
-        bool right = !(isalnum((unsigned char)p[n]) || p[n] == '_');
-        if (left && right)
-            return true;
-    }
-    return false;
-}
-
-/* Whether a hit is the definition of SYM ("Class.sym" counts). */
-static bool defines(const rag_hit_t *h, const char *sym)
-{
-    if (!h->symbol)
-        return false;
-    size_t a = strlen(h->symbol), b = strlen(sym);
-    return !strcmp(h->symbol, sym) || (a > b && h->symbol[a - b - 1] == '.' && !strcmp(h->symbol + a - b, sym));
-}
-
-/* The file PATH (relative to ROOT) as a packed block, cut to about BUDGET
- * tokens at a line end: the target of --path, whether or not the index
- * ranks it. */
-static int file_block(const char *root, const char *path, size_t budget, spec_engine_llm_t *el, char **out,
-                      size_t *used, errmsg_t *err)
-{
-    char full[PATH_MAX * 2];
-    snprintf(full, sizeof full, "%s/%s", root, path);
-    FILE *f = fopen(full, "rb");
-    if (!f)
-        return errmsg_set(err, OCT_EIO, "%s: cannot open", path);
-    char *text = NULL;
-    size_t len = 0;
-    int rc = cli_read_all(f, &text, &len, err);
-    fclose(f);
-    if (rc)
-        return rc;
-    size_t tokens = spec_engine_count(text, len, el);
-    if (tokens > budget) {
-        len = len * budget / tokens;
-        while (len && text[len - 1] != '\n')
-            len--;
-        text[len] = '\0';
-        tokens = spec_engine_count(text, len, el);
-    }
-    int lines = 0;
-    for (size_t i = 0; i < len; i++)
-        lines += text[i] == '\n';
-    if (len && text[len - 1] != '\n')
-        lines++;
-    if (asprintf(out, "%s:1-%d\n```\n%s%s```\n\n", path, lines, text, len && text[len - 1] != '\n' ? "\n" : "") < 0) {
-        *out = NULL;
-        free(text);
-        return errmsg_set(err, OCT_ENOMEM, "out of memory");
-    }
-    free(text);
-    *used = tokens + 16;
-    return 0;
-}
-
-/* The retrieved code, packed: the target first (the file of --path, the
- * definition of --symbol), then the code that uses it. */
-static int gather(rag_t *r, const char *instruction, const char *path, const char *symbol, size_t budget,
-                  spec_engine_llm_t *el, char **out, errmsg_t *err)
-{
-    rag_results_t res = {0}, view = {0};
-    char *q = NULL, *head = NULL, *rest = NULL;
-    const char *query = symbol ? symbol : instruction;
-    size_t used = 0;
-    int rc;
-    *out = NULL;
-    if (path) {
-        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-        if ((rc = file_block(rag_root(r), path, budget * 2 / 3, el, &head, &used, err)))
-            return rc;
-        if (asprintf(&q, "%s %s", base, instruction) < 0) {
-            rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-            goto done;
-        }
-        query = q;
-    }
-    if ((rc = rag_query(r, query, strlen(query), REFACTOR_HITS, &res, err)))
-        goto done;
-    view.hits = calloc(res.n ? res.n : 1, sizeof *view.hits);
-    if (!view.hits) {
-        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-        goto done;
-    }
-    /* with --symbol: the definition, then its uses; otherwise by relevance */
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < res.n; i++) {
-            const rag_hit_t *h = &res.hits[i];
-            if (path && !strcmp(h->path, path))
-                continue; /* already there, whole */
-            bool first = symbol ? defines(h, symbol) : true;
-            bool use = symbol && !first && has_word(h->text, symbol);
-            if ((pass == 0 && first) || (pass == 1 && use))
-                view.hits[view.n++] = *h;
-        }
-    if (symbol && (view.n == 0 || !defines(&view.hits[0], symbol))) {
-        rc = errmsg_set(err, OCT_ENOTFOUND, "the symbol '%s' is not defined in the repository's index (see 'octet "
-                                            "search %s')", symbol, symbol);
-        goto done;
-    }
-    rag_pack_info_t info;
-    if ((rc = rag_pack(&view, budget > used ? budget - used : 1, spec_engine_count, el, &rest, &info, err)))
-        goto done;
-    if (asprintf(out, "%s%s", head ? head : "", rest) < 0) {
-        *out = NULL;
-        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-    }
-done:
-    free(view.hits); /* shallow copies of res's hits */
-    rag_results_free(&res);
-    free(rest);
-    free(head);
-    free(q);
-    return rc;
-}
-
 /* -v: the model's reply as it is generated. */
 static void stream_text(void *ud, const char *piece, size_t len)
 {
     (void)ud;
     fwrite(piece, 1, len, stderr);
-}
-
-static bool diff_done(const char *reply, void *ud)
-{
-    /* a closed ``` block after the diff started (chat), or any closing fence (completion) */
-    bool completion = *(const bool *)ud;
-    const char *open = completion ? reply : strstr(reply, "```");
-    if (!open)
-        return false;
-    const char *body = completion ? reply : strchr(open, '\n');
-    return body && strstr(body, "\n```") != NULL;
 }
 
 int cmd_refactor(int argc, char **argv)
@@ -335,19 +201,9 @@ int cmd_refactor(int argc, char **argv)
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
-    if (path_arg) {
-        /* the path as the index names it: relative to the root */
-        char abs[PATH_MAX];
-        const char *root = rag_root(rg);
-        size_t rl = strlen(root);
-        if (!realpath(path_arg, abs) || strncmp(abs, root, rl) || (abs[rl] != '/' && abs[rl])) {
-            rc = cli_fail("refactor", "%s: not a file inside the repository %s", path_arg, root);
-            goto done;
-        }
-        if (!(rel = strdup(abs[rl] == '/' ? abs + rl + 1 : abs + rl))) {
-            rc = cli_fail("refactor", "out of memory");
-            goto done;
-        }
+    if (path_arg && refactor_rel_path(rg, path_arg, &rel, &err)) {
+        rc = cli_fail_err("refactor", &err);
+        goto done;
     }
     if ((rc = cli_eng_open("refactor", &ce, REFACTOR_DEFAULT_CTX, &m)))
         goto done;
@@ -358,7 +214,7 @@ int cmd_refactor(int argc, char **argv)
     size_t budget = (size_t)context, half = eng_n_ctx(el.session) / 2;
     if (budget > half)
         budget = half;
-    if (gather(rg, instruction, rel, symbol, budget, &el, &ctx, &err)) {
+    if (refactor_context(rg, instruction, rel, symbol, budget, spec_engine_count, &el, &ctx, &err)) {
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
@@ -376,50 +232,22 @@ int cmd_refactor(int argc, char **argv)
         }
         fprintf(stderr, "\n");
     }
-    char target[PATH_MAX + 64] = "";
-    if (rel)
-        snprintf(target, sizeof target, "\nTarget: the file %s and the code that refers to it.\n", rel);
-    else if (symbol)
-        snprintf(target, sizeof target, "\nTarget: %.200s, its definition and every use.\n", symbol);
     bool completion = !llm.chat;
-    if (llm.chat) {
-        msgs[0].content = "You are a careful refactoring tool for a git repository. Reply with one ```diff block "
-                          "holding a unified diff in git's format (diff --git a/PATH b/PATH, --- a/PATH, +++ b/PATH, "
-                          "@@ hunks with 3 lines of context) that makes the requested change everywhere it is "
-                          "needed, and nothing else. Paths are relative to the repository root, as shown.";
-        if (asprintf(&prompt, "Instruction: %s\n%s\nCode from the repository (path:first-last, then the lines):\n\n%s",
-                     instruction, target, ctx) < 0)
-            prompt = NULL;
-        msgs[1].content = prompt;
-    } else if (asprintf(&prompt, "%s\n\nA patch in git's unified diff format that does this: %s\n%s\n```diff\n", ctx,
-                        instruction, target) < 0) {
-        prompt = NULL;
-    }
-    if (!prompt) {
-        rc = cli_fail("refactor", "out of memory");
+    if (refactor_prompt(instruction, rel, symbol, ctx, llm.chat, msgs, &prompt, &err)) {
+        rc = cli_fail_err("refactor", &err);
         goto done;
     }
     if (verbose) {
         fprintf(stderr, "octet refactor: the model's reply:\n");
         el.on_text = stream_text;
     }
-    if (llm.generate(llm.ud, msgs, 2, prompt, diff_done, &completion, &reply, &err)) {
+    if (llm.generate(llm.ud, msgs, 2, prompt, refactor_reply_done, &completion, &reply, &err)) {
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
     if (verbose)
         fputc('\n', stderr);
-    if (completion) {
-        /* the prompt opened the ```diff block the reply continues */
-        char *full = NULL;
-        if (asprintf(&full, "```diff\n%s", reply) < 0) {
-            rc = cli_fail("refactor", "out of memory");
-            goto done;
-        }
-        free(reply);
-        reply = full;
-    }
-    if (patch_extract(reply, repo, &diff, &err)) {
+    if (refactor_reply_diff(reply, completion, repo, &diff, &err)) {
         rc = cli_fail("refactor", "no usable diff in the model's reply: %s%s", err.msg,
                       verbose ? "" : " (-v shows the reply)");
         goto done;

@@ -2470,8 +2470,8 @@ static int engine_generate(void *ud, const chat_msg_t *msgs, size_t n, const cha
         goto done;
     uint32_t n_ctx = eng_n_ctx(e->session);
     if (n_ids == 0 || n_ids >= n_ctx) {
-        rc = errmsg_set(err, OCT_EINVAL, "the prompt has %zu tokens; the context holds %u (use --ctx, or less "
-                                         "--context)", n_ids, n_ctx);
+        rc = errmsg_set(err, OCT_EINVAL, "the prompt has %zu tokens; the context holds %u: use a larger "
+                                         "context or less retrieved context", n_ids, n_ctx);
         goto done;
     }
     sample_params_t sp = e->sp;

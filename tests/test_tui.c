@@ -3,8 +3,12 @@
  * entry rendering, syntax highlighting, the input editor and its history
  * file, the memory gauge, prompt assembly with trimming and prefix reuse on
  * a real tokenizer, and the runner on the tiny models (streaming, KV-cache
- * reuse between turns, preset switches, cancellation). */
+ * reuse between turns, preset switches, cancellation). The workflows: the
+ * /spec form's validation, /refactor's arguments, the diff coloring, the
+ * refactoring steps, the confirmation's apply on a real git repository, and
+ * /spec and /refactor on the runner with a tiny model (clean failures). */
 #include <locale.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +18,18 @@
 #include "chat.h"
 #include "editor.h"
 #include "engine.h"
+#include "flows.h"
+#include "form.h"
 #include "gauge.h"
 #include "highlight.h"
 #include "history.h"
 #include "markdown.h"
 #include "preset.h"
 #include "prompt.h"
+#include "rag.h"
+#include "refactor.h"
 #include "runner.h"
+#include "spec.h"
 #include "test.h"
 #include "text.h"
 
@@ -670,7 +679,7 @@ typedef struct evlog {
     char text[8192];
     size_t text_len;
     char notices[8192];
-    int n_end, n_err, n_loaded, n_text_events;
+    int n_end, n_err, n_loaded, n_text_events, n_patch, n_context;
 } evlog_t;
 
 static void collect(tui_runner_t *r, evlog_t *l)
@@ -699,6 +708,10 @@ static void collect(tui_runner_t *r, evlog_t *l)
             l->n_loaded++;
             break;
         case TUI_EV_CONTEXT:
+            l->n_context++;
+            break;
+        case TUI_EV_PATCH:
+            l->n_patch++;
             break;
         }
     }
@@ -881,6 +894,414 @@ static void test_runner_cancel(void)
     tui_runner_free(r); /* stops the answer and joins */
 }
 
+/* ---- workflows ----------------------------------------------------------------------- */
+
+static void test_form(void)
+{
+    tui_form_t f;
+    spec_t *s = NULL;
+    errmsg_t err = {0};
+    tui_form_init(&f);
+    CHECK_EQ_STR(tui_ed_text(&f.f[TUI_FORM_LANGUAGE]), "python");
+    CHECK_EQ_INT(f.cur, TUI_FORM_NAME);
+    CHECK_EQ_INT(f.err_field, -1);
+    /* each error lands on the field it names, and the cursor goes there */
+    CHECK_EQ_INT(tui_form_submit(&f, &s, &err), OCT_EFORMAT);
+    CHECK(s == NULL);
+    CHECK_EQ_INT(f.err_field, TUI_FORM_NAME);
+    CHECK_EQ_STR(f.err, "name: required");
+    tui_ed_set(&f.f[TUI_FORM_NAME], "add");
+    tui_ed_set(&f.f[TUI_FORM_INPUTS], "a: integer, b: int");
+    tui_ed_set(&f.f[TUI_FORM_OUTPUT], "int");
+    f.cur = TUI_FORM_EXAMPLES;
+    CHECK_EQ_INT(tui_form_submit(&f, &s, &err), OCT_EFORMAT);
+    CHECK_EQ_INT(f.err_field, TUI_FORM_INPUTS);
+    CHECK_EQ_INT(f.cur, TUI_FORM_INPUTS);
+    CHECKF(!strncmp(f.err, "inputs[0].type: unknown type 'integer'", 38), "%s", f.err);
+    tui_ed_set(&f.f[TUI_FORM_INPUTS], "a int");
+    CHECK_EQ_INT(tui_form_submit(&f, &s, &err), OCT_EFORMAT);
+    CHECK_EQ_INT(f.err_field, TUI_FORM_INPUTS);
+    CHECKF(strstr(f.err, "expected NAME: TYPE"), "%s", f.err);
+    tui_ed_set(&f.f[TUI_FORM_INPUTS], "a: int, b: int");
+    tui_ed_set(&f.f[TUI_FORM_OUTPUT], "number");
+    CHECK_EQ_INT(tui_form_submit(&f, &s, &err), OCT_EFORMAT);
+    CHECK_EQ_INT(f.err_field, TUI_FORM_OUTPUT);
+    tui_ed_set(&f.f[TUI_FORM_OUTPUT], "int");
+    tui_ed_set(&f.f[TUI_FORM_EXAMPLES], "1, 2 -> 3\n1 -> 2");
+    CHECK_EQ_INT(tui_form_submit(&f, &s, &err), OCT_EFORMAT);
+    CHECK_EQ_INT(f.err_field, TUI_FORM_EXAMPLES);
+    CHECKF(strstr(f.err, "examples[1].input: expected an array of 2 values"), "%s", f.err);
+    tui_ed_set(&f.f[TUI_FORM_EXAMPLES], "1, 2 => 3");
+    CHECK_EQ_INT(tui_form_submit(&f, &s, &err), OCT_EFORMAT);
+    CHECK_EQ_INT(f.err_field, TUI_FORM_EXAMPLES);
+    CHECKF(strstr(f.err, "examples line 1"), "%s", f.err);
+    tui_ed_set(&f.f[TUI_FORM_EXAMPLES], "");
+    tui_ed_set(&f.f[TUI_FORM_LANGUAGE], "rust");
+    CHECK_EQ_INT(tui_form_submit(&f, &s, &err), OCT_EFORMAT);
+    CHECK_EQ_INT(f.err_field, TUI_FORM_LANGUAGE);
+    /* corrected: a spec, and the error is gone */
+    tui_ed_set(&f.f[TUI_FORM_LANGUAGE], "c");
+    tui_ed_set(&f.f[TUI_FORM_DESCRIPTION], "the sum");
+    tui_ed_set(&f.f[TUI_FORM_EXAMPLES], "1, 2 -> 3\n\n-1, 1 -> 0\n");
+    CHECKF(tui_form_submit(&f, &s, &err) == 0, "%s", f.err);
+    CHECK_EQ_INT(f.err_field, -1);
+    CHECK_EQ_STR(f.err, "");
+    if (s) {
+        CHECK_EQ_STR(s->name, "add");
+        CHECK_EQ_INT(s->lang, SPEC_LANG_C);
+        CHECK_EQ_INT(s->n_inputs, 2);
+        CHECK_EQ_INT(s->n_examples, 2);
+        CHECK_EQ_STR(s->description, "the sum");
+    }
+    spec_free(s);
+    CHECK_EQ_INT(tui_form_field_of("form: output: unknown type"), TUI_FORM_OUTPUT);
+    CHECK_EQ_INT(tui_form_field_of("description: too long"), TUI_FORM_DESCRIPTION);
+    CHECK_EQ_INT(tui_form_field_of("names are wrong"), -1);
+    f.cur = TUI_FORM_EXAMPLES;
+    tui_form_next(&f);
+    CHECK_EQ_INT(f.cur, TUI_FORM_LANGUAGE);
+    tui_form_prev(&f);
+    CHECK_EQ_INT(f.cur, TUI_FORM_EXAMPLES);
+    CHECK(strstr(tui_form_hint(TUI_FORM_EXAMPLES), "->") != NULL);
+    tui_form_free(&f);
+}
+
+static void test_refactor_args(void)
+{
+    const char *path, *sym;
+    errmsg_t err = {0};
+    char a1[] = "rename add to sum --symbol add", i1[sizeof a1];
+    CHECK(tui_refactor_args(a1, i1, &path, &sym, &err) == 0);
+    CHECK_EQ_STR(i1, "rename add to sum");
+    CHECK(path == NULL);
+    CHECK_EQ_STR(sym, "add");
+    char a2[] = "--path 'src/my file.c'  \"use  size_t\" everywhere", i2[sizeof a2];
+    CHECK(tui_refactor_args(a2, i2, &path, &sym, &err) == 0);
+    CHECK_EQ_STR(i2, "use  size_t everywhere");
+    CHECK_EQ_STR(path, "src/my file.c");
+    CHECK(sym == NULL);
+    char a3[] = "x --path=a.c", i3[sizeof a3];
+    CHECK(tui_refactor_args(a3, i3, &path, &sym, &err) == 0);
+    CHECK_EQ_STR(path, "a.c");
+    char a4[] = "x --path a.c --symbol f", i4[sizeof a4];
+    CHECK_EQ_INT(tui_refactor_args(a4, i4, &path, &sym, &err), OCT_EINVAL);
+    CHECKF(strstr(err.msg, "cannot be combined"), "%s", err.msg);
+    char a5[] = "--symbol f", i5[sizeof a5];
+    CHECK_EQ_INT(tui_refactor_args(a5, i5, &path, &sym, &err), OCT_EINVAL);
+    CHECKF(strstr(err.msg, "no instruction"), "%s", err.msg);
+    char a6[] = "x --path", i6[sizeof a6];
+    CHECK_EQ_INT(tui_refactor_args(a6, i6, &path, &sym, &err), OCT_EINVAL);
+    CHECKF(strstr(err.msg, "--path needs a value"), "%s", err.msg);
+    char a7[] = "x --force", i7[sizeof a7];
+    CHECK_EQ_INT(tui_refactor_args(a7, i7, &path, &sym, &err), OCT_EINVAL);
+    CHECKF(strstr(err.msg, "unknown option --force"), "%s", err.msg);
+}
+
+static void test_diff_highlight(void)
+{
+    static const struct {
+        const char *line;
+        uint8_t cls;
+    } cases[] = {
+        {"diff --git a/x.c b/x.c", TUI_C_DIFF_FILE}, {"--- a/x.c", TUI_C_DIFF_FILE},
+        {"+++ b/x.c", TUI_C_DIFF_FILE},             {"new file mode 100644", TUI_C_DIFF_FILE},
+        {"@@ -1,2 +1,2 @@ int f()", TUI_C_DIFF_HUNK}, {"-    return a;", TUI_C_DIFF_DEL},
+        {"+    return b;", TUI_C_DIFF_ADD},         {"     context", TUI_C_CODE},
+        {"-", TUI_C_DIFF_DEL},
+    };
+    CHECK_EQ_INT(tui_hl_lang("diff"), TUI_LANG_DIFF);
+    CHECK_EQ_INT(tui_hl_lang("PATCH"), TUI_LANG_DIFF);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t cls[64];
+        tui_hl_state_t st = {0};
+        size_t n = strlen(cases[i].line);
+        tui_hl_line(TUI_LANG_DIFF, cases[i].line, n, &st, cls);
+        CHECKF(cls[0] == cases[i].cls && cls[n - 1] == cases[i].cls, "'%s': %d", cases[i].line, cls[0]);
+    }
+    /* a rendered ```diff block carries the classes to the screen */
+    tui_lines_t out = {0};
+    const char *md = "```diff\n-old\n+new\n```";
+    CHECK(tui_render_entry(TUI_ROLE_ASSISTANT, md, strlen(md), 40, 1, NULL, &out) == 0);
+    bool add = false, del = false;
+    for (size_t i = 0; i < out.n; i++)
+        for (int k = 0; k < out.v[i].n; k++) {
+            add |= out.v[i].cells[k].ch == 'n' && out.v[i].cells[k].cls == TUI_C_DIFF_ADD;
+            del |= out.v[i].cells[k].ch == 'o' && out.v[i].cells[k].cls == TUI_C_DIFF_DEL;
+        }
+    CHECK(add && del);
+    tui_lines_free(&out);
+}
+
+/* A temporary git repository for the workflow tests. */
+static char g_repo[256];
+
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static void put(const char *path, const char *text)
+{
+    char full[512];
+    snprintf(full, sizeof full, "%s/%s", g_repo, path);
+    FILE *f = fopen(full, "w");
+    CHECKF(f != NULL, "cannot write %s", full);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static const char *get(const char *path)
+{
+    static char buf[4096];
+    char full[512];
+    snprintf(full, sizeof full, "%s/%s", g_repo, path);
+    FILE *f = fopen(full, "r");
+    if (!f)
+        return "<absent>";
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static const char ADD_C[] = "int add(int a, int b)\n{\n    return a + b;\n}\n";
+static const char ADD_SWAPPED[] = "int add(int a, int b)\n{\n    return b + a;\n}\n";
+static const char SWAP_DIFF[] = "diff --git a/add.c b/add.c\n--- a/add.c\n+++ b/add.c\n@@ -1,4 +1,4 @@\n"
+                                " int add(int a, int b)\n {\n-    return a + b;\n+    return b + a;\n }\n";
+
+static void repo_new(void)
+{
+    if (g_repo[0])
+        sh("rm -rf '%s'", g_repo);
+    snprintf(g_repo, sizeof g_repo, "/tmp/octet-test-tui-XXXXXX");
+    CHECK(mkdtemp(g_repo) != NULL);
+    put("add.c", ADD_C);
+    put("greet.py", "def greet(name):\n    return 'hi ' + name\n");
+    CHECK(sh("cd '%s' && git init -q && git add . && git -c user.name=t -c user.email=t@t commit -qm init", g_repo) ==
+          0);
+}
+
+static void test_refactor_steps(void)
+{
+    bool chat = false, completion = true;
+    CHECK(!refactor_reply_done("Here it is:\n```diff\n-a\n+b\n", &chat));
+    CHECK(refactor_reply_done("Here it is:\n```diff\n-a\n+b\n```\nDone.", &chat));
+    CHECK(!refactor_reply_done("-a\n+b\n", &completion));
+    CHECK(refactor_reply_done("-a\n+b\n```", &completion));
+    char *diff = NULL;
+    errmsg_t err = {0};
+    CHECK_EQ_INT(refactor_reply_diff("I would rather not.", false, NULL, &diff, &err), OCT_ENOTFOUND);
+    CHECK(diff == NULL);
+    /* a reply with wrong hunk counts and no diff --git line is repaired */
+    CHECK(refactor_reply_diff("Sure.\n```diff\n--- a/add.c\n+++ b/add.c\n@@ -1,9 +1,9 @@\n int add(int a, int b)\n {\n"
+                              "-    return a + b;\n+    return b + a;\n }\n```\n",
+                              false, NULL, &diff, &err) == 0);
+    CHECKF(diff && strstr(diff, "diff --git a/add.c b/add.c") && strstr(diff, "@@ -1,4 +1,4 @@"), "%s", diff);
+    free(diff);
+    /* a completion continues the prompt's ```diff block */
+    CHECK(refactor_reply_diff(SWAP_DIFF, true, NULL, &diff, &err) == 0);
+    free(diff);
+    chat_msg_t msgs[2];
+    char *prompt = NULL;
+    CHECK(refactor_prompt("swap", "add.c", NULL, "add.c:1-4\n", true, msgs, &prompt, &err) == 0);
+    CHECK(msgs[0].role == CHAT_ROLE_SYSTEM && strstr(msgs[0].content, "```diff"));
+    CHECK(msgs[1].content == prompt && strstr(prompt, "Instruction: swap") && strstr(prompt, "the file add.c"));
+    free(prompt);
+    CHECK(refactor_prompt("swap", NULL, "add", "", false, msgs, &prompt, &err) == 0);
+    CHECK(strstr(prompt, "Target: add,") && strstr(prompt, "```diff\n"));
+    free(prompt);
+
+    /* retrieval: the target file first, a symbol's definition, an unknown symbol */
+    repo_new();
+    rag_t *r = NULL;
+    rag_options_t ro = {0};
+    ro.dir = g_repo;
+    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    if (!r)
+        return;
+    char *rel = NULL, *ctx = NULL, full[300];
+    snprintf(full, sizeof full, "%s/add.c", g_repo);
+    CHECK(refactor_rel_path(r, full, &rel, &err) == 0);
+    CHECK_EQ_STR(rel, "add.c");
+    CHECK_EQ_INT(refactor_rel_path(r, "/etc/hostname", &ctx, &err), OCT_EINVAL);
+    CHECKF(strstr(err.msg, "not a file inside the repository"), "%s", err.msg);
+    CHECK(refactor_context(r, "swap the operands", rel, NULL, 400, rag_estimate_tokens, NULL, &ctx, &err) == 0);
+    CHECKF(ctx && !strncmp(ctx, "add.c:1-4\n```\nint add", 21), "%s", ctx);
+    free(ctx);
+    ctx = NULL;
+    CHECK(refactor_context(r, "rename", NULL, "greet", 400, rag_estimate_tokens, NULL, &ctx, &err) == 0);
+    CHECKF(ctx && strstr(ctx, "greet.py:1-2"), "%s", ctx);
+    free(ctx);
+    CHECK_EQ_INT(refactor_context(r, "rename", NULL, "nope", 400, rag_estimate_tokens, NULL, &ctx, &err),
+                 OCT_ENOTFOUND);
+    CHECKF(strstr(err.msg, "'nope' is not defined"), "%s", err.msg);
+    free(rel);
+    rag_close(r);
+}
+
+/* The confirmation's answer, as the TUI calls it on y / n, on a real repository. */
+static void test_pending_apply(void)
+{
+    tui_pending_t p = {0};
+    char *report = NULL;
+    errmsg_t err = {0};
+    repo_new();
+    CHECK(!tui_pending_active(&p));
+    CHECK_EQ_INT(tui_pending_answer(&p, true, &report, &err), OCT_EINVAL);
+    /* n: discarded, nothing changes */
+    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, &err) == 0);
+    CHECK(tui_pending_active(&p));
+    CHECK_EQ_STR(p.summary, "1 file changed, 1 insertion(+), 1 deletion(-)");
+    CHECK(tui_pending_answer(&p, false, &report, &err) == 0);
+    CHECKF(report && strstr(report, "discarded; nothing was changed"), "%s", report);
+    free(report);
+    CHECK(!tui_pending_active(&p));
+    CHECK_EQ_STR(get("add.c"), ADD_C);
+    /* y on a file with uncommitted edits: refused, the edits stay */
+    put("add.c", "int add(int a, int b) { return a + b; }\n");
+    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, &err) == 0);
+    CHECK(tui_pending_answer(&p, true, &report, &err) != 0);
+    CHECKF(strstr(err.msg, "uncommitted"), "%s", err.msg);
+    CHECK(report == NULL);
+    CHECK(!tui_pending_active(&p));
+    CHECK_EQ_STR(get("add.c"), "int add(int a, int b) { return a + b; }\n");
+    /* y on a clean file: applied, reported, and undoable */
+    put("add.c", ADD_C);
+    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, &err) == 0);
+    CHECKF(tui_pending_answer(&p, true, &report, &err) == 0, "%s", err.msg);
+    CHECKF(report && strstr(report, "applied: 1 file changed") && strstr(report, "modified add.c") &&
+               strstr(report, "/undo"),
+           "%s", report);
+    free(report);
+    CHECK_EQ_STR(get("add.c"), ADD_SWAPPED);
+    patch_undo_t *u = NULL;
+    CHECK(patch_undo_peek(g_repo, &u, &err) == 0);
+    CHECK(u && u->n_files == 1 && !strcmp(u->files[0].path, "add.c"));
+    patch_undo_free(u);
+    CHECK(patch_undo(g_repo, false, NULL, &err) == 0);
+    CHECK_EQ_STR(get("add.c"), ADD_C);
+    /* a patch whose context is gone: refused, nothing changes */
+    put("add.c", "int add(int a, int b)\n{\n    return a - b;\n}\n");
+    sh("cd '%s' && git -c user.name=t -c user.email=t@t commit -qam sub", g_repo);
+    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, &err) == 0);
+    CHECK(tui_pending_answer(&p, true, &report, &err) != 0);
+    CHECK(err.msg[0] != '\0');
+    CHECK_EQ_STR(get("add.c"), "int add(int a, int b)\n{\n    return a - b;\n}\n");
+    /* a diff that is not one is refused before asking */
+    CHECK(tui_pending_set(&p, "not a diff\n", g_repo, &err) != 0);
+    CHECK(!tui_pending_active(&p));
+    tui_pending_clear(&p);
+}
+
+/* /spec and /refactor on the runner with a tiny random model: they fail
+ * cleanly, change nothing, and the chat goes on afterwards. */
+static void test_runner_flows(void)
+{
+    repo_new();
+    rag_t *rg = NULL;
+    rag_options_t ro = {0};
+    errmsg_t err = {0};
+    ro.dir = g_repo;
+    CHECKF(rag_open(&rg, &ro, &err) == 0 && rag_update(rg, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    tui_runner_t *r = NULL;
+    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0};
+    CHECK(tui_runner_new(&r, &cfg, &err) == 0);
+    if (!r || !rg) {
+        tui_runner_free(r);
+        rag_close(rg);
+        return;
+    }
+    preset_t p;
+    tiny_preset(&p, "t", 256);
+    p.retrieval = true;
+    p.top_k = 2;
+    p.token_budget = 60;
+    evlog_t log;
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_use(r, &p, NULL) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_refactor(r, "swap the operands of add", NULL, NULL, g_repo) == 0);
+    CHECK_EQ_INT(tui_runner_refactor(r, "again", NULL, NULL, g_repo), OCT_EINVAL); /* busy */
+    CHECK(tui_runner_wait_idle(r, 30000));
+    collect(r, &log);
+    CHECK_EQ_INT(log.n_patch, 0);
+    CHECK_EQ_INT(log.n_err, 1);
+    CHECKF(strstr(log.notices, "refactor: ") && strstr(log.notices, "nothing was changed"), "%s", log.notices);
+    CHECK_EQ_STR(get("add.c"), ADD_C);
+    CHECK(sh("cd '%s' && test -z \"$(git status --porcelain --untracked-files=no)\"", g_repo) == 0);
+
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_refactor(r, "rename", NULL, "nope", g_repo) == 0);
+    CHECK(tui_runner_wait_idle(r, 30000));
+    collect(r, &log);
+    CHECKF(log.n_err == 1 && strstr(log.notices, "the symbol 'nope' is not defined"), "%s", log.notices);
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_refactor(r, "x", "/etc/hostname", NULL, g_repo) == 0);
+    CHECK(tui_runner_wait_idle(r, 30000));
+    collect(r, &log);
+    CHECKF(log.n_err == 1 && strstr(log.notices, "not a file inside the repository"), "%s", log.notices);
+
+    /* a spec's prompt does not fit the tiny models' 256 tokens: the embedded
+     * model, on examples without a rule, so that it fails */
+    preset_t p2 = p;
+    p2.ctx = 1024;
+    snprintf(p2.name, sizeof p2.name, "t2");
+    CHECK(tui_runner_use(r, &p2, "models/octet-code.gguf") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    memset(&log, 0, sizeof log);
+    collect(r, &log);
+    CHECKF(strstr(log.notices, "loaded octet"), "%s", log.notices);
+    /* the model writes a reply, with no diff that applies in it */
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_refactor(r, "swap the operands of add", NULL, "add", g_repo) == 0);
+    CHECK(tui_runner_wait_idle(r, 30000));
+    collect(r, &log);
+    CHECK_EQ_INT(log.n_patch, 0);
+    CHECK_EQ_INT(log.n_err, 1);
+    CHECK(log.text_len > 0);
+    CHECKF(strstr(log.notices, "refactor: ") && strstr(log.notices, "nothing was changed"), "%s", log.notices);
+    CHECK_EQ_STR(get("add.c"), ADD_C);
+    static const char SPEC[] = "{\"language\": \"python\", \"name\": \"mystery\", \"description\": \"a number\","
+                               " \"inputs\": [{\"name\": \"n\", \"type\": \"int\"}], \"output\": \"int\", "
+                               "\"examples\": [{\"input\": [1], \"output\": 7}, {\"input\": [2], \"output\": -3},"
+                               " {\"input\": [3], \"output\": 40}]}";
+    spec_t *s = NULL;
+    CHECK(spec_parse(&s, SPEC, strlen(SPEC), "t.json", &err) == 0);
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_spec(r, s, g_repo) == 0);
+    CHECK(tui_runner_wait_idle(r, 60000));
+    collect(r, &log);
+    CHECKF(strstr(log.notices, "attempt 1/3 failed: ") && strstr(log.notices, "attempt 3/3 failed: "), "%s",
+           log.notices);
+    CHECKF(log.n_err == 1 && strstr(log.notices, "spec mystery: no code passed after 3 attempts; the last one failed:"),
+           "%s", log.notices);
+    CHECK(log.n_context == 1); /* the preset retrieves: the chunks for the spec */
+
+    /* the chat has its KV cache back */
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_send(r, "hello") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECK_EQ_INT(log.n_err, 0);
+    CHECK_EQ_INT(log.n_end, 1);
+    tui_runner_status_t st;
+    tui_runner_status(r, &st);
+    CHECK(st.loaded && st.n_ctx == 1024 && st.pos > 0 && !st.generating);
+    tui_runner_free(r);
+    rag_close(rg);
+    sh("rm -rf '%s'", g_repo);
+}
+
 int main(void)
 {
     if (!setlocale(LC_CTYPE, "C.UTF-8")) {
@@ -902,5 +1323,11 @@ int main(void)
     TEST_RUN(test_prompt);
     TEST_RUN(test_runner);
     TEST_RUN(test_runner_cancel);
+    TEST_RUN(test_form);
+    TEST_RUN(test_refactor_args);
+    TEST_RUN(test_diff_highlight);
+    TEST_RUN(test_refactor_steps);
+    TEST_RUN(test_pending_apply);
+    TEST_RUN(test_runner_flows);
     TEST_END();
 }

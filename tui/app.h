@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "editor.h"
+#include "flows.h"
+#include "form.h"
 #include "gauge.h"
 #include "indexer.h"
 #include "markdown.h"
@@ -36,6 +38,7 @@ typedef enum tui_overlay {
     TUI_OV_NONE,
     TUI_OV_HELP,
     TUI_OV_PICKER,
+    TUI_OV_FORM, /* the /spec form */
 } tui_overlay_t;
 
 /* One row of the F2 picker. */
@@ -81,6 +84,10 @@ typedef struct tui_app {
     tui_pick_t *picks;
     size_t n_picks;
     int pick_sel;
+    tui_form_t form;
+
+    /* a patch /refactor proposed: y applies it, n discards it */
+    tui_pending_t pending;
 
     /* status */
     tui_runner_status_t st;

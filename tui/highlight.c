@@ -65,6 +65,7 @@ static const struct {
     {"go", TUI_LANG_GO},        {"golang", TUI_LANG_GO},   {"rust", TUI_LANG_RUST},    {"rs", TUI_LANG_RUST},
     {"java", TUI_LANG_JAVA},    {"sh", TUI_LANG_SHELL},    {"bash", TUI_LANG_SHELL},   {"shell", TUI_LANG_SHELL},
     {"zsh", TUI_LANG_SHELL},    {"console", TUI_LANG_SHELL}, {"shellscript", TUI_LANG_SHELL},
+    {"diff", TUI_LANG_DIFF},    {"patch", TUI_LANG_DIFF},  {"udiff", TUI_LANG_DIFF},
 };
 
 tui_lang_t tui_hl_lang(const char *name)
@@ -161,6 +162,21 @@ void tui_hl_line(tui_lang_t lang, const char *s, size_t len, tui_hl_state_t *st,
     fill(cls, 0, len, TUI_C_CODE);
     if (lang == TUI_LANG_NONE)
         return;
+    if (lang == TUI_LANG_DIFF) {
+        /* the colors of `git diff` and patch_colorize: headers, hunks, - and + */
+        static const char *const heads[] = {"--- ", "+++ ", "diff ", "index ", "new file", "deleted file",
+                                            "rename ", "similarity ", "old mode", "new mode"};
+        bool file = false;
+        for (size_t k = 0; k < sizeof heads / sizeof heads[0] && !file; k++)
+            file = len >= strlen(heads[k]) && !strncmp(s, heads[k], strlen(heads[k]));
+        uint8_t c = file ? TUI_C_DIFF_FILE
+                    : len >= 2 && s[0] == '@' && s[1] == '@' ? TUI_C_DIFF_HUNK
+                    : len && s[0] == '+' ? TUI_C_DIFF_ADD
+                    : len && s[0] == '-' ? TUI_C_DIFF_DEL
+                                         : TUI_C_CODE;
+        fill(cls, 0, len, c);
+        return;
+    }
     size_t i = 0;
     if (st->mode == M_BLOCK_COMMENT) {
         const char *end = NULL;

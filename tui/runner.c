@@ -18,18 +18,23 @@
 #include <unistd.h>
 
 #include "chat.h"
+#include "patch.h"
 #include "prompt.h"
+#include "refactor.h"
 #include "runner.h"
 #include "sample.h"
 #include "text.h"
 
-typedef enum job_kind { JOB_USE, JOB_SEND, JOB_CLEAR } job_kind_t;
+typedef enum job_kind { JOB_USE, JOB_SEND, JOB_CLEAR, JOB_SPEC, JOB_REFACTOR } job_kind_t;
 
 typedef struct job {
     job_kind_t kind;
     preset_t preset;
     char *model; /* JOB_USE: new default model, or NULL */
-    char *text;  /* JOB_SEND */
+    char *text;  /* JOB_SEND; JOB_REFACTOR: the instruction */
+    spec_t *spec;        /* JOB_SPEC */
+    char *path, *symbol; /* JOB_REFACTOR: the target, or NULL */
+    char *dir;           /* JOB_SPEC: the code's directory; JOB_REFACTOR: the repository */
     struct job *next;
 } job_t;
 
@@ -462,14 +467,14 @@ fail:
 
 /* ---- answering ------------------------------------------------------------- */
 
-/* Retrieve chunks for QUESTION and pack them into at most BUDGET tokens.
+/* Retrieve K chunks for QUESTION and pack them into at most BUDGET tokens.
  * Returns the packed text (malloc'd) or NULL; posts the context event. */
-static char *retrieve(tui_runner_t *r, const char *question, size_t budget)
+static char *retrieve(tui_runner_t *r, const char *question, size_t k, size_t budget)
 {
     rag_results_t res = {0};
     errmsg_t err = {0};
     char *packed = NULL;
-    if (rag_query(r->rag, question, strlen(question), (size_t)r->preset.top_k, &res, &err)) {
+    if (rag_query(r->rag, question, strlen(question), k, &res, &err)) {
         postf(r, TUI_EV_NOTICE, "retrieval failed: %s", err.msg);
         post_str(r, TUI_EV_CONTEXT, "");
         return NULL;
@@ -533,7 +538,7 @@ static void job_send(tui_runner_t *r, job_t *j)
         size_t room = n_ids < budget ? (budget - n_ids) / 2 : 0;
         if (room > r->preset.token_budget)
             room = r->preset.token_budget;
-        packed = room >= 32 ? retrieve(r, j->text, room) : NULL;
+        packed = room >= 32 ? retrieve(r, j->text, (size_t)r->preset.top_k, room) : NULL;
         if (room < 32)
             post_str(r, TUI_EV_CONTEXT, "");
     } else {
@@ -592,7 +597,11 @@ static void job_send(tui_runner_t *r, job_t *j)
             canceled = true;
             break;
         }
-        int32_t id = sample_token(smp, eng_logits(r->s));
+        int32_t id;
+        if (eng_sample(r->s, smp, &id, &err)) {
+            postf(r, TUI_EV_ERROR, "%s", err.msg);
+            break;
+        }
         sample_accept(smp, id);
         if (tok_is_eog(tok, id))
             break;
@@ -671,6 +680,263 @@ done:
     free(answer);
 }
 
+/* ---- workflows: /spec and /refactor -------------------------------------------- */
+
+#define SPEC_ATTEMPTS 3      /* like `octet gen`: --retries 2 */
+#define SPEC_CONTEXT 1024    /* retrieved tokens, at most a quarter of the context (gen's --context) */
+#define SPEC_HITS 8
+#define REFACTOR_CONTEXT 2048 /* at most half the context (refactor's --context) */
+
+/* A workflow's model: the loaded weights behind a spec_engine_llm_t, whose
+ * session takes the place of the chat's (one KV cache in memory at a time),
+ * so the gauge shows it and Ctrl-C reaches it. */
+typedef struct flow {
+    tui_runner_t *r;
+    spec_engine_llm_t el;
+    spec_llm_t llm;
+    bool open;  /* a reply is streaming: ANSWER_END not posted yet */
+    uint32_t n_gen;
+    double t0;
+    int attempts;
+} flow_t;
+
+static void flow_text(void *ud, const char *piece, size_t len)
+{
+    flow_t *f = ud;
+    tui_runner_t *r = f->r;
+    if (!f->open) {
+        f->open = true;
+        f->n_gen = 0;
+        f->t0 = now_s();
+    }
+    post(r, TUI_EV_TEXT, piece, len);
+    f->n_gen++;
+    double dt = now_s() - f->t0;
+    pthread_mutex_lock(&r->mu);
+    r->st.n_gen = f->n_gen;
+    r->st.tok_s = dt > 0 ? f->n_gen / dt : 0;
+    r->st.pos = r->s ? eng_pos(r->s) : 0;
+    pthread_mutex_unlock(&r->mu);
+    if (r->delay_ms)
+        sleep_ms(r->delay_ms);
+}
+
+/* Close the reply being streamed with the line TEXT. */
+static void flow_end_reply(flow_t *f, const char *text)
+{
+    if (f->open)
+        post_str(f->r, TUI_EV_ANSWER_END, text);
+    else
+        post_str(f->r, TUI_EV_NOTICE, text);
+    f->open = false;
+}
+
+static int flow_open(tui_runner_t *r, flow_t *f, errmsg_t *err)
+{
+    memset(f, 0, sizeof *f);
+    f->r = r;
+    if (!r->m)
+        return errmsg_set(err, OCT_EINVAL, "no model loaded: give one with /model FILE.gguf (or start octet with -m "
+                                           "FILE)");
+    sample_params_t sp;
+    sample_params_default(&sp);
+    sp.temp = 0.2f; /* gen's and refactor's defaults */
+    sp.seed = r->preset.seed ? r->preset.seed : 1;
+    pthread_mutex_lock(&r->mu);
+    eng_session_t *os = r->s;
+    r->s = NULL;
+    pthread_mutex_unlock(&r->mu);
+    eng_session_free(os);
+    r->n_cached = 0;
+    int n_predict = (int)r->preset.max_new_tokens;
+    int rc = spec_engine_llm_init(&f->el, r->m, NULL, &sp, n_predict, &f->llm, err);
+    if (rc == OCT_ENOTFOUND) /* an unknown chat template: plain completion, as the chat does */
+        rc = spec_engine_llm_init(&f->el, r->m, "none", &sp, n_predict, &f->llm, err);
+    eng_session_t *s = f->el.session;
+    errmsg_t e2 = {0};
+    if (rc && eng_session_new(&s, r->m, &e2)) {
+        /* without a session the model is of no use: let it go */
+        pthread_mutex_lock(&r->mu);
+        eng_model_t *m = r->m;
+        chat_tmpl_t *t = r->tmpl;
+        r->m = NULL;
+        r->tmpl = NULL;
+        r->st.loaded = false;
+        pthread_mutex_unlock(&r->mu);
+        free_engine(m, NULL, t);
+        return rc;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->s = s;
+    r->st.generating = rc == 0;
+    r->st.n_gen = 0;
+    r->st.tok_s = 0;
+    pthread_mutex_unlock(&r->mu);
+    if (atomic_load(&r->cancel))
+        eng_cancel(s); /* Ctrl-C came while there was no session */
+    f->el.on_text = flow_text;
+    f->el.text_ud = f;
+    publish_pos(r);
+    return rc;
+}
+
+static void flow_close(flow_t *f)
+{
+    tui_runner_t *r = f->r;
+    f->el.session = NULL; /* it is the chat's session now (r->s) */
+    spec_engine_llm_free(&f->el);
+    pthread_mutex_lock(&r->mu);
+    r->st.generating = false;
+    pthread_mutex_unlock(&r->mu);
+    publish_pos(r);
+}
+
+static void spec_attempt(void *ud, int attempt, const char *reply, const char *code, const spec_report_t *rep,
+                         const char *error)
+{
+    flow_t *f = ud;
+    char line[640];
+    (void)reply; /* streamed already */
+    (void)code;  /* posted at the end when it passed */
+    if (!*error) {
+        snprintf(line, sizeof line, "attempt %d/%d: %s", attempt, f->attempts,
+                 rep ? "the code passed the check" : "code extracted");
+    } else {
+        size_t first = strcspn(error, "\n");
+        snprintf(line, sizeof line, "attempt %d/%d failed: %.*s%s", attempt, f->attempts,
+                 (int)(first < 500 ? first : 500), error, error[first] && error[first + 1] ? " ..." : "");
+    }
+    flow_end_reply(f, line);
+    if (*error && attempt < f->attempts)
+        set_state(f->r, "spec: attempt %d/%d, the failure fed back", attempt + 1, f->attempts);
+}
+
+static void job_spec(tui_runner_t *r, job_t *j)
+{
+    const spec_t *s = j->spec;
+    errmsg_t err = {0};
+    flow_t f;
+    char *query = NULL, *ctx = NULL;
+    spec_gen_result_t res = {0};
+    spec_check_opts_t co;
+    spec_check_opts_default(&co);
+    if (flow_open(r, &f, &err)) {
+        postf(r, TUI_EV_ERROR, "spec %s: %s", s->name, err.msg);
+        return;
+    }
+    f.attempts = SPEC_ATTEMPTS;
+    if (r->rag && r->preset.retrieval) {
+        set_state(r, "retrieving");
+        size_t budget = eng_n_ctx(r->s) / 4 < SPEC_CONTEXT ? eng_n_ctx(r->s) / 4 : SPEC_CONTEXT;
+        if (!(query = spec_query(s))) {
+            post_str(r, TUI_EV_ERROR, "out of memory");
+            goto done;
+        }
+        ctx = retrieve(r, query, SPEC_HITS, budget);
+    }
+    set_state(r, "spec: attempt 1/%d", SPEC_ATTEMPTS);
+    spec_gen_opts_t go = {
+        .attempts = SPEC_ATTEMPTS,
+        .check = true,
+        .context = ctx,
+        .code_dir = j->dir,
+        .check_opts = &co,
+        .on_attempt = spec_attempt,
+        .ud = &f,
+    };
+    int rc = spec_gen(s, &f.llm, &go, &res, &err);
+    if (rc == OCT_ECANCELED) {
+        flow_end_reply(&f, "stopped (Ctrl-C)");
+        postf(r, TUI_EV_NOTICE, "spec %s: stopped; nothing was generated", s->name);
+    } else if (rc) {
+        flow_end_reply(&f, "stopped");
+        postf(r, TUI_EV_ERROR, "spec %s: %s", s->name, err.msg);
+    } else if (res.ok) {
+        char *block = NULL;
+        size_t n = strlen(res.code);
+        if (asprintf(&block, "```%s\n%s%s```\n", spec_lang_name(s->lang), res.code,
+                     n && res.code[n - 1] != '\n' ? "\n" : "") < 0) {
+            post_str(r, TUI_EV_ERROR, "out of memory");
+            goto done;
+        }
+        post_str(r, TUI_EV_TEXT, block);
+        free(block);
+        postf(r, TUI_EV_ANSWER_END, "spec %s: the code above passed the check (%zu example%s) at attempt %d of %d",
+              s->name, s->n_examples, s->n_examples == 1 ? "" : "s", res.attempts, SPEC_ATTEMPTS);
+    } else {
+        postf(r, TUI_EV_ERROR, "spec %s: no code passed after %d attempt%s; the last one failed:\n%s", s->name,
+              res.attempts, res.attempts == 1 ? "" : "s", res.last_error ? res.last_error : "");
+    }
+done:
+    spec_gen_result_free(&res);
+    free(ctx);
+    free(query);
+    flow_close(&f);
+}
+
+static void job_refactor(tui_runner_t *r, job_t *j)
+{
+    errmsg_t err = {0};
+    flow_t f;
+    char *rel = NULL, *ctx = NULL, *prompt = NULL, *reply = NULL, *diff = NULL;
+    patch_t *p = NULL;
+    chat_msg_t msgs[2];
+    if (!r->rag) {
+        postf(r, TUI_EV_ERROR, "refactor: no repository index (%s is not in a git repository)", j->dir);
+        return;
+    }
+    if (j->path && refactor_rel_path(r->rag, j->path, &rel, &err)) {
+        postf(r, TUI_EV_ERROR, "refactor: %s", err.msg);
+        return;
+    }
+    if (flow_open(r, &f, &err)) {
+        postf(r, TUI_EV_ERROR, "refactor: %s", err.msg);
+        free(rel);
+        return;
+    }
+    set_state(r, "retrieving");
+    size_t budget = eng_n_ctx(r->s) / 2 < REFACTOR_CONTEXT ? eng_n_ctx(r->s) / 2 : REFACTOR_CONTEXT;
+    if (refactor_context(r->rag, j->text, rel, j->symbol, budget, spec_engine_count, &f.el, &ctx, &err) ||
+        refactor_prompt(j->text, rel, j->symbol, ctx, f.llm.chat, msgs, &prompt, &err)) {
+        postf(r, TUI_EV_ERROR, "refactor: %s; nothing was changed", err.msg);
+        goto done;
+    }
+    set_state(r, "refactor: asking for a diff");
+    bool completion = !f.llm.chat;
+    int rc = f.llm.generate(f.llm.ud, msgs, 2, prompt, refactor_reply_done, &completion, &reply, &err);
+    if (rc == OCT_ECANCELED) {
+        flow_end_reply(&f, "stopped (Ctrl-C)");
+        post_str(r, TUI_EV_NOTICE, "refactor: stopped; nothing was changed");
+        goto done;
+    }
+    if (f.open) {
+        char figures[96];
+        snprintf(figures, sizeof figures, "%u tokens, %.1f tok/s", r->st.n_gen, r->st.tok_s);
+        flow_end_reply(&f, figures);
+    }
+    if (rc) {
+        postf(r, TUI_EV_ERROR, "refactor: %s; nothing was changed", err.msg);
+        goto done;
+    }
+    if (refactor_reply_diff(reply, completion, j->dir, &diff, &err)) {
+        postf(r, TUI_EV_ERROR, "refactor: no usable diff in the model's reply: %s; nothing was changed", err.msg);
+        goto done;
+    }
+    if (patch_parse(&p, diff, strlen(diff), "the model's diff", &err) || patch_check(p, j->dir, false, &err)) {
+        postf(r, TUI_EV_ERROR, "refactor: %s; nothing was changed", err.msg);
+        goto done;
+    }
+    post_str(r, TUI_EV_PATCH, diff);
+done:
+    patch_free(p);
+    free(diff);
+    free(reply);
+    free(prompt);
+    free(ctx);
+    free(rel);
+    flow_close(&f);
+}
+
 /* ---- the worker -------------------------------------------------------------- */
 
 static void job_free(job_t *j)
@@ -679,6 +945,10 @@ static void job_free(job_t *j)
         return;
     free(j->model);
     free(j->text);
+    spec_free(j->spec);
+    free(j->path);
+    free(j->symbol);
+    free(j->dir);
     free(j);
 }
 
@@ -712,6 +982,12 @@ static void *worker(void *arg)
             break;
         case JOB_CLEAR:
             hist_clear(r);
+            break;
+        case JOB_SPEC:
+            job_spec(r, j);
+            break;
+        case JOB_REFACTOR:
+            job_refactor(r, j);
             break;
         }
         job_free(j);
@@ -829,6 +1105,40 @@ int tui_runner_send(tui_runner_t *r, const char *text)
     j->kind = JOB_SEND;
     if (!(j->text = strdup(text))) {
         free(j);
+        return OCT_ENOMEM;
+    }
+    return enqueue(r, j, true);
+}
+
+int tui_runner_spec(tui_runner_t *r, spec_t *s, const char *code_dir)
+{
+    job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        spec_free(s);
+        return OCT_ENOMEM;
+    }
+    j->kind = JOB_SPEC;
+    j->spec = s;
+    if (!(j->dir = strdup(code_dir))) {
+        job_free(j);
+        return OCT_ENOMEM;
+    }
+    return enqueue(r, j, true);
+}
+
+int tui_runner_refactor(tui_runner_t *r, const char *instruction, const char *path, const char *symbol,
+                        const char *repo_dir)
+{
+    job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return OCT_ENOMEM;
+    j->kind = JOB_REFACTOR;
+    j->text = strdup(instruction);
+    j->dir = strdup(repo_dir);
+    j->path = dup_or_null(path);
+    j->symbol = dup_or_null(symbol);
+    if (!j->text || !j->dir || (path && !j->path) || (symbol && !j->symbol)) {
+        job_free(j);
         return OCT_ENOMEM;
     }
     return enqueue(r, j, true);

@@ -19,6 +19,7 @@
 #include "errmsg.h"
 #include "preset.h"
 #include "rag.h"
+#include "spec.h"
 
 typedef struct tui_runner tui_runner_t;
 
@@ -29,6 +30,7 @@ typedef enum tui_ev_kind {
     TUI_EV_CONTEXT,    /* chunks retrieved for the answer: "path:a-b\tscore\tsymbol" lines */
     TUI_EV_ANSWER_END, /* the answer is over; text: its figures */
     TUI_EV_LOADED,     /* a model or preset change took effect */
+    TUI_EV_PATCH,      /* /refactor: a checked diff waiting for the user's confirmation */
 } tui_ev_kind_t;
 
 typedef struct tui_ev {
@@ -55,6 +57,24 @@ void tui_runner_free(tui_runner_t *r);
 int tui_runner_use(tui_runner_t *r, const preset_t *p, const char *model);
 /* Queue the user's message TEXT. OCT_EINVAL while another job runs. */
 int tui_runner_send(tui_runner_t *r, const char *text);
+/* The workflows (docs/tui.md). They run on the loaded model with a KV
+ * cache of their own that then becomes the chat's (one cache at a time:
+ * the chat's next turn is prefilled again), stream the model's replies as
+ * TEXT events (each reply ends with ANSWER_END) and stop on Ctrl-C
+ * (tui_runner_cancel). OCT_EINVAL while another job runs.
+ *
+ * /spec: generate S's function like `octet gen --check` (3 attempts, the
+ * failure fed back; retrieved repository code in the prompt when the preset
+ * retrieves), checking it with CODE_DIR as the code's directory, then post
+ * the code that passed or why the last attempt failed. Takes S (freed by
+ * the runner, also on failure). */
+int tui_runner_spec(tui_runner_t *r, spec_t *s, const char *code_dir);
+/* /refactor: like `octet refactor` (refactor.h): retrieve the target (PATH,
+ * SYMBOL, both may be NULL) and its uses, ask for a diff, extract it and
+ * check it against the working tree of REPO_DIR, then post it as a PATCH
+ * event; nothing is applied here. */
+int tui_runner_refactor(tui_runner_t *r, const char *instruction, const char *path, const char *symbol,
+                        const char *repo_dir);
 /* Forget the conversation (the KV cache keeps its reusable prefix). */
 int tui_runner_clear(tui_runner_t *r);
 /* Stop the running job (an answer, a prefill); no effect when idle. */

@@ -34,6 +34,9 @@ void tui_screen_init_colors(void)
         {TUI_C_BAR_WARN, COLOR_YELLOW, A_NORMAL}, {TUI_C_BAR_CRIT, COLOR_RED, A_BOLD},
         {TUI_C_BAR_FREE, -1, A_DIM},         {TUI_C_STATUS, -1, A_NORMAL},
         {TUI_C_STATUS_KEY, -1, A_BOLD},
+        {TUI_C_DIFF_ADD, COLOR_GREEN, A_NORMAL}, {TUI_C_DIFF_DEL, COLOR_RED, A_NORMAL},
+        {TUI_C_DIFF_HUNK, COLOR_CYAN, A_NORMAL}, {TUI_C_DIFF_FILE, -1, A_BOLD},
+        {TUI_C_FORM_ERR, COLOR_RED, A_BOLD},
     };
     bool color = has_colors() && start_color() == OK;
     if (color)
@@ -222,8 +225,9 @@ static void draw_input(tui_app_t *a, int top, int rows, int w, int *cy, int *cx)
         put_text(top + r, 0, r == 0 && first == 0 ? "\u203a " : "  ", TUI_C_ROLE_USER, 2, 0);
     if (a->ed.len == 0) {
         put_text(top, 2,
-                 a->st.generating ? "answering... (Ctrl-C stops it)"
-                                  : "Ask about your code; /help lists commands",
+                 tui_pending_active(&a->pending) ? "y: apply the patch above \u00b7 n: discard it"
+                 : a->st.generating              ? "answering... (Ctrl-C stops it)"
+                                                 : "Ask about your code; /help lists commands",
                  TUI_C_DIM, w - 2, 0);
     }
     input_ctx_t c = {top, first, rows, 2, w - 2};
@@ -242,6 +246,9 @@ static void draw_status(tui_app_t *a, int y, int w)
     fill_row(y, 0, w, A_REVERSE);
     if (a->flash[0] && tui_now() < a->flash_until) {
         snprintf(buf, sizeof buf, " %s", a->flash);
+        tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
+    } else if (tui_pending_active(&a->pending)) {
+        snprintf(buf, sizeof buf, " Apply this patch (%s)? y apply \u00b7 n discard", a->pending.summary);
         tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
     } else {
         tui_cells_add(&c, " model ", 7, TUI_C_STATUS, 0);
@@ -322,6 +329,8 @@ static const char *const HELP[] = {
     "  /search QUERY        the repository chunks most relevant to QUERY",
     "  /save FILE           write the transcript as Markdown",
     "  /copy N [FILE]       code block N to FILE (no FILE: the clipboard)",
+    "  /spec [FILE]         a function from a spec: the form, or a spec file",
+    "  /refactor INSTRUCTION [--path P | --symbol S]  a diff, applied on y",
     "  /undo [yes]          show, then restore, the files the last apply changed",
     "  /clear   forget the conversation   /context  show/hide the panel",
     "  /help    this help                 /quit     leave octet",
@@ -381,6 +390,65 @@ static void draw_picker(tui_app_t *a, int H, int W)
              w - 4, 0);
 }
 
+/* The /spec form: a label and an editor per field, the field being edited
+ * highlighted, an error under the field it names. */
+static void draw_form(tui_app_t *a, int H, int W, int *cy, int *cx)
+{
+    const tui_form_t *f = &a->form;
+    int w = W - 4 < 96 ? W - 4 : 96, lw = 15, fw = w - 4 - lw;
+    int ex_rows = H >= 24 ? 4 : 2;
+    /* a row under each field for its hint or error; one more for a long error */
+    int h = 2 + 2 * (TUI_FORM_N - 1) + ex_rows + 1 + 1 + 3;
+    if (h > H)
+        h = H;
+    int top = (H - h) / 2, left = (W - w) / 2;
+    draw_box(top, left, h, w, " /spec: a function from a spec ");
+    int y = top + 1;
+    *cy = *cx = -1;
+    for (int i = 0; i < TUI_FORM_N && y < top + h - 3; i++) {
+        bool cur = i == f->cur;
+        int rows = i == TUI_FORM_EXAMPLES ? ex_rows : 1;
+        char label[32];
+        snprintf(label, sizeof label, "%s%s", cur ? "\u25b8 " : "  ", tui_form_label(i));
+        put_text(y, left + 2, label, cur ? TUI_C_HEADING : TUI_C_TEXT, lw, 0);
+        for (int r = 0; r < rows; r++)
+            fill_row(y + r, left + 2 + lw, left + 2 + lw + fw, cur ? A_UNDERLINE : A_NORMAL);
+        const tui_ed_t *ed = &f->f[i];
+        int total, row, col;
+        tui_ed_layout(ed, fw, 0, &total, &row, &col);
+        int first = row >= rows ? row - rows + 1 : 0;
+        input_ctx_t c = {y, first, rows, left + 2 + lw, fw};
+        if (ed->len == 0 && !cur)
+            put_text(y, left + 2 + lw, tui_form_hint(i), TUI_C_DIM, fw, 0);
+        tui_ed_walk(ed, fw, 0, draw_char, &c);
+        if (cur) {
+            *cy = y + row - first;
+            *cx = left + 2 + lw + col;
+        }
+        y += rows;
+        if (f->err_field == i && f->err[0]) {
+            tui_cells_t ec = {0};
+            tui_lines_t el = {0};
+            if (tui_cells_add(&ec, f->err, strlen(f->err), TUI_C_FORM_ERR, 4) == 0 &&
+                tui_wrap(ec.v, ec.n, fw, true, "\u21b3 ", "  ", TUI_C_FORM_ERR, &el) == 0)
+                for (size_t k = 0; k < el.n && k < 2; k++)
+                    put_cells(y + (int)k, left + 2 + lw, el.v[k].cells, el.v[k].n, fw, 0);
+            y += el.n > 1 ? 1 : 0;
+            tui_lines_free(&el);
+            tui_cells_free(&ec);
+        } else if (cur && ed->len) {
+            put_text(y, left + 2 + lw, tui_form_hint(i), TUI_C_DIM, fw, 0);
+        }
+        y++;
+    }
+    if (f->err[0] && f->err_field < 0)
+        put_text(top + h - 3, left + 2, f->err, TUI_C_FORM_ERR, w - 4, 0);
+    put_text(top + h - 2, left + 2,
+             "Tab/Enter next \u00b7 Shift-Tab back \u00b7 Ctrl-J new line \u00b7 Enter on Examples generates "
+             "\u00b7 Esc closes",
+             TUI_C_DIM, w - 4, 0);
+}
+
 /* ---- the whole screen ----------------------------------------------------------- */
 
 void tui_screen_draw(tui_app_t *a)
@@ -423,7 +491,9 @@ void tui_screen_draw(tui_app_t *a)
         draw_help(H, W);
     else if (a->overlay == TUI_OV_PICKER)
         draw_picker(a, H, W);
-    if (a->overlay == TUI_OV_NONE) {
+    else if (a->overlay == TUI_OV_FORM)
+        draw_form(a, H, W, &cy, &cx);
+    if (a->overlay == TUI_OV_NONE || (a->overlay == TUI_OV_FORM && cy >= 0)) {
         curs_set(1);
         move(cy, cx < W ? cx : W - 1);
     } else {

@@ -37,6 +37,11 @@ typedef enum tui_cls {
     TUI_C_BAR_FREE,
     TUI_C_STATUS,
     TUI_C_STATUS_KEY,
+    TUI_C_DIFF_ADD,  /* diff: an added line */
+    TUI_C_DIFF_DEL,  /* a removed line */
+    TUI_C_DIFF_HUNK, /* @@ hunk header */
+    TUI_C_DIFF_FILE, /* diff --git, ---, +++ */
+    TUI_C_FORM_ERR,  /* an error under a form field */
     TUI_C_COUNT
 } tui_cls_t;
 

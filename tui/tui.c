@@ -21,6 +21,7 @@
 #include "default_model.h"
 #include "history.h"
 #include "patch.h"
+#include "spec.h"
 #include "tui.h"
 
 #define HIST_MAX 1000
@@ -125,6 +126,25 @@ static void clear_transcript(tui_app_t *a)
     a->total_lines = 0;
 }
 
+/* /refactor's diff: shown colored, then held until the user answers y or n. */
+static void propose_patch(tui_app_t *a, const char *diff, size_t len)
+{
+    errmsg_t err = {0};
+    char *block = malloc(len + 16);
+    if (block) {
+        int n = snprintf(block, len + 16, "```diff\n%s%s```", diff, len && diff[len - 1] != '\n' ? "\n" : "");
+        add_entry(a, TUI_ROLE_ASSISTANT, block, (size_t)n);
+        free(block);
+    }
+    if (tui_pending_set(&a->pending, diff, a->repo, &err)) {
+        notice(a, TUI_ROLE_ERROR, "refactor: %s; nothing was changed", err.msg);
+        return;
+    }
+    notice(a, TUI_ROLE_NOTICE, "refactor: %s. Apply this patch? y applies it (/undo takes it back), n discards it",
+           a->pending.summary);
+    a->scroll = 0;
+}
+
 /* Events from the runner into the transcript. Notices that arrive while an
  * answer streams wait until it ends, so the answer stays in one piece. */
 static bool drain_events(tui_app_t *a)
@@ -174,6 +194,9 @@ static bool drain_events(tui_app_t *a)
             a->ctx = strdup(e->text);
             break;
         case TUI_EV_LOADED:
+            break;
+        case TUI_EV_PATCH:
+            propose_patch(a, e->text, e->len);
             break;
         }
     }
@@ -613,6 +636,107 @@ out:
     patch_undo_free(u);
 }
 
+/* Start generating S's function (takes S). */
+static void start_spec(tui_app_t *a, spec_t *s)
+{
+    char what[256];
+    snprintf(what, sizeof what, "spec %s (%s, %zu input%s, %zu example%s): generating and checking, up to 3 attempts",
+             s->name, spec_lang_name(s->lang), s->n_inputs, s->n_inputs == 1 ? "" : "s", s->n_examples,
+             s->n_examples == 1 ? "" : "s");
+    if (tui_runner_spec(a->run, s, a->repo)) {
+        say(a, "octet is busy: wait, or Ctrl-C to stop it");
+        return;
+    }
+    notice(a, TUI_ROLE_NOTICE, "%s", what);
+    a->scroll = 0;
+}
+
+static bool busy(tui_app_t *a)
+{
+    refresh_status(a);
+    if (a->st.busy)
+        say(a, "octet is busy (%s): wait, or Ctrl-C to stop it", a->st.state);
+    return a->st.busy;
+}
+
+/* A path typed in the TUI: relative ones are taken from the repository root. */
+static char *repo_path(const tui_app_t *a, const char *p)
+{
+    char *full = NULL;
+    if (p[0] == '/' || asprintf(&full, "%s/%s", a->repo, p) < 0)
+        return strdup(p);
+    return full;
+}
+
+/* /spec opens the form; /spec FILE generates from a spec file. */
+static void cmd_spec(tui_app_t *a, const char *args)
+{
+    if (!args[0]) {
+        a->overlay = TUI_OV_FORM; /* busy or not: it is checked on submission */
+        return;
+    }
+    if (busy(a))
+        return;
+    spec_t *s = NULL;
+    errmsg_t err = {0};
+    char *path = access(args, F_OK) == 0 ? strdup(args) : repo_path(a, args);
+    if (!path)
+        return;
+    if (spec_load(&s, path, &err))
+        notice(a, TUI_ROLE_ERROR, "spec: %s", err.msg);
+    else
+        start_spec(a, s);
+    free(path);
+}
+
+static void form_submit(tui_app_t *a)
+{
+    spec_t *s = NULL;
+    errmsg_t err = {0};
+    if (busy(a))
+        return;
+    int rc = tui_form_submit(&a->form, &s, &err);
+    if (rc == OCT_EFORMAT)
+        return; /* shown at the field; the form stays open */
+    if (rc) {
+        notice(a, TUI_ROLE_ERROR, "spec: %s", err.msg);
+        return;
+    }
+    a->overlay = TUI_OV_NONE;
+    start_spec(a, s);
+}
+
+static void cmd_refactor(tui_app_t *a, char *args)
+{
+    const char *path, *symbol;
+    errmsg_t err = {0};
+    if (busy(a))
+        return;
+    if (!a->rag) {
+        notice(a, TUI_ROLE_ERROR, "refactor: no repository index (%s is not in a git repository)", a->repo);
+        return;
+    }
+    char *instr = malloc(strlen(args) + 1), *full = NULL;
+    if (!instr)
+        return;
+    if (tui_refactor_args(args, instr, &path, &symbol, &err)) {
+        notice(a, TUI_ROLE_ERROR, "usage: /refactor INSTRUCTION [--path P | --symbol S]: %s", err.msg);
+        goto done;
+    }
+    if (path && !(full = repo_path(a, path)))
+        goto done;
+    if (tui_runner_refactor(a->run, instr, full, symbol, a->repo)) {
+        say(a, "octet is busy: wait, or Ctrl-C to stop it");
+        goto done;
+    }
+    notice(a, TUI_ROLE_NOTICE, "refactor: %s%s%s%s", instr, path ? " (the file " : symbol ? " (the symbol " : "",
+           path ? path : symbol ? symbol : "", path || symbol ? ")" : "");
+    a->scroll = 0;
+done:
+    free(full);
+    free(instr);
+}
+
 static void run_command(tui_app_t *a, char *line)
 {
     rtrim(line);
@@ -660,6 +784,10 @@ static void run_command(tui_app_t *a, char *line)
         cmd_copy(a, args);
     } else if (!strcmp(cmd, "undo")) {
         cmd_undo(a, args);
+    } else if (!strcmp(cmd, "spec")) {
+        cmd_spec(a, args);
+    } else if (!strcmp(cmd, "refactor")) {
+        cmd_refactor(a, args);
     } else if (!strcmp(cmd, "context")) {
         a->show_ctx = !a->show_ctx;
     } else {
@@ -725,11 +853,152 @@ static void key_picker(tui_app_t *a, int ch, bool fn)
         a->overlay = TUI_OV_NONE;
 }
 
-static void insert_wchar(tui_app_t *a, wint_t wc)
+static void insert_wchar(tui_ed_t *ed, wint_t wc)
 {
     char buf[8];
     size_t n = tui_utf8_encode((uint32_t)wc, buf);
-    tui_ed_insert(&a->ed, buf, n);
+    tui_ed_insert(ed, buf, n);
+}
+
+/* The editing keys shared by the input line and the form's fields; false
+ * when KEY is not one of them. */
+static bool edit_key(tui_ed_t *ed, int ch, bool fn, wint_t wc)
+{
+    if (fn) {
+        switch (ch) {
+        case KEY_LEFT:
+            tui_ed_left(ed);
+            return true;
+        case KEY_RIGHT:
+            tui_ed_right(ed);
+            return true;
+        case KEY_HOME:
+            tui_ed_home(ed);
+            return true;
+        case KEY_END:
+            tui_ed_end(ed);
+            return true;
+        case KEY_BACKSPACE:
+            tui_ed_backspace(ed);
+            return true;
+        case KEY_DC:
+            tui_ed_delete(ed);
+            return true;
+        default:
+            return false;
+        }
+    }
+    switch (ch) {
+    case 1: /* Ctrl-A */
+        tui_ed_home(ed);
+        return true;
+    case 5: /* Ctrl-E */
+        tui_ed_end(ed);
+        return true;
+    case 2: /* Ctrl-B */
+        tui_ed_left(ed);
+        return true;
+    case 6: /* Ctrl-F */
+        tui_ed_right(ed);
+        return true;
+    case 11: /* Ctrl-K */
+        tui_ed_kill_eol(ed);
+        return true;
+    case 21: /* Ctrl-U */
+        tui_ed_kill_bol(ed);
+        return true;
+    case 23: /* Ctrl-W */
+        tui_ed_kill_word(ed);
+        return true;
+    case 25: /* Ctrl-Y */
+        tui_ed_yank(ed);
+        return true;
+    case 8:
+    case 127:
+        tui_ed_backspace(ed);
+        return true;
+    default:
+        if (ch >= 32 && ch != 127) {
+            insert_wchar(ed, wc);
+            return true;
+        }
+        return false;
+    }
+}
+
+/* The /spec form: Tab/Enter next field, Shift-Tab previous, Enter on the
+ * last field submits, Esc (or Ctrl-C) closes it keeping what was typed. */
+static void key_form(tui_app_t *a, int ch, bool fn, wint_t wc)
+{
+    tui_form_t *f = &a->form;
+    tui_ed_t *ed = &f->f[f->cur];
+    bool multi = f->cur == TUI_FORM_EXAMPLES;
+    if (fn) {
+        switch (ch) {
+        case KEY_BTAB:
+            tui_form_prev(f);
+            return;
+        case KEY_UP:
+            if (!multi || !tui_ed_up(ed))
+                tui_form_prev(f);
+            return;
+        case KEY_DOWN:
+            if (!multi || !tui_ed_down(ed))
+                tui_form_next(f);
+            return;
+        case KEY_ENTER:
+            break;
+        case KEY_ALT_ENTER:
+            if (multi)
+                tui_ed_insert(ed, "\n", 1);
+            return;
+        default:
+            edit_key(ed, ch, fn, wc);
+            return;
+        }
+    }
+    switch (ch) {
+    case 27: /* Esc */
+    case 3:  /* Ctrl-C */
+        a->overlay = TUI_OV_NONE;
+        say(a, "spec form closed (/spec opens it again with what was typed)");
+        return;
+    case '\t':
+        tui_form_next(f);
+        return;
+    case '\n': /* Ctrl-J: a new example line */
+        if (multi)
+            tui_ed_insert(ed, "\n", 1);
+        return;
+    case '\r':
+    case KEY_ENTER:
+        if (multi)
+            form_submit(a);
+        else
+            tui_form_next(f);
+        return;
+    default:
+        edit_key(ed, ch, fn, wc);
+        return;
+    }
+}
+
+/* Waiting for y/n on /refactor's patch. */
+static void key_confirm(tui_app_t *a, int ch, bool fn)
+{
+    bool yes = !fn && (ch == 'y' || ch == 'Y');
+    if (!yes && !(!fn && (ch == 'n' || ch == 'N' || ch == 27 || ch == 3))) {
+        say(a, "apply the patch? y applies it, n discards it");
+        return;
+    }
+    char *report = NULL;
+    errmsg_t err = {0};
+    if (tui_pending_answer(&a->pending, yes, &report, &err))
+        notice(a, TUI_ROLE_ERROR, "refactor: %s", err.msg);
+    else
+        notice(a, TUI_ROLE_NOTICE, "%s", report);
+    free(report);
+    a->scroll = 0;
 }
 
 static void key(tui_app_t *a, int rc, wint_t wc)
@@ -748,8 +1017,15 @@ static void key(tui_app_t *a, int rc, wint_t wc)
     }
     if (a->in_paste) {
         /* pasted text goes in as it is: newlines do not send */
-        if (!fn && ch != 27)
-            insert_wchar(a, ch == '\r' ? '\n' : wc);
+        if (fn || ch == 27)
+            return;
+        if (ch == '\r')
+            wc = '\n';
+        if (a->overlay == TUI_OV_FORM)
+            insert_wchar(&a->form.f[a->form.cur],
+                         wc == '\n' && a->form.cur != TUI_FORM_EXAMPLES ? ' ' : wc);
+        else
+            insert_wchar(&a->ed, wc);
         return;
     }
     if (a->overlay == TUI_OV_HELP) {
@@ -758,6 +1034,16 @@ static void key(tui_app_t *a, int rc, wint_t wc)
     }
     if (a->overlay == TUI_OV_PICKER) {
         key_picker(a, ch, fn);
+        return;
+    }
+    if (a->overlay == TUI_OV_FORM) {
+        key_form(a, ch, fn, wc);
+        return;
+    }
+    /* a pending patch takes y or n; the transcript still scrolls to read it */
+    if (tui_pending_active(&a->pending) &&
+        !(fn && (ch == KEY_PPAGE || ch == KEY_NPAGE || ch == KEY_MOUSE || ch == KEY_F(1) || ch == KEY_F(3)))) {
+        key_confirm(a, ch, fn);
         return;
     }
     if (!fn && ch == 3) { /* Ctrl-C */
@@ -808,12 +1094,6 @@ static void key(tui_app_t *a, int rc, wint_t wc)
             }
             break;
         }
-        case KEY_LEFT:
-            tui_ed_left(&a->ed);
-            break;
-        case KEY_RIGHT:
-            tui_ed_right(&a->ed);
-            break;
         case KEY_UP:
             if (!tui_ed_up(&a->ed))
                 tui_ed_hist_prev(&a->ed);
@@ -822,18 +1102,6 @@ static void key(tui_app_t *a, int rc, wint_t wc)
             if (!tui_ed_down(&a->ed))
                 tui_ed_hist_next(&a->ed);
             break;
-        case KEY_HOME:
-            tui_ed_home(&a->ed);
-            break;
-        case KEY_END:
-            tui_ed_end(&a->ed);
-            break;
-        case KEY_BACKSPACE:
-            tui_ed_backspace(&a->ed);
-            break;
-        case KEY_DC:
-            tui_ed_delete(&a->ed);
-            break;
         case KEY_ENTER:
             submit(a);
             break;
@@ -841,6 +1109,7 @@ static void key(tui_app_t *a, int rc, wint_t wc)
             tui_ed_insert(&a->ed, "\n", 1);
             break;
         default:
+            edit_key(&a->ed, ch, fn, wc);
             break;
         }
         return;
@@ -852,42 +1121,14 @@ static void key(tui_app_t *a, int rc, wint_t wc)
     case '\n': /* Ctrl-J */
         tui_ed_insert(&a->ed, "\n", 1);
         break;
-    case 1: /* Ctrl-A */
-        tui_ed_home(&a->ed);
-        break;
-    case 5: /* Ctrl-E */
-        tui_ed_end(&a->ed);
-        break;
-    case 2: /* Ctrl-B */
-        tui_ed_left(&a->ed);
-        break;
-    case 6: /* Ctrl-F */
-        tui_ed_right(&a->ed);
-        break;
     case 4: /* Ctrl-D */
         if (a->ed.len == 0)
             a->quit = true;
         else
             tui_ed_delete(&a->ed);
         break;
-    case 11: /* Ctrl-K */
-        tui_ed_kill_eol(&a->ed);
-        break;
-    case 21: /* Ctrl-U */
-        tui_ed_kill_bol(&a->ed);
-        break;
-    case 23: /* Ctrl-W */
-        tui_ed_kill_word(&a->ed);
-        break;
-    case 25: /* Ctrl-Y */
-        tui_ed_yank(&a->ed);
-        break;
     case 12: /* Ctrl-L */
         clearok(curscr, TRUE);
-        break;
-    case 8:
-    case 127:
-        tui_ed_backspace(&a->ed);
         break;
     case 27: /* a lone Escape */
         break;
@@ -895,8 +1136,7 @@ static void key(tui_app_t *a, int rc, wint_t wc)
         tui_ed_insert(&a->ed, "\t", 1);
         break;
     default:
-        if (ch >= 32)
-            insert_wchar(a, wc);
+        edit_key(&a->ed, ch, fn, wc);
         break;
     }
 }
@@ -990,6 +1230,8 @@ static void app_free(tui_app_t *a)
     free(a->deferred);
     free(a->ctx);
     free(a->picks);
+    tui_form_free(&a->form);
+    tui_pending_clear(&a->pending);
     tui_ed_free(&a->ed);
     preset_list_free(&a->presets);
     free((char *)a->model_arg);
@@ -1082,6 +1324,7 @@ int tui_main(int argc, char **argv)
     tui_app_t *a = &app;
     memset(a, 0, sizeof *a);
     tui_ed_init(&a->ed, HIST_MAX);
+    tui_form_init(&a->form);
     int status = 0;
     errmsg_t err = {0};
     char shipped[4096], user[4096];

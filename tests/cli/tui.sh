@@ -5,8 +5,9 @@
 # Start-up (gauge, model, preset, index), a streamed answer, the context
 # panel, preset switches with /preset and F2, Ctrl-C during an answer,
 # resizing down to 80x24 and below, help, bracketed paste, /save, /copy,
-# history across runs, and every way out (/quit, Ctrl-D, Ctrl-C twice) with
-# exit status 0. Screens are polled with a timeout, never fixed sleeps.
+# history across runs, /undo, the /spec form (validation, Esc, a generation
+# whose check fails) and /refactor (no usable diff, nothing changed), and
+# every way out (/quit, Ctrl-D, Ctrl-C twice) with exit status 0. Screens are polled with a timeout, never fixed sleeps.
 source "$(dirname "$0")/lib.sh"
 export LC_ALL=C.UTF-8
 
@@ -297,6 +298,75 @@ type_line "/undo"
 check "/undo with nothing left says so" 'undo: .*(nothing|no ).*undo'
 type_line "/quit"
 wait_exit "/quit after /undo"
+
+# ---- /spec and /refactor ---------------------------------------------------------------
+# The embedded model: a spec's prompt does not fit the tiny models' 256 tokens.
+# Its replies are short (24 tokens) and fail: these tests are about the flow.
+cat >"$HOMEDIR/cfg/octet/presets/tui_flows.ini" <<EOF
+[model]
+path = $ROOT/models/octet-code.gguf
+context = 1024
+threads = 1
+backend = cpu
+[retrieval]
+enabled = on
+top_k = 2
+token_budget = 80
+[generation]
+max_new_tokens = 24
+seed = 3
+EOF
+start --preset tui_flows -C "$REPO" --no-index
+check "flows run starts" 'loaded octet-code with preset tui_flows'
+type_line "/spec"
+check "/spec opens the form" '/spec: a function from a spec'
+check "the form lists its fields" 'Examples'
+keys -l "mystery"
+keys Tab
+keys -l "n: integer"
+keys Tab
+keys -l "int"
+keys Tab Tab
+keys -l "1 -> 7"
+keys C-j
+keys -l "2 -> -3"
+keys Enter
+check "a bad type: the error at the field it names" "inputs\[0\]\.type: unknown type 'integer'"
+check "the form stays open for the correction" '/spec: a function from a spec'
+keys Escape
+check "Esc closes the form" 'spec form closed'
+if wait_for 'a function from a spec' 1; then t_fail "the form is gone after Esc" "$(cat "$SCREEN")"; else
+    t_ok "the form is gone after Esc"; fi
+type_line "/spec"
+check "/spec opens the form again with what was typed" 'n: integer'
+# the cursor is on the field the error named: correct it, then on to Examples
+keys C-u
+keys -l "n: int"
+keys Tab Tab Tab
+keys Enter
+check "a valid form starts the generation" 'spec mystery \(python, 1 input, 2 examples\): generating and checking'
+check "each failed attempt is reported" 'attempt 1/3 failed: ' 30
+check "the check fails with a clear message" 'spec mystery: no code passed after 3 attempts; the last one failed:' 60
+check "octet is idle again" 'idle' 10
+printf '{"language": "python", "name": "f", "description": "f", "inputs": [], "output": "float"}\n' >"$T_TMP/bad_spec.json"
+type_line "/spec $T_TMP/bad_spec.json"
+check "/spec FILE: a bad spec file is named with the field" "bad_spec\.json: output: unknown type 'float'"
+type_line "/refactor"
+check "/refactor without an instruction: usage" 'usage: /refactor INSTRUCTION \[--path P \| --symbol S\]: no instruction given'
+type_line "/refactor swap the operands --symbol add"
+check "/refactor shows what it does" 'refactor: swap the operands \(the symbol add\)'
+check "/refactor: no usable diff from the model, said cleanly" "refactor: no usable diff in the model's reply: .*" 30
+check "/refactor: nothing was changed" "nothing was changed" 5
+if [ "$(cat "$REPO/add.c")" = "$(printf 'int add(int a, int b)\n{\n    return a + b;\n}')" ] &&
+    (cd "$REPO" && git diff --quiet); then t_ok "/refactor changed nothing"; else
+    t_fail "/refactor changed nothing" "$(cd "$REPO" && git status --short)"; fi
+type_line "/refactor x --path nowhere.c"
+check "/refactor --path that is not in the repository: said" 'nowhere\.c: not a file inside the repository'
+keys F1
+check "the help lists /spec and /refactor" '/refactor INSTRUCTION \[--path P \| --symbol S\]'
+keys x
+type_line "/quit"
+wait_exit "/quit after /spec and /refactor"
 
 # ---- outside the terminal ---------------------------------------------------------------
 t_expect "--tui-help" 0 "$OCTET" --tui-help

@@ -1,0 +1,202 @@
+/* refactor.c - the refactoring steps `octet refactor` and the TUI's
+ * /refactor share (see refactor.h): retrieval of the target and its uses,
+ * the model's request, the end of its reply and the diff in it. */
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "patch.h"
+#include "refactor.h"
+
+#define REFACTOR_HITS 24
+
+int refactor_rel_path(const rag_t *r, const char *path, char **rel, errmsg_t *err)
+{
+    char abs[PATH_MAX];
+    const char *root = rag_root(r);
+    size_t rl = strlen(root);
+    *rel = NULL;
+    if (!realpath(path, abs) || strncmp(abs, root, rl) || (abs[rl] != '/' && abs[rl]))
+        return errmsg_set(err, OCT_EINVAL, "%s: not a file inside the repository %s", path, root);
+    if (!(*rel = strdup(abs[rl] == '/' ? abs + rl + 1 : abs + rl)))
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Whether WORD occurs in TEXT as a whole identifier. */
+static bool has_word(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
+        bool left = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        bool right = !(isalnum((unsigned char)p[n]) || p[n] == '_');
+        if (left && right)
+            return true;
+    }
+    return false;
+}
+
+/* Whether a hit is the definition of SYM ("Class.sym" counts). */
+static bool defines(const rag_hit_t *h, const char *sym)
+{
+    if (!h->symbol)
+        return false;
+    size_t a = strlen(h->symbol), b = strlen(sym);
+    return !strcmp(h->symbol, sym) || (a > b && h->symbol[a - b - 1] == '.' && !strcmp(h->symbol + a - b, sym));
+}
+
+/* The file PATH (relative to ROOT) as a packed block, cut to about BUDGET
+ * tokens at a line end: the target of --path, whether or not the index
+ * ranks it. */
+static int file_block(const char *root, const char *path, size_t budget, rag_count_fn count, void *ud, char **out,
+                      size_t *used, errmsg_t *err)
+{
+    char full[PATH_MAX * 2];
+    snprintf(full, sizeof full, "%s/%s", root, path);
+    FILE *f = fopen(full, "rb");
+    if (!f)
+        return errmsg_set(err, OCT_EIO, "%s: cannot open", path);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = cli_read_all(f, &text, &len, err);
+    fclose(f);
+    if (rc)
+        return rc;
+    size_t tokens = count(text, len, ud);
+    if (tokens > budget) {
+        len = len * budget / tokens;
+        while (len && text[len - 1] != '\n')
+            len--;
+        text[len] = '\0';
+        tokens = count(text, len, ud);
+    }
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    if (len && text[len - 1] != '\n')
+        lines++;
+    if (asprintf(out, "%s:1-%d\n```\n%s%s```\n\n", path, lines, text, len && text[len - 1] != '\n' ? "\n" : "") < 0) {
+        *out = NULL;
+        free(text);
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    }
+    free(text);
+    *used = tokens + 16;
+    return 0;
+}
+
+int refactor_context(rag_t *r, const char *instruction, const char *rel, const char *symbol, size_t budget,
+                     rag_count_fn count, void *ud, char **out, errmsg_t *err)
+{
+    rag_results_t res = {0}, view = {0};
+    char *q = NULL, *head = NULL, *rest = NULL;
+    const char *query = symbol ? symbol : instruction;
+    size_t used = 0;
+    int rc;
+    *out = NULL;
+    if (rel) {
+        const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+        if ((rc = file_block(rag_root(r), rel, budget * 2 / 3, count, ud, &head, &used, err)))
+            return rc;
+        if (asprintf(&q, "%s %s", base, instruction) < 0) {
+            q = NULL;
+            rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+            goto done;
+        }
+        query = q;
+    }
+    if ((rc = rag_query(r, query, strlen(query), REFACTOR_HITS, &res, err)))
+        goto done;
+    view.hits = calloc(res.n ? res.n : 1, sizeof *view.hits);
+    if (!view.hits) {
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* with a symbol: the definition, then its uses; otherwise by relevance */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < res.n; i++) {
+            const rag_hit_t *h = &res.hits[i];
+            if (rel && !strcmp(h->path, rel))
+                continue; /* already there, whole */
+            bool first = symbol ? defines(h, symbol) : true;
+            bool use = symbol && !first && has_word(h->text, symbol);
+            if ((pass == 0 && first) || (pass == 1 && use))
+                view.hits[view.n++] = *h;
+        }
+    if (symbol && (view.n == 0 || !defines(&view.hits[0], symbol))) {
+        rc = errmsg_set(err, OCT_ENOTFOUND,
+                        "the symbol '%s' is not defined in the repository's index (see 'octet search %s')", symbol,
+                        symbol);
+        goto done;
+    }
+    rag_pack_info_t info;
+    if ((rc = rag_pack(&view, budget > used ? budget - used : 1, count, ud, &rest, &info, err)))
+        goto done;
+    if (asprintf(out, "%s%s", head ? head : "", rest) < 0) {
+        *out = NULL;
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+    }
+done:
+    free(view.hits); /* shallow copies of res's hits */
+    rag_results_free(&res);
+    free(rest);
+    free(head);
+    free(q);
+    return rc;
+}
+
+int refactor_prompt(const char *instruction, const char *rel, const char *symbol, const char *context, bool chat,
+                    chat_msg_t msgs[2], char **prompt, errmsg_t *err)
+{
+    char target[PATH_MAX + 64] = "";
+    if (rel)
+        snprintf(target, sizeof target, "\nTarget: the file %s and the code that refers to it.\n", rel);
+    else if (symbol)
+        snprintf(target, sizeof target, "\nTarget: %.200s, its definition and every use.\n", symbol);
+    int n;
+    if (chat) {
+        msgs[0] = (chat_msg_t){CHAT_ROLE_SYSTEM,
+                               "You are a careful refactoring tool for a git repository. Reply with one ```diff "
+                               "block holding a unified diff in git's format (diff --git a/PATH b/PATH, --- a/PATH, "
+                               "+++ b/PATH, @@ hunks with 3 lines of context) that makes the requested change "
+                               "everywhere it is needed, and nothing else. Paths are relative to the repository "
+                               "root, as shown."};
+        n = asprintf(prompt, "Instruction: %s\n%s\nCode from the repository (path:first-last, then the lines):\n\n%s",
+                     instruction, target, context);
+        msgs[1] = (chat_msg_t){CHAT_ROLE_USER, n < 0 ? NULL : *prompt};
+    } else {
+        n = asprintf(prompt, "%s\n\nA patch in git's unified diff format that does this: %s\n%s\n```diff\n", context,
+                     instruction, target);
+    }
+    if (n < 0) {
+        *prompt = NULL;
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+bool refactor_reply_done(const char *reply, void *ud)
+{
+    /* a closed ``` block after the diff started (chat), or any closing fence (completion) */
+    bool completion = *(const bool *)ud;
+    const char *open = completion ? reply : strstr(reply, "```");
+    if (!open)
+        return false;
+    const char *body = completion ? reply : strchr(open, '\n');
+    return body && strstr(body, "\n```") != NULL;
+}
+
+int refactor_reply_diff(const char *reply, bool completion, const char *repo_dir, char **diff, errmsg_t *err)
+{
+    char *full = NULL;
+    *diff = NULL;
+    /* a completion continues the ```diff block its prompt opened */
+    if (completion && asprintf(&full, "```diff\n%s", reply) < 0)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    int rc = patch_extract(full ? full : reply, repo_dir, diff, err);
+    free(full);
+    return rc;
+}

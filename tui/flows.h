@@ -1,0 +1,41 @@
+/* flows.h - the UI side of the TUI's workflows that needs no screen: the
+ * arguments of /refactor, and the patch /refactor proposed waiting for the
+ * user's answer to "apply it?", applied through cli/patch.h (checked, all
+ * files or none, undoable with /undo) or discarded. No ncurses. */
+#ifndef OCTET_TUI_FLOWS_H
+#define OCTET_TUI_FLOWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "errmsg.h"
+#include "patch.h"
+
+/* Split the arguments of `/refactor INSTRUCTION [--path P | --symbol S]`
+ * (ARGS, modified in place: words may be quoted with " or '): the options
+ * anywhere (*path, *symbol point into ARGS, or are NULL), the other words
+ * joined by single spaces into INSTR, which has room for strlen(ARGS) + 1
+ * bytes. 0, or OCT_EINVAL with the usage problem in ERR. */
+int tui_refactor_args(char *args, char *instr, const char **path, const char **symbol, errmsg_t *err);
+
+/* A patch shown to the user, waiting for y or n. */
+typedef struct tui_pending {
+    patch_t *patch; /* NULL: nothing pending */
+    char *repo;
+    char *summary; /* "1 file changed, 1 insertion(+), 1 deletion(-)" */
+} tui_pending_t;
+
+/* Hold DIFF for the repository containing REPO_DIR (parsed now, so what is
+ * asked about is what will be applied); replaces what was pending. */
+int tui_pending_set(tui_pending_t *p, const char *diff, const char *repo_dir, errmsg_t *err);
+bool tui_pending_active(const tui_pending_t *p);
+/* The user's answer. YES: apply the patch (not forced: a file with
+ * uncommitted changes, or one the patch no longer applies to, is refused
+ * and nothing changes); *report (malloc'd) says what changed and how to
+ * undo it. NO: discard it; *report says nothing was changed. Either way
+ * nothing is pending afterwards. 0, or OCT_E* with ERR when the apply was
+ * refused or failed. */
+int tui_pending_answer(tui_pending_t *p, bool yes, char **report, errmsg_t *err);
+void tui_pending_clear(tui_pending_t *p);
+
+#endif
