@@ -13,16 +13,23 @@ template) so tokenizer and chat code can run on it too.
   gen_tiny.py --list                                      the tiny variants
   gen_tiny.py --shape qwen2.5-0.5b --out FILE.gguf [--type f16|bf16|f32|q8_0]
   gen_tiny.py --shape qwen2.5-1.5b --out FILE.gguf [--type ...]
-      random model of the real Qwen2.5-Coder shape (~1 GB / ~3 GB at f16, not
-      committed; for speed benchmarks). Its vocabulary has Qwen's 151936 ids:
-      the byte symbols, synthetic merged tokens, Qwen's special tokens at their
-      real ids and [PAD] fillers.
+  gen_tiny.py --shape qwen2.5-7b --out FILE.gguf [--type ...] [--fill fast]
+      random model of the real Qwen2.5-Coder shape (~1 GB / ~3 GB / ~15 GB at
+      f16, not committed; for speed benchmarks). Its vocabulary has Qwen's ids
+      (151936, or 152064 for 7B): the byte symbols, synthetic merged tokens,
+      Qwen's special tokens at their real ids and [PAD] fillers.
+      --fill fast cuts every tensor from one pool of normal draws (windows at
+      random offsets, scaled to the tensor's std) and writes the tensors in
+      parallel on all cores, so the 15 GB model takes seconds rather than many
+      minutes; the weights have the same scales but are not independent draws.
 
 The reference logits of the tiny models come from tools/ref_forward.py, which
 reads the GGUF back and does not use this file's conventions.
 """
 
 import argparse
+import multiprocessing
+import os
 import re
 import sys
 import zlib
@@ -31,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gguf_writer import GGMLType, GGUFValueType as VT, GGUFWriter  # noqa: E402
+from gguf_writer import GGMLType, GGUFValueType as VT, GGUFWriter, encode_tensor, tensor_nbytes  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # tokenizer
@@ -245,8 +252,9 @@ VARIANTS = {
 SHAPES = {
     "qwen2.5-0.5b": make_cfg("qwen2", 896, 24, 14, 2, 4864, True, GGMLType.F16, n_ctx=32768),
     "qwen2.5-1.5b": make_cfg("qwen2", 1536, 28, 12, 2, 8960, True, GGMLType.F16, n_ctx=32768),
+    "qwen2.5-7b": make_cfg("qwen2", 3584, 28, 28, 4, 18944, False, GGMLType.F16, n_ctx=32768),
 }
-SHAPE_VOCAB = 151936
+SHAPE_VOCAB = {"qwen2.5-0.5b": 151936, "qwen2.5-1.5b": 151936, "qwen2.5-7b": 152064}
 
 TYPE_NAMES = {"f32": GGMLType.F32, "f16": GGMLType.F16, "bf16": GGMLType.BF16, "q8_0": GGMLType.Q8_0}
 FILE_TYPE = {GGMLType.F32: 0, GGMLType.F16: 1, GGMLType.Q8_0: 7, GGMLType.BF16: 32}
@@ -272,8 +280,8 @@ class Draw:
         return a
 
 
-def hf_tensors(cfg, n_vocab, draw):
-    """(HF name, shape, generator) of every weight, in HF layout, float32.
+def hf_tensors(cfg, n_vocab):
+    """(HF name, shape, std, mean) of every weight, in HF layout; the values are N(mean, std^2).
 
     Scales keep a random model numerically sane: projections ~ N(0, g/sqrt(fan_in))
     so activations stay O(1); Q/K a little larger so attention is not uniform;
@@ -285,10 +293,10 @@ def hf_tensors(cfg, n_vocab, draw):
     out = []
 
     def mat(name, rows, cols, std):
-        out.append((name, (rows, cols), lambda: draw.normal(name, (rows, cols), std)))
+        out.append((name, (rows, cols), std, 0.0))
 
     def vec(name, n, std, mean=0.0):
-        out.append((name, (n,), lambda: draw.normal(name, (n,), std, mean)))
+        out.append((name, (n,), std, mean))
 
     mat("model.embed_tokens.weight", n_vocab, E, 2.5 / np.sqrt(E))
     for i in range(cfg["n_layer"]):
@@ -328,7 +336,7 @@ def gguf_name(hf):
     return f"blk.{m.group(1)}.{sub}"
 
 
-def write_model(path, name, cfg, seed, vocab):
+def write_model(path, name, cfg, seed, vocab, fill="normal"):
     tokens, types, merges, template = vocab
     n_vocab = len(tokens)
     arch = cfg["arch"]
@@ -354,16 +362,94 @@ def write_model(path, name, cfg, seed, vocab):
     add_tokenizer(w, arch, tokens, types, merges, template)
 
     draw = Draw(seed)
-    for hf, shape, gen in hf_tensors(cfg, n_vocab, draw):
+    fast = []
+    for hf, shape, std, mean in hf_tensors(cfg, n_vocab):
         gname = gguf_name(hf)
         ttype = cfg["wtype"] if len(shape) == 2 else GGMLType.F32  # norms and biases stay f32, as in llama.cpp
-        fn = gen
+        if fill == "fast":
+            fast.append((gname, shape, ttype, std, mean))
+            w.add_tensor_fn(gname, shape, ttype, _stop_after_header)
+            continue
+        fn = (lambda n, sh, sd, mu: lambda: draw.normal(n, sh, sd, mu))(hf, shape, std, mean)
         if arch == "llama" and hf.endswith("q_proj.weight"):
-            fn = (lambda g: lambda: permute(g(), cfg["n_head"]))(gen)
+            fn = (lambda g: lambda: permute(g(), cfg["n_head"]))(fn)
         elif arch == "llama" and hf.endswith("k_proj.weight"):
-            fn = (lambda g: lambda: permute(g(), cfg["n_head_kv"]))(gen)
+            fn = (lambda g: lambda: permute(g(), cfg["n_head_kv"]))(fn)
         w.add_tensor_fn(gname, shape, ttype, fn)
-    w.write()
+    if fill == "fast":
+        write_fast(w, path, fast, seed)
+    else:
+        w.write()
+
+
+# ---------------------------------------------------------------------------
+# fast fill: the tensor data of multi-GB models, written in parallel
+
+FAST_POOL = 1 << 24    # N(0, 1) values every fast-filled tensor is cut from (64 MB per worker)
+FAST_WINDOW = 1 << 12  # elements copied from one random offset of the pool
+FAST_CHUNK = 1 << 24   # elements one job writes; fixed, so the bytes do not depend on the core count
+
+_fast = {}  # per worker process: the pool and the open output file
+
+
+class _HeaderWritten(Exception):
+    """Raised by the first tensor's data source: GGUFWriter.write() has put the header on disk by then."""
+
+
+def _stop_after_header():
+    raise _HeaderWritten
+
+
+def _fast_init(path, seed):
+    _fast["pool"] = np.random.default_rng([seed, FAST_POOL]).standard_normal(FAST_POOL + FAST_WINDOW,
+                                                                            dtype=np.float32)
+    _fast["fd"] = os.open(path, os.O_WRONLY)
+
+
+def _fast_job(job):
+    """Fill elements [start, stop) of one tensor and write their bytes at file offset POS."""
+    name, ttype, std, mean, start, stop, pos, seed = job
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode()), start // FAST_CHUNK])
+    pool = _fast["pool"]
+    x = np.empty(stop - start, dtype=np.float32)
+    offs = rng.integers(0, FAST_POOL, size=-(-len(x) // FAST_WINDOW))
+    for k, o in enumerate(offs):
+        seg = x[k * FAST_WINDOW:(k + 1) * FAST_WINDOW]
+        np.multiply(pool[o:o + len(seg)], np.float32(std), out=seg)
+    if mean:
+        x += np.float32(mean)
+    data = memoryview(encode_tensor(x, ttype))
+    while data:
+        n = os.pwrite(_fast["fd"], data, pos)
+        data = data[n:]
+        pos += n
+    return stop - start
+
+
+def write_fast(w, path, tensors, seed):
+    """Write W's header with GGUFWriter, then every tensor's data from worker processes (os.pwrite at the
+    offsets GGUF's layout gives: each tensor starts on the alignment, the gaps stay zero)."""
+    try:
+        w.write()
+    except _HeaderWritten:
+        pass
+    data_start = os.path.getsize(path)
+    align = w.alignment
+    if data_start % align:
+        raise RuntimeError(f"{path}: header ends at {data_start}, not on the {align}-byte alignment")
+    jobs, off = [], 0
+    for name, shape, ttype, std, mean in tensors:
+        n = int(np.prod(shape))
+        for start in range(0, n, FAST_CHUNK):
+            pos = data_start + off + tensor_nbytes((start,), ttype)
+            jobs.append((name, ttype, std, mean, start, min(n, start + FAST_CHUNK), pos, seed))
+        off = (off + tensor_nbytes(tuple(reversed(shape)), ttype) + align - 1) // align * align
+    os.truncate(path, data_start + off)
+    jobs.sort(key=lambda j: j[4] - j[5])  # biggest first, for an even spread over the workers
+    with multiprocessing.Pool(os.cpu_count(), _fast_init, (str(path), seed)) as workers:
+        done = sum(workers.imap_unordered(_fast_job, jobs))
+    if done != sum(int(np.prod(t[1])) for t in tensors):
+        raise RuntimeError(f"{path}: fast fill wrote {done} elements, the tensors have more")
 
 
 def variant_seed(name, seed):
@@ -379,6 +465,9 @@ def main():
     ap.add_argument("--out", help="output .gguf path")
     ap.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     ap.add_argument("--type", choices=sorted(TYPE_NAMES), help="matrix type for --shape (default f16)")
+    ap.add_argument("--fill", choices=["normal", "fast"], default="normal",
+                    help="for --shape: independent seeded normal draws (default), or windows of one pool "
+                         "written in parallel (fast)")
     a = ap.parse_args()
     if a.list:
         for n, c in VARIANTS.items():
@@ -388,6 +477,8 @@ def main():
         return 0
     if not a.out:
         ap.error("--out is required")
+    if a.variant and a.fill != "normal":
+        ap.error("--fill fast is for --shape: the tiny variants keep the draws their reference logits come from")
     if a.variant:
         cfg = VARIANTS[a.variant]
         tokens, types, merges = tiny_vocab(cfg["arch"])
@@ -397,10 +488,11 @@ def main():
         cfg = dict(SHAPES[a.shape])
         if a.type:
             cfg["wtype"] = TYPE_NAMES[a.type]
-        rng = np.random.default_rng([a.seed, 151936])
-        tokens, types, merges = qwen_vocab(SHAPE_VOCAB, rng)
+        n_vocab = SHAPE_VOCAB[a.shape]
+        rng = np.random.default_rng([a.seed, n_vocab])
+        tokens, types, merges = qwen_vocab(n_vocab, rng)
         write_model(a.out, f"random {a.shape}", cfg, variant_seed(a.shape, a.seed),
-                    (tokens, types, merges, chat_template("qwen2.5-coder")))
+                    (tokens, types, merges, chat_template("qwen2.5-coder")), a.fill)
     return 0
 
 
