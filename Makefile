@@ -6,6 +6,8 @@
 #   make asan       the test suite under AddressSanitizer + UBSan (in build-asan/)
 #   make fuzz       fuzz the GGUF parser with libFuzzer (FUZZ_SECONDS, default 600)
 #   make CUDA=0     build without the CUDA backend even when nvcc is present
+#   make CUDA_AUTO=1  let --backend auto pick the GPU (off until the CUDA backend
+#                   has passed tools/gpu/test.sh on a GPU: see docs/cuda.md)
 #   make CC=clang   build with clang instead of gcc
 
 CC ?= cc
@@ -30,6 +32,9 @@ ifeq ($(CUDA),1)
 ifneq ($(CU_SRC),)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CFLAGS_BASE += -DOCTET_CUDA=1 -I$(CUDA_HOME)/include
+ifeq ($(CUDA_AUTO),1)
+CFLAGS_BASE += -DOCTET_CUDA_AUTO=1
+endif
 NVCCFLAGS ?= -O3 -std=c++17 -Iengine -Ikernels -arch=sm_80 \
 	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
 	-Xcompiler -fPIC,-Wall

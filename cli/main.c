@@ -64,8 +64,9 @@ static void print_version(void)
         uint64_t fr, tot;
         errmsg_t e;
         if (eng_gpu_info(name, sizeof name, &fr, &tot, &e) == 0)
-            printf("gpu: %s, %.1f GiB free of %.1f GiB (--backend auto uses it)\n", name, fr / 1073741824.0,
-                   tot / 1073741824.0);
+            printf("gpu: %s, %.1f GiB free of %.1f GiB (%s)\n", name, fr / 1073741824.0, tot / 1073741824.0,
+                   eng_auto_uses_gpu() ? "--backend auto uses it"
+                                       : "--backend cuda uses it; auto stays on the CPU in this build");
         else
             printf("gpu: none usable (%s); --backend auto uses the CPU\n", e.msg);
     }

@@ -435,11 +435,27 @@ fail:
     return rc;
 }
 
-/* "auto" takes the GPU when one is usable and falls back to the CPU. */
+bool eng_auto_uses_gpu(void)
+{
+#if defined(OCTET_CUDA) && defined(OCTET_CUDA_AUTO)
+    errmsg_t e;
+    uint64_t fr, tot;
+    return eng_gpu_info(NULL, 0, &fr, &tot, &e) == 0;
+#else
+    return false;
+#endif
+}
+
+/* "auto" takes a usable GPU when the build lets it (make CUDA_AUTO=1) and
+ * the CPU otherwise: the CUDA backend has not yet been validated on a GPU. */
 static int open_backend(eng_model_t *M, errmsg_t *err)
 {
     const char *b = M->opts.backend ? M->opts.backend : "auto";
     bool is_auto = !strcmp(b, "auto");
+#ifndef OCTET_CUDA_AUTO
+    if (is_auto)
+        return be_cpu_new(&M->be, M->opts.n_threads, err);
+#endif
     if (!strcmp(b, "cpu"))
         return be_cpu_new(&M->be, M->opts.n_threads, err);
     if (!strcmp(b, "cuda") || is_auto) {

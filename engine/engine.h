@@ -151,6 +151,9 @@ void eng_memory(const eng_model_t *m, const eng_session_t *s, eng_mem_t *out);
 
 /* Whether this build has the CUDA backend. */
 bool eng_has_cuda(void);
+/* Whether --backend auto would open the GPU now (a usable GPU, and a build
+ * made with CUDA_AUTO=1). */
+bool eng_auto_uses_gpu(void);
 /* The GPU "auto" would use, before any model is loaded: its name and free /
  * total memory. OCT_ENOTFOUND when there is none (or no CUDA in the build). */
 int eng_gpu_info(char *name, size_t name_size, uint64_t *dev_free, uint64_t *dev_total, errmsg_t *err);

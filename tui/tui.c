@@ -233,7 +233,7 @@ static uint64_t available_memory(tui_app_t *a, bool *gpu)
         return a->st.mem.dev[0].dev_free + own;
     uint64_t fr, tot;
     errmsg_t err;
-    if (!a->st.loaded && eng_gpu_info(NULL, 0, &fr, &tot, &err) == 0) {
+    if (!a->st.loaded && eng_auto_uses_gpu() && eng_gpu_info(NULL, 0, &fr, &tot, &err) == 0) {
         *gpu = true;
         return fr;
     }
