@@ -49,6 +49,18 @@ static void mean_sd(const double *v, int n, double *mean, double *sd)
     *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
 }
 
+/* S as a JSON string (control characters as spaces: names only). */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (const char *c = s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            putchar('\\');
+        putchar((unsigned char)*c < 0x20 ? ' ' : *c);
+    }
+    putchar('"');
+}
+
 int cmd_bench(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -182,13 +194,13 @@ int cmd_bench(int argc, char **argv)
     const eng_opts_t *o = eng_model_opts(m);
     const model_hparams_t *hp = eng_hparams(m);
     if (json) {
-        printf("{\"model\": \"");
-        for (const char *c = hp->name; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                putchar('\\');
-            putchar((unsigned char)*c < 0x20 ? ' ' : *c);
-        }
-        printf("\", \"backend\": \"%s\", \"weights\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
+        printf("{\"model\": ");
+        json_str(hp->name);
+        printf(", \"device\": ");
+        json_str(mem.dev[0].name);
+        printf(", \"ctx\": %u, \"batch\": %u, \"dev_free_bytes\": %llu, \"dev_total_bytes\": %llu", o->n_ctx,
+               o->n_batch, (unsigned long long)mem.dev[0].dev_free, (unsigned long long)mem.dev[0].dev_total);
+        printf(", \"backend\": \"%s\", \"weights\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
                "\"prompt\": %ld, \"gen\": %ld, \"depth\": %ld, \"reps\": %ld, "
                "\"prefill_tok_s\": %.2f, \"prefill_tok_s_sd\": %.2f, "
                "\"decode_tok_s\": %.2f, \"decode_tok_s_sd\": %.2f, "

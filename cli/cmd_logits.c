@@ -14,6 +14,7 @@ static void usage(void)
            "Feed the token ids in one batch and print the logits of the last position,\n"
            "one number per line.\n\n"
            "  --ids LIST            token ids separated by spaces or commas\n"
+           "  --ids-file FILE       the same read from FILE ('-': stdin), for long prompts\n"
            "  -h, --help            show this help\n\n%s",
            CLI_ENG_HELP);
 }
@@ -63,12 +64,14 @@ int cmd_logits(int argc, char **argv)
     static const struct option longopts[] = {
         CLI_ENG_LONGOPTS,
         {"ids", required_argument, NULL, CLI_ENG_FIRST_FREE},
+        {"ids-file", required_argument, NULL, CLI_ENG_FIRST_FREE + 1},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cli_eng_t ce;
     cli_eng_init(&ce);
-    const char *ids_arg = NULL;
+    const char *ids_arg = NULL, *ids_file = NULL;
+    char *file_text = NULL;
     int opt, r;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:h", longopts, NULL)) != -1) {
@@ -81,6 +84,9 @@ int cmd_logits(int argc, char **argv)
         case CLI_ENG_FIRST_FREE:
             ids_arg = optarg;
             break;
+        case CLI_ENG_FIRST_FREE + 1:
+            ids_file = optarg;
+            break;
         case 'h':
             usage();
             return CLI_EXIT_OK;
@@ -90,11 +96,27 @@ int cmd_logits(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage("logits", "unexpected argument '%s'", argv[optind]);
-    if (!ids_arg)
-        return cli_usage("logits", "--ids is required");
+    if (!ids_arg == !ids_file)
+        return cli_usage("logits", "give the token ids with --ids or --ids-file (one of them)");
+    if (ids_file) {
+        errmsg_t e;
+        size_t len;
+        bool std_in = !strcmp(ids_file, "-");
+        FILE *f = std_in ? stdin : fopen(ids_file, "rb");
+        if (!f)
+            return cli_fail("logits", "cannot open %s: %s", ids_file, strerror(errno));
+        r = cli_read_all(f, &file_text, &len, &e);
+        if (!std_in)
+            fclose(f);
+        if (r)
+            return cli_fail("logits", "%s: %s", ids_file, e.msg);
+        ids_arg = file_text;
+    }
     int32_t *ids = NULL;
     size_t n = 0;
-    if ((r = parse_ids(ids_arg, &ids, &n)))
+    r = parse_ids(ids_arg, &ids, &n);
+    free(file_text);
+    if (r)
         return r;
     if (!ce.ctx_set) {
         ce.opts.n_ctx = (uint32_t)n;

@@ -25,6 +25,12 @@ t_expect "logits threads" 0 "$OCTET" logits -m "$Q" --ids "1 2 3 4" --weights in
 cp "$T_TMP/out" "$T_TMP/lg3"
 t_expect "logits 2 threads" 0 "$OCTET" logits -m "$Q" --ids "1 2 3 4" --weights int8 --threads 2
 if cmp -s "$T_TMP/out" "$T_TMP/lg3"; then t_ok "1 and 2 threads identical"; else t_fail "1 and 2 threads identical"; fi
+printf '1 2\n3,4\n' >"$T_TMP/ids.txt"
+t_expect "logits --ids-file" 0 "$OCTET" logits -m "$Q" --ids-file "$T_TMP/ids.txt" --weights f32 --kv f32
+if cmp -s "$T_TMP/out" "$T_TMP/lg1"; then t_ok "--ids-file = --ids"; else t_fail "--ids-file = --ids"; fi
+t_expect "logits --ids-file missing" 1 "$OCTET" logits -m "$Q" --ids-file "$T_TMP/none.txt"
+t_grep "missing ids file named" "none.txt" "$T_TMP/err"
+t_expect "logits --ids and --ids-file" 2 "$OCTET" logits -m "$Q" --ids 1 --ids-file "$T_TMP/ids.txt"
 t_expect "logits bad id text" 2 "$OCTET" logits -m "$Q" --ids "1 two 3"
 t_expect "logits no ids" 2 "$OCTET" logits -m "$Q"
 t_expect "logits id out of range" 1 "$OCTET" logits -m "$Q" --ids "1 99999"
@@ -100,9 +106,10 @@ t_expect "ppl ctx 1" 2 "$OCTET" ppl -m "$Q" -f "$T_TMP/text.c" --ctx 1
 
 # ---- bench
 t_expect "bench --json" 0 "$OCTET" bench -m "$Q" --prompt 16 --gen 8 --depth 4 --reps 1 --json
-for k in prefill_tok_s decode_tok_s weights_bytes kv_bytes scratch_bytes; do
+for k in prefill_tok_s decode_tok_s weights_bytes kv_bytes scratch_bytes ctx batch dev_total_bytes; do
     t_grep "bench json $k" "\"$k\": [0-9.]+[,}]" "$T_TMP/out"
 done
+t_grep "bench json device" '"device": "cpu' "$T_TMP/out"
 t_expect "bench text" 0 "$OCTET" bench -m "$Q" --prompt 8 --gen 0 --reps 1
 t_grep "bench prefill line" '^prefill +pp8 ' "$T_TMP/out"
 t_expect "bench nothing" 2 "$OCTET" bench -m "$Q" --prompt 0 --gen 0
