@@ -18,7 +18,8 @@ const char CLI_ENG_HELP[] =
     "      --threads N       CPU threads (default: all cores)\n"
     "      --ctx N           context size in tokens; the KV cache for all of it is allocated up front\n"
     "      --batch N         most tokens per forward pass during prefill (default 256)\n"
-    "      --backend NAME    cpu | cuda | auto (default auto); octet run also takes the URL of an\n"
+    "      --backend NAME    cpu | cuda | auto (default auto: the CPU unless built with CUDA_AUTO=1);\n"
+    "                        octet run also takes the URL of an\n"
     "                        OpenAI-compatible server, http://HOST:PORT/v1 (octet serve, vLLM...)\n";
 
 void cli_eng_init(cli_eng_t *c)
