@@ -35,9 +35,12 @@ CFLAGS_BASE += -DOCTET_CUDA=1 -I$(CUDA_HOME)/include
 ifeq ($(CUDA_AUTO),1)
 CFLAGS_BASE += -DOCTET_CUDA_AUTO=1
 endif
-NVCCFLAGS ?= -O3 -std=c++17 -Iengine -Ikernels -arch=sm_80 \
+# Machine code for Ampere (sm_80) and Hopper (sm_90), and sm_90 PTX that the
+# driver compiles for newer GPUs.
+NVCCFLAGS ?= -O3 -std=c++17 -Iengine -Ikernels \
 	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
-	-Xcompiler -fPIC,-Wall
+	-gencode arch=compute_90,code=compute_90 \
+	-Werror all-warnings -Xcompiler -fPIC,-Wall,-Wextra,-Werror
 LDLIBS += -L$(CUDA_HOME)/lib64 -lcudart -lcublasLt -lstdc++ -Wl,-rpath,$(CUDA_HOME)/lib64
 else
 CUDA := 0
