@@ -34,6 +34,9 @@
 #include "server.h"
 
 #define WAIT_SLICE_MS 100 /* how often a waiting connection checks that its client is still there */
+/* Connections served at once (one thread each); more are refused, so a flood of
+ * clients cannot exhaust threads or descriptors. Requests beyond the queue get 503. */
+#define SRV_MAX_CONNECTIONS 256
 
 typedef enum ep { EP_CHAT, EP_COMPLETIONS, EP_MODELS, EP_HEALTH, EP_METRICS, EP_OTHER } ep_t;
 
@@ -275,14 +278,16 @@ static void run_job(struct srv *s, job_t *j)
             rc = OCT_ECANCELED;
             break;
         }
-        const float *lg = eng_logits(s->s);
+        int32_t id;
         if (j->req.ignore_eos) {
+            const float *lg = eng_logits(s->s);
             memcpy(s->logits, lg, n_vocab * sizeof *lg);
             for (size_t i = 0; i < s->n_eog; i++)
                 s->logits[s->eog[i]] = -INFINITY;
-            lg = s->logits;
+            id = sample_token(smp, s->logits);
+        } else if ((rc = eng_sample(s->s, smp, &id, &err))) {
+            break;
         }
-        int32_t id = sample_token(smp, lg);
         sample_accept(smp, id);
         if (tok_is_eog(s->tok, id)) {
             finish = "stop";
@@ -927,7 +932,8 @@ int srv_start(srv_t **out, eng_model_t *m, const srv_cfg_t *cfg, errmsg_t *err)
         flags |= MHD_USE_IPv6;
     s->d = MHD_start_daemon(flags, s->port, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, fd,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)120, MHD_OPTION_END);
+                            (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_MAX_CONNECTIONS,
+                            MHD_OPTION_END);
     if (!s->d) {
         close(fd);
         rc = errmsg_set(err, OCT_EINTERNAL, "libmicrohttpd could not start on %s port %u", s->host, s->port);
