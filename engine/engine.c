@@ -771,7 +771,9 @@ int eng_session_new(eng_session_t **out, eng_model_t *M, errmsg_t *err)
         free(s);
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     }
+    pthread_mutex_lock(&M->lock);
     int rc = M->be->ops->kv_new(M->be, &s->kv, &M->kv_desc, err);
+    pthread_mutex_unlock(&M->lock);
     if (rc) {
         free(s->logits);
         free(s);
@@ -787,11 +789,13 @@ void eng_session_free(eng_session_t *s)
 {
     if (!s)
         return;
+    /* under the lock: a backend must not free device memory while another
+     * session's pass runs (the CUDA backend may be capturing a graph) */
     pthread_mutex_lock(&s->m->lock);
     if (s->m->logits_owner == s)
         s->m->logits_owner = NULL;
-    pthread_mutex_unlock(&s->m->lock);
     s->m->be->ops->kv_free(s->m->be, s->kv);
+    pthread_mutex_unlock(&s->m->lock);
     atomic_fetch_sub(&s->m->n_sessions, 1);
     free(s->logits);
     free(s);

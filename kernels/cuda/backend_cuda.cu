@@ -101,6 +101,11 @@ typedef struct cuda_be {
 
     int err_code;
     char err_msg[256];
+
+    /* Set by a free from any thread (the engine frees a session's cache
+     * outside its model lock, maybe while another session's pass runs);
+     * the next begin() drops the graphs, in the thread that runs passes. */
+    int graphs_stale;
 } cuda_be_t;
 
 static cuda_be_t *cb(be_t *be)
@@ -110,8 +115,13 @@ static cuda_be_t *cb(be_t *be)
 
 /* Graphs hold the device pointers of the buffers, matrices and caches they
  * use, and a freed handle's address may come back for a new one: freeing
- * anything forgets every graph. */
+ * anything forgets every graph (at the next begin(), see graphs_stale). */
 static void drop_graphs(cuda_be_t *b);
+
+static void forget_graphs(cuda_be_t *b)
+{
+    __atomic_store_n(&b->graphs_stale, 1, __ATOMIC_RELEASE);
+}
 
 /* Remember the first failure of a pass; end() reports it. */
 static void note_err(cuda_be_t *b, int code, const char *what, const char *detail)
@@ -122,53 +132,25 @@ static void note_err(cuda_be_t *b, int code, const char *what, const char *detai
     snprintf(b->err_msg, sizeof b->err_msg, "CUDA: %.60s: %.180s", what, detail);
 }
 
-static int cuda_err(errmsg_t *err, cudaError_t e, const char *what)
-{
-    cudaGetLastError();
-    return errmsg_set(err, e == cudaErrorMemoryAllocation ? OCT_ENOMEM : OCT_EINTERNAL, "CUDA: %s: %s", what,
-                      cudaGetErrorString(e));
-}
 
-static int alloc_dev(cuda_be_t *b, void **p, size_t bytes, const char *what, errmsg_t *err)
+/* Zero device memory and wait. Not on the pass stream: it is non-blocking,
+ * so it would not wait for a plain cudaMemset (legacy stream) either, and
+ * this may run in another thread while a pass is being captured on it. */
+static int zero_dev(void *p, size_t bytes, errmsg_t *err)
 {
-    (void)b;
-    cudaError_t e = cudaMalloc(p, bytes ? bytes : 16);
+    cudaError_t e = cudaMemsetAsync(p, 0, bytes, cudaStreamLegacy);
     if (e == cudaSuccess)
-        return 0;
-    cudaGetLastError();
-    *p = NULL;
-    size_t fr = 0, tot = 0;
-    cudaMemGetInfo(&fr, &tot);
-    return errmsg_set(err, OCT_ENOMEM,
-                      "CUDA out of memory: %s needs %.1f MiB, %.1f MiB of %.1f MiB are free on the GPU", what,
-                      bytes / 1048576.0, fr / 1048576.0, tot / 1048576.0);
+        e = cudaStreamSynchronize(cudaStreamLegacy);
+    return e == cudaSuccess ? 0 : cu_fail(err, e, "clearing device memory");
 }
 
 /* ---- elementwise kernels ------------------------------------------------------ */
-
-__device__ float block_reduce(float v, float *red, bool is_max)
-{
-    v = is_max ? cu_warp_max(v) : cu_warp_sum(v);
-    if (threadIdx.x % 32 == 0)
-        red[threadIdx.x / 32] = v;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        v = threadIdx.x < blockDim.x / 32 ? red[threadIdx.x] : 0.0f;
-        v = is_max ? cu_warp_max(v) : cu_warp_sum(v);
-        if (threadIdx.x == 0)
-            red[0] = v;
-    }
-    __syncthreads();
-    v = red[0];
-    __syncthreads();
-    return v;
-}
 
 /* Quantize the row OUT (N floats) this block just wrote into XQ with the
  * per-token scale XS, as the product kernels would (absmax / 127). */
 __device__ void quantize_row(const float *out, int n, float amax, float *red, int8_t *xq, float *xs)
 {
-    amax = block_reduce(amax, red, true);
+    amax = cu_block_reduce(amax, red, true);
     float s = amax / 127.0f;
     for (int j = threadIdx.x; j < n; j += blockDim.x) {
         xq[j] = s == 0.0f ? (int8_t)0 : cu_quant_one(out[j], s);
@@ -193,7 +175,7 @@ __global__ void k_norm(float *x, const float *y, const float *w, int n, float ep
         }
         ss += v * v;
     }
-    ss = block_reduce(ss, red, false);
+    ss = cu_block_reduce(ss, red, false);
     float r = 1.0f / sqrtf(ss / (float)n + eps), amax = 0.0f;
     for (int j = threadIdx.x; j < n; j += blockDim.x) {
         float v = row[j] * r * w[j];
@@ -263,9 +245,14 @@ __global__ void k_swiglu(const float *gu, int n_tok, int n_ff, float *out)
 #define TOPK_SLICE 4096 /* logits ranked per block in the first pass */
 #define TOPK_MERGE 8192 /* most candidates the second pass ranks */
 
-/* A ranks before B: larger value, then smaller index. */
+/* A ranks before B: larger value, then smaller index; NaN lowest (as
+ * eng_top_logits ranks on the host). */
 __device__ __forceinline__ bool rank_before(float va, int ia, float vb, int ib)
 {
+    if (isnan(vb))
+        return !isnan(va) || ia < ib;
+    if (isnan(va))
+        return false;
     return va > vb || (va == vb && ia < ib);
 }
 
@@ -293,8 +280,8 @@ __device__ void bitonic_rank(float *v, int *id, int n)
         }
 }
 
-/* First pass: each block ranks one slice and keeps its K best. NaN is
- * ranked as -inf. */
+/* First pass: each block ranks one slice and keeps its K best. Padding
+ * is NaN at index INT_MAX, so it ranks below every real value, NaN too. */
 __global__ void k_topk_slices(const float *x, int n, int k, float *cv, int *ci)
 {
     __shared__ float v[TOPK_SLICE];
@@ -302,8 +289,7 @@ __global__ void k_topk_slices(const float *x, int n, int k, float *cv, int *ci)
     int base = blockIdx.x * TOPK_SLICE;
     for (int i = threadIdx.x; i < TOPK_SLICE; i += blockDim.x) {
         int g = base + i;
-        float a = g < n ? x[g] : -INFINITY;
-        v[i] = isnan(a) ? -INFINITY : a;
+        v[i] = g < n ? x[g] : NAN;
         id[i] = g < n ? g : INT_MAX;
     }
     __syncthreads();
@@ -322,7 +308,7 @@ __global__ void k_topk_merge(const float *cv, const int *ci, int m, int n2, int 
     float *v = sm;
     int *id = (int *)(sm + n2);
     for (int i = threadIdx.x; i < n2; i += blockDim.x) {
-        v[i] = i < m ? cv[i] : -INFINITY;
+        v[i] = i < m ? cv[i] : NAN;
         id[i] = i < m ? ci[i] : INT_MAX;
     }
     __syncthreads();
@@ -361,12 +347,13 @@ static int cu_buf_new(be_t *be, be_buf_t **out, size_t n, errmsg_t *err)
     be_buf_t *bf = (be_buf_t *)calloc(1, sizeof *bf);
     if (!bf)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
-    int rc = alloc_dev(b, (void **)&bf->d, n * sizeof(float), "an activation buffer", err);
+    int rc = cu_alloc((void **)&bf->d, n * sizeof(float), "an activation buffer", err);
+    if (!rc && (rc = zero_dev(bf->d, n * sizeof(float), err)))
+        cudaFree(bf->d);
     if (rc) {
         free(bf);
         return rc;
     }
-    cudaMemset(bf->d, 0, n * sizeof(float));
     bf->n = n;
     *out = bf;
     return 0;
@@ -376,7 +363,7 @@ static void cu_buf_free(be_t *be, be_buf_t *bf)
 {
     if (!bf)
         return;
-    drop_graphs(cb(be));
+    forget_graphs(cb(be));
     cudaFree(bf->d);
     free(bf);
 }
@@ -392,7 +379,7 @@ static int cu_buf_set(be_t *be, be_buf_t *bf, size_t off, const float *src, size
     cudaError_t e = cudaMemcpyAsync(bf->d + off, src, n * sizeof(float), cudaMemcpyHostToDevice, b->st);
     if (e == cudaSuccess)
         e = cudaStreamSynchronize(b->st);
-    return e == cudaSuccess ? 0 : cuda_err(err, e, "copying to the GPU");
+    return e == cudaSuccess ? 0 : cu_fail(err, e, "copying to the GPU");
 }
 
 /* Inside a pass (calibration reads activations between operations) the
@@ -406,7 +393,7 @@ static int cu_buf_get(be_t *be, const be_buf_t *bf, size_t off, float *dst, size
     cudaError_t e = cudaMemcpyAsync(dst, bf->d + off, n * sizeof(float), cudaMemcpyDeviceToHost, b->st);
     if (e == cudaSuccess)
         e = cudaStreamSynchronize(b->st);
-    return e == cudaSuccess ? 0 : cuda_err(err, e, "copying from the GPU");
+    return e == cudaSuccess ? 0 : cu_fail(err, e, "copying from the GPU");
 }
 
 static int cu_mat_new(be_t *be, be_mat_t **out, be_wfmt_t fmt, be_src_t src, const void *data, int rows, int cols,
@@ -416,7 +403,7 @@ static int cu_mat_new(be_t *be, be_mat_t **out, be_wfmt_t fmt, be_src_t src, con
     if (rows <= 0 || cols <= 0)
         return errmsg_set(err, OCT_EINVAL, "empty matrix");
     if (!b->staging) {
-        int rc = alloc_dev(b, &b->staging, STAGING_BYTES, "the weight upload buffer", err);
+        int rc = cu_alloc(&b->staging, STAGING_BYTES, "the weight upload buffer", err);
         if (rc)
             return rc;
     }
@@ -442,7 +429,7 @@ static void cu_mat_free(be_t *be, be_mat_t *m)
 {
     if (!m)
         return;
-    drop_graphs(cb(be));
+    forget_graphs(cb(be));
     cu_mat_release(&m->m);
     free(m);
 }
@@ -470,7 +457,7 @@ static void cu_kv_free(be_t *be, be_kv_t *kv)
 {
     if (!kv)
         return;
-    drop_graphs(cb(be));
+    forget_graphs(cb(be));
     cudaFree(kv->d.k);
     cudaFree(kv->d.v);
     cudaFree(kv->d.ks);
@@ -497,17 +484,14 @@ static int cu_kv_new(be_t *be, be_kv_t **out, const be_kv_desc_t *d, errmsg_t *e
     char what[96];
     snprintf(what, sizeof what, "the KV cache (%d tokens, %s)", d->n_ctx,
              d->fmt == BE_KV_INT8 ? "int8" : d->fmt == BE_KV_F16 ? "f16" : "f32");
-    if ((rc = alloc_dev(b, &kv->d.k, half, what, err)) || (rc = alloc_dev(b, &kv->d.v, half, what, err)))
+    if ((rc = cu_alloc(&kv->d.k, half, what, err)) || (rc = cu_alloc(&kv->d.v, half, what, err)))
         goto fail;
-    if (d->fmt == BE_KV_INT8 && ((rc = alloc_dev(b, (void **)&kv->d.ks, rows * 4, what, err)) ||
-                                 (rc = alloc_dev(b, (void **)&kv->d.vs, rows * 4, what, err))))
+    if (d->fmt == BE_KV_INT8 && ((rc = cu_alloc((void **)&kv->d.ks, rows * 4, what, err)) ||
+                                 (rc = cu_alloc((void **)&kv->d.vs, rows * 4, what, err))))
         goto fail;
-    cudaMemset(kv->d.k, 0, half);
-    cudaMemset(kv->d.v, 0, half);
-    if (kv->d.ks) {
-        cudaMemset(kv->d.ks, 0, rows * 4);
-        cudaMemset(kv->d.vs, 0, rows * 4);
-    }
+    if ((rc = zero_dev(kv->d.k, half, err)) || (rc = zero_dev(kv->d.v, half, err)) ||
+        (kv->d.ks && ((rc = zero_dev(kv->d.ks, rows * 4, err)) || (rc = zero_dev(kv->d.vs, rows * 4, err)))))
+        goto fail;
     kv->bytes = kv_bytes_of(d);
     *out = kv;
     return 0;
@@ -530,6 +514,9 @@ static void drop_graphs(cuda_be_t *b)
 static int cu_reserve(be_t *be, int max_tok, int n_ctx, int n_head, int n_head_kv, int head_dim, errmsg_t *err)
 {
     cuda_be_t *b = cb(be);
+    if (head_dim > CU_ATT_MAX_HEAD_DIM)
+        return errmsg_set(err, OCT_EUNSUPPORTED, "head size %d: the CUDA attention handles up to %d", head_dim,
+                          CU_ATT_MAX_HEAD_DIM);
     drop_graphs(b);
     cudaFree(b->staging);
     b->staging = NULL;
@@ -547,17 +534,19 @@ static int cu_reserve(be_t *be, int max_tok, int n_ctx, int n_head, int n_head_k
     cudaFree(b->tk_i);
     b->tk_v = NULL;
     b->tk_i = NULL;
-    b->tk_cap = (b->max_rows + TOPK_SLICE - 1) / TOPK_SLICE * SAMPLE_MAX_CANDIDATES + SAMPLE_MAX_CANDIDATES;
-    if ((rc = alloc_dev(b, (void **)&b->tk_v, (size_t)b->tk_cap * sizeof(float), "the candidate buffer", err)) ||
-        (rc = alloc_dev(b, (void **)&b->tk_i, (size_t)b->tk_cap * sizeof(int), "the candidate buffer", err)))
+    b->tk_cap = 0;
+    int cap = (b->max_rows + TOPK_SLICE - 1) / TOPK_SLICE * SAMPLE_MAX_CANDIDATES + SAMPLE_MAX_CANDIDATES;
+    if ((rc = cu_alloc((void **)&b->tk_v, (size_t)cap * sizeof(float), "the candidate buffer", err)) ||
+        (rc = cu_alloc((void **)&b->tk_i, (size_t)cap * sizeof(int), "the candidate buffer", err)))
         return rc;
+    b->tk_cap = cap;
     b->attn_bytes = cu_attn_work_bytes(max_tok, n_ctx, n_head, n_head_kv, head_dim);
-    if ((rc = alloc_dev(b, &b->attn_work, b->attn_bytes, "the attention work space", err)) ||
-        (rc = alloc_dev(b, (void **)&b->d_pass, (size_t)(max_tok + 1) * sizeof(int), "the token buffer", err)))
+    if ((rc = cu_alloc(&b->attn_work, b->attn_bytes, "the attention work space", err)) ||
+        (rc = cu_alloc((void **)&b->d_pass, (size_t)(max_tok + 1) * sizeof(int), "the token buffer", err)))
         return rc;
     cudaError_t e = cudaMallocHost((void **)&b->h_pass, (size_t)(max_tok + 1) * sizeof(int));
     if (e != cudaSuccess)
-        return cuda_err(err, e, "allocating pinned host memory");
+        return cu_fail(err, e, "allocating pinned host memory");
     b->max_tok = max_tok;
     return 0;
 }
@@ -779,6 +768,8 @@ static int cu_begin(be_t *be, const int32_t *ids, int n_tok, int pos0, errmsg_t 
     if (n_tok < 1 || n_tok > b->max_tok)
         return errmsg_set(err, OCT_EINVAL, "a pass of %d tokens exceeds the reserved %d", n_tok, b->max_tok);
     cudaSetDevice(b->dev);
+    if (__atomic_exchange_n(&b->graphs_stale, 0, __ATOMIC_ACQ_REL))
+        drop_graphs(b);
     b->err_code = 0;
     b->err_msg[0] = '\0';
     b->n_cmd = 0;
@@ -791,7 +782,7 @@ static int cu_begin(be_t *be, const int32_t *ids, int n_tok, int pos0, errmsg_t 
     /* Not part of any graph: the replayed kernels read what this copies. */
     cudaError_t e =
         cudaMemcpyAsync(b->d_pass, b->h_pass, (size_t)(n_tok + 1) * sizeof(int), cudaMemcpyHostToDevice, b->st);
-    return e == cudaSuccess ? 0 : cuda_err(err, e, "copying the token ids");
+    return e == cudaSuccess ? 0 : cu_fail(err, e, "copying the token ids");
 }
 
 static void run_decode(cuda_be_t *b)
@@ -826,7 +817,7 @@ static void run_decode(cuda_be_t *b)
 static int cu_end(be_t *be, errmsg_t *err)
 {
     cuda_be_t *b = cb(be);
-    if (b->n_tok == 1 && !b->eager && !b->graphs_off && !b->err_code)
+    if (b->n_tok == 1 && b->n_cmd > 0 && !b->eager && !b->graphs_off && !b->err_code)
         run_decode(b);
     else
         run_pending(b);
@@ -979,7 +970,7 @@ static int cu_topk(be_t *be, const be_buf_t *x, int n, int k, int32_t *ids, floa
 {
     cuda_be_t *b = cb(be);
     int nb = (n + TOPK_SLICE - 1) / TOPK_SLICE, m = nb * k;
-    if (k < 1 || k > SAMPLE_MAX_CANDIDATES || n < 1 || (size_t)n > x->n)
+    if (k < 1 || k > SAMPLE_MAX_CANDIDATES || n < k || (size_t)n > x->n)
         return errmsg_set(err, OCT_EINVAL, "top %d of %d values asked", k, n);
     if (m > TOPK_MERGE || m + k > b->tk_cap)
         return errmsg_set(err, OCT_EUNSUPPORTED, "top %d of %d values: too many to rank on the GPU", k, n);
@@ -995,7 +986,7 @@ static int cu_topk(be_t *be, const be_buf_t *x, int n, int k, int32_t *ids, floa
         e = cudaMemcpyAsync(ids, b->tk_i + m, (size_t)k * sizeof(int), cudaMemcpyDeviceToHost, b->st);
     if (e == cudaSuccess)
         e = cudaStreamSynchronize(b->st);
-    return e == cudaSuccess ? 0 : cuda_err(err, e, "ranking the logits");
+    return e == cudaSuccess ? 0 : cu_fail(err, e, "ranking the logits");
 }
 
 static void cu_free(be_t *be)
@@ -1065,13 +1056,20 @@ static int pick_device(int device, cudaDeviceProp *prop, errmsg_t *err)
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess || n == 0) {
         cudaGetLastError();
+        if (e == cudaErrorInsufficientDriver) {
+            int rt = 0;
+            cudaRuntimeGetVersion(&rt);
+            return errmsg_set(err, OCT_ENOTFOUND,
+                              "no CUDA GPU found (no NVIDIA driver, or one older than this build's CUDA %d.%d)",
+                              rt / 1000, rt % 1000 / 10);
+        }
         return errmsg_set(err, OCT_ENOTFOUND, "no CUDA GPU found (%s)",
                           e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports none");
     }
     if (device < 0 || device >= n)
         return errmsg_set(err, OCT_EINVAL, "CUDA device %d does not exist (%d found)", device, n);
     if ((e = cudaGetDeviceProperties(prop, device)) != cudaSuccess)
-        return cuda_err(err, e, "reading the device properties");
+        return cu_fail(err, e, "reading the device properties");
     if (prop->major < 8)
         return errmsg_set(err, OCT_EUNSUPPORTED, "%s has compute capability %d.%d; octet's CUDA backend needs 8.0 or newer",
                           prop->name, prop->major, prop->minor);
@@ -1089,7 +1087,7 @@ extern "C" int be_cuda_probe(int device, be_dev_info_t *out, errmsg_t *err)
     size_t fr = 0, tot = 0;
     cudaError_t e = cudaMemGetInfo(&fr, &tot);
     if (e != cudaSuccess)
-        return cuda_err(err, e, "reading the device memory");
+        return cu_fail(err, e, "reading the device memory");
     snprintf(out->name, sizeof out->name, "cuda:%d %.38s", device, prop.name);
     out->dev_free = fr;
     out->dev_total = tot;
@@ -1109,7 +1107,7 @@ extern "C" int be_cuda_new(be_t **out, int device, errmsg_t *err)
     if (rc)
         goto fail;
     if ((e = cudaSetDevice(device)) != cudaSuccess || (e = cudaStreamCreateWithFlags(&b->st, cudaStreamNonBlocking))) {
-        rc = cuda_err(err, e, "starting the device");
+        rc = cu_fail(err, e, "starting the device");
         goto fail;
     }
     if ((s = cublasLtCreate(&b->mm.lt)) != CUBLAS_STATUS_SUCCESS) {
@@ -1117,7 +1115,7 @@ extern "C" int be_cuda_new(be_t **out, int device, errmsg_t *err)
         goto fail;
     }
     if ((e = cudaFuncSetAttribute(k_topk_merge, cudaFuncAttributeMaxDynamicSharedMemorySize, TOPK_MERGE * 8))) {
-        rc = cuda_err(err, e, "configuring the candidate kernel");
+        rc = cu_fail(err, e, "configuring the candidate kernel");
         goto fail;
     }
     {

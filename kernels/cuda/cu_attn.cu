@@ -33,6 +33,7 @@
 #define SIMT_HB 8         /* query heads per attn_simt block */
 #define SIMT_EPL 8        /* dims per lane in attn_simt: head_dim <= 256 */
 #define SIMT_DMAX (32 * SIMT_EPL)
+static_assert(SIMT_DMAX >= CU_ATT_MAX_HEAD_DIM, "attn_simt covers every head size cu_reserve accepts");
 #define ATT_LOG2E 1.4426950408889634f
 
 /* ---- small helpers --------------------------------------------------------- */

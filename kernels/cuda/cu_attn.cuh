@@ -14,6 +14,10 @@
 
 #include "cu_common.cuh"
 
+/* The largest head size cu_attention handles (attn_simt keeps 8 dims per
+ * lane); cu_reserve refuses larger ones. */
+#define CU_ATT_MAX_HEAD_DIM 256
+
 /* Bytes of work space cu_attention needs for up to MAX_TOK tokens with
  * N_HEAD query heads of HEAD_DIM over N_CTX positions. */
 size_t cu_attn_work_bytes(int max_tok, int n_ctx, int n_head, int n_head_kv, int head_dim);

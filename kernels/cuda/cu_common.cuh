@@ -45,6 +45,50 @@ __device__ __forceinline__ float cu_warp_max(float v)
     return v;
 }
 
+/* The block's sum (or maximum) of V, for blocks of whole warps; RED is 32
+ * floats of shared memory. Every thread gets the result. */
+__device__ __forceinline__ float cu_block_reduce(float v, float *red, bool is_max)
+{
+    v = is_max ? cu_warp_max(v) : cu_warp_sum(v);
+    if (threadIdx.x % 32 == 0)
+        red[threadIdx.x / 32] = v;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        v = threadIdx.x < blockDim.x / 32 ? red[threadIdx.x] : 0.0f;
+        v = is_max ? cu_warp_max(v) : cu_warp_sum(v);
+        if (threadIdx.x == 0)
+            red[0] = v;
+    }
+    __syncthreads();
+    v = red[0];
+    __syncthreads();
+    return v;
+}
+
+/* A failed CUDA call WHAT as an errmsg (clearing the sticky launch error). */
+static inline int cu_fail(errmsg_t *err, cudaError_t e, const char *what)
+{
+    cudaGetLastError();
+    return errmsg_set(err, e == cudaErrorMemoryAllocation ? OCT_ENOMEM : OCT_EINTERNAL, "CUDA: %s: %s", what,
+                      cudaGetErrorString(e));
+}
+
+/* cudaMalloc of BYTES for WHAT; out of memory says how much was needed and
+ * how much is free. */
+static inline int cu_alloc(void **p, size_t bytes, const char *what, errmsg_t *err)
+{
+    cudaError_t e = cudaMalloc(p, bytes ? bytes : 16);
+    if (e == cudaSuccess)
+        return 0;
+    cudaGetLastError();
+    *p = NULL;
+    size_t fr = 0, tot = 0;
+    cudaMemGetInfo(&fr, &tot);
+    return errmsg_set(err, OCT_ENOMEM,
+                      "CUDA out of memory: %s needs %.1f MiB, %.1f MiB of %.1f MiB are free on the GPU", what,
+                      bytes / 1048576.0, fr / 1048576.0, tot / 1048576.0);
+}
+
 /* x / s rounded to nearest, ties to even, clamped to [-127, 127] (NaN to
  * -127): what cpu_quantize_row_i8 stores for scale s = absmax / 127. A true
  * division, not a multiplication by 1/s, so that ties round the same way. */

@@ -10,26 +10,6 @@
 #define DEQ_BYTES (64u << 20)      /* dequantized Q8_0 rows per cuBLASLt call */
 #define GEMV_WARPS 8               /* rows (one per warp) per block */
 
-static int cuda_fail(errmsg_t *err, cudaError_t e, const char *what)
-{
-    return errmsg_set(err, e == cudaErrorMemoryAllocation ? OCT_ENOMEM : OCT_EINTERNAL, "CUDA: %s: %s", what,
-                      cudaGetErrorString(e));
-}
-
-static int dev_alloc(void **p, size_t bytes, const char *what, errmsg_t *err)
-{
-    cudaError_t e = cudaMalloc(p, bytes ? bytes : 16);
-    if (e == cudaSuccess)
-        return 0;
-    cudaGetLastError();
-    size_t fr = 0, tot = 0;
-    cudaMemGetInfo(&fr, &tot);
-    *p = NULL;
-    return errmsg_set(err, OCT_ENOMEM,
-                      "CUDA out of memory: %s needs %.1f MiB, %.1f MiB of %.1f MiB are free on the GPU", what,
-                      bytes / 1048576.0, fr / 1048576.0, tot / 1048576.0);
-}
-
 /* ---- conversion ----------------------------------------------------------- */
 
 size_t cu_src_row_bytes(be_src_t src, int cols)
@@ -61,49 +41,10 @@ __device__ __forceinline__ float src_at(be_src_t src, const uint8_t *row, int j)
         const uint8_t *blk = row + (size_t)(j / CU_QK) * 34;
         __half d;
         memcpy(&d, blk, 2);
-        int q = (int)(int8_t)blk[2 + j % CU_QK];
-        return (float)(q < -127 ? -127 : q) * __half2float(d);
+        return (float)(int8_t)blk[2 + j % CU_QK] * __half2float(d); /* -128 kept, as cpu_mat.c converts */
     }
     }
     return 0.0f;
-}
-
-__device__ float block_max(float v, float *red)
-{
-    v = cu_warp_max(v);
-    int w = threadIdx.x / 32, l = threadIdx.x % 32;
-    if (l == 0)
-        red[w] = v;
-    __syncthreads();
-    if (w == 0) {
-        v = l < (int)(blockDim.x / 32) ? red[l] : 0.0f;
-        v = cu_warp_max(v);
-        if (l == 0)
-            red[0] = v;
-    }
-    __syncthreads();
-    v = red[0];
-    __syncthreads();
-    return v;
-}
-
-__device__ float block_sum(float v, float *red)
-{
-    v = cu_warp_sum(v);
-    int w = threadIdx.x / 32, l = threadIdx.x % 32;
-    if (l == 0)
-        red[w] = v;
-    __syncthreads();
-    if (w == 0) {
-        v = l < (int)(blockDim.x / 32) ? red[l] : 0.0f;
-        v = cu_warp_sum(v);
-        if (l == 0)
-            red[0] = v;
-    }
-    __syncthreads();
-    v = red[0];
-    __syncthreads();
-    return v;
 }
 
 /* One block per row: SRC rows (stride SROW bytes) into the matrix's rows R0.. */
@@ -129,7 +70,7 @@ __global__ void convert_rows(be_src_t src, const uint8_t *in, size_t srow, int c
             if (a > amax)
                 amax = a;
         }
-        amax = block_max(amax, red);
+        amax = cu_block_reduce(amax, red, true);
         float s = amax / 127.0f;
         int8_t *q = (int8_t *)w + r * cols;
         for (int j = threadIdx.x; j < cols; j += blockDim.x) {
@@ -176,15 +117,15 @@ int cu_mat_upload(cu_mat_t *m, be_wfmt_t fmt, be_src_t src, const void *data, in
         return errmsg_set(err, OCT_EUNSUPPORTED, "a matrix row of %zu bytes exceeds the upload buffer", srow);
     float *d_cs = NULL;
     int rc;
-    if ((rc = dev_alloc(&m->w, n * esz, "a weight matrix", err)))
+    if ((rc = cu_alloc(&m->w, n * esz, "a weight matrix", err)))
         goto fail;
-    if (fmt == BE_W_INT8 && (rc = dev_alloc((void **)&m->rs, (size_t)rows * sizeof(float), "row scales", err)))
+    if (fmt == BE_W_INT8 && (rc = cu_alloc((void **)&m->rs, (size_t)rows * sizeof(float), "row scales", err)))
         goto fail;
     if (fmt == BE_W_Q8_0 &&
-        (rc = dev_alloc((void **)&m->bs, (size_t)rows * (cols / CU_QK) * sizeof(__half), "block scales", err)))
+        (rc = cu_alloc((void **)&m->bs, (size_t)rows * (cols / CU_QK) * sizeof(__half), "block scales", err)))
         goto fail;
     if (col_scale) {
-        if ((rc = dev_alloc((void **)&d_cs, (size_t)cols * sizeof(float), "column scales", err)))
+        if ((rc = cu_alloc((void **)&d_cs, (size_t)cols * sizeof(float), "column scales", err)))
             goto fail;
         cudaMemcpyAsync(d_cs, col_scale, (size_t)cols * sizeof(float), cudaMemcpyHostToDevice, st);
     }
@@ -203,7 +144,7 @@ int cu_mat_upload(cu_mat_t *m, be_wfmt_t fmt, be_src_t src, const void *data, in
         if (e == cudaSuccess)
             e = cudaGetLastError();
         if (e != cudaSuccess) {
-            rc = cuda_fail(err, e, "converting a weight matrix");
+            rc = cu_fail(err, e, "converting a weight matrix");
             goto fail;
         }
     }
@@ -264,11 +205,11 @@ int cu_mm_reserve(cu_mm_t *mm, int max_tok, int max_rows, int max_cols, bool nee
         mm->wh_elems = (size_t)max_cols * 64;
     mm->ws_bytes = WS_BYTES;
     int rc;
-    if ((rc = dev_alloc((void **)&mm->xq, xq, "quantized activations", err)) ||
-        (rc = dev_alloc((void **)&mm->xs, (size_t)max_tok * 4, "activation scales", err)) ||
-        (xh && (rc = dev_alloc((void **)&mm->xh, xh, "f16 activations", err))) ||
-        (mm->wh_elems && (rc = dev_alloc((void **)&mm->wh, mm->wh_elems * 2, "dequantized weights", err))) ||
-        (rc = dev_alloc(&mm->ws, mm->ws_bytes, "cuBLASLt work space", err))) {
+    if ((rc = cu_alloc((void **)&mm->xq, xq, "quantized activations", err)) ||
+        (rc = cu_alloc((void **)&mm->xs, (size_t)max_tok * 4, "activation scales", err)) ||
+        (xh && (rc = cu_alloc((void **)&mm->xh, xh, "f16 activations", err))) ||
+        (mm->wh_elems && (rc = cu_alloc((void **)&mm->wh, mm->wh_elems * 2, "dequantized weights", err))) ||
+        (rc = cu_alloc(&mm->ws, mm->ws_bytes, "cuBLASLt work space", err))) {
         cu_mm_release(mm);
         return rc;
     }
@@ -290,7 +231,7 @@ __global__ void quantize_rows(const float *x, int cols, int8_t *q, size_t ldq, f
         if (a > amax)
             amax = a;
     }
-    amax = block_max(amax, red);
+    amax = cu_block_reduce(amax, red, true);
     float s = amax / 127.0f;
     int8_t *qr = q + (size_t)blockIdx.x * ldq;
     for (int j = threadIdx.x; j < (int)ldq; j += blockDim.x) {
@@ -471,7 +412,7 @@ static void gemv(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x
             cu_gemv_quantized(mm, st, w, y);
             return;
         }
-    } else if (w->cols % 8 == 0) {
+    } else if (w->cols % 8 == 0 && ((uintptr_t)x & 15) == 0) { /* X_OFF may leave X unaligned for float4 */
         if (w->fmt == BE_W_F16)
             gemv_f<__half><<<blocks, th, 0, st>>>((const __half *)w->w, x, w->rows, w->cols, y);
         else
@@ -511,6 +452,16 @@ static int grid_for(size_t n)
     return (int)(g > 4096 ? 4096 : g < 1 ? 1 : g);
 }
 
+/* The alignment of P in bytes (256 at most): cuBLASLt's heuristics assume
+ * 256 unless told, and X_OFF or a row chunk may give less. */
+static uint32_t align_of(const void *p)
+{
+    uint32_t a = 256;
+    while (a > 1 && ((uintptr_t)p & (a - 1)))
+        a >>= 1;
+    return a;
+}
+
 /* C (m x n, col-major, ldc = LDC) = op(A) B with A stored k x m (transposed,
  * lda = k) and B k x n (ldb = LDB): Y[t][r] = sum_j X[t][j] W[r][j]. */
 static cublasStatus_t lt_gemm(cu_mm_t *mm, cudaStream_t st, cudaDataType_t ab, cudaDataType_t ct,
@@ -524,15 +475,24 @@ static cublasStatus_t lt_gemm(cu_mm_t *mm, cudaStream_t st, cudaDataType_t ab, c
     int found = 0;
     cublasOperation_t tr = CUBLAS_OP_T;
     cublasStatus_t s;
+    uint32_t al_a = align_of(a), al_b = align_of(b), al_c = align_of(c);
     if ((s = cublasLtMatmulDescCreate(&op, comp, scale_t)) ||
         (s = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &tr, sizeof tr)) ||
         (s = cublasLtMatrixLayoutCreate(&la, ab, k, m, k)) || (s = cublasLtMatrixLayoutCreate(&lb, ab, k, n, ldb)) ||
         (s = cublasLtMatrixLayoutCreate(&lc, ct, m, n, ldc)) || (s = cublasLtMatmulPreferenceCreate(&pref)) ||
         (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &mm->ws_bytes,
                                                   sizeof mm->ws_bytes)) ||
+        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a,
+                                                  sizeof al_a)) ||
+        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b,
+                                                  sizeof al_b)) ||
+        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c,
+                                                  sizeof al_c)) ||
+        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c,
+                                                  sizeof al_c)) ||
         (s = cublasLtMatmulAlgoGetHeuristic(mm->lt, op, la, lb, lc, lc, pref, 1, &h, &found)))
         goto done;
-    if (!found) {
+    if (!found || h.state != CUBLAS_STATUS_SUCCESS) {
         s = CUBLAS_STATUS_NOT_SUPPORTED;
         goto done;
     }
