@@ -999,6 +999,7 @@ static void cu_free(be_t *be)
     free(b->cmds);
     free(b->cand);
     cu_mm_release(&b->mm);
+    cu_mm_forget_plans(&b->mm);
     if (b->mm.lt)
         cublasLtDestroy(b->mm.lt);
     cudaFree(b->staging);

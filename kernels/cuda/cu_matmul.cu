@@ -462,59 +462,133 @@ static uint32_t align_of(const void *p)
     return a;
 }
 
+/* A cuBLASLt product of one shape, its descriptors and the algorithm the
+ * heuristic chose: kept, since asking the heuristic costs tens of
+ * microseconds and a prefill pass makes about four products per layer. */
+struct lt_plan {
+    cudaDataType_t ab, ct, scale_t;
+    cublasComputeType_t comp;
+    int m, n, k, ldb, ldc;
+    uint32_t al_a, al_b, al_c;
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t la, lb, lc;
+    cublasLtMatmulAlgo_t algo;
+};
+
+static void plan_destroy(struct lt_plan *p)
+{
+    if (p->lc)
+        cublasLtMatrixLayoutDestroy(p->lc);
+    if (p->lb)
+        cublasLtMatrixLayoutDestroy(p->lb);
+    if (p->la)
+        cublasLtMatrixLayoutDestroy(p->la);
+    if (p->op)
+        cublasLtMatmulDescDestroy(p->op);
+    memset(p, 0, sizeof *p);
+}
+
+void cu_mm_forget_plans(cu_mm_t *mm)
+{
+    for (int i = 0; i < mm->n_plans; i++)
+        plan_destroy(&mm->plans[i]);
+    free(mm->plans);
+    mm->plans = NULL;
+    mm->n_plans = 0;
+    mm->next_plan = 0;
+}
+
+/* Build P (keys already set): descriptors, layouts and the heuristic's choice. */
+static cublasStatus_t plan_make(cu_mm_t *mm, struct lt_plan *p)
+{
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulHeuristicResult_t h;
+    int found = 0;
+    cublasOperation_t tr = CUBLAS_OP_T;
+    cublasStatus_t s;
+    if ((s = cublasLtMatmulDescCreate(&p->op, p->comp, p->scale_t)) ||
+        (s = cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &tr, sizeof tr)) ||
+        (s = cublasLtMatrixLayoutCreate(&p->la, p->ab, p->k, p->m, p->k)) ||
+        (s = cublasLtMatrixLayoutCreate(&p->lb, p->ab, p->k, p->n, p->ldb)) ||
+        (s = cublasLtMatrixLayoutCreate(&p->lc, p->ct, p->m, p->n, p->ldc)) ||
+        (s = cublasLtMatmulPreferenceCreate(&pref)) ||
+        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &mm->ws_bytes,
+                                                  sizeof mm->ws_bytes)) ||
+        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &p->al_a,
+                                                  sizeof p->al_a)) ||
+        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &p->al_b,
+                                                  sizeof p->al_b)) ||
+        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &p->al_c,
+                                                  sizeof p->al_c)) ||
+        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &p->al_c,
+                                                  sizeof p->al_c)) ||
+        (s = cublasLtMatmulAlgoGetHeuristic(mm->lt, p->op, p->la, p->lb, p->lc, p->lc, pref, 1, &h, &found)))
+        goto done;
+    if (!found || h.state != CUBLAS_STATUS_SUCCESS)
+        s = CUBLAS_STATUS_NOT_SUPPORTED;
+    else
+        p->algo = h.algo;
+done:
+    if (pref)
+        cublasLtMatmulPreferenceDestroy(pref);
+    return s;
+}
+
 /* C (m x n, col-major, ldc = LDC) = op(A) B with A stored k x m (transposed,
  * lda = k) and B k x n (ldb = LDB): Y[t][r] = sum_j X[t][j] W[r][j]. */
 static cublasStatus_t lt_gemm(cu_mm_t *mm, cudaStream_t st, cudaDataType_t ab, cudaDataType_t ct,
                               cublasComputeType_t comp, cudaDataType_t scale_t, const void *a, const void *b,
                               void *c, int m, int n, int k, int ldb, int ldc)
 {
-    cublasLtMatmulDesc_t op = NULL;
-    cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
-    cublasLtMatmulPreference_t pref = NULL;
-    cublasLtMatmulHeuristicResult_t h;
-    int found = 0;
-    cublasOperation_t tr = CUBLAS_OP_T;
-    cublasStatus_t s;
-    uint32_t al_a = align_of(a), al_b = align_of(b), al_c = align_of(c);
-    if ((s = cublasLtMatmulDescCreate(&op, comp, scale_t)) ||
-        (s = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &tr, sizeof tr)) ||
-        (s = cublasLtMatrixLayoutCreate(&la, ab, k, m, k)) || (s = cublasLtMatrixLayoutCreate(&lb, ab, k, n, ldb)) ||
-        (s = cublasLtMatrixLayoutCreate(&lc, ct, m, n, ldc)) || (s = cublasLtMatmulPreferenceCreate(&pref)) ||
-        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &mm->ws_bytes,
-                                                  sizeof mm->ws_bytes)) ||
-        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a,
-                                                  sizeof al_a)) ||
-        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b,
-                                                  sizeof al_b)) ||
-        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c,
-                                                  sizeof al_c)) ||
-        (s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c,
-                                                  sizeof al_c)) ||
-        (s = cublasLtMatmulAlgoGetHeuristic(mm->lt, op, la, lb, lc, lc, pref, 1, &h, &found)))
-        goto done;
-    if (!found || h.state != CUBLAS_STATUS_SUCCESS) {
-        s = CUBLAS_STATUS_NOT_SUPPORTED;
-        goto done;
+    struct lt_plan key;
+    memset(&key, 0, sizeof key);
+    key.ab = ab;
+    key.ct = ct;
+    key.scale_t = scale_t;
+    key.comp = comp;
+    key.m = m;
+    key.n = n;
+    key.k = k;
+    key.ldb = ldb;
+    key.ldc = ldc;
+    key.al_a = align_of(a);
+    key.al_b = align_of(b);
+    key.al_c = align_of(c);
+    struct lt_plan *p = NULL;
+    for (int i = 0; i < mm->n_plans && !p; i++) {
+        struct lt_plan *q = &mm->plans[i];
+        if (q->ab == ab && q->ct == ct && q->scale_t == scale_t && q->comp == comp && q->m == m && q->n == n &&
+            q->k == k && q->ldb == ldb && q->ldc == ldc && q->al_a == key.al_a && q->al_b == key.al_b &&
+            q->al_c == key.al_c)
+            p = q;
     }
-    {
-        int32_t ia = 1, ib = 0;
-        float fa = 1.0f, fb = 0.0f;
-        const void *alpha = scale_t == CUDA_R_32I ? (const void *)&ia : (const void *)&fa;
-        const void *beta = scale_t == CUDA_R_32I ? (const void *)&ib : (const void *)&fb;
-        s = cublasLtMatmul(mm->lt, op, alpha, a, la, b, lb, beta, c, lc, c, lc, &h.algo, mm->ws, mm->ws_bytes, st);
+    if (!p) {
+        if (!mm->plans && !(mm->plans = (struct lt_plan *)calloc(CU_MM_PLANS, sizeof *mm->plans)))
+            return CUBLAS_STATUS_ALLOC_FAILED;
+        if (mm->n_plans < CU_MM_PLANS) {
+            p = &mm->plans[mm->n_plans++];
+        } else {
+            p = &mm->plans[mm->next_plan];
+            mm->next_plan = (mm->next_plan + 1) % CU_MM_PLANS;
+            plan_destroy(p);
+        }
+        *p = key;
+        cublasStatus_t s = plan_make(mm, p);
+        if (s != CUBLAS_STATUS_SUCCESS) {
+            /* kept, so that a declined shape is not asked again: op NULL marks it */
+            plan_destroy(p);
+            *p = key;
+            return s;
+        }
     }
-done:
-    if (pref)
-        cublasLtMatmulPreferenceDestroy(pref);
-    if (lc)
-        cublasLtMatrixLayoutDestroy(lc);
-    if (lb)
-        cublasLtMatrixLayoutDestroy(lb);
-    if (la)
-        cublasLtMatrixLayoutDestroy(la);
-    if (op)
-        cublasLtMatmulDescDestroy(op);
-    return s;
+    if (!p->op)
+        return CUBLAS_STATUS_NOT_SUPPORTED;
+    int32_t ia = 1, ib = 0;
+    float fa = 1.0f, fb = 0.0f;
+    const void *alpha = scale_t == CUDA_R_32I ? (const void *)&ia : (const void *)&fa;
+    const void *beta = scale_t == CUDA_R_32I ? (const void *)&ib : (const void *)&fb;
+    return cublasLtMatmul(mm->lt, p->op, alpha, a, p->la, b, p->lb, beta, c, p->lc, c, p->lc, &p->algo, mm->ws,
+                          mm->ws_bytes, st);
 }
 
 static int lt_fail(errmsg_t *err, cublasStatus_t s, const cu_mat_t *w, int n_tok)

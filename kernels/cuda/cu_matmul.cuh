@@ -14,7 +14,8 @@
 
 #include "cu_common.cuh"
 
-#define CU_QK 32 /* Q8_0 block length */
+#define CU_QK 32      /* Q8_0 block length */
+#define CU_MM_PLANS 64 /* cuBLASLt product shapes remembered */
 
 typedef struct cu_mat {
     be_wfmt_t fmt;
@@ -39,6 +40,8 @@ typedef struct cu_mm {
     size_t wh_elems;
     void *ws;        /* cuBLASLt work space */
     size_t ws_bytes;
+    struct lt_plan *plans; /* cuBLASLt products already planned (cu_matmul.cu) */
+    int n_plans, next_plan;
     uint64_t bytes;  /* all of the above */
 } cu_mm_t;
 
@@ -58,6 +61,8 @@ size_t cu_src_row_bytes(be_src_t src, int cols);
 int cu_mm_reserve(cu_mm_t *mm, int max_tok, int max_rows, int max_cols, bool need_half, bool need_deq,
                   errmsg_t *err);
 void cu_mm_release(cu_mm_t *mm);
+/* Forget the planned cuBLASLt products (before the handle is destroyed). */
+void cu_mm_forget_plans(cu_mm_t *mm);
 
 /* Y[t][r] = sum_j X[t][j] W[r][j] for t < N_TOK; X rows have W->cols
  * floats, Y rows W->rows. One token takes the matrix-vector kernels (which
