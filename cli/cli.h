@@ -4,6 +4,7 @@
 #ifndef OCTET_CLI_H
 #define OCTET_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -46,6 +47,10 @@ int cli_fail(const char *cmd, const char *fmt, ...);
 /* Print a library error; returns CLI_EXIT_FAIL. */
 int cli_fail_err(const char *cmd, const errmsg_t *err);
 
+
+/* Ask QUESTION [y/N] on stderr and read the answer from stdin: true only
+ * when it starts with y. */
+bool cli_confirm(const char *question);
 
 /* Read all of F into a NUL-terminated malloc'd buffer. 0 or OCT_E*. */
 int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err);

@@ -31,17 +31,6 @@ static const char USAGE[] =
 
 enum { OPT_PATCH = 1000, OPT_FORCE, OPT_CHECK, OPT_REPO, OPT_COLOR };
 
-/* Ask on the terminal; false unless the answer starts with y. */
-static bool confirm(const char *question)
-{
-    char line[64];
-    fprintf(stderr, "%s [y/N] ", question);
-    fflush(stderr);
-    if (!fgets(line, sizeof line, stdin))
-        return false;
-    return line[0] == 'y' || line[0] == 'Y';
-}
-
 static int parse_color(const char *arg, int *out)
 {
     if (!strcmp(arg, "auto"))
@@ -156,7 +145,7 @@ int cmd_apply(int argc, char **argv)
                                    "nothing was changed");
             goto done;
         }
-        if (!confirm("Apply this patch?")) {
+        if (!cli_confirm("Apply this patch?")) {
             rc = cli_fail("apply", "not applied");
             goto done;
         }

@@ -59,16 +59,6 @@ static void usage(void)
            CLI_ENG_HELP);
 }
 
-static bool confirm(const char *question)
-{
-    char line[64];
-    fprintf(stderr, "%s [y/N] ", question);
-    fflush(stderr);
-    if (!fgets(line, sizeof line, stdin))
-        return false;
-    return line[0] == 'y' || line[0] == 'Y';
-}
-
 /* -v: the model's reply as it is generated. */
 static void stream_text(void *ud, const char *piece, size_t len)
 {
@@ -269,7 +259,7 @@ int cmd_refactor(int argc, char **argv)
         rc = CLI_EXIT_OK;
         goto done;
     }
-    if (!yes && !confirm("Apply this patch?")) {
+    if (!yes && !cli_confirm("Apply this patch?")) {
         rc = cli_fail("refactor", "not applied");
         goto done;
     }

@@ -29,16 +29,6 @@ static const char USAGE[] =
 
 enum { OPT_FORCE = 1000, OPT_REPO, OPT_COLOR };
 
-static bool confirm(const char *question)
-{
-    char line[64];
-    fprintf(stderr, "%s [y/N] ", question);
-    fflush(stderr);
-    if (!fgets(line, sizeof line, stdin))
-        return false;
-    return line[0] == 'y' || line[0] == 'Y';
-}
-
 int cmd_undo(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -114,7 +104,7 @@ int cmd_undo(int argc, char **argv)
                                   "nothing was restored");
             goto out;
         }
-        if (!confirm("Restore these files?")) {
+        if (!cli_confirm("Restore these files?")) {
             rc = cli_fail("undo", "not undone");
             goto out;
         }

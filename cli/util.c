@@ -93,3 +93,13 @@ const char *cli_default_model(void)
     }
     return NULL;
 }
+
+bool cli_confirm(const char *question)
+{
+    char line[64];
+    fprintf(stderr, "%s [y/N] ", question);
+    fflush(stderr);
+    if (!fgets(line, sizeof line, stdin))
+        return false;
+    return line[0] == 'y' || line[0] == 'Y';
+}
