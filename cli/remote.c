@@ -84,6 +84,7 @@ typedef struct xfer {
     remote_result_t *res;
     bool done_seen, canceled;
     int fail; /* an error found in a callback; ERR holds its message */
+    long timeout_s; /* whole transfer, for requests without a body; 0: 10 s */
     errmsg_t *err;
     char *body;
     size_t len, cap;
@@ -206,7 +207,7 @@ static int perform(remote_t *r, xfer_t *x, const char *url, const char *post_bod
     if (post_body)
         curl_easy_setopt(x->c, CURLOPT_POSTFIELDS, post_body);
     else
-        curl_easy_setopt(x->c, CURLOPT_TIMEOUT, 10L);
+        curl_easy_setopt(x->c, CURLOPT_TIMEOUT, x->timeout_s ? x->timeout_s : 10L);
     CURLcode cc = curl_easy_perform(x->c);
     curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->status);
     if (x->canceled || (x->cancel && atomic_load(x->cancel))) {
@@ -383,7 +384,8 @@ int remote_metrics(remote_t *r, remote_metrics_t *m, errmsg_t *err)
     char url[2048];
     snprintf(url, sizeof url, "%s/metrics", r->root);
     remote_result_t res;
-    xfer_t x = {.err = err, .res = &res};
+    /* a gauge polled twice a second: a hung /metrics must not hold up its caller */
+    xfer_t x = {.err = err, .res = &res, .timeout_s = 2};
     int rc = perform(r, &x, url, NULL);
     if (rc == 0)
         remote_metrics_parse(x.body ? x.body : "", x.len, m);

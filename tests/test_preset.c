@@ -184,6 +184,11 @@ static void test_malformed_text(void)
         {"[retrieval]\ntop_k = 0\n", "x.ini:2: field 'retrieval.top_k'"},
         {"\n\n[model\n", "x.ini:3: malformed section header"},
         {"[model]\nweights = f16\ncalib = c.txt\n", "x.ini:3: field 'model.calib': applies to weights = smoothquant"},
+        {"[model]\n\nbackend = ftp://gpu:8000/v1\n", "x.ini:3: field 'model.backend': unknown backend 'ftp://gpu:8000/v1'"},
+        {"[model]\nbackend = http://\n", "x.ini:2: field 'model.backend': backend URL 'http://' has no host"},
+        {"[model]\nbackend = https://:8000/v1\n", "x.ini:2: field 'model.backend': backend URL 'https://:8000/v1' has no host"},
+        {"[model]\nbackend = http://a b/v1\n", "x.ini:2: field 'model.backend': backend URL 'http://a b/v1' contains a space"},
+        {"[model]\nbackend = HTTP://gpu/v1\n", "x.ini:2: field 'model.backend': unknown backend 'HTTP://gpu/v1'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         preset_t p;
@@ -209,6 +214,48 @@ static void test_malformed_text(void)
     }
     CHECK(preset_load_file(FIX "/missing.ini", &p, &err) == OCT_EIO);
     CHECK(strstr(err.msg, "missing.ini") != NULL);
+}
+
+/* backend = URL: a remote engine; kept whole (512 bytes fit), its host shown */
+static void test_backend_url(void)
+{
+    preset_t p;
+    errmsg_t err = {0};
+    const char *t = "[model]\nbackend = http://gpu-box:8000/v1   # vLLM\n";
+    CHECKF(preset_parse(t, strlen(t), "x.ini", "x", &p, &err) == 0, "%s", err.msg);
+    CHECK_EQ_STR(p.backend, "http://gpu-box:8000/v1");
+    CHECK(preset_is_remote(&p));
+    char host[128];
+    preset_backend_host(p.backend, host, sizeof host);
+    CHECK_EQ_STR(host, "gpu-box:8000");
+    preset_backend_host("https://user:pw@example.org/api/v1?x=1", host, sizeof host);
+    CHECK_EQ_STR(host, "example.org");
+
+    /* the longest URL the field holds, then one byte more */
+    char url[PRESET_BACKEND_MAX + 1], text[PRESET_BACKEND_MAX + 64];
+    memset(url, 'a', sizeof url);
+    memcpy(url, "https://h/", 10);
+    url[PRESET_BACKEND_MAX - 1] = '\0';
+    snprintf(text, sizeof text, "[model]\nbackend = %s\n", url);
+    CHECKF(preset_parse(text, strlen(text), "x.ini", "x", &p, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(strlen(p.backend), PRESET_BACKEND_MAX - 1);
+    url[PRESET_BACKEND_MAX - 1] = 'a';
+    url[PRESET_BACKEND_MAX] = '\0';
+    snprintf(text, sizeof text, "[model]\nbackend = %s\n", url);
+    CHECK(preset_parse(text, strlen(text), "x.ini", "x", &p, &err) == OCT_EFORMAT);
+    CHECK(strstr(err.msg, "x.ini:2: field 'model.backend': backend URL too long") != NULL);
+
+    /* local backends are not remote; preset_set_backend is what --backend uses */
+    preset_defaults(&p);
+    CHECK(!preset_is_remote(&p));
+    CHECK(preset_set_backend(&p, "cuda", &err) == 0);
+    CHECK_EQ_STR(p.backend, "cuda");
+    CHECK(!preset_is_remote(&p));
+    CHECK(preset_set_backend(&p, "127.0.0.1:8080", &err) == OCT_EINVAL);
+    CHECK(strstr(err.msg, "unknown backend '127.0.0.1:8080'") != NULL);
+    CHECK_EQ_STR(p.backend, "cuda");
+    CHECK(preset_set_backend(&p, "https://example.org/v1", &err) == 0);
+    CHECK(preset_is_remote(&p));
 }
 
 static void write_text(const char *path, const char *text)
@@ -415,6 +462,7 @@ int main(void)
     TEST_RUN(test_text_forms);
     TEST_RUN(test_malformed_files);
     TEST_RUN(test_malformed_text);
+    TEST_RUN(test_backend_url);
     TEST_RUN(test_user_dir);
     TEST_RUN(test_model_slots);
     TEST_RUN(test_plan_vs_engine);

@@ -550,7 +550,8 @@ static void test_gauge(void)
     CHECK_EQ_INT(tui_gauge_level(90, 100), TUI_C_BAR_CRIT);
 
     const uint64_t G = 1ull << 30, M = 1ull << 20;
-    tui_gauge_in_t gpu = {true, 12 * G, 16 * G, true, 7 * G, 1 * G, 300 * M, 1234, 32768};
+    tui_gauge_in_t gpu = {.gpu = true, .used = 12 * G, .total = 16 * G, .loaded = true, .weights = 7 * G,
+                          .kv = 1 * G, .scratch = 300 * M, .kv_used = 1234, .n_ctx = 32768};
     int cols;
     const char *s = gauge(&gpu, 100, &cols);
     CHECKF(strstr(s, "VRAM ") == s, "%s", s);
@@ -570,7 +571,8 @@ static void test_gauge(void)
     CHECK_EQ_INT(fr, 3);
     tui_cells_free(&c);
 
-    tui_gauge_in_t cpu = {false, 4 * G, 16 * G, true, 120 * 1024, 40 * 1024, 800 * 1024, 12, 256};
+    tui_gauge_in_t cpu = {.used = 4 * G, .total = 16 * G, .loaded = true, .weights = 120 * 1024, .kv = 40 * 1024,
+                          .scratch = 800 * 1024, .kv_used = 12, .n_ctx = 256};
     s = gauge(&cpu, 100, &cols);
     CHECKF(strstr(s, "RAM ") == s && strstr(s, "CPU") && strstr(s, "KV 12/256"), "%s", s);
     /* narrow terminals get shorter forms, never more than the width */
@@ -583,9 +585,41 @@ static void test_gauge(void)
     }
     s = gauge(&gpu, 80, &cols);
     CHECKF(strstr(s, "KV 1234/32768"), "80 columns keep the KV fill: %s", s);
-    tui_gauge_in_t none = {false, 4 * G, 16 * G, false, 0, 0, 0, 0, 0};
+    tui_gauge_in_t none = {.used = 4 * G, .total = 16 * G};
     s = gauge(&none, 100, &cols);
     CHECKF(strstr(s, "no model loaded"), "%s", s);
+}
+
+/* A remote engine: its /metrics figures after "remote HOST", else why there are none. */
+static void test_gauge_remote(void)
+{
+    const uint64_t G = 1ull << 30;
+    int cols;
+    /* octet serve on a GPU: memory, weights and KV bytes, KV tokens */
+    tui_gauge_in_t octet = {.gpu = true, .used = 40 * G, .total = 80 * G, .loaded = true, .weights = 14 * G,
+                            .kv = 20 * G, .kv_used = 1000, .n_ctx = 4096, .remote = true, .host = "gpu:8000",
+                            .kv_usage = 1000.0 / 4096};
+    const char *s = gauge(&octet, 100, &cols);
+    CHECKF(strstr(s, "VRAM ") == s && strstr(s, "40.0G/80.0G  remote gpu:8000  weights 14.0G KV 20.0G  KV 1000/4096 (24%)"),
+           "%s", s);
+    CHECK(!strstr(s, "CPU") && !strstr(s, "scratch"));
+    /* vLLM: only the KV cache's fill */
+    tui_gauge_in_t vllm = {.remote = true, .host = "gpu:8000", .kv_usage = 0.37};
+    s = gauge(&vllm, 100, &cols);
+    CHECKF(!strcmp(s, "remote gpu:8000  KV 37%"), "%s", s);
+    /* no /metrics, or not reachable: "remote HOST (why)" instead of the bar */
+    tui_gauge_in_t none = {.remote = true, .host = "gpu:8000", .note = "no /metrics", .kv_usage = -1};
+    s = gauge(&none, 100, &cols);
+    CHECKF(!strcmp(s, "remote gpu:8000  (no /metrics)"), "%s", s);
+    for (int w = 80; w >= 20; w -= 5) {
+        s = gauge(&octet, w, &cols);
+        CHECKF(cols <= w, "width %d: %d columns: %s", w, cols, s);
+        CHECKF(strstr(s, "VRAM") == s, "%s", s);
+        s = gauge(&none, w, &cols);
+        CHECKF(cols <= w, "width %d: %d columns: %s", w, cols, s);
+    }
+    s = gauge(&octet, 80, &cols);
+    CHECKF(strstr(s, "remote gpu:8000") && strstr(s, "KV 1000/4096"), "80 columns keep host and KV fill: %s", s);
 }
 
 /* ---- prompts --------------------------------------------------------------------- */
@@ -1320,6 +1354,7 @@ int main(void)
     TEST_RUN(test_editor_layout);
     TEST_RUN(test_history_file);
     TEST_RUN(test_gauge);
+    TEST_RUN(test_gauge_remote);
     TEST_RUN(test_prompt);
     TEST_RUN(test_runner);
     TEST_RUN(test_runner_cancel);

@@ -52,6 +52,7 @@ typedef struct tui_pick {
 typedef struct tui_app {
     /* configuration */
     const char *model_arg, *large_arg;
+    const char *backend_arg; /* --backend: replaces every preset's backend, or NULL */
     preset_list_t presets;
     preset_t preset; /* the one in use (or being switched to) */
     char repo[4096];

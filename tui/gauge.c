@@ -37,10 +37,10 @@ static int add(tui_cells_t *c, const char *s, uint8_t cls)
     return tui_cells_add(c, s, strlen(s), cls, 0);
 }
 
-/* One rendering at a level of detail: 0 the longest, 3 the shortest. */
-static int render(const tui_gauge_in_t *g, int detail, int bar_w, tui_cells_t *out)
+/* The bar and used/total. */
+static int render_bar(const tui_gauge_in_t *g, int bar_w, tui_cells_t *out)
 {
-    char u[16], t[16], w[16], k[16], s[16], o[16], buf[160];
+    char u[16], t[16], buf[64];
     int rc;
     if ((rc = add(out, g->gpu ? "VRAM " : "RAM ", TUI_C_STATUS_KEY)))
         return rc;
@@ -59,7 +59,61 @@ static int render(const tui_gauge_in_t *g, int detail, int bar_w, tui_cells_t *o
     } else {
         snprintf(buf, sizeof buf, "?");
     }
+    return add(out, buf, TUI_C_STATUS);
+}
+
+/* KV fill: tokens used / context size, or the fraction a remote engine reports. */
+static int render_kv(const tui_gauge_in_t *g, int detail, tui_cells_t *out)
+{
+    char buf[64];
+    int rc;
+    if (g->remote && !g->n_ctx && g->kv_usage < 0)
+        return 0;
+    if ((rc = add(out, detail < 3 ? "  KV " : " KV ", TUI_C_STATUS_KEY)))
+        return rc;
+    if (g->remote && !g->n_ctx)
+        snprintf(buf, sizeof buf, "%.0f%%", g->kv_usage * 100);
+    else if (detail < 2)
+        snprintf(buf, sizeof buf, "%u/%u (%u%%)", g->kv_used, g->n_ctx,
+                 (unsigned)((uint64_t)g->kv_used * 100 / g->n_ctx));
+    else
+        snprintf(buf, sizeof buf, "%u/%u", g->kv_used, g->n_ctx);
+    return add(out, buf, TUI_C_STATUS);
+}
+
+/* A remote engine: its memory when /metrics has it, "remote HOST", its
+ * weights and KV cache, the KV fill. */
+static int render_remote(const tui_gauge_in_t *g, int detail, int bar_w, tui_cells_t *out)
+{
+    char w[16], k[16], buf[256];
+    int rc;
+    if (g->total && (rc = render_bar(g, bar_w, out)))
+        return rc;
+    if ((rc = add(out, g->total ? (detail < 3 ? "  remote " : " remote ") : "remote ", TUI_C_STATUS_KEY)))
+        return rc;
+    snprintf(buf, sizeof buf, "%s", g->host ? g->host : "");
+    if (g->note && detail < 3)
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "  (%s)", g->note);
     if ((rc = add(out, buf, TUI_C_STATUS)))
+        return rc;
+    if (g->loaded && detail < 2) {
+        tui_fmt_bytes(g->weights, w, sizeof w);
+        tui_fmt_bytes(g->kv, k, sizeof k);
+        snprintf(buf, sizeof buf, detail == 0 ? "  weights %s KV %s" : "  w %s kv %s", w, k);
+        if ((rc = add(out, buf, TUI_C_STATUS)))
+            return rc;
+    }
+    return render_kv(g, detail, out);
+}
+
+/* One rendering at a level of detail: 0 the longest, 3 the shortest. */
+static int render(const tui_gauge_in_t *g, int detail, int bar_w, tui_cells_t *out)
+{
+    char w[16], k[16], s[16], o[16], buf[160];
+    int rc;
+    if (g->remote)
+        return render_remote(g, detail, bar_w, out);
+    if ((rc = render_bar(g, bar_w, out)))
         return rc;
     if (!g->gpu && (rc = add(out, detail < 3 ? "  CPU" : " CPU", TUI_C_STATUS_KEY)))
         return rc;
@@ -85,14 +139,7 @@ static int render(const tui_gauge_in_t *g, int detail, int bar_w, tui_cells_t *o
     }
     if ((rc = add(out, buf, TUI_C_STATUS)))
         return rc;
-    if ((rc = add(out, detail < 3 ? "  KV " : " KV ", TUI_C_STATUS_KEY)))
-        return rc;
-    if (detail < 2 && g->n_ctx)
-        snprintf(buf, sizeof buf, "%u/%u (%u%%)", g->kv_used, g->n_ctx,
-                 (unsigned)((uint64_t)g->kv_used * 100 / g->n_ctx));
-    else
-        snprintf(buf, sizeof buf, "%u/%u", g->kv_used, g->n_ctx);
-    return add(out, buf, TUI_C_STATUS);
+    return render_kv(g, detail, out);
 }
 
 int tui_gauge_render(const tui_gauge_in_t *g, int width, tui_cells_t *out)

@@ -3,8 +3,10 @@
  * critical), octet's own share split into weights / KV cache / scratch, and
  * the KV cache's fill (tokens used / context size). Labelled VRAM on a GPU;
  * on the CPU, RAM (the machine's used/total) and "CPU". Shortened step by
- * step to fit narrow terminals. Pure functions over numbers; the TUI reads
- * eng_memory() and /proc/meminfo for them. No ncurses. */
+ * step to fit narrow terminals. With a remote engine the same figures come
+ * from its /metrics (after "remote HOST"), and without them the gauge says
+ * "remote HOST" and why. Pure functions over numbers; the TUI reads
+ * eng_memory(), /proc/meminfo or the remote /metrics for them. No ncurses. */
 #ifndef OCTET_TUI_GAUGE_H
 #define OCTET_TUI_GAUGE_H
 
@@ -20,6 +22,12 @@ typedef struct tui_gauge_in {
     bool loaded;                   /* a model is loaded: the share and KV figures below apply */
     uint64_t weights, kv, scratch; /* octet's share */
     uint32_t kv_used, n_ctx;       /* tokens in the KV cache, its size */
+    /* a remote engine: the figures above are its /metrics' (total 0 and
+     * loaded false for those it does not export) */
+    bool remote;
+    const char *host;              /* its host:port */
+    const char *note;              /* NULL, or why no figures: "no /metrics", "unreachable"... */
+    double kv_usage;               /* its KV cache's fill when n_ctx is 0; < 0: unknown */
 } tui_gauge_in_t;
 
 /* Bytes as "512B", "12.3K", "340M", "7.25G" (binary units, 3 significant digits). */

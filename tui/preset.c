@@ -45,6 +45,57 @@ const char *preset_wfmt_name(preset_wfmt_t f)
     return (unsigned)f < 5 ? WFMT_NAMES[f] : "?";
 }
 
+/* Length of the scheme prefix of a remote backend URL, 0 when V is not one. */
+static size_t url_scheme(const char *v)
+{
+    return !strncmp(v, "http://", 7) ? 7 : !strncmp(v, "https://", 8) ? 8 : 0;
+}
+
+int preset_set_backend(preset_t *p, const char *v, errmsg_t *err)
+{
+    size_t sl = url_scheme(v);
+    if (!sl) {
+        if (strcmp(v, "auto") && strcmp(v, "cpu") && strcmp(v, "cuda"))
+            return errmsg_set(err, OCT_EINVAL,
+                              "unknown backend '%.200s' (use auto, cpu, cuda or the http:// or https:// URL of "
+                              "an OpenAI-compatible API, e.g. http://127.0.0.1:8080/v1)",
+                              v);
+    } else {
+        if (strlen(v) >= sizeof p->backend)
+            return errmsg_set(err, OCT_EINVAL, "backend URL too long (at most %zu bytes)", sizeof p->backend - 1);
+        for (const char *q = v; *q; q++)
+            if ((unsigned char)*q <= ' ' || *q == 0x7f)
+                return errmsg_set(err, OCT_EINVAL, "backend URL '%.200s' contains a space or control character",
+                                  v);
+        const char *host = v + sl;
+        const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+        if (at && (!slash || at < slash))
+            host = at + 1;
+        if (!host[0] || host[0] == '/' || host[0] == ':' || host[0] == '?' || host[0] == '#')
+            return errmsg_set(err, OCT_EINVAL, "backend URL '%.200s' has no host (e.g. http://127.0.0.1:8080/v1)",
+                              v);
+    }
+    snprintf(p->backend, sizeof p->backend, "%s", v);
+    return 0;
+}
+
+bool preset_is_remote(const preset_t *p)
+{
+    return url_scheme(p->backend) != 0;
+}
+
+void preset_backend_host(const char *url, char *buf, size_t n)
+{
+    const char *h = url + url_scheme(url);
+    size_t len = strcspn(h, "/?#");
+    const char *at = memchr(h, '@', len);
+    if (at) {
+        len -= (size_t)(at + 1 - h);
+        h = at + 1;
+    }
+    snprintf(buf, n, "%.*s", (int)len, h);
+}
+
 /* ---- parsing ------------------------------------------------------------- */
 
 enum { SEC_NONE, SEC_PRESET, SEC_MODEL, SEC_RETRIEVAL, SEC_GENERATION };
@@ -216,11 +267,12 @@ static int set_field(const pctx_t *c, preset_t *p, const char *v)
             return perr(c, "%s", e.msg);
         return 0;
     }
-    case F_BACKEND:
-        if (strcmp(v, "auto") && strcmp(v, "cpu") && strcmp(v, "cuda"))
-            return perr(c, "unknown backend '%s' (use auto, cpu or cuda)", v);
-        snprintf(base, f->size, "%s", v);
+    case F_BACKEND: {
+        errmsg_t e;
+        if (preset_set_backend(p, v, &e))
+            return perr(c, "%s", e.msg);
         return 0;
+    }
     case F_SEED: {
         unsigned long long x = strtoull(v, &end, 10);
         if (errno || end == v || *end || v[0] == '-')

@@ -22,6 +22,7 @@
 #define PRESET_NAME_MAX 64
 #define PRESET_PATH_MAX 1024
 #define PRESET_TEXT_MAX 512
+#define PRESET_BACKEND_MAX 512
 #define PRESET_AUTO "auto"
 
 typedef enum preset_wfmt {
@@ -46,7 +47,7 @@ typedef struct preset {
     char calib[PRESET_PATH_MAX];        /* smoothquant calibration text; "" = built in */
     eng_kvfmt_t kvfmt;
     int threads;                        /* 0: every core */
-    char backend[8];                    /* auto | cpu | cuda */
+    char backend[PRESET_BACKEND_MAX];   /* auto | cpu | cuda | the http(s):// URL of a remote engine */
     /* [retrieval] */
     bool retrieval;
     int top_k;
@@ -98,6 +99,16 @@ typedef struct preset_models {
  * large model for "large" (the default one, with *fell_back set, when no
  * large model is configured). NULL when the slot is not configured. */
 const char *preset_model_path(const preset_t *p, const preset_models_t *models, bool *fell_back);
+
+/* Set P's backend to V: auto, cpu, cuda, or the API base URL of a remote
+ * OpenAI-compatible engine (http:// or https://, a host, no spaces, e.g.
+ * http://gpu-box:8000/v1). OCT_EINVAL with a message saying what is wrong. */
+int preset_set_backend(preset_t *p, const char *v, errmsg_t *err);
+/* True when P's backend is a remote engine: no local model is loaded for it,
+ * so the model, context, formats and threads do not apply. */
+bool preset_is_remote(const preset_t *p);
+/* The host[:port] of a remote backend URL (no user info), for display. */
+void preset_backend_host(const char *url, char *buf, size_t n);
 
 const char *preset_wfmt_name(preset_wfmt_t f);
 /* Engine options for P with context CTX (already clamped). */

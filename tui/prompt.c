@@ -23,6 +23,13 @@ size_t tui_count_tokens(const char *text, size_t len, void *ud)
     return n;
 }
 
+size_t tui_count_tokens_approx(const char *text, size_t len, void *ud)
+{
+    (void)text;
+    (void)ud;
+    return (len + 2) / 3;
+}
+
 char *tui_prompt_user(const char *question, const char *packed)
 {
     if (!packed || !packed[0])

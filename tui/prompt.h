@@ -45,5 +45,9 @@ size_t tui_common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t n
 
 /* rag_count_fn over a tok_t (UD): tokens of TEXT, no special tokens. */
 size_t tui_count_tokens(const char *text, size_t len, void *ud);
+/* rag_count_fn where no tokenizer is at hand (a remote engine; UD unused):
+ * an estimate of a token per 3 bytes, rounded up, which is more than the
+ * usual BPE vocabularies take for code or English, so budgets hold. */
+size_t tui_count_tokens_approx(const char *text, size_t len, void *ud);
 
 #endif

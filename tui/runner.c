@@ -4,7 +4,11 @@
  * Locking: MU guards the job queue, the event list, the status and the
  * model/session pointers the UI reads (eng_memory, eng_cancel). Only the
  * worker replaces or frees the model and session, under MU, and it runs
- * forward passes without holding MU, so the UI never waits for the model. */
+ * forward passes without holding MU, so the UI never waits for the model.
+ * With a remote engine the worker owns the remote_t that streams answers;
+ * the poller thread has its own for /metrics (it follows REM_URL, under MU),
+ * so a slow /metrics never holds up an answer and neither waits for MU
+ * during a transfer. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -43,7 +47,7 @@ typedef struct loaded {
     char path[PATH_MAX];
     eng_opts_t opts;
     char calib[PRESET_PATH_MAX];
-    char backend[8];
+    char backend[PRESET_BACKEND_MAX];
 } loaded_t;
 
 struct tui_runner {
@@ -56,6 +60,10 @@ struct tui_runner {
     atomic_int cancel;
     tui_ev_t *ev, *ev_tail;
     tui_runner_status_t st;
+    pthread_t poll_thread;
+    bool poll_started;
+    pthread_cond_t pcv; /* wakes the poller: a new URL, or quit */
+    char rem_url[PRESET_BACKEND_MAX]; /* under MU: the remote engine the poller polls; "" when local */
 
     /* configuration */
     rag_t *rag;
@@ -73,6 +81,7 @@ struct tui_runner {
     int32_t *cached; /* the tokens in the session's KV cache */
     size_t n_cached, cap_cached;
     uint64_t seed_counter;
+    remote_t *rem; /* the remote engine of the preset, or NULL */
 };
 
 static double now_s(void)
@@ -313,15 +322,113 @@ static void free_engine(eng_model_t *m, eng_session_t *s, chat_tmpl_t *t)
     chat_tmpl_free(t);
 }
 
+/* Free the loaded model, session and template (a switch to a remote engine). */
+static void unload(tui_runner_t *r)
+{
+    if (!r->m)
+        return;
+    char name[128];
+    pthread_mutex_lock(&r->mu);
+    eng_model_t *m = r->m;
+    eng_session_t *s = r->s;
+    chat_tmpl_t *t = r->tmpl;
+    r->m = NULL;
+    r->s = NULL;
+    r->tmpl = NULL;
+    r->st.loaded = false;
+    r->st.pos = r->st.n_ctx = 0;
+    snprintf(name, sizeof name, "%s", r->st.model);
+    pthread_mutex_unlock(&r->mu);
+    free_engine(m, s, t);
+    r->n_cached = 0;
+    r->ld.path[0] = '\0';
+    postf(r, TUI_EV_NOTICE, "%s unloaded: its weights and KV cache are freed", name);
+}
+
+/* Leave the remote engine (a switch to a local preset). */
+static void drop_remote(tui_runner_t *r)
+{
+    if (!r->rem)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->rem_url[0] = '\0';
+    r->st.remote = false;
+    r->st.loaded = false;
+    r->st.model[0] = '\0';
+    r->st.host[0] = '\0';
+    pthread_cond_broadcast(&r->pcv);
+    pthread_mutex_unlock(&r->mu);
+    remote_close(r->rem);
+    r->rem = NULL;
+}
+
+/* Ask the remote engine for its model's name (the status bar's); posts why not. */
+static int remote_name(tui_runner_t *r)
+{
+    errmsg_t err = {0};
+    const char *id;
+    int rc = remote_model(r->rem, &id, &err);
+    pthread_mutex_lock(&r->mu);
+    r->st.loaded = rc == 0;
+    snprintf(r->st.model, sizeof r->st.model, "%s", rc == 0 ? id : "");
+    pthread_mutex_unlock(&r->mu);
+    if (rc)
+        postf(r, TUI_EV_ERROR, "remote engine %s: %s", remote_url(r->rem), err.msg);
+    return rc;
+}
+
+/* Switch to preset P whose backend is a remote engine: the local model goes,
+ * the conversation stays (it is sent with every turn). */
+static void use_remote(tui_runner_t *r, const preset_t *p, bool model_given)
+{
+    errmsg_t err = {0};
+    unload(r);
+    if (!r->rem || strcmp(r->rem_url, p->backend)) {
+        remote_t *nr;
+        drop_remote(r);
+        if (remote_open(&nr, p->backend, getenv("OCTET_API_KEY"), &err)) {
+            postf(r, TUI_EV_ERROR, "preset %s: %s", p->name, err.msg);
+            post_str(r, TUI_EV_LOADED, "");
+            return;
+        }
+        r->rem = nr;
+        pthread_mutex_lock(&r->mu);
+        snprintf(r->rem_url, sizeof r->rem_url, "%s", p->backend);
+        r->st.remote = true;
+        r->st.metrics = TUI_RM_WAIT;
+        preset_backend_host(p->backend, r->st.host, sizeof r->st.host);
+        pthread_cond_broadcast(&r->pcv);
+        pthread_mutex_unlock(&r->mu);
+    }
+    r->preset = *p;
+    pthread_mutex_lock(&r->mu);
+    snprintf(r->st.preset, sizeof r->st.preset, "%s", p->name);
+    r->st.gpu = false;
+    pthread_mutex_unlock(&r->mu);
+    if (model_given)
+        post_str(r, TUI_EV_NOTICE, "the model is kept for local presets; this preset uses the remote engine's");
+    set_state(r, "connecting to %s", p->backend);
+    if (remote_name(r) == 0)
+        postf(r, TUI_EV_NOTICE, "preset %s: remote engine %s, model %s%s", p->name, remote_url(r->rem),
+              r->st.model, r->n_hist ? "; the conversation is kept" : "");
+    post_str(r, TUI_EV_LOADED, "");
+}
+
 static void job_use(tui_runner_t *r, job_t *j)
 {
     errmsg_t err = {0};
     const preset_t *p = &j->preset;
+    bool model_given = j->model != NULL;
     if (j->model) {
         free(r->model_def);
         r->model_def = j->model;
         j->model = NULL;
     }
+    if (preset_is_remote(p)) {
+        use_remote(r, p, model_given);
+        return;
+    }
+    drop_remote(r);
     preset_models_t models = {r->model_def, r->model_large};
     bool fell_back;
     const char *path = preset_model_path(p, &models, &fell_back);
@@ -494,7 +601,9 @@ static char *retrieve(tui_runner_t *r, const char *question, size_t k, size_t bu
         free(list);
     }
     rag_pack_info_t info;
-    if (res.n && rag_pack(&res, budget, tui_count_tokens, (void *)eng_tokenizer(r->m), &packed, &info, &err)) {
+    rag_count_fn count = r->m ? tui_count_tokens : tui_count_tokens_approx;
+    void *count_ud = r->m ? (void *)eng_tokenizer(r->m) : NULL;
+    if (res.n && rag_pack(&res, budget, count, count_ud, &packed, &info, &err)) {
         postf(r, TUI_EV_NOTICE, "retrieval failed: %s", err.msg);
         packed = NULL;
     }
@@ -508,6 +617,193 @@ static void sleep_ms(unsigned ms)
     nanosleep(&t, NULL);
 }
 
+/* ---- answering on a remote engine -------------------------------------------- */
+
+#define MSG_OVERHEAD 8 /* estimated tokens a chat template adds around a message */
+
+/* Context size of the remote engine: what its /metrics says, else the preset's. */
+static uint32_t remote_ctx(tui_runner_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int64_t n = r->st.metrics == TUI_RM_OK ? r->st.rm.kv_tokens_size : -1;
+    pthread_mutex_unlock(&r->mu);
+    return n > 0 && n <= UINT32_MAX ? (uint32_t)n : r->preset.ctx;
+}
+
+static size_t msg_cost(const char *text)
+{
+    return tui_count_tokens_approx(text, strlen(text), NULL) + MSG_OVERHEAD;
+}
+
+/* The messages of a remote turn (*N of them, malloc'd; they point into the
+ * conversation): the system prompt, the conversation with the oldest
+ * exchanges left out (*DROPPED counts them) until the estimate fits BUDGET
+ * tokens, and CONTENT. */
+static chat_msg_t *remote_msgs(tui_runner_t *r, const char *content, size_t budget, size_t *n, size_t *dropped)
+{
+    size_t total = msg_cost(system_prompt(r)) + msg_cost(content), first = 0;
+    for (size_t i = 0; i < r->n_hist; i++)
+        total += msg_cost(r->hist[i].content);
+    while (first + 2 <= r->n_hist && total > budget) {
+        total -= msg_cost(r->hist[first].content) + msg_cost(r->hist[first + 1].content);
+        first += 2;
+    }
+    chat_msg_t *m = malloc((r->n_hist - first + 2) * sizeof *m);
+    if (!m)
+        return NULL;
+    size_t k = 0;
+    m[k++] = (chat_msg_t){CHAT_ROLE_SYSTEM, system_prompt(r)};
+    for (size_t i = first; i < r->n_hist; i++)
+        m[k++] = (chat_msg_t){r->hist[i].role, r->hist[i].content};
+    m[k++] = (chat_msg_t){CHAT_ROLE_USER, content};
+    *n = k;
+    *dropped = first;
+    return m;
+}
+
+typedef struct rstream {
+    tui_runner_t *r;
+    char *text;
+    size_t len, cap, shown; /* SHOWN: bytes posted, whole characters only */
+    uint32_t chunks;
+    double t0, t_first, t_last;
+    bool oom;
+} rstream_t;
+
+static void rstream_speed(rstream_t *s, long tokens)
+{
+    uint32_t n = tokens > 0 ? (uint32_t)tokens : s->chunks;
+    /* decode speed: the tokens after the first over the time they took to
+     * arrive; with a single chunk, all of them over the whole request */
+    double span = s->t_last - s->t_first;
+    double tok_s = n > 1 && span > 0 ? (n - 1) / span : s->t_last > s->t0 ? n / (s->t_last - s->t0) : 0;
+    pthread_mutex_lock(&s->r->mu);
+    s->r->st.n_gen = n;
+    s->r->st.tok_s = tok_s;
+    pthread_mutex_unlock(&s->r->mu);
+}
+
+/* remote_text_fn: a streamed piece into the answer and the transcript; each
+ * chunk counts as a token (servers stream one token per chunk). */
+static int on_remote_text(void *ud, const char *t, size_t len)
+{
+    rstream_t *s = ud;
+    tui_runner_t *r = s->r;
+    if (s->len + len + 1 > s->cap) {
+        size_t cap = (s->cap ? s->cap * 2 : 1024) + len;
+        char *nt = realloc(s->text, cap);
+        if (!nt) {
+            s->oom = true;
+            return 1;
+        }
+        s->text = nt;
+        s->cap = cap;
+    }
+    memcpy(s->text + s->len, t, len);
+    s->len += len;
+    s->text[s->len] = '\0';
+    size_t ok = tui_utf8_complete(s->text, s->len);
+    if (ok > s->shown) {
+        post(r, TUI_EV_TEXT, s->text + s->shown, ok - s->shown);
+        s->shown = ok;
+    }
+    s->t_last = now_s();
+    if (!s->chunks++) {
+        s->t_first = s->t_last;
+        set_state(r, "generating");
+    }
+    rstream_speed(s, -1);
+    if (r->delay_ms)
+        sleep_ms(r->delay_ms);
+    return atomic_load(&r->cancel) ? 1 : 0;
+}
+
+static void send_remote(tui_runner_t *r, job_t *j)
+{
+    errmsg_t err = {0};
+    char *packed = NULL, *content = NULL;
+    chat_msg_t *msgs = NULL;
+    size_t n_msgs = 0, dropped = 0;
+    uint32_t n_ctx = remote_ctx(r);
+    size_t budget = n_ctx - answer_reserve(r, n_ctx);
+    rstream_t s = {.r = r};
+    if (r->preset.retrieval && r->rag) {
+        set_state(r, "retrieving");
+        /* room for retrieved code: what the bare message leaves, at most half */
+        size_t bare = msg_cost(system_prompt(r)) + msg_cost(j->text);
+        size_t room = bare < budget ? (budget - bare) / 2 : 0;
+        if (room > r->preset.token_budget)
+            room = r->preset.token_budget;
+        packed = room >= 32 ? retrieve(r, j->text, (size_t)r->preset.top_k, room) : NULL;
+        if (room < 32)
+            post_str(r, TUI_EV_CONTEXT, "");
+    } else {
+        post_str(r, TUI_EV_CONTEXT, "");
+    }
+    if (!(content = tui_prompt_user(j->text, packed)) || !(msgs = remote_msgs(r, content, budget, &n_msgs, &dropped))) {
+        post_str(r, TUI_EV_ERROR, "out of memory");
+        goto done;
+    }
+    if (dropped)
+        postf(r, TUI_EV_NOTICE, "%zu older messages left out to fit the context of about %u tokens", dropped, n_ctx);
+    oai_gen_t g;
+    oai_gen_init(&g);
+    g.max_tokens = (long)r->preset.max_new_tokens;
+    g.temperature = r->preset.temperature;
+    g.top_p = r->preset.top_p;
+    if (r->preset.seed)
+        g.seed = (long long)(r->preset.seed & INT64_MAX);
+    pthread_mutex_lock(&r->mu);
+    r->st.generating = true;
+    r->st.n_gen = 0;
+    r->st.tok_s = 0;
+    r->st.reused = 0;
+    snprintf(r->st.state, sizeof r->st.state, "waiting for %.80s", r->st.host);
+    pthread_mutex_unlock(&r->mu);
+    if (!r->st.loaded)
+        remote_name(r); /* not known yet: the server may have come up since */
+    remote_result_t res;
+    s.t0 = now_s();
+    int rc = remote_chat(r->rem, msgs, n_msgs, &g, on_remote_text, &s, &r->cancel, &res, &err);
+    if (s.oom)
+        rc = errmsg_set(&err, OCT_ENOMEM, "out of memory");
+    if (s.len > s.shown)
+        post(r, TUI_EV_TEXT, s.text + s.shown, s.len - s.shown);
+    if (rc && rc != OCT_ECANCELED && !s.chunks) {
+        /* nothing came: the turn is not kept, so sending it again retries it */
+        postf(r, TUI_EV_ERROR, "remote engine: %s", err.msg);
+        goto done;
+    }
+    if (rc == OCT_ECANCELED && !s.chunks) {
+        post_str(r, TUI_EV_NOTICE, "stopped before the answer began");
+        post_str(r, TUI_EV_ANSWER_END, "stopped");
+        goto done;
+    }
+    hist_push(r, CHAT_ROLE_USER, content);
+    hist_push(r, CHAT_ROLE_ASSISTANT, s.text ? s.text : "");
+    if (rc && rc != OCT_ECANCELED)
+        postf(r, TUI_EV_ERROR, "remote engine: %s", err.msg);
+    rstream_speed(&s, rc ? -1 : res.completion_tokens);
+    char prompt[48] = "";
+    if (!rc && res.prompt_tokens >= 0)
+        snprintf(prompt, sizeof prompt, "; prompt %ld tokens", res.prompt_tokens);
+    pthread_mutex_lock(&r->mu);
+    uint32_t n_gen = r->st.n_gen;
+    double tok_s = r->st.tok_s;
+    pthread_mutex_unlock(&r->mu);
+    postf(r, TUI_EV_ANSWER_END, "%u tokens, %.1f tok/s%s (remote %s)%s%s", n_gen, tok_s, prompt, r->st.host,
+          rc == OCT_ECANCELED ? "; stopped (Ctrl-C)" : "",
+          !rc && !strcmp(res.finish, "length") ? "; cut at max_new_tokens" : "");
+done:
+    pthread_mutex_lock(&r->mu);
+    r->st.generating = false;
+    pthread_mutex_unlock(&r->mu);
+    free(s.text);
+    free(msgs);
+    free(packed);
+    free(content);
+}
+
 static void job_send(tui_runner_t *r, job_t *j)
 {
     errmsg_t err = {0};
@@ -517,6 +813,10 @@ static void job_send(tui_runner_t *r, job_t *j)
     sampler_t *smp = NULL;
     bool canceled = false;
     int rc;
+    if (r->rem) {
+        send_remote(r, j);
+        return;
+    }
     if (!r->m) {
         post_str(r, TUI_EV_ERROR, "no model loaded: give one with /model FILE.gguf (or start octet with -m FILE)");
         goto done;
@@ -735,6 +1035,10 @@ static int flow_open(tui_runner_t *r, flow_t *f, errmsg_t *err)
 {
     memset(f, 0, sizeof *f);
     f->r = r;
+    if (r->rem)
+        return errmsg_set(err, OCT_EINVAL, "needs a local model: the preset %s uses the remote engine %s (switch to "
+                                           "a local preset with /preset NAME or F2)",
+                          r->preset.name, remote_url(r->rem));
     if (!r->m)
         return errmsg_set(err, OCT_EINVAL, "no model loaded: give one with /model FILE.gguf (or start octet with -m "
                                            "FILE)");
@@ -1000,6 +1304,58 @@ static void *worker(void *arg)
     return NULL;
 }
 
+#define POLL_MS 500 /* the remote /metrics is read twice a second */
+
+/* The poller thread: reads the remote engine's /metrics into the status
+ * while REM_URL names one, with a remote_t of its own. */
+static void *poller(void *arg)
+{
+    tui_runner_t *r = arg;
+    remote_t *rm = NULL;
+    char url[PRESET_BACKEND_MAX] = "";
+    pthread_mutex_lock(&r->mu);
+    while (!r->quit) {
+        if (strcmp(url, r->rem_url)) {
+            snprintf(url, sizeof url, "%s", r->rem_url);
+            pthread_mutex_unlock(&r->mu);
+            errmsg_t err = {0};
+            remote_close(rm);
+            rm = NULL;
+            if (url[0] && remote_open(&rm, url, getenv("OCTET_API_KEY"), &err))
+                rm = NULL; /* the worker reports a bad URL */
+            pthread_mutex_lock(&r->mu);
+            continue;
+        }
+        if (rm) {
+            pthread_mutex_unlock(&r->mu);
+            remote_metrics_t m;
+            errmsg_t err = {0};
+            int rc = remote_metrics(rm, &m, &err);
+            pthread_mutex_lock(&r->mu);
+            if (!strcmp(url, r->rem_url)) {
+                r->st.metrics = rc == 0 ? TUI_RM_OK : rc == OCT_ENOTFOUND ? TUI_RM_NONE : TUI_RM_DOWN;
+                if (rc == 0)
+                    r->st.rm = m;
+            }
+            if (r->quit || strcmp(url, r->rem_url))
+                continue;
+            struct timespec dl;
+            clock_gettime(CLOCK_MONOTONIC, &dl);
+            dl.tv_nsec += POLL_MS * 1000000L;
+            if (dl.tv_nsec >= 1000000000L) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&r->pcv, &r->mu, &dl);
+        } else {
+            pthread_cond_wait(&r->pcv, &r->mu);
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    remote_close(rm);
+    return NULL;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -1022,15 +1378,26 @@ int tui_runner_new(tui_runner_t **out, const tui_runner_cfg_t *cfg, errmsg_t *er
     }
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->pcv, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&r->thread, NULL, worker, r)) {
         pthread_mutex_destroy(&r->mu);
         pthread_cond_destroy(&r->cv);
+        pthread_cond_destroy(&r->pcv);
         free(r->model_def);
         free(r->model_large);
         free(r);
         return errmsg_set(err, OCT_EINTERNAL, "cannot start the worker thread");
     }
     r->started = true;
+    if (pthread_create(&r->poll_thread, NULL, poller, r)) {
+        tui_runner_free(r);
+        return errmsg_set(err, OCT_EINTERNAL, "cannot start the metrics thread");
+    }
+    r->poll_started = true;
     *out = r;
     return 0;
 }
@@ -1044,10 +1411,14 @@ void tui_runner_free(tui_runner_t *r)
         pthread_mutex_lock(&r->mu);
         r->quit = true;
         pthread_cond_broadcast(&r->cv);
+        pthread_cond_broadcast(&r->pcv);
         pthread_mutex_unlock(&r->mu);
         pthread_join(r->thread, NULL);
+        if (r->poll_started)
+            pthread_join(r->poll_thread, NULL);
         pthread_mutex_destroy(&r->mu);
         pthread_cond_destroy(&r->cv);
+        pthread_cond_destroy(&r->pcv);
     }
     while (r->jobs) {
         job_t *n = r->jobs->next;
@@ -1056,6 +1427,7 @@ void tui_runner_free(tui_runner_t *r)
     }
     tui_ev_free(r->ev);
     free_engine(r->m, r->s, r->tmpl);
+    remote_close(r->rem);
     hist_clear(r);
     free(r->hist);
     free(r->cached);

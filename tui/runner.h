@@ -6,6 +6,11 @@
  * thread queues jobs, drains events and reads a status snapshot (memory,
  * KV fill, tok/s) whenever it redraws; Ctrl-C maps to tui_runner_cancel.
  *
+ * When the preset's backend is a URL, no model is loaded (one that was is
+ * freed): each turn goes to that remote OpenAI-compatible engine as chat
+ * messages (remote.h) and its streamed reply comes back as the same events;
+ * a poller thread reads the engine's /metrics twice a second for the gauge.
+ *
  * Everything here is thread-safe for one UI thread plus the worker; no
  * ncurses, so tests drive a runner directly on the tiny models. */
 #ifndef OCTET_TUI_RUNNER_H
@@ -19,6 +24,7 @@
 #include "errmsg.h"
 #include "preset.h"
 #include "rag.h"
+#include "remote.h"
 #include "spec.h"
 
 typedef struct tui_runner tui_runner_t;
@@ -83,6 +89,14 @@ void tui_runner_cancel(tui_runner_t *r);
 /* Take the events posted since the last call (oldest first; free with tui_ev_free). */
 tui_ev_t *tui_runner_events(tui_runner_t *r);
 
+/* What the remote engine's /metrics gave at the last poll. */
+typedef enum tui_metrics_state {
+    TUI_RM_WAIT,  /* not read yet */
+    TUI_RM_OK,    /* read: rm holds it */
+    TUI_RM_NONE,  /* the server has no /metrics */
+    TUI_RM_DOWN,  /* the server cannot be reached */
+} tui_metrics_state_t;
+
 typedef struct tui_runner_status {
     bool busy;        /* a job runs or waits */
     bool generating;  /* an answer is streaming (Ctrl-C stops it) */
@@ -96,6 +110,11 @@ typedef struct tui_runner_status {
     uint32_t reused;  /* prompt tokens of the last answer found in the KV cache */
     uint32_t pos, n_ctx;
     eng_mem_t mem;    /* when loaded */
+    /* a remote engine (the preset's backend is a URL) */
+    bool remote;
+    char host[128];   /* its host:port */
+    tui_metrics_state_t metrics;
+    remote_metrics_t rm; /* its /metrics, when metrics is TUI_RM_OK */
 } tui_runner_status_t;
 
 void tui_runner_status(tui_runner_t *r, tui_runner_status_t *st);

@@ -252,7 +252,7 @@ static void draw_status(tui_app_t *a, int y, int w)
         tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
     } else {
         tui_cells_add(&c, " model ", 7, TUI_C_STATUS, 0);
-        snprintf(buf, sizeof buf, "%s", st->loaded ? st->model : "none");
+        snprintf(buf, sizeof buf, "%s", st->loaded ? st->model : st->remote ? "?" : "none");
         tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
         tui_cells_add(&c, "  preset ", 9, TUI_C_STATUS, 0);
         snprintf(buf, sizeof buf, "%s", st->preset[0] ? st->preset : a->preset.name);
@@ -283,25 +283,62 @@ static void draw_status(tui_app_t *a, int y, int w)
     tui_cells_free(&c);
 }
 
+/* The gauge's figures for a remote engine: its /metrics, when it has them. */
+static void remote_gauge(const tui_runner_status_t *st, tui_gauge_in_t *g)
+{
+    static const char *const notes[] = {"connecting", NULL, "no /metrics", "unreachable"};
+    const remote_metrics_t *m = &st->rm;
+    g->remote = true;
+    g->host = st->host;
+    g->note = notes[st->metrics];
+    g->kv_usage = -1;
+    if (st->metrics != TUI_RM_OK)
+        return;
+    g->gpu = !m->mem_ram;
+    if (m->has_mem) {
+        g->total = m->mem_total;
+        g->used = m->mem_used;
+    }
+    g->loaded = m->weights >= 0 && m->kv_bytes >= 0;
+    g->weights = m->weights > 0 ? (uint64_t)m->weights : 0;
+    g->kv = m->kv_bytes > 0 ? (uint64_t)m->kv_bytes : 0;
+    if (m->kv_tokens_used >= 0 && m->kv_tokens_size > 0 && m->kv_tokens_size <= UINT32_MAX) {
+        g->kv_used = (uint32_t)m->kv_tokens_used;
+        g->n_ctx = (uint32_t)m->kv_tokens_size;
+    }
+    g->kv_usage = m->kv_usage;
+}
+
+/* The gauge's figures for the local engine: the device's memory, or RAM. */
+static void local_gauge(const tui_app_t *a, tui_gauge_in_t *g)
+{
+    const tui_runner_status_t *st = &a->st;
+    g->gpu = st->loaded && st->gpu;
+    if (g->gpu) {
+        const eng_mem_dev_t *d = &st->mem.dev[0];
+        g->total = d->dev_total;
+        g->used = d->dev_total > d->dev_free ? d->dev_total - d->dev_free : 0;
+    } else {
+        g->total = a->ram_total;
+        g->used = a->ram_total > a->ram_avail ? a->ram_total - a->ram_avail : 0;
+    }
+    g->loaded = st->loaded;
+    g->weights = st->mem.weights;
+    g->kv = st->mem.kv;
+    g->scratch = st->mem.scratch;
+    g->kv_used = st->pos;
+    g->n_ctx = st->n_ctx;
+}
+
 static void draw_gauge(tui_app_t *a, int y, int w)
 {
     const tui_runner_status_t *st = &a->st;
     tui_gauge_in_t g = {0};
-    g.gpu = st->loaded && st->gpu;
-    if (g.gpu) {
-        const eng_mem_dev_t *d = &st->mem.dev[0];
-        g.total = d->dev_total;
-        g.used = d->dev_total > d->dev_free ? d->dev_total - d->dev_free : 0;
+    if (st->remote) {
+        remote_gauge(st, &g);
     } else {
-        g.total = a->ram_total;
-        g.used = a->ram_total > a->ram_avail ? a->ram_total - a->ram_avail : 0;
+        local_gauge(a, &g);
     }
-    g.loaded = st->loaded;
-    g.weights = st->mem.weights;
-    g.kv = st->mem.kv;
-    g.scratch = st->mem.scratch;
-    g.kv_used = st->pos;
-    g.n_ctx = st->n_ctx;
     tui_cells_t c = {0};
     tui_cells_add(&c, " ", 1, TUI_C_STATUS, 0);
     tui_gauge_render(&g, w - 1, &c);

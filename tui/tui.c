@@ -240,21 +240,37 @@ static uint64_t available_memory(tui_app_t *a, bool *gpu)
     return a->ram_avail + own;
 }
 
-/* Plans for every preset (the picker and `auto`). */
-static void compute_plans(tui_app_t *a, preset_plan_t *plans, bool *ok, char (*why)[160])
+/* P as it is used: --backend replaces its backend. */
+static preset_t effective(const tui_app_t *a, const preset_t *p)
+{
+    preset_t q = *p;
+    errmsg_t err;
+    if (a->backend_arg)
+        preset_set_backend(&q, a->backend_arg, &err); /* checked at start */
+    return q;
+}
+
+/* Plans for every preset (the picker and `auto`). A preset on a remote
+ * engine has none (it needs no local memory): *REMOTE[i] says so. */
+static void compute_plans(tui_app_t *a, preset_plan_t *plans, bool *ok, bool *remote, char (*why)[160])
 {
     preset_models_t m = models_of(a);
     for (size_t i = 0; i < a->presets.n; i++) {
-        const preset_t *p = &a->presets.v[i];
+        const preset_t p = effective(a, &a->presets.v[i]);
         bool fb;
-        const char *path = preset_model_path(p, &m, &fb);
+        const char *path = preset_model_path(&p, &m, &fb);
         errmsg_t err = {0};
         ok[i] = false;
+        remote[i] = preset_is_remote(&p);
+        if (remote[i]) {
+            snprintf(why[i], 160, "remote engine %.140s", p.backend);
+            continue;
+        }
         if (!path) {
             snprintf(why[i], 160, "no model configured");
             continue;
         }
-        if (preset_plan(p, path, &plans[i], &err)) {
+        if (preset_plan(&p, path, &plans[i], &err)) {
             snprintf(why[i], 160, "%.159s", err.msg);
             continue;
         }
@@ -263,17 +279,25 @@ static void compute_plans(tui_app_t *a, preset_plan_t *plans, bool *ok, char (*w
     }
 }
 
-/* Resolve `auto`: the preset of highest priority that fits. */
+/* Resolve `auto`: the preset of highest priority that fits. Presets on a
+ * remote engine are left out, unless --backend sends them all there: then
+ * nothing is planned and the first by priority is used. */
 static const preset_t *pick_auto(tui_app_t *a)
 {
     size_t n = a->presets.n;
     preset_plan_t *plans = calloc(n ? n : 1, sizeof *plans);
-    bool *ok = calloc(n ? n : 1, sizeof *ok);
+    bool *ok = calloc(n ? n : 1, sizeof *ok), *remote = calloc(n ? n : 1, sizeof *remote);
     char (*why)[160] = calloc(n ? n : 1, sizeof *why);
     const preset_t *res = NULL;
-    if (!plans || !ok || !why)
+    if (!plans || !ok || !remote || !why)
         goto done;
-    compute_plans(a, plans, ok, why);
+    compute_plans(a, plans, ok, remote, why);
+    if (n && remote[0] && a->backend_arg) {
+        res = &a->presets.v[0];
+        notice(a, TUI_ROLE_NOTICE, "auto: %s (on the remote engine %s, no local memory needed)", res->name,
+               a->backend_arg);
+        goto done;
+    }
     bool gpu;
     uint64_t avail = available_memory(a, &gpu);
     int k = preset_auto_pick(&a->presets, plans, ok, avail);
@@ -303,6 +327,7 @@ static const preset_t *pick_auto(tui_app_t *a)
 done:
     free(plans);
     free(ok);
+    free(remote);
     free(why);
     return res;
 }
@@ -320,8 +345,8 @@ static void use_preset(tui_app_t *a, const char *name)
         }
         return;
     }
-    a->preset = *p;
-    if (tui_runner_use(a->run, p, NULL))
+    a->preset = effective(a, p);
+    if (tui_runner_use(a->run, &a->preset, NULL))
         notice(a, TUI_ROLE_ERROR, "out of memory");
 }
 
@@ -331,14 +356,14 @@ static void open_picker(tui_app_t *a)
     free(a->picks);
     a->picks = calloc(n + 1, sizeof *a->picks);
     preset_plan_t *plans = calloc(n ? n : 1, sizeof *plans);
-    bool *ok = calloc(n ? n : 1, sizeof *ok);
+    bool *ok = calloc(n ? n : 1, sizeof *ok), *remote = calloc(n ? n : 1, sizeof *remote);
     char (*why)[160] = calloc(n ? n : 1, sizeof *why);
-    if (!a->picks || !plans || !ok || !why) {
+    if (!a->picks || !plans || !ok || !remote || !why) {
         free(a->picks);
         a->picks = NULL;
         goto done;
     }
-    compute_plans(a, plans, ok, why);
+    compute_plans(a, plans, ok, remote, why);
     bool gpu;
     uint64_t avail = available_memory(a, &gpu);
     snprintf(a->picks[0].name, sizeof a->picks[0].name, "%s", PRESET_AUTO);
@@ -354,6 +379,7 @@ static void open_picker(tui_app_t *a)
         if (!ok[i]) {
             snprintf(p->plan, sizeof p->plan, "%s", why[i]);
             snprintf(p->brief, sizeof p->brief, "%s", why[i]);
+            p->fits = remote[i]; /* takes no local memory */
             continue;
         }
         const preset_plan_t *pl = &plans[i];
@@ -384,6 +410,7 @@ static void open_picker(tui_app_t *a)
 done:
     free(plans);
     free(ok);
+    free(remote);
     free(why);
 }
 
@@ -1151,6 +1178,10 @@ static void usage(FILE *f)
             "  -m, --model FILE        the default GGUF model (default: $OCTET_MODEL, else the\n"
             "                          embedded models/octet-code.gguf)\n"
             "      --large-model FILE  the larger model of the int8_quality preset ($OCTET_MODEL_LARGE)\n"
+            "      --backend URL       answer on a remote OpenAI-compatible engine (octet serve, vLLM...),\n"
+            "                          e.g. http://127.0.0.1:8080/v1, instead of a local model; replaces\n"
+            "                          every preset's backend (also auto, cpu or cuda; $OCTET_API_KEY is\n"
+            "                          sent as the bearer token)\n"
             "  -p, --preset NAME       preset to start with (default int8_balanced; 'auto': the best\n"
             "                          that fits the free memory)\n"
             "  -C, --dir DIR           the repository (default: the current directory)\n"
@@ -1268,16 +1299,17 @@ static void main_loop(tui_app_t *a)
 
 int tui_main(int argc, char **argv)
 {
-    enum { OPT_LARGE = 1000, OPT_NO_INDEX, OPT_NO_GIT, OPT_HELP };
+    enum { OPT_LARGE = 1000, OPT_NO_INDEX, OPT_NO_GIT, OPT_HELP, OPT_BACKEND };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},    {"large-model", required_argument, NULL, OPT_LARGE},
+        {"backend", required_argument, NULL, OPT_BACKEND},
         {"preset", required_argument, NULL, 'p'},   {"dir", required_argument, NULL, 'C'},
         {"no-index", no_argument, NULL, OPT_NO_INDEX}, {"no-git", no_argument, NULL, OPT_NO_GIT},
         {"tui-help", no_argument, NULL, OPT_HELP},
         {"help", no_argument, NULL, OPT_HELP},      {NULL, 0, NULL, 0},
     };
     const char *model = cli_default_model(), *large = getenv("OCTET_MODEL_LARGE");
-    const char *preset_name = NULL, *dir = ".";
+    const char *preset_name = NULL, *dir = ".", *backend = NULL;
     bool index = true, no_git = false;
     int opt;
     optind = 1;
@@ -1301,6 +1333,17 @@ int tui_main(int argc, char **argv)
         case OPT_NO_GIT:
             no_git = true;
             break;
+        case OPT_BACKEND: {
+            preset_t scratch;
+            errmsg_t berr;
+            preset_defaults(&scratch);
+            if (preset_set_backend(&scratch, optarg, &berr)) {
+                fprintf(stderr, "octet: --backend: %s\n", berr.msg);
+                return 2;
+            }
+            backend = optarg;
+            break;
+        }
         case 'h':
         case OPT_HELP:
             usage(stdout);
@@ -1364,7 +1407,9 @@ int tui_main(int argc, char **argv)
     }
     a->model_arg = model ? strdup(model) : NULL;
     a->large_arg = large ? strdup(large) : NULL;
-    a->preset = *(preset_find(&a->presets, preset_name) ? preset_find(&a->presets, preset_name) : &a->presets.v[0]);
+    a->backend_arg = backend;
+    a->preset = effective(a, preset_find(&a->presets, preset_name) ? preset_find(&a->presets, preset_name)
+                                                                    : &a->presets.v[0]);
 
     set_utf8_locale();
     struct sigaction sa;
