@@ -16,49 +16,7 @@
 
 #include "patch.h"
 #include "test.h"
-
-static char g_repo[256];
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
-static void put(const char *path, const char *text)
-{
-    char full[1024];
-    snprintf(full, sizeof full, "%s/%s", g_repo, path);
-    char *slash = strrchr(full, '/');
-    *slash = '\0';
-    sh("mkdir -p '%s'", full);
-    *slash = '/';
-    FILE *f = fopen(full, "w");
-    CHECKF(f != NULL, "cannot write %s", full);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-/* Contents of PATH in the repository ("<absent>" when there is none). */
-static char g_got[65536];
-static const char *get(const char *path)
-{
-    char full[1024];
-    snprintf(full, sizeof full, "%s/%s", g_repo, path);
-    FILE *f = fopen(full, "r");
-    if (!f)
-        return "<absent>";
-    size_t n = fread(g_got, 1, sizeof g_got - 1, f);
-    g_got[n] = '\0';
-    fclose(f);
-    return g_got;
-}
+#include "test_repo.h"
 
 static const char F_TXT[] = "one\ntwo\nthree\nfour\nfive\nsix\nseven\n";
 static const char M_C[] = "int a;\nint b;\n";
@@ -66,17 +24,13 @@ static const char M_C[] = "int a;\nint b;\n";
 /* A fresh repository with f.txt, src/m.c, old.txt and run.sh committed. */
 static void repo_new(void)
 {
-    if (g_repo[0])
-        sh("rm -rf '%s'", g_repo);
-    snprintf(g_repo, sizeof g_repo, "/tmp/octet-test-patch-XXXXXX");
-    CHECK(mkdtemp(g_repo) != NULL);
+    repo_dir("patch");
     put("f.txt", F_TXT);
     put("src/m.c", M_C);
     put("old.txt", "old\n");
     put("run.sh", "echo hi\n");
     sh("chmod 755 '%s/run.sh'", g_repo);
-    CHECK(sh("cd '%s' && git init -q && git add . && git -c user.name=t -c user.email=t@t commit -qm init", g_repo) ==
-          0);
+    repo_commit();
 }
 
 static bool repo_clean(void)

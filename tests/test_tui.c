@@ -31,6 +31,7 @@
 #include "runner.h"
 #include "spec.h"
 #include "test.h"
+#include "test_repo.h"
 #include "text.h"
 
 #define TINY "tests/fixtures/tiny"
@@ -1066,45 +1067,6 @@ static void test_diff_highlight(void)
     tui_lines_free(&out);
 }
 
-/* A temporary git repository for the workflow tests. */
-static char g_repo[256];
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
-
-static void put(const char *path, const char *text)
-{
-    char full[512];
-    snprintf(full, sizeof full, "%s/%s", g_repo, path);
-    FILE *f = fopen(full, "w");
-    CHECKF(f != NULL, "cannot write %s", full);
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
-static const char *get(const char *path)
-{
-    static char buf[4096];
-    char full[512];
-    snprintf(full, sizeof full, "%s/%s", g_repo, path);
-    FILE *f = fopen(full, "r");
-    if (!f)
-        return "<absent>";
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static const char ADD_C[] = "int add(int a, int b)\n{\n    return a + b;\n}\n";
 static const char ADD_SWAPPED[] = "int add(int a, int b)\n{\n    return b + a;\n}\n";
 static const char SWAP_DIFF[] = "diff --git a/add.c b/add.c\n--- a/add.c\n+++ b/add.c\n@@ -1,4 +1,4 @@\n"
@@ -1112,14 +1074,10 @@ static const char SWAP_DIFF[] = "diff --git a/add.c b/add.c\n--- a/add.c\n+++ b/
 
 static void repo_new(void)
 {
-    if (g_repo[0])
-        sh("rm -rf '%s'", g_repo);
-    snprintf(g_repo, sizeof g_repo, "/tmp/octet-test-tui-XXXXXX");
-    CHECK(mkdtemp(g_repo) != NULL);
+    repo_dir("tui");
     put("add.c", ADD_C);
     put("greet.py", "def greet(name):\n    return 'hi ' + name\n");
-    CHECK(sh("cd '%s' && git init -q && git add . && git -c user.name=t -c user.email=t@t commit -qm init", g_repo) ==
-          0);
+    repo_commit();
 }
 
 static void test_refactor_steps(void)
@@ -1245,7 +1203,9 @@ static void test_runner_flows(void)
     ro.dir = g_repo;
     CHECKF(rag_open(&rg, &ro, &err) == 0 && rag_update(rg, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
     tui_runner_t *r = NULL;
-    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0};
+    /* tokens slowed down so that the chat answer below is still running when
+     * the workflow is asked for */
+    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r || !rg) {
         tui_runner_free(r);
@@ -1263,9 +1223,17 @@ static void test_runner_flows(void)
     CHECK(tui_runner_wait_idle(r, 20000));
     collect(r, &log);
 
+    CHECK(tui_runner_send(r, "hello") == 0);
+    CHECK_EQ_INT(tui_runner_refactor(r, "again", NULL, NULL, g_repo), OCT_EINVAL); /* busy */
+    tui_runner_cancel(r);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECK(tui_runner_clear(r) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+
     memset(&log, 0, sizeof log);
     CHECK(tui_runner_refactor(r, "swap the operands of add", NULL, NULL, g_repo) == 0);
-    CHECK_EQ_INT(tui_runner_refactor(r, "again", NULL, NULL, g_repo), OCT_EINVAL); /* busy */
     CHECK(tui_runner_wait_idle(r, 30000));
     collect(r, &log);
     CHECK_EQ_INT(log.n_patch, 0);
