@@ -9,6 +9,7 @@
 #define WS_BYTES (32u << 20)       /* cuBLASLt work space */
 #define DEQ_BYTES (64u << 20)      /* dequantized Q8_0 rows per cuBLASLt call */
 #define GEMV_WARPS 8               /* rows (one per warp) per block */
+#define GEMV_LOADS 8               /* 16-byte weight loads in flight per lane */
 
 /* ---- conversion ----------------------------------------------------------- */
 
@@ -283,24 +284,27 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
     const __half *br = Q8 ? bs + (size_t)r * (cols / CU_QK) : NULL;
     int iacc = 0;
     float facc = 0.0f;
-    int i = lane;
-    for (; i + 96 < n16; i += 128) {
-        int4 a0 = ld_stream(wr + i), a1 = ld_stream(wr + i + 32), a2 = ld_stream(wr + i + 64),
-             a3 = ld_stream(wr + i + 96);
-        int s0 = dot16(a0, xv[i], 0), s1 = dot16(a1, xv[i + 32], 0), s2 = dot16(a2, xv[i + 64], 0),
-            s3 = dot16(a3, xv[i + 96], 0);
-        if (Q8)
-            facc += (float)s0 * __half2float(br[i / 2]) + (float)s1 * __half2float(br[(i + 32) / 2]) +
-                    (float)s2 * __half2float(br[(i + 64) / 2]) + (float)s3 * __half2float(br[(i + 96) / 2]);
-        else
-            iacc += s0 + s1 + s2 + s3;
-    }
-    for (; i < n16; i += 32) {
-        int s = dot16(ld_stream(wr + i), xv[i], 0);
-        if (Q8)
-            facc += (float)s * __half2float(br[i / 2]);
-        else
-            iacc += s;
+    /* GEMV_LOADS independent 16-byte loads per lane are issued before any is
+     * used, so enough bytes are in flight to cover memory latency; a row of
+     * 3584 columns is one round (7 loads per lane), predicated at the end. */
+    for (int base = lane; base < n16; base += 32 * GEMV_LOADS) {
+        int4 a[GEMV_LOADS];
+#pragma unroll
+        for (int u = 0; u < GEMV_LOADS; u++) {
+            int i = base + 32 * u;
+            a[u] = i < n16 ? ld_stream(wr + i) : make_int4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int u = 0; u < GEMV_LOADS; u++) {
+            int i = base + 32 * u;
+            if (i < n16) {
+                int sum = dot16(a[u], xv[i], 0);
+                if (Q8)
+                    facc += (float)sum * __half2float(br[i / 2]);
+                else
+                    iacc += sum;
+            }
+        }
     }
     if (Q8) {
         facc = cu_warp_sum(facc);
