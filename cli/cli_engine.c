@@ -19,7 +19,7 @@ const char CLI_ENG_HELP[] =
     "      --ctx N           context size in tokens; the KV cache for all of it is allocated up front\n"
     "      --batch N         most tokens per forward pass during prefill (default 256)\n"
     "      --backend NAME    cpu | cuda | auto (default auto: the CPU unless built with CUDA_AUTO=1);\n"
-    "                        octet run also takes the URL of an\n"
+    "                        run, gen and refactor also take the URL of an\n"
     "                        OpenAI-compatible server, http://HOST:PORT/v1 (octet serve, vLLM...)\n";
 
 void cli_eng_init(cli_eng_t *c)
@@ -138,7 +138,7 @@ int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_
     *out = NULL;
     if (c->remote)
         return cli_usage(cmd, "--backend %s: '%s' needs a local engine (cpu, cuda or auto); a remote engine "
-                              "serves 'octet run' and the TUI only", c->remote, cmd);
+                              "serves run, gen, refactor and the TUI only", c->remote, cmd);
     if (!c->model)
         c->model = cli_default_model();
     if (!c->model)

@@ -2,7 +2,7 @@
  * model (run, ppl, logits, bench, serve): -m, --weights, --kv, --threads, --ctx,
  * --batch, --backend, --calib, --alpha; parsing them inside each command's
  * getopt_long loop, their --help text, and opening the model. --backend also
- * takes the URL of a remote OpenAI-compatible engine, which only `run` uses. */
+ * takes the URL of a remote OpenAI-compatible engine, which `run`, `gen` and `refactor` use. */
 #ifndef OCTET_CLI_ENGINE_H
 #define OCTET_CLI_ENGINE_H
 

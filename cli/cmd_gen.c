@@ -1,7 +1,9 @@
 /* cmd_gen.c - `octet gen`: write the function a spec describes with the
  * model: a prompt from the spec and the repository code retrieved for its
  * names, the code block extracted from the reply and, with --check,
- * verified like `octet check`, retrying with the failure fed back. */
+ * verified like `octet check`, retrying with the failure fed back. The
+ * model is the local engine's or, with --backend URL, a remote
+ * OpenAI-compatible engine's (remote_llm.h). */
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -13,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_engine.h"
+#include "remote_llm.h"
 #include "spec.h"
 
 #define GEN_DEFAULT_CTX 4096
@@ -56,6 +59,11 @@ static void usage(void)
            "  -I, --include DIR  another include directory for C with --check\n"
            "  -v, --verbose      show each reply and check report on stderr\n"
            "  -h, --help         show this help\n\n"
+           "With --backend http://HOST:PORT/v1 the model is that OpenAI-compatible server's\n"
+           "(octet serve, vLLM...): -m names the remote model (default: the first it lists),\n"
+           "the request is chat (the server applies its chat template) or, with --template\n"
+           "none, a plain completion; -n, --temp and --seed are sent, and $OCTET_API_KEY,\n"
+           "when set, as a bearer token. Retrieved context is measured with an estimate.\n\n"
            "Exit status: 0 code written (and passed with --check), 1 failure, 2 usage.\n\n%s",
            CLI_ENG_HELP);
 }
@@ -129,7 +137,8 @@ int cmd_gen(int argc, char **argv)
     cli_eng_init(&ce);
     sample_params_t sp;
     sample_params_default(&sp);
-    sp.temp = 0.2f;
+    double temp = 0.2; /* kept as given: a remote engine is sent this value */
+    sp.temp = (float)temp;
     sp.seed = 1;
     spec_check_opts_t co;
     spec_check_opts_default(&co);
@@ -168,9 +177,9 @@ int cmd_gen(int argc, char **argv)
             tmpl_name = optarg;
             break;
         case OPT_TEMP:
-            if (cli_parse_float("gen", "--temp", optarg, 0, 100, &d))
+            if (cli_parse_float("gen", "--temp", optarg, 0, 100, &temp))
                 return CLI_EXIT_USAGE;
-            sp.temp = (float)d;
+            sp.temp = (float)temp;
             break;
         case OPT_SEED:
             if (cli_parse_long("gen", "--seed", optarg, 0, 0x7fffffffL, &v))
@@ -211,12 +220,19 @@ int cmd_gen(int argc, char **argv)
         return cli_usage("gen", "unexpected argument '%s'", argv[optind]);
     if (!spec_path)
         return cli_usage("gen", "no spec given: use --spec FILE");
+    if (ce.remote && ce.local_opt)
+        return cli_usage("gen", "%s applies to a local engine, not to --backend %s", ce.local_opt, ce.remote);
+    if (ce.remote && tmpl_name && strcmp(tmpl_name, "none"))
+        return cli_usage("gen", "--template %s: the remote engine applies its own chat template (--template none "
+                                "asks it for a plain completion)", tmpl_name);
     co.include_dirs = includes;
     co.n_include_dirs = n_inc;
 
     spec_t *s = NULL;
     eng_model_t *m = NULL;
     spec_engine_llm_t el = {0};
+    remote_t *rem = NULL;
+    remote_llm_t rl;
     spec_llm_t llm;
     spec_gen_result_t res = {0};
     char *ctx = NULL, *query = NULL;
@@ -226,27 +242,50 @@ int cmd_gen(int argc, char **argv)
         rc = cli_fail_err("gen", &err);
         goto done;
     }
-    if ((rc = cli_eng_open("gen", &ce, GEN_DEFAULT_CTX, &m)))
-        goto done;
-    if (spec_engine_llm_init(&el, m, tmpl_name, &sp, (int)n_predict, &llm, &err)) {
-        rc = cli_fail_err("gen", &err);
-        goto done;
-    }
-    if (verbose) {
-        fprintf(stderr, "octet gen: %s prompt\n", llm.chat ? "chat" : "plain-completion");
-        el.on_text = stream_text;
+    uint32_t n_ctx; /* 0: unknown (a remote engine that does not say) */
+    size_t (*count)(const char *text, size_t len, void *ud) = NULL; /* NULL: estimated */
+    if (ce.remote) {
+        if (remote_open(&rem, ce.remote, getenv("OCTET_API_KEY"), &err)) {
+            rc = cli_fail_err("gen", &err);
+            goto done;
+        }
+        oai_gen_t g;
+        oai_gen_init(&g);
+        g.model = ce.model; /* NULL: the first model the server lists */
+        g.max_tokens = n_predict;
+        g.temperature = temp;
+        g.seed = (long long)sp.seed;
+        remote_llm_init(&rl, rem, &g, tmpl_name != NULL, &llm);
+        n_ctx = context > 0 ? remote_llm_ctx(rem) : 0;
+        if (verbose) {
+            fprintf(stderr, "octet gen: %s request to %s\n", llm.chat ? "chat" : "plain-completion", ce.remote);
+            rl.on_text = stream_text;
+        }
+    } else {
+        if ((rc = cli_eng_open("gen", &ce, GEN_DEFAULT_CTX, &m)))
+            goto done;
+        if (spec_engine_llm_init(&el, m, tmpl_name, &sp, (int)n_predict, &llm, &err)) {
+            rc = cli_fail_err("gen", &err);
+            goto done;
+        }
+        n_ctx = eng_n_ctx(el.session);
+        count = spec_engine_count;
+        if (verbose) {
+            fprintf(stderr, "octet gen: %s prompt\n", llm.chat ? "chat" : "plain-completion");
+            el.on_text = stream_text;
+        }
     }
     if (context > 0) {
         /* the context may take a quarter of the window at most: the spec, the
          * feedback of a retry and the reply need the rest */
-        size_t budget = (size_t)context, quarter = eng_n_ctx(el.session) / 4;
-        if (budget > quarter)
-            budget = quarter;
+        size_t budget = (size_t)context;
+        if (n_ctx && budget > n_ctx / 4)
+            budget = n_ctx / 4;
         if (!(query = spec_query(s))) {
             rc = cli_fail("gen", "out of memory");
             goto done;
         }
-        int q = spec_repo_context(repo, query, 8, budget, spec_engine_count, &el, &ctx, &err);
+        int q = spec_repo_context(repo, query, 8, budget, count, &el, &ctx, &err);
         if (q == OCT_ENOTFOUND) {
             if (verbose)
                 fprintf(stderr, "octet gen: no retrieved context: %s\n", err.msg);
@@ -296,6 +335,7 @@ done:
     free(query);
     spec_engine_llm_free(&el);
     eng_close(m);
+    remote_close(rem);
     spec_free(s);
     return rc;
 }

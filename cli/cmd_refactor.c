@@ -1,7 +1,9 @@
 /* cmd_refactor.c - `octet refactor`: retrieve the target code (a file, a
  * symbol or what the instruction names) and the places that use it, ask
  * the model for a unified diff, show it colored and apply it on
- * confirmation with the same checked, undoable applier as `octet apply`. */
+ * confirmation with the same checked, undoable applier as `octet apply`.
+ * The model is the local engine's or, with --backend URL, a remote
+ * OpenAI-compatible engine's (remote_llm.h). */
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "patch.h"
 #include "rag.h"
 #include "refactor.h"
+#include "remote_llm.h"
 #include "spec.h"
 
 #define REFACTOR_DEFAULT_CTX 4096
@@ -54,6 +57,11 @@ static void usage(void)
            "      --color WHEN   auto, always or never\n"
            "  -v, --verbose      show the model's reply on stderr\n"
            "  -h, --help         show this help\n\n"
+           "With --backend http://HOST:PORT/v1 the model is that OpenAI-compatible server's\n"
+           "(octet serve, vLLM...): -m names the remote model (default: the first it lists),\n"
+           "the request is chat (the server applies its chat template) or, with --template\n"
+           "none, a plain completion; -n, --temp and --seed are sent, and $OCTET_API_KEY,\n"
+           "when set, as a bearer token. Retrieved code is measured with an estimate.\n\n"
            "Exit status: 0 applied (or shown, with --dry-run), 1 no usable diff, refused,\n"
            "declined or failed, 2 usage.\n\n%s",
            CLI_ENG_HELP);
@@ -90,11 +98,11 @@ int cmd_refactor(int argc, char **argv)
     cli_eng_init(&ce);
     sample_params_t sp;
     sample_params_default(&sp);
-    sp.temp = 0.2f;
+    double temp = 0.2; /* kept as given: a remote engine is sent this value */
+    sp.temp = (float)temp;
     sp.seed = 1;
     const char *path_arg = NULL, *symbol = NULL, *tmpl_name = NULL, *repo = ".", *color_arg = "auto";
     long n_predict = 1024, context = 2048, v;
-    double d;
     bool yes = false, force = false, dry_run = false, verbose = false;
     int opt, r;
     optind = 1;
@@ -128,9 +136,9 @@ int cmd_refactor(int argc, char **argv)
             tmpl_name = optarg;
             break;
         case OPT_TEMP:
-            if (cli_parse_float("refactor", "--temp", optarg, 0, 100, &d))
+            if (cli_parse_float("refactor", "--temp", optarg, 0, 100, &temp))
                 return CLI_EXIT_USAGE;
-            sp.temp = (float)d;
+            sp.temp = (float)temp;
             break;
         case OPT_SEED:
             if (cli_parse_long("refactor", "--seed", optarg, 0, 0x7fffffffL, &v))
@@ -167,6 +175,11 @@ int cmd_refactor(int argc, char **argv)
         return cli_usage("refactor", "the instruction is empty");
     if (path_arg && symbol)
         return cli_usage("refactor", "--path and --symbol cannot be combined");
+    if (ce.remote && ce.local_opt)
+        return cli_usage("refactor", "%s applies to a local engine, not to --backend %s", ce.local_opt, ce.remote);
+    if (ce.remote && tmpl_name && strcmp(tmpl_name, "none"))
+        return cli_usage("refactor", "--template %s: the remote engine applies its own chat template (--template "
+                                     "none asks it for a plain completion)", tmpl_name);
     const char *term = getenv("TERM");
     bool color = !strcmp(color_arg, "always") ||
                  (!strcmp(color_arg, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
@@ -179,6 +192,8 @@ int cmd_refactor(int argc, char **argv)
     rag_options_t ro = {0};
     eng_model_t *m = NULL;
     spec_engine_llm_t el = {0};
+    remote_t *rem = NULL;
+    remote_llm_t rl;
     spec_llm_t llm;
     patch_t *p = NULL;
     char *ctx = NULL, *reply = NULL, *diff = NULL, *shown = NULL, *summary = NULL, *record = NULL, *prompt = NULL,
@@ -195,16 +210,37 @@ int cmd_refactor(int argc, char **argv)
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
-    if ((rc = cli_eng_open("refactor", &ce, REFACTOR_DEFAULT_CTX, &m)))
-        goto done;
-    if (spec_engine_llm_init(&el, m, tmpl_name, &sp, (int)n_predict, &llm, &err)) {
-        rc = cli_fail_err("refactor", &err);
-        goto done;
+    uint32_t n_ctx; /* 0: unknown (a remote engine that does not say) */
+    rag_count_fn count = rag_estimate_tokens;
+    void *count_ud = NULL;
+    if (ce.remote) {
+        if (remote_open(&rem, ce.remote, getenv("OCTET_API_KEY"), &err)) {
+            rc = cli_fail_err("refactor", &err);
+            goto done;
+        }
+        oai_gen_t g;
+        oai_gen_init(&g);
+        g.model = ce.model; /* NULL: the first model the server lists */
+        g.max_tokens = n_predict;
+        g.temperature = temp;
+        g.seed = (long long)sp.seed;
+        remote_llm_init(&rl, rem, &g, tmpl_name != NULL, &llm);
+        n_ctx = remote_llm_ctx(rem);
+    } else {
+        if ((rc = cli_eng_open("refactor", &ce, REFACTOR_DEFAULT_CTX, &m)))
+            goto done;
+        if (spec_engine_llm_init(&el, m, tmpl_name, &sp, (int)n_predict, &llm, &err)) {
+            rc = cli_fail_err("refactor", &err);
+            goto done;
+        }
+        n_ctx = eng_n_ctx(el.session);
+        count = spec_engine_count;
+        count_ud = &el;
     }
-    size_t budget = (size_t)context, half = eng_n_ctx(el.session) / 2;
-    if (budget > half)
-        budget = half;
-    if (refactor_context(rg, instruction, rel, symbol, budget, spec_engine_count, &el, &ctx, &err)) {
+    size_t budget = (size_t)context;
+    if (n_ctx && budget > n_ctx / 2)
+        budget = n_ctx / 2;
+    if (refactor_context(rg, instruction, rel, symbol, budget, count, count_ud, &ctx, &err)) {
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
@@ -228,8 +264,14 @@ int cmd_refactor(int argc, char **argv)
         goto done;
     }
     if (verbose) {
-        fprintf(stderr, "octet refactor: the model's reply:\n");
-        el.on_text = stream_text;
+        if (rem) {
+            fprintf(stderr, "octet refactor: the reply of %s (%s request):\n", ce.remote,
+                    llm.chat ? "chat" : "plain-completion");
+            rl.on_text = stream_text;
+        } else {
+            fprintf(stderr, "octet refactor: the model's reply:\n");
+            el.on_text = stream_text;
+        }
     }
     if (llm.generate(llm.ud, msgs, 2, prompt, refactor_reply_done, &completion, &reply, &err)) {
         rc = cli_fail_err("refactor", &err);
@@ -281,6 +323,7 @@ done:
     free(rel);
     spec_engine_llm_free(&el);
     eng_close(m);
+    remote_close(rem);
     rag_close(rg);
     return rc;
 }

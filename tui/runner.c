@@ -25,6 +25,7 @@
 #include "patch.h"
 #include "prompt.h"
 #include "refactor.h"
+#include "remote_llm.h"
 #include "runner.h"
 #include "sample.h"
 #include "text.h"
@@ -989,11 +990,16 @@ done:
 
 /* A workflow's model: the loaded weights behind a spec_engine_llm_t, whose
  * session takes the place of the chat's (one KV cache in memory at a time),
- * so the gauge shows it and Ctrl-C reaches it. */
+ * so the gauge shows it and Ctrl-C reaches it; or, on a remote preset, the
+ * remote engine behind a remote_llm_t (Ctrl-C stops its transfer). */
 typedef struct flow {
     tui_runner_t *r;
     spec_engine_llm_t el;
+    remote_llm_t rl;
     spec_llm_t llm;
+    uint32_t n_ctx; /* the context the prompt must fit (remote: as its /metrics or the preset says) */
+    rag_count_fn count; /* tokens of retrieved code: the model's tokenizer, or the estimate */
+    void *count_ud;
     bool open;  /* a reply is streaming: ANSWER_END not posted yet */
     uint32_t n_gen;
     double t0;
@@ -1031,14 +1037,46 @@ static void flow_end_reply(flow_t *f, const char *text)
     f->open = false;
 }
 
+/* flow_open on a remote engine: its model named (the status bar's, when
+ * not known yet), each reply one streamed chat request. */
+static int flow_open_remote(tui_runner_t *r, flow_t *f, errmsg_t *err)
+{
+    if (!r->st.loaded) {
+        const char *id;
+        errmsg_t e = {0};
+        int rc = remote_model(r->rem, &id, &e);
+        if (rc)
+            return errmsg_set(err, rc, "remote engine %s: %s", remote_url(r->rem), e.msg);
+        pthread_mutex_lock(&r->mu);
+        r->st.loaded = true;
+        snprintf(r->st.model, sizeof r->st.model, "%s", id);
+        pthread_mutex_unlock(&r->mu);
+    }
+    oai_gen_t g;
+    oai_gen_init(&g);
+    g.max_tokens = (long)r->preset.max_new_tokens;
+    g.temperature = 0.2; /* gen's and refactor's defaults */
+    g.seed = r->preset.seed ? (long long)(r->preset.seed & INT64_MAX) : 1;
+    remote_llm_init(&f->rl, r->rem, &g, false, &f->llm);
+    f->rl.cancel = &r->cancel;
+    f->rl.on_text = flow_text;
+    f->rl.text_ud = f;
+    f->n_ctx = remote_ctx(r);
+    f->count = rag_estimate_tokens;
+    pthread_mutex_lock(&r->mu);
+    r->st.generating = true;
+    r->st.n_gen = 0;
+    r->st.tok_s = 0;
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
 static int flow_open(tui_runner_t *r, flow_t *f, errmsg_t *err)
 {
     memset(f, 0, sizeof *f);
     f->r = r;
     if (r->rem)
-        return errmsg_set(err, OCT_EINVAL, "needs a local model: the preset %s uses the remote engine %s (switch to "
-                                           "a local preset with /preset NAME or F2)",
-                          r->preset.name, remote_url(r->rem));
+        return flow_open_remote(r, f, err);
     if (!r->m)
         return errmsg_set(err, OCT_EINVAL, "no model loaded: give one with /model FILE.gguf (or start octet with -m "
                                            "FILE)");
@@ -1080,6 +1118,9 @@ static int flow_open(tui_runner_t *r, flow_t *f, errmsg_t *err)
         eng_cancel(s); /* Ctrl-C came while there was no session */
     f->el.on_text = flow_text;
     f->el.text_ud = f;
+    f->n_ctx = eng_n_ctx(s);
+    f->count = spec_engine_count;
+    f->count_ud = &f->el;
     publish_pos(r);
     return rc;
 }
@@ -1131,7 +1172,7 @@ static void job_spec(tui_runner_t *r, job_t *j)
     f.attempts = SPEC_ATTEMPTS;
     if (r->rag && r->preset.retrieval) {
         set_state(r, "retrieving");
-        size_t budget = eng_n_ctx(r->s) / 4 < SPEC_CONTEXT ? eng_n_ctx(r->s) / 4 : SPEC_CONTEXT;
+        size_t budget = f.n_ctx / 4 < SPEC_CONTEXT ? f.n_ctx / 4 : SPEC_CONTEXT;
         if (!(query = spec_query(s))) {
             post_str(r, TUI_EV_ERROR, "out of memory");
             goto done;
@@ -1199,8 +1240,8 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         return;
     }
     set_state(r, "retrieving");
-    size_t budget = eng_n_ctx(r->s) / 2 < REFACTOR_CONTEXT ? eng_n_ctx(r->s) / 2 : REFACTOR_CONTEXT;
-    if (refactor_context(r->rag, j->text, rel, j->symbol, budget, spec_engine_count, &f.el, &ctx, &err) ||
+    size_t budget = f.n_ctx / 2 < REFACTOR_CONTEXT ? f.n_ctx / 2 : REFACTOR_CONTEXT;
+    if (refactor_context(r->rag, j->text, rel, j->symbol, budget, f.count, f.count_ud, &ctx, &err) ||
         refactor_prompt(j->text, rel, j->symbol, ctx, f.llm.chat, msgs, &prompt, &err)) {
         postf(r, TUI_EV_ERROR, "refactor: %s; nothing was changed", err.msg);
         goto done;

@@ -65,7 +65,8 @@ int tui_runner_use(tui_runner_t *r, const preset_t *p, const char *model);
 int tui_runner_send(tui_runner_t *r, const char *text);
 /* The workflows (docs/tui.md). They run on the loaded model with a KV
  * cache of their own that then becomes the chat's (one cache at a time:
- * the chat's next turn is prefilled again), stream the model's replies as
+ * the chat's next turn is prefilled again), or on a remote preset on the
+ * remote engine, stream the model's replies as
  * TEXT events (each reply ends with ANSWER_END) and stop on Ctrl-C
  * (tui_runner_cancel). OCT_EINVAL while another job runs.
  *

@@ -14,6 +14,7 @@ trap '[ -n "$SPID" ] && kill -9 "$SPID" 2>/dev/null; rm -rf "$T_TMP"' EXIT
 # start_server LOG ARGS... : starts octet serve on a free port; sets SPID, PORT, URL
 start_server() {
     local log=$1; shift
+    : >"$log"
     "$OCTET" serve -m "$L" --port 0 "$@" 2>"$log" &
     SPID=$!
     PORT=

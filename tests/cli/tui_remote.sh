@@ -3,7 +3,8 @@
 # serve` on a tiny model on a loopback port (slowed per token), the TUI in a
 # private tmux server started with --backend URL: the remote model in the
 # status bar, the gauge's remote /metrics figures, a streamed answer, Ctrl-C
-# during an answer, /refactor refused with a clear error; a preset with
+# during an answer, /refactor on the remote engine (its reply streamed, no
+# usable diff from a random model: a clean error, nothing changed); a preset with
 # `backend = URL` switched to and from a local preset (the local weights
 # freed); a dead URL (clear error lines, no crash); and the mouse wheel
 # scrolling the transcript (issue 6). Every run quits with status 0.
@@ -30,8 +31,10 @@ SPID=
 trap '"${TM[@]}" kill-server >/dev/null 2>&1; rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/octet-rtest-$$";
       [ -n "$SPID" ] && kill -9 "$SPID" 2>/dev/null; rm -rf "$T_TMP"' EXIT
 
-# ---- the server: 40 ms per token so an answer lasts long enough to be watched
-OCTET_SERVE_TOKEN_DELAY_MS=40 "$OCT" serve -m "$SMODEL" --port 0 2>"$T_TMP/serve.log" &
+# ---- the server: 40 ms per token so an answer lasts long enough to be watched; a
+# context of 1024 tokens, which /refactor's request needs
+: >"$T_TMP/serve.log" # exists before the server opens it: the port is read from it at once
+OCTET_SERVE_TOKEN_DELAY_MS=40 "$OCT" serve -m "$SMODEL" --port 0 --ctx 1024 2>"$T_TMP/serve.log" &
 SPID=$!
 PORT=
 for _ in $(seq 1 300); do
@@ -49,7 +52,7 @@ URL=http://127.0.0.1:$PORT/v1
 
 mkdir -p "$HOMEDIR/cfg/octet/presets" "$HOMEDIR/state" "$REPO"
 # write_preset NAME BACKEND: the tiny local model, short answers sampled at
-# temperature 1 (long enough to stream), a short system prompt (the served
+# temperature 1 (long enough to stream), a short system prompt (the local
 # context is 256 tokens)
 write_preset() {
     cat >"$HOMEDIR/cfg/octet/presets/$1.ini" <<EOF
@@ -130,7 +133,7 @@ start --no-index --preset rt_local --backend "$URL"
 check "remote: the model the server lists in the status bar" 'model llama_gqa_f16 +preset rt_local'
 check "remote: the switch is said" "preset rt_local: remote engine $URL, model llama_gqa_f16"
 check "remote gauge: the server's memory, host and KV fill from /metrics" \
-    "^ RAM .*[0-9.]+[KMG]/[0-9.]+[KMG] +remote 127\.0\.0\.1:$PORT +weights [0-9.]+K KV [0-9.]+K +KV [0-9]+/256"
+    "^ RAM .*[0-9.]+[KMG]/[0-9.]+[KMG] +remote 127\.0\.0\.1:$PORT +weights [0-9.]+K KV [0-9.]+K +KV [0-9]+/1024"
 
 streamed=0
 for attempt in 1 2 3; do
@@ -173,8 +176,21 @@ done
 if [ $canceled = 1 ]; then t_ok "remote: Ctrl-C stops the server's generation too"; else
     t_fail "remote: Ctrl-C stops the server's generation too" "$(curl -s "http://127.0.0.1:$PORT/metrics" | grep -v '^#')"; fi
 check "remote: idle again after Ctrl-C" 'idle' 10
+chats_before=$(curl -s "http://127.0.0.1:$PORT/metrics" |
+    awk '$1 ~ /^octet_requests_total[{]endpoint="chat_completions"/ {n += $2} END {print n + 0}')
 type_line "/refactor rename add to sum"
-check "/refactor on a remote engine: a clear error" 'refactor: needs a local model: the preset rt_local uses the remote engine'
+check "/refactor on a remote engine: the reply streams from the server" 'refactor: asking for a diff|generating' 10
+check "/refactor on a remote engine: ends cleanly, nothing changed" \
+    'refactor: no usable diff in the model|nothing was changed' 20
+if grep -q 'needs a local model' "$SCREEN"; then t_fail "/refactor on a remote engine is not refused" "$(cat "$SCREEN")"; else
+    t_ok "/refactor on a remote engine is not refused"; fi
+chats_after=$(curl -s "http://127.0.0.1:$PORT/metrics" |
+    awk '$1 ~ /^octet_requests_total[{]endpoint="chat_completions"/ {n += $2} END {print n + 0}')
+if [ "${chats_after:-0}" -gt "${chats_before:-0}" ] 2>/dev/null; then t_ok "/refactor on a remote engine: the request reached the server"; else
+    t_fail "/refactor on a remote engine: the request reached the server" "chat requests before ${chats_before:-none}, after ${chats_after:-none}"; fi
+if [ -z "$(git -C "$REPO" status --porcelain)" ]; then t_ok "/refactor on a remote engine: the repository is unchanged"; else
+    t_fail "/refactor on a remote engine: the repository is unchanged" "$(git -C "$REPO" status --porcelain)"; fi
+check "/refactor on a remote engine: idle again" 'idle' 10
 type_line "/quit"
 wait_exit "remote: /quit exits with status 0"
 
