@@ -295,7 +295,7 @@ static int parse_sampling(const cJSON *root, oai_req_t *r, oai_error_t *e)
     if ((rc = get_number(root, "top_p", 0, 1, &g, &v, e)))
         return rc;
     if (g)
-        r->sp.top_p = v > 0 ? (float)v : 1e-6f; /* 0 means "only the best token" */
+        r->sp.top_p = (float)v > 0 ? (float)v : 1e-6f; /* 0 means "only the best token" */
     if ((rc = get_int(root, "seed", -9.2e18, 9.2e18, &g, &v, e)))
         return rc;
     if (g) {
@@ -449,7 +449,11 @@ char *oai_error_json(const oai_error_t *e)
     cJSON *root = cJSON_CreateObject(), *err = cJSON_CreateObject();
     if (!add(root, "error", err))
         goto fail;
-    if (!add(err, "message", cJSON_CreateString(e->msg)) ||
+    char clean[3 * ERRMSG_MAX];
+    size_t cl;
+    oai_utf8_clean(e->msg, strlen(e->msg), true, clean, &cl);
+    clean[cl] = '\0';
+    if (!add(err, "message", cJSON_CreateString(clean)) ||
         !add(err, "type", cJSON_CreateString(e->type ? e->type : "invalid_request_error")) ||
         !add(err, "param", e->param[0] ? cJSON_CreateString(e->param) : cJSON_CreateNull()) ||
         !add(err, "code", cJSON_CreateNull()))
@@ -658,7 +662,7 @@ char *oai_request_json(oai_kind_t kind, const chat_msg_t *msgs, size_t n, const 
 static long num_field(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e18 ? (long)v->valuedouble : -1;
 }
 
 int oai_delta_parse(const char *json, size_t len, oai_delta_t *out, errmsg_t *err)
@@ -668,7 +672,8 @@ int oai_delta_parse(const char *json, size_t len, oai_delta_t *out, errmsg_t *er
     cJSON *root = cJSON_ParseWithLength(json, len);
     int rc = 0;
     if (!cJSON_IsObject(root)) {
-        rc = errmsg_set(err, OCT_EFORMAT, "the server sent a chunk that is not a JSON object: %.80s", json);
+        rc = errmsg_set(err, OCT_EFORMAT, "the server sent a chunk that is not a JSON object: %.*s",
+                        (int)(len < 80 ? len : 80), json);
         goto done;
     }
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
@@ -779,11 +784,11 @@ static int sse_line(oai_sse_t *s, oai_sse_fn fn, void *ud)
         colon++;
     if (colon != 4 || memcmp(l, "data", 4))
         return 0; /* event:, id:, retry: are not used by this API */
-    size_t v = colon + 1;
+    size_t v = colon < n ? colon + 1 : n;
     if (v < n && l[v] == ' ')
         v++;
     size_t add_nl = s->has_data ? 1 : 0;
-    if (!grow(&s->data, &s->dcap, s->dlen + add_nl + (n - v) + 1))
+    if (s->dlen + add_nl + (n - v) + 1 > OAI_SSE_MAX || !grow(&s->data, &s->dcap, s->dlen + add_nl + (n - v) + 1))
         return OCT_ENOMEM;
     if (add_nl)
         s->data[s->dlen++] = '\n';
@@ -810,7 +815,7 @@ int oai_sse_push(oai_sse_t *s, const char *buf, size_t n, oai_sse_fn fn, void *u
                 return rc;
             continue;
         }
-        if (!grow(&s->line, &s->cap, s->len + 2))
+        if (s->len + 2 > OAI_SSE_MAX || !grow(&s->line, &s->cap, s->len + 2))
             return OCT_ENOMEM;
         s->line[s->len++] = c;
     }

@@ -163,6 +163,10 @@ typedef struct oai_sse {
     bool skip_lf; /* the last line ended with '\r': a following '\n' belongs to it */
 } oai_sse_t;
 
+/* Longest line or event accepted from a server: a hostile one cannot make
+ * the client grow without bound (oai_sse_push returns OCT_ENOMEM). */
+#define OAI_SSE_MAX (16u << 20)
+
 /* Return nonzero to stop; oai_sse_push then returns that value. */
 typedef int (*oai_sse_fn)(void *ud, const char *data, size_t len);
 

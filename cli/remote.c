@@ -164,7 +164,11 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
     }
     if (!x->stream || !x->is_sse || x->status >= 300)
         return body_put(x, p, n) ? n : 0;
-    return oai_sse_push(&x->sse, p, n, on_event, x) ? 0 : n;
+    int rc = oai_sse_push(&x->sse, p, n, on_event, x);
+    if (rc == OCT_ENOMEM && !x->fail)
+        x->fail = errmsg_set(x->err, OCT_ENOMEM, "the server's event stream has a line over %u MiB (or memory ran "
+                                                 "out)", OAI_SSE_MAX >> 20);
+    return rc ? 0 : n;
 }
 
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -227,6 +231,11 @@ done:
     curl_slist_free_all(h);
     curl_easy_cleanup(x->c);
     x->c = NULL;
+    /* the message may quote the server: no escape sequences reach a terminal */
+    if (rc && x->err)
+        for (char *c = x->err->msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = ' ';
     return rc;
 }
 
@@ -334,7 +343,7 @@ void remote_metrics_parse(const char *text, size_t len, remote_metrics_t *m)
             continue;
         char *endv;
         double v = strtod(sp + 1, &endv);
-        if (endv == sp + 1 || !isfinite(v))
+        if (endv == sp + 1 || !isfinite(v) || v < 0 || v >= 9e18)
             continue;
         *sp = '\0';
         char *lb = strchr(line, '{');

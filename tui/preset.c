@@ -68,9 +68,15 @@ int preset_set_backend(preset_t *p, const char *v, errmsg_t *err)
                 return errmsg_set(err, OCT_EINVAL, "backend URL '%.200s' contains a space or control character",
                                   v);
         const char *host = v + sl;
-        const char *at = strchr(host, '@'), *slash = strchr(host, '/');
-        if (at && (!slash || at < slash))
+        size_t alen = strcspn(host, "/?#");
+        const char *at = memchr(host, '@', alen);
+        if (at) {
+            alen -= (size_t)(at + 1 - host);
             host = at + 1;
+        }
+        if (memchr(host, '@', alen))
+            return errmsg_set(err, OCT_EINVAL, "backend URL '%.200s' has two '@' before its path (write an '@' of "
+                              "a password as %%40)", v);
         if (!host[0] || host[0] == '/' || host[0] == ':' || host[0] == '?' || host[0] == '#')
             return errmsg_set(err, OCT_EINVAL, "backend URL '%.200s' has no host (e.g. http://127.0.0.1:8080/v1)",
                               v);
@@ -234,6 +240,8 @@ static int set_field(const pctx_t *c, preset_t *p, const char *v)
     case F_CTX: {
         unsigned long long x = strtoull(v, &end, 10);
         if (!errno && end != v && (*end == 'k' || *end == 'K') && !end[1]) {
+            if (x > ULLONG_MAX / 1024)
+                errno = ERANGE;
             x *= 1024;
             end++;
         }

@@ -1,8 +1,10 @@
 # fuzz.mk - libFuzzer runs over octet's parsers of untrusted files: GGUF (reader
-# and model description), function specs and patches.
+# and model description), function specs, patches, presets, the HTTP
+# server's requests and a remote engine's replies.
 # Invoked by `make fuzz` (FUZZ_SECONDS, default 600):
 #   make -f tests/fuzz/fuzz.mk [FUZZ_SECONDS=N]   build build-fuzz/fuzz_gguf and fuzz
 #   make -f tests/fuzz/fuzz.mk spec|patch         the spec or patch parser likewise
+#   make -f tests/fuzz/fuzz.mk preset|openai|client  presets, server requests, remote replies
 #   make -f tests/fuzz/fuzz.mk seeds               rewrite the seed corpus
 # The harness is built with clang -fsanitize=fuzzer,address,undefined. New
 # inputs go to build-fuzz/corpus/gguf (not committed); the committed seeds in
@@ -25,7 +27,7 @@ REGRESSIONS := tests/fuzz/regressions/gguf
 FUZZ_FLAGS := -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
 	-dict=tests/fuzz/gguf.dict -artifact_prefix=$(REGRESSIONS)/ -timeout=10 -rss_limit_mb=2048
 
-.PHONY: run seeds spec patch
+.PHONY: run seeds spec patch preset openai client
 run: $(FUZZ_BUILD)/fuzz_gguf
 	@mkdir -p $(FUZZ_BUILD)/corpus/gguf $(REGRESSIONS)
 	$(FUZZ_BUILD)/fuzz_gguf $(FUZZ_FLAGS) $(FUZZ_BUILD)/corpus/gguf $(SEEDS)
@@ -43,13 +45,15 @@ $(FUZZ_BUILD)/gen_seeds: tests/fuzz/gen_seeds.c tests/gguf_build.h engine/gguf.c
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -O1 -Wall -Wextra -Werror -Iengine -Itests -o $@ \
 		tests/fuzz/gen_seeds.c engine/gguf.c -lm
 
-# Specs and patches: the harnesses link the CLI modules they test and what those use.
-FUZZ_X_CFLAGS = $(FUZZ_CFLAGS) -Icli -Irag -Ikernels \
-	$(shell pkg-config --cflags libcjson libgit2 libpcre2-8 sqlite3)
-FUZZ_X_LIBS = $(shell pkg-config --libs libgit2 libcjson libpcre2-8 sqlite3) -lm -pthread
+# Specs, patches, presets, requests and replies: the harnesses link the CLI
+# and TUI modules they test and what those use.
+FUZZ_X_CFLAGS = $(FUZZ_CFLAGS) -Icli -Itui -Irag -Ikernels -DOCTET_VERSION='"fuzz"' \
+	$(shell pkg-config --cflags libcjson libgit2 libpcre2-8 sqlite3 libcurl)
+FUZZ_X_LIBS = $(shell pkg-config --libs libgit2 libcjson libpcre2-8 sqlite3 libcurl) -lm -pthread
+FUZZ_ENGINE_SRC = $(wildcard engine/*.c kernels/cpu/*.c)
 FUZZ_X_FLAGS = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
 
-spec patch: %: $(FUZZ_BUILD)/fuzz_%
+spec patch preset openai client: %: $(FUZZ_BUILD)/fuzz_%
 	@mkdir -p $(FUZZ_BUILD)/corpus/$@ tests/fuzz/regressions/$@
 	$(FUZZ_BUILD)/fuzz_$@ $(FUZZ_X_FLAGS) -artifact_prefix=tests/fuzz/regressions/$@/ \
 		$(FUZZ_BUILD)/corpus/$@ tests/fuzz/corpus/$@
@@ -62,3 +66,18 @@ $(FUZZ_BUILD)/fuzz_spec: tests/fuzz/fuzz_spec.c cli/spec.c cli/spec.h cli/sandbo
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_spec.c cli/spec.c cli/sandbox.c \
 		$(wildcard engine/*.c kernels/cpu/*.c rag/*.c) $(FUZZ_X_LIBS)
+
+$(FUZZ_BUILD)/fuzz_preset: tests/fuzz/fuzz_preset.c tui/preset.c tui/preset.h $(FUZZ_ENGINE_SRC)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_preset.c tui/preset.c $(FUZZ_ENGINE_SRC) $(FUZZ_X_LIBS)
+
+$(FUZZ_BUILD)/fuzz_openai: tests/fuzz/fuzz_openai.c tests/fuzz/fuzz_utf8.h cli/openai.c cli/openai.h \
+		$(FUZZ_ENGINE_SRC)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_openai.c cli/openai.c $(FUZZ_ENGINE_SRC) $(FUZZ_X_LIBS)
+
+$(FUZZ_BUILD)/fuzz_client: tests/fuzz/fuzz_client.c cli/openai.c cli/openai.h cli/remote.c cli/remote.h \
+		$(FUZZ_ENGINE_SRC)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_client.c cli/openai.c cli/remote.c \
+		$(FUZZ_ENGINE_SRC) $(FUZZ_X_LIBS)
