@@ -49,16 +49,7 @@ t_grep "refactor: dead URL, a clear error" "^octet refactor: $DEAD/models: .*(re
 check_clean "dead URL: the repository is unchanged"
 
 # ---- the server
-: >"$T_TMP/serve.log" # exists before the server opens it: the port is read from it at once
-"$OCT" serve -m "$MODEL" --port 0 2>"$T_TMP/serve.log" &
-SPID=$!
-PORT=
-for _ in $(seq 1 300); do
-    PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$T_TMP/serve.log")
-    [ -n "$PORT" ] && break
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.05
-done
+SERVE_OCTET=$OCT serve_start "$T_TMP/serve.log" -m "$MODEL"
 if [ -z "$PORT" ]; then
     t_fail "octet serve starts" "$(cat "$T_TMP/serve.log")"
     t_end

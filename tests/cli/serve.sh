@@ -14,16 +14,7 @@ trap '[ -n "$SPID" ] && kill -9 "$SPID" 2>/dev/null; rm -rf "$T_TMP"' EXIT
 # start_server LOG ARGS... : starts octet serve on a free port; sets SPID, PORT, URL
 start_server() {
     local log=$1; shift
-    : >"$log"
-    "$OCTET" serve -m "$L" --port 0 "$@" 2>"$log" &
-    SPID=$!
-    PORT=
-    for _ in $(seq 1 300); do
-        PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$log")
-        [ -n "$PORT" ] && break
-        kill -0 "$SPID" 2>/dev/null || break
-        sleep 0.05
-    done
+    serve_start "$log" -m "$L" "$@"
     URL=http://127.0.0.1:$PORT
 }
 # stop_server NAME : SIGTERM, then the exit status must be 0

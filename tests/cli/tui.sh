@@ -62,48 +62,9 @@ EOF
     git -c user.name=t -c user.email=t@t commit -qm init
 )
 
-# start NAME ARGS...: octet in a new tmux server; its exit status goes to $RC
-start() {
-    "${TM[@]}" kill-server >/dev/null 2>&1
-    rm -f "$RC"
-    local env=(env -u OCTET_MODEL_LARGE OCTET_MODEL= HOME="$HOMEDIR" XDG_CONFIG_HOME="$HOMEDIR/cfg" XDG_STATE_HOME="$HOMEDIR/state"
-        LANG=C.UTF-8 LC_ALL=C.UTF-8 OCTET_TUI_TOKEN_DELAY_MS="${DELAY:-0}" OCTET_PRESET_DIR="$ROOT/presets")
-    local cmd
-    cmd=$(printf '%q ' cd "$REPO")"&& "$(printf '%q ' "${env[@]}" "$OCT" "$@")"2>>$(printf '%q' "$ERRLOG"); echo \$? >$(printf '%q' "$RC")"
-    "${TM[@]}" new-session -d -x 100 -y 30 "$cmd"
-}
-
-# wait_for PATTERN [SECONDS]: poll the screen until it matches (extended regex)
-wait_for() {
-    local deadline=$((SECONDS + ${2:-15}))
-    while [ $SECONDS -lt $deadline ]; do
-        if ! "${TM[@]}" capture-pane -p >"$SCREEN" 2>/dev/null; then
-            # octet is gone: say why instead of waiting
-            printf 'octet exited (status %s); stderr:\n%s\n' "$(cat "$RC" 2>/dev/null)" \
-                "$(head -c 2000 "$ERRLOG" 2>/dev/null)" >"$SCREEN"
-            return 1
-        fi
-        if grep -qE -- "$1" "$SCREEN"; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
-# check NAME PATTERN [SECONDS]
-check() {
-    if wait_for "$2" "${3:-15}"; then t_ok "$1"; else t_fail "$1" "no /$2/ on the screen:" "$(cat "$SCREEN")"; fi
-}
-keys() { "${TM[@]}" send-keys "$@" 2>/dev/null; }
-type_line() { "${TM[@]}" send-keys -l -- "$1" 2>/dev/null; "${TM[@]}" send-keys Enter 2>/dev/null; }
-# wait_exit NAME: the program ended with status 0
-wait_exit() {
-    local deadline=$((SECONDS + 15))
-    while [ $SECONDS -lt $deadline ] && [ ! -s "$RC" ]; do sleep 0.1; done
-    if [ "$(cat "$RC" 2>/dev/null)" = 0 ]; then t_ok "$1"; else
-        t_fail "$1" "exit status '$(cat "$RC" 2>/dev/null)'" "$(head -c 2000 "$ERRLOG" 2>/dev/null)"; fi
-}
 
 # ---- first run: start-up, an answer, context, presets, Ctrl-C, resize ---------------
-DELAY=30 start -m "$MODEL" --preset tui_test
+DELAY=30 tui_start -m "$MODEL" --preset tui_test
 check "starts: model in the status bar" 'model llama_rope_linear_q8_0'
 check "preset in the status bar" 'preset tui_test'
 check "gauge: RAM and CPU without a GPU" '^ RAM .*[0-9.]+[KMG]/[0-9.]+[KMG] +CPU'
@@ -231,7 +192,7 @@ if grep -q '^add numbers$' "$HOMEDIR/state/octet/history" 2>/dev/null; then t_ok
 else t_fail "history saved in XDG_STATE_HOME" "$(cat "$HOMEDIR/state/octet/history" 2>&1)"; fi
 
 # ---- second run: history across runs, Ctrl-D ------------------------------------------
-start -m "$MODEL" --preset tui_test --no-index
+tui_start -m "$MODEL" --preset tui_test --no-index
 check "second run starts" 'preset tui_test'
 keys Up
 check "Up recalls the last entry of the previous run" '^› /quit'
@@ -239,7 +200,7 @@ keys C-u C-d
 wait_exit "Ctrl-D exits with status 0"
 
 # ---- third run: no model, Ctrl-C twice ------------------------------------------------
-start --no-index
+tui_start --no-index
 check "without a model: says none is configured and how to give one" 'no model configured: start octet with -m FILE.gguf'
 check "without a model: the gauge says so" 'no model loaded'
 type_line "/search 世界 héllo"
@@ -252,7 +213,7 @@ keys C-c
 wait_exit "Ctrl-C twice exits with status 0"
 
 # ---- auto -------------------------------------------------------------------------------
-start -m "$MODEL" --preset auto --no-index
+tui_start -m "$MODEL" --preset auto --no-index
 check "--preset auto picks a preset that fits" 'auto: int8_quality fits'
 check "auto loads it" 'preset int8_quality'
 type_line "/quit"
@@ -261,7 +222,7 @@ wait_exit "/quit after auto"
 # ---- a plain directory with --no-git ---------------------------------------------------
 mkdir -p "$T_TMP/plain"
 printf 'int one(void) { return 1; }\n' >"$T_TMP/plain/one.c"
-start -m "$MODEL" -C "$T_TMP/plain" --no-git
+tui_start -m "$MODEL" -C "$T_TMP/plain" --no-git
 check "--no-git indexes a plain directory" 'index up to date: 1 files'
 type_line "/quit"
 wait_exit "/quit after --no-git"
@@ -282,7 +243,7 @@ if (cd "$UREPO" && "$OCT" apply --patch "$T_TMP/u.diff" --yes >/dev/null 2>&1) &
 else
     t_fail "/undo set-up: octet apply changed add.c" "$(cat "$UREPO/add.c")"
 fi
-start -m "$MODEL" -C "$UREPO" --preset tui_test --no-index
+tui_start -m "$MODEL" -C "$UREPO" --preset tui_test --no-index
 check "/undo run starts" 'preset tui_test'
 type_line "/undo"
 check "/undo shows what would be restored" 'revert +add\.c'
@@ -316,7 +277,7 @@ token_budget = 80
 max_new_tokens = 24
 seed = 3
 EOF
-start --preset tui_flows -C "$REPO" --no-index
+tui_start --preset tui_flows -C "$REPO" --no-index
 check "flows run starts" 'loaded octet-code with preset tui_flows'
 type_line "/spec"
 check "/spec opens the form" '/spec: a function from a spec'

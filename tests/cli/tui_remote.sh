@@ -33,16 +33,7 @@ trap '"${TM[@]}" kill-server >/dev/null 2>&1; rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$
 
 # ---- the server: 40 ms per token so an answer lasts long enough to be watched; a
 # context of 1024 tokens, which /refactor's request needs
-: >"$T_TMP/serve.log" # exists before the server opens it: the port is read from it at once
-OCTET_SERVE_TOKEN_DELAY_MS=40 "$OCT" serve -m "$SMODEL" --port 0 --ctx 1024 2>"$T_TMP/serve.log" &
-SPID=$!
-PORT=
-for _ in $(seq 1 300); do
-    PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$T_TMP/serve.log")
-    [ -n "$PORT" ] && break
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.05
-done
+OCTET_SERVE_TOKEN_DELAY_MS=40 SERVE_OCTET=$OCT serve_start "$T_TMP/serve.log" -m "$SMODEL" --ctx 1024
 if [ -z "$PORT" ]; then
     t_fail "octet serve starts" "$(cat "$T_TMP/serve.log")"
     t_end
@@ -83,42 +74,6 @@ write_preset rt_remote "$URL"
     git -c user.name=t -c user.email=t@t commit -qm init
 )
 
-# start ARGS...: octet in a new tmux server (TERM in $TERMINAL, default
-# tmux-256color); its exit status goes to $RC
-start() {
-    "${TM[@]}" kill-server >/dev/null 2>&1
-    rm -f "$RC"
-    local env=(env -u OCTET_MODEL_LARGE OCTET_MODEL= HOME="$HOMEDIR" XDG_CONFIG_HOME="$HOMEDIR/cfg"
-        XDG_STATE_HOME="$HOMEDIR/state" LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM="${TERMINAL:-tmux-256color}"
-        OCTET_PRESET_DIR="$ROOT/presets")
-    local cmd
-    cmd=$(printf '%q ' cd "$REPO")"&& "$(printf '%q ' "${env[@]}" "$OCT" "$@")"2>>$(printf '%q' "$ERRLOG"); echo \$? >$(printf '%q' "$RC")"
-    "${TM[@]}" new-session -d -x 100 -y 30 "$cmd"
-}
-wait_for() {
-    local deadline=$((SECONDS + ${2:-15}))
-    while [ $SECONDS -lt $deadline ]; do
-        if ! "${TM[@]}" capture-pane -p >"$SCREEN" 2>/dev/null; then
-            printf 'octet exited (status %s); stderr:\n%s\n' "$(cat "$RC" 2>/dev/null)" \
-                "$(head -c 2000 "$ERRLOG" 2>/dev/null)" >"$SCREEN"
-            return 1
-        fi
-        if grep -qE -- "$1" "$SCREEN"; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
-check() {
-    if wait_for "$2" "${3:-15}"; then t_ok "$1"; else t_fail "$1" "no /$2/ on the screen:" "$(cat "$SCREEN")"; fi
-}
-keys() { "${TM[@]}" send-keys "$@" 2>/dev/null; }
-type_line() { "${TM[@]}" send-keys -l -- "$1" 2>/dev/null; "${TM[@]}" send-keys Enter 2>/dev/null; }
-wait_exit() {
-    local deadline=$((SECONDS + 15))
-    while [ $SECONDS -lt $deadline ] && [ ! -s "$RC" ]; do sleep 0.1; done
-    if [ "$(cat "$RC" 2>/dev/null)" = 0 ]; then t_ok "$1"; else
-        t_fail "$1" "exit status '$(cat "$RC" 2>/dev/null)'" "$(head -c 2000 "$ERRLOG" 2>/dev/null)"; fi
-}
 # answer_size: characters of the last answer on the screen
 answer_size() {
     "${TM[@]}" capture-pane -p >"$SCREEN"
@@ -129,7 +84,7 @@ t_expect "--backend with a bad URL is a usage error" 2 "$OCT" --backend ftp://x/
 t_grep "it says what a backend may be" "unknown backend 'ftp://x/v1'.*http://" "$T_TMP/err"
 
 # ---- run 1: --backend URL -----------------------------------------------------------------
-start --no-index --preset rt_local --backend "$URL"
+tui_start --no-index --preset rt_local --backend "$URL"
 check "remote: the model the server lists in the status bar" 'model llama_gqa_f16 +preset rt_local'
 check "remote: the switch is said" "preset rt_local: remote engine $URL, model llama_gqa_f16"
 check "remote gauge: the server's memory, host and KV fill from /metrics" \
@@ -195,7 +150,7 @@ type_line "/quit"
 wait_exit "remote: /quit exits with status 0"
 
 # ---- run 2: a preset with backend = URL, switched to and from a local one -------------------
-start --no-index --preset rt_local
+tui_start --no-index --preset rt_local
 check "local preset: the local model" 'model llama_rope_linear_q8_0 +preset rt_local'
 check "local preset: the local gauge" '^ RAM .* CPU +octet [0-9.]+[KM]'
 type_line "/preset rt_remote"
@@ -212,7 +167,7 @@ keys C-d
 wait_exit "switching: Ctrl-D exits with status 0"
 
 # ---- run 3: a dead URL; the mouse wheel (SGR reports, as xterm sends them) -------------------
-TERMINAL=xterm-256color start --no-index --preset rt_local --backend http://127.0.0.1:1/v1
+TERMINAL=xterm-256color tui_start --no-index --preset rt_local --backend http://127.0.0.1:1/v1
 check "dead URL: a clear error line" '! remote engine http://127\.0\.0\.1:1/v1: .*(refused|connect)'
 check "dead URL: the gauge says unreachable" '^ remote 127\.0\.0\.1:1 +\(unreachable\)'
 type_line "hello"
