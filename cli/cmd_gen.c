@@ -15,7 +15,7 @@
 
 #include "cli.h"
 #include "cli_engine.h"
-#include "remote_llm.h"
+#include "cli_llm.h"
 #include "spec.h"
 
 #define GEN_DEFAULT_CTX 4096
@@ -220,20 +220,13 @@ int cmd_gen(int argc, char **argv)
         return cli_usage("gen", "unexpected argument '%s'", argv[optind]);
     if (!spec_path)
         return cli_usage("gen", "no spec given: use --spec FILE");
-    if (ce.remote && ce.local_opt)
-        return cli_usage("gen", "%s applies to a local engine, not to --backend %s", ce.local_opt, ce.remote);
-    if (ce.remote && tmpl_name && strcmp(tmpl_name, "none"))
-        return cli_usage("gen", "--template %s: the remote engine applies its own chat template (--template none "
-                                "asks it for a plain completion)", tmpl_name);
+    if ((r = cli_llm_check("gen", &ce, tmpl_name)))
+        return r;
     co.include_dirs = includes;
     co.n_include_dirs = n_inc;
 
     spec_t *s = NULL;
-    eng_model_t *m = NULL;
-    spec_engine_llm_t el = {0};
-    remote_t *rem = NULL;
-    remote_llm_t rl;
-    spec_llm_t llm;
+    cli_llm_t L = {0};
     spec_gen_result_t res = {0};
     char *ctx = NULL, *query = NULL;
     errmsg_t err = {0};
@@ -242,50 +235,26 @@ int cmd_gen(int argc, char **argv)
         rc = cli_fail_err("gen", &err);
         goto done;
     }
-    uint32_t n_ctx; /* 0: unknown (a remote engine that does not say) */
-    size_t (*count)(const char *text, size_t len, void *ud) = NULL; /* NULL: estimated */
-    if (ce.remote) {
-        if (remote_open(&rem, ce.remote, getenv("OCTET_API_KEY"), &err)) {
-            rc = cli_fail_err("gen", &err);
-            goto done;
-        }
-        oai_gen_t g;
-        oai_gen_init(&g);
-        g.model = ce.model; /* NULL: the first model the server lists */
-        g.max_tokens = n_predict;
-        g.temperature = temp;
-        g.seed = (long long)sp.seed;
-        remote_llm_init(&rl, rem, &g, tmpl_name != NULL, &llm);
-        n_ctx = context > 0 ? remote_llm_ctx(rem) : 0;
-        if (verbose) {
-            fprintf(stderr, "octet gen: %s request to %s\n", llm.chat ? "chat" : "plain-completion", ce.remote);
-            rl.on_text = stream_text;
-        }
-    } else {
-        if ((rc = cli_eng_open("gen", &ce, GEN_DEFAULT_CTX, &m)))
-            goto done;
-        if (spec_engine_llm_init(&el, m, tmpl_name, &sp, (int)n_predict, &llm, &err)) {
-            rc = cli_fail_err("gen", &err);
-            goto done;
-        }
-        n_ctx = eng_n_ctx(el.session);
-        count = spec_engine_count;
-        if (verbose) {
-            fprintf(stderr, "octet gen: %s prompt\n", llm.chat ? "chat" : "plain-completion");
-            el.on_text = stream_text;
-        }
+    if ((rc = cli_llm_open(&L, "gen", &ce, GEN_DEFAULT_CTX, tmpl_name, &sp, temp, n_predict, context > 0)))
+        goto done;
+    if (verbose) {
+        if (ce.remote)
+            fprintf(stderr, "octet gen: %s request to %s\n", L.llm.chat ? "chat" : "plain-completion", ce.remote);
+        else
+            fprintf(stderr, "octet gen: %s prompt\n", L.llm.chat ? "chat" : "plain-completion");
+        cli_llm_stream(&L, stream_text);
     }
     if (context > 0) {
         /* the context may take a quarter of the window at most: the spec, the
          * feedback of a retry and the reply need the rest */
         size_t budget = (size_t)context;
-        if (n_ctx && budget > n_ctx / 4)
-            budget = n_ctx / 4;
+        if (L.n_ctx && budget > L.n_ctx / 4)
+            budget = L.n_ctx / 4;
         if (!(query = spec_query(s))) {
             rc = cli_fail("gen", "out of memory");
             goto done;
         }
-        int q = spec_repo_context(repo, query, 8, budget, count, &el, &ctx, &err);
+        int q = spec_repo_context(repo, query, 8, budget, L.count, L.count_ud, &ctx, &err);
         if (q == OCT_ENOTFOUND) {
             if (verbose)
                 fprintf(stderr, "octet gen: no retrieved context: %s\n", err.msg);
@@ -308,7 +277,7 @@ int cmd_gen(int argc, char **argv)
         .on_attempt = on_attempt,
         .ud = &pr,
     };
-    if (spec_gen(s, &llm, &go, &res, &err)) {
+    if (spec_gen(s, &L.llm, &go, &res, &err)) {
         rc = cli_fail_err("gen", &err);
         goto done;
     }
@@ -333,9 +302,7 @@ done:
     spec_gen_result_free(&res);
     free(ctx);
     free(query);
-    spec_engine_llm_free(&el);
-    eng_close(m);
-    remote_close(rem);
+    cli_llm_close(&L);
     spec_free(s);
     return rc;
 }

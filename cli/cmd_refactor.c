@@ -14,10 +14,10 @@
 
 #include "cli.h"
 #include "cli_engine.h"
+#include "cli_llm.h"
 #include "patch.h"
 #include "rag.h"
 #include "refactor.h"
-#include "remote_llm.h"
 #include "spec.h"
 
 #define REFACTOR_DEFAULT_CTX 4096
@@ -175,11 +175,8 @@ int cmd_refactor(int argc, char **argv)
         return cli_usage("refactor", "the instruction is empty");
     if (path_arg && symbol)
         return cli_usage("refactor", "--path and --symbol cannot be combined");
-    if (ce.remote && ce.local_opt)
-        return cli_usage("refactor", "%s applies to a local engine, not to --backend %s", ce.local_opt, ce.remote);
-    if (ce.remote && tmpl_name && strcmp(tmpl_name, "none"))
-        return cli_usage("refactor", "--template %s: the remote engine applies its own chat template (--template "
-                                     "none asks it for a plain completion)", tmpl_name);
+    if ((r = cli_llm_check("refactor", &ce, tmpl_name)))
+        return r;
     const char *term = getenv("TERM");
     bool color = !strcmp(color_arg, "always") ||
                  (!strcmp(color_arg, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
@@ -190,11 +187,7 @@ int cmd_refactor(int argc, char **argv)
 
     rag_t *rg = NULL;
     rag_options_t ro = {0};
-    eng_model_t *m = NULL;
-    spec_engine_llm_t el = {0};
-    remote_t *rem = NULL;
-    remote_llm_t rl;
-    spec_llm_t llm;
+    cli_llm_t L = {0};
     patch_t *p = NULL;
     char *ctx = NULL, *reply = NULL, *diff = NULL, *shown = NULL, *summary = NULL, *record = NULL, *prompt = NULL,
          *rel = NULL;
@@ -210,37 +203,13 @@ int cmd_refactor(int argc, char **argv)
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
-    uint32_t n_ctx; /* 0: unknown (a remote engine that does not say) */
-    rag_count_fn count = rag_estimate_tokens;
-    void *count_ud = NULL;
-    if (ce.remote) {
-        if (remote_open(&rem, ce.remote, getenv("OCTET_API_KEY"), &err)) {
-            rc = cli_fail_err("refactor", &err);
-            goto done;
-        }
-        oai_gen_t g;
-        oai_gen_init(&g);
-        g.model = ce.model; /* NULL: the first model the server lists */
-        g.max_tokens = n_predict;
-        g.temperature = temp;
-        g.seed = (long long)sp.seed;
-        remote_llm_init(&rl, rem, &g, tmpl_name != NULL, &llm);
-        n_ctx = remote_llm_ctx(rem);
-    } else {
-        if ((rc = cli_eng_open("refactor", &ce, REFACTOR_DEFAULT_CTX, &m)))
-            goto done;
-        if (spec_engine_llm_init(&el, m, tmpl_name, &sp, (int)n_predict, &llm, &err)) {
-            rc = cli_fail_err("refactor", &err);
-            goto done;
-        }
-        n_ctx = eng_n_ctx(el.session);
-        count = spec_engine_count;
-        count_ud = &el;
-    }
+    if ((rc = cli_llm_open(&L, "refactor", &ce, REFACTOR_DEFAULT_CTX, tmpl_name, &sp, temp, n_predict, true)))
+        goto done;
     size_t budget = (size_t)context;
-    if (n_ctx && budget > n_ctx / 2)
-        budget = n_ctx / 2;
-    if (refactor_context(rg, instruction, rel, symbol, budget, count, count_ud, &ctx, &err)) {
+    if (L.n_ctx && budget > L.n_ctx / 2)
+        budget = L.n_ctx / 2;
+    if (refactor_context(rg, instruction, rel, symbol, budget, L.count ? L.count : rag_estimate_tokens, L.count_ud,
+                         &ctx, &err)) {
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
@@ -258,22 +227,20 @@ int cmd_refactor(int argc, char **argv)
         }
         fprintf(stderr, "\n");
     }
-    bool completion = !llm.chat;
-    if (refactor_prompt(instruction, rel, symbol, ctx, llm.chat, msgs, &prompt, &err)) {
+    bool completion = !L.llm.chat;
+    if (refactor_prompt(instruction, rel, symbol, ctx, L.llm.chat, msgs, &prompt, &err)) {
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
     if (verbose) {
-        if (rem) {
+        if (ce.remote)
             fprintf(stderr, "octet refactor: the reply of %s (%s request):\n", ce.remote,
-                    llm.chat ? "chat" : "plain-completion");
-            rl.on_text = stream_text;
-        } else {
+                    L.llm.chat ? "chat" : "plain-completion");
+        else
             fprintf(stderr, "octet refactor: the model's reply:\n");
-            el.on_text = stream_text;
-        }
+        cli_llm_stream(&L, stream_text);
     }
-    if (llm.generate(llm.ud, msgs, 2, prompt, refactor_reply_done, &completion, &reply, &err)) {
+    if (L.llm.generate(L.llm.ud, msgs, 2, prompt, refactor_reply_done, &completion, &reply, &err)) {
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
@@ -321,9 +288,7 @@ done:
     free(prompt);
     free(ctx);
     free(rel);
-    spec_engine_llm_free(&el);
-    eng_close(m);
-    remote_close(rem);
+    cli_llm_close(&L);
     rag_close(rg);
     return rc;
 }
