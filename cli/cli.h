@@ -52,6 +52,14 @@ int cli_fail_err(const char *cmd, const errmsg_t *err);
  * when it starts with y. */
 bool cli_confirm(const char *question);
 
+/* S on stdout as a JSON string: quotes, backslashes and control characters
+ * escaped, invalid UTF-8 replaced by U+FFFD. */
+void cli_json_str(const char *s);
+
+/* A byte count with an optional K or M suffix ("500000", "512K", "2M"),
+ * positive and within size_t: 0, or -1 when S is not one. */
+int cli_parse_size(const char *s, size_t *out);
+
 /* Read all of F into a NUL-terminated malloc'd buffer. 0 or OCT_E*. */
 int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err);
 

@@ -49,18 +49,6 @@ static void mean_sd(const double *v, int n, double *mean, double *sd)
     *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
 }
 
-/* S as a JSON string (control characters as spaces: names only). */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (const char *c = s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            putchar('\\');
-        putchar((unsigned char)*c < 0x20 ? ' ' : *c);
-    }
-    putchar('"');
-}
-
 int cmd_bench(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -195,9 +183,9 @@ int cmd_bench(int argc, char **argv)
     const model_hparams_t *hp = eng_hparams(m);
     if (json) {
         printf("{\"model\": ");
-        json_str(hp->name);
+        cli_json_str(hp->name);
         printf(", \"device\": ");
-        json_str(mem.dev[0].name);
+        cli_json_str(mem.dev[0].name);
         printf(", \"ctx\": %u, \"batch\": %u, \"dev_free_bytes\": %llu, \"dev_total_bytes\": %llu", o->n_ctx,
                o->n_batch, (unsigned long long)mem.dev[0].dev_free, (unsigned long long)mem.dev[0].dev_total);
         printf(", \"backend\": \"%s\", \"weights\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "

@@ -94,22 +94,6 @@ static void draw_bar(const rag_progress_t *p, void *ud)
     b->drawn = true;
 }
 
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s)
-        return -1;
-    if (*end == 'K' || *end == 'k')
-        v *= 1024, end++;
-    else if (*end == 'M' || *end == 'm')
-        v *= 1024 * 1024, end++;
-    if (*end || v == 0)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
 static void human_bytes(uint64_t b, char *out, size_t n)
 {
     if (b >= 1024 * 1024)
@@ -152,7 +136,7 @@ int cmd_index(int argc, char **argv)
             ex[ro.n_exclude++] = optarg;
             break;
         case 'm':
-            if (parse_size(optarg, &ro.max_file_bytes) != 0) {
+            if (cli_parse_size(optarg, &ro.max_file_bytes) != 0) {
                 free(ex);
                 return cli_usage("index", "--max-size: '%s' is not a size (e.g. 500000, 512K, 2M)", optarg);
             }

@@ -37,65 +37,6 @@ static int parse_count(const char *s, size_t max, size_t *out)
     return 0;
 }
 
-static int parse_size(const char *s, size_t *out)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || s[0] == '-')
-        return -1;
-    if (*end == 'K' || *end == 'k')
-        v *= 1024, end++;
-    else if (*end == 'M' || *end == 'm')
-        v *= 1024 * 1024, end++;
-    if (*end || v == 0)
-        return -1;
-    *out = (size_t)v;
-    return 0;
-}
-
-/* A JSON string: quotes, backslashes and control characters escaped,
- * invalid UTF-8 replaced by U+FFFD. */
-static void json_str(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    putchar('"');
-    while (*p) {
-        unsigned char c = *p;
-        if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-            p++;
-        } else if (c < 0x20) {
-            printf("\\u%04x", c);
-            p++;
-        } else if (c < 0x80) {
-            putchar(c);
-            p++;
-        } else {
-            size_t l = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
-            size_t k = 1;
-            while (l && k < l && (p[k] & 0xC0) == 0x80)
-                k++;
-            bool ok = l && k == l;
-            if (ok && l == 3) {
-                unsigned cp = ((unsigned)(c & 0x0F) << 12) | ((unsigned)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
-                ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
-            } else if (ok && l == 4) {
-                unsigned cp = ((unsigned)(c & 0x07) << 18) | ((unsigned)(p[1] & 0x3F) << 12) |
-                              ((unsigned)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
-                ok = cp >= 0x10000 && cp <= 0x10FFFF;
-            }
-            if (ok) {
-                fwrite(p, 1, l, stdout);
-                p += l;
-            } else {
-                fputs("\\ufffd", stdout);
-                p++;
-            }
-        }
-    }
-    putchar('"');
-}
-
 int cmd_search(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -148,7 +89,7 @@ int cmd_search(int argc, char **argv)
             ex[ro.n_exclude++] = optarg;
             break;
         case 'm':
-            if (parse_size(optarg, &ro.max_file_bytes) != 0) {
+            if (cli_parse_size(optarg, &ro.max_file_bytes) != 0) {
                 rc = cli_usage("search", "--max-size: '%s' is not a size (e.g. 500000, 512K, 2M)", optarg);
                 goto done;
             }
@@ -221,10 +162,10 @@ int cmd_search(int argc, char **argv)
         for (size_t i = 0; i < res.n; i++) {
             const rag_hit_t *h = &res.hits[i];
             printf("%s\n  {\"path\": ", i ? "," : "");
-            json_str(h->path);
+            cli_json_str(h->path);
             printf(", \"start\": %d, \"end\": %d, \"symbol\": ", h->start, h->end);
             if (h->symbol)
-                json_str(h->symbol);
+                cli_json_str(h->symbol);
             else
                 fputs("null", stdout);
             printf(", \"score\": %.4f}", h->score);

@@ -103,3 +103,61 @@ bool cli_confirm(const char *question)
         return false;
     return line[0] == 'y' || line[0] == 'Y';
 }
+
+void cli_json_str(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    putchar('"');
+    while (*p) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+            p++;
+        } else if (c < 0x20) {
+            printf("\\u%04x", c);
+            p++;
+        } else if (c < 0x80) {
+            putchar(c);
+            p++;
+        } else {
+            size_t l = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+            size_t k = 1;
+            while (l && k < l && (p[k] & 0xC0) == 0x80)
+                k++;
+            bool ok = l && k == l;
+            if (ok && l == 3) {
+                unsigned cp = ((unsigned)(c & 0x0F) << 12) | ((unsigned)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+                ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+            } else if (ok && l == 4) {
+                unsigned cp = ((unsigned)(c & 0x07) << 18) | ((unsigned)(p[1] & 0x3F) << 12) |
+                              ((unsigned)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
+                ok = cp >= 0x10000 && cp <= 0x10FFFF;
+            }
+            if (ok) {
+                fwrite(p, 1, l, stdout);
+                p += l;
+            } else {
+                fputs("\\ufffd", stdout);
+                p++;
+            }
+        }
+    }
+    putchar('"');
+}
+
+int cli_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10), mul = 1;
+    if (end == s || s[0] == '-' || errno)
+        return -1;
+    if (*end == 'K' || *end == 'k')
+        mul = 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        mul = 1024 * 1024, end++;
+    if (*end || v == 0 || v > SIZE_MAX / mul)
+        return -1;
+    *out = (size_t)(v * mul);
+    return 0;
+}
