@@ -1,6 +1,7 @@
 # octet - a local coding assistant in C.
 #
-#   make            build ./octet and the static libraries build/libengine.a, build/librag.a
+#   make            build ./octet and the static libraries of its floors in build/:
+#                   libengine.a, librag.a, libpresets.a, libserve.a, libflows.a
 #   make run        install missing Debian packages, build, start octet in this repository
 #   make test       install missing Debian packages, build, run the whole test suite
 #   make asan       the test suite under AddressSanitizer + UBSan (in build-asan/)
@@ -18,7 +19,7 @@ SAN ?=
 VERSION := 0.1.0
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP \
-	-Iengine -Ikernels -Irag -Itui -Icli -DOCTET_VERSION='"$(VERSION)"'
+	-Iengine -Ikernels -Irag -Ipresets -Iserve -Iflows -Itui -Icli -DOCTET_VERSION='"$(VERSION)"'
 PKGS := libpcre2-8 sqlite3 libgit2 ncursesw libcjson libmicrohttpd libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -52,6 +53,9 @@ CFLAGS_ALL = $(CFLAGS_BASE) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
 
 ENGINE_SRC := $(wildcard engine/*.c) $(wildcard kernels/cpu/*.c)
 RAG_SRC := $(wildcard rag/*.c)
+PRESETS_SRC := $(wildcard presets/*.c)
+SERVE_SRC := $(wildcard serve/*.c)
+FLOWS_SRC := $(wildcard flows/*.c)
 APP_SRC := $(wildcard cli/*.c) $(wildcard tui/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 
@@ -61,12 +65,16 @@ ifeq ($(CUDA),1)
 ENGINE_OBJ += $(patsubst %.cu,$(BUILD)/obj/%.cu.o,$(CU_SRC))
 endif
 RAG_OBJ := $(call obj,$(RAG_SRC))
+PRESETS_OBJ := $(call obj,$(PRESETS_SRC))
+SERVE_OBJ := $(call obj,$(SERVE_SRC))
+FLOWS_OBJ := $(call obj,$(FLOWS_SRC))
 APP_OBJ := $(call obj,$(APP_SRC))
 # Test binaries link every app object except the one holding main().
 APP_LIB_OBJ := $(filter-out $(BUILD)/obj/cli/main.o,$(APP_OBJ))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-LIBS := $(BUILD)/libengine.a $(BUILD)/librag.a
+# Upper floors first: a static library is searched once, in link order.
+LIBS := $(BUILD)/libflows.a $(BUILD)/libserve.a $(BUILD)/libpresets.a $(BUILD)/librag.a $(BUILD)/libengine.a
 
 .PHONY: all run test asan fuzz deps clean tests
 all: $(OCTET_BIN)
@@ -79,6 +87,18 @@ $(BUILD)/libengine.a: $(ENGINE_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/librag.a: $(RAG_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libpresets.a: $(PRESETS_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libserve.a: $(SERVE_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libflows.a: $(FLOWS_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 

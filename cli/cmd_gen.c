@@ -15,7 +15,7 @@
 
 #include "cli.h"
 #include "cli_engine.h"
-#include "cli_llm.h"
+#include "llm.h"
 #include "spec.h"
 
 #define GEN_DEFAULT_CTX 4096

@@ -14,7 +14,7 @@
 
 #include "cli.h"
 #include "cli_engine.h"
-#include "cli_llm.h"
+#include "llm.h"
 #include "patch.h"
 #include "rag.h"
 #include "refactor.h"

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "remote.h"
-#include "remote_llm.h"
+#include "llm_remote.h"
 #include "server.h"
 #include "test.h"
 

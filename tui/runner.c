@@ -25,7 +25,7 @@
 #include "patch.h"
 #include "prompt.h"
 #include "refactor.h"
-#include "remote_llm.h"
+#include "llm_remote.h"
 #include "runner.h"
 #include "sample.h"
 #include "text.h"

@@ -47,7 +47,7 @@ $(FUZZ_BUILD)/gen_seeds: tests/fuzz/gen_seeds.c tests/gguf_build.h engine/gguf.c
 
 # Specs, patches, presets, requests and replies: the harnesses link the CLI
 # and TUI modules they test and what those use.
-FUZZ_X_CFLAGS = $(FUZZ_CFLAGS) -Icli -Itui -Irag -Ikernels -DOCTET_VERSION='"fuzz"' \
+FUZZ_X_CFLAGS = $(FUZZ_CFLAGS) -Iflows -Iserve -Ipresets -Irag -Ikernels -Itui -Icli -DOCTET_VERSION='"fuzz"' \
 	$(shell pkg-config --cflags libcjson libgit2 libpcre2-8 sqlite3 libcurl)
 FUZZ_X_LIBS = $(shell pkg-config --libs libgit2 libcjson libpcre2-8 sqlite3 libcurl) -lm -pthread
 FUZZ_ENGINE_SRC = $(wildcard engine/*.c kernels/cpu/*.c)
@@ -58,26 +58,26 @@ spec patch preset openai client: %: $(FUZZ_BUILD)/fuzz_%
 	$(FUZZ_BUILD)/fuzz_$@ $(FUZZ_X_FLAGS) -artifact_prefix=tests/fuzz/regressions/$@/ \
 		$(FUZZ_BUILD)/corpus/$@ tests/fuzz/corpus/$@
 
-$(FUZZ_BUILD)/fuzz_patch: tests/fuzz/fuzz_patch.c cli/patch.c cli/patch.h
+$(FUZZ_BUILD)/fuzz_patch: tests/fuzz/fuzz_patch.c flows/patch.c flows/patch.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_patch.c cli/patch.c $(FUZZ_X_LIBS)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_patch.c flows/patch.c $(FUZZ_X_LIBS)
 
-$(FUZZ_BUILD)/fuzz_spec: tests/fuzz/fuzz_spec.c cli/spec.c cli/spec.h cli/sandbox.c
+$(FUZZ_BUILD)/fuzz_spec: tests/fuzz/fuzz_spec.c flows/spec.c flows/spec.h flows/sandbox.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_spec.c cli/spec.c cli/sandbox.c \
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_spec.c flows/spec.c flows/sandbox.c \
 		$(wildcard engine/*.c kernels/cpu/*.c rag/*.c) $(FUZZ_X_LIBS)
 
-$(FUZZ_BUILD)/fuzz_preset: tests/fuzz/fuzz_preset.c tui/preset.c tui/preset.h $(FUZZ_ENGINE_SRC)
+$(FUZZ_BUILD)/fuzz_preset: tests/fuzz/fuzz_preset.c presets/preset.c presets/preset.h $(FUZZ_ENGINE_SRC)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_preset.c tui/preset.c $(FUZZ_ENGINE_SRC) $(FUZZ_X_LIBS)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_preset.c presets/preset.c $(FUZZ_ENGINE_SRC) $(FUZZ_X_LIBS)
 
-$(FUZZ_BUILD)/fuzz_openai: tests/fuzz/fuzz_openai.c tests/fuzz/fuzz_utf8.h cli/openai.c cli/openai.h \
+$(FUZZ_BUILD)/fuzz_openai: tests/fuzz/fuzz_openai.c tests/fuzz/fuzz_utf8.h serve/openai.c serve/openai.h \
 		$(FUZZ_ENGINE_SRC)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_openai.c cli/openai.c $(FUZZ_ENGINE_SRC) $(FUZZ_X_LIBS)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_openai.c serve/openai.c $(FUZZ_ENGINE_SRC) $(FUZZ_X_LIBS)
 
-$(FUZZ_BUILD)/fuzz_client: tests/fuzz/fuzz_client.c cli/openai.c cli/openai.h cli/remote.c cli/remote.h \
+$(FUZZ_BUILD)/fuzz_client: tests/fuzz/fuzz_client.c serve/openai.c serve/openai.h serve/remote.c serve/remote.h \
 		$(FUZZ_ENGINE_SRC)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_client.c cli/openai.c cli/remote.c \
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_client.c serve/openai.c serve/remote.c \
 		$(FUZZ_ENGINE_SRC) $(FUZZ_X_LIBS)

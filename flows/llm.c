@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cli_llm.h"
+#include "llm.h"
 
 int cli_llm_check(const char *cmd, const cli_eng_t *ce, const char *tmpl_name)
 {

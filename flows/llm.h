@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "cli_engine.h"
-#include "remote_llm.h"
+#include "llm_remote.h"
 #include "spec.h"
 
 typedef struct cli_llm {

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "remote_llm.h"
+#include "llm_remote.h"
 
 typedef struct reply {
     remote_llm_t *rl;
