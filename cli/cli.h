@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "default_model.h"
 #include "errmsg.h"
 
 #define CLI_EXIT_OK 0

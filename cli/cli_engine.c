@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "cli_engine.h"
+#include "preset.h"
 
 const char CLI_ENG_HELP[] =
     "Model options:\n"
@@ -140,7 +141,7 @@ int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_
         return cli_usage(cmd, "--backend %s: '%s' needs a local engine (cpu, cuda or auto); a remote engine "
                               "serves run, gen, refactor and the TUI only", c->remote, cmd);
     if (!c->model)
-        c->model = cli_default_model();
+        c->model = preset_default_model();
     if (!c->model)
         return cli_usage(cmd, "no model given and the embedded models/octet-code.gguf was not found: "
                               "use -m FILE.gguf or set OCTET_MODEL");

@@ -91,7 +91,7 @@ static int apply_preset(const char *name, cli_eng_t *ce, srv_cfg_t *cfg, char *m
         rc = cli_usage("serve", "preset %s uses backend '%s'; octet serve needs a local engine", name, p->backend);
         goto done;
     }
-    preset_models_t models = {ce->model ? ce->model : cli_default_model(), getenv("OCTET_MODEL_LARGE")};
+    preset_models_t models = {ce->model ? ce->model : preset_default_model(), getenv("OCTET_MODEL_LARGE")};
     bool fell_back = false;
     const char *path = ce->model ? ce->model : preset_model_path(p, &models, &fell_back);
     if (!path) {

@@ -2,7 +2,7 @@
  * and the TUI's /refactor share: the target's path as the index names it,
  * the retrieved code (the target first, then the places that use it), the
  * request to the model for a unified diff, when its reply is complete, and
- * the diff in the reply. Applying is cli/patch.h's patch_apply. Nothing
+ * the diff in the reply. Applying is flows/patch.h's patch_apply. Nothing
  * here prints. */
 #ifndef OCTET_REFACTOR_H
 #define OCTET_REFACTOR_H

@@ -89,6 +89,11 @@ const preset_t *preset_find(const preset_list_t *l, const char *name);
 void preset_shipped_dir(char *buf, size_t n);
 void preset_user_dir(char *buf, size_t n);
 
+/* The embedded default model: $OCTET_MODEL when set, else models/octet-code.gguf
+ * next to the octet binary (or one level up, for builds in a subdirectory).
+ * OCTET_MODEL set to "" means no default. Returns a static path, or NULL. */
+const char *preset_default_model(void);
+
 /* Models the "default" and "large" slots stand for; NULL when not configured. */
 typedef struct preset_models {
     const char *def;

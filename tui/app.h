@@ -8,11 +8,11 @@
 #include <stdint.h>
 
 #include "editor.h"
-#include "flows.h"
 #include "form.h"
 #include "gauge.h"
 #include "indexer.h"
 #include "markdown.h"
+#include "pending.h"
 #include "preset.h"
 #include "rag.h"
 #include "runner.h"

@@ -1,7 +1,7 @@
 /* form.h - the /spec form: the fields of a spec (language, function name,
  * inputs, output type, description, examples) each in its own editor, the
  * field being edited, and the submission: the fields become a spec through
- * spec_form_json (cli/spec.h), whose errors are pinned to the field they
+ * spec_form_json (flows/spec.h), whose errors are pinned to the field they
  * name so the form can show them there and stay open for the correction.
  * Pure functions, no ncurses: screen.c draws the form, tui.c maps keys. */
 #ifndef OCTET_TUI_FORM_H

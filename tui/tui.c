@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "app.h"
-#include "default_model.h"
 #include "history.h"
 #include "patch.h"
 #include "spec.h"
@@ -600,7 +599,7 @@ static void cmd_copy(tui_app_t *a, char *args)
 }
 
 /* /undo shows what undoing the latest apply would restore; /undo yes does it.
- * Same records and checks as `octet undo` (cli/patch.h). */
+ * Same records and checks as `octet undo` (flows/patch.h). */
 static void cmd_undo(tui_app_t *a, const char *args)
 {
     bool yes = !strcmp(args, "yes") || !strcmp(args, "y");
@@ -1308,7 +1307,7 @@ int tui_main(int argc, char **argv)
         {"tui-help", no_argument, NULL, OPT_HELP},
         {"help", no_argument, NULL, OPT_HELP},      {NULL, 0, NULL, 0},
     };
-    const char *model = cli_default_model(), *large = getenv("OCTET_MODEL_LARGE");
+    const char *model = preset_default_model(), *large = getenv("OCTET_MODEL_LARGE");
     const char *preset_name = NULL, *dir = ".", *backend = NULL;
     bool index = true, no_git = false;
     int opt;

@@ -1,9 +1,9 @@
-/* flows.h - the UI side of the TUI's workflows that needs no screen: the
+/* pending.h - the UI side of the TUI's workflows that needs no screen: the
  * arguments of /refactor, and the patch /refactor proposed waiting for the
- * user's answer to "apply it?", applied through cli/patch.h (checked, all
+ * user's answer to "apply it?", applied through flows/patch.h (checked, all
  * files or none, undoable with /undo) or discarded. No ncurses. */
-#ifndef OCTET_TUI_FLOWS_H
-#define OCTET_TUI_FLOWS_H
+#ifndef OCTET_TUI_PENDING_H
+#define OCTET_TUI_PENDING_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,9 +1,9 @@
-/* flows.c - /refactor's arguments and its pending patch (see flows.h). */
+/* pending.c - /refactor's arguments and its pending patch (see pending.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "flows.h"
+#include "pending.h"
 
 /* The next word of *S (quotes removed, NUL-terminated in place), or NULL. */
 static char *next_word(char **s)
