@@ -57,7 +57,8 @@ PRESETS_SRC := $(wildcard presets/*.c)
 SERVE_SRC := $(wildcard serve/*.c)
 FLOWS_SRC := $(wildcard flows/*.c)
 APP_SRC := $(wildcard cli/*.c) $(wildcard tui/*.c)
-TEST_SRC := $(wildcard tests/test_*.c)
+# Unit tests live in tests/unit/<floor>/; a test_*.c left in tests/ still builds.
+TEST_SRC := $(wildcard tests/unit/*/test_*.c) $(wildcard tests/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 ENGINE_OBJ := $(call obj,$(ENGINE_SRC))

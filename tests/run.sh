@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of octet: the C unit-test binaries built into $BUILD/tests
-# and the shell tests tests/cli/*.sh (each a real run of the octet binary).
+# (from tests/unit/<floor>/test_*.c, one folder per floor of the source tree)
+# and the end-to-end shell tests tests/e2e/*.sh (each a real run of the octet
+# binary).
 # Prints each case, then a last line "N passed, N failed"; exit 1 on failure.
 # Usage: tests/run.sh BUILD_DIR OCTET_BINARY
 set -u
@@ -29,13 +31,17 @@ run_one() { # name, command...
     if [ "$f" -gt 0 ]; then failed_names+=("$name (exit $rc)"); fi
 }
 
-for t in "$build"/tests/test_*; do
-    [ -x "$t" ] || continue
+while IFS= read -r t; do
     run_one "$(basename "$t")" "$t"
-done
-for t in tests/cli/*.sh; do
+done < <(find "$build/tests" -type f -name 'test_*' ! -name '*.d' -perm -u+x | sort)
+for t in tests/e2e/*.sh; do
     [ -f "$t" ] || continue
     run_one "$(basename "$t" .sh)" bash "$t"
+done
+# A shell test left in the old folder would silently not run: say so.
+for t in tests/cli/*.sh; do
+    [ -f "$t" ] || continue
+    run_one "$(basename "$t" .sh)" sh -c "echo '$t: shell tests live in tests/e2e/ now'; exit 1"
 done
 
 if [ ${#failed_names[@]} -gt 0 ]; then

@@ -1,6 +1,7 @@
 /* test_repo.h - a temporary git repository for tests that need one (patches,
  * the TUI's workflows): shell commands, writing and reading files in it,
- * and a first commit. Header-only; include after test.h. */
+ * and a first commit. Header-only (inline, so that a test may use only some
+ * of them); include after test.h. */
 #ifndef OCTET_TEST_REPO_H
 #define OCTET_TEST_REPO_H
 
@@ -15,7 +16,7 @@
 static char g_repo[256];
 
 /* Run a shell command built from FMT; its exit status as system() gives it. */
-static int sh(const char *fmt, ...)
+static inline int sh(const char *fmt, ...)
 {
     char cmd[4096];
     va_list ap;
@@ -26,7 +27,7 @@ static int sh(const char *fmt, ...)
 }
 
 /* Write TEXT to PATH in the repository, creating its directories. */
-static void put(const char *path, const char *text)
+static inline void put(const char *path, const char *text)
 {
     char full[1024];
     snprintf(full, sizeof full, "%s/%s", g_repo, path);
@@ -44,7 +45,7 @@ static void put(const char *path, const char *text)
 
 /* Contents of PATH in the repository ("<absent>" when there is none), valid
  * until the next call. */
-static const char *get(const char *path)
+static inline const char *get(const char *path)
 {
     static char got[65536];
     char full[1024];
@@ -60,7 +61,7 @@ static const char *get(const char *path)
 
 /* A fresh empty directory for the repository named after TAG (the previous
  * one removed). Fill it with put(), then repo_commit(). */
-static void repo_dir(const char *tag)
+static inline void repo_dir(const char *tag)
 {
     if (g_repo[0])
         sh("rm -rf '%s'", g_repo);
@@ -69,7 +70,7 @@ static void repo_dir(const char *tag)
 }
 
 /* git init and commit everything in it. */
-static void repo_commit(void)
+static inline void repo_commit(void)
 {
     CHECK(sh("cd '%s' && git init -q && git add . && git -c user.name=t -c user.email=t@t commit -qm init", g_repo) ==
           0);

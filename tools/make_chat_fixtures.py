@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make_chat_fixtures.py - the known-good chat prompts tests/test_chat.c compares with.
+"""make_chat_fixtures.py - the known-good chat prompts tests/unit/engine/test_chat.c compares with.
 
 Renders every conversation of tests/fixtures/chat/cases.txt with every real
 chat template of tests/fixtures/chat/templates/ (as the models ship them in

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tok_expected.py - independent expected outputs for tests/test_tokenizer.c.
+"""tok_expected.py - independent expected outputs for tests/unit/engine/test_tokenizer.c.
 
 The starcoder and phi-3 vocabularies come without llama.cpp test vectors, and
 several pre-tokenizers have no vocabulary fixture at all. This script derives

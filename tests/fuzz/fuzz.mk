@@ -9,7 +9,7 @@
 # The harness is built with clang -fsanitize=fuzzer,address,undefined. New
 # inputs go to build-fuzz/corpus/gguf (not committed); the committed seeds in
 # tests/fuzz/corpus/gguf are read-only inputs. A crash is written to
-# tests/fuzz/regressions/gguf/, where tests/test_fuzz_gguf.c replays it in
+# tests/fuzz/regressions/gguf/, where tests/unit/engine/test_fuzz_gguf.c replays it in
 # every `make test`.
 
 FUZZ_CC ?= clang

@@ -13,7 +13,7 @@
  * - as an error body (oai_error_message into a small buffer);
  * - as /metrics text (remote_metrics_parse): every figure known or at its
  *   "unknown" value, fractions and speeds finite.
- * tests/test_client_fuzz.c #includes this file to replay the corpus and the
+ * tests/unit/serve/test_client_fuzz.c #includes this file to replay the corpus and the
  * regressions in `make test`. */
 #include <math.h>
 #include <stdint.h>

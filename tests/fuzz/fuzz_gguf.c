@@ -4,7 +4,7 @@
  * runs model_load and model_mem_plan. Beyond crashes (ASan/UBSan) it checks
  * the reader's promises and aborts when one is broken: every error is one
  * line naming the input, and every pointer handed out lies inside the input.
- * tests/test_fuzz_gguf.c #includes this file to replay the corpus and the
+ * tests/unit/engine/test_fuzz_gguf.c #includes this file to replay the corpus and the
  * regression inputs in `make test`. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
  *   two pieces), is valid UTF-8 without NUL, and a chunk carrying it
  *   (oai_chunk_json) is read back by the client as the same text;
  * - oai_req_free leaves the request empty.
- * tests/test_openai_fuzz.c #includes this file to replay the corpus and the
+ * tests/unit/serve/test_openai_fuzz.c #includes this file to replay the corpus and the
  * regressions in `make test`. */
 #include <math.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * bytes as a model's reply (patch_extract, whose output is parsed again).
  * Nothing touches a repository. It aborts when a promise is broken: an
  * error is one line naming the input, an accepted patch has at least one
- * file with a safe relative path. tests/test_patch_fuzz.c #includes this
+ * file with a safe relative path. tests/unit/flows/test_patch_fuzz.c #includes this
  * file to replay the corpus and the regressions in `make test`. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * on an error, and an accepted preset has every field in its documented
  * range, every string terminated inside its array, a backend that
  * preset_set_backend accepts again and engine options built from it.
- * tests/test_preset_fuzz.c #includes this file to replay the corpus and the
+ * tests/unit/presets/test_preset_fuzz.c #includes this file to replay the corpus and the
  * regressions in `make test`. */
 #include <math.h>
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * same bytes as a model's reply (code extraction) and as the TUI's form
  * (fields separated by 0x1F). Beyond crashes (ASan/UBSan) it aborts when a
  * promise is broken: an error is one line naming the input, an accepted
- * spec gives every derived text. tests/test_spec_fuzz.c #includes this file
+ * spec gives every derived text. tests/unit/flows/test_spec_fuzz.c #includes this file
  * to replay the corpus and the regressions in `make test`. */
 #include <stdint.h>
 #include <stdlib.h>

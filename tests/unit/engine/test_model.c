@@ -669,7 +669,7 @@ static void test_fixtures_current(void)
     gb_free(&b);
 }
 
-/* The fixture's memory plan, by hand (tests/cli/info.sh checks the same
+/* The fixture's memory plan, by hand (tests/e2e/info.sh checks the same
  * numbers in octet info's output):
  *   Q8_0 matrices: token_embd/output 32*16, q/o 32*32, k/v 32*16,
  *     gate/up/down 32*64 -> 10240 elements = 10880 bytes; 1-D: 3*32 f32

@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 export LC_ALL=C.UTF-8
 
 if ! command -v tmux >/dev/null 2>&1; then
-    t_fail "tmux is installed" "tests/cli/tui_remote.sh needs tmux (tools/deps.sh installs it)"
+    t_fail "tmux is installed" "tests/e2e/tui_remote.sh needs tmux (tools/deps.sh installs it)"
     t_end
     exit 1
 fi

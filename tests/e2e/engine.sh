@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # engine.sh - `octet run`, `logits`, `ppl` and `bench` on the tiny random
-# models of tests/fixtures/tiny/ (tests/test_engine.c checks the numbers
+# models of tests/fixtures/tiny/ (tests/unit/engine/test_engine.c checks the numbers
 # against float64 references; this checks the commands around them): output
 # formats, determinism, stop strings, batch sizes, and errors (exit 1) and
 # usage errors (exit 2).

@@ -1,4 +1,4 @@
-/* test_remote_llm.c - the workflows' model on a remote engine (remote_llm.h)
+/* test_llm_remote.c - the workflows' model on a remote engine (flows/llm_remote.h)
  * against a real octet server started in this process on a tiny model:
  * each reply drawn with seed + calls (the same text as a direct request with
  * that seed), a complete reply stopping the transfer and the server's

@@ -54,7 +54,7 @@ t_expect "detokenize --special" 0 from "$T_TMP/ids" "$OCTET" detokenize -m "$SPM
 t_out "text with specials" "<s>Hello world</s>" "$T_TMP/out"
 
 # Round trips, byte for byte: source files, every vocabulary. (Not
-# tests/test_tokenizer.c: it holds a "</s>  ", and Phi-3's </s> eats the
+# tests/unit/engine/test_tokenizer.c: it holds a "</s>  ", and Phi-3's </s> eats the
 # white space after it, by design of that model.)
 {
     cat tools/tok_expected.py engine/tok_pre.c

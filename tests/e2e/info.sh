@@ -2,7 +2,7 @@
 # info.sh - `octet info` on the tiny fixtures of tests/fixtures/gguf/ (made
 # by tests/gguf_build.h; test_model checks they are current): the summary,
 # hyper-parameters and memory plan (numbers worked out by hand in
-# tests/test_model.c), --ctx, --tensors, a vocabulary-only file, broken
+# tests/unit/engine/test_model.c), --ctx, --tensors, a vocabulary-only file, broken
 # files (one-line error naming the file, exit 1) and usage errors (exit 2).
 source "$(dirname "$0")/lib.sh"
 FIX=tests/fixtures/gguf/tiny-llama-q8_0.gguf

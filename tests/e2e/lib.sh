@@ -1,4 +1,4 @@
-# lib.sh - helpers sourced by the shell tests in tests/cli/.
+# lib.sh - helpers sourced by the shell tests in tests/e2e/.
 # Each script runs cases with `t_check NAME COMMAND...` and ends with `t_end`,
 # which prints the "# passed P failed F" line tests/run.sh adds up.
 t_passed=0

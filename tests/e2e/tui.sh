@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 export LC_ALL=C.UTF-8
 
 if ! command -v tmux >/dev/null 2>&1; then
-    t_fail "tmux is installed" "tests/cli/tui.sh needs tmux (tools/deps.sh installs it)"
+    t_fail "tmux is installed" "tests/e2e/tui.sh needs tmux (tools/deps.sh installs it)"
     t_end
     exit 1
 fi
@@ -33,7 +33,7 @@ mkdir -p "$HOMEDIR/cfg/octet/presets" "$HOMEDIR/state" "$REPO"
 # sampling that gives long answers, a fixed seed
 cat >"$HOMEDIR/cfg/octet/presets/tui_test.ini" <<EOF
 [preset]
-description = tests/cli/tui.sh
+description = tests/e2e/tui.sh
 priority = 0
 [model]
 path = $MODEL

@@ -1,7 +1,7 @@
 # model.sh - the embedded model end to end: octet's tokenizer, loader and forward pass on
 # models/octet-code.gguf against the PyTorch references in tests/fixtures/model/ (ids, f32
 # logits within 1e-3 relative error), and the held-out perplexity under committed bounds.
-. tests/cli/lib.sh
+. tests/e2e/lib.sh
 M=models/octet-code.gguf
 F=tests/fixtures/model
 

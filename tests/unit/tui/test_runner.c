@@ -1,0 +1,373 @@
+/* test_runner.c - the TUI's runner (tui/runner.c) on the tiny models:
+ * streaming, KV-cache reuse between turns, preset switches, cancellation,
+ * and /spec and /refactor run through it (clean failures on random
+ * weights, the repository left unchanged, the chat going on afterwards). */
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "preset.h"
+#include "rag.h"
+#include "runner.h"
+#include "spec.h"
+#include "test.h"
+#include "test_repo.h"
+
+#define TINY "tests/fixtures/tiny"
+
+/* ---- the runner on a real model ------------------------------------------------------ */
+
+typedef struct evlog {
+    char text[8192];
+    size_t text_len;
+    char notices[8192];
+    int n_end, n_err, n_loaded, n_text_events, n_patch, n_context;
+} evlog_t;
+
+static void collect(tui_runner_t *r, evlog_t *l)
+{
+    tui_ev_t *ev = tui_runner_events(r);
+    for (tui_ev_t *e = ev; e; e = e->next) {
+        switch (e->kind) {
+        case TUI_EV_TEXT:
+            l->n_text_events++;
+            if (l->text_len + e->len < sizeof l->text) {
+                memcpy(l->text + l->text_len, e->text, e->len);
+                l->text_len += e->len;
+            }
+            break;
+        case TUI_EV_ERROR:
+            l->n_err++;
+            /* fall through */
+        case TUI_EV_NOTICE:
+        case TUI_EV_ANSWER_END: {
+            size_t o = strlen(l->notices);
+            snprintf(l->notices + o, sizeof l->notices - o, "%s\n", e->text);
+            l->n_end += e->kind == TUI_EV_ANSWER_END;
+            break;
+        }
+        case TUI_EV_LOADED:
+            l->n_loaded++;
+            break;
+        case TUI_EV_CONTEXT:
+            l->n_context++;
+            break;
+        case TUI_EV_PATCH:
+            l->n_patch++;
+            break;
+        }
+    }
+    tui_ev_free(ev);
+}
+
+static void tiny_preset(preset_t *p, const char *name, uint32_t ctx)
+{
+    preset_defaults(p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->model, sizeof p->model, "default");
+    snprintf(p->backend, sizeof p->backend, "cpu");
+    snprintf(p->system, sizeof p->system, "Be brief.");
+    p->ctx = ctx;
+    p->threads = 2;
+    p->max_new_tokens = 24;
+    p->temperature = 1.0f;
+    p->top_p = 1.0f;
+    p->seed = 7;
+}
+
+static void test_runner(void)
+{
+    tui_runner_t *r = NULL;
+    errmsg_t err = {0};
+    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0};
+    CHECK(tui_runner_new(&r, &cfg, &err) == 0);
+    if (!r)
+        return;
+    evlog_t log;
+    memset(&log, 0, sizeof log);
+    preset_t p;
+    tiny_preset(&p, "t1", 32768);
+    CHECK(tui_runner_use(r, &p, NULL) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECKF(strstr(log.notices, "larger than the model's training context: using 256"), "%s", log.notices);
+    CHECKF(strstr(log.notices, "loaded llama_rope_linear_q8_0 with preset t1"), "%s", log.notices);
+    tui_runner_status_t st;
+    tui_runner_status(r, &st);
+    CHECK(st.loaded);
+    CHECK_EQ_INT(st.n_ctx, 256);
+    CHECK_EQ_STR(st.preset, "t1");
+    CHECK_EQ_STR(st.model, "llama_rope_linear_q8_0");
+    CHECK(!st.gpu);
+    CHECK(st.mem.weights > 0 && st.mem.kv > 0 && st.mem.scratch > 0);
+
+    /* a first turn streams text and ends with its figures */
+    CHECK(tui_runner_send(r, "hello") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECK_EQ_INT(log.n_end, 1);
+    CHECK_EQ_INT(log.n_err, 0);
+    tui_runner_status(r, &st);
+    CHECK(st.n_gen > 0 && st.n_gen <= 24);
+    CHECK(st.pos > 0);
+    CHECK_EQ_INT(st.reused, 0);
+    /* the second turn reuses the first from the KV cache */
+    CHECK(tui_runner_send(r, "more") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECK_EQ_INT(log.n_end, 2);
+    tui_runner_status(r, &st);
+    CHECKF(st.reused > 10, "reused %u", st.reused);
+    uint32_t pos = st.pos;
+
+    /* same model and weights, same (clamped) context: everything kept */
+    preset_t p2;
+    tiny_preset(&p2, "t2", 16384);
+    CHECK(tui_runner_use(r, &p2, NULL) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECKF(strstr(log.notices, "preset t2: weights and KV cache kept"), "%s", log.notices);
+    tui_runner_status(r, &st);
+    CHECK_EQ_INT(st.pos, pos);
+    CHECK_EQ_STR(st.preset, "t2");
+
+    /* a smaller context: the weights stay, a new KV cache, the conversation fed again */
+    preset_t p3;
+    tiny_preset(&p3, "t3", 200);
+    CHECK(tui_runner_use(r, &p3, NULL) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECKF(strstr(log.notices, "context 200"), "%s", log.notices);
+    CHECKF(strstr(log.notices, "weights kept, KV cache reallocated"), "%s", log.notices);
+    CHECKF(strstr(log.notices, "conversation kept"), "%s", log.notices);
+    tui_runner_status(r, &st);
+    CHECK_EQ_INT(st.n_ctx, 200);
+    CHECK(st.pos > 0);
+    /* and the next turn reuses what was fed again */
+    CHECK(tui_runner_send(r, "again") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    tui_runner_status(r, &st);
+    CHECKF(st.reused > 10, "reused %u", st.reused);
+    collect(r, &log);
+    CHECK_EQ_INT(log.n_err, 0);
+
+    /* /clear: the conversation is forgotten */
+    CHECK(tui_runner_clear(r) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    CHECK(tui_runner_send(r, "x") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECK(!strstr(log.notices, "older messages left out"));
+    tui_runner_free(r);
+
+    /* no model configured */
+    tui_runner_cfg_t none = {NULL, {NULL, NULL}, 0};
+    CHECK(tui_runner_new(&r, &none, &err) == 0);
+    if (!r)
+        return;
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_use(r, &p, NULL) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    CHECK(tui_runner_send(r, "hello") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECKF(strstr(log.notices, "no model configured: start octet with -m FILE.gguf"), "%s", log.notices);
+    CHECKF(strstr(log.notices, "no model loaded"), "%s", log.notices);
+    tui_runner_status(r, &st);
+    CHECK(!st.loaded);
+    CHECK_EQ_STR(st.preset, "t1");
+    /* /model loads one */
+    CHECK(tui_runner_use(r, &p, TINY "/qwen2_gqa_f32.gguf") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    tui_runner_status(r, &st);
+    CHECK(st.loaded);
+    CHECK_EQ_STR(st.model, "qwen2_gqa_f32");
+    /* a file that does not exist keeps nothing loaded and says why */
+    CHECK(tui_runner_use(r, &p, TINY "/nope.gguf") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECKF(strstr(log.notices, "nope.gguf: cannot open the model"), "%s", log.notices);
+    tui_runner_free(r);
+}
+
+static void test_runner_cancel(void)
+{
+    tui_runner_t *r = NULL;
+    errmsg_t err = {0};
+    /* 20 ms after each token: an answer of 200 tokens takes 4 s unless stopped */
+    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20};
+    CHECK(tui_runner_new(&r, &cfg, &err) == 0);
+    if (!r)
+        return;
+    preset_t p;
+    tiny_preset(&p, "t", 256);
+    p.max_new_tokens = 200;
+    evlog_t log;
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_use(r, &p, NULL) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    bool stopped = false;
+    /* random weights may end an answer early: try a few times */
+    for (int attempt = 0; attempt < 5 && !stopped; attempt++) {
+        CHECK(tui_runner_send(r, "go") == 0);
+        tui_runner_status_t st;
+        for (int i = 0; i < 400; i++) {
+            tui_runner_status(r, &st);
+            if ((st.generating && st.n_gen >= 2) || !st.busy)
+                break;
+            usleep(5000);
+        }
+        tui_runner_cancel(r);
+        CHECK(tui_runner_wait_idle(r, 5000)); /* stops within a token, not after 200 */
+        memset(&log, 0, sizeof log);
+        collect(r, &log);
+        stopped = strstr(log.notices, "stopped (Ctrl-C)") != NULL;
+    }
+    CHECKF(stopped, "%s", log.notices);
+    /* the runner goes on working after a stop */
+    CHECK(tui_runner_send(r, "next") == 0);
+    tui_runner_status_t st;
+    for (int i = 0; i < 400; i++) {
+        tui_runner_status(r, &st);
+        if (st.generating)
+            break;
+        usleep(5000);
+    }
+    tui_runner_free(r); /* stops the answer and joins */
+}
+
+static const char ADD_C[] = "int add(int a, int b)\n{\n    return a + b;\n}\n";
+
+static void repo_new(void)
+{
+    repo_dir("tui");
+    put("add.c", ADD_C);
+    put("greet.py", "def greet(name):\n    return 'hi ' + name\n");
+    repo_commit();
+}
+
+/* /spec and /refactor on the runner with a tiny random model: they fail
+ * cleanly, change nothing, and the chat goes on afterwards. */
+static void test_runner_flows(void)
+{
+    repo_new();
+    rag_t *rg = NULL;
+    rag_options_t ro = {0};
+    errmsg_t err = {0};
+    ro.dir = g_repo;
+    CHECKF(rag_open(&rg, &ro, &err) == 0 && rag_update(rg, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    tui_runner_t *r = NULL;
+    /* tokens slowed down so that the chat answer below is still running when
+     * the workflow is asked for */
+    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20};
+    CHECK(tui_runner_new(&r, &cfg, &err) == 0);
+    if (!r || !rg) {
+        tui_runner_free(r);
+        rag_close(rg);
+        return;
+    }
+    preset_t p;
+    tiny_preset(&p, "t", 256);
+    p.retrieval = true;
+    p.top_k = 2;
+    p.token_budget = 60;
+    evlog_t log;
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_use(r, &p, NULL) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+
+    CHECK(tui_runner_send(r, "hello") == 0);
+    CHECK_EQ_INT(tui_runner_refactor(r, "again", NULL, NULL, g_repo), OCT_EINVAL); /* busy */
+    tui_runner_cancel(r);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECK(tui_runner_clear(r) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_refactor(r, "swap the operands of add", NULL, NULL, g_repo) == 0);
+    CHECK(tui_runner_wait_idle(r, 30000));
+    collect(r, &log);
+    CHECK_EQ_INT(log.n_patch, 0);
+    CHECK_EQ_INT(log.n_err, 1);
+    CHECKF(strstr(log.notices, "refactor: ") && strstr(log.notices, "nothing was changed"), "%s", log.notices);
+    CHECK_EQ_STR(get("add.c"), ADD_C);
+    CHECK(sh("cd '%s' && test -z \"$(git status --porcelain --untracked-files=no)\"", g_repo) == 0);
+
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_refactor(r, "rename", NULL, "nope", g_repo) == 0);
+    CHECK(tui_runner_wait_idle(r, 30000));
+    collect(r, &log);
+    CHECKF(log.n_err == 1 && strstr(log.notices, "the symbol 'nope' is not defined"), "%s", log.notices);
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_refactor(r, "x", "/etc/hostname", NULL, g_repo) == 0);
+    CHECK(tui_runner_wait_idle(r, 30000));
+    collect(r, &log);
+    CHECKF(log.n_err == 1 && strstr(log.notices, "not a file inside the repository"), "%s", log.notices);
+
+    /* a spec's prompt does not fit the tiny models' 256 tokens: the embedded
+     * model, on examples without a rule, so that it fails */
+    preset_t p2 = p;
+    p2.ctx = 1024;
+    snprintf(p2.name, sizeof p2.name, "t2");
+    CHECK(tui_runner_use(r, &p2, "models/octet-code.gguf") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    memset(&log, 0, sizeof log);
+    collect(r, &log);
+    CHECKF(strstr(log.notices, "loaded octet"), "%s", log.notices);
+    /* the model writes a reply, with no diff that applies in it */
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_refactor(r, "swap the operands of add", NULL, "add", g_repo) == 0);
+    CHECK(tui_runner_wait_idle(r, 30000));
+    collect(r, &log);
+    CHECK_EQ_INT(log.n_patch, 0);
+    CHECK_EQ_INT(log.n_err, 1);
+    CHECK(log.text_len > 0);
+    CHECKF(strstr(log.notices, "refactor: ") && strstr(log.notices, "nothing was changed"), "%s", log.notices);
+    CHECK_EQ_STR(get("add.c"), ADD_C);
+    static const char SPEC[] = "{\"language\": \"python\", \"name\": \"mystery\", \"description\": \"a number\","
+                               " \"inputs\": [{\"name\": \"n\", \"type\": \"int\"}], \"output\": \"int\", "
+                               "\"examples\": [{\"input\": [1], \"output\": 7}, {\"input\": [2], \"output\": -3},"
+                               " {\"input\": [3], \"output\": 40}]}";
+    spec_t *s = NULL;
+    CHECK(spec_parse(&s, SPEC, strlen(SPEC), "t.json", &err) == 0);
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_spec(r, s, g_repo) == 0);
+    CHECK(tui_runner_wait_idle(r, 60000));
+    collect(r, &log);
+    CHECKF(strstr(log.notices, "attempt 1/3 failed: ") && strstr(log.notices, "attempt 3/3 failed: "), "%s",
+           log.notices);
+    CHECKF(log.n_err == 1 && strstr(log.notices, "spec mystery: no code passed after 3 attempts; the last one failed:"),
+           "%s", log.notices);
+    CHECK(log.n_context == 1); /* the preset retrieves: the chunks for the spec */
+
+    /* the chat has its KV cache back */
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_send(r, "hello") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECK_EQ_INT(log.n_err, 0);
+    CHECK_EQ_INT(log.n_end, 1);
+    tui_runner_status_t st;
+    tui_runner_status(r, &st);
+    CHECK(st.loaded && st.n_ctx == 1024 && st.pos > 0 && !st.generating);
+    tui_runner_free(r);
+    rag_close(rg);
+    sh("rm -rf '%s'", g_repo);
+}
+
+int main(void)
+{
+    if (!setlocale(LC_CTYPE, "C.UTF-8")) {
+        printf("FAIL no C.UTF-8 locale\n# passed 0 failed 1\n");
+        return 1;
+    }
+    TEST_RUN(test_runner);
+    TEST_RUN(test_runner_cancel);
+    TEST_RUN(test_runner_flows);
+    TEST_END();
+}
