@@ -1,7 +1,7 @@
 # octet - a local coding assistant in C.
 #
 #   make            build ./octet and the static libraries of its floors in build/:
-#                   libengine.a, librag.a, libpresets.a, libserve.a, libflows.a
+#                   libbase.a, libengine.a, librag.a, libpresets.a, libserve.a, libflows.a
 #   make run        install missing Debian packages, build, start octet in this repository
 #   make test       install missing Debian packages, build, run the whole test suite
 #   make asan       the test suite under AddressSanitizer + UBSan (in build-asan/)
@@ -19,7 +19,7 @@ SAN ?=
 VERSION := 0.1.0
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP \
-	-Iengine -Ikernels -Irag -Ipresets -Iserve -Iflows -Itui -Icli -DOCTET_VERSION='"$(VERSION)"'
+	-Ibase -Iengine -Ikernels -Irag -Ipresets -Iserve -Iflows -Itui -Icli -DOCTET_VERSION='"$(VERSION)"'
 PKGS := libpcre2-8 sqlite3 libgit2 ncursesw libcjson libmicrohttpd libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -51,6 +51,7 @@ endif
 CFLAGS ?=
 CFLAGS_ALL = $(CFLAGS_BASE) $(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
 
+BASE_SRC := $(wildcard base/*.c)
 ENGINE_SRC := $(wildcard engine/*.c) $(wildcard kernels/cpu/*.c)
 RAG_SRC := $(wildcard rag/*.c)
 PRESETS_SRC := $(wildcard presets/*.c)
@@ -65,6 +66,7 @@ ENGINE_OBJ := $(call obj,$(ENGINE_SRC))
 ifeq ($(CUDA),1)
 ENGINE_OBJ += $(patsubst %.cu,$(BUILD)/obj/%.cu.o,$(CU_SRC))
 endif
+BASE_OBJ := $(call obj,$(BASE_SRC))
 RAG_OBJ := $(call obj,$(RAG_SRC))
 PRESETS_OBJ := $(call obj,$(PRESETS_SRC))
 SERVE_OBJ := $(call obj,$(SERVE_SRC))
@@ -75,7 +77,8 @@ APP_LIB_OBJ := $(filter-out $(BUILD)/obj/cli/main.o,$(APP_OBJ))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 # Upper floors first: a static library is searched once, in link order.
-LIBS := $(BUILD)/libflows.a $(BUILD)/libserve.a $(BUILD)/libpresets.a $(BUILD)/librag.a $(BUILD)/libengine.a
+LIBS := $(BUILD)/libflows.a $(BUILD)/libserve.a $(BUILD)/libpresets.a $(BUILD)/librag.a $(BUILD)/libengine.a \
+	$(BUILD)/libbase.a
 
 .PHONY: all run test asan fuzz deps clean tests
 all: $(OCTET_BIN)
@@ -84,6 +87,10 @@ $(OCTET_BIN): $(APP_OBJ) $(LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $(APP_OBJ) $(LIBS) $(LDLIBS)
 
 $(BUILD)/libengine.a: $(ENGINE_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libbase.a: $(BASE_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 

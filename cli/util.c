@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "sb.h"
+#include "utf8.h"
 
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
@@ -36,36 +38,19 @@ int cli_fail_err(const char *cmd, const errmsg_t *err)
 
 int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err)
 {
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
+    sbuf_t b = {0};
+    int e = sb_read(&b, f);
     *out = NULL;
     *len = 0;
-    if (!buf)
-        return errmsg_set(err, OCT_ENOMEM, "out of memory reading input");
-    for (;;) {
-        if (cap - n < 2) {
-            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                return errmsg_set(err, OCT_ENOMEM, "out of memory reading input");
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) {
-            if (ferror(f)) {
-                free(buf);
-                return errmsg_set(err, OCT_EIO, "read error: %s", strerror(errno));
-            }
-            break;
-        }
+    if (e) {
+        sb_free(&b);
+        if (e == ENOMEM)
+            return errmsg_set(err, OCT_ENOMEM, "out of memory reading input");
+        return errmsg_set(err, OCT_EIO, "read error: %s", strerror(e));
     }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
+    *len = b.n;
+    *out = sb_take(&b);
+    return *out ? 0 : errmsg_set(err, OCT_ENOMEM, "out of memory reading input");
 }
 
 bool cli_confirm(const char *question)
@@ -80,40 +65,23 @@ bool cli_confirm(const char *question)
 
 void cli_json_str(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s), i = 0;
     putchar('"');
-    while (*p) {
-        unsigned char c = *p;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        size_t l;
         if (c == '"' || c == '\\') {
             printf("\\%c", c);
-            p++;
+            i++;
         } else if (c < 0x20) {
             printf("\\u%04x", c);
-            p++;
-        } else if (c < 0x80) {
-            putchar(c);
-            p++;
+            i++;
+        } else if ((l = utf8_seq_len(s + i, len - i, NULL))) {
+            fwrite(s + i, 1, l, stdout);
+            i += l;
         } else {
-            size_t l = (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
-            size_t k = 1;
-            while (l && k < l && (p[k] & 0xC0) == 0x80)
-                k++;
-            bool ok = l && k == l;
-            if (ok && l == 3) {
-                unsigned cp = ((unsigned)(c & 0x0F) << 12) | ((unsigned)(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
-                ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
-            } else if (ok && l == 4) {
-                unsigned cp = ((unsigned)(c & 0x07) << 18) | ((unsigned)(p[1] & 0x3F) << 12) |
-                              ((unsigned)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
-                ok = cp >= 0x10000 && cp <= 0x10FFFF;
-            }
-            if (ok) {
-                fwrite(p, 1, l, stdout);
-                p += l;
-            } else {
-                fputs("\\ufffd", stdout);
-                p++;
-            }
+            fputs("\\ufffd", stdout);
+            i++;
         }
     }
     putchar('"');

@@ -2,14 +2,15 @@
  * /refactor share (see refactor.h): retrieval of the target and its uses,
  * the model's request, the end of its reply and the diff in it. */
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "patch.h"
 #include "refactor.h"
+#include "sb.h"
 
 #define REFACTOR_HITS 24
 
@@ -59,12 +60,17 @@ static int file_block(const char *root, const char *path, size_t budget, rag_cou
     FILE *f = fopen(full, "rb");
     if (!f)
         return errmsg_set(err, OCT_EIO, "%s: cannot open", path);
-    char *text = NULL;
-    size_t len = 0;
-    int rc = cli_read_all(f, &text, &len, err);
+    sbuf_t b = {0};
+    int e = sb_read(&b, f);
     fclose(f);
-    if (rc)
-        return rc;
+    if (e) {
+        sb_free(&b);
+        return errmsg_set(err, e == ENOMEM ? OCT_ENOMEM : OCT_EIO, "%s: cannot read: %s", path, strerror(e));
+    }
+    size_t len = b.n;
+    char *text = sb_take(&b);
+    if (!text)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
     size_t tokens = count(text, len, ud);
     if (tokens > budget) {
         len = len * budget / tokens;

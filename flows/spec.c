@@ -17,8 +17,10 @@
 
 #include "rag.h"
 #include "sandbox.h"
+#include "sb.h"
 #include "spec.h"
 #include "tokenizer.h"
+#include "utf8.h"
 
 #define SPEC_MAX_FILE (4 * 1024 * 1024)
 #define SPEC_MAX_NAME 64
@@ -26,79 +28,7 @@
 #define SPEC_RESULT_MAX 65536
 #define SPEC_FEEDBACK_MAX 3000
 
-/* ---- a growable string ---------------------------------------------------- */
-
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    bool oom;
-} sbuf_t;
-
-static void sb_grow(sbuf_t *b, size_t extra)
-{
-    if (b->oom)
-        return;
-    if (b->n + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra + 1)
-        cap *= 2;
-    char *ns = realloc(b->s, cap);
-    if (!ns) {
-        b->oom = true;
-        return;
-    }
-    b->s = ns;
-    b->cap = cap;
-}
-
-static void sb_addn(sbuf_t *b, const char *s, size_t n)
-{
-    sb_grow(b, n);
-    if (b->oom)
-        return;
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
-static void sb_add(sbuf_t *b, const char *s) { sb_addn(b, s, strlen(s)); }
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void sb_addf(sbuf_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = true;
-        return;
-    }
-    sb_grow(b, (size_t)n);
-    if (b->oom)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)n;
-}
-
-/* Hand over the string (never NULL unless out of memory). */
-static char *sb_take(sbuf_t *b)
-{
-    if (b->oom) {
-        free(b->s);
-        return NULL;
-    }
-    if (!b->s)
-        return strdup("");
-    return b->s;
-}
-
-static void sb_free(sbuf_t *b) { free(b->s); }
+/* ---- text helpers ---------------------------------------------------------- */
 
 /* Append S with each line prefixed by PREFIX. */
 static void sb_add_lines(sbuf_t *b, const char *prefix, const char *s, size_t max_lines)
@@ -213,37 +143,6 @@ static const char *json_kind(const cJSON *v)
     return "an object";
 }
 
-static bool utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p;
-        size_t l;
-        unsigned cp;
-        if (c < 0x80) {
-            p++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            l = 2, cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            l = 3, cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            l = 4, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        for (size_t k = 1; k < l; k++) {
-            if ((p[k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[k] & 0x3F);
-        }
-        if ((l == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (l == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return false;
-        p += l;
-    }
-    return true;
-}
-
 /* User text quoted in a message: at most MAX bytes, control characters
  * shown as '?', so that a message stays one line. */
 static const char *clip(const char *s, size_t max, char *buf)
@@ -291,7 +190,7 @@ static int get_string(pctx_t *c, const cJSON *o, const char *key, const char *wh
     if (!cJSON_IsString(v))
         return errmsg_set(c->err, OCT_EFORMAT, "%s: %s%s: expected a string, got %s", c->src, where, key,
                           json_kind(v));
-    if (!utf8_valid(v->valuestring))
+    if (!utf8_valid(v->valuestring, strlen(v->valuestring)))
         return errmsg_set(c->err, OCT_EFORMAT, "%s: %s%s: the string is not valid UTF-8", c->src, where, key);
     *out = strdup(v->valuestring);
     if (!*out)
@@ -383,7 +282,7 @@ static int check_value(pctx_t *c, const cJSON *v, spec_type_t t, const char *whe
     case SPEC_T_STRING:
         if (!cJSON_IsString(v))
             return errmsg_set(c->err, OCT_EFORMAT, "%s: %s: expected a string, got %s", c->src, where, snip);
-        if (!utf8_valid(v->valuestring))
+        if (!utf8_valid(v->valuestring, strlen(v->valuestring)))
             return errmsg_set(c->err, OCT_EFORMAT, "%s: %s: the string is not valid UTF-8", c->src, where);
         return 0;
     }
@@ -812,15 +711,11 @@ static void num_literal(sbuf_t *b, double v, spec_base_t base)
  * \x, \u or \U escapes of the code points. */
 static void py_str(sbuf_t *b, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
     sb_add(b, "\"");
-    while (*p) {
-        unsigned c = *p, cp;
-        size_t l = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-        cp = l == 1 ? c : l == 2 ? (c & 0x1F) : l == 3 ? (c & 0x0F) : (c & 0x07);
-        for (size_t k = 1; k < l; k++)
-            cp = (cp << 6) | (p[k] & 0x3F);
-        p += l;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        i += utf8_decode(s + i, len - i, &cp);
         if (cp == '"' || cp == '\\')
             sb_addf(b, "\\%c", (char)cp);
         else if (cp >= 0x20 && cp < 0x7F)

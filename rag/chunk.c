@@ -2,6 +2,7 @@
  * language detection, and the emission of chunks from the definition tree
  * the scanners build (scan_brace.c, scan_python.c). */
 #include "chunk.h"
+#include "utf8.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -177,7 +178,7 @@ int chunk_normalize(const char *raw, size_t n, char **out, size_t *out_len)
             i++;
             continue;
         }
-        size_t l = c ? words_utf8_len(s + i, n - i) : 0;
+        size_t l = c ? utf8_seq_len((const char *)s + i, n - i, NULL) : 0;
         if (l == 0) {
             memcpy(o + j, "\xEF\xBF\xBD", 3);
             j += 3;

@@ -1,5 +1,7 @@
 /* query.c - prompt to FTS5 query, and the symbol-name boost (see query.h). */
 #include "query.h"
+#include "sb.h"
+#include "utf8.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -212,33 +214,16 @@ static void add_word(termset_t *ts, query_t *q, const char *w, size_t len, char 
     *prev_kept = true;
 }
 
-static bool append(char **buf, size_t *n, size_t *cap, const char *s, size_t len)
-{
-    if (*n + len + 1 > *cap) {
-        size_t nc = (*cap ? *cap : 256);
-        while (nc < *n + len + 1)
-            nc *= 2;
-        char *nb = realloc(*buf, nc);
-        if (!nb)
-            return false;
-        *buf = nb;
-        *cap = nc;
-    }
-    memcpy(*buf + *n, s, len);
-    *n += len;
-    (*buf)[*n] = '\0';
-    return true;
-}
-
 /* Append TERM as an FTS5 string: "term" with any '"' doubled. */
-static bool append_quoted(char **buf, size_t *n, size_t *cap, const char *term)
+static void add_quoted(sbuf_t *b, const char *term)
 {
-    if (!append(buf, n, cap, "\"", 1))
-        return false;
-    for (const char *p = term; *p; p++)
-        if (!append(buf, n, cap, p, 1) || (*p == '"' && !append(buf, n, cap, "\"", 1)))
-            return false;
-    return append(buf, n, cap, "\"", 1);
+    sb_add(b, "\"");
+    for (const char *p = term; *p; p++) {
+        sb_addn(b, p, 1);
+        if (*p == '"')
+            sb_addn(b, "\"", 1);
+    }
+    sb_add(b, "\"");
 }
 
 int query_build(const char *prompt, size_t len, query_t *q)
@@ -260,7 +245,7 @@ int query_build(const char *prompt, size_t len, query_t *q)
                     break;
                 i++;
             } else {
-                size_t l = words_utf8_len(s + i, len - i);
+                size_t l = utf8_seq_len((const char *)s + i, len - i, NULL);
                 if (l == 0)
                     break;
                 i += l;
@@ -339,19 +324,18 @@ oom:
 
 char *query_fts(const query_t *q, const bool *keep, bool *oom)
 {
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    *oom = false;
+    sbuf_t b = {0};
     for (size_t i = 0; i < q->n_terms; i++) {
         if (keep && !keep[i])
             continue;
-        if ((n && !append(&buf, &n, &cap, " OR ", 4)) || !append_quoted(&buf, &n, &cap, q->terms[i].text)) {
-            free(buf);
-            *oom = true;
-            return NULL;
-        }
+        if (b.n)
+            sb_add(&b, " OR ");
+        add_quoted(&b, q->terms[i].text);
     }
-    return buf;
+    *oom = b.oom;
+    if (b.oom)
+        sb_free(&b);
+    return b.s; /* NULL when no term was kept */
 }
 
 void query_free(query_t *q)

@@ -32,6 +32,7 @@
 
 #include "chunk.h"
 #include "query.h"
+#include "sb.h"
 #include "walk.h"
 #include "words.h"
 
@@ -658,40 +659,12 @@ static int run(upd_t *u, sqlite3_stmt *st, const char *what)
     return 0;
 }
 
-/* Text builder for the path/symbol/words columns. */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    bool oom;
-} sbuf_t;
-
-static void sb_put(sbuf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 2 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->n + n + 2)
-            nc *= 2;
-        char *ns = realloc(b->s, nc);
-        if (!ns) {
-            b->oom = true;
-            return;
-        }
-        b->s = ns;
-        b->cap = nc;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
 static void sb_part(const char *part, size_t len, void *ud)
 {
     sbuf_t *b = ud;
     if (b->n)
-        sb_put(b, " ", 1);
-    sb_put(b, part, len);
+        sb_addn(b, " ", 1);
+    sb_addn(b, part, len);
 }
 
 /* Append to B the parts of every compound identifier in TEXT. */
@@ -754,7 +727,7 @@ static int write_chunks(upd_t *u, int64_t id, const char *path, const char *text
             off[k++] = i + 1;
     off[lines + 1] = len && text[len - 1] == '\n' ? len : len + 1;
 
-    sb_put(&pcol, path, strlen(path));
+    sb_addn(&pcol, path, strlen(path));
     split_words(&pcol, path, strlen(path));
     if (pcol.oom) {
         rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory");
@@ -766,7 +739,7 @@ static int write_chunks(upd_t *u, int64_t id, const char *path, const char *text
         scol.n = 0;
         wcol.n = 0;
         if (ch->symbol) {
-            sb_put(&scol, ch->symbol, strlen(ch->symbol));
+            sb_addn(&scol, ch->symbol, strlen(ch->symbol));
             split_words(&scol, ch->symbol, strlen(ch->symbol));
         }
         split_words(&wcol, text + a, b - a);

@@ -1,46 +1,8 @@
-/* words.c - identifier splitting, query stopwords and UTF-8 validation for
- * rag/ (see words.h). */
+/* words.c - identifier splitting and query stopwords for rag/ (see words.h). */
 #include "words.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-size_t words_utf8_len(const unsigned char *s, size_t n)
-{
-    if (n == 0)
-        return 0;
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
 
 static bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
 static bool is_lower(unsigned char c) { return (c >= 'a' && c <= 'z') || c >= 0x80; }

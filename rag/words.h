@@ -1,6 +1,6 @@
 /* words.h - word-level text helpers shared by indexing and querying: what a
  * word is, how identifiers split into words (camelCase, snake_case, digits),
- * which query words are too common to search for, and UTF-8 validation. */
+ * which query words are too common to search for. */
 #ifndef OCTET_RAG_WORDS_H
 #define OCTET_RAG_WORDS_H
 
@@ -9,10 +9,6 @@
 
 /* Longest word kept; longer runs (hashes, base64, minified code) are noise. */
 #define WORDS_MAX_LEN 64
-
-/* Length of the valid UTF-8 sequence at S (at most N bytes), or 0 when the
- * bytes there are not valid UTF-8 (overlong forms and surrogates included). */
-size_t words_utf8_len(const unsigned char *s, size_t n);
 
 /* True for a byte that can be part of a word: ASCII letters, digits, '_'
  * and the bytes of non-ASCII characters. The FTS5 tokenizer of the index

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "openai.h"
+#include "utf8.h"
 
 int oai_error_set(oai_error_t *e, int status, const char *type, const char *param, const char *fmt, ...)
 {
@@ -25,46 +26,13 @@ int oai_error_set(oai_error_t *e, int status, const char *type, const char *para
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 
-/* Length of the UTF-8 sequence starting with byte C (0: not a lead byte). */
-static size_t u8_seq_len(unsigned char c)
-{
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return 2;
-    if (c >= 0xE0 && c <= 0xEF)
-        return 3;
-    if (c >= 0xF0 && c <= 0xF4)
-        return 4;
-    return 0;
-}
-
-/* Whether continuation byte I (1-based) of a sequence led by LEAD is valid:
- * the second byte also excludes overlongs, surrogates and code points past U+10FFFF. */
-static bool u8_cont_ok(unsigned char lead, size_t i, unsigned char c)
-{
-    if ((c & 0xC0) != 0x80)
-        return false;
-    if (i != 1)
-        return true;
-    if (lead == 0xE0)
-        return c >= 0xA0;
-    if (lead == 0xED)
-        return c <= 0x9F;
-    if (lead == 0xF0)
-        return c >= 0x90;
-    if (lead == 0xF4)
-        return c <= 0x8F;
-    return true;
-}
-
 size_t oai_utf8_clean(const char *s, size_t n, bool final, char *out, size_t *out_len)
 {
     static const char repl[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, o = 0;
     while (i < n) {
-        size_t l = u8_seq_len(u[i]);
+        size_t l = utf8_lead_len(u[i]);
         if (l == 0 || u[i] == 0) {
             memcpy(out + o, repl, 3);
             o += 3;
@@ -72,7 +40,7 @@ size_t oai_utf8_clean(const char *s, size_t n, bool final, char *out, size_t *ou
             continue;
         }
         size_t k = 1;
-        while (k < l && i + k < n && u8_cont_ok(u[i], k, u[i + k]))
+        while (k < l && i + k < n && utf8_cont_ok(u[i], k, u[i + k]))
             k++;
         if (k == l) {
             memcpy(out + o, s + i, l);

@@ -31,6 +31,7 @@
 #include "chat.h"
 #include "openai.h"
 #include "preset.h"
+#include "sb.h"
 #include "server.h"
 
 #define WAIT_SLICE_MS 100 /* how often a waiting connection checks that its client is still there */
@@ -1013,44 +1014,9 @@ void srv_stats_get(srv_t *s, srv_stats_t *out)
         out->ram = true;
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf_t;
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
-{
-    for (int pass = 0; pass < 2 && !b->oom; pass++) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = true;
-            return;
-        }
-        if (b->p && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)n + 1;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-}
-
 static void metric_head(sbuf_t *b, const char *name, const char *type, const char *help)
 {
-    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    sb_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* A label value with \ " and newlines escaped, as the exposition format asks. */
@@ -1084,7 +1050,7 @@ char *srv_metrics_text(const srv_stats_t *st)
         metric_head(&b, mem_names[k], "gauge", mem_help[k]);
         if (st->ram) {
             uint64_t v[3] = {st->ram_total - st->ram_avail, st->ram_avail, st->ram_total};
-            sb_printf(&b, "%s{device=\"cpu\",memory=\"ram\"} %llu\n", mem_names[k], (unsigned long long)v[k]);
+            sb_addf(&b, "%s{device=\"cpu\",memory=\"ram\"} %llu\n", mem_names[k], (unsigned long long)v[k]);
             continue;
         }
         for (int i = 0; i < st->mem.n_dev; i++) {
@@ -1096,43 +1062,39 @@ char *srv_metrics_text(const srv_stats_t *st)
             uint64_t v[3] = {d->dev_total - d->dev_free, d->dev_free, d->dev_total};
             /* the CPU backend reports system RAM as its device memory */
             const char *kind = strncmp(d->name, "cpu", 3) ? "vram" : "ram";
-            sb_printf(&b, "%s{device=\"%s\",memory=\"%s\"} %llu\n", mem_names[k], lv, kind,
+            sb_addf(&b, "%s{device=\"%s\",memory=\"%s\"} %llu\n", mem_names[k], lv, kind,
                       (unsigned long long)v[k]);
         }
     }
     metric_head(&b, "octet_weights_bytes", "gauge", "Bytes of model weights octet holds.");
-    sb_printf(&b, "octet_weights_bytes %llu\n", (unsigned long long)st->mem.weights);
+    sb_addf(&b, "octet_weights_bytes %llu\n", (unsigned long long)st->mem.weights);
     metric_head(&b, "octet_kv_bytes", "gauge", "Bytes of the KV cache (allocated for the whole context).");
-    sb_printf(&b, "octet_kv_bytes %llu\n", (unsigned long long)st->mem.kv);
+    sb_addf(&b, "octet_kv_bytes %llu\n", (unsigned long long)st->mem.kv);
     metric_head(&b, "octet_scratch_bytes", "gauge", "Bytes of activation and work space.");
-    sb_printf(&b, "octet_scratch_bytes %llu\n", (unsigned long long)st->mem.scratch);
+    sb_addf(&b, "octet_scratch_bytes %llu\n", (unsigned long long)st->mem.scratch);
     metric_head(&b, "octet_kv_tokens_used", "gauge", "Tokens in the KV cache.");
-    sb_printf(&b, "octet_kv_tokens_used %u\n", st->kv_used);
+    sb_addf(&b, "octet_kv_tokens_used %u\n", st->kv_used);
     metric_head(&b, "octet_kv_tokens_size", "gauge", "Tokens the KV cache holds (the context size).");
-    sb_printf(&b, "octet_kv_tokens_size %u\n", st->kv_size);
+    sb_addf(&b, "octet_kv_tokens_size %u\n", st->kv_size);
     metric_head(&b, "octet_tokens_per_second", "gauge", "Generation speed of the last or current answer.");
-    sb_printf(&b, "octet_tokens_per_second %.3f\n", st->tok_s);
+    sb_addf(&b, "octet_tokens_per_second %.3f\n", st->tok_s);
     metric_head(&b, "octet_queue_length", "gauge", "Requests waiting for the engine.");
-    sb_printf(&b, "octet_queue_length %zu\n", st->queue_len);
+    sb_addf(&b, "octet_queue_length %zu\n", st->queue_len);
     metric_head(&b, "octet_requests_in_flight", "gauge", "Generation requests accepted and not finished.");
-    sb_printf(&b, "octet_requests_in_flight %zu\n", st->in_flight);
+    sb_addf(&b, "octet_requests_in_flight %zu\n", st->in_flight);
     metric_head(&b, "octet_generating", "gauge", "1 while the engine generates an answer.");
-    sb_printf(&b, "octet_generating %d\n", st->generating ? 1 : 0);
+    sb_addf(&b, "octet_generating %d\n", st->generating ? 1 : 0);
     metric_head(&b, "octet_requests_total", "counter",
                 "Finished HTTP requests by endpoint and status (499: the client left first).");
     for (size_t i = 0; i < st->n_counts; i++)
-        sb_printf(&b, "octet_requests_total{endpoint=\"%s\",code=\"%d\"} %llu\n", st->counts[i].endpoint,
+        sb_addf(&b, "octet_requests_total{endpoint=\"%s\",code=\"%d\"} %llu\n", st->counts[i].endpoint,
                   st->counts[i].code, (unsigned long long)st->counts[i].n);
     metric_head(&b, "octet_requests_canceled_total", "counter",
                 "Generation requests stopped because the client went away.");
-    sb_printf(&b, "octet_requests_canceled_total %llu\n", (unsigned long long)st->canceled_total);
+    sb_addf(&b, "octet_requests_canceled_total %llu\n", (unsigned long long)st->canceled_total);
     metric_head(&b, "octet_generated_tokens_total", "counter", "Tokens generated.");
-    sb_printf(&b, "octet_generated_tokens_total %llu\n", (unsigned long long)st->generated_total);
+    sb_addf(&b, "octet_generated_tokens_total %llu\n", (unsigned long long)st->generated_total);
     metric_head(&b, "octet_prompt_tokens_total", "counter", "Prompt tokens of the requests run.");
-    sb_printf(&b, "octet_prompt_tokens_total %llu\n", (unsigned long long)st->prompt_total);
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+    sb_addf(&b, "octet_prompt_tokens_total %llu\n", (unsigned long long)st->prompt_total);
+    return sb_take(&b);
 }

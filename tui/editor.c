@@ -6,6 +6,7 @@
 #include "editor.h"
 #include "errmsg.h"
 #include "text.h"
+#include "utf8.h"
 
 void tui_ed_init(tui_ed_t *e, size_t max_hist)
 {
@@ -90,7 +91,7 @@ static size_t prev_char(const tui_ed_t *e, size_t p)
         while (q > 0 && ((unsigned char)e->buf[q] & 0xC0) == 0x80)
             q--;
         uint32_t cp;
-        tui_utf8_decode(e->buf + q, e->len - q, &cp);
+        utf8_decode(e->buf + q, e->len - q, &cp);
         p = q;
         if (cp == '\n' || tui_cp_width(cp) != 0)
             break;
@@ -103,9 +104,9 @@ static size_t next_char(const tui_ed_t *e, size_t p)
     if (p >= e->len)
         return e->len;
     uint32_t cp;
-    p += tui_utf8_decode(e->buf + p, e->len - p, &cp);
+    p += utf8_decode(e->buf + p, e->len - p, &cp);
     while (p < e->len) {
-        size_t n = tui_utf8_decode(e->buf + p, e->len - p, &cp);
+        size_t n = utf8_decode(e->buf + p, e->len - p, &cp);
         if (cp == '\n' || tui_cp_width(cp) != 0)
             break;
         p += n;

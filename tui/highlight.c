@@ -6,6 +6,7 @@
 
 #include "highlight.h"
 #include "text.h"
+#include "utf8.h"
 
 enum { M_NONE, M_BLOCK_COMMENT, M_STRING };
 
@@ -256,7 +257,7 @@ void tui_hl_line(tui_lang_t lang, const char *s, size_t len, tui_hl_state_t *st,
                 k += 2;
             else if (k < len) {
                 uint32_t cp;
-                k += tui_utf8_decode(s + k, len - k, &cp);
+                k += utf8_decode(s + k, len - k, &cp);
             }
             if (k < len && s[k] == '\'') {
                 fill(cls, i, k + 1, TUI_C_STRING);

@@ -22,13 +22,14 @@
 #include <unistd.h>
 
 #include "chat.h"
+#include "llm_remote.h"
 #include "patch.h"
 #include "prompt.h"
 #include "refactor.h"
-#include "llm_remote.h"
 #include "runner.h"
 #include "sample.h"
 #include "text.h"
+#include "utf8.h"
 
 typedef enum job_kind { JOB_USE, JOB_SEND, JOB_CLEAR, JOB_SPEC, JOB_REFACTOR } job_kind_t;
 
@@ -703,7 +704,7 @@ static int on_remote_text(void *ud, const char *t, size_t len)
     memcpy(s->text + s->len, t, len);
     s->len += len;
     s->text[s->len] = '\0';
-    size_t ok = tui_utf8_complete(s->text, s->len);
+    size_t ok = utf8_complete(s->text, s->len);
     if (ok > s->shown) {
         post(r, TUI_EV_TEXT, s->text + s->shown, ok - s->shown);
         s->shown = ok;
@@ -921,7 +922,7 @@ static void job_send(tui_runner_t *r, job_t *j)
         memcpy(answer + ans_len, piece, pl);
         ans_len += pl;
         answer[ans_len] = '\0';
-        size_t ok = tui_utf8_complete(answer, ans_len);
+        size_t ok = utf8_complete(answer, ans_len);
         if (ok > shown) {
             post(r, TUI_EV_TEXT, answer + shown, ok - shown);
             shown = ok;

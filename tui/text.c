@@ -1,4 +1,4 @@
-/* text.c - UTF-8 decoding, display widths, cells and soft wrapping for the
+/* text.c - display widths, cells and soft wrapping for the
  * TUI (see text.h). */
 #include <stdlib.h>
 #include <string.h>
@@ -6,96 +6,7 @@
 
 #include "errmsg.h"
 #include "text.h"
-
-#define REPL 0xFFFDu
-
-size_t tui_utf8_decode(const char *s, size_t len, uint32_t *cp)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    unsigned c = u[0];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        v = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        v = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-        min = 0x10000;
-    } else {
-        *cp = REPL;
-        return 1;
-    }
-    if (len < n) {
-        *cp = REPL;
-        return 1;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((u[i] & 0xC0) != 0x80) {
-            *cp = REPL;
-            return 1;
-        }
-        v = v << 6 | (u[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
-        *cp = REPL;
-        return 1;
-    }
-    *cp = v;
-    return n;
-}
-
-size_t tui_utf8_complete(const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    /* look back over at most 3 continuation bytes for a lead byte */
-    for (size_t back = 1; back <= 4 && back <= len; back++) {
-        unsigned c = u[len - back];
-        if ((c & 0xC0) == 0x80)
-            continue;
-        size_t need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 1;
-        if (need > back) {
-            /* complete only if the bytes present are all continuation bytes */
-            return len - back;
-        }
-        return len;
-    }
-    return len;
-}
-
-size_t tui_utf8_encode(uint32_t cp, char *buf)
-{
-    unsigned char *b = (unsigned char *)buf;
-    if (cp < 0x80) {
-        b[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        b[0] = (unsigned char)(0xC0 | cp >> 6);
-        b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        b[0] = (unsigned char)(0xE0 | cp >> 12);
-        b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    b[0] = (unsigned char)(0xF0 | cp >> 18);
-    b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-    b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-    b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 4;
-}
+#include "utf8.h"
 
 int tui_cp_width(uint32_t cp)
 {
@@ -112,7 +23,7 @@ int tui_text_width(const char *s, size_t len)
     int w = 0;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        i += tui_utf8_decode(s + i, len - i, &cp);
+        i += utf8_decode(s + i, len - i, &cp);
         int cw = cp == '\t' ? 1 : tui_cp_width(cp);
         w += cw < 0 ? 1 : cw;
     }
@@ -144,7 +55,7 @@ int tui_cells_add(tui_cells_t *c, const char *s, size_t len, uint8_t cls, int ta
         col += c->v[i].width;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        i += tui_utf8_decode(s + i, len - i, &cp);
+        i += utf8_decode(s + i, len - i, &cp);
         if (cp == '\t') {
             int stop = tab > 0 ? (col / tab + 1) * tab : col + 1;
             while (col < stop) {
@@ -172,7 +83,7 @@ int tui_cells_add(tui_cells_t *c, const char *s, size_t len, uint8_t cls, int ta
             continue;
         }
         if (w < 0) {
-            cp = REPL;
+            cp = UTF8_REPLACEMENT;
             w = 1;
         }
         if (cells_push(c, cp, w, cls))
@@ -237,7 +148,7 @@ size_t tui_line_text(const tui_line_t *line, char *buf, size_t size)
     for (int i = 0; i < line->n; i++) {
         uint32_t cps[1 + TUI_CELL_COMB] = {line->cells[i].ch, line->cells[i].comb[0], line->cells[i].comb[1]};
         for (int k = 0; k < 1 + TUI_CELL_COMB && cps[k]; k++) {
-            size_t n = tui_utf8_encode(cps[k], tmp);
+            size_t n = utf8_encode(cps[k], tmp);
             if (o + n >= size)
                 goto done;
             memcpy(buf + o, tmp, n);

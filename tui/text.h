@@ -71,14 +71,6 @@ typedef struct tui_cells {
     size_t n, cap;
 } tui_cells_t;
 
-/* Decode one code point of S (LEN > 0 bytes). Returns the bytes used (>= 1);
- * malformed, overlong, surrogate or truncated sequences give U+FFFD for one byte. */
-size_t tui_utf8_decode(const char *s, size_t len, uint32_t *cp);
-/* Bytes of S that end on a character boundary: LEN minus an incomplete
- * sequence at the very end (which may still be completed by more bytes). */
-size_t tui_utf8_complete(const char *s, size_t len);
-/* Append the UTF-8 encoding of CP to BUF (at least 4 bytes); returns bytes written. */
-size_t tui_utf8_encode(uint32_t cp, char *buf);
 /* Columns CP takes: 0 for combining marks, 2 for wide, 1 otherwise; -1 for
  * characters that must not be sent to a terminal (controls, unassigned). */
 int tui_cp_width(uint32_t cp);

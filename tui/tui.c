@@ -22,6 +22,7 @@
 #include "patch.h"
 #include "spec.h"
 #include "tui.h"
+#include "utf8.h"
 
 #define HIST_MAX 1000
 #define POLL_MS 50       /* key poll timeout: the loop's frame */
@@ -882,7 +883,7 @@ static void key_picker(tui_app_t *a, int ch, bool fn)
 static void insert_wchar(tui_ed_t *ed, wint_t wc)
 {
     char buf[8];
-    size_t n = tui_utf8_encode((uint32_t)wc, buf);
+    size_t n = utf8_encode((uint32_t)wc, buf);
     tui_ed_insert(ed, buf, n);
 }
 

@@ -47,10 +47,11 @@ $(FUZZ_BUILD)/gen_seeds: tests/fuzz/gen_seeds.c tests/gguf_build.h engine/gguf.c
 
 # Specs, patches, presets, requests and replies: the harnesses link the CLI
 # and TUI modules they test and what those use.
-FUZZ_X_CFLAGS = $(FUZZ_CFLAGS) -Iflows -Iserve -Ipresets -Irag -Ikernels -Itui -Icli -DOCTET_VERSION='"fuzz"' \
+FUZZ_X_CFLAGS = $(FUZZ_CFLAGS) -Ibase -Iflows -Iserve -Ipresets -Irag -Ikernels -Itui -Icli -DOCTET_VERSION='"fuzz"' \
 	$(shell pkg-config --cflags libcjson libgit2 libpcre2-8 sqlite3 libcurl)
 FUZZ_X_LIBS = $(shell pkg-config --libs libgit2 libcjson libpcre2-8 sqlite3 libcurl) -lm -pthread
 FUZZ_ENGINE_SRC = $(wildcard engine/*.c kernels/cpu/*.c)
+FUZZ_BASE_SRC = $(wildcard base/*.c)
 FUZZ_X_FLAGS = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
 
 spec patch preset openai client: %: $(FUZZ_BUILD)/fuzz_%
@@ -60,12 +61,12 @@ spec patch preset openai client: %: $(FUZZ_BUILD)/fuzz_%
 
 $(FUZZ_BUILD)/fuzz_patch: tests/fuzz/fuzz_patch.c flows/patch.c flows/patch.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_patch.c flows/patch.c $(FUZZ_X_LIBS)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_patch.c flows/patch.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
 $(FUZZ_BUILD)/fuzz_spec: tests/fuzz/fuzz_spec.c flows/spec.c flows/spec.h flows/sandbox.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_spec.c flows/spec.c flows/sandbox.c \
-		$(wildcard engine/*.c kernels/cpu/*.c rag/*.c) $(FUZZ_X_LIBS)
+		$(wildcard engine/*.c kernels/cpu/*.c rag/*.c) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
 $(FUZZ_BUILD)/fuzz_preset: tests/fuzz/fuzz_preset.c presets/preset.c presets/preset.h $(FUZZ_ENGINE_SRC)
 	@mkdir -p $(@D)
@@ -74,10 +75,10 @@ $(FUZZ_BUILD)/fuzz_preset: tests/fuzz/fuzz_preset.c presets/preset.c presets/pre
 $(FUZZ_BUILD)/fuzz_openai: tests/fuzz/fuzz_openai.c tests/fuzz/fuzz_utf8.h serve/openai.c serve/openai.h \
 		$(FUZZ_ENGINE_SRC)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_openai.c serve/openai.c $(FUZZ_ENGINE_SRC) $(FUZZ_X_LIBS)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_openai.c serve/openai.c $(FUZZ_ENGINE_SRC) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
 $(FUZZ_BUILD)/fuzz_client: tests/fuzz/fuzz_client.c serve/openai.c serve/openai.h serve/remote.c serve/remote.h \
 		$(FUZZ_ENGINE_SRC)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_client.c serve/openai.c serve/remote.c \
-		$(FUZZ_ENGINE_SRC) $(FUZZ_X_LIBS)
+		$(FUZZ_ENGINE_SRC) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)

@@ -12,12 +12,12 @@ cd "$(dirname "$0")/../.."
 build=${1:-build}
 queries=${2:-2000}
 root=$PWD
-make --no-print-directory BUILD="$build" OCTET_BIN="$build/octet" "$build/octet" "$build/librag.a" >/dev/null
+make --no-print-directory BUILD="$build" OCTET_BIN="$build/octet" "$build/octet" "$build/librag.a" "$build/libbase.a" >/dev/null
 octet=$root/$build/octet
 bench=$root/$build/tools/rag_bench
 mkdir -p "$build/tools"
-${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Iengine -Irag -pthread \
-    -o "$bench" tools/bench/rag_bench.c "$build/librag.a" $(pkg-config --libs sqlite3 libgit2) -lm
+${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Ibase -Iengine -Irag -pthread \
+    -o "$bench" tools/bench/rag_bench.c "$build/librag.a" "$build/libbase.a" $(pkg-config --libs sqlite3 libgit2) -lm
 
 src=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 work=$(mktemp -d /tmp/octet-rag-bench.XXXXXX)

@@ -64,20 +64,6 @@ static void test_stopwords(void)
     CHECK(!words_is_stopword("averyveryverylongword", 21));
 }
 
-static void test_utf8_len(void)
-{
-    CHECK_EQ_INT(words_utf8_len((const unsigned char *)"a", 1), 1);
-    CHECK_EQ_INT(words_utf8_len((const unsigned char *)"\xc3\xa9", 2), 2);       /* é */
-    CHECK_EQ_INT(words_utf8_len((const unsigned char *)"\xe2\x82\xac", 3), 3);   /* € */
-    CHECK_EQ_INT(words_utf8_len((const unsigned char *)"\xf0\x9f\x98\x80", 4), 4);
-    CHECK_EQ_INT(words_utf8_len((const unsigned char *)"\xc0\xaf", 2), 0);       /* overlong */
-    CHECK_EQ_INT(words_utf8_len((const unsigned char *)"\xe0\x80\xaf", 3), 0);   /* overlong */
-    CHECK_EQ_INT(words_utf8_len((const unsigned char *)"\xed\xa0\x80", 3), 0);   /* surrogate */
-    CHECK_EQ_INT(words_utf8_len((const unsigned char *)"\xf4\x90\x80\x80", 4), 0); /* > U+10FFFF */
-    CHECK_EQ_INT(words_utf8_len((const unsigned char *)"\xe2\x82", 2), 0);       /* truncated */
-    CHECK_EQ_INT(words_utf8_len((const unsigned char *)"\x80", 1), 0);
-}
-
 /* ---- normalization and languages ---------------------------------------- */
 
 static void test_normalize(void)
@@ -549,7 +535,6 @@ int main(void)
 {
     TEST_RUN(test_split_ident);
     TEST_RUN(test_stopwords);
-    TEST_RUN(test_utf8_len);
     TEST_RUN(test_normalize);
     TEST_RUN(test_lang);
     TEST_RUN(test_chunk_c);

@@ -1,6 +1,5 @@
-/* test_text.c - the TUI's text layer (tui/text.c): UTF-8 decoding and
- * completeness, display widths, and soft wrapping (words, wide characters,
- * combining marks, prefixes). */
+/* test_text.c - the TUI's text layer (tui/text.c): display widths and soft
+ * wrapping (words, wide characters, combining marks, prefixes). */
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,38 +28,6 @@ static int wrap_text(const char *s, int width, bool word, const char *first, con
 }
 
 /* ---- text ------------------------------------------------------------------ */
-
-static void test_utf8(void)
-{
-    uint32_t cp;
-    CHECK_EQ_INT(tui_utf8_decode("A", 1, &cp), 1);
-    CHECK_EQ_INT(cp, 'A');
-    CHECK_EQ_INT(tui_utf8_decode("\xC3\xA9", 2, &cp), 2);
-    CHECK_EQ_INT(cp, 0xE9);
-    CHECK_EQ_INT(tui_utf8_decode("\xE4\xB8\x96", 3, &cp), 3);
-    CHECK_EQ_INT(cp, 0x4E16);
-    CHECK_EQ_INT(tui_utf8_decode("\xF0\x9F\x98\x80", 4, &cp), 4);
-    CHECK_EQ_INT(cp, 0x1F600);
-    /* malformed: one byte at a time, as U+FFFD */
-    static const char *const bad[] = {"\xC0\x80", "\xED\xA0\x80", "\x80", "\xE4\xB8", "\xF5\x80\x80\x80",
-                                      "\xE4\x41\x42", "\xFF"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        CHECK_EQ_INT(tui_utf8_decode(bad[i], strlen(bad[i]), &cp), 1);
-        CHECK_EQ_INT(cp, 0xFFFD);
-    }
-    /* incomplete tails are held back, complete text is not */
-    CHECK_EQ_INT(tui_utf8_complete("ab\xE4\xB8", 4), 2);
-    CHECK_EQ_INT(tui_utf8_complete("ab\xE4", 3), 2);
-    CHECK_EQ_INT(tui_utf8_complete("ab\xE4\xB8\x96", 5), 5);
-    CHECK_EQ_INT(tui_utf8_complete("ab\xF0\x9F\x98", 5), 2);
-    CHECK_EQ_INT(tui_utf8_complete("abc", 3), 3);
-    CHECK_EQ_INT(tui_utf8_complete("a\x80\x80\x80\x80", 5), 5); /* junk is complete: it shows as U+FFFD */
-    CHECK_EQ_INT(tui_utf8_complete("", 0), 0);
-    char buf[8];
-    CHECK_EQ_INT(tui_utf8_encode(0x1F600, buf), 4);
-    CHECK(!memcmp(buf, "\xF0\x9F\x98\x80", 4));
-    CHECK_EQ_INT(tui_utf8_encode(0xE9, buf), 2);
-}
 
 static void test_widths(void)
 {
@@ -158,7 +125,6 @@ int main(void)
         printf("FAIL no C.UTF-8 locale\n# passed 0 failed 1\n");
         return 1;
     }
-    TEST_RUN(test_utf8);
     TEST_RUN(test_widths);
     TEST_RUN(test_wrap_words);
     TEST_RUN(test_wrap_wide);
