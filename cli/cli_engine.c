@@ -165,3 +165,49 @@ int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_
         return cli_fail_err(cmd, &err);
     return 0;
 }
+
+int cli_llm_check(const char *cmd, const cli_eng_t *ce, const char *tmpl_name)
+{
+    if (ce->remote && ce->local_opt)
+        return cli_usage(cmd, "%s applies to a local engine, not to --backend %s", ce->local_opt, ce->remote);
+    if (ce->remote && tmpl_name && strcmp(tmpl_name, "none"))
+        return cli_usage(cmd, "--template %s: the remote engine applies its own chat template (--template none "
+                              "asks it for a plain completion)", tmpl_name);
+    return 0;
+}
+
+int cli_llm_open(cli_llm_t *l, const char *cmd, cli_eng_t *ce, uint32_t default_ctx, const char *tmpl_name,
+                 const sample_params_t *sp, double temp, long n_predict, bool ask_ctx)
+{
+    errmsg_t err = {0};
+    int rc;
+    memset(l, 0, sizeof *l);
+    if (ce->remote) {
+        if (remote_open(&l->rem, ce->remote, getenv("OCTET_API_KEY"), &err))
+            return cli_fail_err(cmd, &err);
+    } else if ((rc = cli_eng_open(cmd, ce, default_ctx, &l->model))) {
+        return rc;
+    }
+    llm_conf_t c = {
+        .engine = l->model,
+        .remote = l->rem,
+        .tmpl_name = tmpl_name,
+        .model = ce->remote ? ce->model : NULL, /* NULL: the first model the server lists */
+        .sp = *sp,
+        .temp = temp,
+        .n_predict = n_predict,
+        .ask_ctx = ask_ctx,
+    };
+    if (llm_open(&l->h, &c, &err))
+        return cli_fail_err(cmd, &err);
+    return 0;
+}
+
+void cli_llm_close(cli_llm_t *l)
+{
+    llm_close(&l->h);
+    eng_close(l->model);
+    remote_close(l->rem);
+    l->model = NULL;
+    l->rem = NULL;
+}

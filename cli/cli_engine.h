@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "llm.h"
 
 /* getopt_long codes of the shared long options (above any short option). */
 enum {
@@ -65,5 +66,29 @@ bool cli_eng_is_url(const char *arg);
  * --ctx was given, DEFAULT_CTX (capped at the model's training context; 0:
  * the training context) is used. */
 int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_t **out);
+
+/* The model `octet gen` and `octet refactor` generate with (flows/llm.h):
+ * the local engine or, with --backend URL, a remote OpenAI-compatible one,
+ * opened from the command line's options. */
+typedef struct cli_llm {
+    llm_handle_t h;
+    eng_model_t *model; /* local (owned) */
+    remote_t *rem;      /* remote (owned) */
+} cli_llm_t;
+
+/* The usage errors of CMD's options with --backend URL (an option only a
+ * local engine uses; a chat template other than none): CLI_EXIT_USAGE after
+ * printing, else 0. */
+int cli_llm_check(const char *cmd, const cli_eng_t *ce, const char *tmpl_name);
+
+/* Open L (zeroed first) for CMD: the remote engine when CE names a URL (its
+ * context asked of its /metrics when ASK_CTX; $OCTET_API_KEY its bearer
+ * token), else the local model with a context of DEFAULT_CTX unless --ctx
+ * was given. SP, TEMP (as given, for a remote request), N_PREDICT and
+ * TMPL_NAME set the replies. 0, or a CLI_EXIT_* code after printing the
+ * error; cli_llm_close is safe either way. */
+int cli_llm_open(cli_llm_t *l, const char *cmd, cli_eng_t *ce, uint32_t default_ctx, const char *tmpl_name,
+                 const sample_params_t *sp, double temp, long n_predict, bool ask_ctx);
+void cli_llm_close(cli_llm_t *l);
 
 #endif

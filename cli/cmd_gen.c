@@ -3,7 +3,7 @@
  * names, the code block extracted from the reply and, with --check,
  * verified like `octet check`, retrying with the failure fed back. The
  * model is the local engine's or, with --backend URL, a remote
- * OpenAI-compatible engine's (remote_llm.h). */
+ * OpenAI-compatible engine's (flows/llm.h). */
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -239,22 +239,22 @@ int cmd_gen(int argc, char **argv)
         goto done;
     if (verbose) {
         if (ce.remote)
-            fprintf(stderr, "octet gen: %s request to %s\n", L.llm.chat ? "chat" : "plain-completion", ce.remote);
+            fprintf(stderr, "octet gen: %s request to %s\n", L.h.llm.chat ? "chat" : "plain-completion", ce.remote);
         else
-            fprintf(stderr, "octet gen: %s prompt\n", L.llm.chat ? "chat" : "plain-completion");
-        cli_llm_stream(&L, stream_text);
+            fprintf(stderr, "octet gen: %s prompt\n", L.h.llm.chat ? "chat" : "plain-completion");
+        llm_stream(&L.h, stream_text, NULL);
     }
     if (context > 0) {
         /* the context may take a quarter of the window at most: the spec, the
          * feedback of a retry and the reply need the rest */
         size_t budget = (size_t)context;
-        if (L.n_ctx && budget > L.n_ctx / 4)
-            budget = L.n_ctx / 4;
+        if (L.h.n_ctx && budget > L.h.n_ctx / 4)
+            budget = L.h.n_ctx / 4;
         if (!(query = spec_query(s))) {
             rc = cli_fail("gen", "out of memory");
             goto done;
         }
-        int q = spec_repo_context(repo, query, 8, budget, L.count, L.count_ud, &ctx, &err);
+        int q = spec_repo_context(repo, query, 8, budget, L.h.count, L.h.count_ud, &ctx, &err);
         if (q == OCT_ENOTFOUND) {
             if (verbose)
                 fprintf(stderr, "octet gen: no retrieved context: %s\n", err.msg);
@@ -277,7 +277,7 @@ int cmd_gen(int argc, char **argv)
         .on_attempt = on_attempt,
         .ud = &pr,
     };
-    if (spec_gen(s, &L.llm, &go, &res, &err)) {
+    if (spec_gen(s, &L.h.llm, &go, &res, &err)) {
         rc = cli_fail_err("gen", &err);
         goto done;
     }

@@ -3,7 +3,7 @@
  * the model for a unified diff, show it colored and apply it on
  * confirmation with the same checked, undoable applier as `octet apply`.
  * The model is the local engine's or, with --backend URL, a remote
- * OpenAI-compatible engine's (remote_llm.h). */
+ * OpenAI-compatible engine's (flows/llm.h). */
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,7 +18,6 @@
 #include "patch.h"
 #include "rag.h"
 #include "refactor.h"
-#include "spec.h"
 
 #define REFACTOR_DEFAULT_CTX 4096
 
@@ -72,6 +71,37 @@ static void stream_text(void *ud, const char *piece, size_t len)
 {
     (void)ud;
     fwrite(piece, 1, len, stderr);
+}
+
+/* What -v shows as the steps start. */
+typedef struct shown {
+    bool verbose;
+    const char *remote; /* the --backend URL, or NULL */
+    bool chat;
+} shown_t;
+
+static void on_step(void *ud, refactor_step_t step, const refactor_result_t *res)
+{
+    const shown_t *sh = ud;
+    if (!sh->verbose || step != REFACTOR_GENERATE)
+        return;
+    /* the block headers: path:first-last lines outside the fences */
+    fprintf(stderr, "octet refactor: retrieved");
+    bool in_fence = false;
+    for (const char *l = res->context; *l;) {
+        size_t n = strcspn(l, "\n");
+        if (!strncmp(l, "```", 3))
+            in_fence = !in_fence;
+        else if (!in_fence && n)
+            fprintf(stderr, " %.*s", (int)n, l);
+        l += n + (l[n] == '\n');
+    }
+    fprintf(stderr, "\n");
+    if (sh->remote)
+        fprintf(stderr, "octet refactor: the reply of %s (%s request):\n", sh->remote,
+                sh->chat ? "chat" : "plain-completion");
+    else
+        fprintf(stderr, "octet refactor: the model's reply:\n");
 }
 
 int cmd_refactor(int argc, char **argv)
@@ -188,10 +218,8 @@ int cmd_refactor(int argc, char **argv)
     rag_t *rg = NULL;
     rag_options_t ro = {0};
     cli_llm_t L = {0};
-    patch_t *p = NULL;
-    char *ctx = NULL, *reply = NULL, *diff = NULL, *shown = NULL, *summary = NULL, *record = NULL, *prompt = NULL,
-         *rel = NULL;
-    chat_msg_t msgs[2] = {{CHAT_ROLE_SYSTEM, NULL}, {CHAT_ROLE_USER, NULL}};
+    refactor_result_t res = {0};
+    char *shown = NULL, *summary = NULL, *record = NULL, *rel = NULL;
     errmsg_t err = {0};
     int rc;
     ro.dir = repo;
@@ -206,57 +234,43 @@ int cmd_refactor(int argc, char **argv)
     if ((rc = cli_llm_open(&L, "refactor", &ce, REFACTOR_DEFAULT_CTX, tmpl_name, &sp, temp, n_predict, true)))
         goto done;
     size_t budget = (size_t)context;
-    if (L.n_ctx && budget > L.n_ctx / 2)
-        budget = L.n_ctx / 2;
-    if (refactor_context(rg, instruction, rel, symbol, budget, L.count ? L.count : rag_estimate_tokens, L.count_ud,
-                         &ctx, &err)) {
-        rc = cli_fail_err("refactor", &err);
-        goto done;
-    }
-    if (verbose) {
-        /* the block headers: path:first-last lines outside the fences */
-        fprintf(stderr, "octet refactor: retrieved");
-        bool in_fence = false;
-        for (const char *l = ctx; *l;) {
-            size_t n = strcspn(l, "\n");
-            if (!strncmp(l, "```", 3))
-                in_fence = !in_fence;
-            else if (!in_fence && n)
-                fprintf(stderr, " %.*s", (int)n, l);
-            l += n + (l[n] == '\n');
-        }
-        fprintf(stderr, "\n");
-    }
-    bool completion = !L.llm.chat;
-    if (refactor_prompt(instruction, rel, symbol, ctx, L.llm.chat, msgs, &prompt, &err)) {
-        rc = cli_fail_err("refactor", &err);
-        goto done;
-    }
-    if (verbose) {
-        if (ce.remote)
-            fprintf(stderr, "octet refactor: the reply of %s (%s request):\n", ce.remote,
-                    L.llm.chat ? "chat" : "plain-completion");
-        else
-            fprintf(stderr, "octet refactor: the model's reply:\n");
-        cli_llm_stream(&L, stream_text);
-    }
-    if (L.llm.generate(L.llm.ud, msgs, 2, prompt, refactor_reply_done, &completion, &reply, &err)) {
-        rc = cli_fail_err("refactor", &err);
-        goto done;
-    }
+    if (L.h.n_ctx && budget > L.h.n_ctx / 2)
+        budget = L.h.n_ctx / 2;
+    shown_t sh = {verbose, ce.remote, L.h.llm.chat};
     if (verbose)
+        llm_stream(&L.h, stream_text, NULL);
+    refactor_req_t q = {
+        .instruction = instruction,
+        .rel = rel,
+        .symbol = symbol,
+        .repo_dir = repo,
+        .budget = budget,
+        .count = L.h.count,
+        .count_ud = L.h.count_ud,
+        .force = force,
+        .on_step = on_step,
+        .ud = &sh,
+    };
+    int run = refactor_run(rg, &L.h.llm, &q, &res, &err);
+    if (verbose && res.step > REFACTOR_GENERATE)
         fputc('\n', stderr);
-    if (refactor_reply_diff(reply, completion, repo, &diff, &err)) {
+    if (run && res.step == REFACTOR_EXTRACT) {
         rc = cli_fail("refactor", "no usable diff in the model's reply: %s%s", err.msg,
                       verbose ? "" : " (-v shows the reply)");
         goto done;
     }
-    if (patch_parse(&p, diff, strlen(diff), "the model's diff", &err) || patch_check(p, repo, force, &err)) {
+    if (run && res.step == REFACTOR_CHECK) {
         if (!verbose)
-            fprintf(stderr, "%s", diff);
+            fprintf(stderr, "%s", res.diff);
         rc = cli_fail("refactor", "%s; nothing was changed", err.msg);
         goto done;
     }
+    if (run) {
+        rc = cli_fail_err("refactor", &err);
+        goto done;
+    }
+    const char *diff = res.diff;
+    patch_t *p = res.patch;
     if (!(shown = patch_colorize(diff, color)) || !(summary = patch_summary(p))) {
         rc = cli_fail("refactor", "out of memory");
         goto done;
@@ -282,11 +296,7 @@ done:
     free(record);
     free(summary);
     free(shown);
-    patch_free(p);
-    free(diff);
-    free(reply);
-    free(prompt);
-    free(ctx);
+    refactor_result_free(&res);
     free(rel);
     cli_llm_close(&L);
     rag_close(rg);

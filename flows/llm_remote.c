@@ -1,17 +1,16 @@
-/* remote_llm.c - spec_llm_t on a remote OpenAI-compatible engine (see remote_llm.h). */
+/* llm_remote.c - llm_t on a remote OpenAI-compatible engine (see llm.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "llm_remote.h"
+#include "llm.h"
+#include "sb.h"
 
 typedef struct reply {
-    remote_llm_t *rl;
+    llm_remote_t *rl;
     bool (*done)(const char *reply, void *done_ud);
     void *done_ud;
-    char *text;
-    size_t len, cap;
+    sbuf_t text;
     bool complete; /* DONE said so: the transfer was stopped on purpose */
-    bool oom;
 } reply_t;
 
 /* remote_text_fn: append a piece, show it, and stop the transfer once the
@@ -20,22 +19,12 @@ typedef struct reply {
 static int on_piece(void *ud, const char *t, size_t n)
 {
     reply_t *p = ud;
-    if (p->len + n + 1 > p->cap) {
-        size_t cap = (p->cap ? p->cap * 2 : 1024) + n;
-        char *nt = realloc(p->text, cap);
-        if (!nt) {
-            p->oom = true;
-            return 1;
-        }
-        p->text = nt;
-        p->cap = cap;
-    }
-    memcpy(p->text + p->len, t, n);
-    p->len += n;
-    p->text[p->len] = '\0';
+    sb_addn(&p->text, t, n);
+    if (p->text.oom)
+        return 1;
     if (p->rl->on_text && n)
         p->rl->on_text(p->rl->text_ud, t, n);
-    if (p->done && p->done(p->text, p->done_ud)) {
+    if (p->done && p->text.s && p->done(p->text.s, p->done_ud)) {
         p->complete = true;
         return 1;
     }
@@ -46,7 +35,7 @@ static int remote_generate(void *ud, const chat_msg_t *msgs, size_t n, const cha
                            bool (*done)(const char *reply, void *done_ud), void *done_ud, char **reply,
                            errmsg_t *err)
 {
-    remote_llm_t *rl = ud;
+    llm_remote_t *rl = ud;
     reply_t p = {.rl = rl, .done = done, .done_ud = done_ud};
     oai_gen_t g = rl->gen;
     if (g.seed >= 0)
@@ -55,21 +44,20 @@ static int remote_generate(void *ud, const chat_msg_t *msgs, size_t n, const cha
     *reply = NULL;
     int rc = rl->completion ? remote_complete(rl->rem, prompt ? prompt : "", &g, on_piece, &p, rl->cancel, &rl->last, err)
                             : remote_chat(rl->rem, msgs, n, &g, on_piece, &p, rl->cancel, &rl->last, err);
-    if (p.oom)
+    if (p.text.oom)
         rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
     else if (rc == OCT_ECANCELED && p.complete)
         rc = 0;
-    if (rc == 0 && !p.text && !(p.text = strdup("")))
-        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
     if (rc) {
-        free(p.text);
+        sb_free(&p.text);
         return rc;
     }
-    *reply = p.text;
+    if (!(*reply = sb_take(&p.text)))
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
     return 0;
 }
 
-void remote_llm_init(remote_llm_t *rl, remote_t *rem, const oai_gen_t *g, bool completion, spec_llm_t *llm)
+void llm_remote_init(llm_remote_t *rl, remote_t *rem, const oai_gen_t *g, bool completion, llm_t *llm)
 {
     memset(rl, 0, sizeof *rl);
     rl->rem = rem;
@@ -81,7 +69,7 @@ void remote_llm_init(remote_llm_t *rl, remote_t *rem, const oai_gen_t *g, bool c
     llm->ud = rl;
 }
 
-uint32_t remote_llm_ctx(remote_t *rem)
+uint32_t llm_remote_ctx(remote_t *rem)
 {
     remote_metrics_t m;
     errmsg_t err = {0};

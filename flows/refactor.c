@@ -1,6 +1,7 @@
-/* refactor.c - the refactoring steps `octet refactor` and the TUI's
- * /refactor share (see refactor.h): retrieval of the target and its uses,
- * the model's request, the end of its reply and the diff in it. */
+/* refactor.c - a repository refactoring, as `octet refactor` and the TUI's
+ * /refactor run it (see refactor.h): retrieval of the target and its uses,
+ * the model's request, the end of its reply, the diff in it, and the whole
+ * run up to the checked patch. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -205,4 +206,50 @@ int refactor_reply_diff(const char *reply, bool completion, const char *repo_dir
     int rc = patch_extract(full ? full : reply, repo_dir, diff, err);
     free(full);
     return rc;
+}
+
+static void step(const refactor_req_t *q, refactor_result_t *res, refactor_step_t st)
+{
+    res->step = st;
+    if (q->on_step)
+        q->on_step(q->ud, st, res);
+}
+
+int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_result_t *res, errmsg_t *err)
+{
+    chat_msg_t msgs[2];
+    char *prompt = NULL;
+    int rc;
+    memset(res, 0, sizeof *res);
+    step(q, res, REFACTOR_RETRIEVE);
+    if ((rc = refactor_context(r, q->instruction, q->rel, q->symbol, q->budget,
+                               q->count ? q->count : rag_estimate_tokens, q->count_ud, &res->context, err)))
+        goto done;
+    step(q, res, REFACTOR_PROMPT);
+    if ((rc = refactor_prompt(q->instruction, q->rel, q->symbol, res->context, llm->chat, msgs, &prompt, err)))
+        goto done;
+    step(q, res, REFACTOR_GENERATE);
+    bool completion = !llm->chat;
+    if ((rc = llm->generate(llm->ud, msgs, 2, prompt, refactor_reply_done, &completion, &res->reply, err)))
+        goto done;
+    step(q, res, REFACTOR_EXTRACT);
+    if ((rc = refactor_reply_diff(res->reply, completion, q->repo_dir, &res->diff, err)))
+        goto done;
+    step(q, res, REFACTOR_CHECK);
+    if ((rc = patch_parse(&res->patch, res->diff, strlen(res->diff), "the model's diff", err)) ||
+        (rc = patch_check(res->patch, q->repo_dir, q->force, err)))
+        goto done;
+    step(q, res, REFACTOR_DONE);
+done:
+    free(prompt);
+    return rc;
+}
+
+void refactor_result_free(refactor_result_t *res)
+{
+    patch_free(res->patch);
+    free(res->diff);
+    free(res->reply);
+    free(res->context);
+    memset(res, 0, sizeof *res);
 }

@@ -1,9 +1,10 @@
-/* refactor.h - the steps of a repository refactoring that `octet refactor`
- * and the TUI's /refactor share: the target's path as the index names it,
+/* refactor.h - a repository refactoring, as `octet refactor` and the TUI's
+ * /refactor run it (refactor_run): the target's path as the index names it,
  * the retrieved code (the target first, then the places that use it), the
- * request to the model for a unified diff, when its reply is complete, and
- * the diff in the reply. Applying is flows/patch.h's patch_apply. Nothing
- * here prints. */
+ * request to the model for a unified diff, when its reply is complete, the
+ * diff in the reply, and that diff parsed and checked against the working
+ * tree. Applying is flows/patch.h's patch_apply, after the front end asked
+ * the user. Nothing here prints. */
 #ifndef OCTET_REFACTOR_H
 #define OCTET_REFACTOR_H
 
@@ -12,6 +13,8 @@
 
 #include "chat.h"
 #include "errmsg.h"
+#include "llm.h"
+#include "patch.h"
 #include "rag.h"
 
 /* PATH (absolute, or relative to the current directory) as the index of R
@@ -35,7 +38,7 @@ int refactor_prompt(const char *instruction, const char *rel, const char *symbol
                     chat_msg_t msgs[2], char **prompt, errmsg_t *err);
 
 /* Whether a reply in progress holds a complete diff block: generation can
- * stop. UD points to a bool, true for plain completion (spec_llm_t's done). */
+ * stop. UD points to a bool, true for plain completion (llm_t's done). */
 bool refactor_reply_done(const char *reply, void *ud);
 
 /* The diff in the model's REPLY (COMPLETION: it continues the prompt's
@@ -43,5 +46,51 @@ bool refactor_reply_done(const char *reply, void *ud);
  * REPO_DIR by patch_extract. OCT_ENOTFOUND with the reason when there is
  * none. *diff is malloc'd. */
 int refactor_reply_diff(const char *reply, bool completion, const char *repo_dir, char **diff, errmsg_t *err);
+
+/* ---- the whole refactoring ------------------------------------------------ */
+
+/* The steps of refactor_run, in order. */
+typedef enum refactor_step {
+    REFACTOR_RETRIEVE, /* the target's code and the places that use it */
+    REFACTOR_PROMPT,   /* the request for the model */
+    REFACTOR_GENERATE, /* the model's reply */
+    REFACTOR_EXTRACT,  /* the diff in the reply */
+    REFACTOR_CHECK,    /* the diff parsed and checked against the working tree */
+    REFACTOR_DONE,
+} refactor_step_t;
+
+struct refactor_result;
+
+typedef struct refactor_req {
+    const char *instruction;
+    const char *rel;      /* the file to change (from refactor_rel_path), or NULL */
+    const char *symbol;   /* the symbol to change, or NULL */
+    const char *repo_dir; /* the working tree the diff must apply to */
+    size_t budget;        /* tokens of retrieved code */
+    rag_count_fn count;   /* counts them (NULL: rag_estimate_tokens) */
+    void *count_ud;
+    bool force;           /* accept files with uncommitted changes */
+    /* Called (may be NULL) as each step starts, with the result so far
+     * (its context is there from REFACTOR_PROMPT on). */
+    void (*on_step)(void *ud, refactor_step_t step, const struct refactor_result *res);
+    void *ud;
+} refactor_req_t;
+
+typedef struct refactor_result {
+    refactor_step_t step; /* the step that failed, or REFACTOR_DONE */
+    char *context;        /* the retrieved code */
+    char *reply;          /* the model's reply */
+    char *diff;           /* the diff in it, repaired */
+    patch_t *patch;       /* the diff parsed and checked: what patch_apply would apply */
+} refactor_result_t;
+
+/* Refactor as Q asks, up to the checked patch, with the index R and the
+ * model LLM: retrieve, ask for a diff, extract it from the reply, parse it
+ * and check it against Q's working tree. Nothing on disk changes. 0 with
+ * res->patch set; else OCT_E* with ERR, res->step naming the step that
+ * failed (OCT_ECANCELED: the reply was stopped), and what the steps before
+ * it produced kept in RES. Free RES with refactor_result_free either way. */
+int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_result_t *res, errmsg_t *err);
+void refactor_result_free(refactor_result_t *res);
 
 #endif

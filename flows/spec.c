@@ -19,7 +19,6 @@
 #include "sandbox.h"
 #include "sb.h"
 #include "spec.h"
-#include "tokenizer.h"
 #include "utf8.h"
 
 #define SPEC_MAX_FILE (4 * 1024 * 1024)
@@ -2330,137 +2329,6 @@ bool spec_reply_complete(const spec_t *s, const char *reply, bool completion)
     return next_fence(&p, &f) && f.closed;
 }
 
-/* ---- the engine as a model -------------------------------------------------------------- */
-
-static int engine_generate(void *ud, const chat_msg_t *msgs, size_t n, const char *prompt,
-                           bool (*done)(const char *reply, void *done_ud), void *done_ud, char **reply,
-                           errmsg_t *err)
-{
-    spec_engine_llm_t *e = ud;
-    char *text = NULL;
-    size_t tlen;
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    sampler_t *smp = NULL;
-    sbuf_t out = {0};
-    int rc = 0;
-    *reply = NULL;
-    const tok_t *t = eng_tokenizer(e->model);
-    int flags = TOK_ADD_BOS | TOK_PARSE_SPECIAL;
-    if (e->tmpl) {
-        if ((rc = chat_format(e->tmpl, msgs, n, true, &text, &tlen, err)))
-            goto done;
-        if (chat_tmpl_writes_bos(e->tmpl))
-            flags = TOK_PARSE_SPECIAL;
-    } else {
-        /* plain completion of code: special-token text in it stays text */
-        flags = TOK_ADD_BOS;
-        if (!(text = strdup(prompt ? prompt : ""))) {
-            rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-            goto done;
-        }
-        tlen = strlen(text);
-    }
-    if ((rc = tok_encode(t, text, tlen, flags, &ids, &n_ids, err)))
-        goto done;
-    uint32_t n_ctx = eng_n_ctx(e->session);
-    if (n_ids == 0 || n_ids >= n_ctx) {
-        rc = errmsg_set(err, OCT_EINVAL, "the prompt has %zu tokens; the context holds %u: use a larger "
-                                         "context or less retrieved context", n_ids, n_ctx);
-        goto done;
-    }
-    sample_params_t sp = e->sp;
-    sp.seed += e->calls++; /* another draw for each attempt */
-    if ((rc = eng_truncate(e->session, 0, err)) || (rc = sample_new(&smp, &sp, eng_n_vocab(e->model), err)) ||
-        (rc = eng_feed(e->session, ids, n_ids, err)))
-        goto done;
-    for (size_t i = 0; i < n_ids; i++)
-        sample_accept(smp, ids[i]);
-    for (int k = 0; k < e->n_predict; k++) {
-        int32_t id;
-        if ((rc = eng_sample(e->session, smp, &id, err)))
-            goto done;
-        sample_accept(smp, id);
-        if (tok_is_eog(t, id))
-            break;
-        const char *piece;
-        size_t pl = tok_piece(t, id, false, &piece);
-        sb_addn(&out, piece, pl);
-        if (e->on_text && pl)
-            e->on_text(e->text_ud, piece, pl);
-        if (out.oom) {
-            rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-            goto done;
-        }
-        if ((done && out.s && done(out.s, done_ud)) || eng_pos(e->session) >= n_ctx)
-            break;
-        if ((rc = eng_decode(e->session, id, err)))
-            goto done;
-    }
-    if (!(*reply = sb_take(&out)))
-        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-    out.s = NULL;
-done:
-    sb_free(&out);
-    sample_free(smp);
-    free(ids);
-    free(text);
-    return rc;
-}
-
-int spec_engine_llm_init(spec_engine_llm_t *e, eng_model_t *m, const char *tmpl_name, const sample_params_t *sp,
-                         int n_predict, spec_llm_t *llm, errmsg_t *err)
-{
-    memset(e, 0, sizeof *e);
-    e->model = m;
-    e->sp = *sp;
-    e->n_predict = n_predict > 0 ? n_predict : 512;
-    if (!eng_tokenizer(m))
-        return errmsg_set(err, OCT_EUNSUPPORTED, "the model has no tokenizer");
-    if (!tmpl_name || strcmp(tmpl_name, "none")) {
-        int rc = chat_tmpl_from_gguf(&e->tmpl, eng_gguf(m), tmpl_name, err);
-        if (rc == OCT_ENOTFOUND)
-            return errmsg_set(err, rc, "%s (name one with --template, or --template none for plain completion)",
-                              err ? err->msg : "unknown chat template");
-        if (rc)
-            return rc;
-        if (chat_tmpl_kind(e->tmpl) == CHAT_KIND_NONE) {
-            chat_tmpl_free(e->tmpl);
-            e->tmpl = NULL;
-        }
-    }
-    int rc = eng_session_new(&e->session, m, err);
-    if (rc) {
-        chat_tmpl_free(e->tmpl);
-        e->tmpl = NULL;
-        return rc;
-    }
-    llm->chat = e->tmpl != NULL;
-    llm->generate = engine_generate;
-    llm->ud = e;
-    return 0;
-}
-
-void spec_engine_llm_free(spec_engine_llm_t *e)
-{
-    if (!e)
-        return;
-    eng_session_free(e->session);
-    chat_tmpl_free(e->tmpl);
-    memset(e, 0, sizeof *e);
-}
-
-size_t spec_engine_count(const char *text, size_t len, void *engine_llm)
-{
-    spec_engine_llm_t *e = engine_llm;
-    int32_t *ids = NULL;
-    size_t n = 0;
-    if (tok_encode(eng_tokenizer(e->model), text, len, 0, &ids, &n, NULL))
-        return len / 2 + 1;
-    free(ids);
-    return n;
-}
-
 /* ---- generate, check, retry ----------------------------------------------------------------- */
 
 typedef struct done_ctx {
@@ -2483,7 +2351,7 @@ void spec_gen_result_free(spec_gen_result_t *res)
     memset(res, 0, sizeof *res);
 }
 
-int spec_gen(const spec_t *s, const spec_llm_t *llm, const spec_gen_opts_t *o, spec_gen_result_t *res,
+int spec_gen(const spec_t *s, const llm_t *llm, const spec_gen_opts_t *o, spec_gen_result_t *res,
              errmsg_t *err)
 {
     char *prev_reply = NULL, *prev_error = NULL;

@@ -15,8 +15,8 @@
 #include <stddef.h>
 
 #include "chat.h"
-#include "engine.h"
 #include "errmsg.h"
+#include "llm.h"
 #include "sample.h"
 
 struct cJSON;
@@ -192,43 +192,6 @@ int spec_extract_code(const spec_t *s, const char *reply, const char *head, char
  * function has ended. Generation can stop there. */
 bool spec_reply_complete(const spec_t *s, const char *reply, bool completion);
 
-/* A model to generate with: either chat (MSGS through a chat template) or
- * plain completion (PROMPT). DONE (may be NULL) is asked after each token
- * whether the reply so far is complete. *reply is malloc'd. */
-typedef struct spec_llm {
-    bool chat;
-    int (*generate)(void *ud, const chat_msg_t *msgs, size_t n, const char *prompt,
-                    bool (*done)(const char *reply, void *done_ud), void *done_ud, char **reply,
-                    errmsg_t *err);
-    void *ud;
-} spec_llm_t;
-
-/* The engine-backed model used by `octet gen` and `octet refactor` (and
- * usable by the TUI on its loaded model: it has a session of its own).
- * eng_cancel(session) from another thread stops a reply; spec_gen then
- * returns OCT_ECANCELED. */
-typedef struct spec_engine_llm {
-    eng_model_t *model;
-    chat_tmpl_t *tmpl; /* NULL: plain completion */
-    sample_params_t sp;
-    int n_predict;     /* most tokens per reply */
-    eng_session_t *session;
-    unsigned calls;    /* replies generated: each draws with seed + calls */
-    /* Called with each piece of text as it is generated, for showing a
-     * reply while it streams (NULL: not called; set it after
-     * spec_engine_llm_init, which clears the struct). */
-    void (*on_text)(void *ud, const char *piece, size_t len);
-    void *text_ud;
-} spec_engine_llm_t;
-
-/* TMPL_NAME NULL: the model's own chat template; a model without one (or
- * "none") gives plain completion. */
-int spec_engine_llm_init(spec_engine_llm_t *e, eng_model_t *m, const char *tmpl_name, const sample_params_t *sp,
-                         int n_predict, spec_llm_t *llm, errmsg_t *err);
-void spec_engine_llm_free(spec_engine_llm_t *e);
-/* Tokens TEXT takes with the model's tokenizer (for packing context). */
-size_t spec_engine_count(const char *text, size_t len, void *engine_llm);
-
 /* Retrieved repository context: the chunks of the git repository around
  * DIR most relevant to QUERY (k of them), updated index first, packed into
  * BUDGET tokens counted with COUNT (NULL: estimated). OCT_ENOTFOUND when DIR
@@ -264,7 +227,7 @@ typedef struct spec_gen_result {
  * (no code in the reply, compile error, failed examples) back into the next
  * prompt. Returns 0 when the loop ran (see res->ok), OCT_E* when generation
  * or checking could not run. */
-int spec_gen(const spec_t *s, const spec_llm_t *llm, const spec_gen_opts_t *o, spec_gen_result_t *res,
+int spec_gen(const spec_t *s, const llm_t *llm, const spec_gen_opts_t *o, spec_gen_result_t *res,
              errmsg_t *err);
 void spec_gen_result_free(spec_gen_result_t *res);
 

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "chat.h"
-#include "llm_remote.h"
+#include "llm.h"
 #include "patch.h"
 #include "prompt.h"
 #include "refactor.h"
@@ -989,16 +989,13 @@ done:
 #define SPEC_HITS 8
 #define REFACTOR_CONTEXT 2048 /* at most half the context (refactor's --context) */
 
-/* A workflow's model: the loaded weights behind a spec_engine_llm_t, whose
- * session takes the place of the chat's (one KV cache in memory at a time),
- * so the gauge shows it and Ctrl-C reaches it; or, on a remote preset, the
- * remote engine behind a remote_llm_t (Ctrl-C stops its transfer). */
+/* A workflow's model (flows/llm.h): the loaded weights, whose session takes
+ * the place of the chat's (one KV cache in memory at a time), so the gauge
+ * shows it and Ctrl-C reaches it; or, on a remote preset, the remote engine
+ * (Ctrl-C stops its transfer). */
 typedef struct flow {
     tui_runner_t *r;
-    spec_engine_llm_t el;
-    remote_llm_t rl;
-    spec_llm_t llm;
-    uint32_t n_ctx; /* the context the prompt must fit (remote: as its /metrics or the preset says) */
+    llm_handle_t h; /* h.n_ctx: the context the prompt must fit (remote: as its /metrics or the preset says) */
     rag_count_fn count; /* tokens of retrieved code: the model's tokenizer, or the estimate */
     void *count_ud;
     bool open;  /* a reply is streaming: ANSWER_END not posted yet */
@@ -1038,6 +1035,18 @@ static void flow_end_reply(flow_t *f, const char *text)
     f->open = false;
 }
 
+/* The settings a workflow's replies use: gen's and refactor's temperature,
+ * the preset's seed (1 when it has none) and length. */
+static llm_conf_t flow_conf(tui_runner_t *r)
+{
+    llm_conf_t c = {.engine = r->m, .remote = r->rem, .temp = 0.2, .cancel = &r->cancel};
+    sample_params_default(&c.sp);
+    c.sp.temp = 0.2f;
+    c.sp.seed = r->preset.seed ? r->preset.seed : 1;
+    c.n_predict = (long)r->preset.max_new_tokens;
+    return c;
+}
+
 /* flow_open on a remote engine: its model named (the status bar's, when
  * not known yet), each reply one streamed chat request. */
 static int flow_open_remote(tui_runner_t *r, flow_t *f, errmsg_t *err)
@@ -1053,16 +1062,12 @@ static int flow_open_remote(tui_runner_t *r, flow_t *f, errmsg_t *err)
         snprintf(r->st.model, sizeof r->st.model, "%s", id);
         pthread_mutex_unlock(&r->mu);
     }
-    oai_gen_t g;
-    oai_gen_init(&g);
-    g.max_tokens = (long)r->preset.max_new_tokens;
-    g.temperature = 0.2; /* gen's and refactor's defaults */
-    g.seed = r->preset.seed ? (long long)(r->preset.seed & INT64_MAX) : 1;
-    remote_llm_init(&f->rl, r->rem, &g, false, &f->llm);
-    f->rl.cancel = &r->cancel;
-    f->rl.on_text = flow_text;
-    f->rl.text_ud = f;
-    f->n_ctx = remote_ctx(r);
+    llm_conf_t c = flow_conf(r);
+    int rc = llm_open(&f->h, &c, err);
+    if (rc)
+        return rc;
+    llm_stream(&f->h, flow_text, f);
+    f->h.n_ctx = remote_ctx(r);
     f->count = rag_estimate_tokens;
     pthread_mutex_lock(&r->mu);
     r->st.generating = true;
@@ -1081,21 +1086,19 @@ static int flow_open(tui_runner_t *r, flow_t *f, errmsg_t *err)
     if (!r->m)
         return errmsg_set(err, OCT_EINVAL, "no model loaded: give one with /model FILE.gguf (or start octet with -m "
                                            "FILE)");
-    sample_params_t sp;
-    sample_params_default(&sp);
-    sp.temp = 0.2f; /* gen's and refactor's defaults */
-    sp.seed = r->preset.seed ? r->preset.seed : 1;
     pthread_mutex_lock(&r->mu);
     eng_session_t *os = r->s;
     r->s = NULL;
     pthread_mutex_unlock(&r->mu);
     eng_session_free(os);
     r->n_cached = 0;
-    int n_predict = (int)r->preset.max_new_tokens;
-    int rc = spec_engine_llm_init(&f->el, r->m, NULL, &sp, n_predict, &f->llm, err);
-    if (rc == OCT_ENOTFOUND) /* an unknown chat template: plain completion, as the chat does */
-        rc = spec_engine_llm_init(&f->el, r->m, "none", &sp, n_predict, &f->llm, err);
-    eng_session_t *s = f->el.session;
+    llm_conf_t c = flow_conf(r);
+    int rc = llm_open(&f->h, &c, err);
+    if (rc == OCT_ENOTFOUND) { /* an unknown chat template: plain completion, as the chat does */
+        c.tmpl_name = "none";
+        rc = llm_open(&f->h, &c, err);
+    }
+    eng_session_t *s = f->h.el.session;
     errmsg_t e2 = {0};
     if (rc && eng_session_new(&s, r->m, &e2)) {
         /* without a session the model is of no use: let it go */
@@ -1117,11 +1120,9 @@ static int flow_open(tui_runner_t *r, flow_t *f, errmsg_t *err)
     pthread_mutex_unlock(&r->mu);
     if (atomic_load(&r->cancel))
         eng_cancel(s); /* Ctrl-C came while there was no session */
-    f->el.on_text = flow_text;
-    f->el.text_ud = f;
-    f->n_ctx = eng_n_ctx(s);
-    f->count = spec_engine_count;
-    f->count_ud = &f->el;
+    llm_stream(&f->h, flow_text, f);
+    f->count = f->h.count;
+    f->count_ud = f->h.count_ud;
     publish_pos(r);
     return rc;
 }
@@ -1129,8 +1130,8 @@ static int flow_open(tui_runner_t *r, flow_t *f, errmsg_t *err)
 static void flow_close(flow_t *f)
 {
     tui_runner_t *r = f->r;
-    f->el.session = NULL; /* it is the chat's session now (r->s) */
-    spec_engine_llm_free(&f->el);
+    f->h.el.session = NULL; /* it is the chat's session now (r->s) */
+    llm_close(&f->h);
     pthread_mutex_lock(&r->mu);
     r->st.generating = false;
     pthread_mutex_unlock(&r->mu);
@@ -1173,7 +1174,7 @@ static void job_spec(tui_runner_t *r, job_t *j)
     f.attempts = SPEC_ATTEMPTS;
     if (r->rag && r->preset.retrieval) {
         set_state(r, "retrieving");
-        size_t budget = f.n_ctx / 4 < SPEC_CONTEXT ? f.n_ctx / 4 : SPEC_CONTEXT;
+        size_t budget = f.h.n_ctx / 4 < SPEC_CONTEXT ? f.h.n_ctx / 4 : SPEC_CONTEXT;
         if (!(query = spec_query(s))) {
             post_str(r, TUI_EV_ERROR, "out of memory");
             goto done;
@@ -1190,7 +1191,7 @@ static void job_spec(tui_runner_t *r, job_t *j)
         .on_attempt = spec_attempt,
         .ud = &f,
     };
-    int rc = spec_gen(s, &f.llm, &go, &res, &err);
+    int rc = spec_gen(s, &f.h.llm, &go, &res, &err);
     if (rc == OCT_ECANCELED) {
         flow_end_reply(&f, "stopped (Ctrl-C)");
         postf(r, TUI_EV_NOTICE, "spec %s: stopped; nothing was generated", s->name);
@@ -1220,13 +1221,21 @@ done:
     flow_close(&f);
 }
 
+static void refactor_step(void *ud, refactor_step_t step, const refactor_result_t *res)
+{
+    (void)res;
+    if (step == REFACTOR_RETRIEVE)
+        set_state(ud, "retrieving");
+    else if (step == REFACTOR_GENERATE)
+        set_state(ud, "refactor: asking for a diff");
+}
+
 static void job_refactor(tui_runner_t *r, job_t *j)
 {
     errmsg_t err = {0};
     flow_t f;
-    char *rel = NULL, *ctx = NULL, *prompt = NULL, *reply = NULL, *diff = NULL;
-    patch_t *p = NULL;
-    chat_msg_t msgs[2];
+    char *rel = NULL;
+    refactor_result_t res = {0};
     if (!r->rag) {
         postf(r, TUI_EV_ERROR, "refactor: no repository index (%s is not in a git repository)", j->dir);
         return;
@@ -1240,45 +1249,36 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         free(rel);
         return;
     }
-    set_state(r, "retrieving");
-    size_t budget = f.n_ctx / 2 < REFACTOR_CONTEXT ? f.n_ctx / 2 : REFACTOR_CONTEXT;
-    if (refactor_context(r->rag, j->text, rel, j->symbol, budget, f.count, f.count_ud, &ctx, &err) ||
-        refactor_prompt(j->text, rel, j->symbol, ctx, f.llm.chat, msgs, &prompt, &err)) {
-        postf(r, TUI_EV_ERROR, "refactor: %s; nothing was changed", err.msg);
-        goto done;
-    }
-    set_state(r, "refactor: asking for a diff");
-    bool completion = !f.llm.chat;
-    int rc = f.llm.generate(f.llm.ud, msgs, 2, prompt, refactor_reply_done, &completion, &reply, &err);
-    if (rc == OCT_ECANCELED) {
+    refactor_req_t q = {
+        .instruction = j->text,
+        .rel = rel,
+        .symbol = j->symbol,
+        .repo_dir = j->dir,
+        .budget = f.h.n_ctx / 2 < REFACTOR_CONTEXT ? f.h.n_ctx / 2 : REFACTOR_CONTEXT,
+        .count = f.count,
+        .count_ud = f.count_ud,
+        .on_step = refactor_step,
+        .ud = r,
+    };
+    int rc = refactor_run(r->rag, &f.h.llm, &q, &res, &err);
+    if (rc == OCT_ECANCELED && res.step == REFACTOR_GENERATE) {
         flow_end_reply(&f, "stopped (Ctrl-C)");
         post_str(r, TUI_EV_NOTICE, "refactor: stopped; nothing was changed");
         goto done;
     }
-    if (f.open) {
+    if (res.step >= REFACTOR_GENERATE && f.open) {
         char figures[96];
         snprintf(figures, sizeof figures, "%u tokens, %.1f tok/s", r->st.n_gen, r->st.tok_s);
         flow_end_reply(&f, figures);
     }
-    if (rc) {
-        postf(r, TUI_EV_ERROR, "refactor: %s; nothing was changed", err.msg);
-        goto done;
-    }
-    if (refactor_reply_diff(reply, completion, j->dir, &diff, &err)) {
+    if (rc && res.step == REFACTOR_EXTRACT)
         postf(r, TUI_EV_ERROR, "refactor: no usable diff in the model's reply: %s; nothing was changed", err.msg);
-        goto done;
-    }
-    if (patch_parse(&p, diff, strlen(diff), "the model's diff", &err) || patch_check(p, j->dir, false, &err)) {
+    else if (rc)
         postf(r, TUI_EV_ERROR, "refactor: %s; nothing was changed", err.msg);
-        goto done;
-    }
-    post_str(r, TUI_EV_PATCH, diff);
+    else
+        post_str(r, TUI_EV_PATCH, res.diff);
 done:
-    patch_free(p);
-    free(diff);
-    free(reply);
-    free(prompt);
-    free(ctx);
+    refactor_result_free(&res);
     free(rel);
     flow_close(&f);
 }

@@ -1,4 +1,4 @@
-/* test_llm_remote.c - the workflows' model on a remote engine (flows/llm_remote.h)
+/* test_llm_remote.c - the workflows' model on a remote engine (flows/llm_remote.c)
  * against a real octet server started in this process on a tiny model:
  * each reply drawn with seed + calls (the same text as a direct request with
  * that seed), a complete reply stopping the transfer and the server's
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "llm.h"
 #include "remote.h"
-#include "llm_remote.h"
 #include "server.h"
 #include "test.h"
 
@@ -43,7 +43,7 @@ static bool done_at_3(const char *reply, void *ud)
     return ++*calls >= 3;
 }
 
-static void test_remote_llm(void)
+static void test_llm_remote(void)
 {
     eng_opts_t o;
     eng_opts_default(&o);
@@ -71,7 +71,7 @@ static void test_remote_llm(void)
     CHECKF(remote_open(&r, url, NULL, &err) == 0, "%s", err.msg);
     if (!r)
         goto done;
-    CHECK_EQ_INT(remote_llm_ctx(r), 256);
+    CHECK_EQ_INT(llm_remote_ctx(r), 256);
 
     /* completion: two replies draw with seeds 7 and 8, as direct requests do */
     oai_gen_t g;
@@ -79,9 +79,9 @@ static void test_remote_llm(void)
     g.max_tokens = 24;
     g.temperature = 1.0;
     g.seed = 7;
-    remote_llm_t rl;
-    spec_llm_t llm;
-    remote_llm_init(&rl, r, &g, true, &llm);
+    llm_remote_t rl;
+    llm_t llm;
+    llm_remote_init(&rl, r, &g, true, &llm);
     CHECK(!llm.chat && llm.ud == &rl);
     text_t streamed = {.len = 0};
     rl.on_text = on_text;
@@ -113,7 +113,7 @@ static void test_remote_llm(void)
         oai_gen_init(&g);
         g.max_tokens = 200;
         g.temperature = 0;
-        remote_llm_init(&rl, r, &g, true, &llm);
+        llm_remote_init(&rl, r, &g, true, &llm);
         text_t pieces = {.len = 0};
         rl.on_text = on_text;
         rl.text_ud = &pieces;
@@ -140,7 +140,7 @@ static void test_remote_llm(void)
     oai_gen_init(&g);
     g.max_tokens = 6;
     g.temperature = 0;
-    remote_llm_init(&rl, r, &g, false, &llm);
+    llm_remote_init(&rl, r, &g, false, &llm);
     CHECK(llm.chat);
     chat_msg_t msgs[2] = {{CHAT_ROLE_SYSTEM, "Be brief."}, {CHAT_ROLE_USER, "hi"}};
     CHECKF(llm.generate(llm.ud, msgs, 2, NULL, NULL, NULL, &a, &err) == 0, "%s", err.msg);
@@ -157,7 +157,7 @@ static void test_remote_llm(void)
     /* a refusal: the server's message */
     oai_gen_init(&g);
     g.temperature = 7000;
-    remote_llm_init(&rl, r, &g, true, &llm);
+    llm_remote_init(&rl, r, &g, true, &llm);
     CHECK_EQ_INT(llm.generate(llm.ud, NULL, 0, "x", NULL, NULL, &a, &err), OCT_EIO);
     CHECK(a == NULL && strstr(err.msg, "HTTP 400") && strstr(err.msg, "temperature"));
 done:
@@ -166,19 +166,19 @@ done:
     eng_close(m);
 }
 
-static void test_remote_llm_dead(void)
+static void test_llm_remote_dead(void)
 {
     remote_t *r = NULL;
     errmsg_t err = {0};
     CHECKF(remote_open(&r, "http://127.0.0.1:1/v1", NULL, &err) == 0, "%s", err.msg);
     if (!r)
         return;
-    CHECK_EQ_INT(remote_llm_ctx(r), 0);
+    CHECK_EQ_INT(llm_remote_ctx(r), 0);
     oai_gen_t g;
     oai_gen_init(&g);
-    remote_llm_t rl;
-    spec_llm_t llm;
-    remote_llm_init(&rl, r, &g, false, &llm);
+    llm_remote_t rl;
+    llm_t llm;
+    llm_remote_init(&rl, r, &g, false, &llm);
     chat_msg_t msg = {CHAT_ROLE_USER, "hi"};
     char *reply = NULL;
     CHECK_EQ_INT(llm.generate(llm.ud, &msg, 1, NULL, NULL, NULL, &reply, &err), OCT_EIO);
@@ -188,7 +188,7 @@ static void test_remote_llm_dead(void)
 
 int main(void)
 {
-    TEST_RUN(test_remote_llm);
-    TEST_RUN(test_remote_llm_dead);
+    TEST_RUN(test_llm_remote);
+    TEST_RUN(test_llm_remote_dead);
     TEST_END();
 }

@@ -1,6 +1,8 @@
-/* test_refactor.c - the refactoring steps (flows/refactor.c): when a reply
- * is complete, the diff taken (and repaired) from it, the prompts, and the
- * retrieval of the target file or symbol on a real git repository. */
+/* test_refactor.c - refactoring (flows/refactor.c): when a reply is
+ * complete, the diff taken (and repaired) from it, the prompts, the
+ * retrieval of the target file or symbol on a real git repository, and
+ * refactor_run end to end with scripted replies: the checked patch, each
+ * failing step reported, nothing changed on disk. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,8 +83,110 @@ static void test_refactor_steps(void)
     rag_close(r);
 }
 
+/* A model that answers with a fixed reply and remembers what it was asked. */
+typedef struct scripted {
+    const char *reply;
+    int calls;
+    char prompt[4096];
+} scripted_t;
+
+static int scripted(void *ud, const chat_msg_t *msgs, size_t n, const char *prompt,
+                    bool (*done)(const char *reply, void *done_ud), void *done_ud, char **reply, errmsg_t *err)
+{
+    scripted_t *sc = ud;
+    (void)prompt;
+    sc->calls++;
+    snprintf(sc->prompt, sizeof sc->prompt, "%s", n == 2 ? msgs[1].content : "");
+    if (!sc->reply)
+        return errmsg_set(err, OCT_ECANCELED, "stopped");
+    CHECK(done != NULL && done_ud != NULL); /* the reply may stop at its diff block */
+    *reply = strdup(sc->reply);
+    return 0;
+}
+
+typedef struct steps {
+    int n;
+    refactor_step_t seen[8];
+    bool context_at_prompt;
+} steps_t;
+
+static void on_step(void *ud, refactor_step_t step, const refactor_result_t *res)
+{
+    steps_t *st = ud;
+    if (st->n < 8)
+        st->seen[st->n++] = step;
+    if (step == REFACTOR_PROMPT)
+        st->context_at_prompt = res->context != NULL;
+}
+
+static void test_refactor_run(void)
+{
+    repo_new();
+    rag_t *r = NULL;
+    rag_options_t ro = {0};
+    errmsg_t err = {0};
+    ro.dir = g_repo;
+    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    if (!r)
+        return;
+    char full[300], *rel = NULL;
+    snprintf(full, sizeof full, "%s/add.c", g_repo);
+    CHECK(refactor_rel_path(r, full, &rel, &err) == 0);
+    char reply[1024];
+    /* as models write it: --- and +++ without the diff --git line */
+    snprintf(reply, sizeof reply, "Here:\n```diff\n%s```\n", strstr(SWAP_DIFF, "--- a/"));
+    scripted_t sc = {reply, 0, ""};
+    llm_t llm = {true, scripted, &sc};
+    steps_t st = {0};
+    refactor_req_t q = {.instruction = "swap the operands", .rel = rel, .repo_dir = g_repo, .budget = 400,
+                        .on_step = on_step, .ud = &st};
+    refactor_result_t res;
+    /* the whole run: a checked patch, every step announced in order */
+    CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(res.step, REFACTOR_DONE);
+    CHECK(res.patch != NULL && res.diff && strstr(res.diff, "+    return b + a;"));
+    CHECK(res.context && !strncmp(res.context, "add.c:1-4", 9));
+    CHECK(strstr(sc.prompt, "Instruction: swap the operands") && strstr(sc.prompt, "add.c:1-4"));
+    CHECK_EQ_INT(st.n, 6);
+    for (int i = 0; i < st.n; i++)
+        CHECK_EQ_INT(st.seen[i], i);
+    CHECK(st.context_at_prompt);
+    CHECK_EQ_STR(get("add.c"), ADD_C); /* nothing applied */
+    refactor_result_free(&res);
+    /* no diff in the reply: the extraction step fails, with the reply kept */
+    sc.reply = "I would rather not.";
+    CHECK_EQ_INT(refactor_run(r, &llm, &q, &res, &err), OCT_ENOTFOUND);
+    CHECK_EQ_INT(res.step, REFACTOR_EXTRACT);
+    CHECK(res.reply && res.diff == NULL && res.patch == NULL);
+    refactor_result_free(&res);
+    /* a diff the working tree no longer takes: the check fails */
+    put("add.c", "int add(int a, int b)\n{\n    return a - b;\n}\n");
+    repo_commit();
+    sc.reply = reply;
+    CHECK(refactor_run(r, &llm, &q, &res, &err) != 0);
+    CHECK_EQ_INT(res.step, REFACTOR_CHECK);
+    CHECK(res.diff != NULL && err.msg[0]);
+    refactor_result_free(&res);
+    /* a stopped reply: OCT_ECANCELED at the generation step */
+    sc.reply = NULL;
+    CHECK_EQ_INT(refactor_run(r, &llm, &q, &res, &err), OCT_ECANCELED);
+    CHECK_EQ_INT(res.step, REFACTOR_GENERATE);
+    refactor_result_free(&res);
+    /* an unknown symbol: retrieval fails before the model is asked */
+    int calls = sc.calls;
+    q.rel = NULL;
+    q.symbol = "nope";
+    CHECK_EQ_INT(refactor_run(r, &llm, &q, &res, &err), OCT_ENOTFOUND);
+    CHECK_EQ_INT(res.step, REFACTOR_RETRIEVE);
+    CHECK_EQ_INT(sc.calls, calls);
+    refactor_result_free(&res);
+    free(rel);
+    rag_close(r);
+}
+
 int main(void)
 {
     TEST_RUN(test_refactor_steps);
+    TEST_RUN(test_refactor_run);
     TEST_END();
 }

@@ -863,7 +863,7 @@ static void test_gen_loop(void)
     script_t sc = {replies, 0, "", ""};
     seen_t seen = {0};
     spec_check_opts_t co = fast_opts();
-    spec_llm_t llm = {true, scripted, &sc};
+    llm_t llm = {true, scripted, &sc};
     spec_gen_opts_t o = {.attempts = 3, .check = true, .check_opts = &co, .on_attempt = on_attempt, .ud = &seen};
     spec_gen_result_t res;
     errmsg_t err = {0};
@@ -897,7 +897,7 @@ static void test_gen_loop(void)
     /* plain completion: the model continues the def line; the head comes back */
     static const char *const body[] = {" return a + b\n\nprint(add(1, 2))\n"};
     script_t sc2 = {body, 0, "", ""};
-    spec_llm_t comp = {false, scripted, &sc2};
+    llm_t comp = {false, scripted, &sc2};
     o.check = true;
     o.attempts = 1;
     CHECK(spec_gen(s, &comp, &o, &res, &err) == 0);
