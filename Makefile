@@ -3,7 +3,9 @@
 #   make            build ./octet and the static libraries of its floors in build/:
 #                   libbase.a, libengine.a, librag.a, libpresets.a, libserve.a, libflows.a
 #   make run        install missing Debian packages, build, start octet in this repository
-#   make test       install missing Debian packages, build, run the whole test suite
+#   make test       install missing Debian packages, build, check the floors (make layers),
+#                   run the whole test suite
+#   make layers     check that every #include goes down the floors (tools/layers.sh)
 #   make asan       the test suite under AddressSanitizer + UBSan (in build-asan/)
 #   make fuzz       fuzz the GGUF parser with libFuzzer (FUZZ_SECONDS, default 600)
 #   make CUDA=0     build without the CUDA backend even when nvcc is present
@@ -80,7 +82,7 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 LIBS := $(BUILD)/libflows.a $(BUILD)/libserve.a $(BUILD)/libpresets.a $(BUILD)/librag.a $(BUILD)/libengine.a \
 	$(BUILD)/libbase.a
 
-.PHONY: all run test asan fuzz deps clean tests
+.PHONY: all run test asan fuzz deps clean tests layers
 all: $(OCTET_BIN)
 
 $(OCTET_BIN): $(APP_OBJ) $(LIBS)
@@ -133,7 +135,10 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	./$(OCTET_BIN)
 
-test: deps
+layers:
+	@tools/layers.sh
+
+test: deps layers
 	@$(MAKE) --no-print-directory tests
 	@tests/run.sh $(BUILD) ./$(OCTET_BIN)
 
