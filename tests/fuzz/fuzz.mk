@@ -63,9 +63,10 @@ $(FUZZ_BUILD)/fuzz_patch: tests/fuzz/fuzz_patch.c flows/patch.c flows/patch.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_patch.c flows/patch.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
-$(FUZZ_BUILD)/fuzz_spec: tests/fuzz/fuzz_spec.c flows/spec.c flows/spec.h flows/sandbox.c
+FUZZ_SPEC_SRC = $(wildcard flows/spec*.c) flows/sandbox.c
+$(FUZZ_BUILD)/fuzz_spec: tests/fuzz/fuzz_spec.c $(FUZZ_SPEC_SRC) flows/spec.h flows/spec_int.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_spec.c flows/spec.c flows/sandbox.c \
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_spec.c $(FUZZ_SPEC_SRC) \
 		$(wildcard engine/*.c kernels/cpu/*.c rag/*.c) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
 $(FUZZ_BUILD)/fuzz_preset: tests/fuzz/fuzz_preset.c presets/preset.c presets/preset.h $(FUZZ_ENGINE_SRC)
