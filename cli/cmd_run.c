@@ -161,7 +161,88 @@ done:
     return rc;
 }
 
-int cmd_run(int argc, char **argv)
+/* What `octet run` was asked. */
+typedef struct run_opts {
+    cli_eng_t ce;
+    sample_params_t sp;
+    oai_gen_t rg; /* what a remote engine is sent: the options given */
+    const char *prompt, *pfile, *stops[RUN_MAX_STOPS], *tmpl_name, *system;
+    size_t n_stops;
+    long n_predict;
+    bool echo, verbose, chat;
+} run_opts_t;
+
+/* Handle OPT (with ARG) if it is a sampling option: 1 when handled, 0 when
+ * not one, CLI_EXIT_USAGE (after printing) when ARG is bad. The local
+ * sampler and a remote engine's request get the same values. */
+static int sampling_option(run_opts_t *o, int opt, const char *arg)
+{
+    long v;
+    double d;
+    switch (opt) {
+    case OPT_TEMP:
+        if (cli_parse_float("run", "--temp", arg, 0, 100, &d))
+            return CLI_EXIT_USAGE;
+        o->sp.temp = (float)d;
+        o->rg.temperature = d;
+        return 1;
+    case OPT_SEED:
+        if (cli_parse_long("run", "--seed", arg, 0, 0x7fffffffL, &v))
+            return CLI_EXIT_USAGE;
+        o->sp.seed = (uint64_t)v;
+        o->rg.seed = v;
+        return 1;
+    case OPT_TOP_K:
+        if (cli_parse_long("run", "--top-k", arg, 0, 1 << 24, &v))
+            return CLI_EXIT_USAGE;
+        o->sp.top_k = (int)v;
+        o->rg.top_k = (int)v;
+        return 1;
+    case OPT_TOP_P:
+        if (cli_parse_float("run", "--top-p", arg, 1e-6, 1, &d))
+            return CLI_EXIT_USAGE;
+        o->sp.top_p = (float)d;
+        o->rg.top_p = d;
+        return 1;
+    case OPT_MIN_P:
+        if (cli_parse_float("run", "--min-p", arg, 0, 1, &d))
+            return CLI_EXIT_USAGE;
+        o->sp.min_p = (float)d;
+        o->rg.min_p = d;
+        return 1;
+    case OPT_REPEAT_PENALTY:
+        if (cli_parse_float("run", "--repeat-penalty", arg, 1e-3, 100, &d))
+            return CLI_EXIT_USAGE;
+        o->sp.repeat_penalty = (float)d;
+        o->rg.repeat_penalty = d;
+        return 1;
+    case OPT_REPEAT_LAST_N:
+        if (cli_parse_long("run", "--repeat-last-n", arg, 0, 1 << 20, &v))
+            return CLI_EXIT_USAGE;
+        o->sp.repeat_last_n = (int)v;
+        o->rg.repeat_last_n = (int)v;
+        return 1;
+    case OPT_FREQ_PENALTY:
+        if (cli_parse_float("run", "--freq-penalty", arg, -100, 100, &d))
+            return CLI_EXIT_USAGE;
+        o->sp.freq_penalty = (float)d;
+        o->rg.freq_penalty = d;
+        return 1;
+    case OPT_PRESENCE_PENALTY:
+        if (cli_parse_float("run", "--presence-penalty", arg, -100, 100, &d))
+            return CLI_EXIT_USAGE;
+        o->sp.presence_penalty = (float)d;
+        o->rg.presence_penalty = d;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Parse the command line into O: RUN_GO, or the exit status (help shown,
+ * or a usage error printed). */
+#define RUN_GO (-1)
+static int parse_args(int argc, char **argv, run_opts_t *o)
 {
     static const struct option longopts[] = {
         CLI_ENG_LONGOPTS,
@@ -186,111 +267,51 @@ int cmd_run(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cli_eng_t ce;
-    cli_eng_init(&ce);
-    sample_params_t sp;
-    sample_params_default(&sp);
-    oai_gen_t rg; /* what a remote engine is sent: the options given */
-    oai_gen_init(&rg);
-    sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    const char *prompt = NULL, *pfile = NULL, *stops[RUN_MAX_STOPS], *tmpl_name = NULL, *system = NULL;
-    size_t n_stops = 0;
-    long n_predict = 256, v;
-    double d;
-    bool echo = false, verbose = false, chat = false;
+    memset(o, 0, sizeof *o);
+    cli_eng_init(&o->ce);
+    sample_params_default(&o->sp);
+    oai_gen_init(&o->rg);
+    o->sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    o->n_predict = 256;
     int opt, r;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:p:f:n:vh", longopts, NULL)) != -1) {
-        if ((r = cli_eng_option(&ce, "run", opt, optarg))) {
+        if ((r = cli_eng_option(&o->ce, "run", opt, optarg)) || (r = sampling_option(o, opt, optarg))) {
             if (r != 1)
                 return r;
             continue;
         }
         switch (opt) {
         case 'p':
-            prompt = optarg;
+            o->prompt = optarg;
             break;
         case 'f':
-            pfile = optarg;
+            o->pfile = optarg;
             break;
         case 'n':
-            if (cli_parse_long("run", "-n", optarg, -1, 1 << 24, &n_predict))
+            if (cli_parse_long("run", "-n", optarg, -1, 1 << 24, &o->n_predict))
                 return CLI_EXIT_USAGE;
-            break;
-        case OPT_TEMP:
-            if (cli_parse_float("run", "--temp", optarg, 0, 100, &d))
-                return CLI_EXIT_USAGE;
-            sp.temp = (float)d;
-            rg.temperature = d;
-            break;
-        case OPT_SEED:
-            if (cli_parse_long("run", "--seed", optarg, 0, 0x7fffffffL, &v))
-                return CLI_EXIT_USAGE;
-            sp.seed = (uint64_t)v;
-            rg.seed = v;
-            break;
-        case OPT_TOP_K:
-            if (cli_parse_long("run", "--top-k", optarg, 0, 1 << 24, &v))
-                return CLI_EXIT_USAGE;
-            sp.top_k = (int)v;
-            rg.top_k = (int)v;
-            break;
-        case OPT_TOP_P:
-            if (cli_parse_float("run", "--top-p", optarg, 1e-6, 1, &d))
-                return CLI_EXIT_USAGE;
-            sp.top_p = (float)d;
-            rg.top_p = d;
-            break;
-        case OPT_MIN_P:
-            if (cli_parse_float("run", "--min-p", optarg, 0, 1, &d))
-                return CLI_EXIT_USAGE;
-            sp.min_p = (float)d;
-            rg.min_p = d;
-            break;
-        case OPT_REPEAT_PENALTY:
-            if (cli_parse_float("run", "--repeat-penalty", optarg, 1e-3, 100, &d))
-                return CLI_EXIT_USAGE;
-            sp.repeat_penalty = (float)d;
-            rg.repeat_penalty = d;
-            break;
-        case OPT_REPEAT_LAST_N:
-            if (cli_parse_long("run", "--repeat-last-n", optarg, 0, 1 << 20, &v))
-                return CLI_EXIT_USAGE;
-            sp.repeat_last_n = (int)v;
-            rg.repeat_last_n = (int)v;
-            break;
-        case OPT_FREQ_PENALTY:
-            if (cli_parse_float("run", "--freq-penalty", optarg, -100, 100, &d))
-                return CLI_EXIT_USAGE;
-            sp.freq_penalty = (float)d;
-            rg.freq_penalty = d;
-            break;
-        case OPT_PRESENCE_PENALTY:
-            if (cli_parse_float("run", "--presence-penalty", optarg, -100, 100, &d))
-                return CLI_EXIT_USAGE;
-            sp.presence_penalty = (float)d;
-            rg.presence_penalty = d;
             break;
         case OPT_STOP:
-            if (n_stops == RUN_MAX_STOPS)
+            if (o->n_stops == RUN_MAX_STOPS)
                 return cli_usage("run", "at most %d --stop strings", RUN_MAX_STOPS);
-            stops[n_stops++] = optarg;
+            o->stops[o->n_stops++] = optarg;
             break;
         case OPT_ECHO:
-            echo = true;
+            o->echo = true;
             break;
         case OPT_CHAT:
-            chat = true;
+            o->chat = true;
             break;
         case OPT_TEMPLATE:
-            tmpl_name = optarg;
-            chat = true;
+            o->tmpl_name = optarg;
+            o->chat = true;
             break;
         case OPT_SYSTEM:
-            system = optarg;
+            o->system = optarg;
             break;
         case 'v':
-            verbose = true;
+            o->verbose = true;
             break;
         case 'h':
             usage();
@@ -301,95 +322,38 @@ int cmd_run(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage("run", "unexpected argument '%s'", argv[optind]);
-    if (!prompt == !pfile)
+    if (!o->prompt == !o->pfile)
         return cli_usage("run", "give the prompt with -p TEXT or -f FILE (one of them)");
-    if (system && !chat)
+    if (o->system && !o->chat)
         return cli_usage("run", "--system needs --chat");
-    if (ce.remote) {
-        if (ce.local_opt)
-            return cli_usage("run", "%s applies to a local engine, not to --backend %s", ce.local_opt, ce.remote);
-        if (tmpl_name)
+    if (o->ce.remote) {
+        if (o->ce.local_opt)
+            return cli_usage("run", "%s applies to a local engine, not to --backend %s", o->ce.local_opt,
+                             o->ce.remote);
+        if (o->tmpl_name)
             return cli_usage("run", "--template: the remote engine applies its own chat template (use --chat)");
-        if (echo && chat)
+        if (o->echo && o->chat)
             return cli_usage("run", "--echo with --chat needs a local engine (the remote one formats the chat)");
     }
-    if (tmpl_name) {
+    if (o->tmpl_name) {
         chat_tmpl_t *check = NULL;
         errmsg_t e;
-        if (chat_tmpl_by_name(&check, tmpl_name, &e))
+        if (chat_tmpl_by_name(&check, o->tmpl_name, &e))
             return cli_usage("run", "%s", e.msg);
         chat_tmpl_free(check);
     }
+    return RUN_GO;
+}
 
-    char *ptext = NULL, *ctext = NULL;
-    chat_tmpl_t *tmpl = NULL;
-    size_t plen = prompt ? strlen(prompt) : 0;
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
-    eng_model_t *m = NULL;
-    eng_session_t *s = NULL;
-    sampler_t *smp = NULL;
-    sample_stop_t *stop = NULL;
+/* The answer streamed to stdout from the tokens IDS of the prompt PROMPT
+ * (PLEN bytes, echoed with --echo), on the session S of the model M. */
+static int generate(const run_opts_t *o, eng_model_t *m, eng_session_t *s, const tok_t *t, sampler_t *smp,
+                    sample_stop_t *stop, const char *prompt, size_t plen, const int32_t *ids, size_t n_ids)
+{
+    const long n_predict = o->n_predict;
+    const bool echo = o->echo, verbose = o->verbose;
     errmsg_t err = {0};
     int rc;
-    if (pfile) {
-        FILE *f = strcmp(pfile, "-") ? fopen(pfile, "rb") : stdin;
-        if (!f)
-            return cli_fail("run", "%s: cannot open", pfile);
-        rc = cli_read_all(f, &ptext, &plen, &err);
-        if (f != stdin)
-            fclose(f);
-        if (rc)
-            return cli_fail("run", "%s: %s", pfile, err.msg);
-        prompt = ptext;
-    }
-    if (ce.remote) {
-        rg.model = ce.model; /* -m names the remote model; default: the first it lists */
-        rg.max_tokens = n_predict;
-        rg.stops = stops;
-        rg.n_stops = n_stops;
-        rc = n_predict == 0 ? CLI_EXIT_OK : run_remote(ce.remote, prompt, chat, system, &rg, echo, verbose);
-        goto done;
-    }
-    if ((rc = cli_eng_open("run", &ce, RUN_DEFAULT_CTX, &m)))
-        goto done;
-    const tok_t *t = eng_tokenizer(m);
-    if (!t) {
-        rc = cli_fail("run", "%s has no tokenizer", ce.model);
-        goto done;
-    }
-    int flags = TOK_ADD_BOS | TOK_PARSE_SPECIAL;
-    if (chat) {
-        chat_msg_t msgs[2] = {{CHAT_ROLE_SYSTEM, system}, {CHAT_ROLE_USER, prompt}};
-        rc = chat_tmpl_from_gguf(&tmpl, eng_gguf(m), tmpl_name, &err);
-        if (rc == OCT_ENOTFOUND) {
-            rc = cli_fail("run", "%s (name one with --template)", err.msg);
-            goto done;
-        }
-        if (rc || chat_format(tmpl, system ? msgs : msgs + 1, system ? 2 : 1, true, &ctext, &plen, &err)) {
-            rc = cli_fail_err("run", &err);
-            goto done;
-        }
-        prompt = ctext;
-        /* templates that write the BOS text themselves must not get a second one */
-        if (chat_tmpl_writes_bos(tmpl))
-            flags = TOK_PARSE_SPECIAL;
-    }
-    if (tok_encode(t, prompt, plen, flags, &ids, &n_ids, &err) ||
-        eng_session_new(&s, m, &err) || sample_new(&smp, &sp, eng_n_vocab(m), &err) ||
-        sample_stop_new(&stop, stops, n_stops, &err)) {
-        rc = cli_fail_err("run", &err);
-        goto done;
-    }
-    if (n_ids == 0) {
-        rc = cli_fail("run", "the prompt is empty");
-        goto done;
-    }
-    if (n_ids >= eng_n_ctx(s)) {
-        rc = cli_fail("run", "the prompt has %zu tokens; the context holds %u (use --ctx)", n_ids,
-                      eng_n_ctx(s));
-        goto done;
-    }
     g_session = s;
     struct sigaction sa, old_sa;
     memset(&sa, 0, sizeof sa);
@@ -469,6 +433,66 @@ int cmd_run(int argc, char **argv)
 restore:
     sigaction(SIGINT, &old_sa, NULL);
     g_session = NULL;
+    return rc;
+}
+
+/* `octet run` on the local engine: the prompt (PLEN bytes) formatted for
+ * --chat, tokenized, and the answer generated. */
+static int run_local(run_opts_t *o, const char *prompt, size_t plen)
+{
+    cli_eng_t *ce = &o->ce;
+    const bool chat = o->chat;
+    const char *tmpl_name = o->tmpl_name, *system = o->system;
+    char *ctext = NULL;
+    chat_tmpl_t *tmpl = NULL;
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    eng_model_t *m = NULL;
+    eng_session_t *s = NULL;
+    sampler_t *smp = NULL;
+    sample_stop_t *stop = NULL;
+    errmsg_t err = {0};
+    int rc;
+    if ((rc = cli_eng_open("run", ce, RUN_DEFAULT_CTX, &m)))
+        goto done;
+    const tok_t *t = eng_tokenizer(m);
+    if (!t) {
+        rc = cli_fail("run", "%s has no tokenizer", ce->model);
+        goto done;
+    }
+    int flags = TOK_ADD_BOS | TOK_PARSE_SPECIAL;
+    if (chat) {
+        chat_msg_t msgs[2] = {{CHAT_ROLE_SYSTEM, system}, {CHAT_ROLE_USER, prompt}};
+        rc = chat_tmpl_from_gguf(&tmpl, eng_gguf(m), tmpl_name, &err);
+        if (rc == OCT_ENOTFOUND) {
+            rc = cli_fail("run", "%s (name one with --template)", err.msg);
+            goto done;
+        }
+        if (rc || chat_format(tmpl, system ? msgs : msgs + 1, system ? 2 : 1, true, &ctext, &plen, &err)) {
+            rc = cli_fail_err("run", &err);
+            goto done;
+        }
+        prompt = ctext;
+        /* templates that write the BOS text themselves must not get a second one */
+        if (chat_tmpl_writes_bos(tmpl))
+            flags = TOK_PARSE_SPECIAL;
+    }
+    if (tok_encode(t, prompt, plen, flags, &ids, &n_ids, &err) ||
+        eng_session_new(&s, m, &err) || sample_new(&smp, &o->sp, eng_n_vocab(m), &err) ||
+        sample_stop_new(&stop, o->stops, o->n_stops, &err)) {
+        rc = cli_fail_err("run", &err);
+        goto done;
+    }
+    if (n_ids == 0) {
+        rc = cli_fail("run", "the prompt is empty");
+        goto done;
+    }
+    if (n_ids >= eng_n_ctx(s)) {
+        rc = cli_fail("run", "the prompt has %zu tokens; the context holds %u (use --ctx)", n_ids,
+                      eng_n_ctx(s));
+        goto done;
+    }
+    rc = generate(o, m, s, t, smp, stop, prompt, plen, ids, n_ids);
 done:
     sample_stop_free(stop);
     sample_free(smp);
@@ -476,7 +500,41 @@ done:
     eng_close(m);
     chat_tmpl_free(tmpl);
     free(ids);
-    free(ptext);
     free(ctext);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_opts_t o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != RUN_GO)
+        return rc;
+    const char *prompt = o.prompt;
+    size_t plen = prompt ? strlen(prompt) : 0;
+    char *ptext = NULL;
+    errmsg_t err = {0};
+    if (o.pfile) {
+        FILE *f = strcmp(o.pfile, "-") ? fopen(o.pfile, "rb") : stdin;
+        if (!f)
+            return cli_fail("run", "%s: cannot open", o.pfile);
+        rc = cli_read_all(f, &ptext, &plen, &err);
+        if (f != stdin)
+            fclose(f);
+        if (rc)
+            return cli_fail("run", "%s: %s", o.pfile, err.msg);
+        prompt = ptext;
+    }
+    if (o.ce.remote) {
+        o.rg.model = o.ce.model; /* -m names the remote model; default: the first it lists */
+        o.rg.max_tokens = o.n_predict;
+        o.rg.stops = o.stops;
+        o.rg.n_stops = o.n_stops;
+        rc = o.n_predict == 0 ? CLI_EXIT_OK
+                              : run_remote(o.ce.remote, prompt, o.chat, o.system, &o.rg, o.echo, o.verbose);
+    } else {
+        rc = run_local(&o, prompt, plen);
+    }
+    free(ptext);
     return rc;
 }
