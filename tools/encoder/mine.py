@@ -4,7 +4,9 @@ Files come from tools/train/data.py's scan (the same license rules as the
 embedded model: permissively licensed installed distributions and
 /usr/include headers with a permissive notice), minus what the encoder's
 benchmarks use or must never see:
-  * the Python standard library (the Python benchmark repository);
+  * the Python standard library (the Python benchmark repository) and
+    copies of it inside distributions (setuptools/_distutils, backports...);
+    train.py also drops every pair whose description is a benchmark query;
   * anything whose path mentions sqlite (the C benchmark repository is
     SQLite's source; sqlite3.h would be public domain anyway, which the
     license rules do not accept);
@@ -46,6 +48,9 @@ import extract  # noqa: E402
 _TEST_DIR = {"tests", "test", "testing", "unittests", "unit_tests"}
 _TEST_FILE = re.compile(r"(^test_.*\.py$|_test\.py$|^conftest\.py$)")
 _HELD_OUT = re.compile(r"sqlite", re.I)
+# copies of standard-library code inside distributions (the stdlib is the Python benchmark)
+_STDLIB_COPIES = {"_distutils", "distutils", "backports", "importlib_metadata", "importlib_resources",
+                  "typing_extensions.py", "mock", "dataclasses.py", "enum", "exceptiongroup"}
 MAX_FILE = 400_000
 
 
@@ -56,7 +61,7 @@ def _keep(c):
     parts = rel.split("/")
     if any(p in _TEST_DIR for p in parts[:-1]) or _TEST_FILE.search(parts[-1]):
         return False
-    if _HELD_OUT.search(c.path):
+    if _HELD_OUT.search(c.path) or any(p in _STDLIB_COPIES for p in parts[:-1]) or parts[0] in _STDLIB_COPIES:
         return False
     return c.size <= MAX_FILE
 

@@ -155,6 +155,22 @@ def main():
         log(f"pairs from {a.pairs}")
     else:
         pairs, _ = mine.mine(log, a.workers)
+    # never train on a benchmark's query: drop pairs whose description is one (copies of stdlib code)
+    if a.bundles and os.path.isdir(a.bundles):
+        import gzip
+        held = set()
+        for fn in sorted(os.listdir(a.bundles)):
+            if fn.endswith(".json.gz"):
+                with gzip.open(os.path.join(a.bundles, fn), "rt") as f:
+                    held |= {" ".join(q["text"].lower().split()) for q in json.load(f)["queries"]}
+        n0 = len(pairs)
+        keep = [i for i, p in enumerate(pairs) if " ".join(p["desc"].lower().split()) not in held]
+        new_of = {old: new for new, old in enumerate(keep)}
+        pairs = [pairs[i] for i in keep]
+        for p in pairs:  # hard negatives are indices into the list
+            p["neg"] = new_of.get(p["neg"], -1)
+        log(f"dropped {n0 - len(pairs)} pairs whose description is a benchmark query")
+        metrics["dropped_benchmark_descriptions"] = n0 - len(pairs)
     rows, dists = mine.summary(pairs)
     metrics["pairs"] = {"/".join(k): v for k, v in sorted(rows.items())}
     metrics["pairs_by_source"] = {"/".join(k): v for k, v in dists.most_common()}
