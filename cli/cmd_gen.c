@@ -112,7 +112,22 @@ static int write_file(const char *path, const char *text)
     return fclose(f) || !ok ? -1 : 0;
 }
 
-int cmd_gen(int argc, char **argv)
+/* What `octet gen` was asked. */
+typedef struct gen_opts {
+    cli_eng_t ce;
+    sample_params_t sp;
+    double temp; /* kept as given: a remote engine is sent this value */
+    spec_check_opts_t co;
+    const char *spec_path, *out_path, *tmpl_name, *repo, *includes[GEN_MAX_INCLUDES];
+    size_t n_inc;
+    long retries, n_predict, context;
+    bool check, verbose;
+} gen_opts_t;
+
+/* Parse the command line into O: GEN_GO, or the exit status (help shown,
+ * or a usage error printed). */
+#define GEN_GO (-1)
+static int parse_args(int argc, char **argv, gen_opts_t *o)
 {
     static const struct option longopts[] = {
         CLI_ENG_LONGOPTS,
@@ -133,81 +148,80 @@ int cmd_gen(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cli_eng_t ce;
-    cli_eng_init(&ce);
-    sample_params_t sp;
-    sample_params_default(&sp);
-    double temp = 0.2; /* kept as given: a remote engine is sent this value */
-    sp.temp = (float)temp;
-    sp.seed = 1;
-    spec_check_opts_t co;
-    spec_check_opts_default(&co);
-    const char *spec_path = NULL, *out_path = NULL, *tmpl_name = NULL, *repo = ".", *includes[GEN_MAX_INCLUDES];
-    size_t n_inc = 0;
-    long retries = 2, n_predict = 768, context = 1024, v;
+    memset(o, 0, sizeof *o);
+    cli_eng_init(&o->ce);
+    sample_params_default(&o->sp);
+    o->temp = 0.2;
+    o->sp.temp = (float)o->temp;
+    o->sp.seed = 1;
+    spec_check_opts_default(&o->co);
+    o->repo = ".";
+    o->retries = 2;
+    o->n_predict = 768;
+    o->context = 1024;
+    long v;
     double d;
-    bool check = false, verbose = false;
     int opt, r;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:n:I:vh", longopts, NULL)) != -1) {
-        if ((r = cli_eng_option(&ce, "gen", opt, optarg))) {
+        if ((r = cli_eng_option(&o->ce, "gen", opt, optarg))) {
             if (r != 1)
                 return r;
             continue;
         }
         switch (opt) {
         case OPT_SPEC:
-            spec_path = optarg;
+            o->spec_path = optarg;
             break;
         case OPT_CHECK:
-            check = true;
+            o->check = true;
             break;
         case OPT_RETRIES:
-            if (cli_parse_long("gen", "--retries", optarg, 0, 100, &retries))
+            if (cli_parse_long("gen", "--retries", optarg, 0, 100, &o->retries))
                 return CLI_EXIT_USAGE;
             break;
         case OPT_OUT:
-            out_path = optarg;
+            o->out_path = optarg;
             break;
         case 'n':
-            if (cli_parse_long("gen", "-n", optarg, 1, 1 << 20, &n_predict))
+            if (cli_parse_long("gen", "-n", optarg, 1, 1 << 20, &o->n_predict))
                 return CLI_EXIT_USAGE;
             break;
         case OPT_TEMPLATE:
-            tmpl_name = optarg;
+            o->tmpl_name = optarg;
             break;
         case OPT_TEMP:
-            if (cli_parse_float("gen", "--temp", optarg, 0, 100, &temp))
+            if (cli_parse_float("gen", "--temp", optarg, 0, 100, &o->temp))
                 return CLI_EXIT_USAGE;
-            sp.temp = (float)temp;
+            o->sp.temp = (float)o->temp;
             break;
         case OPT_SEED:
             if (cli_parse_long("gen", "--seed", optarg, 0, 0x7fffffffL, &v))
                 return CLI_EXIT_USAGE;
-            sp.seed = (uint64_t)v;
+            o->sp.seed = (uint64_t)v;
             break;
         case OPT_CONTEXT:
-            if (cli_parse_long("gen", "--context", optarg, 1, 1 << 20, &context))
+            if (cli_parse_long("gen", "--context", optarg, 1, 1 << 20, &o->context))
                 return CLI_EXIT_USAGE;
             break;
         case OPT_NO_CONTEXT:
-            context = 0;
+            o->context = 0;
             break;
         case OPT_REPO:
-            repo = optarg;
+            o->repo = optarg;
             break;
         case OPT_TIMEOUT:
             if (cli_parse_float("gen", "--timeout", optarg, 0.05, 86400, &d))
                 return CLI_EXIT_USAGE;
-            co.timeout_s = d;
+            o->co.timeout_s = d;
             break;
         case 'I':
-            if (n_inc == GEN_MAX_INCLUDES)
+            if (o->n_inc == GEN_MAX_INCLUDES)
                 return cli_usage("gen", "at most %d include directories", GEN_MAX_INCLUDES);
-            includes[n_inc++] = optarg;
+            o->includes[o->n_inc++] = optarg;
             break;
         case 'v':
-            verbose = true;
+            o->verbose = true;
             break;
         case 'h':
             usage();
@@ -218,62 +232,78 @@ int cmd_gen(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage("gen", "unexpected argument '%s'", argv[optind]);
-    if (!spec_path)
+    if (!o->spec_path)
         return cli_usage("gen", "no spec given: use --spec FILE");
-    if ((r = cli_llm_check("gen", &ce, tmpl_name)))
+    if ((r = cli_llm_check("gen", &o->ce, o->tmpl_name)))
         return r;
-    co.include_dirs = includes;
-    co.n_include_dirs = n_inc;
+    o->co.include_dirs = o->includes;
+    o->co.n_include_dirs = o->n_inc;
+    return GEN_GO;
+}
 
+/* The repository code retrieved for S into *CTX (NULL when there is none),
+ * packed into the budget with L's token counter. 0 or the exit status
+ * after printing the error. */
+static int retrieve(const gen_opts_t *o, cli_llm_t *L, const spec_t *s, char **ctx)
+{
+    errmsg_t err = {0};
+    /* the context may take a quarter of the window at most: the spec, the
+     * feedback of a retry and the reply need the rest */
+    size_t budget = (size_t)o->context;
+    if (L->h.n_ctx && budget > L->h.n_ctx / 4)
+        budget = L->h.n_ctx / 4;
+    char *query = spec_query(s);
+    if (!query)
+        return cli_fail("gen", "out of memory");
+    int q = spec_repo_context(o->repo, query, 8, budget, L->h.count, L->h.count_ud, ctx, &err);
+    free(query);
+    if (q == OCT_ENOTFOUND) {
+        if (o->verbose)
+            fprintf(stderr, "octet gen: no retrieved context: %s\n", err.msg);
+    } else if (q) {
+        return cli_fail_err("gen", &err);
+    } else if (o->verbose) {
+        fprintf(stderr, "octet gen: retrieved context, %zu bytes\n", strlen(*ctx));
+    }
+    return 0;
+}
+
+int cmd_gen(int argc, char **argv)
+{
+    gen_opts_t o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != GEN_GO)
+        return rc;
     spec_t *s = NULL;
     cli_llm_t L = {0};
     spec_gen_result_t res = {0};
-    char *ctx = NULL, *query = NULL;
+    char *ctx = NULL;
     errmsg_t err = {0};
-    int rc;
-    if (spec_load(&s, spec_path, &err)) {
+    if (spec_load(&s, o.spec_path, &err)) {
         rc = cli_fail_err("gen", &err);
         goto done;
     }
-    if ((rc = cli_llm_open(&L, "gen", &ce, GEN_DEFAULT_CTX, tmpl_name, &sp, temp, n_predict, context > 0)))
+    if ((rc = cli_llm_open(&L, "gen", &o.ce, GEN_DEFAULT_CTX, o.tmpl_name, &o.sp, o.temp, o.n_predict,
+                           o.context > 0)))
         goto done;
-    if (verbose) {
-        if (ce.remote)
-            fprintf(stderr, "octet gen: %s request to %s\n", L.h.llm.chat ? "chat" : "plain-completion", ce.remote);
+    if (o.verbose) {
+        if (o.ce.remote)
+            fprintf(stderr, "octet gen: %s request to %s\n", L.h.llm.chat ? "chat" : "plain-completion", o.ce.remote);
         else
             fprintf(stderr, "octet gen: %s prompt\n", L.h.llm.chat ? "chat" : "plain-completion");
         llm_stream(&L.h, stream_text, NULL);
     }
-    if (context > 0) {
-        /* the context may take a quarter of the window at most: the spec, the
-         * feedback of a retry and the reply need the rest */
-        size_t budget = (size_t)context;
-        if (L.h.n_ctx && budget > L.h.n_ctx / 4)
-            budget = L.h.n_ctx / 4;
-        if (!(query = spec_query(s))) {
-            rc = cli_fail("gen", "out of memory");
-            goto done;
-        }
-        int q = spec_repo_context(repo, query, 8, budget, L.h.count, L.h.count_ud, &ctx, &err);
-        if (q == OCT_ENOTFOUND) {
-            if (verbose)
-                fprintf(stderr, "octet gen: no retrieved context: %s\n", err.msg);
-        } else if (q) {
-            rc = cli_fail_err("gen", &err);
-            goto done;
-        } else if (verbose) {
-            fprintf(stderr, "octet gen: retrieved context, %zu bytes\n", strlen(ctx));
-        }
-    }
+    if (o.context > 0 && (rc = retrieve(&o, &L, s, &ctx)))
+        goto done;
     char dir_buf[PATH_MAX];
-    snprintf(dir_buf, sizeof dir_buf, "%s", out_path ? out_path : "./x");
-    progress_t pr = {(int)retries + 1, verbose, check};
+    snprintf(dir_buf, sizeof dir_buf, "%s", o.out_path ? o.out_path : "./x");
+    progress_t pr = {(int)o.retries + 1, o.verbose, o.check};
     spec_gen_opts_t go = {
-        .attempts = (int)retries + 1,
-        .check = check,
+        .attempts = (int)o.retries + 1,
+        .check = o.check,
         .context = ctx,
         .code_dir = dirname(dir_buf),
-        .check_opts = &co,
+        .check_opts = &o.co,
         .on_attempt = on_attempt,
         .ud = &pr,
     };
@@ -284,16 +314,16 @@ int cmd_gen(int argc, char **argv)
     if (!res.ok) {
         rc = cli_fail("gen", "no usable code after %d attempt%s; the last one failed:\n%s", res.attempts,
                       res.attempts == 1 ? "" : "s", res.last_error ? res.last_error : "");
-        if (res.code && verbose)
+        if (res.code && o.verbose)
             fprintf(stderr, "octet gen: the last code:\n%s", res.code);
         goto done;
     }
-    if (out_path) {
-        if (write_file(out_path, res.code)) {
-            rc = cli_fail("gen", "%s: cannot write", out_path);
+    if (o.out_path) {
+        if (write_file(o.out_path, res.code)) {
+            rc = cli_fail("gen", "%s: cannot write", o.out_path);
             goto done;
         }
-        fprintf(stderr, "octet gen: wrote %s\n", out_path);
+        fprintf(stderr, "octet gen: wrote %s\n", o.out_path);
     } else {
         fputs(res.code, stdout);
     }
@@ -301,7 +331,6 @@ int cmd_gen(int argc, char **argv)
 done:
     spec_gen_result_free(&res);
     free(ctx);
-    free(query);
     cli_llm_close(&L);
     spec_free(s);
     return rc;
