@@ -104,7 +104,20 @@ static void on_step(void *ud, refactor_step_t step, const refactor_result_t *res
         fprintf(stderr, "octet refactor: the model's reply:\n");
 }
 
-int cmd_refactor(int argc, char **argv)
+/* What `octet refactor` was asked. */
+typedef struct refactor_opts {
+    cli_eng_t ce;
+    sample_params_t sp;
+    double temp; /* kept as given: a remote engine is sent this value */
+    const char *instruction, *path_arg, *symbol, *tmpl_name, *repo, *color_arg;
+    long n_predict, context;
+    bool yes, force, dry_run, verbose, color;
+} refactor_opts_t;
+
+/* Parse the command line into O: REFACTOR_GO, or the exit status (help
+ * shown, or a usage error printed). */
+#define REFACTOR_GO (-1)
+static int parse_args(int argc, char **argv, refactor_opts_t *o)
 {
     static const struct option longopts[] = {
         CLI_ENG_LONGOPTS,
@@ -124,71 +137,72 @@ int cmd_refactor(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    cli_eng_t ce;
-    cli_eng_init(&ce);
-    sample_params_t sp;
-    sample_params_default(&sp);
-    double temp = 0.2; /* kept as given: a remote engine is sent this value */
-    sp.temp = (float)temp;
-    sp.seed = 1;
-    const char *path_arg = NULL, *symbol = NULL, *tmpl_name = NULL, *repo = ".", *color_arg = "auto";
-    long n_predict = 1024, context = 2048, v;
-    bool yes = false, force = false, dry_run = false, verbose = false;
+    memset(o, 0, sizeof *o);
+    cli_eng_init(&o->ce);
+    sample_params_default(&o->sp);
+    o->temp = 0.2;
+    o->sp.temp = (float)o->temp;
+    o->sp.seed = 1;
+    o->repo = ".";
+    o->color_arg = "auto";
+    o->n_predict = 1024;
+    o->context = 2048;
+    long v;
     int opt, r;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:n:yvh", longopts, NULL)) != -1) {
-        if ((r = cli_eng_option(&ce, "refactor", opt, optarg))) {
+        if ((r = cli_eng_option(&o->ce, "refactor", opt, optarg))) {
             if (r != 1)
                 return r;
             continue;
         }
         switch (opt) {
         case OPT_PATH:
-            path_arg = optarg;
+            o->path_arg = optarg;
             break;
         case OPT_SYMBOL:
-            symbol = optarg;
+            o->symbol = optarg;
             break;
         case 'y':
-            yes = true;
+            o->yes = true;
             break;
         case OPT_FORCE:
-            force = true;
+            o->force = true;
             break;
         case OPT_DRY_RUN:
-            dry_run = true;
+            o->dry_run = true;
             break;
         case 'n':
-            if (cli_parse_long("refactor", "-n", optarg, 1, 1 << 20, &n_predict))
+            if (cli_parse_long("refactor", "-n", optarg, 1, 1 << 20, &o->n_predict))
                 return CLI_EXIT_USAGE;
             break;
         case OPT_TEMPLATE:
-            tmpl_name = optarg;
+            o->tmpl_name = optarg;
             break;
         case OPT_TEMP:
-            if (cli_parse_float("refactor", "--temp", optarg, 0, 100, &temp))
+            if (cli_parse_float("refactor", "--temp", optarg, 0, 100, &o->temp))
                 return CLI_EXIT_USAGE;
-            sp.temp = (float)temp;
+            o->sp.temp = (float)o->temp;
             break;
         case OPT_SEED:
             if (cli_parse_long("refactor", "--seed", optarg, 0, 0x7fffffffL, &v))
                 return CLI_EXIT_USAGE;
-            sp.seed = (uint64_t)v;
+            o->sp.seed = (uint64_t)v;
             break;
         case OPT_CONTEXT:
-            if (cli_parse_long("refactor", "--context", optarg, 64, 1 << 20, &context))
+            if (cli_parse_long("refactor", "--context", optarg, 64, 1 << 20, &o->context))
                 return CLI_EXIT_USAGE;
             break;
         case OPT_REPO:
-            repo = optarg;
+            o->repo = optarg;
             break;
         case OPT_COLOR:
             if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
                 return cli_usage("refactor", "--color must be auto, always or never, not '%s'", optarg);
-            color_arg = optarg;
+            o->color_arg = optarg;
             break;
         case 'v':
-            verbose = true;
+            o->verbose = true;
             break;
         case 'h':
             usage();
@@ -200,93 +214,47 @@ int cmd_refactor(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage("refactor", optind < argc ? "give the instruction as one argument (quote it)"
                                                    : "no instruction given");
-    const char *instruction = argv[optind];
-    if (!*instruction)
+    o->instruction = argv[optind];
+    if (!*o->instruction)
         return cli_usage("refactor", "the instruction is empty");
-    if (path_arg && symbol)
+    if (o->path_arg && o->symbol)
         return cli_usage("refactor", "--path and --symbol cannot be combined");
-    if ((r = cli_llm_check("refactor", &ce, tmpl_name)))
+    if ((r = cli_llm_check("refactor", &o->ce, o->tmpl_name)))
         return r;
     const char *term = getenv("TERM");
-    bool color = !strcmp(color_arg, "always") ||
-                 (!strcmp(color_arg, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
-                  !(term && !strcmp(term, "dumb")));
-    if (!yes && !dry_run && !isatty(STDIN_FILENO))
+    o->color = !strcmp(o->color_arg, "always") ||
+               (!strcmp(o->color_arg, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
+                !(term && !strcmp(term, "dumb")));
+    if (!o->yes && !o->dry_run && !isatty(STDIN_FILENO))
         return cli_usage("refactor", "standard input is not a terminal: use --yes to apply without confirmation, "
                                      "or --dry-run");
+    return REFACTOR_GO;
+}
 
-    rag_t *rg = NULL;
-    rag_options_t ro = {0};
-    cli_llm_t L = {0};
-    refactor_result_t res = {0};
-    char *shown = NULL, *summary = NULL, *record = NULL, *rel = NULL;
+/* Show the checked patch of RES and apply it when the user (or --yes) says so. */
+static int show_and_apply(const refactor_opts_t *o, const refactor_result_t *res)
+{
+    char *shown = NULL, *summary = NULL, *record = NULL;
     errmsg_t err = {0};
     int rc;
-    ro.dir = repo;
-    if (rag_open(&rg, &ro, &err) || rag_update(rg, NULL, NULL, NULL, NULL, &err)) {
-        rc = cli_fail_err("refactor", &err);
-        goto done;
-    }
-    if (path_arg && refactor_rel_path(rg, path_arg, &rel, &err)) {
-        rc = cli_fail_err("refactor", &err);
-        goto done;
-    }
-    if ((rc = cli_llm_open(&L, "refactor", &ce, REFACTOR_DEFAULT_CTX, tmpl_name, &sp, temp, n_predict, true)))
-        goto done;
-    size_t budget = (size_t)context;
-    if (L.h.n_ctx && budget > L.h.n_ctx / 2)
-        budget = L.h.n_ctx / 2;
-    shown_t sh = {verbose, ce.remote, L.h.llm.chat};
-    if (verbose)
-        llm_stream(&L.h, stream_text, NULL);
-    refactor_req_t q = {
-        .instruction = instruction,
-        .rel = rel,
-        .symbol = symbol,
-        .repo_dir = repo,
-        .budget = budget,
-        .count = L.h.count,
-        .count_ud = L.h.count_ud,
-        .force = force,
-        .on_step = on_step,
-        .ud = &sh,
-    };
-    int run = refactor_run(rg, &L.h.llm, &q, &res, &err);
-    if (verbose && res.step > REFACTOR_GENERATE)
-        fputc('\n', stderr);
-    if (run && res.step == REFACTOR_EXTRACT) {
-        rc = cli_fail("refactor", "no usable diff in the model's reply: %s%s", err.msg,
-                      verbose ? "" : " (-v shows the reply)");
-        goto done;
-    }
-    if (run && res.step == REFACTOR_CHECK) {
-        if (!verbose)
-            fprintf(stderr, "%s", res.diff);
-        rc = cli_fail("refactor", "%s; nothing was changed", err.msg);
-        goto done;
-    }
-    if (run) {
-        rc = cli_fail_err("refactor", &err);
-        goto done;
-    }
-    const char *diff = res.diff;
-    patch_t *p = res.patch;
-    if (!(shown = patch_colorize(diff, color)) || !(summary = patch_summary(p))) {
+    const char *diff = res->diff;
+    patch_t *p = res->patch;
+    if (!(shown = patch_colorize(diff, o->color)) || !(summary = patch_summary(p))) {
         rc = cli_fail("refactor", "out of memory");
         goto done;
     }
     fputs(shown, stdout);
     printf("%s\n", summary);
     fflush(stdout);
-    if (dry_run) {
+    if (o->dry_run) {
         rc = CLI_EXIT_OK;
         goto done;
     }
-    if (!yes && !cli_confirm("Apply this patch?")) {
+    if (!o->yes && !cli_confirm("Apply this patch?")) {
         rc = cli_fail("refactor", "not applied");
         goto done;
     }
-    if (patch_apply(p, repo, force, &record, &err)) {
+    if (patch_apply(p, o->repo, o->force, &record, &err)) {
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
@@ -296,6 +264,71 @@ done:
     free(record);
     free(summary);
     free(shown);
+    return rc;
+}
+
+int cmd_refactor(int argc, char **argv)
+{
+    refactor_opts_t o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != REFACTOR_GO)
+        return rc;
+    rag_t *rg = NULL;
+    rag_options_t ro = {0};
+    cli_llm_t L = {0};
+    refactor_result_t res = {0};
+    char *rel = NULL;
+    errmsg_t err = {0};
+    ro.dir = o.repo;
+    if (rag_open(&rg, &ro, &err) || rag_update(rg, NULL, NULL, NULL, NULL, &err)) {
+        rc = cli_fail_err("refactor", &err);
+        goto done;
+    }
+    if (o.path_arg && refactor_rel_path(rg, o.path_arg, &rel, &err)) {
+        rc = cli_fail_err("refactor", &err);
+        goto done;
+    }
+    if ((rc = cli_llm_open(&L, "refactor", &o.ce, REFACTOR_DEFAULT_CTX, o.tmpl_name, &o.sp, o.temp, o.n_predict,
+                           true)))
+        goto done;
+    size_t budget = (size_t)o.context;
+    if (L.h.n_ctx && budget > L.h.n_ctx / 2)
+        budget = L.h.n_ctx / 2;
+    shown_t sh = {o.verbose, o.ce.remote, L.h.llm.chat};
+    if (o.verbose)
+        llm_stream(&L.h, stream_text, NULL);
+    refactor_req_t q = {
+        .instruction = o.instruction,
+        .rel = rel,
+        .symbol = o.symbol,
+        .repo_dir = o.repo,
+        .budget = budget,
+        .count = L.h.count,
+        .count_ud = L.h.count_ud,
+        .force = o.force,
+        .on_step = on_step,
+        .ud = &sh,
+    };
+    int run = refactor_run(rg, &L.h.llm, &q, &res, &err);
+    if (o.verbose && res.step > REFACTOR_GENERATE)
+        fputc('\n', stderr);
+    if (run && res.step == REFACTOR_EXTRACT) {
+        rc = cli_fail("refactor", "no usable diff in the model's reply: %s%s", err.msg,
+                      o.verbose ? "" : " (-v shows the reply)");
+        goto done;
+    }
+    if (run && res.step == REFACTOR_CHECK) {
+        if (!o.verbose)
+            fprintf(stderr, "%s", res.diff);
+        rc = cli_fail("refactor", "%s; nothing was changed", err.msg);
+        goto done;
+    }
+    if (run) {
+        rc = cli_fail_err("refactor", &err);
+        goto done;
+    }
+    rc = show_and_apply(&o, &res);
+done:
     refactor_result_free(&res);
     free(rel);
     cli_llm_close(&L);
