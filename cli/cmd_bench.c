@@ -49,6 +49,87 @@ static void mean_sd(const double *v, int n, double *mean, double *sd)
     *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
 }
 
+/* What to measure. */
+typedef struct bench_args {
+    long n_prompt, n_gen, depth, reps;
+    bool json;
+} bench_args_t;
+
+/* A warm-up, then A->reps runs of the prefill (TP: its tok/s per run) and
+ * of the decode after A->depth tokens (TG), on the token ids IDS. 0 or the
+ * exit status after printing the error. */
+static int measure(eng_session_t *s, const int32_t *ids, size_t n_ids, const bench_args_t *a, double *tp, double *tg)
+{
+    errmsg_t err = {0};
+    /* warm-up: touch every weight and the code paths once */
+    if (eng_feed(s, ids, a->n_prompt ? (size_t)a->n_prompt : 1, &err) || eng_truncate(s, 0, &err) ||
+        eng_decode(s, ids[0], &err))
+        return cli_fail_err("bench", &err);
+    for (long i = 0; i < a->reps; i++) {
+        if (a->n_prompt) {
+            eng_truncate(s, 0, &err);
+            double start = now_s();
+            if (eng_feed(s, ids, (size_t)a->n_prompt, &err))
+                return cli_fail_err("bench", &err);
+            tp[i] = (double)a->n_prompt / (now_s() - start);
+        }
+        if (a->n_gen) {
+            eng_truncate(s, 0, &err);
+            if (a->depth && eng_feed(s, ids, (size_t)a->depth, &err))
+                return cli_fail_err("bench", &err);
+            double start = now_s();
+            for (long k = 0; k < a->n_gen; k++)
+                if (eng_decode(s, ids[(size_t)(a->depth + k) % n_ids], &err))
+                    return cli_fail_err("bench", &err);
+            tg[i] = (double)a->n_gen / (now_s() - start);
+        }
+    }
+    return 0;
+}
+
+/* The figures, as text or one JSON object. */
+static void report(eng_model_t *m, eng_session_t *s, const bench_args_t *a, const double *tp, const double *tg,
+                   double load_s)
+{
+    double pp = 0, pp_sd = 0, dg = 0, dg_sd = 0;
+    if (a->n_prompt)
+        mean_sd(tp, (int)a->reps, &pp, &pp_sd);
+    if (a->n_gen)
+        mean_sd(tg, (int)a->reps, &dg, &dg_sd);
+    eng_mem_t mem;
+    eng_memory(m, s, &mem);
+    const eng_opts_t *o = eng_model_opts(m);
+    const model_hparams_t *hp = eng_hparams(m);
+    if (a->json) {
+        printf("{\"model\": ");
+        cli_json_str(hp->name);
+        printf(", \"device\": ");
+        cli_json_str(mem.dev[0].name);
+        printf(", \"ctx\": %u, \"batch\": %u, \"dev_free_bytes\": %llu, \"dev_total_bytes\": %llu", o->n_ctx,
+               o->n_batch, (unsigned long long)mem.dev[0].dev_free, (unsigned long long)mem.dev[0].dev_total);
+        printf(", \"backend\": \"%s\", \"weights\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
+               "\"prompt\": %ld, \"gen\": %ld, \"a->depth\": %ld, \"a->reps\": %ld, "
+               "\"prefill_tok_s\": %.2f, \"prefill_tok_s_sd\": %.2f, "
+               "\"decode_tok_s\": %.2f, \"decode_tok_s_sd\": %.2f, "
+               "\"weights_bytes\": %llu, \"kv_bytes\": %llu, \"scratch_bytes\": %llu, \"load_s\": %.3f}\n",
+               eng_backend_name(m), eng_wfmt_name(o->wfmt), eng_kvfmt_name(o->kvfmt), o->n_threads, a->n_prompt,
+               a->n_gen, a->depth, a->reps, pp, pp_sd, dg, dg_sd, (unsigned long long)mem.weights,
+               (unsigned long long)mem.kv, (unsigned long long)mem.scratch, load_s);
+    } else {
+        printf("model    %s (%s, %u layers, hidden %u, vocab %u)\n", hp->name, model_arch_name(hp->arch),
+               hp->n_layer, hp->n_embd, hp->n_vocab);
+        printf("settings backend %s, weights %s, kv %s, %d threads, ctx %u, batch %u (loaded in %.2f s)\n",
+               mem.dev[0].name, eng_wfmt_name(o->wfmt), eng_kvfmt_name(o->kvfmt), o->n_threads, o->n_ctx,
+               o->n_batch, load_s);
+        if (a->n_prompt)
+            printf("prefill  pp%-6ld %10.2f tok/s  +- %.2f\n", a->n_prompt, pp, pp_sd);
+        if (a->n_gen)
+            printf("decode   tg%-6ld %10.2f tok/s  +- %.2f  (after %ld tokens)\n", a->n_gen, dg, dg_sd, a->depth);
+        printf("memory   weights %.1f MiB, kv %.1f MiB, scratch %.1f MiB\n", (double)mem.weights / 1048576.0,
+               (double)mem.kv / 1048576.0, (double)mem.scratch / 1048576.0);
+    }
+}
+
 int cmd_bench(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -113,6 +194,7 @@ int cmd_bench(int argc, char **argv)
                          need);
     }
 
+    bench_args_t a = {n_prompt, n_gen, depth, reps, json};
     eng_model_t *m = NULL;
     eng_session_t *s = NULL;
     int32_t *ids = NULL;
@@ -141,74 +223,9 @@ int cmd_bench(int argc, char **argv)
         x ^= x << 17;
         ids[i] = (int32_t)(x % eng_n_vocab(m));
     }
-    /* warm-up: touch every weight and the code paths once */
-    if (eng_feed(s, ids, n_prompt ? (size_t)n_prompt : 1, &err) || eng_truncate(s, 0, &err) ||
-        eng_decode(s, ids[0], &err)) {
-        rc = cli_fail_err("bench", &err);
+    if ((rc = measure(s, ids, n_ids, &a, tp, tg)))
         goto done;
-    }
-    for (long i = 0; i < reps; i++) {
-        if (n_prompt) {
-            eng_truncate(s, 0, &err);
-            double a = now_s();
-            if (eng_feed(s, ids, (size_t)n_prompt, &err)) {
-                rc = cli_fail_err("bench", &err);
-                goto done;
-            }
-            tp[i] = (double)n_prompt / (now_s() - a);
-        }
-        if (n_gen) {
-            eng_truncate(s, 0, &err);
-            if (depth && eng_feed(s, ids, (size_t)depth, &err)) {
-                rc = cli_fail_err("bench", &err);
-                goto done;
-            }
-            double a = now_s();
-            for (long k = 0; k < n_gen; k++)
-                if (eng_decode(s, ids[(size_t)(depth + k) % n_ids], &err)) {
-                    rc = cli_fail_err("bench", &err);
-                    goto done;
-                }
-            tg[i] = (double)n_gen / (now_s() - a);
-        }
-    }
-    double pp = 0, pp_sd = 0, dg = 0, dg_sd = 0;
-    if (n_prompt)
-        mean_sd(tp, (int)reps, &pp, &pp_sd);
-    if (n_gen)
-        mean_sd(tg, (int)reps, &dg, &dg_sd);
-    eng_mem_t mem;
-    eng_memory(m, s, &mem);
-    const eng_opts_t *o = eng_model_opts(m);
-    const model_hparams_t *hp = eng_hparams(m);
-    if (json) {
-        printf("{\"model\": ");
-        cli_json_str(hp->name);
-        printf(", \"device\": ");
-        cli_json_str(mem.dev[0].name);
-        printf(", \"ctx\": %u, \"batch\": %u, \"dev_free_bytes\": %llu, \"dev_total_bytes\": %llu", o->n_ctx,
-               o->n_batch, (unsigned long long)mem.dev[0].dev_free, (unsigned long long)mem.dev[0].dev_total);
-        printf(", \"backend\": \"%s\", \"weights\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
-               "\"prompt\": %ld, \"gen\": %ld, \"depth\": %ld, \"reps\": %ld, "
-               "\"prefill_tok_s\": %.2f, \"prefill_tok_s_sd\": %.2f, "
-               "\"decode_tok_s\": %.2f, \"decode_tok_s_sd\": %.2f, "
-               "\"weights_bytes\": %llu, \"kv_bytes\": %llu, \"scratch_bytes\": %llu, \"load_s\": %.3f}\n",
-               eng_backend_name(m), eng_wfmt_name(o->wfmt), eng_kvfmt_name(o->kvfmt), o->n_threads, n_prompt,
-               n_gen, depth, reps, pp, pp_sd, dg, dg_sd, (unsigned long long)mem.weights,
-               (unsigned long long)mem.kv, (unsigned long long)mem.scratch, load_s);
-    } else {
-        printf("model    %s (%s, %u layers, hidden %u, vocab %u)\n", hp->name, model_arch_name(hp->arch),
-               hp->n_layer, hp->n_embd, hp->n_vocab);
-        printf("settings backend %s, weights %s, kv %s, %d threads, ctx %u, batch %u (loaded in %.2f s)\n",
-               mem.dev[0].name, eng_wfmt_name(o->wfmt), eng_kvfmt_name(o->kvfmt), o->n_threads, o->n_ctx,
-               o->n_batch, load_s);
-        if (n_prompt)
-            printf("prefill  pp%-6ld %10.2f tok/s  +- %.2f\n", n_prompt, pp, pp_sd);
-        if (n_gen)
-            printf("decode   tg%-6ld %10.2f tok/s  +- %.2f  (after %ld tokens)\n", n_gen, dg, dg_sd, depth);
-        printf("memory   weights %.1f MiB, kv %.1f MiB, scratch %.1f MiB\n", (double)mem.weights / 1048576.0,
-               (double)mem.kv / 1048576.0, (double)mem.scratch / 1048576.0);
-    }
+    report(m, s, &a, tp, tg, load_s);
     rc = 0;
 done:
     free(tp);
