@@ -806,12 +806,63 @@ done:
     free(content);
 }
 
+/* The prompt for the chat message of J: retrieved code (when the preset
+ * retrieves) packed into *PACKED, the user's turn with it into *CONTENT, the
+ * conversation so far and that turn tokenized into *IDS, trimmed to the
+ * context (a notice says how many older messages were left out). 0, or -1
+ * after posting the error (or with *CANCELED set on Ctrl-C). */
+static int chat_prompt(tui_runner_t *r, const job_t *j, char **packed, char **content, int32_t **ids, size_t *n_ids,
+                       bool *canceled)
+{
+    errmsg_t err = {0};
+    size_t dropped = 0;
+    const tok_t *tok = eng_tokenizer(r->m);
+    uint32_t n_ctx = eng_n_ctx(r->s);
+    size_t budget = n_ctx - answer_reserve(r, n_ctx);
+    const char *sys = system_prompt(r);
+    if (r->preset.retrieval && r->rag) {
+        set_state(r, "retrieving");
+        /* room for retrieved code: what the bare message leaves, at most half */
+        tui_prompt_req_t bare = {r->tmpl, tok, sys, NULL, 0, j->text, SIZE_MAX};
+        if (tui_prompt_build(&bare, ids, n_ids, NULL, &err)) {
+            postf(r, TUI_EV_ERROR, "%s", err.msg);
+            return -1;
+        }
+        free(*ids);
+        *ids = NULL;
+        size_t room = *n_ids < budget ? (budget - *n_ids) / 2 : 0;
+        if (room > r->preset.token_budget)
+            room = r->preset.token_budget;
+        *packed = room >= 32 ? retrieve(r, j->text, (size_t)r->preset.top_k, room) : NULL;
+        if (room < 32)
+            post_str(r, TUI_EV_CONTEXT, "");
+    } else {
+        post_str(r, TUI_EV_CONTEXT, "");
+    }
+    if (atomic_load(&r->cancel)) {
+        *canceled = true;
+        return -1;
+    }
+    if (!(*content = tui_prompt_user(j->text, *packed))) {
+        post_str(r, TUI_EV_ERROR, "out of memory");
+        return -1;
+    }
+    tui_prompt_req_t req = {r->tmpl, tok, sys, r->hist, r->n_hist, *content, budget};
+    if (tui_prompt_build(&req, ids, n_ids, &dropped, &err)) {
+        postf(r, TUI_EV_ERROR, "%s", err.msg);
+        return -1;
+    }
+    if (dropped)
+        postf(r, TUI_EV_NOTICE, "%zu older messages left out to fit the context of %u tokens", dropped, n_ctx);
+    return 0;
+}
+
 static void job_send(tui_runner_t *r, job_t *j)
 {
     errmsg_t err = {0};
     char *packed = NULL, *content = NULL, *answer = NULL;
     int32_t *ids = NULL;
-    size_t n_ids = 0, dropped = 0, reused = 0, ans_len = 0, ans_cap = 0;
+    size_t n_ids = 0, reused = 0, ans_len = 0, ans_cap = 0;
     sampler_t *smp = NULL;
     bool canceled = false;
     int rc;
@@ -823,44 +874,10 @@ static void job_send(tui_runner_t *r, job_t *j)
         post_str(r, TUI_EV_ERROR, "no model loaded: give one with /model FILE.gguf (or start octet with -m FILE)");
         goto done;
     }
+    if (chat_prompt(r, j, &packed, &content, &ids, &n_ids, &canceled))
+        goto done;
     const tok_t *tok = eng_tokenizer(r->m);
     uint32_t n_ctx = eng_n_ctx(r->s);
-    size_t budget = n_ctx - answer_reserve(r, n_ctx);
-    const char *sys = system_prompt(r);
-    if (r->preset.retrieval && r->rag) {
-        set_state(r, "retrieving");
-        /* room for retrieved code: what the bare message leaves, at most half */
-        tui_prompt_req_t bare = {r->tmpl, tok, sys, NULL, 0, j->text, SIZE_MAX};
-        if ((rc = tui_prompt_build(&bare, &ids, &n_ids, NULL, &err))) {
-            postf(r, TUI_EV_ERROR, "%s", err.msg);
-            goto done;
-        }
-        free(ids);
-        ids = NULL;
-        size_t room = n_ids < budget ? (budget - n_ids) / 2 : 0;
-        if (room > r->preset.token_budget)
-            room = r->preset.token_budget;
-        packed = room >= 32 ? retrieve(r, j->text, (size_t)r->preset.top_k, room) : NULL;
-        if (room < 32)
-            post_str(r, TUI_EV_CONTEXT, "");
-    } else {
-        post_str(r, TUI_EV_CONTEXT, "");
-    }
-    if (atomic_load(&r->cancel)) {
-        canceled = true;
-        goto done;
-    }
-    if (!(content = tui_prompt_user(j->text, packed))) {
-        post_str(r, TUI_EV_ERROR, "out of memory");
-        goto done;
-    }
-    tui_prompt_req_t req = {r->tmpl, tok, sys, r->hist, r->n_hist, content, budget};
-    if ((rc = tui_prompt_build(&req, &ids, &n_ids, &dropped, &err))) {
-        postf(r, TUI_EV_ERROR, "%s", err.msg);
-        goto done;
-    }
-    if (dropped)
-        postf(r, TUI_EV_NOTICE, "%zu older messages left out to fit the context of %u tokens", dropped, n_ctx);
     rc = feed_reusing(r, ids, n_ids, &reused, &err);
     pthread_mutex_lock(&r->mu);
     r->st.reused = (uint32_t)reused;

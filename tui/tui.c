@@ -1297,7 +1297,16 @@ static void main_loop(tui_app_t *a)
     }
 }
 
-int tui_main(int argc, char **argv)
+/* The command line of the TUI. */
+typedef struct tui_args {
+    const char *model, *large, *preset_name, *dir, *backend;
+    bool index, no_git;
+} tui_args_t;
+
+/* Parse the command line into O: TUI_GO, or the exit status (help shown,
+ * or a usage error printed). */
+#define TUI_GO (-1)
+static int parse_args(int argc, char **argv, tui_args_t *o)
 {
     enum { OPT_LARGE = 1000, OPT_NO_INDEX, OPT_NO_GIT, OPT_HELP, OPT_BACKEND };
     static const struct option longopts[] = {
@@ -1308,30 +1317,32 @@ int tui_main(int argc, char **argv)
         {"tui-help", no_argument, NULL, OPT_HELP},
         {"help", no_argument, NULL, OPT_HELP},      {NULL, 0, NULL, 0},
     };
-    const char *model = preset_default_model(), *large = getenv("OCTET_MODEL_LARGE");
-    const char *preset_name = NULL, *dir = ".", *backend = NULL;
-    bool index = true, no_git = false;
+    memset(o, 0, sizeof *o);
+    o->model = preset_default_model();
+    o->large = getenv("OCTET_MODEL_LARGE");
+    o->dir = ".";
+    o->index = true;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:p:C:h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'm':
-            model = optarg;
+            o->model = optarg;
             break;
         case OPT_LARGE:
-            large = optarg;
+            o->large = optarg;
             break;
         case 'p':
-            preset_name = optarg;
+            o->preset_name = optarg;
             break;
         case 'C':
-            dir = optarg;
+            o->dir = optarg;
             break;
         case OPT_NO_INDEX:
-            index = false;
+            o->index = false;
             break;
         case OPT_NO_GIT:
-            no_git = true;
+            o->no_git = true;
             break;
         case OPT_BACKEND: {
             preset_t scratch;
@@ -1341,7 +1352,7 @@ int tui_main(int argc, char **argv)
                 fprintf(stderr, "octet: --backend: %s\n", berr.msg);
                 return 2;
             }
-            backend = optarg;
+            o->backend = optarg;
             break;
         }
         case 'h':
@@ -1358,86 +1369,54 @@ int tui_main(int argc, char **argv)
                 argv[optind]);
         return 2;
     }
-    if (model && !model[0])
-        model = NULL;
-    if (large && !large[0])
-        large = NULL;
+    if (o->model && !o->model[0])
+        o->model = NULL;
+    if (o->large && !o->large[0])
+        o->large = NULL;
+    return TUI_GO;
+}
 
-    tui_app_t app;
-    tui_app_t *a = &app;
-    memset(a, 0, sizeof *a);
-    tui_ed_init(&a->ed, HIST_MAX);
-    tui_form_init(&a->form);
-    int status = 0;
+/* The shipped and the user's presets into A (the built-in defaults when
+ * there are none), and the one to start with in *PRESET_NAME (given, or
+ * int8_balanced, or the first). 0, or the exit status after printing why. */
+static int load_presets(tui_app_t *a, const char **preset_name)
+{
     errmsg_t err = {0};
     char shipped[4096], user[4096];
     preset_shipped_dir(shipped, sizeof shipped);
     preset_user_dir(user, sizeof user);
     if (preset_load_all(shipped, user, &a->presets, &err)) {
         fprintf(stderr, "octet: %s\n", err.msg);
-        status = 1;
-        goto out;
+        return 1;
     }
     if (a->presets.n == 0) {
         /* no preset files anywhere: run on the built-in defaults */
         a->presets.v = calloc(1, sizeof *a->presets.v);
-        if (!a->presets.v) {
-            status = 1;
-            goto out;
-        }
+        if (!a->presets.v)
+            return 1;
         preset_defaults(&a->presets.v[0]);
         snprintf(a->presets.v[0].name, sizeof a->presets.v[0].name, "builtin");
         a->presets.n = 1;
     }
-    if (!preset_name)
-        preset_name = preset_find(&a->presets, "int8_balanced") ? "int8_balanced" : a->presets.v[0].name;
-    if (strcmp(preset_name, PRESET_AUTO) && !preset_find(&a->presets, preset_name)) {
-        fprintf(stderr, "octet: no preset '%s'; presets:", preset_name);
+    if (!*preset_name)
+        *preset_name = preset_find(&a->presets, "int8_balanced") ? "int8_balanced" : a->presets.v[0].name;
+    if (strcmp(*preset_name, PRESET_AUTO) && !preset_find(&a->presets, *preset_name)) {
+        fprintf(stderr, "octet: no preset '%s'; presets:", *preset_name);
         for (size_t i = 0; i < a->presets.n; i++)
             fprintf(stderr, " %s", a->presets.v[i].name);
         fprintf(stderr, " auto\n");
-        status = 2;
-        goto out;
+        return 2;
     }
-    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        fprintf(stderr, "octet: the terminal UI needs a terminal; for scripts use 'octet run' "
-                        "(see 'octet --help')\n");
-        status = 1;
-        goto out;
-    }
-    a->model_arg = model ? strdup(model) : NULL;
-    a->large_arg = large ? strdup(large) : NULL;
-    a->backend_arg = backend;
-    a->preset = effective(a, preset_find(&a->presets, preset_name) ? preset_find(&a->presets, preset_name)
-                                                                    : &a->presets.v[0]);
+    return 0;
+}
 
-    set_utf8_locale();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-
-    load_history(a);
-    open_repo(a, dir, no_git, index);
-    unsigned delay = 0;
-    const char *d = getenv("OCTET_TUI_TOKEN_DELAY_MS");
-    if (d && d[0])
-        delay = (unsigned)strtoul(d, NULL, 10);
-    tui_runner_cfg_t cfg = {a->rag, models_of(a), delay};
-    if (tui_runner_new(&a->run, &cfg, &err)) {
-        fprintf(stderr, "octet: %s\n", err.msg);
-        status = 1;
-        goto out;
-    }
-
+/* Start curses: raw keys, the mouse wheel, bracketed paste, colors. False
+ * when the terminal cannot be initialized. */
+static bool start_curses(void)
+{
     set_escdelay(25);
-    if (!initscr()) {
-        fprintf(stderr, "octet: cannot initialize the terminal\n");
-        status = 1;
-        goto out;
-    }
+    if (!initscr())
+        return false;
     raw();
     noecho();
     nonl();
@@ -1455,7 +1434,63 @@ int tui_main(int argc, char **argv)
     tui_screen_init_colors();
     printf("\033[?2004h"); /* bracketed paste */
     fflush(stdout);
+    return true;
+}
 
+int tui_main(int argc, char **argv)
+{
+    tui_args_t o;
+    int status = parse_args(argc, argv, &o);
+    if (status != TUI_GO)
+        return status;
+    tui_app_t app;
+    tui_app_t *a = &app;
+    memset(a, 0, sizeof *a);
+    tui_ed_init(&a->ed, HIST_MAX);
+    tui_form_init(&a->form);
+    status = 0;
+    errmsg_t err = {0};
+    const char *preset_name = o.preset_name;
+    if ((status = load_presets(a, &preset_name)))
+        goto out;
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "octet: the terminal UI needs a terminal; for scripts use 'octet run' "
+                        "(see 'octet --help')\n");
+        status = 1;
+        goto out;
+    }
+    a->model_arg = o.model ? strdup(o.model) : NULL;
+    a->large_arg = o.large ? strdup(o.large) : NULL;
+    a->backend_arg = o.backend;
+    a->preset = effective(a, preset_find(&a->presets, preset_name) ? preset_find(&a->presets, preset_name)
+                                                                    : &a->presets.v[0]);
+
+    set_utf8_locale();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    load_history(a);
+    open_repo(a, o.dir, o.no_git, o.index);
+    unsigned delay = 0;
+    const char *d = getenv("OCTET_TUI_TOKEN_DELAY_MS");
+    if (d && d[0])
+        delay = (unsigned)strtoul(d, NULL, 10);
+    tui_runner_cfg_t cfg = {a->rag, models_of(a), delay};
+    if (tui_runner_new(&a->run, &cfg, &err)) {
+        fprintf(stderr, "octet: %s\n", err.msg);
+        status = 1;
+        goto out;
+    }
+
+    if (!start_curses()) {
+        fprintf(stderr, "octet: cannot initialize the terminal\n");
+        status = 1;
+        goto out;
+    }
     if (!strcmp(preset_name, PRESET_AUTO))
         use_preset(a, PRESET_AUTO);
     else if (tui_runner_use(a->run, &a->preset, NULL))
