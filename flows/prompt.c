@@ -5,7 +5,7 @@
 
 #include "prompt.h"
 
-size_t tui_common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb)
+size_t prompt_common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb)
 {
     size_t n = na < nb ? na : nb, i = 0;
     while (i < n && a[i] == b[i])
@@ -13,7 +13,7 @@ size_t tui_common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t n
     return i;
 }
 
-size_t tui_count_tokens(const char *text, size_t len, void *ud)
+size_t prompt_count_tokens(const char *text, size_t len, void *ud)
 {
     int32_t *ids = NULL;
     size_t n = 0;
@@ -23,14 +23,14 @@ size_t tui_count_tokens(const char *text, size_t len, void *ud)
     return n;
 }
 
-size_t tui_count_tokens_approx(const char *text, size_t len, void *ud)
+size_t prompt_count_tokens_approx(const char *text, size_t len, void *ud)
 {
     (void)text;
     (void)ud;
     return (len + 2) / 3;
 }
 
-char *tui_prompt_user(const char *question, const char *packed)
+char *prompt_user(const char *question, const char *packed)
 {
     if (!packed || !packed[0])
         return strdup(question);
@@ -44,7 +44,7 @@ char *tui_prompt_user(const char *question, const char *packed)
 }
 
 /* Format and tokenize the system message, HIST[from..] and the user message. */
-static int encode(const tui_prompt_req_t *r, size_t from, int32_t **ids, size_t *n, errmsg_t *err)
+static int encode(const prompt_req_t *r, size_t from, int32_t **ids, size_t *n, errmsg_t *err)
 {
     size_t cnt = (r->system ? 1 : 0) + (r->n_hist - from) + (r->user ? 1 : 0), k = 0;
     chat_msg_t *m = malloc((cnt ? cnt : 1) * sizeof *m);
@@ -69,7 +69,7 @@ static int encode(const tui_prompt_req_t *r, size_t from, int32_t **ids, size_t 
     return rc;
 }
 
-int tui_prompt_build(const tui_prompt_req_t *r, int32_t **ids, size_t *n, size_t *dropped, errmsg_t *err)
+int prompt_build(const prompt_req_t *r, int32_t **ids, size_t *n, size_t *dropped, errmsg_t *err)
 {
     *ids = NULL;
     *n = 0;

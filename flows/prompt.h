@@ -5,8 +5,8 @@
  * retrieved chunks in front of it; and the common prefix of two token
  * sequences, which is the part of the KV cache a new prompt can reuse.
  * No ncurses and no threads: unit-tested with a real tokenizer. */
-#ifndef OCTET_TUI_PROMPT_H
-#define OCTET_TUI_PROMPT_H
+#ifndef OCTET_PROMPT_H
+#define OCTET_PROMPT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -15,39 +15,39 @@
 #include "errmsg.h"
 #include "tokenizer.h"
 
-typedef struct tui_msg {
+typedef struct prompt_msg {
     chat_role_t role; /* user or assistant, alternating from user */
     char *content;
-} tui_msg_t;
+} prompt_msg_t;
 
-typedef struct tui_prompt_req {
+typedef struct prompt_req {
     const chat_tmpl_t *tmpl;
     const tok_t *tok;
     const char *system;    /* system message; NULL for none */
-    const tui_msg_t *hist; /* earlier messages, oldest first */
+    const prompt_msg_t *hist; /* earlier messages, oldest first */
     size_t n_hist;
     const char *user;      /* the new message; NULL to format the conversation alone */
     size_t budget;         /* most tokens the prompt may take */
-} tui_prompt_req_t;
+} prompt_req_t;
 
 /* Token ids of the prompt (*ids malloc'd). The oldest user/assistant pairs
  * are left out until it fits; *dropped (may be NULL) counts the messages
  * left out. OCT_EINVAL when even the system and new message alone exceed
  * the budget (the message says by how much). */
-int tui_prompt_build(const tui_prompt_req_t *r, int32_t **ids, size_t *n, size_t *dropped, errmsg_t *err);
+int prompt_build(const prompt_req_t *r, int32_t **ids, size_t *n, size_t *dropped, errmsg_t *err);
 
 /* The message sent for QUESTION with PACKED retrieved code (rag_pack's
  * text; NULL or "" for none). malloc'd; NULL when out of memory. */
-char *tui_prompt_user(const char *question, const char *packed);
+char *prompt_user(const char *question, const char *packed);
 
 /* Length of the common prefix of A (NA ids) and B (NB ids). */
-size_t tui_common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb);
+size_t prompt_common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb);
 
 /* rag_count_fn over a tok_t (UD): tokens of TEXT, no special tokens. */
-size_t tui_count_tokens(const char *text, size_t len, void *ud);
+size_t prompt_count_tokens(const char *text, size_t len, void *ud);
 /* rag_count_fn where no tokenizer is at hand (a remote engine; UD unused):
  * an estimate of a token per 3 bytes, rounded up, which is more than the
  * usual BPE vocabularies take for code or English, so budgets hold. */
-size_t tui_count_tokens_approx(const char *text, size_t len, void *ud);
+size_t prompt_count_tokens_approx(const char *text, size_t len, void *ud);
 
 #endif

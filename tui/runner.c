@@ -78,7 +78,7 @@ struct tui_runner {
     chat_tmpl_t *tmpl;
     loaded_t ld;
     preset_t preset;
-    tui_msg_t *hist;
+    prompt_msg_t *hist;
     size_t n_hist, cap_hist;
     int32_t *cached; /* the tokens in the session's KV cache */
     size_t n_cached, cap_cached;
@@ -184,7 +184,7 @@ static int hist_push(tui_runner_t *r, chat_role_t role, const char *content)
 {
     if (r->n_hist == r->cap_hist) {
         size_t cap = r->cap_hist ? r->cap_hist * 2 : 16;
-        tui_msg_t *n = realloc(r->hist, cap * sizeof *n);
+        prompt_msg_t *n = realloc(r->hist, cap * sizeof *n);
         if (!n)
             return OCT_ENOMEM;
         r->hist = n;
@@ -193,7 +193,7 @@ static int hist_push(tui_runner_t *r, chat_role_t role, const char *content)
     char *c = strdup(content);
     if (!c)
         return OCT_ENOMEM;
-    r->hist[r->n_hist++] = (tui_msg_t){role, c};
+    r->hist[r->n_hist++] = (prompt_msg_t){role, c};
     return 0;
 }
 
@@ -260,7 +260,7 @@ static size_t answer_reserve(const tui_runner_t *r, uint32_t n_ctx)
  * holds. *REUSED gets the tokens found in the cache. */
 static int feed_reusing(tui_runner_t *r, const int32_t *ids, size_t n, size_t *reused, errmsg_t *err)
 {
-    size_t p = tui_common_prefix(r->cached, r->n_cached, ids, n);
+    size_t p = prompt_common_prefix(r->cached, r->n_cached, ids, n);
     if (p > eng_pos(r->s))
         p = eng_pos(r->s);
     if (p == n && n > 0)
@@ -289,9 +289,9 @@ static void refeed_conversation(tui_runner_t *r)
     int32_t *ids = NULL;
     size_t n = 0, dropped = 0, reused = 0;
     uint32_t n_ctx = eng_n_ctx(r->s);
-    tui_prompt_req_t req = {r->tmpl, eng_tokenizer(r->m), system_prompt(r),
+    prompt_req_t req = {r->tmpl, eng_tokenizer(r->m), system_prompt(r),
                             r->hist, r->n_hist, NULL, n_ctx - answer_reserve(r, n_ctx)};
-    int rc = tui_prompt_build(&req, &ids, &n, &dropped, &err);
+    int rc = prompt_build(&req, &ids, &n, &dropped, &err);
     if (rc == 0)
         rc = feed_reusing(r, ids, n, &reused, &err);
     if (rc == OCT_ECANCELED)
@@ -603,7 +603,7 @@ static char *retrieve(tui_runner_t *r, const char *question, size_t k, size_t bu
         free(list);
     }
     rag_pack_info_t info;
-    rag_count_fn count = r->m ? tui_count_tokens : tui_count_tokens_approx;
+    rag_count_fn count = r->m ? prompt_count_tokens : prompt_count_tokens_approx;
     void *count_ud = r->m ? (void *)eng_tokenizer(r->m) : NULL;
     if (res.n && rag_pack(&res, budget, count, count_ud, &packed, &info, &err)) {
         postf(r, TUI_EV_NOTICE, "retrieval failed: %s", err.msg);
@@ -634,7 +634,7 @@ static uint32_t remote_ctx(tui_runner_t *r)
 
 static size_t msg_cost(const char *text)
 {
-    return tui_count_tokens_approx(text, strlen(text), NULL) + MSG_OVERHEAD;
+    return prompt_count_tokens_approx(text, strlen(text), NULL) + MSG_OVERHEAD;
 }
 
 /* The messages of a remote turn (*N of them, malloc'd; they point into the
@@ -742,7 +742,7 @@ static void send_remote(tui_runner_t *r, job_t *j)
     } else {
         post_str(r, TUI_EV_CONTEXT, "");
     }
-    if (!(content = tui_prompt_user(j->text, packed)) || !(msgs = remote_msgs(r, content, budget, &n_msgs, &dropped))) {
+    if (!(content = prompt_user(j->text, packed)) || !(msgs = remote_msgs(r, content, budget, &n_msgs, &dropped))) {
         post_str(r, TUI_EV_ERROR, "out of memory");
         goto done;
     }
@@ -823,8 +823,8 @@ static int chat_prompt(tui_runner_t *r, const job_t *j, char **packed, char **co
     if (r->preset.retrieval && r->rag) {
         set_state(r, "retrieving");
         /* room for retrieved code: what the bare message leaves, at most half */
-        tui_prompt_req_t bare = {r->tmpl, tok, sys, NULL, 0, j->text, SIZE_MAX};
-        if (tui_prompt_build(&bare, ids, n_ids, NULL, &err)) {
+        prompt_req_t bare = {r->tmpl, tok, sys, NULL, 0, j->text, SIZE_MAX};
+        if (prompt_build(&bare, ids, n_ids, NULL, &err)) {
             postf(r, TUI_EV_ERROR, "%s", err.msg);
             return -1;
         }
@@ -843,12 +843,12 @@ static int chat_prompt(tui_runner_t *r, const job_t *j, char **packed, char **co
         *canceled = true;
         return -1;
     }
-    if (!(*content = tui_prompt_user(j->text, *packed))) {
+    if (!(*content = prompt_user(j->text, *packed))) {
         post_str(r, TUI_EV_ERROR, "out of memory");
         return -1;
     }
-    tui_prompt_req_t req = {r->tmpl, tok, sys, r->hist, r->n_hist, *content, budget};
-    if (tui_prompt_build(&req, ids, n_ids, &dropped, &err)) {
+    prompt_req_t req = {r->tmpl, tok, sys, r->hist, r->n_hist, *content, budget};
+    if (prompt_build(&req, ids, n_ids, &dropped, &err)) {
         postf(r, TUI_EV_ERROR, "%s", err.msg);
         return -1;
     }

@@ -50,7 +50,7 @@ static void test_prompt(void)
         tiny_t t;
         if (!tiny_open(&t, names[m]))
             continue;
-        tui_msg_t hist[4] = {{CHAT_ROLE_USER, "first question"},
+        prompt_msg_t hist[4] = {{CHAT_ROLE_USER, "first question"},
                              {CHAT_ROLE_ASSISTANT, "first answer"},
                              {CHAT_ROLE_USER, "second question"},
                              {CHAT_ROLE_ASSISTANT, "second answer"}};
@@ -58,25 +58,25 @@ static void test_prompt(void)
         int32_t *a = NULL, *b = NULL, *c = NULL;
         size_t na = 0, nb = 0, nc = 0, dropped = 9;
         /* the conversation alone is a prefix of the conversation plus a new message */
-        tui_prompt_req_t ra = {t.tmpl, t.tok, "Be brief.", hist, 4, NULL, 100000};
-        tui_prompt_req_t rb = {t.tmpl, t.tok, "Be brief.", hist, 4, "third", 100000};
-        CHECK(tui_prompt_build(&ra, &a, &na, &dropped, &err) == 0);
+        prompt_req_t ra = {t.tmpl, t.tok, "Be brief.", hist, 4, NULL, 100000};
+        prompt_req_t rb = {t.tmpl, t.tok, "Be brief.", hist, 4, "third", 100000};
+        CHECK(prompt_build(&ra, &a, &na, &dropped, &err) == 0);
         CHECK_EQ_INT(dropped, 0);
-        CHECK(tui_prompt_build(&rb, &b, &nb, NULL, &err) == 0);
+        CHECK(prompt_build(&rb, &b, &nb, NULL, &err) == 0);
         CHECK(nb > na);
-        CHECKF(tui_common_prefix(a, na, b, nb) == na, "%s: prefix %zu of %zu", names[m],
-               tui_common_prefix(a, na, b, nb), na);
+        CHECKF(prompt_common_prefix(a, na, b, nb) == na, "%s: prefix %zu of %zu", names[m],
+               prompt_common_prefix(a, na, b, nb), na);
         /* a small budget leaves out the oldest exchange first */
-        tui_prompt_req_t rc = rb;
+        prompt_req_t rc = rb;
         rc.budget = nb - 1;
-        CHECK(tui_prompt_build(&rc, &c, &nc, &dropped, &err) == 0);
+        CHECK(prompt_build(&rc, &c, &nc, &dropped, &err) == 0);
         CHECK_EQ_INT(dropped, 2);
         CHECK(nc <= nb - 1);
         free(c);
         c = NULL;
         /* too small for the message itself: an error that says so */
         rc.budget = 5;
-        CHECK(tui_prompt_build(&rc, &c, &nc, &dropped, &err) == OCT_EINVAL);
+        CHECK(prompt_build(&rc, &c, &nc, &dropped, &err) == OCT_EINVAL);
         CHECK(c == NULL);
         CHECKF(strstr(err.msg, "room for 5") != NULL, "%s", err.msg);
         /* the BOS is written once */
@@ -88,13 +88,13 @@ static void test_prompt(void)
         tiny_close(&t);
     }
     int32_t x[] = {1, 2, 3, 4}, y[] = {1, 2, 9};
-    CHECK_EQ_INT(tui_common_prefix(x, 4, y, 3), 2);
-    CHECK_EQ_INT(tui_common_prefix(x, 4, x, 2), 2);
-    CHECK_EQ_INT(tui_common_prefix(x, 0, y, 3), 0);
-    char *u = tui_prompt_user("why?", "a.c:1-2\n```c\nx\n```\n");
+    CHECK_EQ_INT(prompt_common_prefix(x, 4, y, 3), 2);
+    CHECK_EQ_INT(prompt_common_prefix(x, 4, x, 2), 2);
+    CHECK_EQ_INT(prompt_common_prefix(x, 0, y, 3), 0);
+    char *u = prompt_user("why?", "a.c:1-2\n```c\nx\n```\n");
     CHECK(u && strstr(u, "a.c:1-2") && strstr(u, "why?") && strstr(u, "a.c") < strstr(u, "why?"));
     free(u);
-    u = tui_prompt_user("why?", "");
+    u = prompt_user("why?", "");
     CHECK_EQ_STR(u, "why?");
     free(u);
 }
