@@ -5,7 +5,12 @@ main process compiles the model on the GPU. Writes into WORK:
   tokenizer.json      byte-level BPE (HF tokenizers), GPT-2 split regex, no prefix space
   train.bin, val.bin  uint16 token streams; every sample starts with <|endoftext|>
   val_fim.npz         fill-in-the-middle validation samples (tokens, lengths, middle start)
+  probe.bin           a first train stream of --probe-mb of documents, written as soon as the
+                      tokenizer exists: train.py compares the candidate shapes on it
   snippets.json       held-out snippets (text, source, license, ids) for octet's tests
+  sft.bin, sft_mask.bin, sft_starts.npy (and sft_val.*)
+                      supervised fine-tuning samples (sft.py) from the train (val) documents:
+                      uint16 tokens, uint8 1 where the token is trained on, int64 sample starts
   sources.tsv         what the corpus is made of: split, source, package, license, files, bytes
   prep.json           sizes and timings
 Training samples are the documents left to right, plus for a share of them
@@ -26,10 +31,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
+import sft  # noqa: E402
 
-SPECIALS = ["<|endoftext|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"]
+SPECIALS = ["<|endoftext|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|im_start|>", "<|im_end|>"]
 FIM_WINDOW = 4000  # characters of a document one FIM sample is cut from
-SNIPPET_CHARS = 3500
 
 
 def log(msg):
@@ -120,9 +125,9 @@ def build_val_fim(tok, docs, n, ctx, rng):
     return toks[:k], lens[:k], mids[:k]
 
 
-def pick_snippets(docs, rng, n_py, n_c):
-    """Excerpts of about SNIPPET_CHARS characters from distinct held-out packages, cut at line boundaries."""
-    pool = sorted((d for d in docs if len(d["text"]) >= SNIPPET_CHARS + 600), key=lambda d: d["path"])
+def pick_snippets(docs, rng, n_py, n_c, snippet_chars):
+    """Excerpts of about SNIPPET_CHARS characters (--snippet-chars) from distinct held-out packages, cut at line boundaries."""
+    pool = sorted((d for d in docs if len(d["text"]) >= snippet_chars + 600), key=lambda d: d["path"])
     rng.shuffle(pool)
     out = []
     for kind, want in (("py", n_py), ("c", n_c)):
@@ -138,8 +143,8 @@ def pick_snippets(docs, rng, n_py, n_c):
                 used_pkgs.add(d["package"])
         for d in chosen:
             t = d["text"]
-            start = t.find("\n", rng.randrange(0, len(t) - SNIPPET_CHARS)) + 1
-            end = t.find("\n", start + SNIPPET_CHARS)
+            start = t.find("\n", rng.randrange(0, len(t) - snippet_chars)) + 1
+            end = t.find("\n", start + snippet_chars)
             end = len(t) if end < 0 else end + 1
             text = t[start:end].lstrip("\n")
             out.append({"kind": kind, "package": d["package"], "dist": d["dist"], "version": d["version"],
@@ -147,6 +152,64 @@ def pick_snippets(docs, rng, n_py, n_c):
     for i, s in enumerate(out):
         s["name"] = f"{i:02d}-{s['kind']}-{s['package'].replace('.', '_')}.txt"
     return out
+
+
+def _doc_samples(args):
+    doc, seed = args
+    try:
+        return sft.doc_samples(doc, seed)
+    except (RecursionError, MemoryError, ValueError, SyntaxError):
+        return []
+
+
+def sft_jobs(docs, seed):
+    """The work items of sft.doc_samples for DOCS: each Python document is given another file of its
+    distribution as the extra retrieved context of its refactors."""
+    last = {}
+    jobs = []
+    for d in docs:
+        j = {k: d[k] for k in ("text", "kind", "path", "rel", "package")}
+        o = last.get(d["dist"]) if d["kind"] == "py" else None
+        if o is not None:
+            j["other"] = o
+        if d["kind"] == "py" and len(d["text"]) < 20000:
+            last[d["dist"]] = (d["rel"], d["text"])
+        jobs.append((j, seed))
+    return jobs
+
+
+def encode_sft(tok, samples, ctx, rng):
+    """Samples -> (uint16 tokens, uint8 trained mask, int64 starts, kept counts per kind).
+
+    Text pieces are tokenized one by one (a prompt is tokenized before its reply is
+    generated); special tokens become their ids. Samples longer than CTX are dropped."""
+    sid = {s: i for i, s in enumerate(SPECIALS)}
+    texts = [t for _, pieces in samples for t, _ in pieces if t not in sid]
+    enc = iter(encode_many(tok, texts))
+    seqs, counts = [], {}
+    for kind, pieces in samples:
+        ids, mask = [], []
+        for t, trained in pieces:
+            part = np.array([sid[t]], np.uint16) if t in sid else next(enc)
+            ids.append(part)
+            mask.append(np.full(len(part), 1 if trained else 0, np.uint8))
+        ids, mask = np.concatenate(ids), np.concatenate(mask)
+        if len(ids) > ctx or not mask.any():
+            continue
+        seqs.append((ids, mask))
+        counts[kind] = counts.get(kind, 0) + 1
+    rng.shuffle(seqs)
+    starts = np.cumsum([0] + [len(i) for i, _ in seqs[:-1]]).astype(np.int64) if seqs else np.zeros(0, np.int64)
+    pad = np.zeros(ctx + 1, np.uint16)
+    toks = np.concatenate([i for i, _ in seqs] + [pad])
+    masks = np.concatenate([m for _, m in seqs] + [pad.astype(np.uint8)])
+    return toks, masks, starts, counts
+
+
+def write_sft(work, name, toks, masks, starts):
+    toks.tofile(os.path.join(work, f"{name}.bin"))
+    masks.tofile(os.path.join(work, f"{name}_mask.bin"))
+    np.save(os.path.join(work, f"{name}_starts.npy"), starts)
 
 
 def main():
@@ -162,6 +225,10 @@ def main():
     ap.add_argument("--ctx", type=int, default=2048)
     ap.add_argument("--n-snippets-py", type=int, default=5)
     ap.add_argument("--n-snippets-c", type=int, default=3)
+    ap.add_argument("--snippet-chars", type=int, default=3500)
+    ap.add_argument("--probe-mb", type=float, default=40, help="text of the early stream the shapes are compared on")
+    ap.add_argument("--sft-max-val", type=int, default=3000, help="most held-out SFT samples")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     t0 = time.time()
@@ -184,6 +251,16 @@ def main():
     for row in table[:30]:
         log("used " + " | ".join(str(x) for x in row[:4]) + f" | {row[4]} files | {row[5] / 1e6:.1f} MB")
 
+    # SFT samples are made in worker processes forked now, before the tokenizer's threads exist,
+    # while this process trains the tokenizer and encodes the streams
+    import multiprocessing as mp
+
+    t3 = time.time()
+    pool = mp.get_context("fork").Pool(a.workers)
+    sft_train_job = pool.map_async(_doc_samples, sft_jobs(train_docs, a.seed), chunksize=8)
+    sft_val_job = pool.map_async(_doc_samples, sft_jobs(val_docs, a.seed), chunksize=8)
+    pool.close()
+
     rng = random.Random(a.seed)
     t1 = time.time()
     tok, sample_chars = train_tokenizer(train_docs, a.vocab, a.tok_sample_mb, rng)
@@ -191,7 +268,7 @@ def main():
     times["tokenizer"] = time.time() - t1
     log(f"tokenizer: vocab {tok.get_vocab_size()} from {sample_chars / 1e6:.1f} MB in {times['tokenizer']:.1f} s")
 
-    snippets = pick_snippets(val_docs, random.Random(a.seed + 1), a.n_snippets_py, a.n_snippets_c)
+    snippets = pick_snippets(val_docs, random.Random(a.seed + 1), a.n_snippets_py, a.n_snippets_c, a.snippet_chars)
     for s in snippets:
         s["ids"] = tok.encode(s["text"], add_special_tokens=False).ids
         assert tok.decode(s["ids"], skip_special_tokens=False) == s["text"], f"{s['name']}: decode(encode) differs"
@@ -202,6 +279,42 @@ def main():
     t2 = time.time()
     val, _ = build_stream(tok, val_docs, 0.0, random.Random(a.seed + 2))
     val.tofile(os.path.join(a.work, "val.bin"))
+    prng = random.Random(a.seed + 5)
+    probe_docs, pc = [], 0
+    for i in prng.sample(range(len(train_docs)), len(train_docs)):
+        if pc >= a.probe_mb * 1e6:
+            break
+        probe_docs.append(train_docs[i])
+        pc += len(train_docs[i]["text"])
+    probe, _ = build_stream(tok, probe_docs, a.fim_rate, random.Random(a.seed + 6))
+    probe.tofile(os.path.join(a.work, "probe.bin.tmp"))
+    os.replace(os.path.join(a.work, "probe.bin.tmp"), os.path.join(a.work, "probe.bin"))
+    times["probe"] = time.time() - t2
+    log(f"probe stream: {probe.size / 1e6:.1f} M tokens from {pc / 1e6:.0f} MB in {times['probe']:.1f} s")
+
+    s_train = [x for r in sft_train_job.get() for x in r]
+    s_val = [x for r in sft_val_job.get() for x in r]
+    pool.join()
+    random.Random(a.seed + 7).shuffle(s_val)
+    s_val = s_val[:a.sft_max_val]
+    times["sft_extract"] = time.time() - t3
+    st, sm, ss, sft_counts = encode_sft(tok, s_train, a.ctx, random.Random(a.seed + 8))
+    vt_, vm_, vs_, sft_val_counts = encode_sft(tok, s_val, a.ctx, random.Random(a.seed + 9))
+    write_sft(a.work, "sft", st, sm, ss)
+    write_sft(a.work, "sft_val", vt_, vm_, vs_)
+    with open(os.path.join(a.work, "sft_examples.txt"), "w") as f:
+        seen = set()
+        for kind, pieces in s_val:
+            if kind in seen:
+                continue
+            seen.add(kind)
+            f.write(f"===== {kind} (reply in [[ ]])\n")
+            f.write("".join(f"[[{t}]]" if tr else t for t, tr in pieces) + "\n")
+    times["sft"] = time.time() - t3
+    log(f"sft: {len(ss)} train samples, {int(sm.sum()) / 1e6:.1f} M trained tokens of {st.size / 1e6:.1f} M "
+        f"({sft_counts}); held out {len(vs_)} samples ({sft_val_counts}); ready {times['sft']:.1f} s after the "
+        f"workers started ({times['sft_extract']:.1f} s until all samples were made)")
+    t2 = time.time()
     vt, vl, vm = build_val_fim(tok, val_docs, 256, a.ctx, random.Random(a.seed + 3))
     np.savez(os.path.join(a.work, "val_fim.npz"), tokens=vt, lens=vl, mids=vm)
     train, n_fim = build_stream(tok, train_docs, a.fim_rate, random.Random(a.seed + 4))
@@ -217,6 +330,9 @@ def main():
         "val_fim_samples": int(len(vt)),
         "val_chars_per_token": val_chars / max(1, val.size),
         "tokenizer_sample_chars": sample_chars, "vocab": tok.get_vocab_size(),
+        "probe_tokens": int(probe.size), "sft_samples": len(ss), "sft_tokens": int(st.size),
+        "sft_trained_tokens": int(sm.sum()), "sft_counts": sft_counts, "sft_val_samples": len(vs_),
+        "sft_val_counts": sft_val_counts, "sft_val_trained_tokens": int(vm_.sum()),
         "train_py_chars": sum(len(d["text"]) for d in train_docs if d["kind"] == "py"),
         "train_c_chars": sum(len(d["text"]) for d in train_docs if d["kind"] == "c"),
         "excluded": {k: v for k, v in excluded.items()},

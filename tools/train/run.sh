@@ -2,8 +2,10 @@
 # run.sh - the one command the device machine runs to make octet's embedded model:
 # corpus + tokenizer + training + evaluation + GGUF export, inside one 10-minute call.
 #
-#   OUT=/some/dir tools/train/run.sh full    # the real run: ~555 s wall clock in all
+#   OUT=/some/dir tools/train/run.sh full    # the real run: ~560 s wall clock in all
 #   OUT=/some/dir tools/train/run.sh dry     # the same pipeline on 40 MB of text, ~200 s
+#   OUT=/some/dir tools/train/run.sh cpu     # the same pipeline with tiny models on the CPU (no GPU),
+#                                            # to test it anywhere before a GPU call (~5 min on 2 cores)
 #
 # Writes to $OUT (at most 8 files of 16 MiB come back from the device machine):
 #   octet-code.gguf.part0..N   the GGUF split in 15 MB pieces (tools/train/install.sh joins them)
@@ -22,24 +24,33 @@ mkdir -p "$work" "$OUT"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
 
 case $mode in
-full) args=(--total-seconds 575 --reserve-seconds 50 --prep-args "--max-train-mb 560 --c-share 0.25") ;;
-dry) args=(--total-seconds 200 --reserve-seconds 70 --warmup-steps 10
-           --prep-args "--max-train-mb 40 --max-val-mb 6 --tok-sample-mb 10") ;;
-*) echo "usage: OUT=DIR $0 full|dry" >&2; exit 2 ;;
+full) args=(--total-seconds 560 --reserve-seconds 70 --prep-args "--max-train-mb 560 --c-share 0.25") ;;
+dry) args=(--total-seconds 240 --reserve-seconds 70 --warmup-steps 10 --trial-seconds 10
+           --prep-args "--max-train-mb 40 --max-val-mb 6 --tok-sample-mb 10 --probe-mb 5") ;;
+cpu) args=(--device cpu --total-seconds 330 --reserve-seconds 110 --warmup-steps 5 --trial-seconds 8
+           --micro-bsz 2 --accum 2 --ctx 256 --shapes 64x2x2x1x128,64x3x4x2x96 --eval-tokens 20000
+           --trial-eval-tokens 5000 --prep-args "--max-train-mb 12 --max-val-mb 3 --tok-sample-mb 4 --probe-mb 2 --sft-max-val 200 --snippet-chars 500") ;;
+*) echo "usage: OUT=DIR $0 full|dry|cpu" >&2; exit 2 ;;
 esac
 
+status=0
 {
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+    [ "$mode" = cpu ] || nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
     python3 -c 'import sys, torch, tokenizers, numpy; print("python", sys.version.split()[0], "torch", torch.__version__, "tokenizers", tokenizers.__version__, "numpy", numpy.__version__)'
     python3 "$here/selftest.py"
     python3 "$here/train.py" --mode "$mode" --work "$work" --start "$start" "${args[@]}"
-} 2>&1 | tee "$OUT/train.log"
+} 2>&1 | tee "$OUT/train.log" || status=$?
 
+# whatever was made comes back, even when a later step failed
 res=$work/results
 gguf=$work/octet-code.gguf
-(cd "$work" && sha256sum octet-code.gguf) > "$res/SHA256SUMS"
-split -b 15M -d -a 1 "$gguf" "$OUT/octet-code.gguf.part"
+mkdir -p "$res"
+if [ -f "$gguf" ]; then
+    (cd "$work" && sha256sum octet-code.gguf) > "$res/SHA256SUMS"
+    split -b 15M -d -a 1 "$gguf" "$OUT/octet-code.gguf.part"
+fi
 tar -czf "$OUT/results.tar.gz" -C "$res" .
 ls -l "$OUT"
-echo "== summary ($mode, $(( $(date +%s) - start )) s)"
-cat "$res/summary.txt"
+echo "== summary ($mode, $(( $(date +%s) - start )) s, status $status)"
+cat "$res/summary.txt" 2>/dev/null || true
+exit "$status"

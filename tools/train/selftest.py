@@ -69,7 +69,7 @@ def hf_forward(sd, c, ids):
     return norm(x, sd["model.norm.weight"]) @ sd["model.embed_tokens.weight"].T
 
 
-def main():
+def check(weights):
     rng = np.random.default_rng(7)
     tokens = SPECIALS + byte_symbols()
     c = {"vocab": len(tokens), "d": 64, "n_layer": 2, "n_head": 4, "n_kv": 2, "ffn": 96, "ctx": 64,
@@ -87,15 +87,16 @@ def main():
         sd[p + "input_layernorm.weight"] = 1 + rng.normal(0, 0.1, c["d"])
         sd[p + "post_attention_layernorm.weight"] = 1 + rng.normal(0, 0.1, c["d"])
     # store-exact weights: what the GGUF holds is what the HF forward uses
-    sd = {k: (v.astype(np.float16) if v.ndim == 2 else v.astype(np.float32)).astype(np.float64) for k, v in sd.items()}
+    store = (lambda v: export.q8_0_roundtrip(v.astype(np.float32))) if weights == "q8_0" else (lambda v: v.astype(np.float16))
+    sd = {k: (store(v) if v.ndim == 2 else v.astype(np.float32)).astype(np.float64) for k, v in sd.items()}
     with tempfile.TemporaryDirectory() as tmp:
         tj = os.path.join(tmp, "tokenizer.json")
         with open(tj, "w") as f:
             json.dump({"model": {"vocab": {t: i for i, t in enumerate(tokens) if i >= 4}, "merges": []},
                        "added_tokens": [{"id": i, "content": t, "special": True} for i, t in enumerate(SPECIALS)]}, f)
         path = os.path.join(tmp, "m.gguf")
-        export.export_gguf(path, {k: v.astype(np.float32) for k, v in sd.items()}, c, tj, "selftest", "random")
-        n = export.check_gguf(path, {k: v.astype(np.float32) for k, v in sd.items()}, c)
+        export.export_gguf(path, {k: v.astype(np.float32) for k, v in sd.items()}, c, tj, "selftest", "random", weights)
+        n = export.check_gguf(path, {k: v.astype(np.float32) for k, v in sd.items()}, c, weights)
         ids = rng.integers(0, c["vocab"], 40)
         got = gguf_forward.GGUFLlama(path).logits(ids)
         # control: the same export without the permutation must NOT match, or this check proves nothing
@@ -103,19 +104,24 @@ def main():
         export.permute_qk = lambda w, n_head: w
         try:
             bad_path = os.path.join(tmp, "unpermuted.gguf")
-            export.export_gguf(bad_path, {k: v.astype(np.float32) for k, v in sd.items()}, c, tj, "selftest", "x")
+            export.export_gguf(bad_path, {k: v.astype(np.float32) for k, v in sd.items()}, c, tj, "selftest", "x",
+                               weights)
             bad = gguf_forward.GGUFLlama(bad_path).logits(ids)
         finally:
             export.permute_qk = real
     want = hf_forward(sd, c, ids)
     err = np.linalg.norm(got - want) / np.linalg.norm(want)
     bad_err = np.linalg.norm(bad - want) / np.linalg.norm(want)
-    print(f"selftest: {n} tensors read back exactly; GGUF-convention vs HF-convention logits rel err {err:.2e} "
+    print(f"selftest ({weights}): {n} tensors read back exactly; GGUF-convention vs HF-convention logits rel err {err:.2e} "
           f"(without the Q/K permutation: {bad_err:.2e})")
     if not (err < 1e-10 and bad_err > 1e-3):
         print("selftest: FAILED - the exported Q/K layout does not match the RoPE convention")
         return 1
     return 0
+
+
+def main():
+    return check("f16") or check("q8_0")
 
 
 if __name__ == "__main__":

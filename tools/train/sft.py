@@ -1,0 +1,846 @@
+"""sft.py - supervised fine-tuning samples made by a program from the training corpus.
+
+Every sample is a prompt (not trained on) and a reply (trained on), in exactly
+the text octet sends to the model for its jobs, so that the model learns those
+jobs on code it has read:
+
+  spec     spec -> function, as `octet gen` / the TUI's /spec build the request
+           (cli/spec.c, spec_prompt_chat and spec_prompt_completion): Python
+           functions with docstrings and C functions with a leading comment
+           become specs (signature, description, inputs, output, doctest
+           examples where the docstring has them); the body is the reply.
+  instr    instruction -> code (and code -> what it does) in ChatML, the chat
+           template the GGUF carries, with or without the TUI's system prompt.
+  refactor mechanical refactors of real Python files -> unified diffs in the
+           format `octet refactor` asks for (cli/refactor.c, refactor_prompt):
+           renaming a function, a local variable or a parameter, extracting a
+           constant, adding a parameter with a default. Each diff is applied by
+           apply_unified() and must give the refactored file back exactly, and
+           the result must parse, before the sample is kept.
+
+A sample is a list of pieces (text, trained) where text may be one of the
+special tokens; prep.py tokenizes the pieces one by one, as octet tokenizes a
+prompt and then generates the reply.
+"""
+
+import ast
+import difflib
+import inspect
+import io
+import keyword
+import random
+import re
+import tokenize
+
+IM_START, IM_END, EOT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
+TUI_SYSTEM = "You are octet, a local coding assistant. Be concise; put code in fenced blocks with a language tag."
+CHAT_TEMPLATE = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+                 "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+                 "{% endif %}")
+
+SPEC_PROMPT_EXAMPLES = 10
+MAX_FUNC_CHARS = 2400
+MAX_BODY_LINES = 45
+MAX_REFACTOR_FILE_CHARS = 3600
+
+# ---- octet's prompts, as cli/spec.c and cli/refactor.c build them --------------------------------
+
+
+def spec_system(c):
+    lang, fl = ("C", "c") if c else ("Python", "python")
+    uses = "#include lines" if c else "imports"
+    avoid = "a main() function" if c else 'an if __name__ == "__main__" block'
+    return (f"You are an expert {lang} programmer. Write exactly the function the user specifies. Reply with the "
+            f"complete code in one ```{fl} fenced code block: the function, any helper functions it needs and the "
+            f"{uses} it uses. Do not write {avoid}, tests or example usage.")
+
+
+def add_lines(prefix, text, max_lines):
+    out, lines = [], text.split("\n") if text else []
+    for ln in lines[:max_lines]:
+        out.append(prefix + ln + "\n")
+    if len(lines) > max_lines:
+        out.append(prefix + "...\n")
+    return "".join(out)
+
+
+def describe_spec(f, lp=""):
+    """cli/spec.c describe_spec(): description, Inputs, Returns, Examples."""
+    b = add_lines(lp, f["description"], 40)
+    if f["inputs"]:
+        b += f"{lp}Inputs:\n"
+        for name, typ, desc in f["inputs"]:
+            b += f"{lp}- {name} ({typ})" + (f": {desc}" if desc else "") + "\n"
+    b += f"{lp}Returns: {f['output']}" + (f": {f['output_desc']}" if f["output_desc"] else "") + "\n"
+    if f["examples"]:
+        b += f"{lp}Examples:\n"
+        for call, out in f["examples"][:SPEC_PROMPT_EXAMPLES]:
+            b += f"{lp}  {call} == {out}\n" if f["lang"] == "py" else f"{lp}  {call} returns {out}\n"
+    return b
+
+
+def spec_user(f):
+    c = f["lang"] == "c"
+    u = f"Write this {'C' if c else 'Python'} function:\n\n    {f['sig']}\n\n" + describe_spec(f)
+    if c:
+        u += "\nC types: bool is stdbool.h's; a list input comes as a pointer and its length (NAME, NAME_len).\n"
+    return u
+
+
+def py_doc_text(text):
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\n    ")
+
+
+def spec_completion_head(f):
+    """cli/spec.c spec_prompt_completion() for Python: the def line and the docstring, then 3 spaces."""
+    h = f"{f['sig']}:\n    \"\"\"" + py_doc_text(f["description"])
+    args = any(d for _, _, d in f["inputs"])
+    if args:
+        h += "\n\n    Args:"
+        for name, _, desc in f["inputs"]:
+            h += f"\n        {name}: " + py_doc_text(desc or "")
+    if f["output_desc"]:
+        h += ("\n    Returns:\n        " if args else "\n\n    Returns:\n        ") + py_doc_text(f["output_desc"])
+    if f["examples"]:
+        h += "\n"
+    for call, out in f["examples"][:SPEC_PROMPT_EXAMPLES]:
+        h += "\n    >>> " + py_doc_text(call) + "\n    " + py_doc_text(out)
+    return h + '\n    """\n   '
+
+
+C_INCLUDES = "#include <stdbool.h>\n#include <stddef.h>\n#include <stdlib.h>\n#include <string.h>\n\n"
+
+
+def c_comment(text):
+    out = []
+    for ln in text.split("\n"):
+        out.append(" * " + ln.replace("*/", "* /") + "\n")
+    return "".join(out)
+
+
+def chat(system, user, reply):
+    p = []
+    if system is not None:
+        p += [(IM_START, False), ("system\n" + system, False), (IM_END, False), ("\n", False)]
+    p += [(IM_START, False), ("user\n" + user, False), (IM_END, False), ("\n", False),
+          (IM_START, False), ("assistant\n", False), (reply, True), (IM_END, True), ("\n", False)]
+    return p
+
+
+def refactor_chat_user(instruction, target, context):
+    return f"Instruction: {instruction}\n{target}\nCode from the repository (path:first-last, then the lines):\n\n{context}"
+
+
+REFACTOR_SYSTEM = ("You are a careful refactoring tool for a git repository. Reply with one ```diff block holding a "
+                   "unified diff in git's format (diff --git a/PATH b/PATH, --- a/PATH, +++ b/PATH, @@ hunks with 3 "
+                   "lines of context) that makes the requested change everywhere it is needed, and nothing else. "
+                   "Paths are relative to the repository root, as shown.")
+
+# ---- Python functions ---------------------------------------------------------------------------------
+
+_PY_TYPES = {"int": "int", "float": "double", "str": "string", "bool": "bool"}
+_SECTION = re.compile(r"^(Args|Arguments|Parameters|Params|Returns|Return|Yields|Raises|Examples?|Notes?|See Also|"
+                      r"References|Attributes|Warnings?|Todo|Keyword Args|Keyword Arguments|Other Parameters)"
+                      r"\s*:?\s*$")
+
+
+def spec_type(ann):
+    """A spec-style type name for an annotation text."""
+    if ann is None:
+        return "any"
+    a = ann.replace("typing.", "").replace(" ", "")
+    if a in _PY_TYPES:
+        return _PY_TYPES[a]
+    m = re.fullmatch(r"(?:list|List|Sequence|Iterable)\[(\w+)\]", a)
+    if m and m.group(1) in _PY_TYPES:
+        return f"list[{_PY_TYPES[m.group(1)]}]"
+    return ann
+
+
+def py_literal(v):
+    """A value as cli/spec.c py_value() writes it (strings double-quoted, doubles as %.17g)."""
+    if isinstance(v, bool):
+        return "True" if v else "False"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        s = format(v, ".17g")
+        return s if any(ch in s for ch in ".en") else s + ".0"
+    if isinstance(v, str):
+        out = []
+        for ch in v:
+            cp = ord(ch)
+            if ch in '"\\':
+                out.append("\\" + ch)
+            elif 0x20 <= cp < 0x7F:
+                out.append(ch)
+            elif cp < 0x100:
+                out.append(f"\\x{cp:02x}")
+            elif cp < 0x10000:
+                out.append(f"\\u{cp:04x}")
+            else:
+                out.append(f"\\U{cp:08x}")
+        return '"' + "".join(out) + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(py_literal(e) for e in v) + "]"
+    return repr(v)
+
+
+def parse_docstring(doc):
+    """(description, {param: desc}, return type or None, return desc or None) of a cleaned docstring."""
+    lines = doc.split("\n")
+    desc, i = [], 0
+    while i < len(lines) and not _SECTION.match(lines[i].strip()) and not lines[i].strip().startswith(">>>") \
+            and not re.match(r"^\s*[:@]\w", lines[i]):
+        desc.append(lines[i])
+        i += 1
+    params, ret_type, ret_desc = {}, None, None
+    while i < len(lines):
+        head = lines[i].strip()
+        m = _SECTION.match(head)
+        if not m:
+            pm = re.match(r"^\s*:param\s+(?:\w+\s+)?(\w+):\s*(.+)$", lines[i])
+            if pm:
+                params[pm.group(1)] = pm.group(2).strip()
+            rm = re.match(r"^\s*:returns?:\s*(.+)$", lines[i])
+            if rm:
+                ret_desc = rm.group(1).strip()
+            i += 1
+            continue
+        sec = m.group(1)
+        i += 1
+        numpy = i < len(lines) and re.fullmatch(r"\s*-{3,}\s*", lines[i])
+        if numpy:
+            i += 1
+        body = []
+        while i < len(lines) and not _SECTION.match(lines[i].strip()):
+            body.append(lines[i])
+            i += 1
+        if sec in ("Args", "Arguments", "Parameters", "Params"):
+            cur = None
+            for ln in body:
+                if not ln.strip():
+                    continue
+                ind = len(ln) - len(ln.lstrip())
+                g = re.match(r"^\s*(\w+)\s*(?:\(([^)]*)\))?\s*:\s*(.*)$", ln) if not numpy else \
+                    re.match(r"^\s*(\w+)\s*(?::\s*(.*))?$", ln)
+                if g and (numpy and ind == 0 or not numpy and ind <= 4):
+                    cur = g.group(1)
+                    params[cur] = g.group(3).strip() if not numpy else ""
+                elif cur:
+                    params[cur] = (params[cur] + " " + ln.strip()).strip()
+        elif sec in ("Returns", "Return"):
+            txt = [ln.strip() for ln in body if ln.strip()]
+            if txt:
+                if numpy and len(txt) > 1:
+                    ret_type, ret_desc = txt[0], " ".join(txt[1:])
+                elif numpy:
+                    ret_type = txt[0]
+                else:
+                    g = re.match(r"^(\w[\w\[\], ]*):\s*(.+)$", txt[0])
+                    ret_desc = (g.group(2) if g else txt[0]) + ("" if len(txt) == 1 else " " + " ".join(txt[1:]))
+                    ret_type = g.group(1) if g else None
+    d = "\n".join(desc).strip()
+    d = re.sub(r"\n{3,}", "\n\n", d)
+    for k, v in list(params.items()):
+        params[k] = re.sub(r"\s+", " ", v)[:200]
+    if ret_desc:
+        ret_desc = re.sub(r"\s+", " ", ret_desc)[:200]
+    return d, params, ret_type, ret_desc
+
+
+def doctest_examples(doc, name, nargs):
+    """(call text, output text) pairs of '>>> name(literals)' lines followed by a literal output."""
+    out = []
+    lines = doc.split("\n")
+    for i, ln in enumerate(lines[:-1]):
+        s = ln.strip()
+        if not s.startswith(">>> " + name + "("):
+            continue
+        res = lines[i + 1].strip()
+        if not res or res.startswith(">>>") or res.startswith("..."):
+            continue
+        try:
+            call = ast.parse(s[4:], mode="eval").body
+            if not isinstance(call, ast.Call) or call.keywords or len(call.args) != nargs:
+                continue
+            args = [ast.literal_eval(a) for a in call.args]
+            val = ast.literal_eval(res)
+        except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+            continue
+        out.append((f"{name}(" + ", ".join(py_literal(a) for a in args) + ")", py_literal(val)))
+    return out
+
+
+def _used_imports(tree, func_src):
+    """The module's top-level import lines that bind a name used in FUNC_SRC."""
+    words = set(re.findall(r"[A-Za-z_]\w*", func_src))
+    out = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and not (isinstance(node, ast.ImportFrom) and node.level):
+            names = [a for a in node.names if (a.asname or a.name.split(".")[0]) in words]
+            if names and all(a.name != "*" for a in node.names):
+                if isinstance(node, ast.Import):
+                    out += [ast.unparse(ast.Import(names=[a])) for a in names]
+                else:
+                    out.append(ast.unparse(ast.ImportFrom(module=node.module, names=names, level=0)))
+    return out
+
+
+def py_functions(text, rel):
+    """Documented top-level Python functions of a module as spec dicts."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    lines = text.split("\n")
+    out = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.decorator_list or len(node.body) < 2 \
+                or node.name.startswith("test"):
+            continue
+        d0 = node.body[0]
+        if not (isinstance(d0, ast.Expr) and isinstance(d0.value, ast.Constant) and isinstance(d0.value.value, str)):
+            continue
+        doc = inspect.cleandoc(d0.value.value)
+        body_lines = lines[d0.end_lineno:node.end_lineno]
+        while body_lines and not body_lines[0].strip():
+            body_lines = body_lines[1:]
+        if not body_lines or len(body_lines) > MAX_BODY_LINES or any(ln and not ln.startswith("    ") for ln in body_lines):
+            continue
+        body = "\n".join(body_lines) + "\n"
+        if len(body) > MAX_FUNC_CHARS or "\t" in body:
+            continue
+        stripped = [ln.strip() for ln in body_lines if ln.strip() and not ln.strip().startswith("#")]
+        if not stripped or stripped[0] in ("pass", "...") or stripped[0].startswith("raise NotImplementedError"):
+            continue
+        head_lines = lines[node.lineno - 1:d0.lineno - 1]
+        if not head_lines or not head_lines[0].startswith("def "):
+            continue
+        desc, pdesc, rtype, rdesc = parse_docstring(doc)
+        if len(desc) < 12 or len(desc) > 1500:
+            continue
+        a = node.args
+        params = a.posonlyargs + a.args
+        inputs = []
+        for p in params + a.kwonlyargs:
+            ann = ast.unparse(p.annotation) if p.annotation else None
+            inputs.append((p.arg, spec_type(ann), pdesc.get(p.arg)))
+        if a.vararg:
+            inputs.append(("*" + a.vararg.arg, "any", pdesc.get(a.vararg.arg)))
+        if a.kwarg:
+            inputs.append(("**" + a.kwarg.arg, "any", pdesc.get(a.kwarg.arg)))
+        ret = spec_type(ast.unparse(node.returns)) if node.returns else spec_type(rtype) if rtype else "any"
+        sig = f"def {node.name}({ast.unparse(a)})" + (f" -> {ast.unparse(node.returns)}" if node.returns else "")
+        if len(sig) > 300:
+            continue
+        code_def = "\n".join(head_lines) + "\n"
+        func_src = code_def + body
+        imports = _used_imports(tree, func_src)
+        examples = doctest_examples(doc, node.name, len(params)) if not (a.vararg or a.kwarg or a.kwonlyargs) else []
+        out.append({"lang": "py", "name": node.name, "sig": sig, "description": desc, "inputs": inputs,
+                    "output": ret, "output_desc": rdesc, "examples": examples, "body": body, "def": code_def,
+                    "imports": imports, "path": rel})
+    return out
+
+
+# ---- C functions --------------------------------------------------------------------------------------
+
+_CXX = re.compile(r"\bnamespace\b|\btemplate\s*<|\bclass\s+\w+\s*[:{]|::|\bpublic:|\bprivate:|#include\s*<(?:iostream|"
+                  r"vector|string|memory|map|algorithm)>|\bconstexpr\b|\bnullptr\b|\bstd::")
+_C_SIG = re.compile(r"^([A-Za-z_][\w \t\*]*?[\s\*])([A-Za-z_]\w*)\s*\(([^()]*)\)\s*$", re.S)
+_C_NOT_NAMES = set(keyword.kwlist) | {"if", "while", "for", "switch", "return", "sizeof", "main", "else", "do"}
+_STD_HEADERS = {"stdio.h", "stdlib.h", "string.h", "stdint.h", "stddef.h", "stdbool.h", "math.h", "limits.h",
+                "ctype.h", "errno.h", "assert.h", "float.h", "inttypes.h"}
+
+
+def c_body_end(text, i):
+    """Index just after the brace closing the body whose '{' is at TEXT[i], skipping strings and comments; -1."""
+    depth, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "/" and text.startswith("//", i):
+            j = text.find("\n", i)
+            if j < 0:
+                return -1
+            i = j
+        elif ch == "/" and text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j < 0:
+                return -1
+            i = j + 1
+        elif ch in "\"'":
+            i += 1
+            while i < n and text[i] != ch and text[i] != "\n":
+                if text[i] == "\\":
+                    i += 1
+                i += 1
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
+
+
+def _clean_comment(c):
+    if c.startswith("/*"):
+        c = c[2:-2]
+        ls = [re.sub(r"^\s*\*+ ?", "", ln).rstrip() for ln in c.split("\n")]
+    else:
+        ls = [re.sub(r"^\s*//+!?<? ?", "", ln).rstrip() for ln in c.split("\n")]
+    ls = [ln for ln in ls if not re.fullmatch(r"[-=*/#~_ ]*", ln) or not ln]
+    return "\n".join(ls).strip()
+
+
+def c_functions(text, rel):
+    """C (not C++) function definitions preceded by a comment, as spec dicts."""
+    if _CXX.search(text):
+        return []
+    out = []
+    includes = [m.group(1) for m in re.finditer(r"^#include\s*<([\w/.]+)>", text, re.M) if m.group(1) in _STD_HEADERS]
+    for m in re.finditer(r"(/\*(?:[^*]|\*(?!/))*\*/|(?://[^\n]*\n)+)[ \t]*\n?", text):
+        start = m.end()
+        brace = text.find("{", start)
+        semi = text.find(";", start)
+        if brace < 0 or (0 <= semi < brace) or brace - start > 300:
+            continue
+        sig_text = text[start:brace]
+        if "#" in sig_text or "/*" in sig_text or "//" in sig_text or "\\\n" in sig_text or "=" in sig_text:
+            continue
+        sm = _C_SIG.match(sig_text.strip())
+        if not sm or (start and text[start - 1] != "\n"):
+            continue
+        ret, name, params = re.sub(r"\s+", " ", sm.group(1)).strip(), sm.group(2), re.sub(r"\s+", " ", sm.group(3)).strip()
+        if name in _C_NOT_NAMES or not ret or ret.split()[-1] in ("return", "else") or ret.isupper():
+            continue
+        end = c_body_end(text, brace)
+        if end < 0:
+            continue
+        body = text[brace + 1:end - 1]
+        body_lines = body.strip("\n").split("\n")
+        if len(body_lines) > MAX_BODY_LINES or len(body) > MAX_FUNC_CHARS or not body.strip():
+            continue
+        desc = _clean_comment(m.group(1))
+        if len(desc) < 12 or len(desc) > 1200 or re.search(r"[Cc]opyright|[Ll]icen[sc]e|SPDX", desc):
+            continue
+        pdesc, rdesc, keep = {}, None, []
+        for ln in desc.split("\n"):
+            pm = re.match(r"^[@\\]param(?:\[\w+\])?\s+(\w+)\s*:?\s*(.*)$", ln)
+            rm = re.match(r"^[@\\]returns?\s*:?\s*(.*)$", ln)
+            if pm:
+                pdesc[pm.group(1)] = pm.group(2)
+            elif rm:
+                rdesc = rm.group(1) or None
+            elif re.match(r"^[@\\](brief|details)\s", ln):
+                keep.append(ln.split(None, 1)[1] if len(ln.split(None, 1)) > 1 else "")
+            elif not re.match(r"^[@\\]\w", ln):
+                keep.append(ln)
+        desc = "\n".join(keep).strip()
+        if len(desc) < 12:
+            continue
+        inputs = []
+        if params and params != "void":
+            for p in params.split(","):
+                p = p.strip()
+                pm = re.match(r"^(.*?[\s\*])(\w+)(\s*\[\s*\w*\s*\])?$", p)
+                if not pm:
+                    inputs = None
+                    break
+                inputs.append((pm.group(2), re.sub(r"\s+", " ", pm.group(1) + (pm.group(3) or "")).strip(),
+                               pdesc.get(pm.group(2))))
+        if inputs is None:
+            continue
+        sig = f"{ret} {name}({params})".replace("* ", "*") if ret.endswith("*") else f"{ret} {name}({params})"
+        ctype = re.sub(r"\b(static|inline|extern|__inline__|__inline)\b\s*", "", ret).strip()
+        out.append({"lang": "c", "name": name, "sig": re.sub(r"\b(static|extern|inline|__inline__|__inline)\s+", "", sig), "description": desc,
+                    "inputs": inputs, "output": ctype or ret, "output_desc": rdesc, "examples": [],
+                    "body": body.strip("\n") + "\n", "def": sig, "includes": includes[:6], "path": rel})
+    return out
+
+
+# ---- samples of the spec and instruction jobs ------------------------------------------------------
+
+
+def reply_code(f):
+    if f["lang"] == "py":
+        imp = "\n".join(f["imports"])
+        return (imp + "\n\n\n" if imp else "") + f["def"] + f["body"]
+    inc = "".join(f"#include <{h}>\n" for h in f["includes"])
+    return (inc + "\n" if inc else "") + f"{f['def']}\n{{\n{f['body']}}}\n"
+
+
+def spec_samples(f, rng):
+    c = f["lang"] == "c"
+    fl = "c" if c else "python"
+    code = reply_code(f)
+    out = [("spec-chat-" + f["lang"], chat(spec_system(c), spec_user(f), f"```{fl}\n{code}```"))]
+    if rng.random() < 0.5:
+        if c:
+            d = describe_spec(f)
+            prompt = C_INCLUDES + f"/* {f['name']}:\n" + c_comment(d.rstrip("\n")) + " */\n" + f"{f['sig']}\n{{\n"
+            out.append(("spec-completion-c", [(EOT, False), (prompt, False), (f["body"] + "}\n", True), (EOT, True)]))
+        else:
+            head = spec_completion_head(f)
+            out.append(("spec-completion-py", [(EOT, False), (head, False), (f["body"][3:], True), (EOT, True)]))
+    return out
+
+
+_INSTR = [
+    "Write a {L} function `{name}` that does this: {desc}",
+    "{desc}\n\nWrite it as a {L} function with the signature `{sig}`.",
+    "Implement `{sig}` in {L}.\n\n{desc}",
+    "Can you write {L} code for this?\n{desc}\nCall the function {name}.",
+]
+
+
+def instr_samples(f, rng):
+    c = f["lang"] == "c"
+    L, fl = ("C", "c") if c else ("Python", "python")
+    system = rng.choice([None, TUI_SYSTEM, TUI_SYSTEM, "You are a helpful coding assistant."])
+    desc = f["description"]
+    first = desc.split("\n\n")[0].replace("\n", " ")
+    code = reply_code(f)
+    out = []
+    t = rng.choice(_INSTR)
+    out.append(("instr-write-" + f["lang"],
+                chat(system, t.format(L=L, name=f["name"], desc=first if rng.random() < 0.5 else desc, sig=f["sig"]),
+                     f"```{fl}\n{code}```")))
+    if rng.random() < 0.35:
+        q = rng.choice(["What does this function do?", "Explain this code briefly.", "What is this for?"])
+        out.append(("instr-explain-" + f["lang"],
+                    chat(system, f"{q}\n\n```{fl}\n{f['def']}{'' if not c else chr(10) + '{' + chr(10)}"
+                                 f"{f['body']}{'}' + chr(10) if c else ''}```",
+                         f"`{f['name']}`: {first}")))
+    return out
+
+
+# ---- refactors --------------------------------------------------------------------------------------
+
+
+def unified_diff(path, old, new):
+    """git-style unified diff of two texts (3 lines of context), or '' when equal."""
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    hunks = list(difflib.unified_diff(a, b, f"a/{path}", f"b/{path}", n=3))
+    if not hunks:
+        return ""
+    body = "".join(h if h.endswith("\n") else h + "\n" for h in hunks)
+    return f"diff --git a/{path} b/{path}\n" + body
+
+
+def apply_unified(old, diff):
+    """Apply a one-file unified diff to OLD strictly (context must match); the new text or None."""
+    lines = old.splitlines(keepends=True)
+    dl = diff.splitlines(keepends=True)
+    out, pos, i = [], 0, 0
+    while i < len(dl) and not dl[i].startswith("@@"):
+        i += 1
+    while i < len(dl):
+        m = re.match(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", dl[i])
+        if not m:
+            return None
+        start = int(m.group(1)) - (0 if m.group(2) == "0" else 1)
+        if start < pos:
+            return None
+        out += lines[pos:start]
+        pos = start
+        i += 1
+        while i < len(dl) and not dl[i].startswith("@@"):
+            t, s = dl[i][0], dl[i][1:]
+            if t in " -":
+                if pos >= len(lines) or lines[pos] != s:
+                    return None
+                pos += 1
+                if t == " ":
+                    out.append(s)
+            elif t == "+":
+                out.append(s)
+            elif t != "\\":
+                return None
+            i += 1
+    out += lines[pos:]
+    return "".join(out)
+
+
+def _replace_spans(text, spans, new):
+    """Replace (line, col, length) spans (1-based lines, columns in characters) of TEXT with NEW."""
+    lines = text.split("\n")
+    for ln, col, n in sorted(spans, key=lambda s: (s[0], -s[1])):
+        s = lines[ln - 1]
+        lines[ln - 1] = s[:col] + new + s[col + n:]
+    return "\n".join(lines)
+
+
+def _name_spans(root, name, include_defs=True):
+    spans = []
+    for n in ast.walk(root):
+        if isinstance(n, ast.Name) and n.id == name:
+            spans.append((n.lineno, n.col_offset, len(name)))
+        elif isinstance(n, ast.arg) and n.arg == name:
+            spans.append((n.lineno, n.col_offset, len(name)))
+    return spans
+
+
+def _def_name_span(text_lines, node):
+    ln = node.lineno
+    s = text_lines[ln - 1]
+    col = s.find("def " + node.name)
+    return (ln, col + 4, len(node.name)) if col >= 0 else None
+
+
+_WORDS = ["value", "item", "result", "count", "index", "name", "data", "text", "total", "node", "key", "size",
+          "path", "items", "entry", "parts", "buf", "out", "acc", "current", "limit", "offset", "tmp", "elem"]
+_PARAMS = [("verbose", "False"), ("timeout", "None"), ("strict", "True"), ("limit", "100"), ("encoding", '"utf-8"'),
+           ("debug", "False"), ("retries", "3"), ("sep", '","'), ("key", "None"), ("reverse", "False"),
+           ("default", "None"), ("scale", "1.0"), ("copy", "True"), ("max_depth", "10"), ("prefix", '""')]
+
+
+def _new_name(old, taken, rng, style):
+    words = old.strip("_").split("_")
+    for _ in range(20):
+        r = rng.random()
+        if style == "func":
+            if r < 0.3:
+                cand = rng.choice(["get", "compute", "make", "build", "find", "load", "parse", "check"]) + "_" + "_".join(
+                    words[1:] if len(words) > 1 else words)
+            elif r < 0.6:
+                cand = old + rng.choice(["_impl", "_value", "_all", "_items", "_v2", "_fast", "_safe"])
+            else:
+                cand = "_".join(words[:-1] + [rng.choice(_WORDS)]) if len(words) > 1 else old + "_" + rng.choice(_WORDS)
+        else:
+            if r < 0.5:
+                cand = rng.choice(_WORDS)
+            elif r < 0.8:
+                cand = old + "_" + rng.choice(_WORDS)
+            else:
+                cand = rng.choice(_WORDS) + "_" + rng.choice(_WORDS)
+        cand = cand.strip("_") if not old.startswith("_") else "_" + cand.strip("_")
+        if cand and cand != old and cand.isidentifier() and not keyword.iskeyword(cand) and cand not in taken:
+            return cand
+    return None
+
+
+def _const_name(func, lit, parent):
+    if isinstance(parent, ast.keyword) and parent.arg:
+        base = parent.arg
+    elif isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
+        base = parent.targets[0].id
+    elif isinstance(parent, ast.Compare) and isinstance(parent.left, ast.Name):
+        base = "max_" + parent.left.id
+    else:
+        base = func.strip("_") + ("_text" if isinstance(lit, str) else "_factor" if isinstance(lit, float) else "_size")
+    return re.sub(r"_+", "_", base.upper()).strip("_")
+
+
+def refactors(text, rel, rng, max_per_file=2):
+    """(instruction, target text of `Target:` line, new text) mechanical refactors of a window of TEXT."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    lines = text.split("\n")
+    try:
+        idents = {t.string for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.NAME}
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return []
+    funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    out = []
+    kinds = ["func", "var", "param", "const", "addparam"]
+    rng.shuffle(kinds)
+    for kind in kinds:
+        if len(out) >= max_per_file or not funcs:
+            break
+        f = rng.choice(funcs)
+        try:
+            if kind == "func":
+                if any(isinstance(n, ast.Attribute) and n.attr == f.name for n in ast.walk(tree)):
+                    continue
+                new = _new_name(f.name, idents, rng, "func")
+                sp = _def_name_span(lines, f)
+                if not new or not sp:
+                    continue
+                spans = [sp] + [s for s in _name_spans(tree, f.name) if s != sp]
+                instr = rng.choice([f"Rename the function {f.name} to {new}", f"rename {f.name} to {new}",
+                                    f"Rename function `{f.name}` to `{new}` everywhere"])
+                out.append((instr, ("symbol", f.name), _replace_spans(text, spans, new)))
+            elif kind == "var":
+                params = {a.arg for a in ast.walk(f.args) if isinstance(a, ast.arg)}
+                assigned = [n.id for n in ast.walk(f) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                            and n.id not in params]
+                nested = any(isinstance(n, (ast.FunctionDef, ast.Lambda, ast.ClassDef, ast.Global, ast.Nonlocal))
+                             for n in ast.walk(f) if n is not f)
+                if not assigned or nested:
+                    continue
+                old = rng.choice(assigned)
+                new = _new_name(old, idents, rng, "var")
+                if not new:
+                    continue
+                spans = _name_spans(f, old)
+                instr = rng.choice([f"Rename the variable {old} in {f.name} to {new}",
+                                    f"In {f.name}, rename the local variable `{old}` to `{new}`"])
+                out.append((instr, ("path",), _replace_spans(text, spans, new)))
+            elif kind == "param":
+                a = f.args
+                cands = [x.arg for x in a.args + a.kwonlyargs if x.arg not in ("self", "cls")]
+                nested = any(isinstance(n, (ast.FunctionDef, ast.Lambda, ast.ClassDef)) for n in ast.walk(f) if n is not f)
+                if not cands or nested:
+                    continue
+                old = rng.choice(cands)
+                new = _new_name(old, idents, rng, "var")
+                if not new:
+                    continue
+                spans = _name_spans(f, old)
+                for n in ast.walk(tree):  # keyword arguments of calls to f in the file
+                    if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == f.name:
+                        for k in n.keywords:
+                            if k.arg == old:
+                                spans.append((k.lineno, k.col_offset, len(old)))
+                instr = rng.choice([f"Rename the parameter {old} of {f.name} to {new}",
+                                    f"Rename parameter `{old}` to `{new}` in {f.name} and its callers"])
+                out.append((instr, ("path",), _replace_spans(text, spans, new)))
+            elif kind == "const":
+                doc = f.body[0] if (isinstance(f.body[0], ast.Expr) and isinstance(f.body[0].value, ast.Constant)) else None
+                parents = {}
+                for n in ast.walk(f):
+                    for ch in ast.iter_child_nodes(n):
+                        parents[ch] = n
+                lits = [n for n in ast.walk(f) if isinstance(n, ast.Constant) and n is not (doc.value if doc else None)
+                        and ((type(n.value) in (int, float) and n.value not in (0, 1, 2, -1, 0.0, 1.0, 10))
+                             or (isinstance(n.value, str) and 3 <= len(n.value) <= 40 and "\n" not in n.value))
+                        and n.lineno == n.end_lineno and not isinstance(parents.get(n), (ast.JoinedStr, ast.FormattedValue))]
+                if not lits:
+                    continue
+                lit = rng.choice(lits)
+                same = [n for n in lits if type(n.value) is type(lit.value) and n.value == lit.value]
+                seg = ast.get_source_segment(text, lit)
+                if seg is None or any(ast.get_source_segment(text, n) != seg for n in same):
+                    continue
+                cname = _const_name(f.name, lit.value, parents.get(lit))
+                if not cname.isidentifier() or cname in idents:
+                    continue
+                new_text = _replace_spans(text, [(n.lineno, n.col_offset, len(seg)) for n in same], cname)
+                first = (f.decorator_list[0].lineno if f.decorator_list else f.lineno)
+                nl = new_text.split("\n")
+                nl[first - 1:first - 1] = [f"{cname} = {seg}", "", ""]
+                instr = rng.choice([f"Extract the constant {seg} in {f.name} into a module-level constant {cname}",
+                                    f"Move the literal {seg} used in {f.name} to a constant named {cname}"])
+                out.append((instr, ("path",), "\n".join(nl)))
+            elif kind == "addparam":
+                a = f.args
+                if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or f.lineno != f.body[0].lineno - 1:
+                    continue
+                s = lines[f.lineno - 1]
+                if not s.startswith("def ") or not s.rstrip().endswith(":"):
+                    continue
+                close = s.rfind(")", 0, s.rfind("->") if "->" in s else len(s))
+                if close < 0:
+                    continue
+                pname, pdef = rng.choice(_PARAMS)
+                if pname in idents:
+                    continue
+                annotated = any(x.annotation for x in a.args)
+                pann = {"False": "bool", "True": "bool", "3": "int", "100": "int", "10": "int", "1.0": "float"}.get(pdef)
+                if annotated and pann:
+                    ptxt = f"{pname}: {pann} = {pdef}"
+                elif annotated:
+                    continue
+                else:
+                    ptxt = f"{pname}={pdef}"
+                sep = ", " if a.args else ""
+                nl = list(lines)
+                nl[f.lineno - 1] = s[:close] + sep + ptxt + s[close:]
+                instr = rng.choice([f"Add a parameter {pname} with default {pdef} to {f.name}",
+                                    f"Add a keyword parameter `{pname}={pdef}` to the function {f.name}"])
+                out.append((instr, ("path",), "\n".join(nl)))
+        except (ValueError, IndexError, AttributeError):
+            continue
+    good = []
+    for instr, target, new in out:
+        if new == text:
+            continue
+        try:
+            ast.parse(new)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        good.append((instr, target, new))
+    return good
+
+
+def py_window(text, rng, max_chars=MAX_REFACTOR_FILE_CHARS):
+    """A run of whole top-level statements of TEXT (with the module's start when it fits), or None."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    nodes = tree.body
+    if not nodes:
+        return None
+    lines = text.split("\n")
+
+    def first_line(n):
+        return min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])])
+
+    starts = [0] + [first_line(n) - 1 for n in nodes[1:]]
+    i = 0 if rng.random() < 0.4 else rng.randrange(len(nodes))
+    j = i
+    while j < len(nodes) and len("\n".join(lines[starts[i]:nodes[j].end_lineno])) <= max_chars:
+        j += 1
+    if j == i:
+        return None
+    w = "\n".join(lines[starts[i]:nodes[j - 1].end_lineno]).strip("\n") + "\n"
+    if not any(isinstance(n, ast.FunctionDef) for n in nodes[i:j]) or len(w) < 200:
+        return None
+    return w
+
+
+def refactor_samples(text, rel, rng, other=None):
+    w = py_window(text, rng)
+    if not w:
+        return []
+    n_lines = w.count("\n")
+    out = []
+    for instr, target, new in refactors(w, rel, rng):
+        diff = unified_diff(rel, w, new)
+        if not diff or apply_unified(w, diff) != new:
+            continue
+        if target[0] == "symbol" and rng.random() < 0.4:
+            tline = f"\nTarget: {target[1]}, its definition and every use.\n"
+            ctx = f"{rel}:1-{n_lines}\n```python\n{w}```\n"
+        else:
+            tline = f"\nTarget: the file {rel} and the code that refers to it.\n"
+            ctx = f"{rel}:1-{n_lines}\n```\n{w}```\n\n"
+        if other and rng.random() < 0.3:
+            opath, otext = other
+            ol = otext.split("\n")
+            a = rng.randrange(max(1, len(ol) - 30))
+            chunk = "\n".join(ol[a:a + 30]).rstrip("\n")
+            if "```" not in chunk:
+                ctx += f"{opath}:{a + 1}-{a + chunk.count(chr(10)) + 1}\n```python\n{chunk}\n```\n"
+        if rng.random() < 0.75:
+            out.append(("refactor-chat", chat(REFACTOR_SYSTEM, refactor_chat_user(instr, tline, ctx),
+                                              f"```diff\n{diff}```")))
+        else:
+            prompt = f"{ctx}\n\nA patch in git's unified diff format that does this: {instr}\n{tline}\n```diff\n"
+            out.append(("refactor-completion", [(EOT, False), (prompt, False), (diff + "```", True), (EOT, True)]))
+    return out
+
+
+def doc_samples(doc, seed):
+    """Every SFT sample made from one corpus document {text, kind, path, package}."""
+    rng = random.Random(f"{seed}:{doc['path']}")
+    rel = doc.get("rel") or doc["path"]
+    out = []
+    if doc["kind"] == "py":
+        funcs = py_functions(doc["text"], rel)
+    else:
+        funcs = c_functions(doc["text"], rel)
+    rng.shuffle(funcs)
+    for f in funcs[:12]:
+        out += spec_samples(f, rng)
+        if rng.random() < 0.6:
+            out += instr_samples(f, rng)
+    if doc["kind"] == "py" and not rel.endswith(".pyi") and rng.random() < 0.7:
+        out += refactor_samples(doc["text"], rel, rng, doc.get("other"))
+    return out
