@@ -126,7 +126,7 @@ def build_val_fim(tok, docs, n, ctx, rng):
 
 
 def pick_snippets(docs, rng, n_py, n_c, snippet_chars):
-    """Excerpts of about SNIPPET_CHARS characters (--snippet-chars) from distinct held-out packages, cut at line boundaries."""
+    """Excerpts of about --snippet-chars characters from distinct held-out packages, cut at line boundaries."""
     pool = sorted((d for d in docs if len(d["text"]) >= snippet_chars + 600), key=lambda d: d["path"])
     rng.shuffle(pool)
     out = []

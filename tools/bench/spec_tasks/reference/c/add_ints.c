@@ -1,0 +1,4 @@
+int add_ints(int a, int b)
+{
+    return a + b;
+}

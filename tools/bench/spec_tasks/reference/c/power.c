@@ -1,0 +1,7 @@
+long power(int base, int exp)
+{
+    long r = 1;
+    while (exp-- > 0)
+        r *= base;
+    return r;
+}

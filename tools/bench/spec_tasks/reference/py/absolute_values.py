@@ -1,0 +1,2 @@
+def absolute_values(xs):
+    return [abs(x) for x in xs]

@@ -1,0 +1,2 @@
+def add_ints(a, b):
+    return a + b

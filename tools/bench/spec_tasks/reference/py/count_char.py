@@ -1,0 +1,2 @@
+def count_char(s, c):
+    return s.count(c)

@@ -1,0 +1,3 @@
+def first_word(s):
+    parts = s.split()
+    return parts[0] if parts else ''

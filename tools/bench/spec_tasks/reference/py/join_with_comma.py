@@ -1,0 +1,2 @@
+def join_with_comma(words):
+    return ', '.join(words)

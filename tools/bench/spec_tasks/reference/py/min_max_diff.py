@@ -1,0 +1,2 @@
+def min_max_diff(xs):
+    return max(xs) - min(xs)
