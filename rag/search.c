@@ -1,0 +1,414 @@
+/* search.c - the BM25 query of the index (rag_query, see rag.h): the
+ * prompt's terms chosen by document frequency, the FTS5 candidates, the
+ * common words scored on them and the symbol boost, the hits in order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <git2.h>
+#include <sqlite3.h>
+
+#include "chunk.h"
+#include "query.h"
+#include "rag.h"
+#include "rag_int.h"
+#include "sb.h"
+#include "walk.h"
+#include "words.h"
+
+/* BM25 column weights (path, symbol, words, text), and how many candidates
+ * FTS5 returns for the common words' scores and the symbol boost to reorder
+ * (at least; 4 times the hits asked for). Chosen with
+ * tools/bench/rag_quality.py (docs/retrieval.md). */
+#define W_PATH 2.0
+#define W_SYMBOL 4.0
+#define W_WORDS 1.0
+#define W_TEXT 1.0
+#define RERANK_MIN 100
+
+/* Query words found in more than this share of the chunks (and more than
+ * DF_FLOOR chunks) are not given to FTS5, keeping at least KEEP_MIN terms:
+ * they would make it score most of the index. They are scored on the
+ * candidates instead (rescore), as BM25 would (docs/retrieval.md). */
+#define DF_CUT 0.02
+#define DF_FLOOR 500
+#define KEEP_MIN 3
+
+/* ---- query ------------------------------------------------------------- */
+
+typedef struct cand {
+    int64_t id;
+    double score;
+    int start, end;
+    char *path, *lang, *symbol, *text;
+} cand_t;
+
+static int by_score(const void *a, const void *b)
+{
+    const cand_t *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static char *col_dup(sqlite3_stmt *st, int i, bool *oom)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (!t)
+        return NULL;
+    char *s = strdup((const char *)t);
+    if (!s)
+        *oom = true;
+    return s;
+}
+
+int query_fail(rag_t *r, errmsg_t *err)
+{
+    int code = sqlite3_extended_errcode(r->rdb);
+    if (is_corrupt(code)) {
+        atomic_store(&r->corrupt, true);
+        return errmsg_set(err, OCT_EFORMAT, "%s: the index is corrupt (%s); the next update rebuilds it",
+                          r->db_path, sqlite3_errmsg(r->rdb));
+    }
+    return errmsg_set(err, OCT_EINTERNAL, "%s: query failed: %s", r->db_path, sqlite3_errmsg(r->rdb));
+}
+
+typedef struct stems {
+    char tok[8][WORDS_MAX_LEN + 1];
+    int n;
+} stems_t;
+
+static int stem_cb(void *ctx, int flags, const char *tok, int len, int start, int end)
+{
+    (void)flags;
+    (void)start;
+    (void)end;
+    stems_t *s = ctx;
+    if (s->n < 8 && len > 0 && len <= WORDS_MAX_LEN) {
+        memcpy(s->tok[s->n], tok, (size_t)len);
+        s->tok[s->n][len] = '\0';
+        s->n++;
+    }
+    return SQLITE_OK;
+}
+
+#define MAX_COMMON 16
+
+typedef struct common {
+    char stem[WORDS_MAX_LEN + 1];
+    size_t len;
+    int64_t df;
+} common_t;
+
+/* How a query is run: which terms FTS5 searches for (keep), which common
+ * words are only scored on the candidates found. */
+typedef struct qplan {
+    bool *keep;
+    char (*stem)[WORDS_MAX_LEN + 1]; /* each term's index term, "" for phrases */
+    common_t common[MAX_COMMON];
+    size_t n_common;
+    int64_t n_chunks;
+} qplan_t;
+
+/* Which terms of Q to search for: those held by few enough chunks (see
+ * DF_CUT), at least KEEP_MIN of the rarest, never one absent from the index;
+ * the other words present in the index become PLAN's common words.
+ * Returns 0 or OCT_E* (with the read lock held). */
+static int choose_terms(rag_t *r, const query_t *q, qplan_t *plan, errmsg_t *err)
+{
+    bool *keep = plan->keep;
+    int64_t n_chunks = 0;
+    int64_t *df = calloc(q->n_terms ? q->n_terms : 1, sizeof *df);
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    if (!df)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    if (query_int(r->rdb, "SELECT value FROM meta WHERE key = 'chunks'", &n_chunks) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->rdb, "SELECT doc FROM temp.vocab WHERE term = ?1", -1, &st, NULL) != SQLITE_OK) {
+        rc = query_fail(r, err);
+        goto done;
+    }
+    for (size_t i = 0; i < q->n_terms; i++) {
+        stems_t s = {.n = 0};
+        const char *t = q->terms[i].text;
+        r->stem_api.xTokenize(r->stemmer, &s, FTS5_TOKENIZE_QUERY, t, (int)strlen(t), stem_cb);
+        int64_t best = -1;
+        for (int j = 0; j < s.n; j++) {
+            sqlite3_bind_text(st, 1, s.tok[j], -1, SQLITE_STATIC);
+            int64_t d = 0;
+            int x = sqlite3_step(st);
+            if (x == SQLITE_ROW)
+                d = sqlite3_column_int64(st, 0);
+            sqlite3_reset(st);
+            if (x != SQLITE_ROW && x != SQLITE_DONE) {
+                rc = query_fail(r, err);
+                goto done;
+            }
+            if (best < 0 || d < best)
+                best = d; /* a phrase is at most as frequent as its rarest word */
+        }
+        df[i] = best < 0 ? 0 : best;
+        if (s.n == 1 && !q->terms[i].phrase)
+            snprintf(plan->stem[i], sizeof plan->stem[i], "%s", s.tok[0]);
+    }
+    plan->n_chunks = n_chunks;
+    double cut = DF_CUT * (double)n_chunks;
+    if (cut < DF_FLOOR)
+        cut = DF_FLOOR;
+    size_t kept = 0;
+    for (size_t i = 0; i < q->n_terms; i++) {
+        keep[i] = df[i] > 0 && (double)df[i] <= cut;
+        kept += keep[i] && !q->terms[i].phrase;
+    }
+    while (kept < KEEP_MIN) { /* only common words: search the rarest of them */
+        size_t best = q->n_terms;
+        for (size_t i = 0; i < q->n_terms; i++)
+            if (!keep[i] && !q->terms[i].phrase && df[i] > 0 && (best == q->n_terms || df[i] < df[best]))
+                best = i;
+        if (best == q->n_terms)
+            break;
+        keep[best] = true;
+        kept++;
+    }
+    /* the common words left out are scored on the candidates (rescore) */
+    for (size_t i = 0; i < q->n_terms && plan->n_common < MAX_COMMON; i++) {
+        if (keep[i] || q->terms[i].phrase || df[i] == 0 || !plan->stem[i][0])
+            continue;
+        common_t *c = &plan->common[plan->n_common++];
+        snprintf(c->stem, sizeof c->stem, "%s", plan->stem[i]);
+        c->len = strlen(c->stem);
+        c->df = df[i];
+    }
+done:
+    sqlite3_finalize(st);
+    free(df);
+    return rc;
+}
+
+typedef struct tfctx {
+    const qplan_t *plan;
+    double w;    /* weight of the column being read */
+    double *f;   /* weighted frequency of each common word */
+    int64_t dl;  /* tokens in the row */
+} tfctx_t;
+
+static int tf_cb(void *ctx, int flags, const char *tok, int len, int start, int end)
+{
+    (void)start;
+    (void)end;
+    tfctx_t *t = ctx;
+    if (flags & FTS5_TOKEN_COLOCATED)
+        return SQLITE_OK;
+    t->dl++;
+    for (size_t i = 0; i < t->plan->n_common; i++)
+        if ((size_t)len == t->plan->common[i].len && !memcmp(tok, t->plan->common[i].stem, (size_t)len))
+            t->f[i] += t->w;
+    return SQLITE_OK;
+}
+
+/* BM25 of the common words in a candidate row, as FTS5's bm25() would add
+ * it had they been searched for: k1 = 1.2, b = 0.75, column weights, the
+ * index's average row length AVGDL. COLS are the row's four columns. */
+static double rescore(rag_t *r, const qplan_t *plan, const char *const cols[4], double avgdl)
+{
+    static const double W[4] = {W_PATH, W_SYMBOL, W_WORDS, W_TEXT};
+    double f[MAX_COMMON] = {0};
+    tfctx_t t = {.plan = plan, .f = f};
+    for (int c = 0; c < 4; c++) {
+        if (!cols[c])
+            continue;
+        t.w = W[c];
+        r->stem_api.xTokenize(r->stemmer, &t, FTS5_TOKENIZE_DOCUMENT, cols[c], (int)strlen(cols[c]), tf_cb);
+    }
+    const double k1 = 1.2, b = 0.75;
+    double n = (double)plan->n_chunks, score = 0;
+    if (avgdl <= 0)
+        avgdl = 1;
+    for (size_t i = 0; i < plan->n_common; i++) {
+        if (f[i] == 0)
+            continue;
+        double df = (double)plan->common[i].df;
+        double idf = log((n - df + 0.5) / (df + 0.5));
+        if (idf <= 0)
+            idf = 1e-6;
+        score += idf * f[i] * (k1 + 1) / (f[i] + k1 * (1 - b + b * (double)t.dl / avgdl));
+    }
+    return score;
+}
+
+int rag_query(rag_t *r, const char *prompt, size_t len, size_t k, rag_results_t *out, errmsg_t *err)
+{
+    memset(out, 0, sizeof *out);
+    query_t q;
+    cand_t *cands = NULL;
+    qplan_t plan = {0};
+    char *fts = NULL;
+    size_t nc = 0;
+    sqlite3_stmt *match = NULL, *meta = NULL, *text = NULL;
+    bool oom = false;
+    int rc = 0;
+    if (k == 0 || !prompt || len == 0)
+        return 0;
+    if (k > RAG_MAX_HITS)
+        k = RAG_MAX_HITS;
+    if (query_build(prompt, len, &q) != 0)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory building the query");
+    if (q.n_terms == 0) {
+        query_free(&q);
+        return 0;
+    }
+    size_t want = k * 4 > RERANK_MIN ? k * 4 : RERANK_MIN;
+    pthread_mutex_lock(&r->rmu);
+    if (!r->rdb || !r->stemmer) {
+        rc = errmsg_set(err, OCT_EIO, "%s: the index is not open", r->db_path);
+        goto done;
+    }
+    plan.keep = calloc(q.n_terms, sizeof *plan.keep);
+    plan.stem = calloc(q.n_terms, sizeof *plan.stem);
+    if (!plan.keep || !plan.stem) {
+        oom = true;
+        goto done;
+    }
+    rc = choose_terms(r, &q, &plan, err);
+    if (rc)
+        goto done;
+    fts = query_fts(&q, plan.keep, &oom);
+    if (!fts)
+        goto done; /* no term of the prompt is in the index */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT rowid, bm25(fts, %.2f, %.2f, %.2f, %.2f) AS s, rag_avgdl(fts) FROM fts"
+             " WHERE fts MATCH ?1 ORDER BY s LIMIT ?2",
+             W_PATH, W_SYMBOL, W_WORDS, W_TEXT);
+    if (sqlite3_prepare_v2(r->rdb, sql, -1, &match, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->rdb,
+                           "SELECT c.start_line, c.end_line, c.symbol, f.path, f.lang FROM chunks c"
+                           " JOIN files f ON f.id = c.file_id WHERE c.id = ?1",
+                           -1, &meta, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->rdb, "SELECT path, symbol, words, text FROM fts WHERE rowid = ?1", -1, &text,
+                           NULL) != SQLITE_OK) {
+        rc = query_fail(r, err);
+        goto done;
+    }
+    cands = calloc(want, sizeof *cands);
+    if (!cands) {
+        oom = true;
+        goto done;
+    }
+    sqlite3_bind_text(match, 1, fts, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(match, 2, (sqlite3_int64)want);
+    int s;
+    double avgdl = 1;
+    while ((s = sqlite3_step(match)) == SQLITE_ROW && nc < want) {
+        cands[nc].id = sqlite3_column_int64(match, 0);
+        cands[nc].score = -sqlite3_column_double(match, 1);
+        avgdl = sqlite3_column_double(match, 2);
+        nc++;
+    }
+    if (s != SQLITE_ROW && s != SQLITE_DONE) {
+        rc = query_fail(r, err);
+        goto done;
+    }
+    for (size_t i = 0; i < nc && !oom; i++) {
+        sqlite3_bind_int64(meta, 1, cands[i].id);
+        s = sqlite3_step(meta);
+        if (s == SQLITE_ROW) {
+            cands[i].start = sqlite3_column_int(meta, 0);
+            cands[i].end = sqlite3_column_int(meta, 1);
+            cands[i].symbol = col_dup(meta, 2, &oom);
+            cands[i].path = col_dup(meta, 3, &oom);
+            cands[i].lang = col_dup(meta, 4, &oom);
+        } else if (s != SQLITE_DONE) {
+            sqlite3_reset(meta);
+            rc = query_fail(r, err);
+            goto done;
+        }
+        sqlite3_reset(meta);
+        sqlite3_bind_int64(text, 1, cands[i].id);
+        s = sqlite3_step(text);
+        if (s == SQLITE_ROW) {
+            const char *cols[4];
+            for (int c = 0; c < 4; c++)
+                cols[c] = (const char *)sqlite3_column_text(text, c);
+            if (plan.n_common)
+                cands[i].score += rescore(r, &plan, cols, avgdl);
+            cands[i].text = col_dup(text, 3, &oom);
+        }
+        sqlite3_reset(text);
+        if (s != SQLITE_ROW && s != SQLITE_DONE) {
+            rc = query_fail(r, err);
+            goto done;
+        }
+        cands[i].score *= query_symbol_boost(&q, cands[i].symbol);
+    }
+    if (oom)
+        goto done;
+    if (nc > 1)
+        qsort(cands, nc, sizeof *cands, by_score);
+    out->hits = calloc(k < nc ? k : (nc ? nc : 1), sizeof *out->hits);
+    if (!out->hits) {
+        oom = true;
+        goto done;
+    }
+    for (size_t i = 0; i < nc && out->n < k; i++) {
+        cand_t *c = &cands[i];
+        if (!c->path)
+            continue; /* a chunk row without its file: skip it */
+        rag_hit_t *h = &out->hits[out->n++];
+        h->path = c->path;
+        h->lang = c->lang;
+        h->symbol = c->symbol;
+        h->text = c->text ? c->text : strdup("");
+        c->path = c->lang = c->symbol = c->text = NULL;
+        h->start = c->start;
+        h->end = c->end;
+        h->score = c->score;
+        if (!h->text)
+            oom = true;
+    }
+done:
+    sqlite3_finalize(match);
+    sqlite3_finalize(meta);
+    sqlite3_finalize(text);
+    pthread_mutex_unlock(&r->rmu);
+    for (size_t i = 0; i < nc; i++) {
+        free(cands[i].path);
+        free(cands[i].lang);
+        free(cands[i].symbol);
+        free(cands[i].text);
+    }
+    free(cands);
+    free(plan.keep);
+    free(plan.stem);
+    free(fts);
+    query_free(&q);
+    if (oom && !rc)
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory reading results");
+    if (rc)
+        rag_results_free(out);
+    return rc;
+}
+
+void rag_results_free(rag_results_t *res)
+{
+    if (!res)
+        return;
+    for (size_t i = 0; i < res->n; i++) {
+        free(res->hits[i].path);
+        free(res->hits[i].lang);
+        free(res->hits[i].symbol);
+        free(res->hits[i].text);
+    }
+    free(res->hits);
+    res->hits = NULL;
+    res->n = 0;
+}

@@ -1,0 +1,604 @@
+/* update.c - the incremental update of the index (rag_update, see rag.h):
+ * the files that changed since the last update (by stat, then by blob id)
+ * are chunked again and their rows replaced, in transactions committed
+ * often, under the index's lock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <git2.h>
+#include <sqlite3.h>
+
+#include "chunk.h"
+#include "query.h"
+#include "rag.h"
+#include "rag_int.h"
+#include "sb.h"
+#include "walk.h"
+#include "words.h"
+
+/* Work is committed at least this often (seconds), so that a long update
+ * shows progress to readers and a kill loses little. */
+#define BATCH_SECONDS 0.5
+
+/* A file modified less than this long before it was read may change again
+ * within the file system's timestamp granularity without its stat changing:
+ * its stat is not trusted on the next update (git's "racily clean" rule). */
+#define RACY_NS 2000000000LL
+
+/* ---- update ------------------------------------------------------------ */
+
+typedef struct frow {
+    int64_t id, size, mtime, ctime, ino;
+    char *path;
+    char blob[GIT_OID_HEXSZ + 1];
+    bool seen;
+} frow_t;
+
+typedef struct upd {
+    rag_t *r;
+    sqlite3 *db;
+    sqlite3_stmt *ins_file, *upd_file, *upd_stat, *del_fts, *del_chunks, *del_file, *ins_chunk, *ins_fts;
+    frow_t *rows;
+    size_t n_rows;
+    walk_excludes_t ex;
+    rag_update_stats_t st;
+    char *buf; /* file contents */
+    size_t buf_cap;
+    errmsg_t *err;
+} upd_t;
+
+static int cmp_row(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, ((const frow_t *)elem)->path);
+}
+
+static void free_rows(upd_t *u)
+{
+    for (size_t i = 0; i < u->n_rows; i++)
+        free(u->rows[i].path);
+    free(u->rows);
+    u->rows = NULL;
+    u->n_rows = 0;
+}
+
+static int load_rows(upd_t *u)
+{
+    sqlite3_stmt *st = NULL;
+    size_t cap = 0;
+    int s = sqlite3_prepare_v2(u->db,
+                               "SELECT id, path, blob, size, mtime_ns, ctime_ns, ino FROM files ORDER BY path",
+                               -1, &st, NULL);
+    if (s == SQLITE_OK)
+        s = sqlite3_step(st);
+    for (; s == SQLITE_ROW; s = sqlite3_step(st)) {
+        if (u->n_rows == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            frow_t *nr = realloc(u->rows, nc * sizeof *nr);
+            if (!nr) {
+                sqlite3_finalize(st);
+                return errmsg_set(u->err, OCT_ENOMEM, "out of memory");
+            }
+            u->rows = nr;
+            cap = nc;
+        }
+        frow_t *f = &u->rows[u->n_rows];
+        memset(f, 0, sizeof *f);
+        f->id = sqlite3_column_int64(st, 0);
+        const char *p = (const char *)sqlite3_column_text(st, 1);
+        const char *b = (const char *)sqlite3_column_text(st, 2);
+        f->path = strdup(p ? p : "");
+        if (!f->path) {
+            sqlite3_finalize(st);
+            return errmsg_set(u->err, OCT_ENOMEM, "out of memory");
+        }
+        snprintf(f->blob, sizeof f->blob, "%s", b ? b : "");
+        f->size = sqlite3_column_int64(st, 3);
+        f->mtime = sqlite3_column_int64(st, 4);
+        f->ctime = sqlite3_column_int64(st, 5);
+        f->ino = sqlite3_column_int64(st, 6);
+        u->n_rows++;
+    }
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return db_fail(u->err, u->db, u->r->db_path, "reading the file list");
+    return 0;
+}
+
+static int prepare_all(upd_t *u)
+{
+    struct {
+        sqlite3_stmt **st;
+        const char *sql;
+    } S[] = {
+        {&u->ins_file, "INSERT INTO files(path, blob, size, mtime_ns, ctime_ns, ino, lang, lines, chunks)"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+        {&u->upd_file, "UPDATE files SET blob = ?2, size = ?3, mtime_ns = ?4, ctime_ns = ?5, ino = ?6,"
+                       " lang = ?7, lines = ?8, chunks = ?9 WHERE id = ?1"},
+        {&u->upd_stat, "UPDATE files SET size = ?2, mtime_ns = ?3, ctime_ns = ?4, ino = ?5 WHERE id = ?1"},
+        {&u->del_fts, "DELETE FROM fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?1)"},
+        {&u->del_chunks, "DELETE FROM chunks WHERE file_id = ?1"},
+        {&u->del_file, "DELETE FROM files WHERE id = ?1"},
+        {&u->ins_chunk, "INSERT INTO chunks(file_id, start_line, end_line, symbol) VALUES(?1, ?2, ?3, ?4)"},
+        {&u->ins_fts, "INSERT INTO fts(rowid, path, symbol, words, text) VALUES(?1, ?2, ?3, ?4, ?5)"},
+    };
+    for (size_t i = 0; i < sizeof S / sizeof S[0]; i++)
+        if (sqlite3_prepare_v2(u->db, S[i].sql, -1, S[i].st, NULL) != SQLITE_OK)
+            return db_fail(u->err, u->db, u->r->db_path, "preparing the update");
+    return 0;
+}
+
+static void finalize_all(upd_t *u)
+{
+    sqlite3_stmt *all[] = {u->ins_file, u->upd_file, u->upd_stat, u->del_fts,
+                           u->del_chunks, u->del_file, u->ins_chunk, u->ins_fts};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        sqlite3_finalize(all[i]);
+}
+
+/* Run a prepared statement to completion and reset it. */
+static int run(upd_t *u, sqlite3_stmt *st, const char *what)
+{
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (s != SQLITE_DONE)
+        return db_fail(u->err, u->db, u->r->db_path, what);
+    return 0;
+}
+
+static void sb_part(const char *part, size_t len, void *ud)
+{
+    sbuf_t *b = ud;
+    if (b->n)
+        sb_addn(b, " ", 1);
+    sb_addn(b, part, len);
+}
+
+/* Append to B the parts of every compound identifier in TEXT. */
+static void split_words(sbuf_t *b, const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (!words_is_wordbyte((unsigned char)text[i])) {
+            i++;
+            continue;
+        }
+        size_t a = i;
+        bool ascii = true, split = false;
+        while (i < len && words_is_wordbyte((unsigned char)text[i])) {
+            unsigned char c = (unsigned char)text[i];
+            if (c >= 0x80)
+                ascii = false;
+            else if (c == '_' || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+                split = true;
+            i++;
+        }
+        /* only ASCII identifiers with a '_', a capital or a digit can split */
+        if (ascii && split && i - a <= WORDS_MAX_LEN && words_split_ident(text + a, i - a, NULL, NULL) >= 2)
+            words_split_ident(text + a, i - a, sb_part, b);
+    }
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s, size_t n)
+{
+    return sqlite3_bind_text64(st, i, s ? s : "", s ? n : 0, SQLITE_STATIC, SQLITE_UTF8);
+}
+
+/* Replace the chunks of file ID with those of TEXT. Returns the number of
+ * chunks via *n_chunks. */
+static int write_chunks(upd_t *u, int64_t id, const char *path, const char *text, size_t len,
+                        const char *lang, int64_t *n_chunks, int64_t *n_lines)
+{
+    chunk_list_t cl = {0};
+    size_t *off = NULL;
+    sbuf_t pcol = {0}, scol = {0}, wcol = {0};
+    int rc = 0;
+    if (chunk_text(text, len, lang, &cl) != 0) {
+        rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory chunking %s", path);
+        goto done;
+    }
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    if (len && text[len - 1] != '\n')
+        lines++;
+    *n_lines = lines;
+    off = malloc(((size_t)lines + 2) * sizeof *off);
+    if (!off) {
+        rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory");
+        goto done;
+    }
+    off[1] = 0;
+    for (size_t i = 0, k = 2; i < len && k <= (size_t)lines; i++)
+        if (text[i] == '\n')
+            off[k++] = i + 1;
+    off[lines + 1] = len && text[len - 1] == '\n' ? len : len + 1;
+
+    sb_addn(&pcol, path, strlen(path));
+    split_words(&pcol, path, strlen(path));
+    if (pcol.oom) {
+        rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t c = 0; c < cl.n; c++) {
+        const chunk_t *ch = &cl.v[c];
+        size_t a = off[ch->start], b = off[ch->end + 1] - 1;
+        scol.n = 0;
+        wcol.n = 0;
+        if (ch->symbol) {
+            sb_addn(&scol, ch->symbol, strlen(ch->symbol));
+            split_words(&scol, ch->symbol, strlen(ch->symbol));
+        }
+        split_words(&wcol, text + a, b - a);
+        if (scol.oom || wcol.oom) {
+            rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory");
+            goto done;
+        }
+        sqlite3_bind_int64(u->ins_chunk, 1, id);
+        sqlite3_bind_int(u->ins_chunk, 2, ch->start);
+        sqlite3_bind_int(u->ins_chunk, 3, ch->end);
+        if (ch->symbol)
+            sqlite3_bind_text(u->ins_chunk, 4, ch->symbol, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(u->ins_chunk, 4);
+        rc = run(u, u->ins_chunk, "writing a chunk");
+        if (rc)
+            goto done;
+        int64_t cid = sqlite3_last_insert_rowid(u->db);
+        sqlite3_bind_int64(u->ins_fts, 1, cid);
+        bind_text(u->ins_fts, 2, pcol.s, pcol.n);
+        bind_text(u->ins_fts, 3, scol.n ? scol.s : NULL, scol.n);
+        bind_text(u->ins_fts, 4, wcol.n ? wcol.s : NULL, wcol.n);
+        bind_text(u->ins_fts, 5, text + a, b - a);
+        rc = run(u, u->ins_fts, "writing a chunk");
+        if (rc)
+            goto done;
+    }
+    *n_chunks = (int64_t)cl.n;
+    u->st.chunks_added += cl.n;
+done:
+    chunk_list_free(&cl);
+    free(off);
+    free(pcol.s);
+    free(scol.s);
+    free(wcol.s);
+    return rc;
+}
+
+static int delete_file_chunks(upd_t *u, int64_t id)
+{
+    sqlite3_bind_int64(u->del_fts, 1, id);
+    int rc = run(u, u->del_fts, "removing chunks");
+    if (!rc) {
+        sqlite3_bind_int64(u->del_chunks, 1, id);
+        rc = run(u, u->del_chunks, "removing chunks");
+    }
+    return rc;
+}
+
+/* Read ABS (at most max+1 bytes) into u->buf. -1: unreadable, -2: too large. */
+static int read_file(upd_t *u, const char *abs, size_t *len)
+{
+    int fd = open(abs, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t max = u->r->max_file_bytes, n = 0;
+    if (u->buf_cap < max + 2) {
+        char *nb = realloc(u->buf, max + 2);
+        if (!nb) {
+            close(fd);
+            return -1;
+        }
+        u->buf = nb;
+        u->buf_cap = max + 2;
+    }
+    for (;;) {
+        ssize_t r = read(fd, u->buf + n, max + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > max) {
+            close(fd);
+            return -2;
+        }
+    }
+    close(fd);
+    *len = n;
+    return 0;
+}
+
+static int process_file(upd_t *u, const char *path)
+{
+    rag_t *r = u->r;
+    if (walk_excluded(&u->ex, path)) {
+        u->st.skip_excluded++;
+        return 0;
+    }
+    char abs[PATH_MAX * 2];
+    snprintf(abs, sizeof abs, "%s/%s", walk_root(r->walk), path);
+    struct stat st;
+    if (lstat(abs, &st) != 0)
+        return 0; /* deleted from the work tree */
+    if (!S_ISREG(st.st_mode)) {
+        u->st.skip_other++;
+        return 0;
+    }
+    if ((uint64_t)st.st_size > r->max_file_bytes) {
+        u->st.skip_large++;
+        return 0;
+    }
+    frow_t *row = u->n_rows ? bsearch(path, u->rows, u->n_rows, sizeof *u->rows, cmp_row) : NULL;
+    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    int64_t ctime = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+    int64_t ino = (int64_t)st.st_ino, size = (int64_t)st.st_size;
+    if (row && row->mtime != 0 && row->size == size && row->mtime == mtime && row->ctime == ctime &&
+        row->ino == ino) {
+        row->seen = true;
+        u->st.unchanged++;
+        return 0;
+    }
+    size_t len = 0;
+    int fr = read_file(u, abs, &len);
+    if (fr == -2) {
+        u->st.skip_large++;
+        return 0;
+    }
+    if (fr != 0) {
+        u->st.skip_other++;
+        return 0;
+    }
+    if (memchr(u->buf, '\0', len < 8000 ? len : 8000)) {
+        u->st.skip_binary++;
+        return 0;
+    }
+    git_oid oid;
+    char hex[GIT_OID_HEXSZ + 1];
+    if (git_odb_hash(&oid, u->buf, len, GIT_OBJECT_BLOB) < 0)
+        return errmsg_set(u->err, OCT_EINTERNAL, "%s: cannot hash the file", path);
+    git_oid_tostr(hex, sizeof hex, &oid);
+    if (wall_ns() - mtime < RACY_NS)
+        mtime = 0; /* not trusted next time: see RACY_NS */
+    if (row && !strcmp(row->blob, hex)) {
+        row->seen = true;
+        u->st.unchanged++;
+        sqlite3_bind_int64(u->upd_stat, 1, row->id);
+        sqlite3_bind_int64(u->upd_stat, 2, size);
+        sqlite3_bind_int64(u->upd_stat, 3, mtime);
+        sqlite3_bind_int64(u->upd_stat, 4, ctime);
+        sqlite3_bind_int64(u->upd_stat, 5, ino);
+        return run(u, u->upd_stat, "updating a file");
+    }
+    char *text = NULL;
+    size_t tlen = 0;
+    if (chunk_normalize(u->buf, len, &text, &tlen) != 0)
+        return errmsg_set(u->err, OCT_ENOMEM, "out of memory reading %s", path);
+    const char *lang = chunk_lang(path, text, tlen);
+    int rc = 0;
+    int64_t id;
+    if (row) {
+        id = row->id;
+        rc = delete_file_chunks(u, id);
+    } else {
+        sqlite3_bind_text(u->ins_file, 1, path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u->ins_file, 2, hex, -1, SQLITE_STATIC);
+        sqlite3_bind_text(u->ins_file, 7, lang, -1, SQLITE_STATIC);
+        for (int k = 3; k <= 9; k++)
+            if (k != 7)
+                sqlite3_bind_int64(u->ins_file, k, 0);
+        rc = run(u, u->ins_file, "adding a file");
+        id = sqlite3_last_insert_rowid(u->db);
+    }
+    int64_t n_chunks = 0, n_lines = 0;
+    if (!rc)
+        rc = write_chunks(u, id, path, text, tlen, lang, &n_chunks, &n_lines);
+    if (!rc) {
+        sqlite3_bind_int64(u->upd_file, 1, id);
+        sqlite3_bind_text(u->upd_file, 2, hex, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(u->upd_file, 3, size);
+        sqlite3_bind_int64(u->upd_file, 4, mtime);
+        sqlite3_bind_int64(u->upd_file, 5, ctime);
+        sqlite3_bind_int64(u->upd_file, 6, ino);
+        sqlite3_bind_text(u->upd_file, 7, lang, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(u->upd_file, 8, n_lines);
+        sqlite3_bind_int64(u->upd_file, 9, n_chunks);
+        rc = run(u, u->upd_file, "updating a file");
+    }
+    free(text);
+    if (!rc) {
+        if (row)
+            row->seen = true;
+        u->st.changed++;
+    }
+    return rc;
+}
+
+static int begin(upd_t *u)
+{
+    if (exec(u->db, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return db_fail(u->err, u->db, u->r->db_path, "starting a transaction");
+    return 0;
+}
+
+static int commit(upd_t *u)
+{
+    if (exec(u->db, "COMMIT") != SQLITE_OK)
+        return db_fail(u->err, u->db, u->r->db_path, "committing");
+    return 0;
+}
+
+static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_int *cancel, upd_t *u)
+{
+    walk_list_t list = {0};
+    bool in_tx = false;
+    int rc;
+    char expath[PATH_MAX * 2];
+    u->db = r->wdb;
+    for (size_t i = 0; i < r->excludes.n; i++)
+        if (walk_excludes_add(&u->ex, r->excludes.pats[i], strlen(r->excludes.pats[i])) != 0) {
+            rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory");
+            goto done;
+        }
+    snprintf(expath, sizeof expath, "%s/%s", walk_root(r->walk), RAG_EXCLUDE_FILE);
+    rc = walk_excludes_load(&u->ex, expath, u->err);
+    if (rc)
+        goto done;
+    if (progress)
+        progress(&(rag_progress_t){.phase = RAG_PHASE_LIST}, ud);
+    rc = walk_list(r->walk, r->skip_prefix, cancel, &list, u->err);
+    if (rc)
+        goto done;
+    u->st.skip_other += list.skip_other;
+    rc = prepare_all(u);
+    if (!rc)
+        rc = load_rows(u);
+    if (!rc)
+        rc = begin(u);
+    if (rc)
+        goto done;
+    in_tx = true;
+    double batch = now_s();
+    for (size_t i = 0; i < list.n; i++) {
+        if (progress)
+            progress(&(rag_progress_t){.phase = RAG_PHASE_INDEX, .done = i, .total = list.n,
+                                       .path = list.paths[i]},
+                     ud);
+        if (cancel && atomic_load(cancel)) {
+            rc = errmsg_set(u->err, OCT_ECANCELED, "update canceled");
+            break;
+        }
+        rc = process_file(u, list.paths[i]);
+        if (rc)
+            goto done;
+        if (now_s() - batch > BATCH_SECONDS) {
+            rc = commit(u);
+            if (rc)
+                goto done;
+            in_tx = false;
+            rc = begin(u);
+            if (rc)
+                goto done;
+            in_tx = true;
+            batch = now_s();
+        }
+    }
+    if (!rc) {
+        for (size_t i = 0; i < u->n_rows && !rc; i++) {
+            if (u->rows[i].seen)
+                continue;
+            rc = delete_file_chunks(u, u->rows[i].id);
+            if (!rc) {
+                sqlite3_bind_int64(u->del_file, 1, u->rows[i].id);
+                rc = run(u, u->del_file, "removing a file");
+            }
+            u->st.removed++;
+        }
+        if (rc)
+            goto done;
+    }
+    /* the chunk count, for the query's share of chunks holding a term */
+    if (!rc && exec(u->db, "INSERT OR REPLACE INTO meta(key, value) VALUES('chunks',"
+                           " (SELECT count(*) FROM chunks))") != SQLITE_OK) {
+        rc = db_fail(u->err, u->db, r->db_path, "counting chunks");
+        goto done;
+    }
+    /* commit what was done, also when canceled */
+    {
+        int c = commit(u);
+        if (c) {
+            rc = c;
+            goto done;
+        }
+        in_tx = false;
+    }
+    if (progress && !rc)
+        progress(&(rag_progress_t){.phase = RAG_PHASE_DONE, .done = list.n, .total = list.n}, ud);
+done:
+    if (in_tx)
+        exec(u->db, "ROLLBACK");
+    walk_list_free(&list);
+    return rc;
+}
+
+static void upd_reset(upd_t *u)
+{
+    finalize_all(u);
+    free_rows(u);
+    walk_excludes_free(&u->ex);
+    u->ins_file = u->upd_file = u->upd_stat = u->del_fts = NULL;
+    u->del_chunks = u->del_file = u->ins_chunk = u->ins_fts = NULL;
+}
+
+int count_rows(rag_t *r, sqlite3 *db, size_t *files, size_t *chunks, errmsg_t *err)
+{
+    int64_t f = 0, c = 0;
+    if (query_int(db, "SELECT count(*) FROM files", &f) != SQLITE_OK ||
+        query_int(db, "SELECT count(*) FROM chunks", &c) != SQLITE_OK)
+        return db_fail(err, db, r->db_path, "counting");
+    *files = (size_t)f;
+    *chunks = (size_t)c;
+    return 0;
+}
+
+int rag_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_int *cancel,
+               rag_update_stats_t *st, errmsg_t *err)
+{
+    double t0 = now_s();
+    int lockfd = -1;
+    upd_t u = {.r = r, .err = err};
+    if (st)
+        memset(st, 0, sizeof *st);
+    pthread_mutex_lock(&r->wmu);
+    r->notice[0] = '\0';
+    int rc = lock_take(r, cancel, &lockfd, err);
+    if (rc)
+        goto out;
+    if (atomic_load(&r->corrupt)) {
+        rc = rebuild(r, "the index is corrupt", true, err);
+        atomic_store(&r->corrupt, false);
+        if (rc)
+            goto out;
+    }
+    if (!r->wdb) {
+        rc = errmsg_set(err, OCT_EIO, "%s: the index could not be reopened", r->db_path);
+        goto out;
+    }
+    rc = do_update(r, progress, ud, cancel, &u);
+    if (rc == OCT_EFORMAT) {
+        /* corruption met on the way: start over once, from an empty index */
+        upd_reset(&u);
+        memset(&u.st, 0, sizeof u.st);
+        rc = rebuild(r, "the index is corrupt", true, err);
+        if (!rc)
+            rc = do_update(r, progress, ud, cancel, &u);
+    }
+    if (!rc || rc == OCT_ECANCELED) {
+        errmsg_t cerr;
+        if (count_rows(r, r->wdb, &u.st.files, &u.st.chunks, rc ? &cerr : err) != 0 && !rc)
+            rc = err ? err->code : OCT_EIO;
+    }
+out:
+    upd_reset(&u);
+    free(u.buf);
+    lock_release(lockfd);
+    pthread_mutex_unlock(&r->wmu);
+    u.st.seconds = now_s() - t0;
+    if (st)
+        *st = u.st;
+    return rc;
+}
