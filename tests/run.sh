@@ -31,9 +31,16 @@ run_one() { # name, command...
     if [ "$f" -gt 0 ]; then failed_names+=("$name (exit $rc)"); fi
 }
 
-while IFS= read -r t; do
-    run_one "$(basename "$t")" "$t"
-done < <(find "$build/tests" -type f -name 'test_*' ! -name '*.d' -perm -u+x | sort)
+# The binary of each test source (a binary whose source is gone is not run).
+for src in tests/unit/*/test_*.c tests/test_*.c; do
+    [ -f "$src" ] || continue
+    t=$build/${src%.c}
+    if [ -x "$t" ]; then
+        run_one "$(basename "$t")" "$t"
+    else
+        run_one "$(basename "$t")" sh -c "echo '$t: not built (make tests)'; exit 1"
+    fi
+done
 for t in tests/e2e/*.sh; do
     [ -f "$t" ] || continue
     run_one "$(basename "$t" .sh)" bash "$t"
