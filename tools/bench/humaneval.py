@@ -61,6 +61,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="only the first N problems")
     ap.add_argument("--timeout", type=float, default=10)
+    ap.add_argument("--strip-newline", action="store_true",
+                    help="drop the prompts' trailing newline (a measure of what token healing would give; not "
+                         "the headline figure, which keeps the prompts unchanged)")
     ap.add_argument("--out", required=True, help="JSON with every completion and verdict")
     a = ap.parse_args()
     probs = problems()
@@ -70,8 +73,9 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         for k, p in enumerate(probs):
             pf = os.path.join(d, "prompt.txt")
+            prompt = p["prompt"].rstrip("\n") if a.strip_newline else p["prompt"]
             with open(pf, "w") as f:
-                f.write(p["prompt"])
+                f.write(prompt)
             cmd = [a.octet, "run", "-m", a.model, "-f", pf, "--temp", "0", "-n", str(a.n), "--threads",
                    str(a.threads)]
             for s in STOPS:
@@ -81,14 +85,14 @@ def main():
                 print(f"{p['task_id']}: octet failed: {r.stderr.decode(errors='replace')[:300]}", file=sys.stderr)
                 return 1
             comp = truncate(r.stdout.decode(errors="replace"))
-            prog = p["prompt"] + comp + "\n\n" + p["test"] + "\n\n" + f"check({p['entry_point']})\n"
+            prog = prompt + comp + "\n\n" + p["test"] + "\n\n" + f"check({p['entry_point']})\n"
             ok, err = run_test(prog, a.timeout)
             passed += ok
             results.append({"task_id": p["task_id"], "passed": ok, "completion": comp, "error": "" if ok else err})
             print(f"[{k + 1}/{len(probs)}] {p['task_id']}: {'pass' if ok else 'fail'} ({passed} passed, "
                   f"{time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     summary = {"model": a.model, "problems": len(probs), "passed": passed, "pass_at_1": passed / max(1, len(probs)),
-               "n_predict": a.n, "threads": a.threads, "stops": STOPS, "seconds": time.time() - t0,
+               "n_predict": a.n, "threads": a.threads, "strip_newline": a.strip_newline, "stops": STOPS, "seconds": time.time() - t0,
                "date": time.strftime("%Y-%m-%d")}
     with open(a.out, "w") as f:
         json.dump({"summary": summary, "results": results}, f, indent=1)
