@@ -56,6 +56,7 @@ struct eng_model {
     bool lock_init;
     sq_stats_t *calib; /* non-NULL only while calibrating */
     eng_session_t *logits_owner; /* whose logits M->logits holds (not yet read back) */
+    char backend_note[ERRMSG_MAX]; /* why "auto" stayed on the CPU */
 };
 
 struct eng_session {
@@ -437,72 +438,58 @@ fail:
 
 bool eng_auto_uses_gpu(void)
 {
-#if defined(OCTET_CUDA) && defined(OCTET_CUDA_AUTO)
     errmsg_t e;
     uint64_t fr, tot;
     return eng_gpu_info(NULL, 0, &fr, &tot, &e) == 0;
-#else
-    return false;
-#endif
 }
 
-/* "auto" takes a usable GPU when the build lets it (make CUDA_AUTO=1) and
- * the CPU otherwise: the CUDA backend has not yet been validated on a GPU. */
+/* "auto" takes a usable GPU (the CUDA plugin loads and finds one) and the
+ * CPU otherwise; why it stayed on the CPU is kept for eng_backend_note. */
 static int open_backend(eng_model_t *M, errmsg_t *err)
 {
     const char *b = M->opts.backend ? M->opts.backend : "auto";
-    bool is_auto = !strcmp(b, "auto");
-#ifndef OCTET_CUDA_AUTO
-    if (is_auto)
-        return be_cpu_new(&M->be, M->opts.n_threads, err);
-#endif
+    M->backend_note[0] = 0;
     if (!strcmp(b, "cpu"))
         return be_cpu_new(&M->be, M->opts.n_threads, err);
-    if (!strcmp(b, "cuda") || is_auto) {
-#ifdef OCTET_CUDA
-        errmsg_t e;
-        int rc = be_cuda_new(&M->be, 0, &e);
-        if (rc == 0 || !is_auto) {
-            if (rc)
-                errmsg_set(err, rc, "%s", e.msg);
-            return rc;
-        }
-#else
-        if (!is_auto)
-            return errmsg_set(err, OCT_EUNSUPPORTED, "this build of octet has no CUDA backend (use --backend cpu)");
-#endif
-        return be_cpu_new(&M->be, M->opts.n_threads, err);
-    }
-    return errmsg_set(err, OCT_EINVAL, "unknown backend '%s' (use cpu, cuda or auto)", b);
+    if (!strcmp(b, "cuda"))
+        return be_cuda_new(&M->be, 0, err);
+    if (strcmp(b, "auto"))
+        return errmsg_set(err, OCT_EINVAL, "unknown backend '%s' (use cpu, cuda or auto)", b);
+    errmsg_t e;
+    be_dev_info_t di;
+    char path[4096];
+    int rc = be_cuda_plugin_find(path, sizeof path, &e);
+    if (rc == 0)
+        rc = be_cuda_probe(0, &di, &e);
+    if (rc == 0)
+        rc = be_cuda_new(&M->be, 0, &e);
+    if (rc == 0)
+        return 0;
+    snprintf(M->backend_note, sizeof M->backend_note, "%s", e.msg);
+    return be_cpu_new(&M->be, M->opts.n_threads, err);
+}
+
+const char *eng_backend_note(const eng_model_t *m)
+{
+    return m->backend_note[0] ? m->backend_note : NULL;
 }
 
 int eng_gpu_info(char *name, size_t name_size, uint64_t *dev_free, uint64_t *dev_total, errmsg_t *err)
 {
-#ifdef OCTET_CUDA
     be_dev_info_t di;
     int rc = be_cuda_probe(0, &di, err);
+    *dev_free = di.dev_free;
+    *dev_total = di.dev_total;
     if (rc)
         return rc;
     if (name && name_size)
         snprintf(name, name_size, "%s", di.name);
-    *dev_free = di.dev_free;
-    *dev_total = di.dev_total;
     return 0;
-#else
-    (void)name;
-    (void)name_size;
-    *dev_free = *dev_total = 0;
-    return errmsg_set(err, OCT_ENOTFOUND, "this build of octet has no CUDA backend");
-#endif
 }
 
-bool eng_has_cuda(void)
+int eng_cuda_plugin(char *path, size_t size, errmsg_t *err)
 {
-#ifdef OCTET_CUDA
-    return true;
-#else
-    return false;
-#endif
+    return be_cuda_plugin_find(path, size, err);
 }
 
 static int check_hparams(const model_hparams_t *hp, errmsg_t *err)

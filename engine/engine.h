@@ -149,13 +149,19 @@ typedef struct eng_mem {
  * figure is what eng_session_new will allocate. */
 void eng_memory(const eng_model_t *m, const eng_session_t *s, eng_mem_t *out);
 
-/* Whether this build has the CUDA backend. */
-bool eng_has_cuda(void);
-/* Whether --backend auto would open the GPU now (a usable GPU, and a build
- * made with CUDA_AUTO=1). */
+/* The path of the CUDA backend plugin (octet-cuda.so) in PATH, 0 when it
+ * exists, else OCT_ENOTFOUND saying where it was looked for. It is not
+ * loaded. */
+int eng_cuda_plugin(char *path, size_t size, errmsg_t *err);
+/* Whether --backend auto would open the GPU now (the plugin loads and finds
+ * a usable GPU). */
 bool eng_auto_uses_gpu(void);
+/* Why --backend auto opened the CPU for M (one line), or NULL when it did
+ * not fall back. */
+const char *eng_backend_note(const eng_model_t *m);
 /* The GPU "auto" would use, before any model is loaded: its name and free /
- * total memory. OCT_ENOTFOUND when there is none (or no CUDA in the build). */
+ * total memory. OCT_ENOTFOUND when there is none (no NVIDIA GPU, no CUDA
+ * plugin or libraries: the message says which). */
 int eng_gpu_info(char *name, size_t name_size, uint64_t *dev_free, uint64_t *dev_total, errmsg_t *err);
 
 #endif

@@ -1077,7 +1077,7 @@ static int pick_device(int device, cudaDeviceProp *prop, errmsg_t *err)
     return 0;
 }
 
-extern "C" int be_cuda_probe(int device, be_dev_info_t *out, errmsg_t *err)
+static int cu_probe(int device, be_dev_info_t *out, errmsg_t *err)
 {
     cudaDeviceProp prop;
     memset(out, 0, sizeof *out);
@@ -1095,7 +1095,7 @@ extern "C" int be_cuda_probe(int device, be_dev_info_t *out, errmsg_t *err)
     return 0;
 }
 
-extern "C" int be_cuda_new(be_t **out, int device, errmsg_t *err)
+static int cu_create(be_t **out, int device, errmsg_t *err)
 {
     cuda_be_t *b = (cuda_be_t *)calloc(1, sizeof *b);
     if (!b)
@@ -1129,3 +1129,12 @@ fail:
     cu_free(&b->base);
     return rc;
 }
+
+#ifndef OCTET_VERSION
+#define OCTET_VERSION "unknown"
+#endif
+
+/* The one symbol engine/be_cuda_plugin.c looks up after dlopen. */
+extern "C" __attribute__((visibility("default"))) const be_cuda_plugin_t octet_cuda_plugin = {
+    BE_CUDA_ABI, sizeof(be_ops_t), sizeof(errmsg_t), sizeof(be_dev_info_t), OCTET_VERSION, cu_create, cu_probe,
+};
