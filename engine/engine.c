@@ -443,16 +443,60 @@ bool eng_auto_uses_gpu(void)
     return eng_gpu_info(NULL, 0, &fr, &tot, &e) == 0;
 }
 
-/* "auto" takes a usable GPU (the CUDA plugin loads and finds one) and the
- * CPU otherwise; why it stayed on the CPU is kept for eng_backend_note. */
+#define GIB(x) ((double)(x) / 1073741824.0)
+
+/* Activation buffers of one forward pass (open_impl's new_scratch calls). */
+static uint64_t activation_bytes(const model_hparams_t *hp, uint32_t n_batch, bool logits_all)
+{
+    uint64_t nb = n_batch, E = hp->n_embd, D = hp->head_dim, F = hp->n_ff;
+    uint64_t qkv = (hp->n_head + 2ull * hp->n_head_kv) * D, HD = (uint64_t)hp->n_head * D;
+    return 4 * (nb * (3 * E + qkv + HD + 2 * F + F + D) + (logits_all ? nb : 1) * (uint64_t)hp->n_vocab);
+}
+
+/* Before anything is uploaded to a GPU: whether the weights, the KV cache
+ * of one session and the activations fit its free memory, so that a model
+ * or context too large is an answer naming the sizes, not a failure halfway
+ * through the upload. The backend's own work space (a few hundred MB at
+ * most) is left to the allocation checks. */
+static int gpu_fit_check(eng_model_t *M, errmsg_t *err)
+{
+    const model_hparams_t *hp = &M->hp;
+    be_dev_info_t di;
+    M->be->ops->dev_info(M->be, &di);
+    if (!di.dev_total)
+        return 0;
+    static const model_wfmt_t wf[] = {MODEL_WFMT_F32, MODEL_WFMT_F16, MODEL_WFMT_INT8, MODEL_WFMT_INT8};
+    static const model_kvfmt_t kf[] = {MODEL_KV_F32, MODEL_KV_F16, MODEL_KV_INT8};
+    model_mem_plan_t mp;
+    model_mem_plan(M->md, M->opts.n_ctx, wf[M->opts.wfmt], kf[M->opts.kvfmt], &mp);
+    be_kv_desc_t kd = {.fmt = (be_kvfmt_t)M->opts.kvfmt, .n_layer = (int)hp->n_layer,
+                       .n_head_kv = (int)hp->n_head_kv, .head_dim = (int)hp->head_dim,
+                       .n_ctx = (int)M->opts.n_ctx};
+    uint64_t kv = M->be->ops->kv_bytes(M->be, &kd);
+    uint64_t act = activation_bytes(hp, M->opts.n_batch, M->opts.logits_all);
+    uint64_t need = mp.weights_total + kv + act;
+    if (need <= di.dev_free)
+        return 0;
+    return errmsg_set(err, OCT_ENOMEM,
+                      "the model does not fit the GPU: it needs %.2f GiB (weights %.2f GiB %s, KV cache %.2f GiB for "
+                      "%u tokens %s, activations %.2f GiB) and %s has %.2f GiB free of %.2f GiB",
+                      GIB(need), GIB(mp.weights_total), eng_wfmt_name(M->opts.wfmt), GIB(kv), M->opts.n_ctx,
+                      eng_kvfmt_name(M->opts.kvfmt), GIB(act), di.name, GIB(di.dev_free), GIB(di.dev_total));
+}
+
+/* "auto" takes a usable GPU (the CUDA plugin loads and finds one, and the
+ * model fits its free memory) and the CPU otherwise; why it stayed on the
+ * CPU is kept for eng_backend_note. */
 static int open_backend(eng_model_t *M, errmsg_t *err)
 {
     const char *b = M->opts.backend ? M->opts.backend : "auto";
     M->backend_note[0] = 0;
     if (!strcmp(b, "cpu"))
         return be_cpu_new(&M->be, M->opts.n_threads, err);
-    if (!strcmp(b, "cuda"))
-        return be_cuda_new(&M->be, 0, err);
+    if (!strcmp(b, "cuda")) {
+        int rc = be_cuda_new(&M->be, 0, err);
+        return rc ? rc : gpu_fit_check(M, err);
+    }
     if (strcmp(b, "auto"))
         return errmsg_set(err, OCT_EINVAL, "unknown backend '%s' (use cpu, cuda or auto)", b);
     errmsg_t e;
@@ -463,6 +507,10 @@ static int open_backend(eng_model_t *M, errmsg_t *err)
         rc = be_cuda_probe(0, &di, &e);
     if (rc == 0)
         rc = be_cuda_new(&M->be, 0, &e);
+    if (rc == 0 && (rc = gpu_fit_check(M, &e))) {
+        M->be->ops->free(M->be);
+        M->be = NULL;
+    }
     if (rc == 0)
         return 0;
     snprintf(M->backend_note, sizeof M->backend_note, "%s", e.msg);
@@ -636,6 +684,21 @@ int eng_set_context(eng_model_t *M, uint32_t n_ctx, eng_kvfmt_t kvfmt, errmsg_t 
         n_ctx = M->hp.n_ctx_train;
     if (!n_ctx || n_ctx > (1u << 24))
         return errmsg_set(err, OCT_EINVAL, "context size %u is out of range (1..16M)", n_ctx);
+    /* on a GPU, a cache that cannot fit is refused before anything changes */
+    be_dev_info_t di;
+    M->be->ops->dev_info(M->be, &di);
+    if (di.dev_total) {
+        be_kv_desc_t kd = M->kv_desc;
+        kd.fmt = (be_kvfmt_t)kvfmt;
+        kd.n_ctx = (int)n_ctx;
+        uint64_t kv = M->be->ops->kv_bytes(M->be, &kd);
+        if (kv > di.dev_free)
+            return errmsg_set(err, OCT_ENOMEM,
+                              "a KV cache of %u tokens (%s) needs %.2f GiB and %s has %.2f GiB free of %.2f GiB "
+                              "(the weights take %.2f GiB)",
+                              n_ctx, eng_kvfmt_name(kvfmt), GIB(kv), di.name, GIB(di.dev_free), GIB(di.dev_total),
+                              GIB(M->weight_bytes));
+    }
     eng_opts_t old = M->opts;
     be_kv_desc_t old_desc = M->kv_desc;
     M->opts.n_ctx = n_ctx;
