@@ -438,6 +438,24 @@ __global__ void scale_i32(float *y, int rows, int n_tok, const float *rs, const 
     }
 }
 
+/* The int8 activations of N_TOK tokens (row stride LDQ) as f16, COLS per
+ * row: exact, since |q| <= 127. */
+__global__ void i8_to_half(const int8_t *q, size_t ldq, int cols, int n_tok, __half *out)
+{
+    size_t n = (size_t)n_tok * cols;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        out[i] = __int2half_rn(q[i / cols * ldq + i % cols]);
+}
+
+/* Y[t][r] *= XS[t]: the tokens' activation scales, after a product of
+ * their int8 quants. */
+__global__ void scale_tok(float *y, int rows, int n_tok, const float *xs)
+{
+    size_t n = (size_t)rows * n_tok;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] *= xs[i / rows];
+}
+
 /* Q8_0 rows R0 .. R0+NR-1 dequantized to f16 (NR x COLS). */
 __global__ void dequant_q8(const int8_t *q, const __half *bs, int cols, int r0, int nr, __half *out)
 {
@@ -630,13 +648,23 @@ int cu_matmul(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, i
         }
         break;
     case BE_W_Q8_0: {
-        to_half<<<grid_for((size_t)n_tok * cols), 256, 0, st>>>(x, (size_t)n_tok * cols, mm->xh);
+        /* The activations are rounded to int8 per token as the matrix-vector
+         * kernel and the CPU backend round them (that rounding, 1/254 of a
+         * token's largest value, is what int8 results are made of); their
+         * quants are exact in f16. Only the dequantized weights round, to
+         * 2^-12 relative (docs/cuda.md, "Exactness"). */
+        quantize_rows<<<n_tok, 256, 0, st>>>(x, cols, mm->xq, ldq, mm->xs);
+        i8_to_half<<<grid_for((size_t)n_tok * cols), 256, 0, st>>>(mm->xq, ldq, cols, n_tok, mm->xh);
         int chunk = (int)(mm->wh_elems / (size_t)cols) & ~63;
         for (int r0 = 0; r0 < rows && s == CUBLAS_STATUS_SUCCESS; r0 += chunk) {
             int nr = rows - r0 < chunk ? rows - r0 : chunk;
             dequant_q8<<<grid_for((size_t)nr * cols), 256, 0, st>>>((const int8_t *)w->w, w->bs, cols, r0, nr, mm->wh);
             s = lt_gemm(mm, st, CUDA_R_16F, CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F, mm->wh, mm->xh, y + r0, nr,
                         n_tok, cols, cols, rows);
+        }
+        if (s == CUBLAS_STATUS_SUCCESS) {
+            scale_tok<<<grid_for((size_t)rows * n_tok), 256, 0, st>>>(y, rows, n_tok, mm->xs);
+            return 0;
         }
         break;
     }
