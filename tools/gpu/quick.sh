@@ -11,7 +11,7 @@
 #
 #   bash tools/gpu/quick.sh          (the device tool: carry .gpu; anchors in .gpu/anchors)
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "${QUICK_ROOT:-$(dirname "${BASH_SOURCE[0]}")/../..}"
 R=${OUT:-/tmp/quick}
 BUDGET=${QUICK_BUDGET_S:-520}
 mkdir -p "$R" /tmp/gb
@@ -75,7 +75,7 @@ $O info -m models/octet-code.gguf --ctx 32768 2>&1 | tail -12 >>"$LOG"
 # ---- compute-sanitizer on a short run
 if command -v compute-sanitizer >/dev/null && left 400; then
     for tool in memcheck racecheck; do
-        timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 /tmp/gb/b/lib/ld-linux-x86-64.so.2 \
+        OCTET_CUDA_PLUGIN=/tmp/gb/b/octet-cuda.so timeout 120 compute-sanitizer --tool $tool --error-exitcode 9 /tmp/gb/b/lib/ld-linux-x86-64.so.2 \
             --library-path /tmp/gb/b/lib:/usr/local/cuda/lib64 /tmp/gb/b/octet.bin logits \
             -m tests/fixtures/tiny/llama_gqa_f16.gguf --ids "$ids" --backend cuda --weights int8 --kv int8 --batch 16 \
             >/tmp/cs.txt 2>&1
