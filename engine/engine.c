@@ -535,6 +535,29 @@ int eng_gpu_info(char *name, size_t name_size, uint64_t *dev_free, uint64_t *dev
     return 0;
 }
 
+void eng_gpu_plan(const model_t *md, uint64_t ctx, eng_wfmt_t w, eng_kvfmt_t kv, uint32_t batch,
+                  eng_gpu_plan_t *out)
+{
+    static const model_wfmt_t wf[] = {MODEL_WFMT_F32, MODEL_WFMT_F16, MODEL_WFMT_INT8, MODEL_WFMT_INT8};
+    static const model_kvfmt_t kf[] = {MODEL_KV_F32, MODEL_KV_F16, MODEL_KV_INT8};
+    model_mem_plan_t mp;
+    memset(out, 0, sizeof *out);
+    model_mem_plan(md, ctx, wf[w], kf[kv], &mp);
+    out->ctx = mp.ctx;
+    out->batch = batch ? batch : DEFAULT_BATCH;
+    if (out->batch > mp.ctx)
+        out->batch = (uint32_t)mp.ctx;
+    out->weights = mp.weights_total;
+    out->kv = mp.kv_total;
+    out->act = activation_bytes(&md->hp, out->batch, false);
+    out->need = out->weights + out->kv + out->act;
+    errmsg_t e;
+    if (eng_gpu_info(out->gpu, sizeof out->gpu, &out->dev_free, &out->dev_total, &e) == 0)
+        out->gpu_ok = true;
+    else
+        snprintf(out->note, sizeof out->note, "%s", e.msg);
+}
+
 int eng_cuda_plugin(char *path, size_t size, errmsg_t *err)
 {
     return be_cuda_plugin_find(path, size, err);

@@ -164,4 +164,22 @@ const char *eng_backend_note(const eng_model_t *m);
  * plugin or libraries: the message says which). */
 int eng_gpu_info(char *name, size_t name_size, uint64_t *dev_free, uint64_t *dev_total, errmsg_t *err);
 
+/* What MD needs on a GPU with weights W, a KV cache of CTX tokens (0: the
+ * trained context) in KV and passes of BATCH tokens (0: the default): the
+ * sizes --backend cuda checks against the GPU's free memory before it
+ * uploads anything, and that GPU (gpu_ok false, NOTE saying why, when
+ * there is none). The backend's own work space (cuBLASLt, attention
+ * splits; tens of MB) is not counted. */
+typedef struct eng_gpu_plan {
+    uint64_t ctx;
+    uint32_t batch;
+    uint64_t weights, kv, act, need;
+    bool gpu_ok;
+    char gpu[48];
+    uint64_t dev_free, dev_total;
+    char note[512];
+} eng_gpu_plan_t;
+void eng_gpu_plan(const model_t *md, uint64_t ctx, eng_wfmt_t w, eng_kvfmt_t kv, uint32_t batch,
+                  eng_gpu_plan_t *out);
+
 #endif

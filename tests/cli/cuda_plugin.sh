@@ -37,6 +37,21 @@ if cmp -s "$T_TMP/out" "$T_TMP/auto.txt"; then t_ok "auto = cpu"; else t_fail "a
 t_expect "cuda without the plugin fails" 1 "$OCTET" "${RUN[@]}" --backend cuda
 t_grep "cuda names the plugin" 'octet run: .*/nonexistent/octet-cuda.so.*does not exist' "$T_TMP/err"
 
+# octet info --ctx N: the GPU plan, here without a GPU
+t_expect "info --ctx shows the GPU plan" 0 "$OCTET" info -m "$L" --ctx 4096
+t_grep "GPU plan heading" '^GPU plan \(--backend cuda, int8 weights \+ int8 KV, passes of up to [0-9]+ tokens\)$' "$T_TMP/out"
+t_grep "GPU plan KV for the context" '^  KV cache \(4096 tokens\) +[0-9.]+ [KMG]iB' "$T_TMP/out"
+t_grep "GPU plan total" '^  total +[0-9.]+ [KMG]iB' "$T_TMP/out"
+t_grep "GPU plan says why there is no GPU" '^  no usable GPU: .+' "$T_TMP/out"
+# the plan's total is weights + KV + activations
+sum=$(awk '/^GPU plan/ {p=1} p && /bytes\)$/ { gsub(/[()]/, ""); v[$1]=$(NF-1) } END { print (v["weights"] + v["KV"] + v["activations"] == v["total"]) ? "ok" : "bad" }' "$T_TMP/out")
+if [ "$sum" = ok ]; then t_ok "GPU plan total = weights + KV + activations"; else t_fail "GPU plan total" "$(grep -A5 '^GPU plan' "$T_TMP/out")"; fi
+t_expect "info --ctx 2x" 0 "$OCTET" info -m "$L" --ctx 8192
+kv8=$(awk '/^  KV cache \(8192 tokens\)/ { gsub(/[()]/, ""); print $(NF-1) }' "$T_TMP/out")
+"$OCTET" info -m "$L" --ctx 4096 >"$T_TMP/out4" 2>/dev/null
+kv4=$(awk '/^  KV cache \(4096 tokens\)/ { gsub(/[()]/, ""); print $(NF-1) }' "$T_TMP/out4")
+if [ -n "$kv4" ] && [ "$kv8" = $((2 * kv4)) ]; then t_ok "GPU plan KV grows with --ctx"; else t_fail "GPU plan KV grows with --ctx" "$kv4 -> $kv8"; fi
+
 # a file that is no plugin (as a broken or foreign build would be)
 printf 'not an ELF file\n' >"$T_TMP/octet-cuda.so"
 export OCTET_CUDA_PLUGIN=$T_TMP/octet-cuda.so
