@@ -97,6 +97,13 @@ t_expect "ppl int8 kv" 0 "$OCTET" ppl -m "$Q" --file "$T_TMP/text.c" --ctx 16 --
 p8=$(sed 's/.*"ppl": \([0-9.]*\).*/\1/' "$T_TMP/out")
 if awk -v a="$p32" -v b="$p8" 'BEGIN{d=(b-a)/a; if(d<0)d=-d; exit !(d < 0.02)}'; then
     t_ok "int8 KV perplexity close to f32 ($p32 vs $p8)"; else t_fail "int8 KV perplexity close" "$p32 vs $p8"; fi
+t_expect "ppl --top1" 0 "$OCTET" ppl -m "$Q" --file "$T_TMP/text.c" --ctx 16 --json --kv int8 --top1 "$T_TMP/top1.txt"
+ntok=$(sed 's/.*"tokens": \([0-9]*\).*/\1/' "$T_TMP/out")
+if [ "$(grep -cE '^[0-9]+$' "$T_TMP/top1.txt")" = "$ntok" ] && [ "$(wc -l <"$T_TMP/top1.txt")" = "$ntok" ]; then
+    t_ok "ppl --top1: one id per scored token ($ntok)"; else t_fail "ppl --top1 lines" "$(wc -l <"$T_TMP/top1.txt") lines for $ntok tokens"; fi
+t_expect "ppl --top1 again" 0 "$OCTET" ppl -m "$Q" --file "$T_TMP/text.c" --ctx 16 --json --kv int8 --top1 "$T_TMP/top1b.txt"
+if cmp -s "$T_TMP/top1.txt" "$T_TMP/top1b.txt"; then t_ok "ppl --top1 reproducible"; else t_fail "ppl --top1 reproducible" "differs"; fi
+t_expect "ppl --top1 unwritable" 1 "$OCTET" ppl -m "$Q" --file "$T_TMP/text.c" --top1 "$T_TMP/no/such/dir/top1.txt"
 t_expect "ppl text" 0 "$OCTET" ppl -m "$Q" -f - --ctx 8 <"$T_TMP/text.c"
 t_grep "ppl text line" '^perplexity [0-9.]+ over [0-9]+ tokens \([0-9]+ windows of up to 8 tokens' "$T_TMP/out"
 printf 'a' >"$T_TMP/one.txt"
