@@ -43,6 +43,7 @@ NVCCFLAGS ?= -O3 -std=c++17 -Iengine -Ikernels -DOCTET_VERSION='"$(VERSION)"' \
 	-Werror all-warnings -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror
 .DEFAULT_GOAL := all
 CU_OBJ := $(patsubst %.cu,$(BUILD)/obj/%.cu.o,$(CU_SRC))
+$(CU_OBJ): $(wildcard kernels/cuda/*.cuh) engine/backend.h engine/errmsg.h
 PLUGIN_TARGET := $(CUDA_PLUGIN)
 $(CUDA_PLUGIN): $(CU_OBJ)
 	$(NVCC) -shared -cudart static -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublasLt \
@@ -67,7 +68,7 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 LIBS := $(BUILD)/libengine.a $(BUILD)/librag.a
 
-.PHONY: all run test asan fuzz deps clean tests
+.PHONY: all run test asan fuzz deps clean tests gpu-test
 all: $(OCTET_BIN) $(PLUGIN_TARGET)
 
 $(OCTET_BIN): $(APP_OBJ) $(LIBS)
@@ -114,6 +115,12 @@ asan: deps
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" tests
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/run.sh build-asan build-asan/octet
+
+# On a machine with an NVIDIA GPU: issue 13's checks and the side-by-side
+# bench in one run (tools/gpu/quick.sh; octet from .gpu/bundle.tar.xz when
+# tools/gpu/bundle.sh made one, else this build). Not part of `make test`.
+gpu-test:
+	@bash tools/gpu/quick.sh
 
 FUZZ_SECONDS ?= 600
 fuzz: deps

@@ -177,6 +177,9 @@ void cu_mm_release(cu_mm_t *mm)
     cudaFree(mm->xh);
     cudaFree(mm->wh);
     cudaFree(mm->ws);
+    cudaFree(mm->pmax);
+    mm->pmax = NULL;
+    mm->pmax_n = 0;
     mm->xq = NULL;
     mm->xs = NULL;
     mm->xh = NULL;
@@ -205,16 +208,21 @@ int cu_mm_reserve(cu_mm_t *mm, int max_tok, int max_rows, int max_cols, bool nee
     if (need_deq && mm->wh_elems < (size_t)max_cols * 64)
         mm->wh_elems = (size_t)max_cols * 64;
     mm->ws_bytes = WS_BYTES;
+    /* per-block maxima of the fused one-token products (gemv_glu), or
+     * attention's per-head maxima */
+    size_t np = (size_t)(max_rows + GEMV_WARPS - 1) / GEMV_WARPS;
+    mm->pmax_n = np > 1024 ? np : 1024;
     int rc;
     if ((rc = cu_alloc((void **)&mm->xq, xq, "quantized activations", err)) ||
         (rc = cu_alloc((void **)&mm->xs, (size_t)max_tok * 4, "activation scales", err)) ||
         (xh && (rc = cu_alloc((void **)&mm->xh, xh, "f16 activations", err))) ||
         (mm->wh_elems && (rc = cu_alloc((void **)&mm->wh, mm->wh_elems * 2, "dequantized weights", err))) ||
-        (rc = cu_alloc(&mm->ws, mm->ws_bytes, "cuBLASLt work space", err))) {
+        (rc = cu_alloc(&mm->ws, mm->ws_bytes, "cuBLASLt work space", err)) ||
+        (rc = cu_alloc((void **)&mm->pmax, mm->pmax_n * sizeof(float), "product maxima", err))) {
         cu_mm_release(mm);
         return rc;
     }
-    mm->bytes = xq + (size_t)max_tok * 4 + xh + mm->wh_elems * 2 + mm->ws_bytes;
+    mm->bytes = xq + (size_t)max_tok * 4 + xh + mm->wh_elems * 2 + mm->ws_bytes + mm->pmax_n * sizeof(float);
     return 0;
 }
 
@@ -225,6 +233,8 @@ int cu_mm_reserve(cu_mm_t *mm, int max_tok, int max_rows, int max_cols, bool nee
 __global__ void quantize_rows(const float *x, int cols, int8_t *q, size_t ldq, float *xs)
 {
     __shared__ float red[32];
+    cu_pdl_trigger();
+    cu_pdl_wait();
     const float *row = x + (size_t)blockIdx.x * cols;
     float amax = 0.0f;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) {
@@ -268,58 +278,203 @@ __device__ __forceinline__ int4 ld_stream(const int4 *p)
     return __ldcs(p);
 }
 
-/* One warp per row; COLS % 16 == 0 (rows 16-byte aligned). INT8: per-row
- * scale; Q8_0 (Q8 true): f16 scale per 32 columns. */
-template <bool Q8>
-__global__ void __launch_bounds__(GEMV_WARPS * 32)
-    gemv_i8(const int8_t *w, const float *rs, const __half *bs, const int8_t *xq, const float *xs, int rows,
-            int cols, float *y)
+/* The first round of a row's weight loads: GEMV_LOADS 16-byte loads per
+ * lane, issued before any is used so that enough bytes are in flight to
+ * cover memory latency (a row of 3584 columns is one round, 7 loads per
+ * lane, predicated at the end). */
+__device__ __forceinline__ void gemv_fetch(int4 a[GEMV_LOADS], const int4 *wr, int base, int n16)
 {
-    int r = blockIdx.x * GEMV_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (r >= rows)
-        return;
-    const int4 *wr = (const int4 *)(w + (size_t)r * cols);
-    const int4 *xv = (const int4 *)xq;
-    int n16 = cols / 16;
-    const __half *br = Q8 ? bs + (size_t)r * (cols / CU_QK) : NULL;
-    int iacc = 0;
-    float facc = 0.0f;
-    /* GEMV_LOADS independent 16-byte loads per lane are issued before any is
-     * used, so enough bytes are in flight to cover memory latency; a row of
-     * 3584 columns is one round (7 loads per lane), predicated at the end. */
-    for (int base = lane; base < n16; base += 32 * GEMV_LOADS) {
-        int4 a[GEMV_LOADS];
 #pragma unroll
-        for (int u = 0; u < GEMV_LOADS; u++) {
-            int i = base + 32 * u;
-            a[u] = i < n16 ? ld_stream(wr + i) : make_int4(0, 0, 0, 0);
-        }
+    for (int u = 0; u < GEMV_LOADS; u++) {
+        int i = base + 32 * u;
+        a[u] = i < n16 ? ld_stream(wr + i) : make_int4(0, 0, 0, 0);
+    }
+}
+
+/* One lane's share of row R (weights WR) against the int8 activations XV:
+ * the integer sum (INT8) or the block-scaled float sum (Q8_0). The first
+ * round is already in A (gemv_fetch), so that a kernel can issue it before
+ * it waits for the activations. */
+template <bool Q8>
+__device__ __forceinline__ void gemv_row(int4 a[GEMV_LOADS], const int4 *wr, const int4 *xv, const __half *br,
+                                         int lane, int n16, int *iacc, float *facc)
+{
+    for (int base = lane;;) {
 #pragma unroll
         for (int u = 0; u < GEMV_LOADS; u++) {
             int i = base + 32 * u;
             if (i < n16) {
                 int sum = dot16(a[u], xv[i], 0);
                 if (Q8)
-                    facc += (float)sum * __half2float(br[i / 2]);
+                    *facc += (float)sum * __half2float(br[i / 2]);
                 else
-                    iacc += sum;
+                    *iacc += sum;
             }
         }
+        base += 32 * GEMV_LOADS;
+        if (base >= n16)
+            break;
+        gemv_fetch(a, wr, base, n16);
     }
-    if (Q8) {
-        facc = cu_warp_sum(facc);
+}
+
+/* The warp's total of row R, scaled: what lane 0 stores. */
+template <bool Q8>
+__device__ __forceinline__ float gemv_total(int iacc, float facc, const float *rs, int r, float xs)
+{
+    if constexpr (Q8) {
+        return cu_warp_sum(facc) * xs;
     } else {
         for (int o = 16; o > 0; o >>= 1)
             iacc += __shfl_xor_sync(0xffffffffu, iacc, o);
+        return (float)iacc * rs[r] * xs;
+    }
+}
+
+/* One warp per row; COLS % 16 == 0 (rows 16-byte aligned). INT8: per-row
+ * scale; Q8_0 (Q8 true): f16 scale per 32 columns. BIAS (or NULL) is added
+ * to each output, rounded as a separate addition would round it (the
+ * bias add of a qkv product, fused). Launched with PDL in decode: the first
+ * weight loads are issued before the wait for the activations. */
+template <bool Q8>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    gemv_i8(const int8_t *w, const float *rs, const __half *bs, const int8_t *xq, const float *xs, int rows,
+            int cols, const float *bias, float *y)
+{
+    cu_pdl_trigger();
+    int r = blockIdx.x * GEMV_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (r >= rows) {
+        cu_pdl_wait();
+        return;
+    }
+    const int4 *wr = (const int4 *)(w + (size_t)r * cols);
+    int n16 = cols / 16;
+    int4 a[GEMV_LOADS];
+    gemv_fetch(a, wr, lane, n16);
+    cu_pdl_wait();
+    const __half *br = Q8 ? bs + (size_t)r * (cols / CU_QK) : NULL;
+    int iacc = 0;
+    float facc = 0.0f;
+    gemv_row<Q8>(a, wr, (const int4 *)xq, br, lane, n16, &iacc, &facc);
+    float v = gemv_total<Q8>(iacc, facc, rs, r, xs[0]);
+    if (lane == 0)
+        y[r] = bias ? __fadd_rn(v, bias[r]) : v;
+}
+
+/* SwiGLU fused into the gate/up product of one token: warp k computes
+ * rows k (gate) and NFF + k (up), stores both in GU as the plain product
+ * would, and H[k] = silu(g) * u (cu_silu_mul); each block leaves the
+ * largest |H| of its rows in PMAX[blockIdx.x] for quantize_pmax. */
+template <bool Q8>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    gemv_glu(const int8_t *w, const float *rs, const __half *bs, const int8_t *xq, const float *xs, int nff,
+             int cols, bool cpu_exp, float *gu, float *h, float *pmax)
+{
+    __shared__ float red[GEMV_WARPS];
+    cu_pdl_trigger();
+    int k = blockIdx.x * GEMV_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    float hm = 0.0f;
+    if (k < nff) {
+        int n16 = cols / 16;
+        const int4 *wg = (const int4 *)(w + (size_t)k * cols), *wu = (const int4 *)(w + (size_t)(nff + k) * cols);
+        int4 a[GEMV_LOADS], b[GEMV_LOADS];
+        gemv_fetch(a, wg, lane, n16);
+        gemv_fetch(b, wu, lane, n16);
+        cu_pdl_wait();
+        int ig = 0, iu = 0;
+        float fg = 0.0f, fu = 0.0f;
+        const __half *bg = Q8 ? bs + (size_t)k * (cols / CU_QK) : NULL;
+        const __half *bu = Q8 ? bs + (size_t)(nff + k) * (cols / CU_QK) : NULL;
+        gemv_row<Q8>(a, wg, (const int4 *)xq, bg, lane, n16, &ig, &fg);
+        gemv_row<Q8>(b, wu, (const int4 *)xq, bu, lane, n16, &iu, &fu);
+        float g = gemv_total<Q8>(ig, fg, rs, k, xs[0]), u = gemv_total<Q8>(iu, fu, rs, nff + k, xs[0]);
+        float v = cu_silu_mul(g, u, cpu_exp);
+        if (lane == 0) {
+            gu[k] = g;
+            gu[nff + k] = u;
+            h[k] = v;
+        }
+        hm = fabsf(v);
+    } else {
+        cu_pdl_wait();
     }
     if (lane == 0)
-        y[r] = (Q8 ? facc : (float)iacc * rs[r]) * xs[0];
+        red[threadIdx.x / 32] = hm;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float m = red[0];
+        for (int i = 1; i < GEMV_WARPS; i++)
+            m = fmaxf(m, red[i]);
+        pmax[blockIdx.x] = m;
+    }
+}
+
+/* The largest of PMAX[0..NP) in every thread of the block (RED: 32 floats
+ * of shared memory). */
+__device__ __forceinline__ float pmax_reduce(const float *pmax, int np, float *red)
+{
+    float m = 0.0f;
+    for (int i = threadIdx.x; i < np; i += blockDim.x)
+        m = fmaxf(m, pmax[i]);
+    return cu_block_reduce(m, red, true);
+}
+
+/* X (N floats) to int8 in XQ with the scale max(PMAX[0..NP)) / 127 (the
+ * per-block maxima of |X| that the producer left), as quantize_rows would
+ * round them; many blocks, each reducing the NP maxima itself. */
+__global__ void quantize_pmax(const float *x, int n, const float *pmax, int np, int8_t *xq, float *xs)
+{
+    __shared__ float red[32];
+    cu_pdl_trigger();
+    cu_pdl_wait();
+    float s = pmax_reduce(pmax, np, red) / 127.0f;
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < n; j += gridDim.x * blockDim.x)
+        xq[j] = s == 0.0f ? (int8_t)0 : cu_quant_one(x[j], s);
+    if (blockIdx.x == 0 && threadIdx.x == 0)
+        xs[0] = s;
+}
+
+/* A one-token product whose float activations X the previous kernel left
+ * with their per-block maxima |X| in PMAX[0..NP) (attention's combine, one
+ * maximum per head): each block quantizes X into shared memory itself (as
+ * quantize_rows would), so no separate quantization kernel runs. */
+template <bool Q8>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    gemv_i8_xf(const int8_t *w, const float *rs, const __half *bs, const float *x, const float *pmax, int np,
+               int rows, int cols, float *y)
+{
+    extern __shared__ __align__(16) int8_t gx_q[];
+    __shared__ float red[32];
+    cu_pdl_trigger();
+    int r = blockIdx.x * GEMV_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    int n16 = cols / 16;
+    bool ok = r < rows;
+    const int4 *wr = (const int4 *)(w + (size_t)(ok ? r : 0) * cols);
+    int4 a[GEMV_LOADS];
+    if (ok)
+        gemv_fetch(a, wr, lane, n16);
+    cu_pdl_wait();
+    float s = pmax_reduce(pmax, np, red) / 127.0f;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x)
+        gx_q[j] = s == 0.0f ? (int8_t)0 : cu_quant_one(x[j], s);
+    __syncthreads();
+    if (!ok)
+        return;
+    const __half *br = Q8 ? bs + (size_t)r * (cols / CU_QK) : NULL;
+    int iacc = 0;
+    float facc = 0.0f;
+    gemv_row<Q8>(a, wr, (const int4 *)gx_q, br, lane, n16, &iacc, &facc);
+    float v = gemv_total<Q8>(iacc, facc, rs, r, s);
+    if (lane == 0)
+        y[r] = v;
 }
 
 /* Any column count: one warp per row, element by element. */
 __global__ void gemv_any(be_wfmt_t fmt, const void *w, const float *rs, const __half *bs, const float *x,
                          const int8_t *xq, const float *xs, int rows, int cols, float *y)
 {
+    cu_pdl_trigger();
+    cu_pdl_wait();
     int r = blockIdx.x * GEMV_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (r >= rows)
         return;
@@ -360,6 +515,8 @@ template <typename T>
 __global__ void __launch_bounds__(GEMV_WARPS * 32)
     gemv_f(const T *w, const float *x, int rows, int cols, float *y)
 {
+    cu_pdl_trigger();
+    cu_pdl_wait();
     int r = blockIdx.x * GEMV_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (r >= rows)
         return;
@@ -394,36 +551,79 @@ bool cu_gemv_prequant(const cu_mat_t *w)
     return (w->fmt == BE_W_INT8 || w->fmt == BE_W_Q8_0) && w->cols % 16 == 0;
 }
 
-void cu_gemv_quantized(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, float *y)
+void cu_gemv_quantized(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float *bias, float *y)
 {
     int blocks = (w->rows + GEMV_WARPS - 1) / GEMV_WARPS, th = GEMV_WARPS * 32;
     if (w->fmt == BE_W_INT8)
-        gemv_i8<false><<<blocks, th, 0, st>>>((const int8_t *)w->w, w->rs, NULL, mm->xq, mm->xs, w->rows, w->cols,
-                                              y);
+        cu_go(lc, gemv_i8<false>, blocks, th, 0, (const int8_t *)w->w, (const float *)w->rs, (const __half *)NULL,
+              (const int8_t *)mm->xq, (const float *)mm->xs, w->rows, w->cols, bias, y);
     else
-        gemv_i8<true><<<blocks, th, 0, st>>>((const int8_t *)w->w, NULL, w->bs, mm->xq, mm->xs, w->rows, w->cols,
-                                             y);
+        cu_go(lc, gemv_i8<true>, blocks, th, 0, (const int8_t *)w->w, (const float *)NULL, (const __half *)w->bs,
+              (const int8_t *)mm->xq, (const float *)mm->xs, w->rows, w->cols, bias, y);
 }
 
-static void gemv(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, float *y)
+bool cu_gemv_glu_ok(const cu_mm_t *mm, const cu_mat_t *w)
+{
+    return cu_gemv_prequant(w) && w->rows % 2 == 0 && mm->pmax &&
+           (size_t)(w->rows / 2 + GEMV_WARPS - 1) / GEMV_WARPS <= mm->pmax_n;
+}
+
+void cu_gemv_glu(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, bool cpu_exp, float *gu, float *h)
+{
+    int nff = w->rows / 2, blocks = (nff + GEMV_WARPS - 1) / GEMV_WARPS, th = GEMV_WARPS * 32;
+    if (w->fmt == BE_W_INT8)
+        cu_go(lc, gemv_glu<false>, blocks, th, 0, (const int8_t *)w->w, (const float *)w->rs, (const __half *)NULL,
+              (const int8_t *)mm->xq, (const float *)mm->xs, nff, w->cols, cpu_exp, gu, h, mm->pmax);
+    else
+        cu_go(lc, gemv_glu<true>, blocks, th, 0, (const int8_t *)w->w, (const float *)NULL, (const __half *)w->bs,
+              (const int8_t *)mm->xq, (const float *)mm->xs, nff, w->cols, cpu_exp, gu, h, mm->pmax);
+    int qb = (nff + 255) / 256;
+    cu_go(lc, quantize_pmax, qb < 256 ? qb : 256, 256, 0, (const float *)h, nff, (const float *)mm->pmax, blocks,
+          mm->xq, mm->xs);
+}
+
+bool cu_gemv_xf_ok(const cu_mm_t *mm, const cu_mat_t *w, int np)
+{
+    return cu_gemv_prequant(w) && mm->pmax && (size_t)np <= mm->pmax_n && w->cols <= CU_XF_MAX_COLS;
+}
+
+void cu_gemv_xf(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float *x, int np, float *y)
+{
+    int blocks = (w->rows + GEMV_WARPS - 1) / GEMV_WARPS, th = GEMV_WARPS * 32;
+    size_t smem = pad16((size_t)w->cols);
+    if (w->fmt == BE_W_INT8)
+        cu_go(lc, gemv_i8_xf<false>, blocks, th, smem, (const int8_t *)w->w, (const float *)w->rs,
+              (const __half *)NULL, x, (const float *)mm->pmax, np, w->rows, w->cols, y);
+    else
+        cu_go(lc, gemv_i8_xf<true>, blocks, th, smem, (const int8_t *)w->w, (const float *)NULL,
+              (const __half *)w->bs, x, (const float *)mm->pmax, np, w->rows, w->cols, y);
+}
+
+float *cu_mm_pmax(cu_mm_t *mm)
+{
+    return mm->pmax;
+}
+
+static void gemv(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float *x, float *y)
 {
     int blocks = (w->rows + GEMV_WARPS - 1) / GEMV_WARPS, th = GEMV_WARPS * 32;
     bool i8 = w->fmt == BE_W_INT8 || w->fmt == BE_W_Q8_0;
     if (i8) {
         size_t ldq = pad16((size_t)w->cols);
-        quantize_rows<<<1, 1024, 0, st>>>(x, w->cols, mm->xq, ldq, mm->xs);
+        cu_go(lc, quantize_rows, 1, 1024, 0, x, w->cols, mm->xq, ldq, mm->xs);
         if (cu_gemv_prequant(w)) {
-            cu_gemv_quantized(mm, st, w, y);
+            cu_gemv_quantized(mm, lc, w, NULL, y);
             return;
         }
     } else if (w->cols % 8 == 0 && ((uintptr_t)x & 15) == 0) { /* X_OFF may leave X unaligned for float4 */
         if (w->fmt == BE_W_F16)
-            gemv_f<__half><<<blocks, th, 0, st>>>((const __half *)w->w, x, w->rows, w->cols, y);
+            cu_go(lc, gemv_f<__half>, blocks, th, 0, (const __half *)w->w, x, w->rows, w->cols, y);
         else
-            gemv_f<float><<<blocks, th, 0, st>>>((const float *)w->w, x, w->rows, w->cols, y);
+            cu_go(lc, gemv_f<float>, blocks, th, 0, (const float *)w->w, x, w->rows, w->cols, y);
         return;
     }
-    gemv_any<<<blocks, th, 0, st>>>(w->fmt, w->w, w->rs, w->bs, x, mm->xq, mm->xs, w->rows, w->cols, y);
+    cu_go(lc, gemv_any, blocks, th, 0, w->fmt, (const void *)w->w, (const float *)w->rs, (const __half *)w->bs, x,
+          (const int8_t *)mm->xq, (const float *)mm->xs, w->rows, w->cols, y);
 }
 
 /* ---- batched products (prefill) ---------------------------------------------- */
@@ -619,12 +819,86 @@ static int lt_fail(errmsg_t *err, cublasStatus_t s, const cu_mat_t *w, int n_tok
                       w->rows, w->cols, n_tok, (int)s);
 }
 
-int cu_matmul(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, int n_tok, float *y, errmsg_t *err)
+/* SwiGLU of N_TOK tokens from the int32 gate/up sums cuBLASLt left in GU
+ * (row stride 2 NFF), each scaled as scale_i32 scales it; H gets the
+ * products, XQ / XS (row stride LDQ) their int8 activations for the next
+ * product, rounded as quantize_rows rounds them. One block per token; XS
+ * holds the tokens' input scales on entry (each block reads its own before
+ * it writes it). */
+__global__ void glu_i32_quant(const int *gu, int nff, const float *rs, bool cpu_exp, float *h, int8_t *xq, size_t ldq,
+                              float *xs)
 {
-    if (n_tok == 1) {
-        gemv(mm, st, w, x, y);
+    __shared__ float red[32];
+    const int t = blockIdx.x;
+    const int *g = gu + (size_t)t * 2 * nff;
+    float *ht = h + (size_t)t * nff;
+    const float sx = xs[t];
+    float amax = 0.0f;
+    for (int k = threadIdx.x; k < nff; k += blockDim.x) {
+        float gv = (float)g[k] * rs[k] * sx, uv = (float)g[nff + k] * rs[nff + k] * sx;
+        float v = cu_silu_mul(gv, uv, cpu_exp);
+        ht[k] = v;
+        amax = fmaxf(amax, fabsf(v));
+    }
+    amax = cu_block_reduce(amax, red, true);
+    float sc = amax / 127.0f;
+    int8_t *q = xq + (size_t)t * ldq;
+    for (int k = threadIdx.x; k < (int)ldq; k += blockDim.x)
+        q[k] = k >= nff || sc == 0.0f ? (int8_t)0 : cu_quant_one(ht[k], sc); /* each thread re-reads its own */
+    if (threadIdx.x == 0)
+        xs[t] = sc;
+}
+
+int cu_matmul_glu(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, int n_tok, bool cpu_exp,
+                  float *gu, float *h, errmsg_t *err)
+{
+    if (w->fmt != BE_W_INT8 || n_tok < 2 || w->rows % 2)
+        return 1;
+    int rows = w->rows, cols = w->cols, nff = rows / 2;
+    size_t ldq = pad16((size_t)cols);
+    quantize_rows<<<n_tok, 256, 0, st>>>(x, cols, mm->xq, ldq, mm->xs);
+    cublasStatus_t s = lt_gemm(mm, st, CUDA_R_8I, CUDA_R_32I, CUBLAS_COMPUTE_32I, CUDA_R_32I, w->w, mm->xq, gu, rows,
+                               n_tok, cols, (int)ldq, rows);
+    if (s == CUBLAS_STATUS_NOT_SUPPORTED)
+        return 1;
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return lt_fail(err, s, w, n_tok);
+    glu_i32_quant<<<n_tok, 1024, 0, st>>>((const int *)gu, nff, w->rs, cpu_exp, h, mm->xq, pad16((size_t)nff),
+                                          mm->xs);
+    return 0;
+}
+
+int cu_matmul_prequant(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, int n_tok, float *y, errmsg_t *err)
+{
+    int rows = w->rows, cols = w->cols;
+    size_t ldq = pad16((size_t)cols);
+    cublasStatus_t s = lt_gemm(mm, st, CUDA_R_8I, CUDA_R_32I, CUBLAS_COMPUTE_32I, CUDA_R_32I, w->w, mm->xq, y, rows,
+                               n_tok, cols, (int)ldq, rows);
+    if (s == CUBLAS_STATUS_SUCCESS) {
+        scale_i32<<<grid_for((size_t)rows * n_tok), 256, 0, st>>>(y, rows, n_tok, w->rs, mm->xs);
         return 0;
     }
+    if (s != CUBLAS_STATUS_NOT_SUPPORTED)
+        return lt_fail(err, s, w, n_tok);
+    /* shapes cuBLASLt declines: one matrix-vector product per token's row of quants */
+    const cu_launch_t plain = {st, false};
+    int blocks = (rows + GEMV_WARPS - 1) / GEMV_WARPS;
+    for (int t = 0; t < n_tok; t++)
+        cu_go(plain, gemv_i8<false>, blocks, GEMV_WARPS * 32, 0, (const int8_t *)w->w, (const float *)w->rs,
+              (const __half *)NULL, (const int8_t *)(mm->xq + (size_t)t * ldq), (const float *)(mm->xs + t), rows,
+              cols, (const float *)NULL, y + (size_t)t * rows);
+    return 0;
+}
+
+int cu_matmul(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float *x, int n_tok, float *y,
+              errmsg_t *err)
+{
+    if (n_tok == 1) {
+        gemv(mm, lc, w, x, y);
+        return 0;
+    }
+    cudaStream_t st = lc.st;
+    const cu_launch_t plain = {st, false};
     cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
     int rows = w->rows, cols = w->cols;
     size_t ldq = pad16((size_t)cols);
@@ -675,7 +949,7 @@ int cu_matmul(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, i
         return lt_fail(err, s, w, n_tok);
     /* Shapes cuBLASLt declines (tiny test models): one matrix-vector product per token. */
     for (int t = 0; t < n_tok; t++)
-        gemv(mm, st, w, x + (size_t)t * cols, y + (size_t)t * rows);
+        gemv(mm, plain, w, x + (size_t)t * cols, y + (size_t)t * rows);
     return 0;
 }
 
@@ -684,6 +958,8 @@ int cu_matmul(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, i
 __global__ void embed_rows(be_wfmt_t fmt, const void *w, const float *rs, const __half *bs, int cols,
                            const int *ids, float *out)
 {
+    cu_pdl_trigger();
+    cu_pdl_wait();
     size_t r = (size_t)ids[blockIdx.x];
     float *o = out + (size_t)blockIdx.x * cols;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) {
@@ -707,7 +983,8 @@ __global__ void embed_rows(be_wfmt_t fmt, const void *w, const float *rs, const 
     }
 }
 
-void cu_embed(cudaStream_t st, const cu_mat_t *w, const int *ids, int n_tok, float *out)
+void cu_embed(const cu_launch_t &lc, const cu_mat_t *w, const int *ids, int n_tok, float *out)
 {
-    embed_rows<<<n_tok, 256, 0, st>>>(w->fmt, w->w, w->rs, w->bs, w->cols, ids, out);
+    cu_go(lc, embed_rows, n_tok, 256, 0, w->fmt, (const void *)w->w, (const float *)w->rs, (const __half *)w->bs,
+          w->cols, ids, out);
 }

@@ -21,6 +21,8 @@ grep -qx '/.gpu/' "$excl" 2>/dev/null || echo '/.gpu/' >>"$excl"
 rm -rf .gpu/b && mkdir -p .gpu/b/lib
 cp "$BUILD/octet" .gpu/b/octet.bin
 cp "$BUILD/octet-cuda.so" .gpu/b/octet-cuda.so
+# debug information stays here: the device call carries 64 MiB in all
+strip --strip-debug .gpu/b/octet.bin .gpu/b/octet-cuda.so
 # the shipped presets: octet looks for them next to /proc/self/exe, which is
 # the bundled loader here, so the wrapper names them (the TUI's /preset)
 cp -r presets .gpu/b/presets
@@ -45,6 +47,6 @@ done
 exec "$d/lib/ld-linux-x86-64.so.2" --library-path "$d/lib:$cuda:/usr/lib/x86_64-linux-gnu:/usr/lib64" "$d/octet.bin" "$@"
 EOF
 chmod +x .gpu/b/octet
-tar -cJf .gpu/bundle.tar.xz -C .gpu b
+tar -cf - -C .gpu b | xz -9 -T0 >.gpu/bundle.tar.xz
 rm -rf .gpu/b
 echo "bundle: .gpu/bundle.tar.xz ($(du -h .gpu/bundle.tar.xz | cut -f1)); carry .gpu"
