@@ -105,7 +105,7 @@ typedef struct be_ops {
     /* OUT[t] = X[t] / sqrt(mean(X[t]^2) + eps) * W, rows of N from X_OFF. */
     void (*rmsnorm)(be_t *be, const be_buf_t *x, size_t x_off, const be_buf_t *w, int n_tok, int n,
                     float eps, be_buf_t *out);
-    void (*add)(be_t *be, be_buf_t *x, const be_buf_t *y, size_t n); /* X += Y */
+    void (*add)(be_t *be, be_buf_t *x, size_t x_off, const be_buf_t *y, size_t n); /* X[x_off + i] += Y[i] */
     void (*add_rows)(be_t *be, be_buf_t *x, const be_buf_t *b, int n_tok, int n); /* X[t] += B */
     /* Cos/sin table for positions pos0 .. pos0+n_tok-1 (pos0 from begin):
      * CS[t][i] = cos(p*freq[i])*mscale, CS[t][D/2+i] = sin(p*freq[i])*mscale, i < D/2. */
@@ -167,7 +167,7 @@ int be_cuda_plugin_find(char *buf, size_t size, errmsg_t *err);
  * whenever this struct or be_ops_t changes meaning; the sizes catch a
  * plugin built from other headers. */
 #define BE_CUDA_PLUGIN_SYM "octet_cuda_plugin"
-#define BE_CUDA_ABI 1
+#define BE_CUDA_ABI 2
 typedef struct be_cuda_plugin {
     unsigned abi;
     unsigned ops_size, errmsg_size, dev_info_size;

@@ -48,6 +48,7 @@ struct eng_model {
     uint64_t weight_bytes;
     /* scratch for one forward pass of up to n_batch tokens */
     be_buf_t *x, *xn, *qkv, *att, *tmp, *gu, *hff, *cs, *logits;
+    uint32_t ffn_rows; /* tokens per feed-forward chunk: gu and hff hold this many rows */
     uint64_t scratch_bytes;
     be_kv_desc_t kv_desc;
     int qkv_w; /* (n_head + 2 n_kv) * D */
@@ -445,12 +446,24 @@ bool eng_auto_uses_gpu(void)
 
 #define GIB(x) ((double)(x) / 1073741824.0)
 
+/* The feed-forward part of a pass runs in chunks of at most this many
+ * tokens: its gate/up and SwiGLU buffers (3 n_ff floats per token, the
+ * largest activations) then stay small however large the batch (a GPU's
+ * 32K-context prefill in batches of 2048). */
+#define FFN_CHUNK 512
+
+static uint32_t ffn_rows_of(uint32_t n_batch)
+{
+    return n_batch < FFN_CHUNK ? n_batch : FFN_CHUNK;
+}
+
 /* Activation buffers of one forward pass (open_impl's new_scratch calls). */
 static uint64_t activation_bytes(const model_hparams_t *hp, uint32_t n_batch, bool logits_all)
 {
     uint64_t nb = n_batch, E = hp->n_embd, D = hp->head_dim, F = hp->n_ff;
     uint64_t qkv = (hp->n_head + 2ull * hp->n_head_kv) * D, HD = (uint64_t)hp->n_head * D;
-    return 4 * (nb * (3 * E + qkv + HD + 2 * F + F + D) + (logits_all ? nb : 1) * (uint64_t)hp->n_vocab);
+    return 4 * (nb * (3 * E + qkv + HD + D) + (uint64_t)ffn_rows_of(n_batch) * 3 * F +
+                (logits_all ? nb : 1) * (uint64_t)hp->n_vocab);
 }
 
 /* Before anything is uploaded to a GPU: whether the weights, the KV cache
@@ -657,11 +670,13 @@ static int open_impl(eng_model_t *M, const eng_opts_t *opts, errmsg_t *err)
 
     size_t nb = M->opts.n_batch, E = hp->n_embd, D = hp->head_dim, F = hp->n_ff;
     M->qkv_w = (int)((hp->n_head + 2 * hp->n_head_kv) * D);
+    M->ffn_rows = ffn_rows_of(M->opts.n_batch);
     size_t HD = (size_t)hp->n_head * D;
     if ((rc = new_scratch(M, &M->x, nb * E, err)) || (rc = new_scratch(M, &M->xn, nb * E, err)) ||
         (rc = new_scratch(M, &M->qkv, nb * (size_t)M->qkv_w, err)) ||
         (rc = new_scratch(M, &M->att, nb * HD, err)) || (rc = new_scratch(M, &M->tmp, nb * E, err)) ||
-        (rc = new_scratch(M, &M->gu, nb * 2 * F, err)) || (rc = new_scratch(M, &M->hff, nb * F, err)) ||
+        (rc = new_scratch(M, &M->gu, M->ffn_rows * 2 * F, err)) ||
+        (rc = new_scratch(M, &M->hff, M->ffn_rows * F, err)) ||
         (rc = new_scratch(M, &M->cs, nb * D, err)) ||
         (rc = new_scratch(M, &M->logits, (M->opts.logits_all ? nb : 1) * hp->n_vocab, err)))
         return rc;
@@ -928,16 +943,19 @@ static int forward(eng_session_t *s, const int32_t *ids, int n, bool logits, err
             calib_observe(M, M->calib->wo_in + (size_t)il * (size_t)H * (size_t)D, M->att, n,
                           (size_t)H * (size_t)D);
         o->matmul(be, l->wo, M->att, 0, n, M->tmp);
-        o->add(be, M->x, M->tmp, (size_t)n * (size_t)E);
+        o->add(be, M->x, 0, M->tmp, (size_t)n * (size_t)E);
         o->rmsnorm(be, M->x, 0, l->ffn_norm, n, E, hp->norm_eps, M->xn);
         if (M->calib)
             calib_observe(M, M->calib->gu_in + off, M->xn, n, (size_t)E);
-        o->matmul(be, l->wgu, M->xn, 0, n, M->gu);
-        o->swiglu(be, M->gu, n, F, M->hff);
-        if (M->calib)
-            calib_observe(M, M->calib->down_in + (size_t)il * (size_t)F, M->hff, n, (size_t)F);
-        o->matmul(be, l->wdown, M->hff, 0, n, M->tmp);
-        o->add(be, M->x, M->tmp, (size_t)n * (size_t)E);
+        for (int c0 = 0; c0 < n; c0 += (int)M->ffn_rows) {
+            int nc = n - c0 < (int)M->ffn_rows ? n - c0 : (int)M->ffn_rows;
+            o->matmul(be, l->wgu, M->xn, (size_t)c0 * (size_t)E, nc, M->gu);
+            o->swiglu(be, M->gu, nc, F, M->hff);
+            if (M->calib)
+                calib_observe(M, M->calib->down_in + (size_t)il * (size_t)F, M->hff, nc, (size_t)F);
+            o->matmul(be, l->wdown, M->hff, 0, nc, M->tmp);
+            o->add(be, M->x, (size_t)c0 * (size_t)E, M->tmp, (size_t)nc * (size_t)E);
+        }
     }
     int n_out = M->opts.logits_all ? n : 1;
     if (logits) {

@@ -980,12 +980,12 @@ static void cu_rmsnorm_op(be_t *be, const be_buf_t *x, size_t x_off, const be_bu
     c->out = out->d;
 }
 
-static void cu_add_op(be_t *be, be_buf_t *x, const be_buf_t *y, size_t n)
+static void cu_add_op(be_t *be, be_buf_t *x, size_t x_off, const be_buf_t *y, size_t n)
 {
     cmd_t *c = rec(cb(be), C_ADD);
     if (!c)
         return;
-    c->out = x->d;
+    c->out = x->d + x_off;
     c->p0 = y->d;
     c->z0 = n;
 }

@@ -28,6 +28,14 @@ if cmp -s "$T_TMP/out" "$T_TMP/lg3"; then t_ok "1 and 2 threads identical"; else
 printf '1 2\n3,4\n' >"$T_TMP/ids.txt"
 t_expect "logits --ids-file" 0 "$OCTET" logits -m "$Q" --ids-file "$T_TMP/ids.txt" --weights f32 --kv f32
 if cmp -s "$T_TMP/out" "$T_TMP/lg1"; then t_ok "--ids-file = --ids"; else t_fail "--ids-file = --ids"; fi
+# a batch larger than the feed-forward chunk (512 tokens, engine.c FFN_CHUNK) runs
+# that part in pieces: the logits must be those of small batches, bit for bit
+awk 'BEGIN { for (i = 0; i < 700; i++) printf "%d ", (i * 7) % 300 + 1 }' >"$T_TMP/ids700.txt"
+t_expect "logits batch 700" 0 "$OCTET" logits -m "$Q" --ids-file "$T_TMP/ids700.txt" --ctx 1024 --batch 700
+cp "$T_TMP/out" "$T_TMP/b700.txt"
+t_expect "logits batch 64" 0 "$OCTET" logits -m "$Q" --ids-file "$T_TMP/ids700.txt" --ctx 1024 --batch 64
+if cmp -s "$T_TMP/out" "$T_TMP/b700.txt"; then t_ok "feed-forward in chunks = small batches"; else
+    t_fail "feed-forward in chunks = small batches" "logits differ"; fi
 t_expect "logits --ids-file missing" 1 "$OCTET" logits -m "$Q" --ids-file "$T_TMP/none.txt"
 t_grep "missing ids file named" "none.txt" "$T_TMP/err"
 t_expect "logits --ids and --ids-file" 2 "$OCTET" logits -m "$Q" --ids 1 --ids-file "$T_TMP/ids.txt"
