@@ -1244,6 +1244,7 @@ static int cu_create(be_t **out, int device, errmsg_t *err)
         b->pdl = env_flag("OCTET_CUDA_PDL", false) && b->prop.major >= 9;
         b->fuse = env_flag("OCTET_CUDA_FUSE", false);
         b->exact = env_flag("OCTET_CUDA_EXACT", false);
+        b->mm.q8_exact = b->exact;
         const char *sp = getenv("OCTET_CUDA_SPLITS");
         b->split_cap = !sp ? 0 : !strcmp(sp, "auto") ? -1 : atoi(sp) > 0 ? atoi(sp) : 0;
     }

@@ -656,6 +656,92 @@ __global__ void scale_tok(float *y, int rows, int n_tok, const float *xs)
         y[i] *= xs[i / rows];
 }
 
+/* D += A B for one m16n8k32 int8 tile: A 16x32 (row), B 32x8 (col), D
+ * 16x8 int32; exact. */
+__device__ __forceinline__ void mma_s8(int d[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+#define Q8MMA_ROWS 64 /* weight rows per block: 16 per warp */
+#define Q8MMA_TOK 64  /* tokens per block: 8 tiles of 8 */
+
+/* Q8_0 prefill with the CPU backend's arithmetic (cpu_kern_ref.c): each
+ * 32-column block's integer sum is one m16n8k32 tensor-core product, exact;
+ * it is multiplied by the block scale and added to the row's sum with one
+ * fused multiply-add per block, in block order, as the CPU does, and the
+ * sum times the token's activation scale is the output. So the result is
+ * the CPU's bit for bit. Grid (rows / 64, tokens / 64), 4 warps; a warp
+ * takes 16 rows x 64 tokens; fragments are read straight from global
+ * memory (the tokens' quants from L1, shared by the block's warps). */
+__global__ void __launch_bounds__(128)
+    q8_mma(const int8_t *w, const __half *bs, int rows, int cols, const int8_t *xq, size_t ldq, const float *xs,
+           int n_tok, float *y)
+{
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    const int ra = blockIdx.x * Q8MMA_ROWS + warp * 16 + g, rb = ra + 8, t0 = blockIdx.y * Q8MMA_TOK;
+    const bool oka = ra < rows, okb = rb < rows;
+    const int nb = cols / CU_QK;
+    const int8_t *wa = w + (size_t)(oka ? ra : 0) * cols, *wb = w + (size_t)(okb ? rb : 0) * cols;
+    float acc[Q8MMA_TOK / 8][4];
+#pragma unroll
+    for (int nt = 0; nt < Q8MMA_TOK / 8; nt++)
+        acc[nt][0] = acc[nt][1] = acc[nt][2] = acc[nt][3] = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const int k = b * CU_QK + 4 * c;
+        uint32_t a[4];
+        a[0] = oka ? *(const uint32_t *)(wa + k) : 0u;
+        a[1] = okb ? *(const uint32_t *)(wb + k) : 0u;
+        a[2] = oka ? *(const uint32_t *)(wa + k + 16) : 0u;
+        a[3] = okb ? *(const uint32_t *)(wb + k + 16) : 0u;
+        const float da = oka ? __half2float(bs[(size_t)ra * nb + b]) : 0.0f;
+        const float db = okb ? __half2float(bs[(size_t)rb * nb + b]) : 0.0f;
+#pragma unroll
+        for (int nt = 0; nt < Q8MMA_TOK / 8; nt++) {
+            const int t = t0 + nt * 8 + g;
+            uint32_t b0 = 0u, b1 = 0u;
+            if (t < n_tok) {
+                const int8_t *xp = xq + (size_t)t * ldq + k;
+                b0 = *(const uint32_t *)xp;
+                b1 = *(const uint32_t *)(xp + 16);
+            }
+            int d[4] = {0, 0, 0, 0};
+            mma_s8(d, a, b0, b1);
+            acc[nt][0] = fmaf((float)d[0], da, acc[nt][0]);
+            acc[nt][1] = fmaf((float)d[1], da, acc[nt][1]);
+            acc[nt][2] = fmaf((float)d[2], db, acc[nt][2]);
+            acc[nt][3] = fmaf((float)d[3], db, acc[nt][3]);
+        }
+    }
+#pragma unroll
+    for (int nt = 0; nt < Q8MMA_TOK / 8; nt++) {
+        const int t = t0 + nt * 8 + 2 * c;
+        if (t < n_tok) {
+            if (oka)
+                y[(size_t)t * rows + ra] = acc[nt][0] * xs[t];
+            if (okb)
+                y[(size_t)t * rows + rb] = acc[nt][2] * xs[t];
+        }
+        if (t + 1 < n_tok) {
+            if (oka)
+                y[(size_t)(t + 1) * rows + ra] = acc[nt][1] * xs[t + 1];
+            if (okb)
+                y[(size_t)(t + 1) * rows + rb] = acc[nt][3] * xs[t + 1];
+        }
+    }
+}
+
+void cu_q8_prefill_exact(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, int n_tok, float *y)
+{
+    size_t ldq = (w->cols + 15) & ~(size_t)15;
+    quantize_rows<<<n_tok, 256, 0, st>>>(x, w->cols, mm->xq, ldq, mm->xs);
+    dim3 grid((w->rows + Q8MMA_ROWS - 1) / Q8MMA_ROWS, (n_tok + Q8MMA_TOK - 1) / Q8MMA_TOK);
+    q8_mma<<<grid, 128, 0, st>>>((const int8_t *)w->w, w->bs, w->rows, w->cols, mm->xq, ldq, mm->xs, n_tok, y);
+}
+
 /* Q8_0 rows R0 .. R0+NR-1 dequantized to f16 (NR x COLS). */
 __global__ void dequant_q8(const int8_t *q, const __half *bs, int cols, int r0, int nr, __half *out)
 {
@@ -922,6 +1008,10 @@ int cu_matmul(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float
         }
         break;
     case BE_W_Q8_0: {
+        if (mm->q8_exact) {
+            cu_q8_prefill_exact(mm, st, w, x, n_tok, y);
+            return 0;
+        }
         /* The activations are rounded to int8 per token as the matrix-vector
          * kernel and the CPU backend round them (that rounding, 1/254 of a
          * token's largest value, is what int8 results are made of); their

@@ -39,6 +39,7 @@ typedef struct cu_mm {
     __half *xh;      /* max_tok x max_cols activations in f16 */
     __half *wh;      /* a chunk of dequantized Q8_0 rows */
     size_t wh_elems;
+    bool q8_exact;   /* Q8_0 prefill through q8_mma (the CPU's arithmetic), not f16 */
     float *pmax;     /* per-block maxima of the fused one-token products */
     size_t pmax_n;
     void *ws;        /* cuBLASLt work space */
@@ -110,6 +111,12 @@ int cu_matmul_glu(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *
 /* Y = W X for N_TOK tokens whose int8 activations are in mm->xq/xs (int8
  * weights, W->cols columns per row of quants). */
 int cu_matmul_prequant(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, int n_tok, float *y, errmsg_t *err);
+
+/* Y = W X for N_TOK tokens of a Q8_0 matrix with the CPU backend's
+ * arithmetic, bit for bit (int8 tensor cores per 32-column block, one
+ * fused multiply-add per block scale, in block order); what cu_matmul runs
+ * for Q8_0 prefill when mm->q8_exact. */
+void cu_q8_prefill_exact(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, int n_tok, float *y);
 
 /* OUT[t] = row IDS[t] of W, dequantized; IDS on the device. */
 void cu_embed(const cu_launch_t &lc, const cu_mat_t *w, const int *ids, int n_tok, float *out);

@@ -313,6 +313,52 @@ static void run_checks(cu_mm_t *mm)
     }
 }
 
+/* Q8_0 prefill with the CPU's arithmetic (cu_q8_prefill_exact): bit for bit
+ * the CPU's per-block fused multiply-add chain over the same quants. */
+static void check_q8_exact(cu_mm_t *mm)
+{
+    const int shapes[][3] = {{200, 96, 70}, {4608, 3584, 100}, {37, 64, 3}};
+    for (auto &sh : shapes) {
+        int rows = sh[0], cols = sh[1], nt = sh[2], nb = cols / CU_QK;
+        cu_mat_t m;
+        mat_make(&m, BE_W_Q8_0, rows, cols, 5000 + rows);
+        float *x, *y;
+        CK(cudaMalloc(&x, (size_t)nt * cols * 4));
+        CK(cudaMalloc(&y, (size_t)nt * rows * 4));
+        fill_f<<<256, 256>>>(x, (size_t)nt * cols, 3.0f, 23 + rows);
+        CK(cudaMemset(y, 0xff, (size_t)nt * rows * 4));
+        cu_q8_prefill_exact(mm, 0, &m, x, nt, y);
+        CK(cudaDeviceSynchronize());
+        size_t ldq = (cols + 15) & ~15;
+        auto xq = down(mm->xq, (size_t)nt * ldq);
+        auto xs = down(mm->xs, (size_t)nt);
+        auto w = down((const int8_t *)m.w, (size_t)rows * cols);
+        auto bs = down(m.bs, (size_t)rows * nb);
+        auto got = down(y, (size_t)nt * rows);
+        int bad = 0;
+        for (int t = 0; t < nt; t++)
+            for (int r = 0; r < rows; r++) {
+                float a = 0.0f;
+                for (int b = 0; b < nb; b++) {
+                    int sum = 0;
+                    for (int j = 0; j < CU_QK; j++)
+                        sum += (int)w[(size_t)r * cols + b * CU_QK + j] * (int)xq[(size_t)t * ldq + b * CU_QK + j];
+                    a = fmaf((float)sum, __half2float(bs[(size_t)r * nb + b]), a);
+                }
+                float want = a * xs[t], g = got[(size_t)t * rows + r];
+                if (memcmp(&want, &g, 4) && bad++ < 3)
+                    fprintf(stderr, "  q8 exact t=%d r=%d: got %.9g want %.9g\n", t, r, g, want);
+            }
+        row("%s q8_0 prefill exact %dx%d, %d tokens              %s", bad ? "FAIL" : "ok  ", rows, cols, nt,
+            bad ? "MISMATCH" : "= the CPU's arithmetic, bit for bit");
+        if (bad)
+            g_fail++;
+        cudaFree(x);
+        cudaFree(y);
+        mat_free(&m);
+    }
+}
+
 /* ---- timing --------------------------------------------------------------------- */
 
 /* The Qwen2.5-7B decode products of one layer, and the lm head. */
@@ -494,11 +540,12 @@ int main(int argc, char **argv)
     cu_mm_t mm;
     memset(&mm, 0, sizeof mm);
     errmsg_t err;
-    if (cu_mm_reserve(&mm, 1, VOCAB, NFF, false, false, &err)) {
+    if (cu_mm_reserve(&mm, 128, VOCAB, NFF, false, false, &err)) {
         fprintf(stderr, "reserve: %s\n", err.msg);
         return 2;
     }
     run_checks(&mm);
+    check_q8_exact(&mm);
     if (bench)
         run_bench(&mm);
     printf("\n==== gemv_bench summary\n");
