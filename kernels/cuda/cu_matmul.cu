@@ -1,6 +1,7 @@
 /* cu_matmul.cu - weight matrices on the GPU: upload and conversion,
  * matrix-vector kernels for decode, cuBLASLt products for prefill (see
  * cu_matmul.cuh). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -806,6 +807,22 @@ void cu_mm_forget_plans(cu_mm_t *mm)
     mm->next_plan = 0;
 }
 
+/* OCTET_CUDA_LT_LOG: which algorithm the heuristic chose for P, on stderr
+ * (a diagnostic for docs/cuda.md: whether int8 products run on IMMA
+ * kernels, and with what tile), once per planned shape. */
+static void plan_log(const struct lt_plan *p, const cublasLtMatmulHeuristicResult_t *h)
+{
+    int id = -1, tile = -1, stages = -1, splitk = -1;
+    size_t got;
+    cublasLtMatmulAlgoConfigGetAttribute(&h->algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &got);
+    cublasLtMatmulAlgoConfigGetAttribute(&h->algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile, &got);
+    cublasLtMatmulAlgoConfigGetAttribute(&h->algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages, &got);
+    cublasLtMatmulAlgoConfigGetAttribute(&h->algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk, sizeof splitk, &got);
+    fprintf(stderr, "octet cuBLASLt: %s m=%d n=%d k=%d: algo %d tile %d stages %d split-k %d, waves %.2f, work space %zu\n",
+            p->ab == CUDA_R_8I ? "int8" : p->ab == CUDA_R_16F ? "f16" : "f32", p->m, p->n, p->k, id, tile, stages,
+            splitk, (double)h->wavesCount, h->workspaceSize);
+}
+
 /* Build P (keys already set): descriptors, layouts and the heuristic's choice. */
 static cublasStatus_t plan_make(cu_mm_t *mm, struct lt_plan *p)
 {
@@ -832,10 +849,13 @@ static cublasStatus_t plan_make(cu_mm_t *mm, struct lt_plan *p)
                                                   sizeof p->al_c)) ||
         (s = cublasLtMatmulAlgoGetHeuristic(mm->lt, p->op, p->la, p->lb, p->lc, p->lc, pref, 1, &h, &found)))
         goto done;
-    if (!found || h.state != CUBLAS_STATUS_SUCCESS)
+    if (!found || h.state != CUBLAS_STATUS_SUCCESS) {
         s = CUBLAS_STATUS_NOT_SUPPORTED;
-    else
+    } else {
         p->algo = h.algo;
+        if (getenv("OCTET_CUDA_LT_LOG"))
+            plan_log(p, &h);
+    }
 done:
     if (pref)
         cublasLtMatmulPreferenceDestroy(pref);

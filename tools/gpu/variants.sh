@@ -119,6 +119,9 @@ if [ -s $M ]; then
     bench "depth32K all (+ one-wave splits)" "$NEW" $DEEP
     bench "prefill32K plain batch 2048" "$OLD" --kv int8 --ctx 32768 --prompt 32768 --batch 2048 --gen 0 --reps 1
     bench "prefill32K all batch 2048" "$NEW" --kv int8 --ctx 32768 --prompt 32768 --batch 2048 --gen 0 --reps 1
+    # which cuBLASLt algorithms the prefill products get (IMMA for int8?)
+    OCTET_CUDA_LT_LOG=1 timeout 60 $O bench -m $M --backend cuda --weights int8 --kv int8 --prompt 512 --batch 512 \
+        --gen 0 --reps 1 2>&1 >/dev/null | grep "octet cuBLASLt" | sort -u | tee -a "$SUM" >>"$LOG"
     bench "short f16KV plain" "$OLD" --kv f16 --prompt 512 --batch 512 --gen 128 --reps 2
     bench "short f16KV all" "$NEW" --kv f16 --prompt 512 --batch 512 --gen 128 --reps 2
 fi
