@@ -756,15 +756,15 @@ static int exec_at(cuda_be_t *b, const cmd_t *c, int i, int n)
         return 2;
     }
     if (b->fuse && x->op == C_MATMUL && x->i0 > 1 && n1 && n1->op == C_SWIGLU && n1->p0 == x->out &&
-        n1->i0 == x->i0 && 2 * n1->i1 == mat_of(x)->rows && x->z0 == 0 && n2 && n2->op == C_MATMUL &&
+        n1->i0 == x->i0 && 2 * n1->i1 == mat_of(x)->rows && n2 && n2->op == C_MATMUL &&
         n2->i0 == x->i0 && n2->p1 == n1->out && n2->z0 == 0 && mat_of(n2)->fmt == BE_W_INT8 &&
         mat_of(n2)->cols == n1->i1) {
         /* prefill: the gate/up sums scaled, SwiGLU and the down product's
          * quantization in one pass over them */
         errmsg_t e;
         b->launched = true;
-        int rc = cu_matmul_glu(&b->mm, b->st, mat_of(x), (const float *)x->p1, x->i0, b->exact, (float *)x->out,
-                               (float *)n1->out, &e);
+        int rc = cu_matmul_glu(&b->mm, b->st, mat_of(x), (const float *)x->p1 + x->z0, x->i0, b->exact,
+                               (float *)x->out, (float *)n1->out, &e);
         if (rc == 0)
             rc = cu_matmul_prequant(&b->mm, b->st, mat_of(n2), n2->i0, (float *)n2->out, &e);
         if (rc < 0)
