@@ -8,7 +8,9 @@
 # issue's exactness measures on the embedded model (top-1 agreement and
 # perplexity against the CPU), and compute-sanitizer on the fused path.
 # Stages are skipped once the budget (VARIANTS_BUDGET_S, default 540 s) is
-# near; the summary is printed last.
+# near; VARIANTS_SHORT=1 keeps a few minutes' worth (fewer tiny-model
+# formats, the main 7B runs, attn_check without its timing). The summary is
+# printed last.
 #
 #   bash tools/gpu/variants.sh
 #   QUICK_ROOT=. VARIANTS_SRC=.gpu/src bash .gpu/variants.sh
@@ -41,16 +43,21 @@ M=/tmp/q7.gguf
 GEN_PID=$!
 NV="nvcc -O3 -std=c++17 -arch=sm_90 -I$S/engine -I$S/kernels -I$S/kernels/cuda"
 ($NV $S/tools/gpu/gemv_bench.cu $S/kernels/cuda/cu_matmul.cu -lcublasLt -o /tmp/gemv_bench >/tmp/nvcc1.log 2>&1) &
+NV1_PID=$!
 ($NV $S/tools/gpu/attn_check.cu $S/kernels/cuda/cu_attn.cu -o /tmp/attn_check >/tmp/nvcc2.log 2>&1) &
+NV2_PID=$!
 
 NEW="OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1 OCTET_CUDA_EXACT=1 OCTET_CUDA_SPLITS=auto"
 OLD="OCTET_CUDA_PDL=0 OCTET_CUDA_FUSE=0 OCTET_CUDA_EXACT=0"
 
 # ---- 1. the tiny models: CUDA against the CPU, plain and with every switch
 ids="1 5 9 12 3 7 2 8 11 4 6 10 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 40 41 42 43 44 45 46 47"
+SHORT=${VARIANTS_SHORT:-0}
+CFGS=("int8 int8 1" "int8 int8 64" "int8 f16 1" "f32 f32 1" "f32 f32 64" "int8 f32 64")
+[ "$SHORT" = 1 ] && CFGS=("int8 int8 1" "int8 int8 64" "f32 f32 1")
 for f in tests/fixtures/tiny/*.gguf; do
     n=$(basename "$f" .gguf)
-    for cfg in "int8 int8 1" "int8 int8 64" "int8 f16 1" "f32 f32 1" "f32 f32 64" "int8 f32 64"; do
+    for cfg in "${CFGS[@]}"; do
         set -- $cfg
         $O logits -m "$f" --ids "$ids" --backend cpu --weights "$1" --kv "$2" --batch "$3" >/tmp/cpu.txt 2>>"$LOG"
         line=""
@@ -73,7 +80,28 @@ for b in 1 64; do
 done
 say "tiny models done"
 
-# ---- 2. the 7B shape: decode and prefill, each variant
+# ---- 2. the kernels' own checks and timings, while the 7B model is written
+wait $NV1_PID $NV2_PID
+if [ -x /tmp/gemv_bench ] && left 110; then
+    timeout $([ "$SHORT" = 1 ] && echo 45 || echo 120) /tmp/gemv_bench >$R/gemv_bench.txt 2>&1
+    row "gemv_bench exit $?:"
+    grep -E '^(ok  |FAIL|time |step |copy |weights|[0-9]+ check)' $R/gemv_bench.txt | awk '!seen[$0]++' |
+        tee -a "$SUM" >>"$LOG"
+else
+    row "gemv_bench: not run ($(tail -3 /tmp/nvcc1.log 2>/dev/null | tr '\n' ' '))"
+fi
+if [ -x /tmp/attn_check ] && left 100; then
+    ACK=()
+    [ "$SHORT" = 1 ] && ACK=(--no-bench)
+    timeout $([ "$SHORT" = 1 ] && echo 50 || echo 200) /tmp/attn_check "${ACK[@]}" >$R/attn_check.txt 2>&1
+    row "attn_check exit $?: $(grep -E '^checks:' $R/attn_check.txt)"
+    grep -E "FAIL|worst decode" $R/attn_check.txt | head -40 | tee -a "$SUM" >>"$LOG"
+    grep -E "^decode|^prefill" $R/attn_check.txt | tee -a "$SUM" >>"$LOG"
+else
+    row "attn_check: not run ($(tail -3 /tmp/nvcc2.log 2>/dev/null | tr '\n' ' '))"
+fi
+
+# ---- 3. the 7B shape: decode and prefill, each variant
 wait $GEN_PID
 [ -s $M ] || row "FAIL 7B model generation: $(tail -3 /tmp/gen.log)"
 B=$R/bench.jsonl
@@ -109,41 +137,28 @@ EOF
 if [ -s $M ]; then
     SHORT="--kv int8 --prompt 512 --batch 512 --gen 128 --reps 2"
     bench "short plain" "$OLD" $SHORT
-    bench "short pdl" "$OLD OCTET_CUDA_PDL=1" $SHORT
-    bench "short fuse" "$OLD OCTET_CUDA_FUSE=1" $SHORT
-    bench "short pdl+fuse" "OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1" $SHORT
     bench "short all (pdl fuse exact splits)" "$NEW" $SHORT
+    if [ "$SHORT" != 1 ]; then
+        bench "short pdl" "$OLD OCTET_CUDA_PDL=1" $SHORT
+        bench "short fuse" "$OLD OCTET_CUDA_FUSE=1" $SHORT
+        bench "short pdl+fuse" "OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1" $SHORT
+    fi
     DEEP="--kv int8 --ctx 32768 --prompt 0 --depth 32640 --gen 128 --reps 1 --batch 2048"
     bench "depth32K plain" "$OLD" $DEEP
-    bench "depth32K pdl+fuse" "OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1" $DEEP
     bench "depth32K all (+ one-wave splits)" "$NEW" $DEEP
-    bench "prefill32K plain batch 2048" "$OLD" --kv int8 --ctx 32768 --prompt 32768 --batch 2048 --gen 0 --reps 1
+    [ "$SHORT" = 1 ] && bench "depth32K pdl+fuse" "OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1" $DEEP
+    [ "$SHORT" != 1 ] &&
+        bench "prefill32K plain batch 2048" "$OLD" --kv int8 --ctx 32768 --prompt 32768 --batch 2048 --gen 0 --reps 1
     bench "prefill32K all batch 2048" "$NEW" --kv int8 --ctx 32768 --prompt 32768 --batch 2048 --gen 0 --reps 1
     # which cuBLASLt algorithms the prefill products get (IMMA for int8?)
-    OCTET_CUDA_LT_LOG=1 timeout 60 $O bench -m $M --backend cuda --weights int8 --kv int8 --prompt 512 --batch 512 \
+    [ "$SHORT" != 1 ] && OCTET_CUDA_LT_LOG=1 timeout 60 $O bench -m $M --backend cuda --weights int8 --kv int8 --prompt 512 --batch 512 \
         --gen 0 --reps 1 2>&1 >/dev/null | grep "octet cuBLASLt" | sort -u | tee -a "$SUM" >>"$LOG"
-    bench "short f16KV plain" "$OLD" --kv f16 --prompt 512 --batch 512 --gen 128 --reps 2
-    bench "short f16KV all" "$NEW" --kv f16 --prompt 512 --batch 512 --gen 128 --reps 2
+    if [ "$SHORT" != 1 ]; then
+        bench "short f16KV plain" "$OLD" --kv f16 --prompt 512 --batch 512 --gen 128 --reps 2
+        bench "short f16KV all" "$NEW" --kv f16 --prompt 512 --batch 512 --gen 128 --reps 2
+    fi
 fi
 say "7B benches done"
-
-# ---- 3. the kernels' own checks and timings
-wait
-if [ -x /tmp/gemv_bench ] && left 60; then
-    timeout 120 /tmp/gemv_bench >$R/gemv_bench.txt 2>&1
-    row "gemv_bench exit $?:"
-    sed -n '/==== gemv_bench summary/,$p' $R/gemv_bench.txt | tail -n +2 | tee -a "$SUM" >>"$LOG"
-else
-    row "gemv_bench: not run ($(tail -3 /tmp/nvcc1.log 2>/dev/null | tr '\n' ' '))"
-fi
-if [ -x /tmp/attn_check ] && left 100; then
-    timeout $((BUDGET - SECONDS - 60 > 200 ? 200 : BUDGET - SECONDS - 60)) /tmp/attn_check >$R/attn_check.txt 2>&1
-    row "attn_check exit $?: $(grep -E '^checks:' $R/attn_check.txt)"
-    grep -E "FAIL" $R/attn_check.txt | head -20 | tee -a "$SUM" >>"$LOG"
-    grep -E "^decode|^prefill" $R/attn_check.txt | tee -a "$SUM" >>"$LOG"
-else
-    row "attn_check: not run ($(tail -3 /tmp/nvcc2.log 2>/dev/null | tr '\n' ' '))"
-fi
 
 # ---- 4. the issue's exactness measures on the embedded model: CPU against CUDA
 if left 60; then
