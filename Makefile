@@ -8,9 +8,7 @@
 #   make layers     check that every #include goes down the floors (tools/layers.sh)
 #   make asan       the test suite under AddressSanitizer + UBSan (in build-asan/)
 #   make fuzz       fuzz the GGUF parser with libFuzzer (FUZZ_SECONDS, default 600)
-#   make CUDA=0     build without the CUDA backend even when nvcc is present
-#   make CUDA_AUTO=1  let --backend auto pick the GPU (off until the CUDA backend
-#                   has passed tools/gpu/test.sh on a GPU: see docs/cuda.md)
+#   make CUDA=0     build without the CUDA backend plugin even when nvcc is present
 #   make CC=clang   build with clang instead of gcc
 
 CC ?= cc
@@ -27,27 +25,32 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS = $(PKG_LIBS) -lm -pthread
 
-# CUDA backend: built when nvcc is found, unless CUDA=0.
+# CUDA backend: the plugin octet-cuda.so beside the octet binary, built when
+# nvcc is found (unless CUDA=0). It holds the kernels, cudart (static) and the
+# link to cuBLASLt; octet opens it with dlopen only when a GPU is asked for
+# (engine/be_cuda_plugin.c), so octet itself links no CUDA library.
 NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 CUDA ?= $(if $(NVCC),1,0)
 CU_SRC := $(wildcard kernels/cuda/*.cu)
-ifeq ($(CUDA),1)
-ifneq ($(CU_SRC),)
-CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
-CFLAGS_BASE += -DOCTET_CUDA=1 -I$(CUDA_HOME)/include
-ifeq ($(CUDA_AUTO),1)
-CFLAGS_BASE += -DOCTET_CUDA_AUTO=1
-endif
-# Machine code for Ampere (sm_80) and Hopper (sm_90), and sm_90 PTX that the
-# driver compiles for newer GPUs.
-NVCCFLAGS ?= -O3 -std=c++17 -Iengine -Ikernels \
-	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
-	-gencode arch=compute_90,code=compute_90 \
-	-Werror all-warnings -Xcompiler -fPIC,-Wall,-Wextra,-Werror
-LDLIBS += -L$(CUDA_HOME)/lib64 -lcudart -lcublasLt -lstdc++ -Wl,-rpath,$(CUDA_HOME)/lib64
-else
+CUDA_PLUGIN := $(dir $(OCTET_BIN))octet-cuda.so
+ifeq ($(CU_SRC),)
 CUDA := 0
 endif
+ifeq ($(CUDA),1)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+# Machine code for Ampere (sm_80) and Hopper (sm_90), and sm_90 PTX that the
+# driver compiles for newer GPUs.
+NVCCFLAGS ?= -O3 -std=c++17 -Iengine -Ikernels -DOCTET_VERSION='"$(VERSION)"' \
+	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+	-gencode arch=compute_90,code=compute_90 \
+	-Werror all-warnings -Xcompiler -fPIC,-fvisibility=hidden,-Wall,-Wextra,-Werror
+.DEFAULT_GOAL := all
+CU_OBJ := $(patsubst %.cu,$(BUILD)/obj/%.cu.o,$(CU_SRC))
+$(CU_OBJ): $(wildcard kernels/cuda/*.cuh) engine/backend.h engine/errmsg.h
+PLUGIN_TARGET := $(CUDA_PLUGIN)
+$(CUDA_PLUGIN): $(CU_OBJ)
+	$(NVCC) -shared -cudart static -o $@ $^ -L$(CUDA_HOME)/lib64 -lcublasLt \
+		-Xlinker --no-undefined,-rpath,$(CUDA_HOME)/lib64
 endif
 
 CFLAGS ?=
@@ -65,9 +68,6 @@ TEST_SRC := $(wildcard tests/unit/*/test_*.c) $(wildcard tests/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 ENGINE_OBJ := $(call obj,$(ENGINE_SRC))
-ifeq ($(CUDA),1)
-ENGINE_OBJ += $(patsubst %.cu,$(BUILD)/obj/%.cu.o,$(CU_SRC))
-endif
 BASE_OBJ := $(call obj,$(BASE_SRC))
 RAG_OBJ := $(call obj,$(RAG_SRC))
 PRESETS_OBJ := $(call obj,$(PRESETS_SRC))
@@ -82,8 +82,8 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 LIBS := $(BUILD)/libflows.a $(BUILD)/libserve.a $(BUILD)/libpresets.a $(BUILD)/librag.a $(BUILD)/libengine.a \
 	$(BUILD)/libbase.a
 
-.PHONY: all run test asan fuzz deps clean tests layers
-all: $(OCTET_BIN)
+.PHONY: all run test asan fuzz deps clean tests layers gpu-test
+all: $(OCTET_BIN) $(PLUGIN_TARGET)
 
 $(OCTET_BIN): $(APP_OBJ) $(LIBS)
 	$(CC) $(CFLAGS_ALL) -o $@ $(APP_OBJ) $(LIBS) $(LDLIBS)
@@ -124,7 +124,7 @@ $(BUILD)/tests/%: tests/%.c $(APP_LIB_OBJ) $(LIBS) tests/test.h tests/test_repo.
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(APP_LIB_OBJ) $(LIBS) $(LDLIBS)
 
-tests: $(TEST_BIN) $(OCTET_BIN)
+tests: $(TEST_BIN) $(OCTET_BIN) $(PLUGIN_TARGET)
 
 deps:
 	@tools/deps.sh
@@ -149,11 +149,17 @@ asan: deps
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		tests/run.sh build-asan build-asan/octet
 
+# On a machine with an NVIDIA GPU: issue 13's checks and the side-by-side
+# bench in one run (tools/gpu/quick.sh; octet from .gpu/bundle.tar.xz when
+# tools/gpu/bundle.sh made one, else this build). Not part of `make test`.
+gpu-test:
+	@bash tools/gpu/quick.sh
+
 FUZZ_SECONDS ?= 600
 fuzz: deps
 	@$(MAKE) --no-print-directory -f tests/fuzz/fuzz.mk FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 clean:
-	rm -rf build build-asan build-fuzz $(OCTET_BIN)
+	rm -rf build build-asan build-fuzz $(OCTET_BIN) $(CUDA_PLUGIN)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -19,7 +19,7 @@ const char CLI_ENG_HELP[] =
     "      --threads N       CPU threads (default: all cores)\n"
     "      --ctx N           context size in tokens; the KV cache for all of it is allocated up front\n"
     "      --batch N         most tokens per forward pass during prefill (default 256)\n"
-    "      --backend NAME    cpu | cuda | auto (default auto: the CPU unless built with CUDA_AUTO=1);\n"
+    "      --backend NAME    cpu | cuda | auto (default auto: a usable GPU, else the CPU);\n"
     "                        run, gen and refactor also take the URL of an\n"
     "                        OpenAI-compatible server, http://HOST:PORT/v1 (octet serve, vLLM...)\n";
 
@@ -163,6 +163,9 @@ int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_
     }
     if (eng_open(out, c->model, &c->opts, &err))
         return cli_fail_err(cmd, &err);
+    /* an explicit --backend auto says why it did not take the GPU */
+    if (c->opts.backend && !strcmp(c->opts.backend, "auto") && eng_backend_note(*out))
+        fprintf(stderr, "octet %s: --backend auto uses the CPU: %s\n", cmd, eng_backend_note(*out));
     return 0;
 }
 

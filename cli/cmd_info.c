@@ -1,7 +1,8 @@
 /* cmd_info.c - `octet info -m FILE [--ctx N] [--tensors]`: what a GGUF file
  * holds (format summary, hyper-parameters, tokenizer) and how much memory
- * running it takes in each storage format, so a user can pick a model and a
- * context that fit before loading anything. */
+ * running it takes in each storage format, and on the GPU --backend auto
+ * would use (through the CUDA plugin, without loading the model), so a user
+ * can pick a model and a context that fit before loading anything. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "engine.h"
 #include "gguf.h"
 #include "model.h"
 
@@ -18,7 +20,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: octet info -m FILE [--ctx N] [--tensors]\n"
-            "Describe a GGUF model: format, hyper-parameters, tokenizer and memory plan.\n\n"
+            "Describe a GGUF model: format, hyper-parameters, tokenizer, memory plan, and\n"
+            "what running it on the GPU would take against that GPU's free memory.\n\n"
             "  -m, --model FILE   the GGUF file\n"
             "  -c, --ctx N        context length for the memory totals (default: the model's)\n"
             "  -t, --tensors      also list every tensor (name, type, shape, bytes, offset)\n"
@@ -180,6 +183,42 @@ static void print_plan(const model_t *m, uint64_t ctx)
     printf("  (activations and scratch buffers are extra)\n");
 }
 
+/* What --backend cuda would allocate for CTX tokens (the figures it checks
+ * before uploading), against the free memory of the GPU auto would use. */
+static void print_gpu_plan(const model_t *m, uint64_t ctx)
+{
+    eng_gpu_plan_t p;
+    eng_gpu_plan(m, ctx, ENG_W_INT8, ENG_KV_INT8, 0, &p);
+    printf("\nGPU plan (--backend cuda, int8 weights + int8 KV, passes of up to %" PRIu32 " tokens)\n", p.batch);
+    put_row("weights", p.weights);
+    char label[64];
+    snprintf(label, sizeof label, "KV cache (%" PRIu64 " tokens)", p.ctx);
+    put_row(label, p.kv);
+    put_row("activations", p.act);
+    put_row("total", p.need);
+    static const struct {
+        eng_wfmt_t w;
+        eng_kvfmt_t kv;
+        const char *name;
+    } alt[] = {{ENG_W_INT8, ENG_KV_F16, "total, int8 + f16 KV"}, {ENG_W_F16, ENG_KV_F16, "total, f16 + f16 KV"}};
+    for (size_t i = 0; i < sizeof alt / sizeof alt[0]; i++) {
+        eng_gpu_plan_t q;
+        eng_gpu_plan(m, ctx, alt[i].w, alt[i].kv, 0, &q);
+        put_row(alt[i].name, q.need);
+    }
+    if (!p.gpu_ok) {
+        printf("  no usable GPU: %s\n", p.note);
+        return;
+    }
+    printf("  %s: %.2f GiB free of %.2f GiB: ", p.gpu, p.dev_free / 1073741824.0, p.dev_total / 1073741824.0);
+    if (p.need <= p.dev_free)
+        printf("fits, %.2f GiB to spare (the backend's work space, tens of MB, comes out of it)\n",
+               (p.dev_free - p.need) / 1073741824.0);
+    else
+        printf("does NOT fit (%.2f GiB short): --backend auto would use the CPU\n",
+               (p.need - p.dev_free) / 1073741824.0);
+}
+
 static void print_tensors(const gguf_t *g)
 {
     printf("\ntensors\n  %5s  %-40s %-5s %-24s %14s %14s\n", "#", "name", "type", "shape", "bytes",
@@ -268,6 +307,7 @@ int cmd_info(int argc, char **argv)
     print_types(g);
     print_hparams(m);
     print_plan(m, ctx);
+    print_gpu_plan(m, ctx);
     if (list)
         print_tensors(g);
     if (fflush(stdout) != 0)

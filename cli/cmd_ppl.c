@@ -14,7 +14,7 @@
 #define PPL_DEFAULT_CTX 512
 #define PPL_DEFAULT_BATCH 64
 
-enum { OPT_FILE = CLI_ENG_FIRST_FREE, OPT_JSON };
+enum { OPT_FILE = CLI_ENG_FIRST_FREE, OPT_JSON, OPT_TOP1 };
 
 static void usage(void)
 {
@@ -24,8 +24,20 @@ static void usage(void)
            "--json one line {\"ppl\": X, \"tokens\": N}.\n\n"
            "  -f, --file TEXT       the text to score\n"
            "      --json            machine-readable output\n"
+           "      --top1 FILE       also write the most likely token id of every scored\n"
+           "                        position to FILE, one per line (to compare backends)\n"
            "  -h, --help            show this help\n\n%s",
            PPL_DEFAULT_CTX, CLI_ENG_HELP);
+}
+
+/* The index of the largest logit (the first of equals). */
+static uint32_t argmax(const float *lg, uint32_t nv)
+{
+    uint32_t best = 0;
+    for (uint32_t j = 1; j < nv; j++)
+        if (lg[j] > lg[best])
+            best = j;
+    return best;
 }
 
 /* -log p(target) from one position's logits, in double. */
@@ -57,6 +69,7 @@ int cmd_ppl(int argc, char **argv)
         CLI_ENG_LONGOPTS,
         {"file", required_argument, NULL, 'f'},
         {"json", no_argument, NULL, OPT_JSON},
+        {"top1", required_argument, NULL, OPT_TOP1},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -64,7 +77,7 @@ int cmd_ppl(int argc, char **argv)
     cli_eng_init(&ce);
     ce.opts.logits_all = true;
     ce.opts.n_batch = PPL_DEFAULT_BATCH;
-    const char *file = NULL;
+    const char *file = NULL, *top1_path = NULL;
     bool json = false;
     int opt, r;
     optind = 1;
@@ -80,6 +93,9 @@ int cmd_ppl(int argc, char **argv)
             break;
         case OPT_JSON:
             json = true;
+            break;
+        case OPT_TOP1:
+            top1_path = optarg;
             break;
         case 'h':
             usage();
@@ -102,6 +118,7 @@ int cmd_ppl(int argc, char **argv)
     eng_model_t *m = NULL;
     eng_session_t *s = NULL;
     int32_t *win = NULL;
+    FILE *top1 = NULL;
     errmsg_t err = {0};
     int rc;
     FILE *f = strcmp(file, "-") ? fopen(file, "rb") : stdin;
@@ -112,6 +129,10 @@ int cmd_ppl(int argc, char **argv)
         fclose(f);
     if (rc)
         return cli_fail("ppl", "%s: %s", file, err.msg);
+    if (top1_path && !(top1 = fopen(top1_path, "w"))) {
+        rc = cli_fail("ppl", "%s: cannot create", top1_path);
+        goto done;
+    }
     if ((rc = cli_eng_open("ppl", &ce, PPL_DEFAULT_CTX, &m)))
         goto done;
     const tok_t *t = eng_tokenizer(m);
@@ -151,6 +172,8 @@ int cmd_ppl(int argc, char **argv)
             /* position b+i predicts token b+i+1 */
             for (size_t i = 0; i < nb && b + i + 1 < w; i++) {
                 total += nll(eng_logits_at(s, i), nv, win[b + i + 1]);
+                if (top1)
+                    fprintf(top1, "%u\n", argmax(eng_logits_at(s, i), nv));
                 scored++;
             }
         }
@@ -159,6 +182,14 @@ int cmd_ppl(int argc, char **argv)
     if (!scored) {
         rc = cli_fail("ppl", "%s: the text has fewer than 2 tokens", file);
         goto done;
+    }
+    if (top1) {
+        int e = fclose(top1);
+        top1 = NULL;
+        if (e) {
+            rc = cli_fail("ppl", "%s: write failed", top1_path);
+            goto done;
+        }
     }
     double ppl = exp(total / (double)scored);
     if (json)
@@ -169,6 +200,8 @@ int cmd_ppl(int argc, char **argv)
                eng_kvfmt_name(eng_model_opts(m)->kvfmt));
     rc = 0;
 done:
+    if (top1)
+        fclose(top1);
     free(win);
     eng_session_free(s);
     eng_close(m);

@@ -52,24 +52,23 @@ static void print_version(void)
 #else
     printf("build: gcc %s, C11", __VERSION__);
 #endif
-#ifdef OCTET_CUDA
-    printf(", CUDA backend: built in\n");
-#else
-    printf(", CUDA backend: not built\n");
-#endif
+    printf("\n");
     printf("cpu kernels: %s (best this CPU supports; OCTET_ISA=portable|avx2|avx512vnni|amx limits it)\n",
            cpu_isa_name(cpu_isa_detect()));
-    if (eng_has_cuda()) {
-        char name[64];
-        uint64_t fr, tot;
-        errmsg_t e;
-        if (eng_gpu_info(name, sizeof name, &fr, &tot, &e) == 0)
-            printf("gpu: %s, %.1f GiB free of %.1f GiB (%s)\n", name, fr / 1073741824.0, tot / 1073741824.0,
-                   eng_auto_uses_gpu() ? "--backend auto uses it"
-                                       : "--backend cuda uses it; auto stays on the CPU in this build");
-        else
-            printf("gpu: none usable (%s); --backend auto uses the CPU\n", e.msg);
+    /* The GPU line loads the CUDA plugin only where an NVIDIA GPU exists. */
+    char path[4096], name[64];
+    uint64_t fr, tot;
+    errmsg_t e;
+    if (eng_cuda_plugin(path, sizeof path, &e)) {
+        printf("cuda backend: none (%s); --backend auto uses the CPU\n", e.msg);
+        return;
     }
+    printf("cuda backend: %s (loaded only when a GPU is used)\n", path);
+    if (eng_gpu_info(name, sizeof name, &fr, &tot, &e) == 0)
+        printf("gpu: %s, %.1f GiB free of %.1f GiB; --backend auto uses it\n", name, fr / 1073741824.0,
+               tot / 1073741824.0);
+    else
+        printf("gpu: none usable (%s); --backend auto uses the CPU\n", e.msg);
 }
 
 int main(int argc, char **argv)

@@ -105,7 +105,7 @@ typedef struct be_ops {
     /* OUT[t] = X[t] / sqrt(mean(X[t]^2) + eps) * W, rows of N from X_OFF. */
     void (*rmsnorm)(be_t *be, const be_buf_t *x, size_t x_off, const be_buf_t *w, int n_tok, int n,
                     float eps, be_buf_t *out);
-    void (*add)(be_t *be, be_buf_t *x, const be_buf_t *y, size_t n); /* X += Y */
+    void (*add)(be_t *be, be_buf_t *x, size_t x_off, const be_buf_t *y, size_t n); /* X[x_off + i] += Y[i] */
     void (*add_rows)(be_t *be, be_buf_t *x, const be_buf_t *b, int n_tok, int n); /* X[t] += B */
     /* Cos/sin table for positions pos0 .. pos0+n_tok-1 (pos0 from begin):
      * CS[t][i] = cos(p*freq[i])*mscale, CS[t][D/2+i] = sin(p*freq[i])*mscale, i < D/2. */
@@ -143,12 +143,37 @@ struct be {
 int be_cpu_new(be_t **out, int n_threads, errmsg_t *err);
 int be_cpu_threads(const be_t *be);
 
-#ifdef OCTET_CUDA
-/* The CUDA backend (kernels/cuda/) on GPU DEVICE: OCT_ENOTFOUND when no
- * usable GPU is present, OCT_EUNSUPPORTED below compute capability 8.0. */
+/* The CUDA backend (kernels/cuda/) is a plugin, octet-cuda.so, linked with
+ * cudart and cuBLASLt, that engine/be_cuda_plugin.c opens with dlopen the
+ * first time one of these functions needs it, so that octet itself links no
+ * CUDA library and runs where there is none. The plugin is $OCTET_CUDA_PLUGIN
+ * when that is set, else octet-cuda.so next to the executable (or in
+ * ../lib/octet/ from it).
+ *
+ * be_cuda_new: the backend on GPU DEVICE; OCT_ENOTFOUND when the plugin, the
+ * CUDA libraries or a usable GPU is missing (the message says which),
+ * OCT_EUNSUPPORTED below compute capability 8.0. */
 int be_cuda_new(be_t **out, int device, errmsg_t *err);
-/* Name and free/total memory of GPU DEVICE without creating a backend. */
+/* Name and free/total memory of GPU DEVICE without creating a backend. On a
+ * machine without an NVIDIA device node it answers OCT_ENOTFOUND without
+ * loading the plugin. */
 int be_cuda_probe(int device, be_dev_info_t *out, errmsg_t *err);
-#endif
+/* The path of the plugin that was (or would be) loaded: BUF gets it and 0 is
+ * returned when it exists, else OCT_ENOTFOUND naming where it was looked for.
+ * Does not load it. */
+int be_cuda_plugin_find(char *buf, size_t size, errmsg_t *err);
+
+/* What the plugin exports under the name BE_CUDA_PLUGIN_SYM. ABI changes
+ * whenever this struct or be_ops_t changes meaning; the sizes catch a
+ * plugin built from other headers. */
+#define BE_CUDA_PLUGIN_SYM "octet_cuda_plugin"
+#define BE_CUDA_ABI 2
+typedef struct be_cuda_plugin {
+    unsigned abi;
+    unsigned ops_size, errmsg_size, dev_info_size;
+    const char *version; /* OCTET_VERSION of the build */
+    int (*create)(be_t **out, int device, errmsg_t *err);
+    int (*probe)(int device, be_dev_info_t *out, errmsg_t *err);
+} be_cuda_plugin_t;
 
 #endif

@@ -48,6 +48,7 @@ struct eng_model {
     uint64_t weight_bytes;
     /* scratch for one forward pass of up to n_batch tokens */
     be_buf_t *x, *xn, *qkv, *att, *tmp, *gu, *hff, *cs, *logits;
+    uint32_t ffn_rows; /* tokens per feed-forward chunk: gu and hff hold this many rows */
     uint64_t scratch_bytes;
     be_kv_desc_t kv_desc;
     int qkv_w; /* (n_head + 2 n_kv) * D */
@@ -56,6 +57,7 @@ struct eng_model {
     bool lock_init;
     sq_stats_t *calib; /* non-NULL only while calibrating */
     eng_session_t *logits_owner; /* whose logits M->logits holds (not yet read back) */
+    char backend_note[ERRMSG_MAX]; /* why "auto" stayed on the CPU */
 };
 
 struct eng_session {
@@ -437,72 +439,141 @@ fail:
 
 bool eng_auto_uses_gpu(void)
 {
-#if defined(OCTET_CUDA) && defined(OCTET_CUDA_AUTO)
     errmsg_t e;
     uint64_t fr, tot;
     return eng_gpu_info(NULL, 0, &fr, &tot, &e) == 0;
-#else
-    return false;
-#endif
 }
 
-/* "auto" takes a usable GPU when the build lets it (make CUDA_AUTO=1) and
- * the CPU otherwise: the CUDA backend has not yet been validated on a GPU. */
+#define GIB(x) ((double)(x) / 1073741824.0)
+
+/* The feed-forward part of a pass runs in chunks of at most this many
+ * tokens: its gate/up and SwiGLU buffers (3 n_ff floats per token, the
+ * largest activations) then stay small however large the batch (a GPU's
+ * 32K-context prefill in batches of 2048). */
+#define FFN_CHUNK 512
+
+static uint32_t ffn_rows_of(uint32_t n_batch)
+{
+    return n_batch < FFN_CHUNK ? n_batch : FFN_CHUNK;
+}
+
+/* Activation buffers of one forward pass (open_impl's new_scratch calls). */
+static uint64_t activation_bytes(const model_hparams_t *hp, uint32_t n_batch, bool logits_all)
+{
+    uint64_t nb = n_batch, E = hp->n_embd, D = hp->head_dim, F = hp->n_ff;
+    uint64_t qkv = (hp->n_head + 2ull * hp->n_head_kv) * D, HD = (uint64_t)hp->n_head * D;
+    return 4 * (nb * (3 * E + qkv + HD + D) + (uint64_t)ffn_rows_of(n_batch) * 3 * F +
+                (logits_all ? nb : 1) * (uint64_t)hp->n_vocab);
+}
+
+/* Before anything is uploaded to a GPU: whether the weights, the KV cache
+ * of one session and the activations fit its free memory, so that a model
+ * or context too large is an answer naming the sizes, not a failure halfway
+ * through the upload. The backend's own work space (a few hundred MB at
+ * most) is left to the allocation checks. */
+static int gpu_fit_check(eng_model_t *M, errmsg_t *err)
+{
+    const model_hparams_t *hp = &M->hp;
+    be_dev_info_t di;
+    M->be->ops->dev_info(M->be, &di);
+    if (!di.dev_total)
+        return 0;
+    static const model_wfmt_t wf[] = {MODEL_WFMT_F32, MODEL_WFMT_F16, MODEL_WFMT_INT8, MODEL_WFMT_INT8};
+    static const model_kvfmt_t kf[] = {MODEL_KV_F32, MODEL_KV_F16, MODEL_KV_INT8};
+    model_mem_plan_t mp;
+    model_mem_plan(M->md, M->opts.n_ctx, wf[M->opts.wfmt], kf[M->opts.kvfmt], &mp);
+    be_kv_desc_t kd = {.fmt = (be_kvfmt_t)M->opts.kvfmt, .n_layer = (int)hp->n_layer,
+                       .n_head_kv = (int)hp->n_head_kv, .head_dim = (int)hp->head_dim,
+                       .n_ctx = (int)M->opts.n_ctx};
+    uint64_t kv = M->be->ops->kv_bytes(M->be, &kd);
+    uint64_t act = activation_bytes(hp, M->opts.n_batch, M->opts.logits_all);
+    uint64_t need = mp.weights_total + kv + act;
+    if (need <= di.dev_free)
+        return 0;
+    return errmsg_set(err, OCT_ENOMEM,
+                      "the model does not fit the GPU: it needs %.2f GiB (weights %.2f GiB %s, KV cache %.2f GiB for "
+                      "%u tokens %s, activations %.2f GiB) and %s has %.2f GiB free of %.2f GiB",
+                      GIB(need), GIB(mp.weights_total), eng_wfmt_name(M->opts.wfmt), GIB(kv), M->opts.n_ctx,
+                      eng_kvfmt_name(M->opts.kvfmt), GIB(act), di.name, GIB(di.dev_free), GIB(di.dev_total));
+}
+
+/* "auto" takes a usable GPU (the CUDA plugin loads and finds one, and the
+ * model fits its free memory) and the CPU otherwise; why it stayed on the
+ * CPU is kept for eng_backend_note. */
 static int open_backend(eng_model_t *M, errmsg_t *err)
 {
     const char *b = M->opts.backend ? M->opts.backend : "auto";
-    bool is_auto = !strcmp(b, "auto");
-#ifndef OCTET_CUDA_AUTO
-    if (is_auto)
-        return be_cpu_new(&M->be, M->opts.n_threads, err);
-#endif
+    M->backend_note[0] = 0;
     if (!strcmp(b, "cpu"))
         return be_cpu_new(&M->be, M->opts.n_threads, err);
-    if (!strcmp(b, "cuda") || is_auto) {
-#ifdef OCTET_CUDA
-        errmsg_t e;
-        int rc = be_cuda_new(&M->be, 0, &e);
-        if (rc == 0 || !is_auto) {
-            if (rc)
-                errmsg_set(err, rc, "%s", e.msg);
-            return rc;
-        }
-#else
-        if (!is_auto)
-            return errmsg_set(err, OCT_EUNSUPPORTED, "this build of octet has no CUDA backend (use --backend cpu)");
-#endif
-        return be_cpu_new(&M->be, M->opts.n_threads, err);
+    if (!strcmp(b, "cuda")) {
+        int rc = be_cuda_new(&M->be, 0, err);
+        return rc ? rc : gpu_fit_check(M, err);
     }
-    return errmsg_set(err, OCT_EINVAL, "unknown backend '%s' (use cpu, cuda or auto)", b);
+    if (strcmp(b, "auto"))
+        return errmsg_set(err, OCT_EINVAL, "unknown backend '%s' (use cpu, cuda or auto)", b);
+    errmsg_t e;
+    be_dev_info_t di;
+    char path[4096];
+    int rc = be_cuda_plugin_find(path, sizeof path, &e);
+    if (rc == 0)
+        rc = be_cuda_probe(0, &di, &e);
+    if (rc == 0)
+        rc = be_cuda_new(&M->be, 0, &e);
+    if (rc == 0 && (rc = gpu_fit_check(M, &e))) {
+        M->be->ops->free(M->be);
+        M->be = NULL;
+    }
+    if (rc == 0)
+        return 0;
+    snprintf(M->backend_note, sizeof M->backend_note, "%s", e.msg);
+    return be_cpu_new(&M->be, M->opts.n_threads, err);
+}
+
+const char *eng_backend_note(const eng_model_t *m)
+{
+    return m->backend_note[0] ? m->backend_note : NULL;
 }
 
 int eng_gpu_info(char *name, size_t name_size, uint64_t *dev_free, uint64_t *dev_total, errmsg_t *err)
 {
-#ifdef OCTET_CUDA
     be_dev_info_t di;
     int rc = be_cuda_probe(0, &di, err);
+    *dev_free = di.dev_free;
+    *dev_total = di.dev_total;
     if (rc)
         return rc;
     if (name && name_size)
         snprintf(name, name_size, "%s", di.name);
-    *dev_free = di.dev_free;
-    *dev_total = di.dev_total;
     return 0;
-#else
-    (void)name;
-    (void)name_size;
-    *dev_free = *dev_total = 0;
-    return errmsg_set(err, OCT_ENOTFOUND, "this build of octet has no CUDA backend");
-#endif
 }
 
-bool eng_has_cuda(void)
+void eng_gpu_plan(const model_t *md, uint64_t ctx, eng_wfmt_t w, eng_kvfmt_t kv, uint32_t batch,
+                  eng_gpu_plan_t *out)
 {
-#ifdef OCTET_CUDA
-    return true;
-#else
-    return false;
-#endif
+    static const model_wfmt_t wf[] = {MODEL_WFMT_F32, MODEL_WFMT_F16, MODEL_WFMT_INT8, MODEL_WFMT_INT8};
+    static const model_kvfmt_t kf[] = {MODEL_KV_F32, MODEL_KV_F16, MODEL_KV_INT8};
+    model_mem_plan_t mp;
+    memset(out, 0, sizeof *out);
+    model_mem_plan(md, ctx, wf[w], kf[kv], &mp);
+    out->ctx = mp.ctx;
+    out->batch = batch ? batch : DEFAULT_BATCH;
+    if (out->batch > mp.ctx)
+        out->batch = (uint32_t)mp.ctx;
+    out->weights = mp.weights_total;
+    out->kv = mp.kv_total;
+    out->act = activation_bytes(&md->hp, out->batch, false);
+    out->need = out->weights + out->kv + out->act;
+    errmsg_t e;
+    if (eng_gpu_info(out->gpu, sizeof out->gpu, &out->dev_free, &out->dev_total, &e) == 0)
+        out->gpu_ok = true;
+    else
+        snprintf(out->note, sizeof out->note, "%s", e.msg);
+}
+
+int eng_cuda_plugin(char *path, size_t size, errmsg_t *err)
+{
+    return be_cuda_plugin_find(path, size, err);
 }
 
 static int check_hparams(const model_hparams_t *hp, errmsg_t *err)
@@ -599,11 +670,13 @@ static int open_impl(eng_model_t *M, const eng_opts_t *opts, errmsg_t *err)
 
     size_t nb = M->opts.n_batch, E = hp->n_embd, D = hp->head_dim, F = hp->n_ff;
     M->qkv_w = (int)((hp->n_head + 2 * hp->n_head_kv) * D);
+    M->ffn_rows = ffn_rows_of(M->opts.n_batch);
     size_t HD = (size_t)hp->n_head * D;
     if ((rc = new_scratch(M, &M->x, nb * E, err)) || (rc = new_scratch(M, &M->xn, nb * E, err)) ||
         (rc = new_scratch(M, &M->qkv, nb * (size_t)M->qkv_w, err)) ||
         (rc = new_scratch(M, &M->att, nb * HD, err)) || (rc = new_scratch(M, &M->tmp, nb * E, err)) ||
-        (rc = new_scratch(M, &M->gu, nb * 2 * F, err)) || (rc = new_scratch(M, &M->hff, nb * F, err)) ||
+        (rc = new_scratch(M, &M->gu, M->ffn_rows * 2 * F, err)) ||
+        (rc = new_scratch(M, &M->hff, M->ffn_rows * F, err)) ||
         (rc = new_scratch(M, &M->cs, nb * D, err)) ||
         (rc = new_scratch(M, &M->logits, (M->opts.logits_all ? nb : 1) * hp->n_vocab, err)))
         return rc;
@@ -649,6 +722,21 @@ int eng_set_context(eng_model_t *M, uint32_t n_ctx, eng_kvfmt_t kvfmt, errmsg_t 
         n_ctx = M->hp.n_ctx_train;
     if (!n_ctx || n_ctx > (1u << 24))
         return errmsg_set(err, OCT_EINVAL, "context size %u is out of range (1..16M)", n_ctx);
+    /* on a GPU, a cache that cannot fit is refused before anything changes */
+    be_dev_info_t di;
+    M->be->ops->dev_info(M->be, &di);
+    if (di.dev_total) {
+        be_kv_desc_t kd = M->kv_desc;
+        kd.fmt = (be_kvfmt_t)kvfmt;
+        kd.n_ctx = (int)n_ctx;
+        uint64_t kv = M->be->ops->kv_bytes(M->be, &kd);
+        if (kv > di.dev_free)
+            return errmsg_set(err, OCT_ENOMEM,
+                              "a KV cache of %u tokens (%s) needs %.2f GiB and %s has %.2f GiB free of %.2f GiB "
+                              "(the weights take %.2f GiB)",
+                              n_ctx, eng_kvfmt_name(kvfmt), GIB(kv), di.name, GIB(di.dev_free), GIB(di.dev_total),
+                              GIB(M->weight_bytes));
+    }
     eng_opts_t old = M->opts;
     be_kv_desc_t old_desc = M->kv_desc;
     M->opts.n_ctx = n_ctx;
@@ -855,16 +943,19 @@ static int forward(eng_session_t *s, const int32_t *ids, int n, bool logits, err
             calib_observe(M, M->calib->wo_in + (size_t)il * (size_t)H * (size_t)D, M->att, n,
                           (size_t)H * (size_t)D);
         o->matmul(be, l->wo, M->att, 0, n, M->tmp);
-        o->add(be, M->x, M->tmp, (size_t)n * (size_t)E);
+        o->add(be, M->x, 0, M->tmp, (size_t)n * (size_t)E);
         o->rmsnorm(be, M->x, 0, l->ffn_norm, n, E, hp->norm_eps, M->xn);
         if (M->calib)
             calib_observe(M, M->calib->gu_in + off, M->xn, n, (size_t)E);
-        o->matmul(be, l->wgu, M->xn, 0, n, M->gu);
-        o->swiglu(be, M->gu, n, F, M->hff);
-        if (M->calib)
-            calib_observe(M, M->calib->down_in + (size_t)il * (size_t)F, M->hff, n, (size_t)F);
-        o->matmul(be, l->wdown, M->hff, 0, n, M->tmp);
-        o->add(be, M->x, M->tmp, (size_t)n * (size_t)E);
+        for (int c0 = 0; c0 < n; c0 += (int)M->ffn_rows) {
+            int nc = n - c0 < (int)M->ffn_rows ? n - c0 : (int)M->ffn_rows;
+            o->matmul(be, l->wgu, M->xn, (size_t)c0 * (size_t)E, nc, M->gu);
+            o->swiglu(be, M->gu, nc, F, M->hff);
+            if (M->calib)
+                calib_observe(M, M->calib->down_in + (size_t)il * (size_t)F, M->hff, nc, (size_t)F);
+            o->matmul(be, l->wdown, M->hff, 0, nc, M->tmp);
+            o->add(be, M->x, (size_t)c0 * (size_t)E, M->tmp, (size_t)nc * (size_t)E);
+        }
     }
     int n_out = M->opts.logits_all ? n : 1;
     if (logits) {

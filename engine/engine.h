@@ -149,13 +149,37 @@ typedef struct eng_mem {
  * figure is what eng_session_new will allocate. */
 void eng_memory(const eng_model_t *m, const eng_session_t *s, eng_mem_t *out);
 
-/* Whether this build has the CUDA backend. */
-bool eng_has_cuda(void);
-/* Whether --backend auto would open the GPU now (a usable GPU, and a build
- * made with CUDA_AUTO=1). */
+/* The path of the CUDA backend plugin (octet-cuda.so) in PATH, 0 when it
+ * exists, else OCT_ENOTFOUND saying where it was looked for. It is not
+ * loaded. */
+int eng_cuda_plugin(char *path, size_t size, errmsg_t *err);
+/* Whether --backend auto would open the GPU now (the plugin loads and finds
+ * a usable GPU). */
 bool eng_auto_uses_gpu(void);
+/* Why --backend auto opened the CPU for M (one line), or NULL when it did
+ * not fall back. */
+const char *eng_backend_note(const eng_model_t *m);
 /* The GPU "auto" would use, before any model is loaded: its name and free /
- * total memory. OCT_ENOTFOUND when there is none (or no CUDA in the build). */
+ * total memory. OCT_ENOTFOUND when there is none (no NVIDIA GPU, no CUDA
+ * plugin or libraries: the message says which). */
 int eng_gpu_info(char *name, size_t name_size, uint64_t *dev_free, uint64_t *dev_total, errmsg_t *err);
+
+/* What MD needs on a GPU with weights W, a KV cache of CTX tokens (0: the
+ * trained context) in KV and passes of BATCH tokens (0: the default): the
+ * sizes --backend cuda checks against the GPU's free memory before it
+ * uploads anything, and that GPU (gpu_ok false, NOTE saying why, when
+ * there is none). The backend's own work space (cuBLASLt, attention
+ * splits; tens of MB) is not counted. */
+typedef struct eng_gpu_plan {
+    uint64_t ctx;
+    uint32_t batch;
+    uint64_t weights, kv, act, need;
+    bool gpu_ok;
+    char gpu[48];
+    uint64_t dev_free, dev_total;
+    char note[512];
+} eng_gpu_plan_t;
+void eng_gpu_plan(const model_t *md, uint64_t ctx, eng_wfmt_t w, eng_kvfmt_t kv, uint32_t batch,
+                  eng_gpu_plan_t *out);
 
 #endif

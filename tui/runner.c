@@ -416,6 +416,49 @@ static void use_remote(tui_runner_t *r, const preset_t *p, bool model_given)
     post_str(r, TUI_EV_LOADED, "");
 }
 
+/* Whether preset P (planned as PLAN) fits the GPU the loaded model is on,
+ * counting as free what the switch gives back (the KV cache, and the
+ * weights too unless KEEP_W); checked before anything is freed, so that a
+ * preset too large leaves the TUI on its current one. */
+static bool gpu_fits(tui_runner_t *r, const preset_t *p, const preset_plan_t *plan, bool keep_w, errmsg_t *err)
+{
+    if (!r->m || !r->st.gpu || !strcmp(p->backend, "cpu"))
+        return true;
+    eng_mem_t mem;
+    eng_memory(r->m, r->s, &mem);
+    if (!mem.dev[0].dev_total)
+        return true;
+    uint64_t avail = mem.dev[0].dev_free + mem.kv + (keep_w ? 0 : mem.weights);
+    uint64_t need = plan->kv + (keep_w ? 0 : plan->weights);
+    if (need <= avail)
+        return true;
+    errmsg_set(err, OCT_ENOMEM,
+               "does not fit the GPU: it needs %.2f GiB (%s%.2f GiB KV cache for %u tokens) and %.2f GiB of %s are "
+               "free with what the switch would release",
+               need / 1073741824.0, keep_w ? "" : "weights and ", plan->kv / 1073741824.0, plan->ctx,
+               avail / 1073741824.0, mem.dev[0].name);
+    return false;
+}
+
+/* After a KV cache of P could not be allocated: the previous context
+ * again, so that the TUI stays on its preset. */
+static bool stay_on_preset(tui_runner_t *r, const preset_t *p, const errmsg_t *why)
+{
+    errmsg_t err = {0};
+    eng_session_t *ns = NULL;
+    if (eng_set_context(r->m, r->ld.opts.n_ctx, r->ld.opts.kvfmt, &err) || eng_session_new(&ns, r->m, &err))
+        return false;
+    pthread_mutex_lock(&r->mu);
+    r->s = ns;
+    r->st.loaded = true;
+    pthread_mutex_unlock(&r->mu);
+    publish_pos(r);
+    postf(r, TUI_EV_ERROR, "preset %s: %s; staying on preset %s", p->name, why->msg, r->preset.name);
+    refeed_conversation(r);
+    post_str(r, TUI_EV_LOADED, "");
+    return true;
+}
+
 static void job_use(tui_runner_t *r, job_t *j)
 {
     errmsg_t err = {0};
@@ -477,6 +520,11 @@ static void job_use(tui_runner_t *r, job_t *j)
         post_str(r, TUI_EV_LOADED, "");
         return;
     }
+    if (!gpu_fits(r, p, &plan, keep_w, &err)) {
+        postf(r, TUI_EV_ERROR, "preset %s %s; staying on preset %s", p->name, err.msg, r->preset.name);
+        post_str(r, TUI_EV_LOADED, "");
+        return;
+    }
     if (keep_w) {
         /* Same weights: only the KV cache (and the attention work space)
          * change size, so the weights stay loaded. */
@@ -503,6 +551,8 @@ static void job_use(tui_runner_t *r, job_t *j)
             post_str(r, TUI_EV_LOADED, "");
             return;
         }
+        if (err.code == OCT_ENOMEM && stay_on_preset(r, p, &err))
+            return;
         postf(r, TUI_EV_NOTICE, "cannot resize the KV cache (%s): reloading the model", err.msg);
         errmsg_clear(&err);
     }

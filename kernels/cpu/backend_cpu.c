@@ -745,10 +745,10 @@ static void cpu_rmsnorm(be_t *be, const be_buf_t *x, size_t x_off, const be_buf_
     run_rows(cb(be), rmsnorm_rows, &j);
 }
 
-static void cpu_add(be_t *be, be_buf_t *x, const be_buf_t *y, size_t n)
+static void cpu_add(be_t *be, be_buf_t *x, size_t x_off, const be_buf_t *y, size_t n)
 {
     (void)be;
-    float *xd = x->data;
+    float *xd = x->data + x_off;
     const float *yd = y->data;
     for (size_t i = 0; i < n; i++)
         xd[i] += yd[i];

@@ -86,6 +86,13 @@ typedef struct cuda_be {
     bool in_pass;
     bool eager;      /* this pass already ran commands outside a graph */
     bool graphs_off; /* OCTET_CUDA_GRAPHS=0, or capturing failed once */
+    /* decode-step options (environment, read once; docs/cuda.md) */
+    bool pdl;        /* OCTET_CUDA_PDL: programmatic dependent launch between a step's kernels */
+    bool fuse;       /* OCTET_CUDA_FUSE: bias into the qkv product, RoPE with the cache write, SwiGLU into
+                      * the gate/up product, the output product's quantization into it */
+    bool exact;      /* OCTET_CUDA_EXACT: the CPU's rounding in RoPE and SwiGLU, f32 caches in f32 */
+    int split_cap;   /* OCTET_CUDA_SPLITS: cu_att_opt_t.split_cap */
+    bool launched;   /* a kernel of the running list was launched (the next may use PDL) */
     cmd_t *cmds;
     int n_cmd, cap_cmd;
 
@@ -164,6 +171,8 @@ __device__ void quantize_row(const float *out, int n, float amax, float *red, in
 __global__ void k_norm(float *x, const float *y, const float *w, int n, float eps, float *out, int8_t *xq, float *xs)
 {
     __shared__ float red[32];
+    cu_pdl_trigger();
+    cu_pdl_wait();
     float *row = x + (size_t)blockIdx.x * n;
     float *o = out + (size_t)blockIdx.x * n;
     float ss = 0.0f;
@@ -188,12 +197,16 @@ __global__ void k_norm(float *x, const float *y, const float *w, int n, float ep
 
 __global__ void k_add(float *x, const float *y, size_t n)
 {
+    cu_pdl_trigger();
+    cu_pdl_wait();
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         x[i] += y[i];
 }
 
 __global__ void k_add_rows(float *x, const float *bias, int n_tok, int n)
 {
+    cu_pdl_trigger();
+    cu_pdl_wait();
     size_t tot = (size_t)n_tok * n;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < tot; i += (size_t)gridDim.x * blockDim.x)
         x[i] += bias[i % n];
@@ -202,6 +215,8 @@ __global__ void k_add_rows(float *x, const float *bias, int n_tok, int n)
 /* Positions come from the pass block (graph replays change them). */
 __global__ void k_rope_table(const float *freq, int head_dim, int n_tok, float mscale, const int *pass, float *cs)
 {
+    cu_pdl_trigger();
+    cu_pdl_wait();
     int half = head_dim / 2;
     int n = n_tok * half;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
@@ -213,8 +228,11 @@ __global__ void k_rope_table(const float *freq, int head_dim, int n_tok, float m
     }
 }
 
-__global__ void k_rope(float *x, int n_tok, size_t ld, int n_heads, int head_dim, int neox, const float *cs)
+__global__ void k_rope(float *x, int n_tok, size_t ld, int n_heads, int head_dim, int neox, bool exact,
+                       const float *cs)
 {
+    cu_pdl_trigger();
+    cu_pdl_wait();
     int half = head_dim / 2;
     size_t n = (size_t)n_tok * n_heads * half;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
@@ -223,20 +241,18 @@ __global__ void k_rope(float *x, int n_tok, size_t ld, int n_heads, int head_dim
         int h = (int)(th % n_heads), t = (int)(th / n_heads);
         const float *c = cs + (size_t)t * head_dim, *s = c + half;
         float *v = x + (size_t)t * ld + (size_t)h * head_dim;
-        int ia = neox ? k : 2 * k, ib = neox ? k + half : 2 * k + 1;
-        float a = v[ia], bb = v[ib];
-        v[ia] = a * c[k] - bb * s[k];
-        v[ib] = a * s[k] + bb * c[k];
+        cu_rope_pair(v, neox ? k : 2 * k, neox ? k + half : 2 * k + 1, c[k], s[k], exact);
     }
 }
 
-__global__ void k_swiglu(const float *gu, int n_tok, int n_ff, float *out)
+__global__ void k_swiglu(const float *gu, int n_tok, int n_ff, bool cpu_exp, float *out)
 {
+    cu_pdl_trigger();
+    cu_pdl_wait();
     size_t n = (size_t)n_tok * n_ff;
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         size_t t = i / n_ff, k = i % n_ff;
-        float g = gu[t * 2 * n_ff + k], u = gu[t * 2 * n_ff + n_ff + k];
-        out[i] = g / (1.0f + expf(-g)) * u;
+        out[i] = cu_silu_mul(gu[t * 2 * n_ff + k], gu[t * 2 * n_ff + n_ff + k], cpu_exp);
     }
 }
 
@@ -320,13 +336,14 @@ __global__ void k_topk_merge(const float *cv, const int *ci, int m, int n2, int 
 }
 
 /* SwiGLU of one token and the int8 activations of its output. */
-__global__ void k_swiglu_q(const float *gu, int n_ff, float *out, int8_t *xq, float *xs)
+__global__ void k_swiglu_q(const float *gu, int n_ff, bool cpu_exp, float *out, int8_t *xq, float *xs)
 {
     __shared__ float red[32];
+    cu_pdl_trigger();
+    cu_pdl_wait();
     float amax = 0.0f;
     for (int k = threadIdx.x; k < n_ff; k += blockDim.x) {
-        float g = gu[k], u = gu[n_ff + k];
-        float v = g / (1.0f + expf(-g)) * u;
+        float v = cu_silu_mul(gu[k], gu[n_ff + k], cpu_exp);
         out[k] = v;
         amax = fmaxf(amax, fabsf(v));
     }
@@ -586,54 +603,78 @@ static cmd_t *rec(cuda_be_t *b, int op)
     return c;
 }
 
+/* How the next kernel of the running list is launched: with PDL in a
+ * decode step once a kernel of the list was launched before it. */
+static cu_launch_t lc_next(cuda_be_t *b)
+{
+    cu_launch_t l = {b->st, b->pdl && b->n_tok == 1 && b->launched};
+    b->launched = true;
+    return l;
+}
+
+static void check_launch(cuda_be_t *b)
+{
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+        note_err(b, OCT_EINTERNAL, "kernel launch", cudaGetErrorString(e));
+}
+
+static cu_att_opt_t att_opt(const cuda_be_t *b, float *pmax)
+{
+    cu_att_opt_t o = {b->exact, b->split_cap, pmax};
+    return o;
+}
+
 static void exec_cmd(cuda_be_t *b, const cmd_t *c)
 {
-    cudaStream_t st = b->st;
     const int *pass = b->d_pass;
+    cu_launch_t lc = lc_next(b);
     switch (c->op) {
     case C_EMBED:
-        cu_embed(st, &((const be_mat_t *)c->p0)->m, pass + 1, c->i0, (float *)c->out);
+        cu_embed(lc, &((const be_mat_t *)c->p0)->m, pass + 1, c->i0, (float *)c->out);
         break;
     case C_MATMUL: {
         errmsg_t e;
-        if (cu_matmul(&b->mm, st, &((const be_mat_t *)c->p0)->m, (const float *)c->p1 + c->z0, c->i0,
+        if (cu_matmul(&b->mm, lc, &((const be_mat_t *)c->p0)->m, (const float *)c->p1 + c->z0, c->i0,
                       (float *)c->out, &e))
             note_err(b, e.code, "matrix product", e.msg);
         break;
     }
     case C_RMSNORM:
-        k_norm<<<c->i0, 1024, 0, st>>>((float *)c->p0 + c->z0, NULL, (const float *)c->p1, c->i1, c->f0,
-                                       (float *)c->out, NULL, NULL);
+        cu_go(lc, k_norm, c->i0, 1024, 0, (float *)c->p0 + c->z0, (const float *)NULL, (const float *)c->p1, c->i1,
+              c->f0, (float *)c->out, (int8_t *)NULL, (float *)NULL);
         break;
     case C_ADD:
-        k_add<<<grid(c->z0), 256, 0, st>>>((float *)c->out, (const float *)c->p0, c->z0);
+        cu_go(lc, k_add, grid(c->z0), 256, 0, (float *)c->out, (const float *)c->p0, c->z0);
         break;
     case C_ADD_ROWS:
-        k_add_rows<<<grid((size_t)c->i0 * c->i1), 256, 0, st>>>((float *)c->out, (const float *)c->p0, c->i0, c->i1);
+        cu_go(lc, k_add_rows, grid((size_t)c->i0 * c->i1), 256, 0, (float *)c->out, (const float *)c->p0, c->i0,
+              c->i1);
         break;
     case C_ROPE_TABLE:
-        k_rope_table<<<grid((size_t)c->i1 * (c->i0 / 2)), 256, 0, st>>>((const float *)c->p0, c->i0, c->i1, c->f0,
-                                                                          pass, (float *)c->out);
+        cu_go(lc, k_rope_table, grid((size_t)c->i1 * (c->i0 / 2)), 256, 0, (const float *)c->p0, c->i0, c->i1, c->f0,
+              pass, (float *)c->out);
         break;
     case C_ROPE:
-        k_rope<<<grid((size_t)c->i0 * c->i1 * (c->i2 / 2)), 256, 0, st>>>((float *)c->out, c->i0, c->z0, c->i1,
-                                                                            c->i2, c->neox, (const float *)c->p0);
+        cu_go(lc, k_rope, grid((size_t)c->i0 * c->i1 * (c->i2 / 2)), 256, 0, (float *)c->out, c->i0, c->z0, c->i1,
+              c->i2, c->neox, b->exact, (const float *)c->p0);
         break;
     case C_KV_WRITE:
-        cu_kv_write(st, &((const be_kv_t *)c->out)->d, c->i0, c->i1, (const float *)c->p0, c->z0, c->z1, c->z2,
+        cu_kv_write(lc, &((const be_kv_t *)c->out)->d, c->i0, c->i1, (const float *)c->p0, c->z0, c->z1, c->z2,
                     pass);
         break;
-    case C_ATTENTION:
-        cu_attention(st, &((const be_kv_t *)c->p0)->d, c->i0, (const float *)c->p1, c->z0, c->i1, c->i2, c->f0,
-                     c->i3, pass, (float *)c->out, b->attn_work);
-        break;
-    case C_SWIGLU:
-        k_swiglu<<<grid((size_t)c->i0 * c->i1), 256, 0, st>>>((const float *)c->p0, c->i0, c->i1, (float *)c->out);
+    case C_ATTENTION: {
+        cu_att_opt_t o = att_opt(b, NULL);
+        cu_attention(lc, &((const be_kv_t *)c->p0)->d, c->i0, (const float *)c->p1, c->z0, c->i1, c->i2, c->f0,
+                     c->i3, pass, (float *)c->out, b->attn_work, &o);
         break;
     }
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess)
-        note_err(b, OCT_EINTERNAL, "kernel launch", cudaGetErrorString(e));
+    case C_SWIGLU:
+        cu_go(lc, k_swiglu, grid((size_t)c->i0 * c->i1), 256, 0, (const float *)c->p0, c->i0, c->i1, b->exact,
+              (float *)c->out);
+        break;
+    }
+    check_launch(b);
 }
 
 /* MM is a one-token product reading exactly what PRODUCER (N floats at
@@ -646,22 +687,47 @@ static bool takes_quantized(const cmd_t *mm, const void *out, int n_tok, int n)
     return w->cols == n && cu_gemv_prequant(w);
 }
 
-static void check_launch(cuda_be_t *b)
+static const cu_mat_t *mat_of(const cmd_t *c)
 {
-    cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess)
-        note_err(b, OCT_EINTERNAL, "kernel launch", cudaGetErrorString(e));
+    return &((const be_mat_t *)c->p0)->m;
+}
+
+/* C[J] is a one-token product whose activations are already in mm.xq/xs;
+ * launch it, with (b->fuse) the bias add after it or the SwiGLU and down
+ * product after it, and return how many commands that consumed. */
+static int exec_prequant(cuda_be_t *b, const cmd_t *c, int j, int n)
+{
+    const cmd_t *mm = &c[j], *n1 = j + 1 < n ? &c[j + 1] : NULL, *n2 = j + 2 < n ? &c[j + 2] : NULL;
+    const cu_mat_t *w = mat_of(mm);
+    if (b->fuse && n1 && n1->op == C_ADD_ROWS && n1->out == mm->out && n1->i0 == 1 && n1->i1 == w->rows) {
+        cu_gemv_quantized(&b->mm, lc_next(b), w, (const float *)n1->p0, (float *)mm->out);
+        check_launch(b);
+        return 2;
+    }
+    if (b->fuse && n1 && n1->op == C_SWIGLU && n1->p0 == mm->out && n1->i0 == 1 && 2 * n1->i1 == w->rows &&
+        cu_gemv_glu_ok(&b->mm, w) && takes_quantized(n2, n1->out, 1, n1->i1)) {
+        cu_gemv_glu(&b->mm, lc_next(b), w, b->exact, (float *)mm->out, (float *)n1->out);
+        check_launch(b);
+        cu_gemv_quantized(&b->mm, lc_next(b), mat_of(n2), NULL, (float *)n2->out);
+        check_launch(b);
+        return 3;
+    }
+    cu_gemv_quantized(&b->mm, lc_next(b), w, NULL, (float *)mm->out);
+    check_launch(b);
+    return 1;
 }
 
 /* Run command I of C[0..N) and return how many it consumed. Neighbours are
  * fused, since each small kernel costs microseconds of launch and drain per
  * decode step: a residual add followed by the RMSNorm of its sum becomes one
  * kernel, and a norm or SwiGLU feeding a one-token int8 product quantizes
- * the product's activations as it writes them. */
+ * the product's activations as it writes them. With b->fuse also: the qkv
+ * bias into the product, RoPE with the cache write, SwiGLU into the
+ * gate/up product (exec_prequant), and attention's output quantized by
+ * the output product itself. */
 static int exec_at(cuda_be_t *b, const cmd_t *c, int i, int n)
 {
     const cmd_t *x = &c[i], *n1 = i + 1 < n ? &c[i + 1] : NULL, *n2 = i + 2 < n ? &c[i + 2] : NULL;
-    cudaStream_t st = b->st;
     const cmd_t *norm = NULL, *add = NULL, *mm = NULL;
     if (x->op == C_ADD && n1 && n1->op == C_RMSNORM && n1->p0 == x->out && n1->z0 == 0 &&
         (size_t)n1->i0 * (size_t)n1->i1 == x->z0) {
@@ -674,22 +740,63 @@ static int exec_at(cuda_be_t *b, const cmd_t *c, int i, int n)
     }
     if (norm) {
         bool q = takes_quantized(mm, norm->out, norm->i0, norm->i1);
-        k_norm<<<norm->i0, 1024, 0, st>>>((float *)norm->p0 + norm->z0, add ? (const float *)add->p0 : NULL,
-                                          (const float *)norm->p1, norm->i1, norm->f0, (float *)norm->out,
-                                          q ? b->mm.xq : NULL, q ? b->mm.xs : NULL);
+        cu_go(lc_next(b), k_norm, norm->i0, 1024, 0, (float *)norm->p0 + norm->z0,
+              add ? (const float *)add->p0 : (const float *)NULL, (const float *)norm->p1, norm->i1, norm->f0,
+              (float *)norm->out, q ? b->mm.xq : (int8_t *)NULL, q ? b->mm.xs : (float *)NULL);
         check_launch(b);
-        if (q) {
-            cu_gemv_quantized(&b->mm, st, &((const be_mat_t *)mm->p0)->m, (float *)mm->out);
-            check_launch(b);
-        }
-        return (add ? 2 : 1) + (q ? 1 : 0);
+        int used = add ? 2 : 1;
+        return q ? used + exec_prequant(b, c, i + used, n) : used;
     }
     if (x->op == C_SWIGLU && takes_quantized(n1, x->out, x->i0, x->i1)) {
-        k_swiglu_q<<<1, 1024, 0, st>>>((const float *)x->p0, x->i1, (float *)x->out, b->mm.xq, b->mm.xs);
+        cu_go(lc_next(b), k_swiglu_q, 1, 1024, 0, (const float *)x->p0, x->i1, b->exact, (float *)x->out, b->mm.xq,
+              b->mm.xs);
         check_launch(b);
-        cu_gemv_quantized(&b->mm, st, &((const be_mat_t *)n1->p0)->m, (float *)n1->out);
+        cu_gemv_quantized(&b->mm, lc_next(b), mat_of(n1), NULL, (float *)n1->out);
         check_launch(b);
         return 2;
+    }
+    if (b->fuse && x->op == C_MATMUL && x->i0 > 1 && n1 && n1->op == C_SWIGLU && n1->p0 == x->out &&
+        n1->i0 == x->i0 && 2 * n1->i1 == mat_of(x)->rows && n2 && n2->op == C_MATMUL &&
+        n2->i0 == x->i0 && n2->p1 == n1->out && n2->z0 == 0 && mat_of(n2)->fmt == BE_W_INT8 &&
+        mat_of(n2)->cols == n1->i1) {
+        /* prefill: the gate/up sums scaled, SwiGLU and the down product's
+         * quantization in one pass over them */
+        errmsg_t e;
+        b->launched = true;
+        int rc = cu_matmul_glu(&b->mm, b->st, mat_of(x), (const float *)x->p1 + x->z0, x->i0, b->exact,
+                               (float *)x->out, (float *)n1->out, &e);
+        if (rc == 0)
+            rc = cu_matmul_prequant(&b->mm, b->st, mat_of(n2), n2->i0, (float *)n2->out, &e);
+        if (rc < 0)
+            note_err(b, e.code, "matrix product", e.msg);
+        if (rc <= 0) {
+            check_launch(b);
+            return 3;
+        }
+    }
+    if (b->fuse && x->op == C_ROPE && x->i0 == 1 && n1 && n1->op == C_KV_WRITE && n1->p0 == x->out &&
+        n1->z0 == x->z0 && n1->i1 == 1) {
+        const cu_kv_t *kv = &((const be_kv_t *)n1->out)->d;
+        if (kv->head_dim == x->i2 && cu_rope_kv_ok(kv, x->i1, n1->z1, n1->z2)) {
+            cu_rope_kv_write(lc_next(b), kv, n1->i0, 1, (float *)x->out, x->z0, x->i1, x->neox, b->exact,
+                             (const float *)x->p0, n1->z1, n1->z2, b->d_pass);
+            check_launch(b);
+            return 2;
+        }
+    }
+    if (b->fuse && x->op == C_ATTENTION && x->i1 == 1 && n1 && n1->op == C_MATMUL && n1->i0 == 1 &&
+        n1->p1 == x->out && n1->z0 == 0) {
+        const cu_kv_t *kv = &((const be_kv_t *)x->p0)->d;
+        const cu_mat_t *w = mat_of(n1);
+        if (w->cols == x->i2 * kv->head_dim && cu_gemv_xf_ok(&b->mm, w, x->i2)) {
+            cu_att_opt_t o = att_opt(b, cu_mm_pmax(&b->mm));
+            cu_attention(lc_next(b), kv, x->i0, (const float *)x->p1, x->z0, 1, x->i2, x->f0, 0, b->d_pass,
+                         (float *)x->out, b->attn_work, &o);
+            check_launch(b);
+            cu_gemv_xf(&b->mm, lc_next(b), w, (const float *)x->out, x->i2, (float *)n1->out);
+            check_launch(b);
+            return 2;
+        }
     }
     exec_cmd(b, x);
     return 1;
@@ -698,6 +805,7 @@ static int exec_at(cuda_be_t *b, const cmd_t *c, int i, int n)
 /* Run commands C[0..N), fusing neighbours (see exec_at). */
 static void exec_list(cuda_be_t *b, const cmd_t *c, int n)
 {
+    b->launched = false;
     for (int i = 0; i < n;)
         i += exec_at(b, c, i, n);
 }
@@ -872,12 +980,12 @@ static void cu_rmsnorm_op(be_t *be, const be_buf_t *x, size_t x_off, const be_bu
     c->out = out->d;
 }
 
-static void cu_add_op(be_t *be, be_buf_t *x, const be_buf_t *y, size_t n)
+static void cu_add_op(be_t *be, be_buf_t *x, size_t x_off, const be_buf_t *y, size_t n)
 {
     cmd_t *c = rec(cb(be), C_ADD);
     if (!c)
         return;
-    c->out = x->d;
+    c->out = x->d + x_off;
     c->p0 = y->d;
     c->z0 = n;
 }
@@ -1077,7 +1185,18 @@ static int pick_device(int device, cudaDeviceProp *prop, errmsg_t *err)
     return 0;
 }
 
-extern "C" int be_cuda_probe(int device, be_dev_info_t *out, errmsg_t *err)
+/* An on/off switch from the environment: "0" off, "1" on, else DEF. */
+static bool env_flag(const char *name, bool def)
+{
+    const char *v = getenv(name);
+    if (v && !strcmp(v, "0"))
+        return false;
+    if (v && !strcmp(v, "1"))
+        return true;
+    return def;
+}
+
+static int cu_probe(int device, be_dev_info_t *out, errmsg_t *err)
 {
     cudaDeviceProp prop;
     memset(out, 0, sizeof *out);
@@ -1095,7 +1214,7 @@ extern "C" int be_cuda_probe(int device, be_dev_info_t *out, errmsg_t *err)
     return 0;
 }
 
-extern "C" int be_cuda_new(be_t **out, int device, errmsg_t *err)
+static int cu_create(be_t **out, int device, errmsg_t *err)
 {
     cuda_be_t *b = (cuda_be_t *)calloc(1, sizeof *b);
     if (!b)
@@ -1122,6 +1241,12 @@ extern "C" int be_cuda_new(be_t **out, int device, errmsg_t *err)
     {
         const char *g = getenv("OCTET_CUDA_GRAPHS");
         b->graphs_off = g && !strcmp(g, "0");
+        b->pdl = env_flag("OCTET_CUDA_PDL", false) && b->prop.major >= 9;
+        b->fuse = env_flag("OCTET_CUDA_FUSE", false);
+        b->exact = env_flag("OCTET_CUDA_EXACT", false);
+        b->mm.q8_exact = b->exact;
+        const char *sp = getenv("OCTET_CUDA_SPLITS");
+        b->split_cap = !sp ? 0 : !strcmp(sp, "auto") ? -1 : atoi(sp) > 0 ? atoi(sp) : 0;
     }
     *out = &b->base;
     return 0;
@@ -1129,3 +1254,12 @@ fail:
     cu_free(&b->base);
     return rc;
 }
+
+#ifndef OCTET_VERSION
+#define OCTET_VERSION "unknown"
+#endif
+
+/* The one symbol engine/be_cuda_plugin.c looks up after dlopen. */
+extern "C" __attribute__((visibility("default"))) const be_cuda_plugin_t octet_cuda_plugin = {
+    BE_CUDA_ABI, sizeof(be_ops_t), sizeof(errmsg_t), sizeof(be_dev_info_t), OCTET_VERSION, cu_create, cu_probe,
+};

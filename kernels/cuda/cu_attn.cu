@@ -38,10 +38,14 @@ static_assert(SIMT_DMAX >= CU_ATT_MAX_HEAD_DIM, "attn_simt covers every head siz
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static int att_n_split(int n_ctx)
+/* Decode splits: at most one per 64-position tile, at most ATT_SPLIT_MAX,
+ * and (CAP > 0) at most CAP, so that the grid is one full wave of the GPU
+ * (cu_attn_split_cap) instead of a wave and a fraction. */
+static int att_n_split(int n_ctx, int cap)
 {
     int n = (n_ctx + ATT_TILE - 1) / ATT_TILE;
-    return n < ATT_SPLIT_MAX ? n : ATT_SPLIT_MAX;
+    n = n < ATT_SPLIT_MAX ? n : ATT_SPLIT_MAX;
+    return cap > 0 && cap < n ? cap : n;
 }
 
 /* Positions a decode step sees. The clamp (like the prefill kernels' to
@@ -172,24 +176,16 @@ __device__ __forceinline__ void att_cvt16(__half *dst, uint4 v, float)
 
 /* ---- KV-cache writes ------------------------------------------------------- */
 
-/* One warp per (token, KV head, K or V) row: the int8 scale needs the row's
- * absmax, a warp reduction. Two passes over the source row (the second
- * from L1) keep any head_dim without a register array. */
+/* Store SRC (head_dim floats) as row (LAYER, H, POS) of K or V (IS_V), one
+ * warp: the int8 scale needs the row's absmax, a warp reduction. Two
+ * passes over the source row (the second from L1) keep any head_dim
+ * without a register array. */
 template <typename T>
-__global__ void __launch_bounds__(ATT_THREADS)
-    kv_write_kernel(cu_kv_t kv, int layer, int n_tok, const float *x, size_t ld, size_t k_off,
-                    size_t v_off, const int *d_pos0)
+__device__ __forceinline__ void kv_store_row(const cu_kv_t &kv, int layer, int pos, int h, bool is_v,
+                                             const float *src, int lane)
 {
-    const int lane = threadIdx.x & 31, d = kv.head_dim, nkv = kv.n_head_kv;
-    const int row = blockIdx.x * ATT_WARPS + (threadIdx.x >> 5);
-    if (row >= n_tok * nkv * 2)
-        return;
-    const int is_v = row & 1, h = (row >> 1) % nkv, t = (row >> 1) / nkv;
-    const int pos = *d_pos0 + t;
-    if (pos < 0 || pos >= kv.n_ctx) /* never write outside the cache, whatever the caller passes */
-        return;
-    const float *src = x + (size_t)t * ld + (is_v ? v_off : k_off) + (size_t)h * (size_t)d;
-    const size_t r = ((size_t)layer * (size_t)nkv + (size_t)h) * (size_t)kv.n_ctx + (size_t)pos;
+    const int d = kv.head_dim;
+    const size_t r = ((size_t)layer * (size_t)kv.n_head_kv + (size_t)h) * (size_t)kv.n_ctx + (size_t)pos;
     T *dst = (T *)(is_v ? kv.v : kv.k) + r * (size_t)d;
     float s = 0.0f;
     if (att_fmt<T>::q8) {
@@ -204,7 +200,27 @@ __global__ void __launch_bounds__(ATT_THREADS)
         att_store(dst + i, src[i], s);
 }
 
-void cu_kv_write(cudaStream_t st, const cu_kv_t *kv, int layer, int n_tok, const float *x, size_t ld,
+/* One warp per (token, KV head, K or V) row. */
+template <typename T>
+__global__ void __launch_bounds__(ATT_THREADS)
+    kv_write_kernel(cu_kv_t kv, int layer, int n_tok, const float *x, size_t ld, size_t k_off,
+                    size_t v_off, const int *d_pos0)
+{
+    cu_pdl_trigger();
+    cu_pdl_wait();
+    const int lane = threadIdx.x & 31, d = kv.head_dim, nkv = kv.n_head_kv;
+    const int row = blockIdx.x * ATT_WARPS + (threadIdx.x >> 5);
+    if (row >= n_tok * nkv * 2)
+        return;
+    const int is_v = row & 1, h = (row >> 1) % nkv, t = (row >> 1) / nkv;
+    const int pos = *d_pos0 + t;
+    if (pos < 0 || pos >= kv.n_ctx) /* never write outside the cache, whatever the caller passes */
+        return;
+    const float *src = x + (size_t)t * ld + (is_v ? v_off : k_off) + (size_t)h * (size_t)d;
+    kv_store_row<T>(kv, layer, pos, h, is_v, src, lane);
+}
+
+void cu_kv_write(const cu_launch_t &lc, const cu_kv_t *kv, int layer, int n_tok, const float *x, size_t ld,
                  size_t k_off, size_t v_off, const int *d_pos0)
 {
     if (n_tok <= 0)
@@ -212,13 +228,78 @@ void cu_kv_write(cudaStream_t st, const cu_kv_t *kv, int layer, int n_tok, const
     int rows = n_tok * kv->n_head_kv * 2, blocks = (rows + ATT_WARPS - 1) / ATT_WARPS;
     switch (kv->fmt) {
     case BE_KV_F32:
-        kv_write_kernel<float><<<blocks, ATT_THREADS, 0, st>>>(*kv, layer, n_tok, x, ld, k_off, v_off, d_pos0);
+        cu_go(lc, kv_write_kernel<float>, blocks, ATT_THREADS, 0, *kv, layer, n_tok, x, ld, k_off, v_off, d_pos0);
         break;
     case BE_KV_F16:
-        kv_write_kernel<__half><<<blocks, ATT_THREADS, 0, st>>>(*kv, layer, n_tok, x, ld, k_off, v_off, d_pos0);
+        cu_go(lc, kv_write_kernel<__half>, blocks, ATT_THREADS, 0, *kv, layer, n_tok, x, ld, k_off, v_off, d_pos0);
         break;
     case BE_KV_INT8:
-        kv_write_kernel<int8_t><<<blocks, ATT_THREADS, 0, st>>>(*kv, layer, n_tok, x, ld, k_off, v_off, d_pos0);
+        cu_go(lc, kv_write_kernel<int8_t>, blocks, ATT_THREADS, 0, *kv, layer, n_tok, x, ld, k_off, v_off, d_pos0);
+        break;
+    }
+}
+
+/* RoPE and the KV-cache write in one launch: one warp per (token, row),
+ * rows 0 .. N_ROPE-1 the heads RoPE rotates in place (queries and keys),
+ * then the KV heads' V rows. A warp whose rotated head is a K head (floats
+ * K_OFF.. of the row) stores it once rotated; V rows are stored as they
+ * are. The rotation is k_rope's (cu_rope_pair), the stores kv_write's. */
+template <typename T>
+__global__ void __launch_bounds__(ATT_THREADS)
+    rope_kv_kernel(cu_kv_t kv, int layer, int n_tok, float *x, size_t ld, int n_rope, int neox, bool exact,
+                   const float *cs, size_t k_off, size_t v_off, const int *d_pos0)
+{
+    cu_pdl_trigger();
+    cu_pdl_wait();
+    const int lane = threadIdx.x & 31, d = kv.head_dim, nkv = kv.n_head_kv, per = n_rope + nkv;
+    const int row = blockIdx.x * ATT_WARPS + (threadIdx.x >> 5);
+    if (row >= n_tok * per)
+        return;
+    const int t = row / per, hh = row % per, pos = *d_pos0 + t;
+    const bool in_cache = pos >= 0 && pos < kv.n_ctx;
+    float *xt = x + (size_t)t * ld;
+    if (hh >= n_rope) {
+        if (in_cache)
+            kv_store_row<T>(kv, layer, pos, hh - n_rope, true, xt + v_off + (size_t)(hh - n_rope) * d, lane);
+        return;
+    }
+    const int half = d / 2;
+    const float *c = cs + (size_t)t * d, *sn = c + half;
+    float *v = xt + (size_t)hh * d;
+    for (int k = lane; k < half; k += 32)
+        cu_rope_pair(v, neox ? k : 2 * k, neox ? k + half : 2 * k + 1, c[k], sn[k], exact);
+    const size_t off = (size_t)hh * d;
+    if (!in_cache || off < k_off || off >= k_off + (size_t)nkv * d)
+        return;
+    __syncwarp(); /* the row's other lanes' rotated values, through memory */
+    kv_store_row<T>(kv, layer, pos, (int)((off - k_off) / d), false, v, lane);
+}
+
+bool cu_rope_kv_ok(const cu_kv_t *kv, int n_rope, size_t k_off, size_t v_off)
+{
+    size_t d = (size_t)kv->head_dim;
+    return k_off % d == 0 && k_off / d + (size_t)kv->n_head_kv <= (size_t)n_rope && v_off >= (size_t)n_rope * d;
+}
+
+void cu_rope_kv_write(const cu_launch_t &lc, const cu_kv_t *kv, int layer, int n_tok, float *x, size_t ld,
+                      int n_rope, bool neox, bool exact, const float *cs, size_t k_off, size_t v_off,
+                      const int *d_pos0)
+{
+    if (n_tok <= 0)
+        return;
+    int rows = n_tok * (n_rope + kv->n_head_kv), blocks = (rows + ATT_WARPS - 1) / ATT_WARPS, nx = neox;
+    switch (kv->fmt) {
+    case BE_KV_F32:
+        cu_go(lc, rope_kv_kernel<float>, blocks, ATT_THREADS, 0, *kv, layer, n_tok, x, ld, n_rope, nx, exact, cs,
+              k_off, v_off, d_pos0);
+        break;
+    case BE_KV_F16:
+        cu_go(lc, rope_kv_kernel<__half>, blocks, ATT_THREADS, 0, *kv, layer, n_tok, x, ld, n_rope, nx, exact, cs,
+              k_off, v_off, d_pos0);
+        break;
+    case BE_KV_INT8:
+        cu_go(lc, rope_kv_kernel<int8_t>, blocks, ATT_THREADS, 0, *kv, layer, n_tok, x, ld, n_rope, nx, exact, cs,
+              k_off, v_off, d_pos0);
         break;
     }
 }
@@ -291,6 +372,8 @@ __global__ void __launch_bounds__(ATT_THREADS, att_fmt<T>::q8 ? 3 : 2)
     __half *sk = reinterpret_cast<__half *>(att_smem), *sv = sk + ATT_TILE * LDS;
     float *sks = reinterpret_cast<float *>(sv + ATT_TILE * LDS), *svs = sks + ATT_TILE;
 
+    cu_pdl_trigger();
+    cu_pdl_wait();
     const int w = threadIdx.x >> 5, lane = threadIdx.x & 31, gq = lane >> 2, c = lane & 3;
     const int nkv = kv.n_head_kv, G = n_head / nkv;
     int kvh, g0 = 0, start, end, lim0, lim1, row0, row1;
@@ -519,6 +602,8 @@ __global__ void __launch_bounds__(ATT_THREADS)
 {
     __shared__ float s_acc[ATT_WARPS][SIMT_HB][SIMT_DMAX];
     __shared__ float s_m[ATT_WARPS][SIMT_HB], s_l[ATT_WARPS][SIMT_HB];
+    cu_pdl_trigger();
+    cu_pdl_wait();
     const int d = kv.head_dim, nkv = kv.n_head_kv, G = n_head / nkv, nhs = (G + SIMT_HB - 1) / SIMT_HB;
     const int t = blockIdx.z, kvh = blockIdx.y / nhs, g0 = (blockIdx.y % nhs) * SIMT_HB;
     const int hb = min(SIMT_HB, G - g0), w = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -617,13 +702,18 @@ __global__ void __launch_bounds__(ATT_THREADS)
 /* ---- decode: merge the splits ---------------------------------------------- */
 
 /* One block per query head: the splits that ran (the same att_chunk as the
- * attention kernels) weighted by exp2(m - max m). */
+ * attention kernels) weighted by exp2(m - max m). With PMAX, the head's
+ * largest |output| goes to PMAX[head] (for the next product's int8
+ * quantization, cu_gemv_xf). */
 __global__ void __launch_bounds__(ATT_THREADS)
     attn_combine(const float *part_o, const float *part_ml, int n_split, int d, int n_ctx, const int *d_pos0,
-                 float *out)
+                 float *out, float *pmax)
 {
     __shared__ float s_w[ATT_SPLIT_MAX];
     __shared__ float s_inv;
+    __shared__ float red[32];
+    cu_pdl_trigger();
+    cu_pdl_wait();
     const int h = blockIdx.x, n_pos = att_n_pos(d_pos0, n_ctx);
     int chunk, n_act;
     att_chunk(n_pos, n_split, &chunk, &n_act);
@@ -645,11 +735,19 @@ __global__ void __launch_bounds__(ATT_THREADS)
     }
     __syncthreads();
     const float *po = part_o + (size_t)h * (size_t)n_split * (size_t)d;
+    float amax = 0.0f;
     for (int i = threadIdx.x; i < d; i += ATT_THREADS) {
         float o = 0.0f;
         for (int s = 0; s < n_act; s++)
             o = fmaf(s_w[s], po[(size_t)s * (size_t)d + (size_t)i], o);
-        out[(size_t)h * (size_t)d + (size_t)i] = o * s_inv;
+        o *= s_inv;
+        out[(size_t)h * (size_t)d + (size_t)i] = o;
+        amax = fmaxf(amax, fabsf(o));
+    }
+    if (pmax) {
+        amax = cu_block_reduce(amax, red, true);
+        if (threadIdx.x == 0)
+            pmax[h] = amax;
     }
 }
 
@@ -662,66 +760,114 @@ size_t cu_attn_work_bytes(int max_tok, int n_ctx, int n_head, int n_head_kv, int
      * not change the size */
     (void)max_tok;
     (void)n_head_kv;
-    return (size_t)n_head * (size_t)att_n_split(n_ctx) * ((size_t)head_dim + 2) * sizeof(float);
+    return (size_t)n_head * (size_t)att_n_split(n_ctx, 0) * ((size_t)head_dim + 2) * sizeof(float);
+}
+
+/* Splits that make the decode grid one full wave: the blocks the GPU holds
+ * at once (occupancy of KERNEL) over the blocks per split. Asked once per
+ * kernel and grouping (a graph replay does not ask). */
+template <typename K> static int att_wave_cap(K kernel, int smem, int groups)
+{
+    static int sms, per_sm[2][65];
+    static const void *seen[2][65];
+    int slot = groups > 64 ? 64 : groups, which = smem > 0;
+    if (!sms && cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    if (seen[which][slot] != (const void *)kernel) {
+        int nb = 0;
+        if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&nb, kernel, ATT_THREADS, smem) != cudaSuccess) {
+            cudaGetLastError();
+            return 0;
+        }
+        per_sm[which][slot] = nb;
+        seen[which][slot] = (const void *)kernel;
+    }
+    int cap = sms * per_sm[which][slot] / (groups > 0 ? groups : 1);
+    return cap > 0 ? cap : 1;
 }
 
 template <typename T, int D>
-static void att_launch_mma(cudaStream_t st, const cu_kv_t *kv, int layer, const float *q, size_t ld, int n_tok,
-                           int n_head, float qs, int pos0, const int *d_pos0, float *out, float *po, float *pml)
+static void att_launch_mma(const cu_launch_t &lc, const cu_kv_t *kv, int layer, const float *q, size_t ld,
+                           int n_tok, int n_head, float qs, int pos0, const int *d_pos0, float *out, float *po,
+                           float *pml, int ns)
 {
     const int G = n_head / kv->n_head_kv, smem = att_mma_smem<D>();
     if (n_tok == 1) {
-        dim3 grid(att_n_split(kv->n_ctx), kv->n_head_kv * ((G + 15) / 16));
-        attn_mma<T, D, true><<<grid, ATT_THREADS, smem, st>>>(*kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0,
-                                                               out, po, pml);
+        dim3 grid(ns, kv->n_head_kv * ((G + 15) / 16));
+        cu_go(lc, attn_mma<T, D, true>, grid, ATT_THREADS, smem, *kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0,
+              out, po, pml);
     } else {
         dim3 grid((n_tok + ATT_TILE - 1) / ATT_TILE, n_head);
-        attn_mma<T, D, false><<<grid, ATT_THREADS, smem, st>>>(*kv, layer, q, ld, n_tok, n_head, qs, pos0,
-                                                                d_pos0, out, po, pml);
+        attn_mma<T, D, false><<<grid, ATT_THREADS, smem, lc.st>>>(*kv, layer, q, ld, n_tok, n_head, qs, pos0,
+                                                                   d_pos0, out, po, pml);
     }
+}
+
+/* The decode split count for this launch (see cu_att_opt_t). */
+template <typename T>
+static int att_splits(const cu_kv_t *kv, int n_head, bool mma, int cap)
+{
+    const int d = kv->head_dim, G = n_head / kv->n_head_kv;
+    if (cap < 0) {
+        if (mma)
+            cap = d == 64 ? att_wave_cap(attn_mma<T, 64, true>, att_mma_smem<64>(), kv->n_head_kv * ((G + 15) / 16))
+                          : att_wave_cap(attn_mma<T, 128, true>, att_mma_smem<128>(),
+                                         kv->n_head_kv * ((G + 15) / 16));
+        else
+            cap = att_wave_cap(attn_simt<T>, 0, kv->n_head_kv * ((G + SIMT_HB - 1) / SIMT_HB));
+    }
+    return att_n_split(kv->n_ctx, cap);
 }
 
 template <typename T>
-static void att_launch(cudaStream_t st, const cu_kv_t *kv, int layer, const float *q, size_t ld, int n_tok,
-                       int n_head, float qs, int pos0, const int *d_pos0, float *out, void *work)
+static void att_launch(const cu_launch_t &lc, const cu_kv_t *kv, int layer, const float *q, size_t ld, int n_tok,
+                       int n_head, float qs, int pos0, const int *d_pos0, float *out, void *work,
+                       const cu_att_opt_t *opt)
 {
-    const int d = kv->head_dim, G = n_head / kv->n_head_kv, ns = att_n_split(kv->n_ctx);
+    const int d = kv->head_dim, G = n_head / kv->n_head_kv;
+    /* f32 caches decode in f32: half would cost them the accuracy they were
+     * chosen for; with opt->f32_exact their prefill does too */
+    const bool tc = d == 64 || d == 128;
+    const bool mma = tc && (kv->fmt != BE_KV_F32 || (n_tok > 1 && !opt->f32_exact));
+    const int ns = n_tok == 1 ? att_splits<T>(kv, n_head, mma, opt->split_cap) : 1;
     float *po = (float *)work, *pml = po + (size_t)n_head * (size_t)ns * (size_t)d;
-    /* f32 caches decode in f32: half would cost them the accuracy they
-     * were chosen for; prefill of any format takes the tensor cores */
-    const bool mma = (d == 64 || d == 128) && (n_tok > 1 || kv->fmt != BE_KV_F32);
+    const cu_launch_t plain = {lc.st, false};
     if (mma) {
         if (d == 64)
-            att_launch_mma<T, 64>(st, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml);
+            att_launch_mma<T, 64>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns);
         else
-            att_launch_mma<T, 128>(st, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml);
+            att_launch_mma<T, 128>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns);
     } else if (n_tok == 1) {
         dim3 grid(ns, kv->n_head_kv * ((G + SIMT_HB - 1) / SIMT_HB), 1);
-        attn_simt<T><<<grid, ATT_THREADS, 0, st>>>(*kv, layer, q, ld, n_head, qs, pos0, d_pos0, out, po, pml);
+        cu_go(lc, attn_simt<T>, grid, ATT_THREADS, 0, *kv, layer, q, ld, n_head, qs, pos0, d_pos0, out, po, pml);
     } else {
         dim3 grid(1, kv->n_head_kv * ((G + SIMT_HB - 1) / SIMT_HB), n_tok);
-        attn_simt<T><<<grid, ATT_THREADS, 0, st>>>(*kv, layer, q, ld, n_head, qs, pos0, d_pos0, out, nullptr,
-                                                   nullptr);
+        cu_go(plain, attn_simt<T>, grid, ATT_THREADS, 0, *kv, layer, q, ld, n_head, qs, pos0, d_pos0, out,
+              (float *)nullptr, (float *)nullptr);
     }
     if (n_tok == 1)
-        attn_combine<<<n_head, ATT_THREADS, 0, st>>>(po, pml, ns, d, kv->n_ctx, d_pos0, out);
+        cu_go(lc, attn_combine, n_head, ATT_THREADS, 0, (const float *)po, (const float *)pml, ns, d, kv->n_ctx,
+              d_pos0, out, opt->pmax);
 }
 
-void cu_attention(cudaStream_t st, const cu_kv_t *kv, int layer, const float *q, size_t ld, int n_tok,
-                  int n_head, float scale, int pos0, const int *d_pos0, float *out, void *work)
+void cu_attention(const cu_launch_t &lc, const cu_kv_t *kv, int layer, const float *q, size_t ld, int n_tok,
+                  int n_head, float scale, int pos0, const int *d_pos0, float *out, void *work,
+                  const cu_att_opt_t *opt)
 {
     if (n_tok <= 0)
         return;
     const float qs = scale * ATT_LOG2E;
     switch (kv->fmt) {
     case BE_KV_F32:
-        att_launch<float>(st, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, work);
+        att_launch<float>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, work, opt);
         break;
     case BE_KV_F16:
-        att_launch<__half>(st, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, work);
+        att_launch<__half>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, work, opt);
         break;
     case BE_KV_INT8:
-        att_launch<int8_t>(st, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, work);
+        att_launch<int8_t>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, work, opt);
         break;
     }
 }

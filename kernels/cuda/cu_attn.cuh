@@ -25,8 +25,26 @@ size_t cu_attn_work_bytes(int max_tok, int n_ctx, int n_head, int n_head_kv, int
 /* Store K (floats K_OFF.. of each row of X, n_head_kv * head_dim of them)
  * and V (from V_OFF) of N_TOK tokens at positions *D_POS0 .. of LAYER;
  * int8 rows get scale absmax / 127 (cu_quant_one). */
-void cu_kv_write(cudaStream_t st, const cu_kv_t *kv, int layer, int n_tok, const float *x, size_t ld,
+void cu_kv_write(const cu_launch_t &lc, const cu_kv_t *kv, int layer, int n_tok, const float *x, size_t ld,
                  size_t k_off, size_t v_off, const int *d_pos0);
+
+/* RoPE of the first N_ROPE heads of each row of X (as the backend's rope
+ * op: cos/sin table CS, NEOX pairs or adjacent ones; EXACT: products
+ * rounded as the CPU rounds them, cu_rope_pair) followed by cu_kv_write, in
+ * one launch. cu_rope_kv_ok: whether the K heads at K_OFF are among the
+ * rotated ones and V at V_OFF is not, as the fusion needs. */
+bool cu_rope_kv_ok(const cu_kv_t *kv, int n_rope, size_t k_off, size_t v_off);
+void cu_rope_kv_write(const cu_launch_t &lc, const cu_kv_t *kv, int layer, int n_tok, float *x, size_t ld,
+                      int n_rope, bool neox, bool exact, const float *cs, size_t k_off, size_t v_off,
+                      const int *d_pos0);
+
+/* How cu_attention runs. */
+typedef struct cu_att_opt {
+    bool f32_exact; /* f32 caches: prefill in f32 too (attn_simt), not through half tensor cores */
+    int split_cap;  /* decode splits: 0 one per 64 positions (at most 128), -1 also at most one full wave
+                     * of the GPU, N > 0 also at most N */
+    float *pmax;    /* decode: each query head's largest |output| here (for cu_gemv_xf), or NULL */
+} cu_att_opt_t;
 
 /* Causal grouped-query attention, as be_ops_t.attention: token t (position
  * pos0 + t) of query head h (floats h * head_dim of row t of Q, stride LD)
@@ -34,7 +52,8 @@ void cu_kv_write(cudaStream_t st, const cu_kv_t *kv, int layer, int n_tok, const
  * scaled by SCALE; OUT is n_tok x (n_head * head_dim) floats. POS0 is the
  * host's value (prefill only, see above); D_POS0 the same on the device.
  * WORK holds cu_attn_work_bytes. */
-void cu_attention(cudaStream_t st, const cu_kv_t *kv, int layer, const float *q, size_t ld, int n_tok,
-                  int n_head, float scale, int pos0, const int *d_pos0, float *out, void *work);
+void cu_attention(const cu_launch_t &lc, const cu_kv_t *kv, int layer, const float *q, size_t ld, int n_tok,
+                  int n_head, float scale, int pos0, const int *d_pos0, float *out, void *work,
+                  const cu_att_opt_t *opt);
 
 #endif

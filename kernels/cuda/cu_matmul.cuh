@@ -16,6 +16,7 @@
 
 #define CU_QK 32      /* Q8_0 block length */
 #define CU_MM_PLANS 64 /* cuBLASLt product shapes remembered */
+#define CU_XF_MAX_COLS 32768 /* gemv_i8_xf keeps a row of int8 activations in shared memory */
 
 typedef struct cu_mat {
     be_wfmt_t fmt;
@@ -38,6 +39,9 @@ typedef struct cu_mm {
     __half *xh;      /* max_tok x max_cols activations in f16 */
     __half *wh;      /* a chunk of dequantized Q8_0 rows */
     size_t wh_elems;
+    bool q8_exact;   /* Q8_0 prefill through q8_mma (the CPU's arithmetic), not f16 */
+    float *pmax;     /* per-block maxima of the fused one-token products */
+    size_t pmax_n;
     void *ws;        /* cuBLASLt work space */
     size_t ws_bytes;
     struct lt_plan *plans; /* cuBLASLt products already planned (cu_matmul.cu) */
@@ -66,19 +70,55 @@ void cu_mm_forget_plans(cu_mm_t *mm);
 
 /* Y[t][r] = sum_j X[t][j] W[r][j] for t < N_TOK; X rows have W->cols
  * floats, Y rows W->rows. One token takes the matrix-vector kernels (which
- * are graph-capturable); more take cuBLASLt, or one matrix-vector product
- * per token for shapes cuBLASLt declines. Launches only; returns 0 or
- * OCT_EINTERNAL when cuBLASLt fails otherwise. */
-int cu_matmul(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, int n_tok, float *y,
+ * are graph-capturable, and launched as LC says); more take cuBLASLt, or one
+ * matrix-vector product per token for shapes cuBLASLt declines. Launches
+ * only; returns 0 or OCT_EINTERNAL when cuBLASLt fails otherwise. */
+int cu_matmul(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float *x, int n_tok, float *y,
               errmsg_t *err);
 
 /* Whether a one-token product with W can take activations another kernel
  * already quantized into mm->xq / mm->xs (fused into RMSNorm or SwiGLU). */
 bool cu_gemv_prequant(const cu_mat_t *w);
-/* Y = W x for the one token whose quantized activations are in mm->xq/xs. */
-void cu_gemv_quantized(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, float *y);
+/* Y = W x (+ BIAS, or NULL) for the one token whose quantized activations
+ * are in mm->xq/xs. */
+void cu_gemv_quantized(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float *bias, float *y);
+
+/* SwiGLU fused into a one-token gate/up product (W: n_ff gate rows, then
+ * n_ff up rows; activations in mm->xq/xs): GU gets the product as
+ * cu_gemv_quantized would write it, H (n_ff) silu(gate) * up (cu_silu_mul,
+ * CPU_EXP as there), and mm->xq/xs H quantized for the next product. Two
+ * launches. cu_gemv_glu_ok: whether W and MM allow it. */
+bool cu_gemv_glu_ok(const cu_mm_t *mm, const cu_mat_t *w);
+void cu_gemv_glu(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, bool cpu_exp, float *gu, float *h);
+
+/* Y = W X for one token whose float activations X (W->cols) the previous
+ * kernel wrote with the maxima of |X| over NP parts in cu_mm_pmax(MM)
+ * (attention's combine): the product quantizes X itself, as quantize_rows
+ * would. cu_gemv_xf_ok: whether W, NP and MM allow it. */
+bool cu_gemv_xf_ok(const cu_mm_t *mm, const cu_mat_t *w, int np);
+void cu_gemv_xf(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float *x, int np, float *y);
+/* The maxima buffer (mm->pmax_n floats) producers fill for cu_gemv_xf. */
+float *cu_mm_pmax(cu_mm_t *mm);
+
+/* Prefill of a gate/up product with int8 weights and the SwiGLU after it,
+ * fused: the int32 sums stay in GU (not converted; nothing reads them
+ * after the SwiGLU), H gets silu(gate) * up of each of the N_TOK tokens
+ * (cu_silu_mul, CPU_EXP as there) and mm->xq/xs its int8 activations, for
+ * cu_matmul_prequant. Returns 1 when it does not apply (not int8, or a
+ * shape cuBLASLt declines: run the products unfused), 0, or OCT_EINTERNAL. */
+int cu_matmul_glu(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, int n_tok, bool cpu_exp,
+                  float *gu, float *h, errmsg_t *err);
+/* Y = W X for N_TOK tokens whose int8 activations are in mm->xq/xs (int8
+ * weights, W->cols columns per row of quants). */
+int cu_matmul_prequant(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, int n_tok, float *y, errmsg_t *err);
+
+/* Y = W X for N_TOK tokens of a Q8_0 matrix with the CPU backend's
+ * arithmetic, bit for bit (int8 tensor cores per 32-column block, one
+ * fused multiply-add per block scale, in block order); what cu_matmul runs
+ * for Q8_0 prefill when mm->q8_exact. */
+void cu_q8_prefill_exact(cu_mm_t *mm, cudaStream_t st, const cu_mat_t *w, const float *x, int n_tok, float *y);
 
 /* OUT[t] = row IDS[t] of W, dequantized; IDS on the device. */
-void cu_embed(cudaStream_t st, const cu_mat_t *w, const int *ids, int n_tok, float *out);
+void cu_embed(const cu_launch_t &lc, const cu_mat_t *w, const int *ids, int n_tok, float *out);
 
 #endif

@@ -28,6 +28,14 @@ if cmp -s "$T_TMP/out" "$T_TMP/lg3"; then t_ok "1 and 2 threads identical"; else
 printf '1 2\n3,4\n' >"$T_TMP/ids.txt"
 t_expect "logits --ids-file" 0 "$OCTET" logits -m "$Q" --ids-file "$T_TMP/ids.txt" --weights f32 --kv f32
 if cmp -s "$T_TMP/out" "$T_TMP/lg1"; then t_ok "--ids-file = --ids"; else t_fail "--ids-file = --ids"; fi
+# a batch larger than the feed-forward chunk (512 tokens, engine.c FFN_CHUNK) runs
+# that part in pieces: the logits must be those of small batches, bit for bit
+awk 'BEGIN { for (i = 0; i < 700; i++) printf "%d ", (i * 7) % 300 + 1 }' >"$T_TMP/ids700.txt"
+t_expect "logits batch 700" 0 "$OCTET" logits -m "$Q" --ids-file "$T_TMP/ids700.txt" --ctx 1024 --batch 700
+cp "$T_TMP/out" "$T_TMP/b700.txt"
+t_expect "logits batch 64" 0 "$OCTET" logits -m "$Q" --ids-file "$T_TMP/ids700.txt" --ctx 1024 --batch 64
+if cmp -s "$T_TMP/out" "$T_TMP/b700.txt"; then t_ok "feed-forward in chunks = small batches"; else
+    t_fail "feed-forward in chunks = small batches" "logits differ"; fi
 t_expect "logits --ids-file missing" 1 "$OCTET" logits -m "$Q" --ids-file "$T_TMP/none.txt"
 t_grep "missing ids file named" "none.txt" "$T_TMP/err"
 t_expect "logits --ids and --ids-file" 2 "$OCTET" logits -m "$Q" --ids 1 --ids-file "$T_TMP/ids.txt"
@@ -97,6 +105,13 @@ t_expect "ppl int8 kv" 0 "$OCTET" ppl -m "$Q" --file "$T_TMP/text.c" --ctx 16 --
 p8=$(sed 's/.*"ppl": \([0-9.]*\).*/\1/' "$T_TMP/out")
 if awk -v a="$p32" -v b="$p8" 'BEGIN{d=(b-a)/a; if(d<0)d=-d; exit !(d < 0.02)}'; then
     t_ok "int8 KV perplexity close to f32 ($p32 vs $p8)"; else t_fail "int8 KV perplexity close" "$p32 vs $p8"; fi
+t_expect "ppl --top1" 0 "$OCTET" ppl -m "$Q" --file "$T_TMP/text.c" --ctx 16 --json --kv int8 --top1 "$T_TMP/top1.txt"
+ntok=$(sed 's/.*"tokens": \([0-9]*\).*/\1/' "$T_TMP/out")
+if [ "$(grep -cE '^[0-9]+$' "$T_TMP/top1.txt")" = "$ntok" ] && [ "$(wc -l <"$T_TMP/top1.txt")" = "$ntok" ]; then
+    t_ok "ppl --top1: one id per scored token ($ntok)"; else t_fail "ppl --top1 lines" "$(wc -l <"$T_TMP/top1.txt") lines for $ntok tokens"; fi
+t_expect "ppl --top1 again" 0 "$OCTET" ppl -m "$Q" --file "$T_TMP/text.c" --ctx 16 --json --kv int8 --top1 "$T_TMP/top1b.txt"
+if cmp -s "$T_TMP/top1.txt" "$T_TMP/top1b.txt"; then t_ok "ppl --top1 reproducible"; else t_fail "ppl --top1 reproducible" "differs"; fi
+t_expect "ppl --top1 unwritable" 1 "$OCTET" ppl -m "$Q" --file "$T_TMP/text.c" --top1 "$T_TMP/no/such/dir/top1.txt"
 t_expect "ppl text" 0 "$OCTET" ppl -m "$Q" -f - --ctx 8 <"$T_TMP/text.c"
 t_grep "ppl text line" '^perplexity [0-9.]+ over [0-9]+ tokens \([0-9]+ windows of up to 8 tokens' "$T_TMP/out"
 printf 'a' >"$T_TMP/one.txt"

@@ -303,9 +303,9 @@ static case_result compare(const host_layer &hl, const std::vector<float> &qh, s
  * rows. The f32 kernels sum in f32 only: 1e-5 for decode (splits keep the
  * running sums short); prefill on that path runs one chain of up to 32K/4
  * positions per warp, whose rounding grows like sqrt(n): 3e-5. */
-static double bound_for(be_kvfmt_t fmt, int d, int n_tok)
+static double bound_for(be_kvfmt_t fmt, int d, int n_tok, const cu_att_opt_t *opt)
 {
-    bool mma = (d == 64 || d == 128) && (n_tok > 1 || fmt != BE_KV_F32);
+    bool mma = (d == 64 || d == 128) && (fmt != BE_KV_F32 || (n_tok > 1 && !opt->f32_exact));
     return mma ? 5e-3 : n_tok == 1 ? 1e-5 : 3e-5;
 }
 
@@ -383,7 +383,8 @@ static void check_kv_write(check_ctx *cx, uint64_t seed)
         int pos0 = b * FILL_BATCH;
         fill(cx->st, cx->x, FILL_BATCH, (int)cx->ld, cx->ld, (int)qcols, d, nkv, QAMP, seed + (uint64_t)b);
         CK(cudaMemcpyAsync(cx->d_pos0, &pos0, sizeof(int), cudaMemcpyHostToDevice, cx->st));
-        cu_kv_write(cx->st, &cx->c.kv, LAYER, FILL_BATCH, cx->x, cx->ld, qcols, qcols + (size_t)nkv * d, cx->d_pos0);
+        cu_kv_write({cx->st, false}, &cx->c.kv, LAYER, FILL_BATCH, cx->x, cx->ld, qcols, qcols + (size_t)nkv * d,
+                    cx->d_pos0);
         CKL();
         CK(cudaMemcpy2DAsync(&xin[(size_t)pos0 * kvw], kvw * sizeof(float), cx->x + qcols, cx->ld * sizeof(float),
                              kvw * sizeof(float), FILL_BATCH, cudaMemcpyDeviceToHost, cx->st));
@@ -445,7 +446,8 @@ static void check_kv_write(check_ctx *cx, uint64_t seed)
     }
 }
 
-static void run_case(check_ctx *cx, int pos0, int n_tok, cudaGraphExec_t graph, uint64_t seed)
+static void run_case(check_ctx *cx, int pos0, int n_tok, cudaGraphExec_t graph, uint64_t seed,
+                     const cu_att_opt_t *opt)
 {
     const size_t qcols = (size_t)cx->n_head * cx->d;
     fill(cx->st, cx->x, n_tok, (int)qcols, cx->ld, (int)qcols, cx->d, cx->nkv, QAMP, seed);
@@ -454,8 +456,8 @@ static void run_case(check_ctx *cx, int pos0, int n_tok, cudaGraphExec_t graph, 
     if (graph) {
         CK(cudaGraphLaunch(graph, cx->st));
     } else {
-        cu_attention(cx->st, &cx->c.kv, LAYER, cx->x, cx->ld, n_tok, cx->n_head, 1.0f / sqrtf((float)cx->d), pos0,
-                     cx->d_pos0, cx->out, cx->work);
+        cu_attention({cx->st, false}, &cx->c.kv, LAYER, cx->x, cx->ld, n_tok, cx->n_head, 1.0f / sqrtf((float)cx->d),
+                     pos0, cx->d_pos0, cx->out, cx->work, opt);
         CKL();
     }
     std::vector<float> qh((size_t)n_tok * cx->ld), out((size_t)n_tok * qcols);
@@ -464,8 +466,27 @@ static void run_case(check_ctx *cx, int pos0, int n_tok, cudaGraphExec_t graph, 
     CK(cudaStreamSynchronize(cx->st));
     std::vector<int> toks = pick_tokens(pos0, n_tok, cx->n_head, cx->d);
     case_result r = compare(cx->hl, qh, cx->ld, cx->n_head, pos0, n_tok, toks, out);
-    double bound = bound_for(cx->fmt, cx->d, n_tok);
-    report(cx, graph ? "decode(graph)" : n_tok == 1 ? "decode       " : "prefill      ", pos0, n_tok, r, bound);
+    double bound = bound_for(cx->fmt, cx->d, n_tok, opt);
+    const char *what = graph ? (opt->split_cap ? "decode(graph, one-wave splits)" : "decode(graph)")
+                             : n_tok == 1 ? "decode" : opt->f32_exact ? "prefill(f32 exact)" : "prefill";
+    report(cx, what, pos0, n_tok, r, bound);
+    if (opt->pmax && n_tok == 1) {
+        /* attn_combine's per-head maxima of |out|, for the fused output product */
+        std::vector<float> pm(cx->n_head);
+        CK(cudaMemcpy(pm.data(), opt->pmax, pm.size() * sizeof(float), cudaMemcpyDeviceToHost));
+        int bad = 0;
+        for (int h = 0; h < cx->n_head; h++) {
+            float m = 0.0f;
+            for (int i = 0; i < cx->d; i++)
+                m = std::max(m, fabsf(out[(size_t)h * cx->d + i]));
+            bad += m != pm[h];
+        }
+        if (bad) {
+            g_failures++;
+            printf("  FAIL %-4s D=%-3d G=%d %s pos0=%d: %d of %d head maxima differ from max |out|\n",
+                   fmt_name(cx->fmt), cx->d, cx->G, what, pos0, bad, cx->n_head);
+        }
+    }
     double rel = r.nan_count ? INFINITY : r.rel;
     if (n_tok == 1 && !(rel <= cx->worst_dec)) {
         cx->worst_dec = rel;
@@ -477,6 +498,85 @@ static void run_case(check_ctx *cx, int pos0, int n_tok, cudaGraphExec_t graph, 
         cx->worst_pre_n = n_tok;
     }
 }
+
+/* RoPE fused with the cache write (cu_rope_kv_write, exact rounding) for 3
+ * tokens at positions 500..502, both pair layouts: the rotated queries and
+ * keys must equal the host's rotation bit for bit (float operations rounded
+ * one by one), and the cache rows what cu_kv_write stores from the
+ * host-rotated input. Uses layer 0 of a second cache. */
+static void check_rope_kv(check_ctx *cx, uint64_t seed)
+{
+    const int d = cx->d, nkv = cx->nkv, n_rope = cx->n_head + nkv, half = d / 2, T = 3, pos0 = 500;
+    const size_t k_off = (size_t)cx->n_head * d, v_off = (size_t)n_rope * d, ld = cx->ld;
+    for (int neox = 0; neox < 2; neox++) {
+        dev_cache a = cache_new(cx->fmt, 1, nkv, d), b = cache_new(cx->fmt, 1, nkv, d);
+        fill(cx->st, cx->x, T, (int)ld, ld, (int)k_off, d, nkv, QAMP, seed * 31 + neox);
+        std::vector<float> xh((size_t)T * ld), cs((size_t)T * d);
+        CK(cudaMemcpyAsync(xh.data(), cx->x, xh.size() * 4, cudaMemcpyDeviceToHost, cx->st));
+        CK(cudaStreamSynchronize(cx->st));
+        for (int t = 0; t < T; t++)
+            for (int k = 0; k < half; k++) {
+                double th = (pos0 + t) * pow(10000.0, -2.0 * k / d);
+                cs[(size_t)t * d + k] = (float)cos(th);
+                cs[(size_t)t * d + half + k] = (float)sin(th);
+            }
+        std::vector<float> want = xh;
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < n_rope; h++)
+                for (int k = 0; k < half; k++) {
+                    float *v = &want[(size_t)t * ld + (size_t)h * d];
+                    int ia = neox ? k : 2 * k, ib = neox ? k + half : 2 * k + 1;
+                    float c = cs[(size_t)t * d + k], sn = cs[(size_t)t * d + half + k], p = v[ia], q = v[ib];
+                    volatile float pc = p * c, qs = q * sn, ps = p * sn, qc = q * c;
+                    v[ia] = pc - qs;
+                    v[ib] = ps + qc;
+                }
+        float *dcs, *x2;
+        CK(cudaMalloc(&dcs, cs.size() * 4));
+        CK(cudaMalloc(&x2, want.size() * 4));
+        CK(cudaMemcpy(dcs, cs.data(), cs.size() * 4, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(x2, want.data(), want.size() * 4, cudaMemcpyHostToDevice));
+        CK(cudaMemcpyAsync(cx->d_pos0, &pos0, sizeof(int), cudaMemcpyHostToDevice, cx->st));
+        cu_rope_kv_write({cx->st, false}, &a.kv, 0, T, cx->x, ld, n_rope, neox, true, dcs, k_off, v_off, cx->d_pos0);
+        CKL();
+        cu_kv_write({cx->st, false}, &b.kv, 0, T, x2, ld, k_off, v_off, cx->d_pos0);
+        CKL();
+        std::vector<float> got((size_t)T * ld);
+        CK(cudaMemcpyAsync(got.data(), cx->x, got.size() * 4, cudaMemcpyDeviceToHost, cx->st));
+        CK(cudaStreamSynchronize(cx->st));
+        size_t bad_x = 0, bad_c = 0;
+        for (int t = 0; t < T; t++)
+            for (size_t i = 0; i < v_off + (size_t)nkv * d; i++)
+                bad_x += memcmp(&got[(size_t)t * ld + i], &want[(size_t)t * ld + i], 4) != 0;
+        std::vector<uint8_t> ra(a.n_rows * a.row_bytes), rb(ra.size());
+        for (int kvsel = 0; kvsel < 2; kvsel++) {
+            CK(cudaMemcpy(ra.data(), kvsel ? a.kv.v : a.kv.k, ra.size(), cudaMemcpyDeviceToHost));
+            CK(cudaMemcpy(rb.data(), kvsel ? b.kv.v : b.kv.k, rb.size(), cudaMemcpyDeviceToHost));
+            bad_c += memcmp(ra.data(), rb.data(), ra.size()) != 0;
+            if (cx->fmt == BE_KV_INT8) {
+                std::vector<float> sa(a.n_rows), sb(a.n_rows);
+                CK(cudaMemcpy(sa.data(), kvsel ? a.kv.vs : a.kv.ks, sa.size() * 4, cudaMemcpyDeviceToHost));
+                CK(cudaMemcpy(sb.data(), kvsel ? b.kv.vs : b.kv.ks, sb.size() * 4, cudaMemcpyDeviceToHost));
+                bad_c += memcmp(sa.data(), sb.data(), sa.size() * 4) != 0;
+            }
+        }
+        if (bad_x || bad_c) {
+            g_failures++;
+            printf("  FAIL %-4s D=%-3d G=%d rope+kv_write (%s pairs): %zu rotated values differ from the host, "
+                   "cache %s\n",
+                   fmt_name(cx->fmt), d, cx->G, neox ? "neox" : "adjacent", bad_x, bad_c ? "DIFFERS" : "equal");
+        } else if (g_verbose) {
+            printf("  ok   %-4s D=%-3d G=%d rope+kv_write (%s pairs): bit-identical\n", fmt_name(cx->fmt), d, cx->G,
+                   neox ? "neox" : "adjacent");
+        }
+        CK(cudaFree(dcs));
+        CK(cudaFree(x2));
+        cache_free(&a);
+        cache_free(&b);
+    }
+}
+
+static const cu_att_opt_t g_bench_opt = {false, 0, nullptr};
 
 static void check_config(cudaStream_t st, be_kvfmt_t fmt, int d, int G, uint64_t seed)
 {
@@ -502,31 +602,47 @@ static void check_config(cudaStream_t st, be_kvfmt_t fmt, int d, int G, uint64_t
 
     check_kv_write(&cx, seed);
 
+    check_rope_kv(&cx, seed);
+
     /* decode as the backend runs it: captured once (host pos0 0), replayed
-     * at each position with only *d_pos0 changed */
-    cudaGraph_t g;
-    cudaGraphExec_t ge;
-    CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
-    cu_attention(st, &cx.c.kv, LAYER, cx.x, cx.ld, 1, cx.n_head, 1.0f / sqrtf((float)d), 0, cx.d_pos0, cx.out,
-                 cx.work);
-    CK(cudaStreamEndCapture(st, &g));
-    CK(cudaGraphInstantiate(&ge, g, 0));
+     * at each position with only *d_pos0 changed; with the split rule of
+     * the tile alone, and with one-wave splits plus the per-head maxima the
+     * fused output product reads */
+    float *pmax;
+    CK(cudaMalloc(&pmax, (size_t)cx.n_head * sizeof(float)));
+    const cu_att_opt_t opt0 = {false, 0, nullptr}, opt_wave = {false, -1, pmax}, opt_exact = {true, 0, nullptr};
     uint64_t s = seed * 1000;
-    for (int pos : {0, 1, 255, 256, 257, 4095, 32767})
-        run_case(&cx, pos, 1, ge, ++s);
-    CK(cudaGraphExecDestroy(ge));
-    CK(cudaGraphDestroy(g));
+    for (const cu_att_opt_t *o : {&opt0, &opt_wave}) {
+        cudaGraph_t g;
+        cudaGraphExec_t ge;
+        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+        cu_attention({st, false}, &cx.c.kv, LAYER, cx.x, cx.ld, 1, cx.n_head, 1.0f / sqrtf((float)d), 0, cx.d_pos0,
+                     cx.out, cx.work, o);
+        CK(cudaStreamEndCapture(st, &g));
+        CK(cudaGraphInstantiate(&ge, g, 0));
+        for (int pos : {0, 1, 255, 256, 257, 4095, 32767})
+            run_case(&cx, pos, 1, ge, ++s, o);
+        CK(cudaGraphExecDestroy(ge));
+        CK(cudaGraphDestroy(g));
+    }
+    CK(cudaFree(pmax));
 
     for (int n = 1; n <= 17; n += 2)
-        run_case(&cx, 0, n, nullptr, ++s);
+        run_case(&cx, 0, n, nullptr, ++s, &opt0);
     const int pre[][2] = {{0, 512}, {100, 300}, {4096, 512}, {30000, 2048}};
     for (auto &pn : pre)
-        run_case(&cx, pn[0], pn[1], nullptr, ++s);
+        run_case(&cx, pn[0], pn[1], nullptr, ++s, &opt0);
+    /* f32 caches in f32 throughout (OCTET_CUDA_EXACT): prefill on attn_simt */
+    if (fmt == BE_KV_F32 && (d == 64 || d == 128)) {
+        const int pre_x[][2] = {{0, 17}, {100, 300}, {4096, 512}};
+        for (auto &pn : pre_x)
+            run_case(&cx, pn[0], pn[1], nullptr, ++s, &opt_exact);
+    }
 
     printf("%-4s D=%-3d G=%d  worst decode rel %.2e (pos %d, bound %.0e)  worst prefill rel %.2e (pos0 %d n_tok %d, "
            "bound %.0e)\n",
-           fmt_name(fmt), d, G, cx.worst_dec, cx.worst_dec_pos, bound_for(fmt, d, 1), cx.worst_pre, cx.worst_pre_pos0,
-           cx.worst_pre_n, bound_for(fmt, d, 2));
+           fmt_name(fmt), d, G, cx.worst_dec, cx.worst_dec_pos, bound_for(fmt, d, 1, &opt0), cx.worst_pre,
+           cx.worst_pre_pos0, cx.worst_pre_n, bound_for(fmt, d, 2, &opt0));
     fflush(stdout);
     CK(cudaFree(cx.x));
     CK(cudaFree(cx.out));
@@ -573,7 +689,7 @@ static void bench_fmt(cudaStream_t st, be_kvfmt_t fmt)
             int pos0 = b * FILL_BATCH;
             fill(st, x, FILL_BATCH, (int)kvw, kvw, 0, D, NKV, QAMP, 77 + (uint64_t)l * 100 + (uint64_t)b);
             CK(cudaMemcpyAsync(d_pos0, &pos0, sizeof(int), cudaMemcpyHostToDevice, st));
-            cu_kv_write(st, &c.kv, l, FILL_BATCH, x, kvw, 0, (size_t)NKV * D, d_pos0);
+            cu_kv_write({st, false}, &c.kv, l, FILL_BATCH, x, kvw, 0, (size_t)NKV * D, d_pos0);
             CKL();
             CK(cudaStreamSynchronize(st));
         }
@@ -584,12 +700,16 @@ static void bench_fmt(cudaStream_t st, be_kvfmt_t fmt)
     CK(cudaEventCreate(&e1));
     const size_t row_bytes = D * fmt_esize(fmt) + (fmt == BE_KV_INT8 ? 4 : 0);
 
-    /* decode: one graph of the 28 layers' attention, as in a decode step */
+    /* decode: one graph of the 28 layers' attention, as in a decode step;
+     * splits by the tile rule alone, then at most one full wave */
+    for (int cap : {0, -1}) {
+    const cu_att_opt_t dopt = {false, cap, nullptr};
     cudaGraph_t g;
     cudaGraphExec_t ge;
     CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
     for (int l = 0; l < L; l++)
-        cu_attention(st, &c.kv, l, q + (size_t)l * qw, qw, 1, NH, scale, 0, d_pos0, out + (size_t)l * qw, work);
+        cu_attention({st, false}, &c.kv, l, q + (size_t)l * qw, qw, 1, NH, scale, 0, d_pos0, out + (size_t)l * qw,
+                     work, &dopt);
     CK(cudaStreamEndCapture(st, &g));
     CK(cudaGraphInstantiate(&ge, g, 0));
     for (int depth : {1024, 4096, 16384, 32768}) {
@@ -608,7 +728,7 @@ static void bench_fmt(cudaStream_t st, be_kvfmt_t fmt)
         }
         double ms = median(t), bytes = (double)NKV * depth * 2 * row_bytes;
         bench_row r;
-        snprintf(r.what, sizeof r.what, "decode %-4s depth %5d (28 layers)", fmt_name(fmt), depth);
+        snprintf(r.what, sizeof r.what, "decode %-4s depth %5d%s", fmt_name(fmt), depth, cap ? " one-wave" : "");
         r.ms = ms;
         r.per_layer_us = ms * 1e3 / L;
         r.gbs = bytes / (ms * 1e-3 / L) / 1e9;
@@ -619,6 +739,7 @@ static void bench_fmt(cudaStream_t st, be_kvfmt_t fmt)
     }
     CK(cudaGraphExecDestroy(ge));
     CK(cudaGraphDestroy(g));
+    }
 
     /* prefill, layer 0: 512 tokens at 0; a 32K prompt in batches */
     struct sweep {
@@ -637,7 +758,8 @@ static void bench_fmt(cudaStream_t st, be_kvfmt_t fmt)
             CK(cudaEventRecord(e0, st));
             for (int b = 0; b * sw.batch < sw.total; b++) {
                 CK(cudaMemcpyAsync(d_pos0, &h_pos[b], sizeof(int), cudaMemcpyHostToDevice, st));
-                cu_attention(st, &c.kv, 0, q, qw, sw.batch, NH, scale, h_pos[b], d_pos0, out, work);
+                cu_attention({st, false}, &c.kv, 0, q, qw, sw.batch, NH, scale, h_pos[b], d_pos0, out, work,
+                             &g_bench_opt);
             }
             CK(cudaEventRecord(e1, st));
             CK(cudaEventSynchronize(e1));

@@ -2,6 +2,7 @@
 """compare.py - compare two logit vectors written by `octet logits` (one number per line).
 
   compare.py TEST.txt REF.txt --max-rel BOUND
+  compare.py TEST.txt REF.txt --max-range BOUND
   compare.py TEST.txt REF.txt
 
 Prints one line: relative L2 error ||test - ref|| / ||ref||, the largest
@@ -12,6 +13,8 @@ relative error alone (test.sh derives bounds from it) and fails only on
 missing, mismatched or non-finite values. The relative L2 error is the
 criterion because it is what the issue's bounds are stated in and it does not
 hinge on one logit; the top-1 agreement is reported for the reader.
+--max-range is issue 13's f32 criterion instead: the largest absolute
+difference over the range of the reference logits (max - min).
 """
 
 import argparse
@@ -32,6 +35,7 @@ def main():
     ap.add_argument("test")
     ap.add_argument("ref")
     ap.add_argument("--max-rel", type=float, help="largest relative L2 error that passes")
+    ap.add_argument("--max-range", type=float, help="largest |test - ref| / (max ref - min ref) that passes")
     a = ap.parse_args()
     t, r = load(a.test), load(a.ref)
     if t.size == 0 or t.shape != r.shape:
@@ -43,6 +47,13 @@ def main():
         return 1
     norm = float(np.linalg.norm(r))
     rel = float(np.linalg.norm(t - r)) / norm if norm else float(np.linalg.norm(t))
+    if a.max_range is not None:
+        span = float(np.max(r) - np.min(r))
+        worst = float(np.max(np.abs(t - r))) / span if span else float("inf")
+        top1 = "same" if int(np.argmax(t)) == int(np.argmax(r)) else "differs"
+        ok = worst <= a.max_range
+        print(f"max |diff| / range {worst:.3e} (bound {a.max_range:.0e}), rel L2 {rel:.3e}, top-1 {top1}")
+        return 0 if ok else 1
     if a.max_rel is None:
         print(f"{rel:.6e}")
         return 0
