@@ -56,6 +56,7 @@ struct eng_model {
     bool lock_init;
     sq_stats_t *calib; /* non-NULL only while calibrating */
     eng_session_t *logits_owner; /* whose logits M->logits holds (not yet read back) */
+    size_t logits_rows; /* rows of M->logits and of each session's host copy */
 };
 
 struct eng_session {
@@ -64,7 +65,8 @@ struct eng_session {
     uint64_t kv_bytes;
     uint32_t pos;
     atomic_int cancel;
-    float *logits; /* n_vocab x (logits_all ? n_batch : 1) */
+    int32_t *ids;  /* the tokens in the KV cache, n_ctx of room */
+    float *logits; /* n_vocab x M->logits_rows */
     size_t logits_n; /* rows of logits valid after the last feed */
     bool have_logits;
     bool dev_logits; /* they are still only on the device (M->logits): read on demand */
@@ -598,6 +600,7 @@ static int open_impl(eng_model_t *M, const eng_opts_t *opts, errmsg_t *err)
     M->weight_bytes += hp->head_dim / 2 * sizeof(float);
 
     size_t nb = M->opts.n_batch, E = hp->n_embd, D = hp->head_dim, F = hp->n_ff;
+    M->logits_rows = M->opts.logits_all ? nb : eng_verify_max(M);
     M->qkv_w = (int)((hp->n_head + 2 * hp->n_head_kv) * D);
     size_t HD = (size_t)hp->n_head * D;
     if ((rc = new_scratch(M, &M->x, nb * E, err)) || (rc = new_scratch(M, &M->xn, nb * E, err)) ||
@@ -605,7 +608,7 @@ static int open_impl(eng_model_t *M, const eng_opts_t *opts, errmsg_t *err)
         (rc = new_scratch(M, &M->att, nb * HD, err)) || (rc = new_scratch(M, &M->tmp, nb * E, err)) ||
         (rc = new_scratch(M, &M->gu, nb * 2 * F, err)) || (rc = new_scratch(M, &M->hff, nb * F, err)) ||
         (rc = new_scratch(M, &M->cs, nb * D, err)) ||
-        (rc = new_scratch(M, &M->logits, (M->opts.logits_all ? nb : 1) * hp->n_vocab, err)))
+        (rc = new_scratch(M, &M->logits, M->logits_rows * hp->n_vocab, err)))
         return rc;
     M->kv_desc = (be_kv_desc_t){.fmt = (be_kvfmt_t)M->opts.kvfmt, .n_layer = (int)hp->n_layer,
                                 .n_head_kv = (int)hp->n_head_kv, .head_dim = (int)D,
@@ -765,9 +768,11 @@ int eng_session_new(eng_session_t **out, eng_model_t *M, errmsg_t *err)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     s->m = M;
     atomic_init(&s->cancel, 0);
-    size_t rows = M->opts.logits_all ? M->opts.n_batch : 1;
-    s->logits = malloc(rows * M->hp.n_vocab * sizeof(float));
-    if (!s->logits) {
+    s->logits = malloc(M->logits_rows * M->hp.n_vocab * sizeof(float));
+    s->ids = malloc((size_t)M->opts.n_ctx * sizeof *s->ids);
+    if (!s->logits || !s->ids) {
+        free(s->logits);
+        free(s->ids);
         free(s);
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     }
@@ -776,6 +781,7 @@ int eng_session_new(eng_session_t **out, eng_model_t *M, errmsg_t *err)
     pthread_mutex_unlock(&M->lock);
     if (rc) {
         free(s->logits);
+        free(s->ids);
         free(s);
         return rc;
     }
@@ -798,6 +804,7 @@ void eng_session_free(eng_session_t *s)
     pthread_mutex_unlock(&s->m->lock);
     atomic_fetch_sub(&s->m->n_sessions, 1);
     free(s->logits);
+    free(s->ids);
     free(s);
 }
 
@@ -815,9 +822,9 @@ static void calib_observe(eng_model_t *M, float *col_max, const be_buf_t *b, int
 
 static int fetch_logits(eng_session_t *s, errmsg_t *err);
 
-/* One forward pass of N tokens at the session's position. LOGITS: compute
- * the last token's logits (every token's with logits_all). */
-static int forward(eng_session_t *s, const int32_t *ids, int n, bool logits, errmsg_t *err)
+/* One forward pass of N tokens at the session's position, computing the
+ * logits of the last N_OUT of them (0: none). */
+static int forward(eng_session_t *s, const int32_t *ids, int n, int n_out, errmsg_t *err)
 {
     eng_model_t *M = s->m;
     be_t *be = M->be;
@@ -866,14 +873,13 @@ static int forward(eng_session_t *s, const int32_t *ids, int n, bool logits, err
         o->matmul(be, l->wdown, M->hff, 0, n, M->tmp);
         o->add(be, M->x, M->tmp, (size_t)n * (size_t)E);
     }
-    int n_out = M->opts.logits_all ? n : 1;
-    if (logits) {
+    if (n_out) {
         o->rmsnorm(be, M->x, (size_t)(n - n_out) * (size_t)E, M->out_norm, n_out, E, hp->norm_eps, M->xn);
         o->matmul(be, M->output, M->xn, 0, n_out, M->logits);
     }
     if ((rc = o->end(be, err)))
         return rc;
-    if (logits) {
+    if (n_out) {
         /* A backend that can rank candidates keeps the logits until someone
          * asks for all of them (eng_logits); sampling takes the top few. */
         if (n_out == 1 && o->topk) {
@@ -903,7 +909,9 @@ static int fetch_logits(eng_session_t *s, errmsg_t *err)
     return rc;
 }
 
-int eng_feed(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err)
+/* Feed N tokens in passes of up to n_batch; the last pass computes the
+ * logits of its last token, of all its tokens with ALL (or logits_all). */
+static int feed(eng_session_t *s, const int32_t *ids, size_t n, bool all, errmsg_t *err)
 {
     eng_model_t *M = s->m;
     if (n == 0)
@@ -923,8 +931,10 @@ int eng_feed(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err)
     int rc = 0;
     for (size_t off = 0; off < n && rc == 0;) {
         size_t nb = n - off < M->opts.n_batch ? n - off : M->opts.n_batch;
-        rc = forward(s, ids + off, (int)nb, off + nb == n, err);
+        int n_out = off + nb < n ? 0 : all || M->opts.logits_all ? (int)nb : 1;
+        rc = forward(s, ids + off, (int)nb, n_out, err);
         if (rc == 0) {
+            memcpy(s->ids + s->pos, ids + off, nb * sizeof *ids);
             s->pos += (uint32_t)nb;
             off += nb;
         }
@@ -933,6 +943,30 @@ int eng_feed(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err)
     if (rc == OCT_ECANCELED)
         atomic_store(&s->cancel, 0);
     return rc;
+}
+
+int eng_feed(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err)
+{
+    return feed(s, ids, n, false, err);
+}
+
+size_t eng_verify_max(const eng_model_t *m)
+{
+    size_t n = m->opts.n_batch < ENG_VERIFY_MAX ? m->opts.n_batch : ENG_VERIFY_MAX;
+    return m->logits_rows && m->logits_rows < n ? m->logits_rows : n;
+}
+
+int eng_feed_all(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err)
+{
+    size_t max = eng_verify_max(s->m);
+    if (n > max)
+        return errmsg_set(err, OCT_EINVAL, "%zu tokens with logits for each: at most %zu in one pass", n, max);
+    return feed(s, ids, n, true, err);
+}
+
+const int32_t *eng_tokens(const eng_session_t *s)
+{
+    return s->ids;
 }
 
 int eng_decode(eng_session_t *s, int32_t id, errmsg_t *err)
@@ -1085,7 +1119,7 @@ void eng_memory(const eng_model_t *M, const eng_session_t *s, eng_mem_t *out)
     d->weights = M->weight_bytes;
     d->kv = s ? s->kv_bytes : M->be->ops->kv_bytes(M->be, &M->kv_desc);
     /* the session's host copy of the logits is scratch on the host */
-    uint64_t logits = (uint64_t)(M->opts.logits_all ? M->opts.n_batch : 1) * M->hp.n_vocab * sizeof(float);
+    uint64_t logits = (uint64_t)M->logits_rows * M->hp.n_vocab * sizeof(float);
     d->scratch = M->scratch_bytes + di.scratch + logits;
     d->dev_free = di.dev_free;
     d->dev_total = di.dev_total;
