@@ -486,6 +486,224 @@ static void test_cancel(void)
     eng_close(m);
 }
 
+
+/* ---- token healing --------------------------------------------------------- */
+
+/* Whether entry ID may start the healed text R (brute force, without the
+ * prefix index): its piece starts with R or is a proper prefix of it. */
+static bool consistent(const tok_t *t, int32_t id, const char *r, size_t rl)
+{
+    const char *p;
+    size_t pl = tok_piece(t, id, false, &p);
+    if (pl == 0 || tok_is_special(t, id))
+        return false;
+    return !memcmp(p, r, pl < rl ? pl : rl);
+}
+
+/* Healing of TEXT with tokenizer T: the removed text is the prompt's tail,
+ * some entry extends it, and the mask allows exactly the consistent
+ * entries (the backed-up token among them). Returns the tokens backed up. */
+static size_t check_heal(const tok_t *t, const char *what, const char *text, const char *want_removed)
+{
+    int32_t *ids = NULL;
+    size_t n = 0, nb = 0;
+    errmsg_t err = {0};
+    heal_t h;
+    CHECK(tok_encode(t, text, strlen(text), TOK_ADD_BOS, &ids, &n, &err) == 0);
+    CHECKF(heal_prompt(t, ids, n, 1, &h, &nb, &err) == 0, "%s", err.msg);
+    if (want_removed) {
+        CHECKF(h.len == strlen(want_removed) && !memcmp(h.text, want_removed, h.len),
+               "%s '%s': removed '%.*s', expected '%s'", what, text, (int)h.len, h.text, want_removed);
+    }
+    if (nb == 0) {
+        CHECK(!heal_active(&h));
+        free(ids);
+        return 0;
+    }
+    CHECK(nb <= HEAL_MAX_TOKENS && nb < n);
+    /* the removed text is the pieces of the backed-up tokens */
+    char cat[HEAL_MAX_BYTES];
+    size_t cl = 0;
+    for (size_t i = n - nb; i < n; i++) {
+        const char *p;
+        size_t pl = tok_piece(t, ids[i], false, &p);
+        memcpy(cat + cl, p, pl);
+        cl += pl;
+    }
+    CHECK(cl == h.len && !memcmp(cat, h.text, cl) && h.removed == h.len);
+    uint32_t nv = tok_n_vocab(t);
+    float *l = calloc(nv, sizeof *l);
+    CHECK(heal_mask(t, &h, l, nv, &err) == 0);
+    size_t allowed = 0, longer = 0, wrong = 0;
+    for (uint32_t i = 0; i < nv; i++) {
+        bool c = consistent(t, (int32_t)i, h.text, h.len);
+        const char *p;
+        if (c != (l[i] == 0.0f) || c != heal_allows(t, &h, (int32_t)i))
+            wrong++;
+        allowed += c;
+        longer += c && tok_piece(t, (int32_t)i, false, &p) > h.len;
+    }
+    CHECKF(wrong == 0, "%s '%s': %zu entries masked wrongly", what, text, wrong);
+    CHECKF(longer > 0, "%s '%s': healed although no entry extends '%.*s'", what, text, (int)h.len, h.text);
+    CHECK(l[ids[n - nb]] == 0.0f); /* the original tokenization stays possible */
+    /* after an entry that covers the text, no constraint is left */
+    heal_t h2 = h;
+    heal_advance(t, &h2, ids[n - nb]);
+    if (nb == 1)
+        CHECK(!heal_active(&h2));
+    else
+        CHECK(heal_active(&h2) && h2.len == h.len - (size_t)tok_piece(t, ids[n - nb], false, &(const char *){0}));
+    free(l);
+    free(ids);
+    return nb;
+}
+
+static tok_t *load_vocab(const char *path)
+{
+    gguf_t *g = NULL;
+    tok_t *t = NULL;
+    errmsg_t err = {0};
+    CHECKF(gguf_open(&g, path, &err) == 0, "%s", err.msg);
+    if (g)
+        CHECKF(tok_load(&t, g, &err) == 0, "%s", err.msg);
+    gguf_close(g);
+    return t;
+}
+
+static void test_heal_vocabularies(void)
+{
+    static const char *const texts[] = {"def fib(n):\n", "x = foo_b", "class Stack:\n    def pu", "import o",
+                                        "    return sel", "int main(void)\n{\n    ", "a = 1 +"};
+    static const struct {
+        const char *path, *name;
+    } vocabs[] = {
+        {FIX "qwen2_gqa_f32.gguf", "qwen2 (tiny)"},
+        {FIX "llama_gqa_f16.gguf", "llama-bpe (tiny)"},
+        {"tests/fixtures/vocab/ggml-vocab-llama-spm.gguf", "llama-spm"},
+        {"tests/fixtures/vocab/ggml-vocab-deepseek-coder.gguf", "deepseek-coder"},
+        {SHIPPED, "octet-code"},
+    };
+    for (size_t v = 0; v < sizeof vocabs / sizeof *vocabs; v++) {
+        tok_t *t = load_vocab(vocabs[v].path);
+        if (!t)
+            continue;
+        size_t healed = 0;
+        for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+            healed += check_heal(t, vocabs[v].name, texts[i], NULL) > 0;
+        CHECKF(healed >= 3, "%s: only %zu prompts healed", vocabs[v].name, healed);
+        tok_free(t);
+    }
+    /* what the shipped model and the SentencePiece vocabulary back up */
+    tok_t *t = load_vocab(SHIPPED);
+    if (t) {
+        check_heal(t, "octet-code", "def fib(n):\n", "\n");
+        check_heal(t, "octet-code", "import o", " o");
+        check_heal(t, "octet-code", "for i in ra", " ra");
+        /* a special token at the end (FIM) is never backed up */
+        int32_t ids[3] = {tok_bos(t), 1, 3};
+        heal_t h;
+        size_t nb = 9;
+        errmsg_t err;
+        CHECK(heal_prompt(t, ids, 3, 1, &h, &nb, &err) == 0 && nb == 0 && !heal_active(&h));
+        tok_free(t);
+    }
+    t = load_vocab("tests/fixtures/vocab/ggml-vocab-llama-spm.gguf");
+    if (t) {
+        check_heal(t, "llama-spm", "x = foo_b", "b");
+        check_heal(t, "llama-spm", "    return sel", " sel");
+        /* newlines are byte tokens that no entry extends */
+        CHECK_EQ_INT(check_heal(t, "llama-spm", "def fib(n):\n", ""), 0);
+        tok_free(t);
+    }
+    /* several tokens backed up: " s" "el" (Qwen-style) and "\n" "   " (llama-bpe) */
+    t = load_vocab(FIX "qwen2_gqa_f32.gguf");
+    if (t) {
+        CHECK_EQ_INT(check_heal(t, "qwen2", "    return sel", " sel"), 2);
+        CHECK_EQ_INT(check_heal(t, "qwen2", "def fib(n):\n", "\n"), 1);
+        tok_free(t);
+    }
+    t = load_vocab(FIX "llama_gqa_f16.gguf");
+    if (t) {
+        CHECK_EQ_INT(check_heal(t, "llama-bpe", "int main(void)\n{\n    ", "\n    "), 2);
+        tok_free(t);
+    }
+    /* the first KEEP tokens stay: a one-token prompt is not healed */
+    t = load_vocab(SHIPPED);
+    if (t) {
+        int32_t one = 81; /* "n" */
+        heal_t h;
+        size_t nb = 9;
+        errmsg_t err;
+        CHECK(heal_prompt(t, &one, 1, 1, &h, &nb, &err) == 0 && nb == 0);
+        tok_free(t);
+    }
+}
+
+/* Generation with healing on the shipped model: the first token spells the
+ * removed text again, the text streamed starts after it, and a prompt
+ * ending in a newline is continued with indentation (without healing the
+ * model starts a new top-level line). */
+static void test_heal_generate(void)
+{
+    eng_model_t *m = open_path(SHIPPED, 512, 64);
+    eng_session_t *s = NULL;
+    errmsg_t err = {0};
+    if (!m || eng_session_new(&s, m, &err)) {
+        CHECK(0);
+        eng_close(m);
+        return;
+    }
+    const tok_t *t = eng_tokenizer(m);
+    static const struct {
+        const char *prompt, *removed, *starts; /* STARTS: the healed text begins so */
+    } cases[] = {
+        {"def fibonacci(n):\n", "\n", "    "},
+        {"import o", " o", NULL},
+        {"class Stack:\n    def pu", " pu", NULL},
+        {"for i in ra", " ra", "nge("},
+        {"int main(int argc, char **argv)\n{\n", "\n", "    "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n;
+        int32_t *ids = encode(m, cases[i].prompt, &n);
+        gen_params_t p;
+        plain_params(&p, 0.0f, 24);
+        p.heal = true;
+        stream_t st = {0};
+        p.on_text = on_text;
+        p.ud = &st;
+        gen_result_t r;
+        if (run(s, ids, n, &p, &r) == 0 && r.n_tokens) {
+            CHECK_EQ_INT(r.n_healed, 1);
+            /* the cache holds the healed prompt */
+            CHECK(!memcmp(eng_tokens(s), ids, (n - 1) * sizeof *ids));
+            char *dec = NULL;
+            size_t dl = 0, rl = strlen(cases[i].removed);
+            CHECK(tok_decode(t, r.tokens, r.n_tokens, false, &dec, &dl, &err) == 0);
+            CHECKF(dl >= rl && !memcmp(dec, cases[i].removed, rl), "'%s': generated '%s'", cases[i].prompt, dec);
+            if (dl >= rl)
+                CHECK_EQ_STR(r.text, dec + rl);
+            CHECK(st.len == r.text_len && !memcmp(st.buf, r.text, st.len));
+            if (cases[i].starts)
+                CHECKF(!strncmp(r.text, cases[i].starts, strlen(cases[i].starts)), "'%s' went on with '%s'",
+                       cases[i].prompt, r.text);
+            free(dec);
+        }
+        gen_result_free(&r);
+        /* unhealed, the newline prompts start a new line at column 0 */
+        if (cases[i].starts && !strcmp(cases[i].starts, "    ")) {
+            p.heal = false;
+            p.on_text = NULL;
+            run(s, ids, n, &p, &r);
+            CHECK(r.n_healed == 0 && strncmp(r.text, "    ", 4) != 0);
+            gen_result_free(&r);
+        }
+        free(ids);
+    }
+    eng_session_free(s);
+    eng_close(m);
+}
+
 int main(void)
 {
     TEST_RUN(test_same_as_hand_loop);
@@ -494,5 +712,7 @@ int main(void)
     TEST_RUN(test_utf8_pieces);
     TEST_RUN(test_stop_reasons);
     TEST_RUN(test_cancel);
+    TEST_RUN(test_heal_vocabularies);
+    TEST_RUN(test_heal_generate);
     TEST_END();
 }
