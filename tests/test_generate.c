@@ -704,6 +704,322 @@ static void test_heal_generate(void)
     eng_close(m);
 }
 
+/* ---- speculative decoding ------------------------------------------------ */
+
+/* Prompts that make the models copy: code, then the start of it again. */
+static char *copy_prompt(const char *path, size_t max_bytes, size_t cue)
+{
+    FILE *f = fopen(path, "rb");
+    CHECKF(f != NULL, "%s", path);
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 2 * max_bytes + 64);
+    size_t n = fread(buf, 1, max_bytes, f);
+    fclose(f);
+    /* whole lines */
+    while (n && buf[n - 1] != '\n')
+        n--;
+    buf[n] = '\0';
+    size_t c = cue < n ? cue : n;
+    memcpy(buf + n, "\n\n", 2);
+    memcpy(buf + n + 2, buf, c);
+    buf[n + 2 + c] = '\0';
+    return buf;
+}
+
+/* Greedy and sampled output with speculation (adaptive, and forced to
+ * draft) equal plain decoding's, token for token, and the cache is cut back
+ * to what plain decoding leaves. */
+static void check_spec_same(eng_model_t *m, eng_session_t *draft, const char *what, const char *const *prompts,
+                            size_t n_prompts, long max, double *accept)
+{
+    eng_session_t *s = NULL;
+    errmsg_t err = {0};
+    CHECKF(eng_session_new(&s, m, &err) == 0, "%s", err.msg);
+    if (!s)
+        return;
+    size_t drafted = 0, accepted = 0;
+    for (size_t i = 0; i < n_prompts; i++)
+        for (int temp = 0; temp < 2; temp++) {
+            size_t n;
+            int32_t *ids = encode(m, prompts[i], &n);
+            gen_params_t p;
+            gen_result_t ref, r;
+            plain_params(&p, temp ? 0.7f : 0.0f, max);
+            p.sample.seed = 77 + i;
+            run(s, ids, n, &p, &ref);
+            for (int mode = 0; mode < 2; mode++) {
+                p.speculate = true;
+                p.spec.lookup = draft == NULL;
+                p.spec.draft = draft;
+                p.spec.fixed_k = mode == 1;
+                p.spec.k_max = mode == 1 ? 6 : 0;
+                if (run(s, ids, n, &p, &r) == 0) {
+                    size_t same = 0;
+                    while (same < r.n_tokens && same < ref.n_tokens && r.tokens[same] == ref.tokens[same])
+                        same++;
+                    CHECKF(r.n_tokens == ref.n_tokens && same == r.n_tokens && r.stop == ref.stop,
+                           "%s prompt %zu temp %d mode %d: %zu/%zu tokens, first difference at %zu", what, i, temp,
+                           mode, r.n_tokens, ref.n_tokens, same);
+                    CHECK_EQ_STR(r.text, ref.text);
+                    CHECK_EQ_INT(eng_pos(s), n + r.n_tokens - (r.stop == GEN_STOP_EOG ? 0 : 1));
+                    CHECK(!memcmp(eng_tokens(s) + n, r.tokens, (eng_pos(s) - n) * sizeof *ids));
+                    CHECK(r.n_accepted <= r.n_drafted);
+                    if (temp == 0) {
+                        drafted += r.n_drafted;
+                        accepted += r.n_accepted;
+                    }
+                }
+                gen_result_free(&r);
+            }
+            gen_result_free(&ref);
+            free(ids);
+        }
+    /* greedy runs: a model drafting for itself agrees with itself */
+    *accept = drafted ? (double)accepted / (double)drafted : 0;
+    CHECKF(drafted > 0, "%s: nothing was drafted", what);
+    eng_session_free(s);
+}
+
+static void test_spec_exact_tiny(void)
+{
+    static const char *const prompts[] = {
+        "def f(x):\n    return x + 1\n\ndef f(x):\n    return",
+        "a = [1, 2, 3]\nb = [1, 2, 3]\nc = [1, 2",
+        "if x:\n    y = 1\nelse:\n    y = 2\nif x:\n",
+        "for (int i = 0; i < n; i++) { s += a[i]; }\nfor (int i = 0;",
+        "x = 1\n", "import os\nimport sys\nimport",
+    };
+    for (size_t i = 0; i < N_TINY; i++) {
+        eng_model_t *m = open_tiny(TINY[i]);
+        double acc;
+        if (m)
+            check_spec_same(m, NULL, TINY[i], prompts, sizeof prompts / sizeof *prompts, 60, &acc);
+        eng_close(m);
+    }
+}
+
+static void test_spec_exact_shipped(void)
+{
+    eng_model_t *m = open_path(SHIPPED, 2048, 64);
+    if (!m)
+        return;
+    char *c1 = copy_prompt("engine/sample.c", 1500, 200), *c2 = copy_prompt("engine/heal.c", 1200, 300);
+    const char *prompts[] = {PROMPTS[0], PROMPTS[1], PROMPTS[2], PROMPTS[3], c1, c2,
+                             "def fibonacci(n):\n    if n < 2:\n        return n\n    return"};
+    double acc = 0;
+    check_spec_same(m, NULL, "octet-code", prompts, sizeof prompts / sizeof *prompts, 64, &acc);
+    /* a copying answer: most drafts are accepted, several tokens per pass */
+    eng_session_t *s = NULL;
+    errmsg_t err = {0};
+    if (eng_session_new(&s, m, &err) == 0 && c1) {
+        size_t n;
+        int32_t *ids = encode(m, c1, &n);
+        gen_params_t p;
+        plain_params(&p, 0.0f, 128);
+        p.speculate = true;
+        gen_result_t r;
+        run(s, ids, n, &p, &r);
+        CHECKF(r.accept_rate > 0.6 && r.tok_per_pass > 2.0, "copying: acceptance %.2f, %.2f tokens per pass",
+               r.accept_rate, r.tok_per_pass);
+        gen_result_free(&r);
+        free(ids);
+    }
+    eng_session_free(s);
+    free(c1);
+    free(c2);
+    eng_close(m);
+}
+
+/* A draft model: another tiny llama with the same vocabulary, and
+ * octet-code drafting for itself (a second copy: every draft should agree). */
+static void test_spec_draft_model(void)
+{
+    static const char *const prompts[] = {"def f(x):\n    return", "x = 1\ny = 2\n", "#include <stdio.h>\n"};
+    eng_model_t *m = open_tiny("llama_gqa_f16"), *dm = open_tiny("llama_mha_f32"), *qm = open_tiny("qwen2_gqa_f32");
+    eng_session_t *ds = NULL, *qs = NULL, *s = NULL;
+    errmsg_t err = {0};
+    double acc;
+    if (m && dm && eng_session_new(&ds, dm, &err) == 0)
+        check_spec_same(m, ds, "llama draft", prompts, 3, 40, &acc);
+    /* another vocabulary is refused */
+    if (m && qm && eng_session_new(&qs, qm, &err) == 0 && eng_session_new(&s, m, &err) == 0) {
+        size_t n;
+        int32_t *ids = encode(m, "x = 1", &n);
+        gen_params_t p;
+        plain_params(&p, 0.0f, 8);
+        p.speculate = true;
+        p.spec.draft = qs;
+        gen_result_t r;
+        CHECK_EQ_INT(gen_run(s, ids, n, &p, &r, &err), OCT_EINVAL);
+        CHECK(strstr(err.msg, "vocabulary") != NULL);
+        gen_result_free(&r);
+        free(ids);
+    }
+    eng_session_free(ds);
+    eng_session_free(qs);
+    eng_session_free(s);
+    eng_close(m);
+    eng_close(dm);
+    eng_close(qm);
+    m = open_path(SHIPPED, 1024, 64);
+    dm = open_path(SHIPPED, 1024, 64);
+    ds = NULL;
+    if (m && dm && eng_session_new(&ds, dm, &err) == 0) {
+        check_spec_same(m, ds, "octet-code self-draft", PROMPTS, N_PROMPTS, 48, &acc);
+        CHECKF(acc > 0.9, "a model drafting for itself: acceptance %.3f", acc);
+    }
+    eng_session_free(ds);
+    eng_close(m);
+    eng_close(dm);
+}
+
+typedef struct fixed_draft {
+    int32_t tok[2];
+    int calls;
+} fixed_draft_t;
+
+static int draft_fixed(void *ud, const int32_t *seq, size_t n, size_t max, int32_t *out, size_t *n_out,
+                       errmsg_t *err)
+{
+    (void)seq;
+    (void)n;
+    (void)err;
+    fixed_draft_t *f = ud;
+    f->calls++;
+    *n_out = max < 2 ? max : 2;
+    memcpy(out, f->tok, *n_out * sizeof *out);
+    return 0;
+}
+
+/* Chi-square critical value at significance 1e-3 (Wilson-Hilferty). */
+static double chi2_crit(int df)
+{
+    double a = 2.0 / (9.0 * df);
+    double c = 1.0 - a + 3.0902 * sqrt(a);
+    return df * c * c * c;
+}
+
+/* Sampled decoding with drafts: the tokens produced at a drafted position
+ * follow the target's distribution, and a draft is accepted with the
+ * probability the target gives it (rejection sampling with a one-token
+ * draft). Position 0 comes from the prompt's pass; given it is the likeliest
+ * token A, position 1 is the first verified position, sampled over many
+ * seeds and compared with softmax(logits after prompt + A). */
+static void test_spec_distribution(void)
+{
+    eng_model_t *m = open_tiny("qwen2_gqa_f32");
+    eng_session_t *s = NULL;
+    errmsg_t err = {0};
+    if (!m || eng_session_new(&s, m, &err)) {
+        CHECK(0);
+        eng_close(m);
+        return;
+    }
+    uint32_t nv = eng_n_vocab(m);
+    size_t n;
+    int32_t *ids = encode(m, "def f(x):\n    return x *", &n);
+    /* the target's distributions, from plain feeds (end-of-generation
+     * tokens excluded, as ignore_eos does below) */
+    const tok_t *t = eng_tokenizer(m);
+    double *p0 = calloc(nv, sizeof *p0), *p1 = calloc(nv, sizeof *p1);
+    CHECK(eng_feed(s, ids, n, &err) == 0);
+    const float *l = eng_logits(s);
+    double mx = -INFINITY, z = 0;
+    int32_t a = 0;
+    for (uint32_t i = 0; i < nv; i++)
+        if (l[i] > mx) {
+            mx = l[i];
+            a = (int32_t)i;
+        }
+    for (uint32_t i = 0; i < nv; i++)
+        z += p0[i] = tok_is_eog(t, (int32_t)i) ? 0 : exp(l[i] - mx);
+    for (uint32_t i = 0; i < nv; i++)
+        p0[i] /= z;
+    CHECK(eng_decode(s, a, &err) == 0);
+    l = eng_logits(s);
+    mx = -INFINITY;
+    z = 0;
+    int32_t b = 0;
+    for (uint32_t i = 0; i < nv; i++)
+        if (l[i] > mx) {
+            mx = l[i];
+            b = (int32_t)i;
+        }
+    for (uint32_t i = 0; i < nv; i++)
+        z += p1[i] = tok_is_eog(t, (int32_t)i) ? 0 : exp(l[i] - mx);
+    for (uint32_t i = 0; i < nv; i++)
+        p1[i] /= z;
+    /* drafts: the likeliest next token (accepted with p1[b]), then any */
+    fixed_draft_t fd = {{b, 7}, 0};
+    gen_params_t p;
+    plain_params(&p, 1.0f, 2);
+    p.sample.top_k = 0;
+    p.sample.top_p = 1.0f;
+    p.sample.min_p = 0.0f;
+    p.ignore_eos = true;
+    p.speculate = true;
+    p.spec.lookup = false;
+    p.spec.fn = draft_fixed;
+    p.spec.fn_ud = &fd;
+    p.spec.fixed_k = true;
+    long *count = calloc(nv, sizeof *count);
+    long runs = 0, given_a = 0, first_ok = 0;
+    for (uint64_t seed = 1; seed <= 6000; seed++) {
+        p.sample.seed = seed;
+        gen_result_t r;
+        if (run(s, ids, n, &p, &r) || r.n_tokens != 2) {
+            gen_result_free(&r);
+            break;
+        }
+        runs++;
+        if (r.tokens[0] == a) {
+            given_a++;
+            count[r.tokens[1]]++;
+            first_ok += r.tokens[1] == b;
+            CHECK_EQ_INT(r.n_drafted, 1); /* one token left to generate: one draft */
+            CHECK_EQ_INT(r.n_accepted, r.tokens[1] == b ? 1 : 0);
+        }
+        gen_result_free(&r);
+    }
+    CHECK_EQ_INT(runs, 6000);
+    /* position 0 (plain sampling): A about as often as p0 says */
+    double e0 = p0[a] * runs, sd0 = sqrt(runs * p0[a] * (1 - p0[a]));
+    CHECKF(fabs(given_a - e0) < 4 * sd0, "token A %ld times, expected %.0f", given_a, e0);
+    /* the draft B is accepted with probability p1[B] */
+    double e1 = p1[b] * given_a, sd1 = sqrt(given_a * p1[b] * (1 - p1[b]));
+    CHECKF(fabs(first_ok - e1) < 4 * sd1, "draft accepted %ld of %ld times, expected %.0f", first_ok, given_a, e1);
+    CHECKF(p1[b] > 0.05 && p1[b] < 0.95, "p1[b] = %.3f: both branches should occur", p1[b]);
+    /* chi-square over the tokens with an expected count of 5 or more, the rest pooled */
+    double chi2 = 0, rest_e = 0;
+    long rest_o = 0;
+    int bins = 0;
+    for (uint32_t i = 0; i < nv; i++) {
+        double e = p1[i] * given_a;
+        if (e >= 5) {
+            chi2 += (count[i] - e) * (count[i] - e) / e;
+            bins++;
+        } else {
+            rest_e += e;
+            rest_o += count[i];
+        }
+    }
+    if (rest_e >= 5) {
+        chi2 += (rest_o - rest_e) * (rest_o - rest_e) / rest_e;
+        bins++;
+    }
+    CHECKF(bins >= 5, "only %d bins", bins);
+    if (bins >= 2)
+        CHECKF(chi2 < chi2_crit(bins - 1), "chi-square %.1f over %d bins (critical %.1f at 1e-3)", chi2, bins,
+               chi2_crit(bins - 1));
+    free(count);
+    free(p0);
+    free(p1);
+    free(ids);
+    eng_session_free(s);
+    eng_close(m);
+}
+
 int main(void)
 {
     TEST_RUN(test_same_as_hand_loop);
@@ -714,5 +1030,9 @@ int main(void)
     TEST_RUN(test_cancel);
     TEST_RUN(test_heal_vocabularies);
     TEST_RUN(test_heal_generate);
+    TEST_RUN(test_spec_exact_tiny);
+    TEST_RUN(test_spec_exact_shipped);
+    TEST_RUN(test_spec_draft_model);
+    TEST_RUN(test_spec_distribution);
     TEST_END();
 }
