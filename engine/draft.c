@@ -8,11 +8,12 @@
 #include "draft.h"
 
 #define NGRAM_MAX 4
-#define MAX_PASS 64       /* pass sizes whose cost is tracked */
-#define COST_EMA 0.2      /* weight of a new pass time */
 #define STAT_DECAY 0.95   /* counts kept after each verification */
-#define SKIP_DECAY 0.995  /* counts kept when a guess is not verified */
-#define PRIOR_STEP 0.10   /* assumed extra cost per token of an unmeasured pass size */
+#define SKIP_DECAY 0.97   /* counts kept when a guess is not verified */
+#define MAX_PASS 64       /* pass sizes whose cost is tracked */
+#define PRIOR_STEP 0.10   /* extra cost per token assumed for a pass size not yet timed */
+#define PRIOR_ACC 0.3     /* acceptance assumed for a source not yet tried */
+#define PRIOR_N 2.0       /* worth this many observations */
 #define MIN_GAIN 1.02     /* speculate only when the expected speed-up beats this */
 
 enum { SRC_NONE = -1, SRC_MODEL = NGRAM_MAX + 1, SRC_FN = NGRAM_MAX + 2, N_SRC = NGRAM_MAX + 3 };
@@ -32,8 +33,11 @@ struct draft {
     size_t prev[NGRAM_MAX + 1]; /* end of the latest earlier occurrence of the current suffix; 0: none */
     /* policy */
     stat_t st[N_SRC];
+    /* fastest pass seen for each token count (0: none yet): another process
+     * taking the core only ever makes a pass slower, and the cost of a
+     * count need not be smooth in it (kernel tiles) */
     double pass_s[MAX_PASS + 1];
-    double draft_s; /* seconds per draft-model step (0: unknown) */
+    double draft_s; /* fastest draft-model step seen (0: none yet) */
     int last_src;
 };
 
@@ -129,25 +133,21 @@ int draft_push(draft_t *d, const int32_t *ids, size_t n, errmsg_t *err)
 
 /* ---- the cost model -------------------------------------------------------- */
 
+/* Per-token acceptance: accepted drafts over accepted drafts and
+ * rejections, from a prior of 0.3 worth two observations (a source must
+ * show it pays: one failed guess is enough to stop trying it for a while). */
 static double accept_p(const stat_t *s)
 {
-    return (s->acc + 1.0) / (s->acc + s->rej + 2.0);
+    return (s->acc + PRIOR_ACC * PRIOR_N) / (s->acc + s->rej + PRIOR_N);
 }
 
-/* Cost of a pass of M tokens relative to one of a single token. */
+/* Cost of a pass of M tokens relative to one of a single token; sizes not
+ * timed yet are assumed cheap, so that they get tried. */
 static double pass_ratio(const draft_t *d, size_t m)
 {
-    double prior = 1.0 + PRIOR_STEP * (double)(m - 1);
-    if (m > MAX_PASS || d->pass_s[1] <= 0)
-        return prior;
-    if (d->pass_s[m] > 0)
+    if (m <= MAX_PASS && d->pass_s[m] > 0 && d->pass_s[1] > 0)
         return d->pass_s[m] / d->pass_s[1];
-    /* unmeasured: no cheaper than the dearest smaller size measured */
-    double r = prior;
-    for (size_t i = 2; i < m; i++)
-        if (d->pass_s[i] > 0 && d->pass_s[i] / d->pass_s[1] > r)
-            r = d->pass_s[i] / d->pass_s[1];
-    return r;
+    return 1.0 + PRIOR_STEP * (double)(m - 1);
 }
 
 /* The number of drafts (0..AVAIL) with the best expected tokens per unit
@@ -173,8 +173,8 @@ void draft_pass_time(draft_t *d, size_t n_tok, double seconds)
 {
     if (n_tok < 1 || n_tok > MAX_PASS || !(seconds > 0))
         return;
-    double *p = &d->pass_s[n_tok];
-    *p = *p > 0 ? (1 - COST_EMA) * *p + COST_EMA * seconds : seconds;
+    if (d->pass_s[n_tok] <= 0 || seconds < d->pass_s[n_tok])
+        d->pass_s[n_tok] = seconds;
 }
 
 void draft_result(draft_t *d, size_t n_drafted, size_t n_accepted)
@@ -195,19 +195,23 @@ static void skipped(stat_t *s)
 
 /* ---- sources --------------------------------------------------------------- */
 
+/* The tokens after the latest earlier occurrence of the longest suffix that
+ * has one. A continuation that runs into the present repeats itself: the
+ * text since that occurrence is a period (loops, repeated lines). */
 static size_t lookup(draft_t *d, size_t max, int32_t *out)
 {
     for (size_t n = NGRAM_MAX; n >= 1; n--) {
         size_t e = d->prev[n];
         if (!e || d->n < n)
             continue;
-        size_t avail = d->n - e < max ? d->n - e : max;
-        size_t k = d->cfg.fixed ? avail : best_k(d, &d->st[n], avail, 0.0);
+        size_t k = d->cfg.fixed ? max : best_k(d, &d->st[n], max, 0.0);
         if (k == 0) {
             skipped(&d->st[n]);
             continue;
         }
-        memcpy(out, d->hist + e, k * sizeof *out);
+        size_t period = d->n - e;
+        for (size_t i = 0; i < k; i++)
+            out[i] = i < period ? d->hist[e + i] : out[i - period];
         d->last_src = (int)n;
         return k;
     }
@@ -256,7 +260,8 @@ static int from_model(draft_t *d, size_t max, int32_t *out, size_t *n_out, errms
         return rc;
     if (k > 1) {
         double per = (now_s() - t0) / (double)(k - 1);
-        d->draft_s = d->draft_s > 0 ? (1 - COST_EMA) * d->draft_s + COST_EMA * per : per;
+        if (d->draft_s <= 0 || per < d->draft_s)
+            d->draft_s = per;
     }
     d->last_src = SRC_MODEL;
     *n_out = k;

@@ -15,8 +15,11 @@
  *
  * How many to draft: each source (and each n-gram length) keeps a decaying
  * count of accepted and rejected drafts, giving a per-token acceptance
- * probability a; the loop reports how long its forward passes take for each
- * token count m, giving the relative cost r(m) of a verification pass. A
+ * probability a; the loop reports how long its forward passes take, and the
+ * fastest pass seen for each token count m (another process taking the
+ * core only ever slows a pass down) gives the relative cost r(m) = t(m) /
+ * t(1) of a verification pass; counts not timed yet are assumed cheap
+ * (1 + 0.1 (m-1)) so that they get tried. A
  * draft of k tokens is made when (1 + a + ... + a^k) / (r(k+1) + k * r_d)
  * (r_d: one draft-model step) beats plain decoding, with the best such k.
  * Sources that stop paying are asked less and less, and tried again from
