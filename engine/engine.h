@@ -94,6 +94,20 @@ int eng_feed(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err);
 /* eng_feed of one token (matrix-vector). */
 int eng_decode(eng_session_t *s, int32_t id, errmsg_t *err);
 
+/* Most tokens eng_feed_all takes: min(ENG_VERIFY_MAX, n_batch). */
+#define ENG_VERIFY_MAX 16
+size_t eng_verify_max(const eng_model_t *m);
+/* Append N (1..eng_verify_max) tokens in one forward pass and compute the
+ * logits of every one of them (eng_logits_at(s, i), i < N): the
+ * verification pass of speculative decoding, whose rejected tail is then
+ * dropped with eng_truncate. */
+int eng_feed_all(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err);
+
+/* The eng_pos(S) token ids the KV cache holds, in order (valid until the
+ * next feed or truncate): a new prompt compares its ids with them to reuse
+ * the common prefix. */
+const int32_t *eng_tokens(const eng_session_t *s);
+
 /* Logits (n_vocab floats) of the last token fed; NULL before any. Valid until
  * the next feed, truncate or free. */
 const float *eng_logits(eng_session_t *s);

@@ -15,6 +15,8 @@
  * Both merge loops use a binary heap with lazy invalidation, so a piece of
  * n bytes costs O(n log n) however long it is. */
 #include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +80,12 @@ struct tok {
     int32_t bos, eos, eot, eom, unk;
     int32_t *special; /* matchable entries by first byte, longest first */
     size_t special_start[257];
+    /* entries with a visible piece sorted by piece bytes (tok_prefix_range),
+     * built on first use */
+    pthread_mutex_t sorted_lock;
+    atomic_bool sorted_ready;
+    int32_t *sorted;
+    size_t n_sorted;
 };
 
 /* ---- hashing ------------------------------------------------------------ */
@@ -676,6 +684,8 @@ int tok_load(tok_t **out, const gguf_t *g, errmsg_t *err)
     tok_t *t = calloc(1, sizeof *t);
     if (!t)
         return errmsg_set(err, OCT_ENOMEM, "out of memory loading the tokenizer of %s", gguf_path(g));
+    pthread_mutex_init(&t->sorted_lock, NULL);
+    atomic_init(&t->sorted_ready, false);
     gguf_str_t model;
     int rc = gguf_get_str(g, "tokenizer.ggml.model", &model, err);
     if (rc)
@@ -754,6 +764,8 @@ void tok_free(tok_t *t)
     free(t->by_piece.slot);
     free(t->merges);
     free(t->special);
+    free(t->sorted);
+    pthread_mutex_destroy(&t->sorted_lock);
     tok_pre_free(t->pre);
     free(t);
 }
@@ -793,6 +805,84 @@ size_t tok_piece(const tok_t *t, int32_t id, bool render_special, const char **o
     size_t len;
     *out = piece_of(t, id, &len);
     return len;
+}
+
+/* ---- entries by piece --------------------------------------------------- */
+
+/* Byte order of two pieces, a prefix before its extensions. */
+static int piece_cmp(const char *a, size_t la, const char *b, size_t lb)
+{
+    int c = memcmp(a, b, la < lb ? la : lb);
+    if (c)
+        return c;
+    return (la > lb) - (la < lb);
+}
+
+static int cmp_by_piece(const void *x, const void *y, void *ctx)
+{
+    const tok_t *t = ctx;
+    int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
+    size_t la, lb;
+    const char *pa = piece_of(t, a, &la), *pb = piece_of(t, b, &lb);
+    int c = piece_cmp(pa, la, pb, lb);
+    return c ? c : (a > b) - (a < b);
+}
+
+static int build_sorted(tok_t *t, errmsg_t *err)
+{
+    pthread_mutex_lock(&t->sorted_lock);
+    int rc = 0;
+    if (!atomic_load(&t->sorted_ready)) {
+        int32_t *ids = malloc((t->n ? t->n : 1) * sizeof *ids);
+        if (!ids) {
+            rc = errmsg_set(err, OCT_ENOMEM, "out of memory indexing the vocabulary");
+        } else {
+            size_t n = 0;
+            for (uint32_t i = 0; i < t->n; i++)
+                if (!(t->attr[i] & A_HIDDEN) && t->piece_off[i + 1] > t->piece_off[i])
+                    ids[n++] = (int32_t)i;
+            qsort_r(ids, n, sizeof *ids, cmp_by_piece, t);
+            t->sorted = ids;
+            t->n_sorted = n;
+            atomic_store(&t->sorted_ready, true);
+        }
+    }
+    pthread_mutex_unlock(&t->sorted_lock);
+    return rc;
+}
+
+int tok_prefix_range(const tok_t *ct, const char *prefix, size_t len, const int32_t **ids, size_t *n,
+                     errmsg_t *err)
+{
+    tok_t *t = (tok_t *)ct; /* the index is a cache: building it changes no answer */
+    *ids = NULL;
+    *n = 0;
+    int rc;
+    if (!atomic_load(&t->sorted_ready) && (rc = build_sorted(t, err)))
+        return rc;
+    /* first entry >= PREFIX, then first entry whose first LEN bytes exceed it */
+    size_t lo = 0, hi = t->n_sorted;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, pl;
+        const char *p = piece_of(t, t->sorted[mid], &pl);
+        if (piece_cmp(p, pl, prefix, len) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t a = lo;
+    hi = t->n_sorted;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, pl;
+        const char *p = piece_of(t, t->sorted[mid], &pl);
+        if (pl >= len && !memcmp(p, prefix, len))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *ids = t->sorted + a;
+    *n = lo - a;
+    return 0;
 }
 
 /* ---- encoding ----------------------------------------------------------- */

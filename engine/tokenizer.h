@@ -93,6 +93,15 @@ const char *tok_token_text(const tok_t *t, int32_t id);
 /* Id of the vocabulary entry whose stored text is exactly TEXT, or -1. */
 int32_t tok_find(const tok_t *t, const char *text);
 
+/* The entries whose piece (tok_piece without render_special) starts with
+ * the LEN bytes of PREFIX: *IDS points to *N ids inside the tokenizer, in
+ * the byte order of their pieces (so entries whose piece is exactly PREFIX
+ * come first). Entries with an empty piece (control, unknown, unused) are
+ * left out. The sorted index is built on the first call (thread-safe);
+ * OCT_ENOMEM if it cannot be. LEN 0 gives every entry with a piece. */
+int tok_prefix_range(const tok_t *t, const char *prefix, size_t len, const int32_t **ids, size_t *n,
+                     errmsg_t *err);
+
 /* Special ids; -1 when the model has none. */
 int32_t tok_bos(const tok_t *t);
 int32_t tok_eos(const tok_t *t);

@@ -218,6 +218,66 @@ static AI T512 void q8_tile(const uint8_t *w, int qoff, int soff, int nb, const 
     }
 }
 
+/* Two to eight tokens (speculative verification): tiles with exactly that
+ * many token columns instead of full prefill tiles mostly computing
+ * padding; up to four tokens take all 64 rows of a group at once, five to
+ * eight two halves of 32. The arithmetic per output is the same as every
+ * other path's, so the results are too. */
+static AI T512 void i8_few(const uint8_t *base, int ng, const cpu_xq_t *x, int t0, int nt, const float *sw,
+                           float *y, size_t ldy, int nvalid)
+{
+    const size_t kp = (size_t)x->kp;
+    const int8_t *q = x->q + t0 * kp;
+    const int32_t *c = x->corr + t0;
+    const float *sx = x->scale + t0;
+    switch (nt) {
+    case 2:
+        i8_tile(base, ng, q, kp, c, sx, sw, y, ldy, nvalid, 2, 4, 2, 1);
+        return;
+    case 3:
+        i8_tile(base, ng, q, kp, c, sx, sw, y, ldy, nvalid, 3, 4, 3, 1);
+        return;
+    case 4:
+        i8_tile(base, ng, q, kp, c, sx, sw, y, ldy, nvalid, 4, 4, 4, 1);
+        return;
+    default:
+        for (int h = 0; h < 2; h++)
+            i8_tile(base + 64 * 2 * h, ng, q, kp, c, sx, sw + 32 * h, y + 32 * h, ldy, nvalid - 32 * h, nt, 2,
+                    8, 1);
+        return;
+    }
+}
+
+/* Q8_0: tiles of up to four tokens (more would not fit the registers). */
+static AI T512 void q8_few(const uint8_t *base, int nb, const cpu_xq_t *x, int t0, int nt, float *y,
+                           size_t ldy, int nvalid)
+{
+    const size_t kp = (size_t)x->kp;
+    for (int t = t0; t < t0 + nt; t += 4) {
+        const int n = t0 + nt - t < 4 ? t0 + nt - t : 4;
+        const int8_t *q = x->q + t * kp;
+        const int32_t *c = x->corr + (size_t)t * nb;
+        float *yt = y + (size_t)(t - t0) * ldy;
+        for (int h = 0; h < 4 / Q8_MR; h++) {
+            const int rh = 16 * Q8_MR * h, qo = 64 * Q8_MR * h, so = 32 * Q8_MR * h;
+            switch (n) {
+            case 1:
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 1, Q8_MR, 1, 1);
+                break;
+            case 2:
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 2, Q8_MR, 2, 1);
+                break;
+            case 3:
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 3, Q8_MR, 3, 1);
+                break;
+            default:
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 4, Q8_MR, 4, 1);
+                break;
+            }
+        }
+    }
+}
+
 T512 void cpu_kern_i8_avx512(const cpu_mat_t *w, const cpu_xq_t *x, int rg0, int rg1, int t0,
                              int t1, float *y)
 {
@@ -234,6 +294,10 @@ T512 void cpu_kern_i8_avx512(const cpu_mat_t *w, const cpu_xq_t *x, int rg0, int
                         y + t0 * ldy + r0, ldy, nvalid, 1, 4, 1, 1);
                 continue;
             }
+            if (t1 - t0 <= 8) {
+                i8_few(base, ng, x, t0, t1 - t0, sw, y + t0 * ldy + r0, ldy, nvalid);
+                continue;
+            }
             for (int h = 0; h < 4 / I8_MR; h++) {
                 const int rh = 16 * I8_MR * h;
                 for (int t = t0; t < t1; t += I8_NT)
@@ -246,6 +310,10 @@ T512 void cpu_kern_i8_avx512(const cpu_mat_t *w, const cpu_xq_t *x, int rg0, int
             if (t1 - t0 == 1) {
                 q8_tile(base, 0, 0, nb, x->q + t0 * kp, kp, x->corr + (size_t)t0 * nb,
                         x->scale + t0, y + t0 * ldy + r0, ldy, nvalid, 1, 4, 1, 1);
+                continue;
+            }
+            if (t1 - t0 <= 8) {
+                q8_few(base, nb, x, t0, t1 - t0, y + t0 * ldy + r0, ldy, nvalid);
                 continue;
             }
             for (int h = 0; h < 4 / Q8_MR; h++) {

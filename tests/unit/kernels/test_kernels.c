@@ -265,7 +265,7 @@ typedef struct shape {
 /* Odd sizes: columns not a multiple of 64 (nor of 16), rows not a multiple
  * of the 64-row group or of any tile, a few row groups. */
 static const shape_t g_shapes[] = {{1, 1}, {5, 33}, {64, 64}, {70, 100}, {130, 200}, {200, 515}};
-static const int g_ntoks[] = {1, 3, 17, 64};
+static const int g_ntoks[] = {1, 2, 3, 4, 5, 8, 17, 64};
 #define N_SHAPES ((int)(sizeof g_shapes / sizeof g_shapes[0]))
 #define N_NTOKS ((int)(sizeof g_ntoks / sizeof g_ntoks[0]))
 
