@@ -67,15 +67,9 @@ bool eng_auto_uses_gpu(void)
 
 #define GIB(x) ((double)(x) / 1073741824.0)
 
-/* The feed-forward part of a pass runs in chunks of at most this many
- * tokens: its gate/up and SwiGLU buffers (3 n_ff floats per token, the
- * largest activations) then stay small however large the batch (a GPU's
- * 32K-context prefill in batches of 2048). */
-#define FFN_CHUNK 512
-
 static uint32_t ffn_rows_of(uint32_t n_batch)
 {
-    return n_batch < FFN_CHUNK ? n_batch : FFN_CHUNK;
+    return n_batch < ENG_FFN_CHUNK ? n_batch : ENG_FFN_CHUNK;
 }
 
 /* Activation buffers of one forward pass (open_impl's new_scratch calls). */

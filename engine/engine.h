@@ -96,6 +96,9 @@ int eng_decode(eng_session_t *s, int32_t id, errmsg_t *err);
 
 /* Most tokens eng_feed_all takes: min(ENG_VERIFY_MAX, n_batch). */
 #define ENG_VERIFY_MAX 16
+/* The feed-forward part of a pass runs in chunks of at most this many tokens,
+ * so its gate/up and SwiGLU buffers stay small however large the batch. */
+#define ENG_FFN_CHUNK 512
 size_t eng_verify_max(const eng_model_t *m);
 /* Append N (1..eng_verify_max) tokens in one forward pass and compute the
  * logits of every one of them (eng_logits_at(s, i), i < N): the

@@ -682,9 +682,12 @@ uint64_t preset_scratch_estimate(const model_hparams_t *hp, uint32_t n_ctx, uint
     uint64_t E = hp->n_embd, D = hp->head_dim, F = hp->n_ff, H = hp->n_head, K = hp->n_head_kv;
     uint64_t G = K ? H / K : 1, T = n_threads > 0 ? (uint64_t)n_threads : (uint64_t)online_cores();
     uint64_t qkv = (H + 2 * K) * D;
-    /* activations of one batch (x, xn, tmp, qkv, attention out, gate/up,
-     * ffn hidden, rope table) and the logits on the device and the host */
-    uint64_t floats = nb * (3 * E + qkv + H * D + 3 * F + D) + 2 * (uint64_t)hp->n_vocab;
+    /* activations of one batch (x, xn, tmp, qkv, attention out, rope table),
+     * the feed-forward's gate/up and hidden rows (in chunks of ENG_FFN_CHUNK
+     * tokens), and the logits on the device and the host: enough rows for a
+     * speculative verification pass (ENG_VERIFY_MAX) */
+    uint64_t ffn = nb < ENG_FFN_CHUNK ? nb : ENG_FFN_CHUNK, lr = nb < ENG_VERIFY_MAX ? nb : ENG_VERIFY_MAX;
+    uint64_t floats = nb * (3 * E + qkv + H * D + D) + ffn * 3 * F + 2 * lr * (uint64_t)hp->n_vocab;
     /* int8 matmul: the batch quantized to int8 (rows padded to 64) plus a
      * scale and correction terms per token, for the widest input */
     uint64_t widest = E > F ? E : F;
