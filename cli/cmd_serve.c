@@ -68,8 +68,10 @@ static void model_name(const char *path, char *buf, size_t n)
     snprintf(buf, n, "%.*s", (int)l, b);
 }
 
-/* Engine options and sampling defaults of preset NAME into CE and CFG. */
-static int apply_preset(const char *name, cli_eng_t *ce, srv_cfg_t *cfg, char *model_buf, size_t model_n)
+/* Engine options and sampling defaults of preset NAME into CE and CFG. The
+ * preset is copied into KEEP, which must outlive the engine: CE's options
+ * point into it (backend, calib), not into the list freed here. */
+static int apply_preset(const char *name, cli_eng_t *ce, srv_cfg_t *cfg, preset_t *keep)
 {
     char shipped[1024], user[1024];
     preset_list_t list = {0};
@@ -106,9 +108,12 @@ static int apply_preset(const char *name, cli_eng_t *ce, srv_cfg_t *cfg, char *m
         rc = cli_fail_err("serve", &err);
         goto done;
     }
-    snprintf(model_buf, model_n, "%s", path);
-    ce->model = model_buf;
-    preset_eng_opts(p, plan.ctx, &ce->opts);
+    *keep = *p;
+    if (path != ce->model) {
+        snprintf(keep->model, sizeof keep->model, "%s", path);
+        ce->model = keep->model;
+    }
+    preset_eng_opts(keep, plan.ctx, &ce->opts);
     ce->ctx_set = true;
     cfg->sp.temp = p->temperature;
     cfg->sp.top_p = p->top_p;
@@ -203,13 +208,13 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
     if (ce.remote)
         return cli_usage("serve", "--backend %s: octet serve runs a local engine (cpu, cuda or auto)", ce.remote);
-    static char preset_model[PRESET_PATH_MAX];
+    static preset_t preset_kept;
     if (preset) {
         /* the preset first, then the options given here on top of it */
         const char *m = ce.model;
         cli_eng_init(&ce);
         ce.model = m;
-        if ((r = apply_preset(preset, &ce, &cfg, preset_model, sizeof preset_model)))
+        if ((r = apply_preset(preset, &ce, &cfg, &preset_kept)))
             return r;
         for (size_t i = 0; i < n_eng; i++)
             if (eng_args[i].opt != 'm' && (r = cli_eng_option(&ce, "serve", eng_args[i].opt, eng_args[i].arg)) != 1)
