@@ -33,6 +33,7 @@ enum {
     OPT_NO_CONTEXT,
     OPT_TIMEOUT,
     OPT_REPO,
+    OPT_UNSAFE_SANDBOX,
 };
 
 static void usage(void)
@@ -57,6 +58,8 @@ static void usage(void)
            "      --repo DIR     the repository to retrieve from (default .)\n"
            "      --timeout S    time limit of each example run with --check (default 5)\n"
            "  -I, --include DIR  another include directory for C with --check\n"
+           "      --unsafe-sandbox  with --check, run the code even when the kernel refuses a\n"
+           "                     layer of the sandbox (see docs/security.md)\n"
            "  -v, --verbose      show each reply and check report on stderr\n"
            "  -h, --help         show this help\n\n"
            "With --backend http://HOST:PORT/v1 the model is that OpenAI-compatible server's\n"
@@ -128,6 +131,7 @@ int cmd_gen(int argc, char **argv)
         {"no-context", no_argument, NULL, OPT_NO_CONTEXT},
         {"repo", required_argument, NULL, OPT_REPO},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"unsafe-sandbox", no_argument, NULL, OPT_UNSAFE_SANDBOX},
         {"include", required_argument, NULL, 'I'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -200,6 +204,9 @@ int cmd_gen(int argc, char **argv)
             if (cli_parse_float("gen", "--timeout", optarg, 0.05, 86400, &d))
                 return CLI_EXIT_USAGE;
             co.timeout_s = d;
+            break;
+        case OPT_UNSAFE_SANDBOX:
+            co.unsafe_sandbox = true;
             break;
         case 'I':
             if (n_inc == GEN_MAX_INCLUDES)
