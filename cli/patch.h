@@ -115,4 +115,12 @@ void patch_undo_free(patch_undo_t *u);
  * NULL) gets what was undone. */
 int patch_undo(const char *repo_dir, bool force, patch_undo_t **done, errmsg_t *err);
 
+/* Finish or roll back an apply or undo that was interrupted (killed, power
+ * lost) in the repository around REPO_DIR: its journal (<git dir>/octet/
+ * journal) is there. Afterwards the work tree holds either the old or the
+ * new contents of every touched file, and the undo stack matches. *notice
+ * gets what was done (malloc'd; NULL when there was nothing to do). Apply,
+ * undo and peek do this themselves first. */
+int patch_recover(const char *repo_dir, char **notice, errmsg_t *err);
+
 #endif
