@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "cli_engine.h"
 #include "spec.h"
+#include "termsafe.h"
 
 #define CHECK_MAX_INCLUDES 64
 
@@ -172,7 +173,8 @@ int cmd_check(int argc, char **argv)
         fprintf(stderr, "octet check: warning: %s\n", rep.isolation);
     else if (verbose)
         fprintf(stderr, "octet check: isolation: %s\n", rep.isolation);
-    fputs(rep.text, stdout);
+    /* the report quotes the program's output: untrusted */
+    termsafe_write(stdout, rep.text, strlen(rep.text));
     rc = rep.passed ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 done:
     spec_report_free(&rep);

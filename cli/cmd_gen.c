@@ -17,6 +17,7 @@
 #include "cli_engine.h"
 #include "cli_llm.h"
 #include "spec.h"
+#include "termsafe.h"
 
 #define GEN_DEFAULT_CTX 4096
 #define GEN_MAX_INCLUDES 64
@@ -85,8 +86,10 @@ static void on_attempt(void *ud, int attempt, const char *reply, const char *cod
     (void)code;
     if (p->verbose) {
         fputc('\n', stderr);
-        if (rep)
-            fprintf(stderr, "octet gen: check:\n%s", rep->text);
+        if (rep) {
+            fputs("octet gen: check:\n", stderr);
+            termsafe_write(stderr, rep->text, strlen(rep->text));
+        }
     }
     if (!*error) {
         fprintf(stderr, "octet gen: attempt %d/%d: %s\n", attempt, p->attempts,
@@ -102,7 +105,7 @@ static void on_attempt(void *ud, int attempt, const char *reply, const char *cod
 static void stream_text(void *ud, const char *piece, size_t len)
 {
     (void)ud;
-    fwrite(piece, 1, len, stderr);
+    termsafe_write(stderr, piece, len);
 }
 
 static int write_file(const char *path, const char *text)

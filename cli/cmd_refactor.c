@@ -19,6 +19,7 @@
 #include "rag.h"
 #include "refactor.h"
 #include "spec.h"
+#include "termsafe.h"
 
 #define REFACTOR_DEFAULT_CTX 4096
 
@@ -71,7 +72,7 @@ static void usage(void)
 static void stream_text(void *ud, const char *piece, size_t len)
 {
     (void)ud;
-    fwrite(piece, 1, len, stderr);
+    termsafe_write(stderr, piece, len);
 }
 
 int cmd_refactor(int argc, char **argv)
@@ -253,7 +254,7 @@ int cmd_refactor(int argc, char **argv)
     }
     if (patch_parse(&p, diff, strlen(diff), "the model's diff", &err) || patch_check(p, repo, force, &err)) {
         if (!verbose)
-            fprintf(stderr, "%s", diff);
+            termsafe_write(stderr, diff, strlen(diff));
         rc = cli_fail("refactor", "%s; nothing was changed", err.msg);
         goto done;
     }

@@ -23,6 +23,7 @@
 
 #include "patch.h"
 #include "patch_io.h"
+#include "termsafe.h"
 
 #define PATCH_RECORD_VERSION 1
 
@@ -447,10 +448,13 @@ char *patch_summary(const patch_t *p)
 
 /* ---- colors --------------------------------------------------------------- */
 
-char *patch_colorize(const char *text, bool color)
+char *patch_colorize(const char *raw, bool color)
 {
-    if (!color)
-        return strdup(text);
+    /* the patch's text is untrusted: its control characters are shown as
+     * escapes, never sent to the terminal */
+    char *text = termsafe_str(raw, strlen(raw));
+    if (!text || !color)
+        return text;
     sbuf_t b = {0};
     long old_left = 0, new_left = 0, a, bb, c, d;
     for (const char *p = text; *p;) {
@@ -487,6 +491,7 @@ char *patch_colorize(const char *text, bool color)
             sb_add(&b, "\n");
         p += n + (p[n] == '\n');
     }
+    free(text);
     return sb_take(&b);
 }
 

@@ -60,8 +60,9 @@ const char *patch_text(const patch_t *p); /* the diff as given */
 /* "3 files changed, 10 insertions(+), 2 deletions(-)". Malloc'd. */
 char *patch_summary(const patch_t *p);
 
-/* Unified diff TEXT for a terminal: with COLOR, file headers bold, hunk
- * headers cyan, removed lines red, added lines green (ANSI SGR). Malloc'd. */
+/* Unified diff TEXT for a terminal: its control characters as visible
+ * escapes (termsafe.h); with COLOR, file headers bold, hunk headers cyan,
+ * removed lines red, added lines green (ANSI SGR). Malloc'd. */
 char *patch_colorize(const char *text, bool color);
 
 /* The patch in a model's reply: a ```diff or ```patch block (or the first
