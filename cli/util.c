@@ -1,9 +1,11 @@
 /* util.c - error reporting and input helpers shared by the subcommands. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -37,6 +39,11 @@ int cli_fail_err(const char *cmd, const errmsg_t *err)
 
 int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err)
 {
+    return cli_read_max(f, SIZE_MAX - 1, out, len, err);
+}
+
+int cli_read_max(FILE *f, size_t max, char **out, size_t *len, errmsg_t *err)
+{
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     *out = NULL;
@@ -55,6 +62,10 @@ int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err)
         }
         size_t r = fread(buf + n, 1, cap - n - 1, f);
         n += r;
+        if (n > max) {
+            free(buf);
+            return errmsg_set(err, OCT_ENOMEM, "larger than %zu bytes: refused", max);
+        }
         if (r == 0) {
             if (ferror(f)) {
                 free(buf);
@@ -67,6 +78,28 @@ int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err)
     *out = buf;
     *len = n;
     return 0;
+}
+
+int cli_check_regular(const char *path, errmsg_t *err)
+{
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errmsg_set(err, errno == ENOENT ? OCT_ENOTFOUND : OCT_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st))
+        rc = errmsg_set(err, OCT_EIO, "%s: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = errmsg_set(err, OCT_EINVAL, "%s: not a regular file (%s)", path,
+                        S_ISFIFO(st.st_mode)   ? "a FIFO"
+                        : S_ISDIR(st.st_mode)  ? "a directory"
+                        : S_ISCHR(st.st_mode)  ? "a character device"
+                        : S_ISBLK(st.st_mode)  ? "a block device"
+                        : S_ISSOCK(st.st_mode) ? "a socket"
+                                               : "special");
+    close(fd);
+    return rc;
 }
 
 const char *cli_default_model(void)
