@@ -25,6 +25,7 @@ enum {
     OPT_TEMPLATE,
     OPT_MAX_TOKENS,
     OPT_NAME,
+    OPT_API_KEY,
 };
 
 static void usage(void)
@@ -46,6 +47,9 @@ static void usage(void)
            "      --template NAME   chat format: chatml | qwen | llama3 | llama2 | deepseek | none\n"
            "                        (default: recognized from the model's tokenizer.chat_template)\n"
            "      --name NAME       model name in /v1/models and answers (default: the file's base name)\n"
+           "      --api-key KEY     require \"Authorization: Bearer KEY\" on every endpoint but /health\n"
+           "                        (default: $OCTET_API_KEY; none: no authentication at all, see\n"
+           "                        docs/security.md); prefer the variable, the command line is public\n"
            "  -h, --help            show this help\n\n"
            "Prints \"octet serve: listening on http://HOST:PORT (...)\" on stderr when ready.\n"
            "The API is described in docs/server.md.\n\n%s",
@@ -136,6 +140,7 @@ int cmd_serve(int argc, char **argv)
         {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
         {"template", required_argument, NULL, OPT_TEMPLATE},
         {"name", required_argument, NULL, OPT_NAME},
+        {"api-key", required_argument, NULL, OPT_API_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -197,6 +202,9 @@ int cmd_serve(int argc, char **argv)
         case OPT_NAME:
             name = optarg;
             break;
+        case OPT_API_KEY:
+            cfg.api_key = optarg;
+            break;
         case 'h':
             usage();
             return CLI_EXIT_OK;
@@ -220,6 +228,12 @@ int cmd_serve(int argc, char **argv)
             if (eng_args[i].opt != 'm' && (r = cli_eng_option(&ce, "serve", eng_args[i].opt, eng_args[i].arg)) != 1)
                 return r;
     }
+    if (!cfg.api_key) {
+        const char *k = getenv("OCTET_API_KEY");
+        cfg.api_key = k && *k ? k : NULL;
+    }
+    if (cfg.api_key && !*cfg.api_key)
+        return cli_usage("serve", "--api-key: the key is empty");
     const char *env = getenv("OCTET_SERVE_TOKEN_DELAY_MS");
     if (env && *env)
         cfg.token_delay_ms = (unsigned)strtoul(env, NULL, 10);

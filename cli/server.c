@@ -742,6 +742,22 @@ static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+/* Whether the request carries "Authorization: Bearer KEY". The comparison
+ * takes the same time wherever the first difference is (and whatever the
+ * length of the guess), so timing does not reveal the key. */
+static bool authorized(struct MHD_Connection *c, const char *key)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7))
+        return false;
+    const unsigned char *given = (const unsigned char *)h + 7, *want = (const unsigned char *)key;
+    size_t gl = strlen((const char *)given), wl = strlen(key);
+    unsigned diff = gl != wl;
+    for (size_t i = 0; i < wl; i++)
+        diff |= (unsigned)(want[i] ^ (i < gl ? given[i] : 0));
+    return diff == 0;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -762,6 +778,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (n_length > 1)
             return fail(q, 400, "invalid_request_error", NULL, "the request has %d Content-Length headers",
                         n_length);
+        if (s->cfg.api_key && q->ep != EP_HEALTH && !authorized(c, s->cfg.api_key)) {
+            oai_error_t e = {401, "invalid_request_error", "", "a valid API key is needed: send "
+                                                               "\"Authorization: Bearer KEY\""};
+            struct MHD_Response *r = body_response(oai_error_json(&e), "application/json");
+            if (r)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+            return respond(q, 401, r);
+        }
         bool post = q->ep == EP_CHAT || q->ep == EP_COMPLETIONS;
         if (q->ep == EP_OTHER)
             return fail(q, 404, "invalid_request_error", NULL, "no such endpoint: %s %s", method, url);
