@@ -355,6 +355,36 @@ static int rebuild(rag_t *r, const char *why, bool aside, errmsg_t *err)
     return rc;
 }
 
+/* SQLite's quick_check of DB: 0 when it says "ok"; otherwise -1 with its
+ * first complaint (or the error that stopped it) in WHAT. It reads every
+ * page, so damage that no query has met yet is found. */
+static int quick_check(sqlite3 *db, char *what, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    int s = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    if (s == SQLITE_OK)
+        s = sqlite3_step(st);
+    int rc = 0;
+    if (s == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (!t || strcmp(t, "ok")) {
+            const char *skip = "*** in database main ***\n";
+            if (t && !strncmp(t, skip, strlen(skip)))
+                t += strlen(skip);
+            snprintf(what, n, "%s", t ? t : "no answer");
+            for (char *c = what; *c; c++)
+                if (*c == '\n')
+                    *c = ' '; /* one line */
+            rc = -1;
+        }
+    } else {
+        snprintf(what, n, "%s", sqlite3_errmsg(db));
+        rc = -1;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Open both connections, validating the file and rebuilding it when it is
  * corrupt, foreign or of another schema version. Without MAY_FIX (another
  * process holds the update lock) only a valid index is opened; otherwise
@@ -391,10 +421,18 @@ static int db_open(rag_t *r, bool may_fix, errmsg_t *err)
         snprintf(why, sizeof why, "index schema version %lld, this octet uses %d", (long long)version,
                  RAG_SCHEMA_VERSION);
         return rebuild(r, why, false, err);
-    case DB_OK:
+    case DB_OK: {
         if (code != SQLITE_OK)
             return db_fail(err, r->wdb, r->db_path, "reading the index");
+        /* opened for an update: damage anywhere is found now, not only by
+         * the query that happens to touch it */
+        char what[120];
+        if (quick_check(r->wdb, what, sizeof what)) {
+            snprintf(why, sizeof why, "the index is damaged (quick_check: %s)", what);
+            return rebuild(r, why, true, err);
+        }
         break;
+    }
     }
     if (exec(r->wdb, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
         exec(r->wdb, "PRAGMA synchronous=NORMAL") != SQLITE_OK)

@@ -588,6 +588,8 @@ static void test_corrupt_and_foreign(void)
     r = open_at(d, &o);
     if (!r)
         return;
+    /* opened for an update, quick_check finds the damage at once (issue 19) */
+    bool found_at_open = strstr(rag_notice(r), "damaged (quick_check") != NULL;
     errmsg_t err = {0};
     int rc = rag_update(r, NULL, NULL, NULL, &st, &err);
     CHECKF(rc == 0, "update after damage: %s", err.msg);
@@ -601,7 +603,7 @@ static void test_corrupt_and_foreign(void)
     CHECK(rc == 0 && res.n == 1 && !strcmp(res.hits[0].path, "m.c"));
     if (rc == 0)
         rag_results_free(&res);
-    CHECK(strstr(rag_notice(r), "corrupt") != NULL);
+    CHECK(found_at_open);
     rag_close(r);
 }
 
