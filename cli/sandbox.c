@@ -79,12 +79,15 @@ struct sandbox {
 
 /* What every run may read and execute besides its own directory: the
  * toolchain and the language runtimes in their usual places, and the few
- * files of /etc and /dev that the dynamic loader, compilers and Python use.
- * Not /home, /root, the rest of /etc, /proc, /sys or /var. */
+ * files of /etc and /dev that the dynamic loader, compilers, shells and
+ * Python use (the world-readable user and group lists spare every shell a
+ * slow failed name lookup). Not /home, /root, the rest of /etc (no
+ * /etc/shadow), /proc, /sys or /var. */
 static const char *const READ_DIRS[] = {"/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/opt",
                                         "/etc/alternatives", "/etc/ld.so.conf.d"};
 static const char *const READ_FILES[] = {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime",
-                                         "/dev/urandom", "/dev/random", "/dev/zero"};
+                                         "/etc/locale.alias", "/etc/passwd", "/etc/group",
+                                         "/etc/nsswitch.conf", "/dev/urandom", "/dev/random", "/dev/zero"};
 #define LL_READ_DIR_RIGHTS (LL_FS_EXECUTE | LL_FS_READ_FILE | LL_FS_READ_DIR)
 #define LL_READ_FILE_RIGHTS (LL_FS_EXECUTE | LL_FS_READ_FILE)
 
