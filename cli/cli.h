@@ -61,5 +61,14 @@ int cli_parse_size(const char *s, size_t *out);
 
 /* Read all of F into a NUL-terminated malloc'd buffer. 0 or OCT_E*. */
 int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err);
+/* The same, refusing (OCT_ENOMEM, "larger than MAX bytes") input over MAX. */
+int cli_read_max(FILE *f, size_t max, char **out, size_t *len, errmsg_t *err);
+
+/* 0 when PATH is a regular file; checked through an O_NONBLOCK open, so a
+ * FIFO is an error at once instead of a wait. */
+int cli_check_regular(const char *path, errmsg_t *err);
+
+/* The largest patch octet apply reads (a file or standard input). */
+#define CLI_PATCH_MAX ((size_t)64 << 20)
 
 #endif

@@ -147,6 +147,8 @@ int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_
                               "use -m FILE.gguf or set OCTET_MODEL");
     if ((c->opts.calib_path || c->opts.sq_alpha != 0.5f) && c->opts.wfmt != ENG_W_SMOOTHQUANT)
         return cli_usage(cmd, "--calib and --alpha apply to --weights smoothquant only");
+    if (cli_check_regular(c->model, &err) || (c->opts.calib_path && cli_check_regular(c->opts.calib_path, &err)))
+        return cli_fail_err(cmd, &err);
     if (!c->ctx_set) {
         /* the model's own context, or DEFAULT_CTX when smaller: read the
          * metadata first so the KV cache is not sized for 128K by default */

@@ -19,7 +19,8 @@ static const char USAGE[] =
     "after confirmation, applied to all files or to none. What it changed is recorded\n"
     "so that 'octet undo' restores the previous contents.\n"
     "\n"
-    "  --patch FILE   the diff ('-': standard input, which then needs --yes)\n"
+    "  --patch FILE   the diff, a regular file of at most 64 MiB ('-': standard input, which\n"
+    "                 then needs --yes)\n"
     "  -y, --yes      apply without asking (needed when standard input is not a terminal)\n"
     "  --force        apply even to files with uncommitted changes\n"
     "  --check        only check that the patch applies and show it; change nothing\n"
@@ -105,10 +106,12 @@ int cmd_apply(int argc, char **argv)
     patch_t *p = NULL;
     errmsg_t err = {0};
     int rc;
+    if (!from_stdin && cli_check_regular(patch_path, &err))
+        return cli_fail_err("apply", &err);
     FILE *f = from_stdin ? stdin : fopen(patch_path, "rb");
     if (!f)
         return cli_fail("apply", "%s: cannot open", patch_path);
-    rc = cli_read_all(f, &text, &len, &err);
+    rc = cli_read_max(f, CLI_PATCH_MAX, &text, &len, &err);
     if (!from_stdin)
         fclose(f);
     if (rc) {

@@ -11,18 +11,22 @@
 #include "cli.h"
 #include "cli_engine.h"
 #include "spec.h"
+#include "termsafe.h"
 
 #define CHECK_MAX_INCLUDES 64
 
 static const char USAGE[] =
     "Usage: octet check --spec FILE --code FILE [--timeout SECONDS] [--mem MB]\n"
-    "                   [-I DIR]... [--cc COMPILER] [--python INTERPRETER] [--harness] [-v]\n"
+    "                   [-I DIR]... [--cc COMPILER] [--python INTERPRETER] [--harness]\n"
+    "                   [--unsafe-sandbox] [-v]\n"
     "\n"
     "Check code against a spec (see docs/specs.md): compile it (Python: byte-compile;\n"
     "C: the system compiler with the repository's include directories), then run each\n"
     "example of the spec as a test, each in a fresh process in a temporary directory\n"
-    "with a time limit and resource limits, able to write only inside that directory\n"
-    "(Landlock). Hangs and crashes count as failures.\n"
+    "with a time limit and resource limits, in new user, PID, network, mount and IPC\n"
+    "namespaces, without capabilities or sockets (seccomp), reading only the toolchain\n"
+    "and the include directories and writing only its directory (Landlock); nothing it\n"
+    "starts outlives the run. Hangs and crashes count as failures.\n"
     "\n"
     "  --spec FILE        the spec (JSON)\n"
     "  --code FILE        the code to check ('-': standard input)\n"
@@ -34,12 +38,15 @@ static const char USAGE[] =
     "  --cc COMPILER      C compiler (default cc)\n"
     "  --python INTERP    Python interpreter (default python3)\n"
     "  --harness          print the test program octet would run, and exit\n"
+    "  --unsafe-sandbox   run the code even when the kernel refuses a layer of the\n"
+    "                     sandbox (no unprivileged user namespaces, no Landlock...);\n"
+    "                     without it the check names the missing layer and refuses\n"
     "  -v, --verbose      say how the runs are isolated\n"
     "  -h, --help         show this help\n"
     "\n"
     "Exit status: 0 all examples pass, 1 a failure (or the check could not run), 2 usage.\n";
 
-enum { OPT_SPEC = 1000, OPT_CODE, OPT_TIMEOUT, OPT_MEM, OPT_CC, OPT_PYTHON, OPT_HARNESS };
+enum { OPT_SPEC = 1000, OPT_CODE, OPT_TIMEOUT, OPT_MEM, OPT_CC, OPT_PYTHON, OPT_HARNESS, OPT_UNSAFE_SANDBOX };
 
 int cmd_check(int argc, char **argv)
 {
@@ -49,6 +56,7 @@ int cmd_check(int argc, char **argv)
         {"include", required_argument, NULL, 'I'},         {"cc", required_argument, NULL, OPT_CC},
         {"python", required_argument, NULL, OPT_PYTHON},   {"harness", no_argument, NULL, OPT_HARNESS},
         {"verbose", no_argument, NULL, 'v'},               {"help", no_argument, NULL, 'h'},
+        {"unsafe-sandbox", no_argument, NULL, OPT_UNSAFE_SANDBOX},
         {NULL, 0, NULL, 0},
     };
     const char *spec_path = NULL, *code_path = NULL, *includes[CHECK_MAX_INCLUDES];
@@ -91,6 +99,9 @@ int cmd_check(int argc, char **argv)
             break;
         case OPT_HARNESS:
             show_harness = true;
+            break;
+        case OPT_UNSAFE_SANDBOX:
+            co.unsafe_sandbox = true;
             break;
         case 'v':
             verbose = true;
@@ -162,7 +173,8 @@ int cmd_check(int argc, char **argv)
         fprintf(stderr, "octet check: warning: %s\n", rep.isolation);
     else if (verbose)
         fprintf(stderr, "octet check: isolation: %s\n", rep.isolation);
-    fputs(rep.text, stdout);
+    /* the report quotes the program's output: untrusted */
+    termsafe_write(stdout, rep.text, strlen(rep.text));
     rc = rep.passed ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 done:
     spec_report_free(&rep);

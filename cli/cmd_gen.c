@@ -17,6 +17,7 @@
 #include "cli_engine.h"
 #include "llm.h"
 #include "spec.h"
+#include "termsafe.h"
 
 #define GEN_DEFAULT_CTX 4096
 #define GEN_MAX_INCLUDES 64
@@ -33,6 +34,7 @@ enum {
     OPT_NO_CONTEXT,
     OPT_TIMEOUT,
     OPT_REPO,
+    OPT_UNSAFE_SANDBOX,
 };
 
 static void usage(void)
@@ -57,6 +59,8 @@ static void usage(void)
            "      --repo DIR     the repository to retrieve from (default .)\n"
            "      --timeout S    time limit of each example run with --check (default 5)\n"
            "  -I, --include DIR  another include directory for C with --check\n"
+           "      --unsafe-sandbox  with --check, run the code even when the kernel refuses a\n"
+           "                     layer of the sandbox (see docs/security.md)\n"
            "  -v, --verbose      show each reply and check report on stderr\n"
            "  -h, --help         show this help\n\n"
            "With --backend http://HOST:PORT/v1 the model is that OpenAI-compatible server's\n"
@@ -82,8 +86,10 @@ static void on_attempt(void *ud, int attempt, const char *reply, const char *cod
     (void)code;
     if (p->verbose) {
         fputc('\n', stderr);
-        if (rep)
-            fprintf(stderr, "octet gen: check:\n%s", rep->text);
+        if (rep) {
+            fputs("octet gen: check:\n", stderr);
+            termsafe_write(stderr, rep->text, strlen(rep->text));
+        }
     }
     if (!*error) {
         fprintf(stderr, "octet gen: attempt %d/%d: %s\n", attempt, p->attempts,
@@ -99,7 +105,7 @@ static void on_attempt(void *ud, int attempt, const char *reply, const char *cod
 static void stream_text(void *ud, const char *piece, size_t len)
 {
     (void)ud;
-    fwrite(piece, 1, len, stderr);
+    termsafe_write(stderr, piece, len);
 }
 
 static int write_file(const char *path, const char *text)
@@ -143,6 +149,7 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         {"no-context", no_argument, NULL, OPT_NO_CONTEXT},
         {"repo", required_argument, NULL, OPT_REPO},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"unsafe-sandbox", no_argument, NULL, OPT_UNSAFE_SANDBOX},
         {"include", required_argument, NULL, 'I'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -214,6 +221,9 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
             if (cli_parse_float("gen", "--timeout", optarg, 0.05, 86400, &d))
                 return CLI_EXIT_USAGE;
             o->co.timeout_s = d;
+            break;
+        case OPT_UNSAFE_SANDBOX:
+            o->co.unsafe_sandbox = true;
             break;
         case 'I':
             if (o->n_inc == GEN_MAX_INCLUDES)

@@ -18,6 +18,7 @@
 #include "patch.h"
 #include "rag.h"
 #include "refactor.h"
+#include "termsafe.h"
 
 #define REFACTOR_DEFAULT_CTX 4096
 
@@ -70,7 +71,7 @@ static void usage(void)
 static void stream_text(void *ud, const char *piece, size_t len)
 {
     (void)ud;
-    fwrite(piece, 1, len, stderr);
+    termsafe_write(stderr, piece, len);
 }
 
 /* What -v shows as the steps start. */
@@ -319,7 +320,7 @@ int cmd_refactor(int argc, char **argv)
     }
     if (run && res.step == REFACTOR_CHECK) {
         if (!o.verbose)
-            fprintf(stderr, "%s", res.diff);
+            termsafe_write(stderr, res.diff, strlen(res.diff));
         rc = cli_fail("refactor", "%s; nothing was changed", err.msg);
         goto done;
     }

@@ -17,6 +17,7 @@
 #include "cli_engine.h"
 #include "remote.h"
 #include "sample.h"
+#include "termsafe.h"
 
 #define RUN_DEFAULT_CTX 4096
 #define RUN_MAX_STOPS 16
@@ -90,9 +91,13 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* The model's text; on a terminal its control characters as escapes. */
 static int write_out(const char *p, size_t n)
 {
-    if (n && fwrite(p, 1, n, stdout) != n)
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(STDOUT_FILENO);
+    if (n && (tty ? termsafe_write(stdout, p, n) : (int)(fwrite(p, 1, n, stdout) == n) - 1))
         return -1;
     return fflush(stdout);
 }

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "rag.h"
+#include "termsafe.h"
 
 static const char USAGE[] =
     "Usage: octet search [QUERY...] [-k N] [--json] [--context TOKENS]\n"
@@ -155,7 +157,10 @@ int cmd_search(int argc, char **argv)
             rc = cli_fail_err("search", &err);
             goto done;
         }
-        fputs(ctx, stdout);
+        if (isatty(STDOUT_FILENO))
+            termsafe_write(stdout, ctx, strlen(ctx));
+        else
+            fputs(ctx, stdout);
         free(ctx);
     } else if (json) {
         putchar('[');
@@ -174,8 +179,13 @@ int cmd_search(int argc, char **argv)
     } else {
         for (size_t i = 0; i < res.n; i++) {
             const rag_hit_t *h = &res.hits[i];
-            printf("%3zu  %8.3f  %s:%d-%d%s%s\n", i + 1, h->score, h->path, h->start, h->end,
-                   h->symbol ? "  " : "", h->symbol ? h->symbol : "");
+            /* names from the repository: their control characters shown as escapes */
+            char *path = termsafe_str(h->path, strlen(h->path));
+            char *sym = h->symbol ? termsafe_str(h->symbol, strlen(h->symbol)) : NULL;
+            printf("%3zu  %8.3f  %s:%d-%d%s%s\n", i + 1, h->score, path ? path : "?", h->start, h->end,
+                   sym ? "  " : "", sym ? sym : "");
+            free(path);
+            free(sym);
         }
     }
     if (fflush(stdout) != 0)

@@ -25,6 +25,7 @@ enum {
     OPT_TEMPLATE,
     OPT_MAX_TOKENS,
     OPT_NAME,
+    OPT_API_KEY,
 };
 
 static void usage(void)
@@ -46,6 +47,9 @@ static void usage(void)
            "      --template NAME   chat format: chatml | qwen | llama3 | llama2 | deepseek | none\n"
            "                        (default: recognized from the model's tokenizer.chat_template)\n"
            "      --name NAME       model name in /v1/models and answers (default: the file's base name)\n"
+           "      --api-key KEY     require \"Authorization: Bearer KEY\" on every endpoint but /health\n"
+           "                        (default: $OCTET_API_KEY; none: no authentication at all, see\n"
+           "                        docs/security.md); prefer the variable, the command line is public\n"
            "  -h, --help            show this help\n\n"
            "Prints \"octet serve: listening on http://HOST:PORT (...)\" on stderr when ready.\n"
            "The API is described in docs/server.md.\n\n%s",
@@ -68,8 +72,10 @@ static void model_name(const char *path, char *buf, size_t n)
     snprintf(buf, n, "%.*s", (int)l, b);
 }
 
-/* Engine options and sampling defaults of preset NAME into CE and CFG. */
-static int apply_preset(const char *name, cli_eng_t *ce, srv_cfg_t *cfg, char *model_buf, size_t model_n)
+/* Engine options and sampling defaults of preset NAME into CE and CFG. The
+ * preset is copied into KEEP, which must outlive the engine: CE's options
+ * point into it (backend, calib), not into the list freed here. */
+static int apply_preset(const char *name, cli_eng_t *ce, srv_cfg_t *cfg, preset_t *keep)
 {
     char shipped[1024], user[1024];
     preset_list_t list = {0};
@@ -106,9 +112,12 @@ static int apply_preset(const char *name, cli_eng_t *ce, srv_cfg_t *cfg, char *m
         rc = cli_fail_err("serve", &err);
         goto done;
     }
-    snprintf(model_buf, model_n, "%s", path);
-    ce->model = model_buf;
-    preset_eng_opts(p, plan.ctx, &ce->opts);
+    *keep = *p;
+    if (path != ce->model) {
+        snprintf(keep->model, sizeof keep->model, "%s", path);
+        ce->model = keep->model;
+    }
+    preset_eng_opts(keep, plan.ctx, &ce->opts);
     ce->ctx_set = true;
     cfg->sp.temp = p->temperature;
     cfg->sp.top_p = p->top_p;
@@ -131,6 +140,7 @@ int cmd_serve(int argc, char **argv)
         {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
         {"template", required_argument, NULL, OPT_TEMPLATE},
         {"name", required_argument, NULL, OPT_NAME},
+        {"api-key", required_argument, NULL, OPT_API_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -192,6 +202,9 @@ int cmd_serve(int argc, char **argv)
         case OPT_NAME:
             name = optarg;
             break;
+        case OPT_API_KEY:
+            cfg.api_key = optarg;
+            break;
         case 'h':
             usage();
             return CLI_EXIT_OK;
@@ -203,18 +216,24 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
     if (ce.remote)
         return cli_usage("serve", "--backend %s: octet serve runs a local engine (cpu, cuda or auto)", ce.remote);
-    static char preset_model[PRESET_PATH_MAX];
+    static preset_t preset_kept;
     if (preset) {
         /* the preset first, then the options given here on top of it */
         const char *m = ce.model;
         cli_eng_init(&ce);
         ce.model = m;
-        if ((r = apply_preset(preset, &ce, &cfg, preset_model, sizeof preset_model)))
+        if ((r = apply_preset(preset, &ce, &cfg, &preset_kept)))
             return r;
         for (size_t i = 0; i < n_eng; i++)
             if (eng_args[i].opt != 'm' && (r = cli_eng_option(&ce, "serve", eng_args[i].opt, eng_args[i].arg)) != 1)
                 return r;
     }
+    if (!cfg.api_key) {
+        const char *k = getenv("OCTET_API_KEY");
+        cfg.api_key = k && *k ? k : NULL;
+    }
+    if (cfg.api_key && !*cfg.api_key)
+        return cli_usage("serve", "--api-key: the key is empty");
     const char *env = getenv("OCTET_SERVE_TOKEN_DELAY_MS");
     if (env && *env)
         cfg.token_delay_ms = (unsigned)strtoul(env, NULL, 10);

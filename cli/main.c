@@ -1,10 +1,17 @@
 /* main.c - the octet entry point: dispatches subcommands, prints --help and
  * --version. With no subcommand, or with options first, octet opens the TUI. */
+#include <dirent.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "engine.h"
+#include "patch.h"
 #include "tui.h"
 #include "cpu/cpu_kernels.h"
 
@@ -71,8 +78,71 @@ static void print_version(void)
         printf("gpu: none usable (%s); --backend auto uses the CPU\n", e.msg);
 }
 
+/* An apply or undo killed midway in the repository around the current
+ * directory is finished or rolled back before anything else (patch.h).
+ * Cheap when there is none: a walk up to the nearest .git and one stat. */
+static void recover_interrupted_apply(void)
+{
+    char dir[PATH_MAX], probe[PATH_MAX + 64];
+    struct stat st;
+    if (!getcwd(dir, sizeof dir))
+        return;
+    for (;;) {
+        snprintf(probe, sizeof probe, "%s/.git", dir);
+        if (!stat(probe, &st))
+            break;
+        char *slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+            return;
+        *slash = '\0';
+    }
+    char gitdir[PATH_MAX * 2 + 64] = "", journal[PATH_MAX * 2 + 80];
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(gitdir, sizeof gitdir, "%s", probe);
+    } else { /* a linked worktree's .git file: "gitdir: PATH" */
+        FILE *f = fopen(probe, "r");
+        char line[PATH_MAX + 16] = "";
+        if (!f)
+            return;
+        if (!fgets(line, sizeof line, f))
+            line[0] = '\0';
+        fclose(f);
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strncmp(line, "gitdir: ", 8))
+            return;
+        if (line[8] == '/')
+            snprintf(gitdir, sizeof gitdir, "%s", line + 8);
+        else
+            snprintf(gitdir, sizeof gitdir, "%s/%s", dir, line + 8);
+    }
+    snprintf(journal, sizeof journal, "%s/octet/journal", gitdir);
+    if (stat(journal, &st)) {
+        /* or an undo record half written or half removed (NNNNNN.tmp) */
+        snprintf(journal, sizeof journal, "%s/octet/undo", gitdir);
+        DIR *d = opendir(journal);
+        struct dirent *e;
+        bool stale = false;
+        while (d && !stale && (e = readdir(d)) != NULL) {
+            size_t l = strlen(e->d_name);
+            stale = l > 4 && !strcmp(e->d_name + l - 4, ".tmp");
+        }
+        if (d)
+            closedir(d);
+        if (!stale)
+            return;
+    }
+    char *notice = NULL;
+    errmsg_t err = {0};
+    if (patch_recover(dir, &notice, &err))
+        fprintf(stderr, "octet: cannot recover an interrupted apply: %s\n", err.msg);
+    else if (notice)
+        fprintf(stderr, "octet: %s\n", notice);
+    free(notice);
+}
+
 int main(int argc, char **argv)
 {
+    recover_interrupted_apply();
     /* no subcommand, or options first: the terminal UI */
     if (argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h") &&
                      strcmp(argv[1], "--version") && strcmp(argv[1], "-V")))

@@ -1,9 +1,12 @@
 /* util.c - error reporting and input helpers shared by the subcommands. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "sb.h"
@@ -38,19 +41,92 @@ int cli_fail_err(const char *cmd, const errmsg_t *err)
 
 int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err)
 {
-    sbuf_t b = {0};
-    int e = sb_read(&b, f);
+    return cli_read_max(f, SIZE_MAX - 1, out, len, err);
+}
+
+int cli_read_max(FILE *f, size_t max, char **out, size_t *len, errmsg_t *err)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
     *out = NULL;
     *len = 0;
-    if (e) {
-        sb_free(&b);
-        if (e == ENOMEM)
-            return errmsg_set(err, OCT_ENOMEM, "out of memory reading input");
-        return errmsg_set(err, OCT_EIO, "read error: %s", strerror(e));
+    if (!buf)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory reading input");
+    for (;;) {
+        if (cap - n < 2) {
+            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                return errmsg_set(err, OCT_ENOMEM, "out of memory reading input");
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (n > max) {
+            free(buf);
+            return errmsg_set(err, OCT_ENOMEM, "larger than %zu bytes: refused", max);
+        }
+        if (r == 0) {
+            if (ferror(f)) {
+                free(buf);
+                return errmsg_set(err, OCT_EIO, "read error: %s", strerror(errno));
+            }
+            break;
+        }
     }
-    *len = b.n;
-    *out = sb_take(&b);
-    return *out ? 0 : errmsg_set(err, OCT_ENOMEM, "out of memory reading input");
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int cli_check_regular(const char *path, errmsg_t *err)
+{
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errmsg_set(err, errno == ENOENT ? OCT_ENOTFOUND : OCT_EIO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st))
+        rc = errmsg_set(err, OCT_EIO, "%s: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = errmsg_set(err, OCT_EINVAL, "%s: not a regular file (%s)", path,
+                        S_ISFIFO(st.st_mode)   ? "a FIFO"
+                        : S_ISDIR(st.st_mode)  ? "a directory"
+                        : S_ISCHR(st.st_mode)  ? "a character device"
+                        : S_ISBLK(st.st_mode)  ? "a block device"
+                        : S_ISSOCK(st.st_mode) ? "a socket"
+                                               : "special");
+    close(fd);
+    return rc;
+}
+
+const char *cli_default_model(void)
+{
+    static char path[4096];
+    const char *env = getenv("OCTET_MODEL");
+    if (env) /* set but empty: the user wants no default model */
+        return *env && access(env, R_OK) == 0 ? env : NULL;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    static const char *const rel[] = {"models/octet-code.gguf", "../models/octet-code.gguf",
+                                      "../share/octet/models/octet-code.gguf"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        int w = snprintf(path, sizeof path, "%.3000s/%s", exe, rel[i]);
+        if (w > 0 && (size_t)w < sizeof path && access(path, R_OK) == 0)
+            return path;
+    }
+    return NULL;
 }
 
 bool cli_confirm(const char *question)

@@ -1216,7 +1216,28 @@ static int encode_fragment(enc_t *e, const char *text, size_t len, errmsg_t *err
     return 0;
 }
 
+static int encode_ranges(const tok_t *t, const char *text, size_t len, int flags, const size_t *plain,
+                         size_t n_plain, int32_t **ids, size_t *n, errmsg_t *err);
+
 int tok_encode(const tok_t *t, const char *text, size_t len, int flags, int32_t **ids, size_t *n, errmsg_t *err)
+{
+    return encode_ranges(t, text, len, flags, NULL, 0, ids, n, err);
+}
+
+int tok_encode_ranges(const tok_t *t, const char *text, size_t len, int flags, const size_t *plain, size_t n_plain,
+                      int32_t **ids, size_t *n, errmsg_t *err)
+{
+    for (size_t i = 0; i < n_plain; i++)
+        if (plain[2 * i] > plain[2 * i + 1] || plain[2 * i + 1] > len || (i && plain[2 * i] < plain[2 * i - 1])) {
+            *ids = NULL;
+            *n = 0;
+            return errmsg_set(err, OCT_EINVAL, "tok_encode_ranges: plain range %zu is out of order", i);
+        }
+    return encode_ranges(t, text, len, flags, plain, n_plain, ids, n, err);
+}
+
+static int encode_ranges(const tok_t *t, const char *text, size_t len, int flags, const size_t *plain,
+                         size_t n_plain, int32_t **ids, size_t *n, errmsg_t *err)
 {
     *ids = NULL;
     *n = 0;
@@ -1233,9 +1254,20 @@ int tok_encode(const tok_t *t, const char *text, size_t len, int flags, int32_t 
         emit(&e, t->bos);
 
     /* Cut special entries out; encode the text between them. */
-    size_t raw = 0, pos = 0;
+    size_t raw = 0, pos = 0, r = 0;
     while (pos < len && !e.oom) {
-        int32_t id = match_special(t, text, len, pos, flags);
+        /* nothing is cut out of a plain range, and no entry recognized
+         * outside may reach into the next one */
+        while (r < n_plain && pos >= plain[2 * r + 1])
+            r++;
+        bool inside = r < n_plain && pos >= plain[2 * r];
+        int32_t id = inside ? -1 : match_special(t, text, len, pos, flags);
+        if (id >= 0 && r < n_plain) {
+            size_t sl;
+            text_of(t, id, &sl);
+            if (pos + sl > plain[2 * r])
+                id = -1;
+        }
         if (id < 0) {
             pos++;
             continue;

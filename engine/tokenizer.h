@@ -69,6 +69,12 @@ bool tok_add_eos(const tok_t *t);
  * decode as a space. */
 int tok_encode(const tok_t *t, const char *text, size_t len, int flags, int32_t **ids, size_t *n,
                errmsg_t *err);
+/* tok_encode, but no special entry (control or user-defined) is recognized
+ * inside the N_PLAIN byte ranges [PLAIN[2i], PLAIN[2i+1]) (sorted, not
+ * overlapping), nor one that starts outside and reaches into them: text there
+ * (a chat message's content) is always encoded as text. */
+int tok_encode_ranges(const tok_t *t, const char *text, size_t len, int flags, const size_t *plain, size_t n_plain,
+                      int32_t **ids, size_t *n, errmsg_t *err);
 
 /* The bytes token ID stands for in decoded text (byte-level mapping undone,
  * SentencePiece's U+2581 turned into a space, <0xNN> into the byte).

@@ -23,6 +23,8 @@
 
 #include "patch.h"
 #include "sb.h"
+#include "patch_io.h"
+#include "termsafe.h"
 
 #define PATCH_RECORD_VERSION 1
 
@@ -374,10 +376,13 @@ char *patch_summary(const patch_t *p)
 
 /* ---- colors --------------------------------------------------------------- */
 
-char *patch_colorize(const char *text, bool color)
+char *patch_colorize(const char *raw, bool color)
 {
-    if (!color)
-        return strdup(text);
+    /* the patch's text is untrusted: its control characters are shown as
+     * escapes, never sent to the terminal */
+    char *text = termsafe_str(raw, strlen(raw));
+    if (!text || !color)
+        return text;
     sbuf_t b = {0};
     long old_left = 0, new_left = 0, a, bb, c, d;
     for (const char *p = text; *p;) {
@@ -414,6 +419,7 @@ char *patch_colorize(const char *text, bool color)
             sb_add(&b, "\n");
         p += n + (p[n] == '\n');
     }
+    free(text);
     return sb_take(&b);
 }
 
@@ -801,6 +807,7 @@ typedef struct repo_ctx {
     git_repository *repo;
     const char *root; /* the work tree, ending in '/' */
     char undo_dir[PATH_MAX];
+    char journal[PATH_MAX]; /* <git dir>/octet/journal: an apply or undo in progress */
     int lock_fd;
     git_odb *odb;
     git_odb_backend *mempack; /* owned by odb */
@@ -848,8 +855,11 @@ static int repo_open(repo_ctx_t *r, const char *dir, errmsg_t *err)
     }
     r->mempack = mp;
     snprintf(r->undo_dir, sizeof r->undo_dir, "%soctet/undo", git_repository_path(r->repo));
+    snprintf(r->journal, sizeof r->journal, "%soctet/journal", git_repository_path(r->repo));
     return 0;
 }
+
+static int recover(repo_ctx_t *r, char **notice, errmsg_t *err);
 
 static int mkdirs(const char *path, mode_t mode)
 {
@@ -878,7 +888,8 @@ static int repo_lock(repo_ctx_t *r, errmsg_t *err)
         return errmsg_set(err, OCT_EIO, "%s: %s", lock, strerror(errno));
     if (flock(r->lock_fd, LOCK_EX | LOCK_NB))
         return errmsg_set(err, OCT_EIO, "another octet apply or undo is running in this repository (%s)", lock);
-    return 0;
+    /* an apply or undo killed midway is finished or rolled back first */
+    return recover(r, NULL, err);
 }
 
 static char *read_all(const char *path, size_t *len, int *e)
@@ -1204,62 +1215,6 @@ done:
 
 /* ---- writing files --------------------------------------------------------- */
 
-/* Remove the empty directories above PATH, up to the work tree. */
-static void prune_dirs(const char *root, const char *path)
-{
-    char full[PATH_MAX * 2];
-    size_t rl = strlen(root);
-    snprintf(full, sizeof full, "%s%s", root, path);
-    for (;;) {
-        char *slash = strrchr(full + rl, '/');
-        if (!slash)
-            return;
-        *slash = '\0';
-        if (rmdir(full))
-            return;
-    }
-}
-
-/* Write DATA to PATH through a temporary file in its directory, renamed
- * over it, so the file is never seen half written. */
-static int write_atomic(const char *root, const char *path, const char *data, size_t len, mode_t perm,
-                        errmsg_t *err)
-{
-    char full[PATH_MAX * 2], tmp[PATH_MAX * 2 + 32];
-    snprintf(full, sizeof full, "%s%s", root, path);
-    char *slash = strrchr(full, '/');
-    *slash = '\0';
-    if (mkdirs(full, 0777))
-        return errmsg_set(err, OCT_EIO, "%s: cannot create its directory: %s", path, strerror(errno));
-    snprintf(tmp, sizeof tmp, "%s/.octet-tmp-XXXXXX", full);
-    *slash = '/';
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return errmsg_set(err, OCT_EIO, "%s: %s", path, strerror(errno));
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return errmsg_set(err, OCT_EIO, "%s: write failed: %s", path, strerror(e));
-        }
-        off += (size_t)w;
-    }
-    if (fchmod(fd, perm) || fsync(fd) || close(fd)) {
-        int e = errno;
-        unlink(tmp);
-        return errmsg_set(err, OCT_EIO, "%s: %s", path, strerror(e));
-    }
-    if (rename(tmp, full)) {
-        int e = errno;
-        unlink(tmp);
-        return errmsg_set(err, OCT_EIO, "%s: %s", path, strerror(e));
-    }
-    return 0;
-}
-
 static mode_t perm_old(const touch_t *t) { return t->perm; }
 
 static mode_t perm_new(const touch_t *t)
@@ -1267,37 +1222,92 @@ static mode_t perm_new(const touch_t *t)
     return t->new_exec ? t->perm | ((t->perm & 0444) >> 2) : t->perm & ~(mode_t)0111;
 }
 
-/* Put the file in state FORWARD (the new contents) or not (the old ones). */
-static int put_state(const char *root, const touch_t *t, bool forward, errmsg_t *err)
+/* The temporary file of file I of record ID, next to the file: names a
+ * recovery can find again. */
+static void tmp_name(char *buf, size_t size, const char *id, size_t i, bool reverse)
 {
-    bool want = forward ? t->exists : t->existed;
-    if (want)
-        return write_atomic(root, t->path, forward ? t->new_data : t->old_data, forward ? t->new_len : t->old_len,
-                            forward ? perm_new(t) : perm_old(t), err);
-    char full[PATH_MAX * 2];
-    snprintf(full, sizeof full, "%s%s", root, t->path);
-    if (unlink(full) && errno != ENOENT)
-        return errmsg_set(err, OCT_EIO, "%s: cannot remove: %s", t->path, strerror(errno));
-    prune_dirs(root, t->path);
-    return 0;
+    snprintf(buf, size, ".octet-tmp-%s-%zu%s", id, i, reverse ? "r" : "");
 }
 
-/* Make every touched file what FORWARD says (the new contents, or the old
- * ones); on a failure put back the files already changed. */
-static int write_all(const char *root, touch_t *t, size_t n, bool forward, errmsg_t *err)
+/* Put the file in state FORWARD (the new contents) or not (the old ones)
+ * at once: staged and committed (in-process rollbacks and recovery). */
+static int put_state(patch_io_t *io, const touch_t *t, size_t i, const char *id, bool forward, errmsg_t *err)
 {
-    int rc = 0;
-    size_t i;
+    bool want = forward ? t->exists : t->existed;
+    if (!want)
+        return patch_io_remove(io, t->path, err);
+    char tmp[96];
+    tmp_name(tmp, sizeof tmp, id, i, true);
+    int rc = patch_io_stage(io, t->path, tmp, forward ? t->new_data : t->old_data, forward ? t->new_len : t->old_len,
+                            forward ? perm_new(t) : perm_old(t), err);
+    if (!rc && ((rc = patch_io_sync(io, err)) || (rc = patch_io_commit(io, t->path, tmp, err))))
+        patch_io_discard(io, t->path, tmp);
+    return rc;
+}
+
+static void remove_record(const char *dir);
+
+/* Make every touched file what FORWARD says (the new contents, or the old
+ * ones), all or none, crash-safe: the journal "apply ID" / "undo ID" is
+ * written first; every new version is then staged (fsync'd) next to its
+ * file, and only then renamed into place, one by one; the journal is
+ * cleared last. A crash at any point leaves the journal, and recover()
+ * finishes or rolls back from the undo record. On a failure here the files
+ * already changed are put back (for an apply, the record RECORD_DIR is
+ * dropped first). */
+static int write_all(repo_ctx_t *r, touch_t *t, size_t n, bool forward, const char *id, const char *record_dir,
+                     errmsg_t *err)
+{
+    patch_io_t *io = NULL;
+    char tmp[96];
+    size_t i = 0, staged = 0;
+    int rc;
+    if ((rc = patch_io_open(&io, r->root, err)))
+        return rc;
+    if ((rc = patch_io_journal_write(r->journal, forward ? "apply" : "undo", id, err)))
+        goto out;
+    for (staged = 0; staged < n; staged++) {
+        const touch_t *x = &t[staged];
+        if (!(forward ? x->exists : x->existed))
+            continue;
+        tmp_name(tmp, sizeof tmp, id, staged, false);
+        if ((rc = patch_io_stage(io, x->path, tmp, forward ? x->new_data : x->old_data,
+                                 forward ? x->new_len : x->old_len, forward ? perm_new(x) : perm_old(x), err)))
+            break;
+    }
+    if (!rc)
+        rc = patch_io_sync(io, err); /* the new contents on disk before any rename */
+    if (rc) {
+        for (size_t k = 0; k < staged; k++) {
+            tmp_name(tmp, sizeof tmp, id, k, false);
+            patch_io_discard(io, t[k].path, tmp);
+        }
+        char msg[ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "write failed");
+        if (forward)
+            remove_record(record_dir);
+        patch_io_journal_clear(r->journal, NULL);
+        rc = errmsg_set(err, OCT_EIO, "%.400s; nothing was changed", msg);
+        goto out;
+    }
     for (i = 0; i < n; i++) {
-        if ((rc = put_state(root, &t[i], forward, err)))
+        tmp_name(tmp, sizeof tmp, id, i, false);
+        if ((forward ? t[i].exists : t[i].existed) ? (rc = patch_io_commit(io, t[i].path, tmp, err))
+                                                   : (rc = patch_io_remove(io, t[i].path, err)))
             break;
         t[i].done = true;
     }
-    if (!rc)
-        return 0;
+    if (!rc && !(rc = patch_io_sync(io, err)))
+        goto out; /* the caller clears the journal after its last step */
     size_t restored = 0, failed = 0;
+    for (size_t k = i + 1; k < n; k++) {
+        tmp_name(tmp, sizeof tmp, id, k, false);
+        patch_io_discard(io, t[k].path, tmp);
+    }
+    tmp_name(tmp, sizeof tmp, id, i, false);
+    patch_io_discard(io, t[i].path, tmp);
     for (size_t k = i; k-- > 0;) {
-        if (put_state(root, &t[k], !forward, NULL))
+        if (put_state(io, &t[k], k, id, !forward, NULL))
             failed++;
         else
             restored++;
@@ -1305,24 +1315,52 @@ static int write_all(const char *root, touch_t *t, size_t n, bool forward, errms
     }
     char msg[ERRMSG_MAX];
     snprintf(msg, sizeof msg, "%s", err ? err->msg : "write failed");
-    if (failed)
-        return errmsg_set(err, OCT_EIO, "%.300s; restoring the %zu file%s written before failed for %zu of them", msg,
-                          restored + failed, restored + failed == 1 ? "" : "s", failed);
-    return errmsg_set(err, OCT_EIO, "%.300s; nothing was changed (%zu file%s written before %s restored)", msg,
-                      restored, restored == 1 ? "" : "s", restored == 1 ? "was" : "were");
+    if (failed) {
+        /* the journal stays: the next run tries again */
+        rc = errmsg_set(err, OCT_EIO, "%.300s; restoring the %zu file%s written before failed for %zu of them", msg,
+                        restored + failed, restored + failed == 1 ? "" : "s", failed);
+        goto out;
+    }
+    if (forward)
+        remove_record(record_dir);
+    patch_io_journal_clear(r->journal, NULL);
+    rc = errmsg_set(err, OCT_EIO, "%.300s; nothing was changed (%zu file%s written before %s restored)", msg, restored,
+                    restored == 1 ? "" : "s", restored == 1 ? "was" : "were");
+out:
+    patch_io_close(io);
+    return rc;
 }
 
 /* ---- undo records ----------------------------------------------------------- */
 
+/* Drop the record DIR: renamed to DIR.tmp first, so that a crash while it
+ * is being deleted never leaves a damaged record on the stack. */
 static void remove_record(const char *dir)
 {
+    char gone[PATH_MAX + 80];
+    size_t dl = strlen(dir);
+    if (dl > 4 && !strcmp(dir + dl - 4, ".tmp")) {
+        snprintf(gone, sizeof gone, "%s", dir);
+    } else {
+        snprintf(gone, sizeof gone, "%s.tmp", dir);
+        if (rename(dir, gone) && errno == ENOENT)
+            return;
+        char parent[PATH_MAX + 80];
+        snprintf(parent, sizeof parent, "%s", dir);
+        char *slash = strrchr(parent, '/');
+        if (slash) {
+            *slash = '\0';
+            patch_io_fsync_path(parent);
+        }
+    }
+    dir = gone;
     DIR *d = opendir(dir);
     if (d) {
         struct dirent *e;
         while ((e = readdir(d)) != NULL) {
             if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
                 continue;
-            char path[PATH_MAX + 300];
+            char path[PATH_MAX + 400];
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
             unlink(path);
         }
@@ -1429,7 +1467,13 @@ static int write_record(repo_ctx_t *r, const patch_t *p, const touch_t *t, size_
     free(json);
     free(summary);
     cJSON_Delete(root);
-    if (!ok || rename(tmp, final)) {
+    /* on disk (one syncfs for every file of it) before the journal names it */
+    int dfd = ok ? open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (ok && (dfd < 0 || syncfs(dfd)))
+        ok = false;
+    if (dfd >= 0)
+        close(dfd);
+    if (!ok || rename(tmp, final) || patch_io_fsync_path(r->undo_dir)) {
         if (ok)
             e = errno;
         remove_record(tmp);
@@ -1453,11 +1497,9 @@ int patch_apply(const patch_t *p, const char *repo_dir, bool force, char **recor
         (rc = collect_touches(p, r.root, &t, &n, err)) || (rc = compute_new(p, &r, t, n, err)) ||
         (rc = write_record(&r, p, t, n, id, sizeof id, err)))
         goto done;
-    if ((rc = write_all(r.root, t, n, true, err))) {
-        snprintf(dir, sizeof dir, "%s/%s", r.undo_dir, id);
-        remove_record(dir);
+    snprintf(dir, sizeof dir, "%s/%s", r.undo_dir, id);
+    if ((rc = write_all(&r, t, n, true, id, dir, err)) || (rc = patch_io_journal_clear(r.journal, err)))
         goto done;
-    }
     if (record_id && !(*record_id = strdup(id)))
         rc = errmsg_set(err, OCT_ENOMEM, "out of memory (the patch was applied)");
 done:
@@ -1632,6 +1674,131 @@ fail:
     return rc;
 }
 
+/* Records whose removal was interrupted (NNNNNN.tmp) or never completed. */
+static void drop_stale_records(const char *undo_dir)
+{
+    DIR *d = opendir(undo_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && !strcmp(e->d_name + l - 4, ".tmp") && isdigit((unsigned char)e->d_name[0])) {
+            char path[PATH_MAX + 300];
+            snprintf(path, sizeof path, "%s/%s", undo_dir, e->d_name);
+            remove_record(path);
+        }
+    }
+    closedir(d);
+}
+
+/* An apply or undo that did not finish (killed, power lost) left its
+ * journal. An apply whose files all have their new contents is finished
+ * (the journal dropped); otherwise every file is put back to the previous
+ * contents saved in the undo record, which is dropped. An interrupted undo
+ * is finished the same way. A file in neither state (changed since) is left
+ * as it is and named. Leftover temporary files go too. */
+static int recover(repo_ctx_t *r, char **notice, errmsg_t *err)
+{
+    char op[16], id[32], dir[PATH_MAX + 64], tmp[96];
+    patch_undo_t *u = NULL;
+    touch_t *t = NULL;
+    size_t n = 0, restored = 0, left = 0;
+    patch_io_t *io = NULL;
+    struct stat st;
+    sbuf_t msg = {0};
+    if (notice)
+        *notice = NULL;
+    drop_stale_records(r->undo_dir);
+    int rc = patch_io_journal_read(r->journal, op, sizeof op, id, sizeof id, err);
+    if (rc == OCT_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    bool apply = !strcmp(op, "apply");
+    if (!apply && strcmp(op, "undo"))
+        return errmsg_set(err, OCT_EFORMAT, "%s: unknown operation '%s'", r->journal, op);
+    snprintf(dir, sizeof dir, "%s/%s", r->undo_dir, id);
+    if (stat(dir, &st)) {
+        /* the record is gone: the operation had ended */
+        return patch_io_journal_clear(r->journal, err);
+    }
+    if ((rc = load_record(r, &u, &t, &n, err)))
+        goto out;
+    if (strcmp(u->id, id)) {
+        rc = errmsg_set(err, OCT_EFORMAT, "%s names record %s, but the newest record is %s: not recovered", r->journal,
+                        id, u->id);
+        goto out;
+    }
+    if ((rc = patch_io_open(&io, r->root, err)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        tmp_name(tmp, sizeof tmp, id, i, false);
+        patch_io_discard(io, t[i].path, tmp);
+        tmp_name(tmp, sizeof tmp, id, i, true);
+        patch_io_discard(io, t[i].path, tmp);
+    }
+    if (apply && u->n_changed == 0) {
+        sb_addf(&msg, "an interrupted apply (undo record %s) had written every file: it is complete", id);
+        rc = patch_io_journal_clear(r->journal, err);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool at_before = t[i].exists == t[i].existed && (!t[i].existed || !git_oid_cmp(&t[i].new_oid, &t[i].old_oid));
+        if (at_before)
+            continue;
+        if (u->files[i].changed) {
+            sb_addf(&msg, "%s%s", left++ ? ", " : "", t[i].path);
+            continue;
+        }
+        if ((rc = put_state(io, &t[i], i, id, false, err)))
+            goto out;
+        restored++;
+    }
+    char *leftover = sb_take(&msg);
+    msg = (sbuf_t){0};
+    sb_addf(&msg, "an interrupted %s (undo record %s) was %s: %zu file%s restored to %s previous contents", op, id,
+            apply ? "rolled back" : "finished", restored, restored == 1 ? "" : "s", restored == 1 ? "its" : "their");
+    if (left)
+        sb_addf(&msg, "; %zu file%s changed since left as they are (%s)", left, left == 1 ? "" : "s",
+                leftover ? leftover : "");
+    free(leftover);
+    remove_record(dir);
+    rc = patch_io_journal_clear(r->journal, err);
+out:
+    if (!rc && notice && msg.s)
+        *notice = sb_take(&msg);
+    free(msg.s);
+    patch_io_close(io);
+    touches_free(t, n);
+    patch_undo_free(u);
+    return rc;
+}
+
+int patch_recover(const char *repo_dir, char **notice, errmsg_t *err)
+{
+    repo_ctx_t r;
+    *notice = NULL;
+    int rc = repo_open(&r, repo_dir, err);
+    if (rc)
+        return rc;
+    char lock[PATH_MAX + 16];
+    if (mkdirs(r.undo_dir, 0755)) {
+        rc = errmsg_set(err, OCT_EIO, "%s: %s", r.undo_dir, strerror(errno));
+    } else {
+        snprintf(lock, sizeof lock, "%s.lock", r.undo_dir);
+        r.lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (r.lock_fd < 0)
+            rc = errmsg_set(err, OCT_EIO, "%s: %s", lock, strerror(errno));
+        else if (flock(r.lock_fd, LOCK_EX | LOCK_NB))
+            rc = 0; /* an apply or undo is running: it is not interrupted */
+        else
+            rc = recover(&r, notice, err);
+    }
+    repo_close(&r);
+    return rc;
+}
+
 int patch_undo_peek(const char *repo_dir, patch_undo_t **out, errmsg_t *err)
 {
     repo_ctx_t r;
@@ -1641,6 +1808,10 @@ int patch_undo_peek(const char *repo_dir, patch_undo_t **out, errmsg_t *err)
     int rc = repo_open(&r, repo_dir, err);
     if (rc)
         return rc;
+    if ((rc = repo_lock(&r, err))) {
+        repo_close(&r);
+        return rc;
+    }
     rc = load_record(&r, out, &t, &n, err);
     touches_free(t, n);
     repo_close(&r);
@@ -1673,10 +1844,14 @@ int patch_undo(const char *repo_dir, bool force, patch_undo_t **done, errmsg_t *
         free(b.s);
         goto out;
     }
-    if ((rc = write_all(r.root, t, n, false, err)))
-        goto out;
     snprintf(dir, sizeof dir, "%s/%s", r.undo_dir, u->id);
+    /* the record goes before the journal "undo ID" is cleared: a crash in
+     * between is finished by recover(), never redone */
+    if ((rc = write_all(&r, t, n, false, u->id, dir, err)))
+        goto out;
     remove_record(dir);
+    if ((rc = patch_io_journal_clear(r.journal, err)))
+        goto out;
     u->depth--;
     if (done) {
         *done = u;

@@ -60,8 +60,9 @@ const char *patch_text(const patch_t *p); /* the diff as given */
 /* "3 files changed, 10 insertions(+), 2 deletions(-)". Malloc'd. */
 char *patch_summary(const patch_t *p);
 
-/* Unified diff TEXT for a terminal: with COLOR, file headers bold, hunk
- * headers cyan, removed lines red, added lines green (ANSI SGR). Malloc'd. */
+/* Unified diff TEXT for a terminal: its control characters as visible
+ * escapes (termsafe.h); with COLOR, file headers bold, hunk headers cyan,
+ * removed lines red, added lines green (ANSI SGR). Malloc'd. */
 char *patch_colorize(const char *text, bool color);
 
 /* The patch in a model's reply: a ```diff or ```patch block (or the first
@@ -114,5 +115,13 @@ void patch_undo_free(patch_undo_t *u);
  * the apply, unless FORCE. All files or none, as patch_apply. *done (may be
  * NULL) gets what was undone. */
 int patch_undo(const char *repo_dir, bool force, patch_undo_t **done, errmsg_t *err);
+
+/* Finish or roll back an apply or undo that was interrupted (killed, power
+ * lost) in the repository around REPO_DIR: its journal (<git dir>/octet/
+ * journal) is there. Afterwards the work tree holds either the old or the
+ * new contents of every touched file, and the undo stack matches. *notice
+ * gets what was done (malloc'd; NULL when there was nothing to do). Apply,
+ * undo and peek do this themselves first. */
+int patch_recover(const char *repo_dir, char **notice, errmsg_t *err);
 
 #endif

@@ -1,8 +1,9 @@
 /* sandbox.c - a temporary directory, rlimits, a time limit killing the
- * process group, and Landlock write confinement for the programs that
- * `octet check` runs (see sandbox.h). Landlock is used through raw system
- * calls because libc has no wrappers; the constants newer than the
- * installed kernel headers are defined here with their upstream values. */
+ * process group, and Landlock read and write confinement for the programs
+ * that `octet check` runs, inside the namespaces, capability drop and
+ * seccomp filter of sandbox_ns.c (see sandbox.h). Landlock is used through
+ * raw system calls because libc has no wrappers; the constants newer than
+ * the installed kernel headers are defined here with their upstream values. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include <linux/landlock.h>
 
 #include "sandbox.h"
+#include "sandbox_ns.h"
 
 #ifndef SYS_landlock_create_ruleset
 #define SYS_landlock_create_ruleset 444
@@ -39,6 +41,8 @@
 /* Access rights by ABI version (include/uapi/linux/landlock.h upstream). */
 #define LL_FS_EXECUTE (1ULL << 0)
 #define LL_FS_WRITE_FILE (1ULL << 1)
+#define LL_FS_READ_FILE (1ULL << 2)
+#define LL_FS_READ_DIR (1ULL << 3)
 #define LL_FS_REMOVE_DIR (1ULL << 4)
 #define LL_FS_REMOVE_FILE (1ULL << 5)
 #define LL_FS_MAKE_CHAR (1ULL << 6)
@@ -67,8 +71,25 @@ struct sandbox {
     int ruleset_fd; /* -1 without Landlock */
     int abi;
     long nproc_now; /* tasks of this user when the sandbox was made; -1 unknown */
-    char isolation[PATH_MAX + 512];
+    unsigned layers; /* SANDBOX_L_* this kernel granted */
+    bool unsafe;     /* run even with layers missing */
+    char missing[1024]; /* the missing layers and why; "" when none */
+    char isolation[PATH_MAX + 1536];
 };
+
+/* What every run may read and execute besides its own directory: the
+ * toolchain and the language runtimes in their usual places, and the few
+ * files of /etc and /dev that the dynamic loader, compilers, shells and
+ * Python use (the world-readable user and group lists spare every shell a
+ * slow failed name lookup). Not /home, /root, the rest of /etc (no
+ * /etc/shadow), /proc, /sys or /var. */
+static const char *const READ_DIRS[] = {"/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/opt",
+                                        "/etc/alternatives", "/etc/ld.so.conf.d"};
+static const char *const READ_FILES[] = {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime",
+                                         "/etc/locale.alias", "/etc/passwd", "/etc/group",
+                                         "/etc/nsswitch.conf", "/dev/urandom", "/dev/random", "/dev/zero"};
+#define LL_READ_DIR_RIGHTS (LL_FS_EXECUTE | LL_FS_READ_FILE | LL_FS_READ_DIR)
+#define LL_READ_FILE_RIGHTS (LL_FS_EXECUTE | LL_FS_READ_FILE)
 
 static double now_s(void)
 {
@@ -150,6 +171,12 @@ static int ll_probe(const sandbox_t *sb, char *why, size_t why_size)
             _exit(4);
         close(fd);
         unlink(inside);
+        /* the directory above the sandbox's ($TMPDIR) is outside: unreadable */
+        char *slash = strrchr(outside, '/');
+        *slash = '\0';
+        fd = open(*outside ? outside : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0)
+            _exit(5);
         _exit(0);
     }
     int st;
@@ -158,12 +185,12 @@ static int ll_probe(const sandbox_t *sb, char *why, size_t why_size)
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : 100;
     static const char *const what[] = {
         NULL, NULL, "landlock_restrict_self failed", "a write outside the directory was not blocked",
-        "a write inside the directory was blocked",
+        "a write inside the directory was blocked", "a read outside the directory was not blocked",
     };
     if (code == 0)
         return 0;
     snprintf(why, why_size, "the Landlock self-test failed: %s",
-             code < 5 && what[code] ? what[code] : "the probe process died");
+             code < 6 && what[code] ? what[code] : "the probe process died");
     return -1;
 }
 
@@ -182,7 +209,7 @@ static void ll_setup(sandbox_t *sb)
     }
     sb->abi = (int)abi;
     struct ll_ruleset_attr attr = {0};
-    attr.handled_access_fs = LL_FS_WRITE_FILE | LL_FS_REMOVE_DIR | LL_FS_REMOVE_FILE | LL_FS_MAKE_CHAR |
+    attr.handled_access_fs = LL_FS_EXECUTE | LL_FS_READ_FILE | LL_FS_READ_DIR | LL_FS_WRITE_FILE | LL_FS_REMOVE_DIR | LL_FS_REMOVE_FILE | LL_FS_MAKE_CHAR |
                              LL_FS_MAKE_DIR | LL_FS_MAKE_REG | LL_FS_MAKE_SOCK | LL_FS_MAKE_FIFO |
                              LL_FS_MAKE_BLOCK | LL_FS_MAKE_SYM;
     size_t attr_size = sizeof attr.handled_access_fs;
@@ -205,13 +232,18 @@ static void ll_setup(sandbox_t *sb)
                  sb->dir);
         return;
     }
-    uint64_t devnull = LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0);
+    uint64_t devnull = LL_FS_READ_FILE | LL_FS_WRITE_FILE | (abi >= 3 ? LL_FS_TRUNCATE : 0);
     if (ll_add_path(fd, sb->dir, attr.handled_access_fs) || ll_add_path(fd, "/dev/null", devnull)) {
         snprintf(sb->isolation, sizeof sb->isolation,
                  "no Landlock (adding a rule failed: %s): runs may write outside %s", strerror(errno), sb->dir);
         close(fd);
         return;
     }
+    /* missing ones (no /lib32 here) are skipped */
+    for (size_t i = 0; i < sizeof READ_DIRS / sizeof READ_DIRS[0]; i++)
+        ll_add_path(fd, READ_DIRS[i], LL_READ_DIR_RIGHTS);
+    for (size_t i = 0; i < sizeof READ_FILES / sizeof READ_FILES[0]; i++)
+        ll_add_path(fd, READ_FILES[i], LL_READ_FILE_RIGHTS);
     sb->ruleset_fd = fd;
     if (ll_probe(sb, why, sizeof why)) {
         snprintf(sb->isolation, sizeof sb->isolation, "no Landlock (%s): runs may write outside %s", why,
@@ -220,8 +252,32 @@ static void ll_setup(sandbox_t *sb)
         sb->ruleset_fd = -1;
         return;
     }
-    snprintf(sb->isolation, sizeof sb->isolation, "Landlock ABI %d: writes only in %s%s%s", sb->abi, sb->dir,
+    snprintf(sb->isolation, sizeof sb->isolation,
+             "Landlock ABI %d: reads only in the toolchain and %s, writes only there%s%s", sb->abi, sb->dir,
              abi >= 4 ? ", no TCP" : "", abi >= 6 ? ", no signals outside" : "");
+}
+
+/* The namespaces, capabilities and seccomp this kernel grants, with
+ * Landlock's result from ll_setup: what is missing, and the one line the
+ * user sees. */
+static void layers_setup(sandbox_t *sb)
+{
+    char why[sizeof sb->missing];
+    char landlock[sizeof sb->isolation];
+    snprintf(landlock, sizeof landlock, "%s", sb->isolation);
+    sb->layers = sandbox_ns_probe(why, sizeof why) | (sb->ruleset_fd >= 0 ? SANDBOX_L_LANDLOCK : 0);
+    if (sb->ruleset_fd < 0)
+        snprintf(sb->missing, sizeof sb->missing, "%.500s%s%.500s", why, *why ? "; " : "", landlock);
+    else
+        snprintf(sb->missing, sizeof sb->missing, "%s", why);
+    if (!sb->missing[0])
+        snprintf(sb->isolation, sizeof sb->isolation,
+                 "new user, PID, network (no interfaces), mount and IPC namespaces; no capabilities; no_new_privs; "
+                 "seccomp (no sockets); %.5000s",
+                 landlock);
+    else
+        snprintf(sb->isolation, sizeof sb->isolation, "the sandbox is incomplete on this system: missing %s",
+                 sb->missing);
 }
 
 int sandbox_new(sandbox_t **out, errmsg_t *err)
@@ -253,6 +309,7 @@ int sandbox_new(sandbox_t **out, errmsg_t *err)
     }
     sb->nproc_now = count_user_tasks();
     ll_setup(sb);
+    layers_setup(sb);
     *out = sb;
     return 0;
 }
@@ -287,8 +344,50 @@ void sandbox_free(sandbox_t *sb)
 }
 
 const char *sandbox_dir(const sandbox_t *sb) { return sb->dir; }
-bool sandbox_confined(const sandbox_t *sb) { return sb->ruleset_fd >= 0; }
+bool sandbox_confined(const sandbox_t *sb) { return sb->layers == SANDBOX_L_ALL; }
 const char *sandbox_isolation(const sandbox_t *sb) { return sb->isolation; }
+const char *sandbox_missing(const sandbox_t *sb) { return sb->missing; }
+void sandbox_set_unsafe(sandbox_t *sb, bool unsafe) { sb->unsafe = unsafe; }
+
+int sandbox_allow_read(sandbox_t *sb, const char *path, errmsg_t *err)
+{
+    struct stat st;
+    if (sb->ruleset_fd < 0)
+        return 0;
+    if (stat(path, &st))
+        return errmsg_set(err, OCT_ENOTFOUND, "%s: %s", path, strerror(errno));
+    if (ll_add_path(sb->ruleset_fd, path, S_ISDIR(st.st_mode) ? LL_READ_DIR_RIGHTS : LL_READ_FILE_RIGHTS))
+        return errmsg_set(err, OCT_EIO, "%s: cannot allow reading it in the sandbox: %s", path, strerror(errno));
+    return 0;
+}
+
+/* The runtime of EXE (a resolved path outside the sandbox's directory)
+ * readable in runs: its installation prefix (the directory above bin/,
+ * e.g. ~/.pyenv for a pyenv shim), or only its own directory when that
+ * prefix would be / or the home directory. */
+static void allow_runtime(sandbox_t *sb, const char *exe)
+{
+    char real[PATH_MAX];
+    size_t dl = strlen(sb->dir);
+    if (sb->ruleset_fd < 0 || !realpath(exe, real) || (!strncmp(real, sb->dir, dl) && real[dl] == '/'))
+        return;
+    char *slash = strrchr(real, '/');
+    if (!slash || slash == real)
+        return;
+    *slash = '\0';
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof bin, "%s", real);
+    slash = strrchr(real, '/');
+    const char *home = getenv("HOME");
+    if (slash && slash != real) {
+        *slash = '\0';
+        if (!(home && !strcmp(real, home)) && strcmp(real, "/root") && strcmp(real, "/home")) {
+            sandbox_allow_read(sb, real, NULL);
+            return;
+        }
+    }
+    sandbox_allow_read(sb, bin, NULL);
+}
 
 static int check_name(const char *name, errmsg_t *err)
 {
@@ -366,12 +465,15 @@ static void set_limit(int res, rlim_t v)
 
 /* In the child, between fork and execve: async-signal-safe calls only. */
 static void child(const sandbox_t *sb, const char *exe, char *const argv[], char *const env[],
-                  const sandbox_limits_t *lim, int devnull, int out_w, int err_w)
+                  const sandbox_limits_t *lim, int devnull, int out_w, int err_w, int status_w)
 {
-    int e;
+    unsigned layer = 0;
     setpgid(0, 0);
     if (dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(out_w, 2) < 0 || chdir(sb->dir))
         goto fail;
+    /* from here on in the process that execs, inside the namespaces */
+    if (sandbox_ns_enter(sb->layers & ~(unsigned)SANDBOX_L_LANDLOCK, status_w, err_w))
+        _exit(127);
     if (lim->timeout_s > 0) {
         rlim_t cpu = (rlim_t)lim->timeout_s + 2;
         struct rlimit rl = {cpu - 1, cpu};
@@ -381,17 +483,24 @@ static void child(const sandbox_t *sb, const char *exe, char *const argv[], char
         set_limit(RLIMIT_AS, (rlim_t)lim->mem_mb << 20);
     set_limit(RLIMIT_FSIZE, (rlim_t)SANDBOX_FSIZE_MAX);
     set_limit(RLIMIT_CORE, 0);
-    if (sb->nproc_now >= 0)
+    /* a new user namespace counts its own processes */
+    if (sb->layers & SANDBOX_L_USER)
+        set_limit(RLIMIT_NPROC, SANDBOX_NPROC_EXTRA);
+    else if (sb->nproc_now >= 0)
         set_limit(RLIMIT_NPROC, (rlim_t)(sb->nproc_now + SANDBOX_NPROC_EXTRA));
     if (sb->ruleset_fd >= 0) {
+        layer = SANDBOX_L_LANDLOCK;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || syscall(SYS_landlock_restrict_self, sb->ruleset_fd, 0))
             goto fail;
         close(sb->ruleset_fd);
+        layer = 0;
     }
+    if (sandbox_ns_lockdown(sb->layers, err_w))
+        _exit(127);
     execve(exe, argv, env);
-fail:
-    e = errno;
-    ssize_t w = write(err_w, &e, sizeof e);
+fail:;
+    sandbox_ns_fail_t f = {layer, errno};
+    ssize_t w = write(err_w, &f, sizeof f);
     (void)w;
     _exit(127);
 }
@@ -400,16 +509,22 @@ int sandbox_run(sandbox_t *sb, char *const argv[], char *const env[], const sand
                 sandbox_result_t *res, errmsg_t *err)
 {
     char exe[PATH_MAX];
-    int out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, devnull = -1, rc = 0;
+    int out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, st_p[2] = {-1, -1}, devnull = -1, rc = 0;
     memset(res, 0, sizeof *res);
+    if (sb->missing[0] && !sb->unsafe)
+        return errmsg_set(err, OCT_EUNSUPPORTED,
+                          "the sandbox is incomplete on this system, so the code is not run: missing %s "
+                          "(--unsafe-sandbox runs it with the layers that work)",
+                          sb->missing);
     if (!argv[0] || resolve(argv[0], exe, sizeof exe))
         return errmsg_set(err, OCT_ENOTFOUND, "cannot run '%s': not found in PATH", argv[0] ? argv[0] : "");
+    allow_runtime(sb, exe);
     res->output = malloc(SANDBOX_OUTPUT_MAX + 1);
     if (!res->output)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     res->output[0] = '\0';
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0 || pipe2(out_p, O_CLOEXEC) || pipe2(err_p, O_CLOEXEC)) {
+    if (devnull < 0 || pipe2(out_p, O_CLOEXEC) || pipe2(err_p, O_CLOEXEC) || pipe2(st_p, O_CLOEXEC)) {
         rc = errmsg_set(err, OCT_EIO, "cannot set up a run: %s", strerror(errno));
         goto done;
     }
@@ -420,19 +535,25 @@ int sandbox_run(sandbox_t *sb, char *const argv[], char *const env[], const sand
         goto done;
     }
     if (pid == 0)
-        child(sb, exe, argv, env, lim, devnull, out_p[1], err_p[1]);
+        child(sb, exe, argv, env, lim, devnull, out_p[1], err_p[1], st_p[1]);
     setpgid(pid, pid); /* also in the parent: no window where a kill(-pid) misses */
     close(out_p[1]);
     close(err_p[1]);
-    out_p[1] = err_p[1] = -1;
-    int child_errno = 0;
+    close(st_p[1]);
+    out_p[1] = err_p[1] = st_p[1] = -1;
+    sandbox_ns_fail_t fail;
     ssize_t n;
-    while ((n = read(err_p[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR)
+    while ((n = read(err_p[0], &fail, sizeof fail)) < 0 && errno == EINTR)
         ;
-    if (n == (ssize_t)sizeof child_errno) {
+    if (n == (ssize_t)sizeof fail) {
         int st;
+        kill(-pid, SIGKILL);
         waitpid(pid, &st, 0);
-        rc = errmsg_set(err, OCT_EIO, "cannot run %s: %s", exe, strerror(child_errno));
+        if (fail.layer)
+            rc = errmsg_set(err, OCT_EIO, "cannot run %s: the sandbox's %s failed: %s", exe,
+                            sandbox_layer_name(fail.layer), strerror(fail.err));
+        else
+            rc = errmsg_set(err, OCT_EIO, "cannot run %s: %s", exe, strerror(fail.err));
         goto done;
     }
     fcntl(out_p[0], F_SETFL, O_NONBLOCK);
@@ -483,6 +604,12 @@ int sandbox_run(sandbox_t *sb, char *const argv[], char *const env[], const sand
         }
     }
     res->output[res->output_len] = '\0';
+    /* the program's own status, from the reaper (absent when the time
+     * limit killed the tree) */
+    int prog_st;
+    fcntl(st_p[0], F_SETFL, O_NONBLOCK);
+    if (!res->timed_out && read(st_p[0], &prog_st, sizeof prog_st) == (ssize_t)sizeof prog_st)
+        st = prog_st;
     if (WIFSIGNALED(st)) {
         res->signaled = true;
         res->sig = WTERMSIG(st);
@@ -499,6 +626,8 @@ done:
             close(out_p[i]);
         if (err_p[i] >= 0)
             close(err_p[i]);
+        if (st_p[i] >= 0)
+            close(st_p[i]);
     }
     if (devnull >= 0)
         close(devnull);

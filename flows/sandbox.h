@@ -44,10 +44,20 @@ void sandbox_free(sandbox_t *sb);
 
 /* The temporary directory (absolute). */
 const char *sandbox_dir(const sandbox_t *sb);
-/* True when runs are confined by Landlock. */
+/* True when runs get every layer of sandbox_ns.h (namespaces, no
+ * capabilities, no_new_privs, seccomp, Landlock). */
 bool sandbox_confined(const sandbox_t *sb);
-/* One line describing the isolation, e.g. "Landlock ABI 7: writes only in
- * /tmp/octet-XXXX, no TCP, no signals outside" or "no Landlock (...)". */
+/* The layers this kernel refused and why ("user namespace: No space left
+ * on device; ..."), "" when none. While any is missing, sandbox_run refuses
+ * (OCT_EUNSUPPORTED) unless sandbox_set_unsafe(sb, true) was called; then
+ * runs get the layers that work. */
+const char *sandbox_missing(const sandbox_t *sb);
+void sandbox_set_unsafe(sandbox_t *sb, bool unsafe);
+/* Let runs read (and execute) PATH, a directory or a file, besides the
+ * toolchain and the sandbox's directory: the code's include directories. */
+int sandbox_allow_read(sandbox_t *sb, const char *path, errmsg_t *err);
+/* One line describing the isolation: every layer in force, or "the
+ * sandbox is incomplete on this system: missing ...". */
 const char *sandbox_isolation(const sandbox_t *sb);
 
 /* Write LEN bytes of DATA to NAME (a plain name) in the directory. */

@@ -112,6 +112,7 @@ typedef struct spec_check_opts {
     const char *python; /* Python interpreter (default "python3") */
     const char *const *include_dirs; /* extra -I directories for C */
     size_t n_include_dirs;
+    bool unsafe_sandbox; /* run even when the kernel refuses a layer of the sandbox (sandbox.h) */
 } spec_check_opts_t;
 
 void spec_check_opts_default(spec_check_opts_t *o);

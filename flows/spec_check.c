@@ -485,6 +485,11 @@ int spec_check(const spec_t *s, const char *code, size_t len, const char *code_d
         return rc;
     if ((rc = sandbox_new(&c.sb, err)))
         goto done;
+    sandbox_set_unsafe(c.sb, o->unsafe_sandbox);
+    /* the code may read its include directories (and Python its imports) */
+    for (size_t i = 0; i < n_dirs; i++)
+        if ((rc = sandbox_allow_read(c.sb, dirs[i], err)))
+            goto done;
     snprintf(rep->isolation, sizeof rep->isolation, "%s", sandbox_isolation(c.sb));
     rep->confined = sandbox_confined(c.sb);
     if (build_env(&c)) {

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -723,6 +724,15 @@ int preset_plan(const preset_t *p, const char *model_path, preset_plan_t *out, e
 {
     gguf_t *g = NULL;
     model_t *m = NULL;
+    /* O_NONBLOCK: a FIFO named as the model is an error, not a wait */
+    int fd = open(model_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return errmsg_set(err, OCT_EIO, "%s: %s", model_path, strerror(errno));
+    bool regular = !fstat(fd, &st) && S_ISREG(st.st_mode);
+    close(fd);
+    if (!regular)
+        return errmsg_set(err, OCT_EINVAL, "%s: the model is not a regular file", model_path);
     int rc = gguf_open(&g, model_path, err);
     if (rc == 0)
         rc = model_load(&m, g, err);

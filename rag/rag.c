@@ -81,25 +81,6 @@ int db_fail(errmsg_t *err, sqlite3 *db, const char *path, const char *what)
 
 /* ---- files and locks --------------------------------------------------- */
 
-static int mkdir_p(const char *dir)
-{
-    char buf[PATH_MAX];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf)
-        return -1;
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return -1;
-        buf[i] = c;
-    }
-    return 0;
-}
-
 static char *str_cat(const char *a, const char *b)
 {
     size_t x = strlen(a), y = strlen(b);
@@ -247,16 +228,14 @@ static int create_schema(sqlite3 *db, const char *path, errmsg_t *err)
     return 0;
 }
 
-/* Remove PATH and its SQLite side files; with ASIDE keep PATH as PATH.bad. */
+/* Remove PATH and its SQLite side files; with ASIDE keep PATH as PATH.bad
+ * when no file of that name exists (never replacing one). */
 static void db_remove(const char *path, bool aside)
 {
     char side[PATH_MAX + 8];
-    if (aside) {
-        snprintf(side, sizeof side, "%s.bad", path);
-        rename(path, side);
-    } else {
+    snprintf(side, sizeof side, "%s.bad", path);
+    if (!aside || renameat2(AT_FDCWD, path, AT_FDCWD, side, RENAME_NOREPLACE))
         unlink(path);
-    }
     snprintf(side, sizeof side, "%s-wal", path);
     unlink(side);
     snprintf(side, sizeof side, "%s-shm", path);
@@ -338,6 +317,36 @@ int rebuild(rag_t *r, const char *why, bool aside, errmsg_t *err)
     return rc;
 }
 
+/* SQLite's quick_check of DB: 0 when it says "ok"; otherwise -1 with its
+ * first complaint (or the error that stopped it) in WHAT. It reads every
+ * page, so damage that no query has met yet is found. */
+static int quick_check(sqlite3 *db, char *what, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    int s = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    if (s == SQLITE_OK)
+        s = sqlite3_step(st);
+    int rc = 0;
+    if (s == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (!t || strcmp(t, "ok")) {
+            const char *skip = "*** in database main ***\n";
+            if (t && !strncmp(t, skip, strlen(skip)))
+                t += strlen(skip);
+            snprintf(what, n, "%s", t ? t : "no answer");
+            for (char *c = what; *c; c++)
+                if (*c == '\n')
+                    *c = ' '; /* one line */
+            rc = -1;
+        }
+    } else {
+        snprintf(what, n, "%s", sqlite3_errmsg(db));
+        rc = -1;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Open both connections, validating the file and rebuilding it when it is
  * corrupt, foreign or of another schema version. Without MAY_FIX (another
  * process holds the update lock) only a valid index is opened; otherwise
@@ -362,8 +371,11 @@ static int db_open(rag_t *r, bool may_fix, errmsg_t *err)
             return rc;
         break;
     case DB_FOREIGN:
-        snprintf(why, sizeof why, "not an octet index (application id 0x%llx)", (unsigned long long)app);
-        return rebuild(r, why, true, err);
+        /* someone else's database: never touched (db_file_check refuses most earlier) */
+        close_conns(r);
+        return errmsg_set(err, OCT_EINVAL, "%s: an SQLite database of another application (id 0x%llx), not an "
+                                           "octet index: refused",
+                          r->db_path, (unsigned long long)app);
     case DB_CORRUPT:
         snprintf(why, sizeof why, "the index is corrupt (%s)", sqlite3_errstr(code ? code : SQLITE_CORRUPT));
         return rebuild(r, why, true, err);
@@ -371,10 +383,18 @@ static int db_open(rag_t *r, bool may_fix, errmsg_t *err)
         snprintf(why, sizeof why, "index schema version %lld, this octet uses %d", (long long)version,
                  RAG_SCHEMA_VERSION);
         return rebuild(r, why, false, err);
-    case DB_OK:
+    case DB_OK: {
         if (code != SQLITE_OK)
             return db_fail(err, r->wdb, r->db_path, "reading the index");
+        /* opened for an update: damage anywhere is found now, not only by
+         * the query that happens to touch it */
+        char what[120];
+        if (quick_check(r->wdb, what, sizeof what)) {
+            snprintf(why, sizeof why, "the index is damaged (quick_check: %s)", what);
+            return rebuild(r, why, true, err);
+        }
         break;
+    }
     }
     if (exec(r->wdb, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
         exec(r->wdb, "PRAGMA synchronous=NORMAL") != SQLITE_OK)
@@ -383,6 +403,40 @@ static int db_open(rag_t *r, bool may_fix, errmsg_t *err)
 }
 
 /* ---- open / close ------------------------------------------------------ */
+
+/* An existing PATH must be an octet index (or empty) before SQLite opens it:
+ * a regular file (not /dev/null, a FIFO, a link) starting with SQLite's
+ * header and octet's application id. Anything else is the user's: refused,
+ * never overwritten or moved. A damaged octet index passes (it is rebuilt). */
+static int db_file_check(const char *path, errmsg_t *err)
+{
+    struct stat st;
+    if (lstat(path, &st))
+        return errno == ENOENT ? 0 : errmsg_set(err, OCT_EIO, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return errmsg_set(err, OCT_EINVAL, "%s: not a regular file (%s): refused as the index", path,
+                          S_ISLNK(st.st_mode) ? "a symbolic link" : S_ISDIR(st.st_mode) ? "a directory" : "special");
+    if (st.st_size == 0)
+        return 0;
+    unsigned char h[100];
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errmsg_set(err, OCT_EIO, "%s: %s", path, strerror(errno));
+    ssize_t n = read(fd, h, sizeof h);
+    close(fd);
+    if (n < (ssize_t)sizeof h || memcmp(h, "SQLite format 3", 16))
+        return errmsg_set(err, OCT_EINVAL, "%s: the file exists and is not an octet index (not an SQLite "
+                                           "database): refused, it is left as it is; name another --db",
+                          path);
+    /* id 0: an index octet is creating, or an empty database; db_check
+     * tells it from another application's tables (refused then too) */
+    uint32_t app = (uint32_t)h[68] << 24 | (uint32_t)h[69] << 16 | (uint32_t)h[70] << 8 | h[71];
+    if (app != RAG_APP_ID && app != 0)
+        return errmsg_set(err, OCT_EINVAL, "%s: an SQLite database of another application (id 0x%x), not an "
+                                           "octet index: refused, it is left as it is; name another --db",
+                          path, (unsigned)app);
+    return 0;
+}
 
 int rag_open(rag_t **out, const rag_options_t *opt, errmsg_t *err)
 {
@@ -414,7 +468,9 @@ int rag_open(rag_t **out, const rag_options_t *opt, errmsg_t *err)
         snprintf(dbp, sizeof dbp, "%s/.octet/index.sqlite", root);
     else
         snprintf(dbp, sizeof dbp, "%s/octet/index.sqlite", walk_gitdir(r->walk));
-    /* the directory must exist; then use its real path, to compare with the root */
+    /* the directory must exist (octet creates only its own, .git/octet or
+     * .octet, never the directories of a --db path); then use its real
+     * path, to compare with the root */
     char dir[PATH_MAX], real[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", dbp);
     char *slash = strrchr(dir, '/');
@@ -422,9 +478,19 @@ int rag_open(rag_t **out, const rag_options_t *opt, errmsg_t *err)
     if (slash) {
         *slash = '\0';
         base = dbp + (slash - dir) + 1;
-        if (dir[0] && mkdir_p(dir) != 0) {
+        struct stat dst;
+        if (dir[0] && !opt->db_path && mkdir(dir, 0755) != 0 && errno != EEXIST) {
             rc = errmsg_set(err, OCT_EIO, "%s: cannot create the directory: %s", dir, strerror(errno));
             goto fail;
+        }
+        if (dir[0]) {
+            int bad = stat(dir, &dst) ? errno : S_ISDIR(dst.st_mode) ? 0 : ENOTDIR;
+            if (bad) {
+                rc = errmsg_set(err, OCT_ENOTFOUND, "%s: %s (the index's directory must exist; octet creates no "
+                                                    "directories for --db)",
+                                dir, strerror(bad));
+                goto fail;
+            }
         }
     } else {
         snprintf(dir, sizeof dir, ".");
@@ -449,6 +515,8 @@ int rag_open(rag_t **out, const rag_options_t *opt, errmsg_t *err)
         rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
         goto fail;
     }
+    if ((rc = db_file_check(r->db_path, err)))
+        goto fail;
     size_t rootl = strlen(root);
     if (!strncmp(r->db_path, root, rootl) && r->db_path[rootl] == '/') {
         r->skip_prefix = strdup(r->db_path + rootl + 1);

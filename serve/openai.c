@@ -210,6 +210,8 @@ static int parse_prompt(const cJSON *root, oai_req_t *r, oai_error_t *e)
     if (!cJSON_IsString(p))
         return BAD("prompt", "'prompt' must be a string");
     r->prompt_len = strlen(p->valuestring);
+    if (!r->prompt_len)
+        return BAD("prompt", "the prompt is empty");
     r->prompt = dup_n(p->valuestring, r->prompt_len);
     return r->prompt ? 0 : oai_error_set(e, 500, "server_error", "", "out of memory");
 }
@@ -302,6 +304,30 @@ static int parse_sampling(const cJSON *root, oai_req_t *r, oai_error_t *e)
     return 0;
 }
 
+/* The offset of a NUL in BODY: a raw byte, or \u0000 inside a string
+ * (cJSON decodes it, and the C string after it would be silently cut), or
+ * -1 when there is none. */
+static long find_nul(const char *body, size_t len)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        if (!body[i])
+            return (long)i;
+        if (!in_str) {
+            in_str = body[i] == '"';
+            continue;
+        }
+        if (body[i] == '"') {
+            in_str = false;
+        } else if (body[i] == '\\' && i + 1 < len) {
+            if (body[i + 1] == 'u' && i + 5 < len && !memcmp(body + i + 2, "0000", 4))
+                return (long)i;
+            i++;
+        }
+    }
+    return -1;
+}
+
 int oai_req_parse(oai_kind_t kind, const char *body, size_t len, const sample_params_t *sp,
                   uint32_t max_tokens, oai_req_t *out, oai_error_t *e)
 {
@@ -310,6 +336,10 @@ int oai_req_parse(oai_kind_t kind, const char *body, size_t len, const sample_pa
     out->sp = *sp;
     out->max_tokens = max_tokens;
     const char *end = NULL;
+    long nul = find_nul(body, len);
+    if (nul >= 0)
+        return BAD("", "the request body has a NUL character (\\u0000) at byte %ld: refused, it would cut the "
+                   "text short", nul);
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, false);
     int rc;
     if (!root) {

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 #include "openai.h"
 #include "preset.h"
 #include "sb.h"
+#include "prompt_guard.h"
 #include "server.h"
 
 #define WAIT_SLICE_MS 100 /* how often a waiting connection checks that its client is still there */
@@ -582,8 +584,6 @@ static void stream_free(void *cls)
 static int build_prompt(struct srv *s, job_t *j, oai_error_t *e)
 {
     errmsg_t err = {0};
-    char *text = NULL;
-    size_t len = 0;
     int flags = TOK_ADD_BOS | TOK_PARSE_SPECIAL;
     const char *param = j->req.kind == OAI_CHAT ? "messages" : "prompt";
     int rc;
@@ -592,14 +592,16 @@ static int build_prompt(struct srv *s, job_t *j, oai_error_t *e)
             return oai_error_set(e, 400, "invalid_request_error", "messages",
                                  "the model's chat template is not one octet knows: start octet serve with "
                                  "--template NAME, or use /v1/completions");
-        if (chat_format(s->tmpl, j->req.msgs, j->req.n_msgs, true, &text, &len, &err))
-            return oai_error_set(e, 400, "invalid_request_error", "messages", "%s", err.msg);
         if (chat_tmpl_writes_bos(s->tmpl))
             flags = TOK_PARSE_SPECIAL;
+        /* special tokens only where the template writes them: a message's
+         * content is always text (no forged turns or roles) */
+        rc = prompt_guard_encode(s->tok, s->tmpl, j->req.msgs, j->req.n_msgs, flags, &j->ids, &j->n_ids, &err);
+        if (rc && rc != OCT_ENOMEM && rc != OCT_EINTERNAL)
+            return oai_error_set(e, 400, "invalid_request_error", "messages", "%s", err.msg);
+    } else {
+        rc = tok_encode(s->tok, j->req.prompt, j->req.prompt_len, flags, &j->ids, &j->n_ids, &err);
     }
-    rc = tok_encode(s->tok, text ? text : j->req.prompt, text ? len : j->req.prompt_len, flags, &j->ids,
-                    &j->n_ids, &err);
-    free(text);
     if (rc)
         return oai_error_set(e, 500, "server_error", "", "cannot tokenize the prompt: %s", err.msg);
     if (j->n_ids == 0)
@@ -732,6 +734,31 @@ static ep_t route(const char *url)
     return EP_OTHER;
 }
 
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        ++*(int *)cls;
+    return MHD_YES;
+}
+
+/* Whether the request carries "Authorization: Bearer KEY". The comparison
+ * takes the same time wherever the first difference is (and whatever the
+ * length of the guess), so timing does not reveal the key. */
+static bool authorized(struct MHD_Connection *c, const char *key)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7))
+        return false;
+    const unsigned char *given = (const unsigned char *)h + 7, *want = (const unsigned char *)key;
+    size_t gl = strlen((const char *)given), wl = strlen(key);
+    unsigned diff = gl != wl;
+    for (size_t i = 0; i < wl; i++)
+        diff |= (unsigned)(want[i] ^ (i < gl ? given[i] : 0));
+    return diff == 0;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -746,6 +773,20 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         q->refs = 1;
         q->ep = route(url);
         *con_cls = q;
+        /* two lengths are how request smuggling starts: refused, whatever they say */
+        int n_length = 0;
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &n_length);
+        if (n_length > 1)
+            return fail(q, 400, "invalid_request_error", NULL, "the request has %d Content-Length headers",
+                        n_length);
+        if (s->cfg.api_key && q->ep != EP_HEALTH && !authorized(c, s->cfg.api_key)) {
+            oai_error_t e = {401, "invalid_request_error", "", "a valid API key is needed: send "
+                                                               "\"Authorization: Bearer KEY\""};
+            struct MHD_Response *r = body_response(oai_error_json(&e), "application/json");
+            if (r)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+            return respond(q, 401, r);
+        }
         bool post = q->ep == EP_CHAT || q->ep == EP_COMPLETIONS;
         if (q->ep == EP_OTHER)
             return fail(q, 404, "invalid_request_error", NULL, "no such endpoint: %s %s", method, url);

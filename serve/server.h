@@ -34,6 +34,7 @@ typedef struct srv_cfg {
     sample_params_t sp;        /* sampling for fields a request leaves out */
     uint32_t max_tokens;       /* max_tokens when a request gives none (default 512) */
     unsigned token_delay_ms;   /* pause after each generated token (tests, demos) */
+    const char *api_key;       /* when set, every endpoint but /health needs "Authorization: Bearer KEY" */
 } srv_cfg_t;
 
 void srv_cfg_default(srv_cfg_t *c);

@@ -538,6 +538,8 @@ static void job_use(tui_runner_t *r, job_t *j)
         eng_session_t *ns = NULL;
         if (eng_set_context(r->m, plan.ctx, o.kvfmt, &err) == 0 && eng_session_new(&ns, r->m, &err) == 0) {
             r->ld.opts = o;
+            r->ld.opts.backend = r->ld.backend;
+            r->ld.opts.calib_path = r->ld.calib[0] ? r->ld.calib : NULL;
             r->preset = *p;
             pthread_mutex_lock(&r->mu);
             r->s = ns;
@@ -598,6 +600,9 @@ static void job_use(tui_runner_t *r, job_t *j)
     r->ld.opts = o;
     snprintf(r->ld.calib, sizeof r->ld.calib, "%s", p->calib);
     snprintf(r->ld.backend, sizeof r->ld.backend, "%s", p->backend);
+    /* o pointed into the job's preset, which is freed with the job */
+    r->ld.opts.backend = r->ld.backend;
+    r->ld.opts.calib_path = r->ld.calib[0] ? r->ld.calib : NULL;
     r->preset = *p;
     pthread_mutex_lock(&r->mu);
     r->m = m;

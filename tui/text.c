@@ -5,6 +5,7 @@
 #include <wchar.h>
 
 #include "errmsg.h"
+#include "termsafe.h"
 #include "text.h"
 #include "utf8.h"
 
@@ -24,7 +25,8 @@ int tui_text_width(const char *s, size_t len)
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         i += utf8_decode(s + i, len - i, &cp);
-        int cw = cp == '\t' ? 1 : tui_cp_width(cp);
+        char esc[12];
+        int cw = cp == '\t' ? 1 : termsafe_cp(cp, esc) ? (int)strlen(esc) : tui_cp_width(cp);
         w += cw < 0 ? 1 : cw;
     }
     return w;
@@ -63,6 +65,15 @@ int tui_cells_add(tui_cells_t *c, const char *s, size_t len, uint8_t cls, int ta
                     return OCT_ENOMEM;
                 col++;
             }
+            continue;
+        }
+        /* control characters (ESC, CR, C1, bidirectional overrides) of model,
+         * patch or repository text show as visible escapes: "\e[31m" */
+        char esc[12];
+        if (termsafe_cp(cp, esc)) {
+            for (const char *e = esc; *e; e++, col++)
+                if (cells_push(c, (unsigned char)*e, 1, cls))
+                    return OCT_ENOMEM;
             continue;
         }
         int w = tui_cp_width(cp);

@@ -19,8 +19,8 @@ t_expect "check python wrong" 1 "$OCT" check --spec $S/add.json --code $S/add_wr
 t_grep "wrong: expected and actual" 'examples\[0\] add\(1, 2\): FAIL: wrong result' "$T_TMP/out"
 t_grep "wrong: the values" 'actual:   -1' "$T_TMP/out"
 t_grep "wrong: summary" '^1 of 3 examples passed$' "$T_TMP/out"
-t_expect "check python hang" 1 "$OCT" check --spec $S/add.json --code $S/add_hang.py --timeout 0.4
-t_grep "hang: killed" 'did not finish within 0.4 s \(killed\)' "$T_TMP/out"
+t_expect "check python hang" 1 "$OCT" check --spec $S/add.json --code $S/add_hang.py --timeout 1.5
+t_grep "hang: killed" 'did not finish within 1.5 s \(killed\)' "$T_TMP/out"
 t_expect "check python crash" 1 "$OCT" check --spec $S/add.json --code $S/add_crash.py
 t_grep "crash: the signal" 'crashed: killed by signal 11 \(SIGSEGV' "$T_TMP/out"
 t_expect "check code from stdin" 0 sh -c "\"$OCT\" check --spec $S/add.json --code - <$S/add_good.py"
@@ -37,7 +37,7 @@ t_grep "c hang: killed" 'did not finish within 0.4 s' "$T_TMP/out"
 t_expect "check c syntax error" 1 "$OCT" check --spec $S/greet.json --code $S/greet_syntax.c
 t_grep "c syntax: compiler output" 'greet_syntax.c:4:1: error' "$T_TMP/out"
 t_expect "check -v names the isolation" 0 "$OCT" check --spec $S/add.json --code $S/add_good.py -v
-t_grep "isolation: landlock" 'isolation: Landlock ABI [0-9]+: writes only in' "$T_TMP/err"
+t_grep "isolation: every layer" 'isolation: new user, PID, network .*seccomp .*Landlock ABI [0-9]+: reads only in the toolchain' "$T_TMP/err"
 
 # ---- check: errors
 printf '{"language": "python", "name": "f", "description": "d",\n "inputs": [{"name": "a", "type": "int"}, {"name": "b", "type": "int"}],\n "output": "int", "examples": [{"input": [1, 2], "output": 3}, {"input": [1], "output": 3}]}\n' >"$T_TMP/bad.json"
@@ -123,7 +123,7 @@ check_clean "malformed patches changed nothing"
 
 # ---- all or nothing: the second file cannot be written (file-size limit)
 t_expect "half-way failure" 1 bash -c "ulimit -f 4; trap '' XFSZ; exec \"$OCT\" apply --patch $P/big.diff --repo '$R' --yes"
-t_grep "half-way: restored" 'f.txt: write failed: File too large; nothing was changed \(1 file written before was restored\)' "$T_TMP/err"
+t_grep "half-way: nothing changed" 'f.txt: write failed: File too large; nothing was changed' "$T_TMP/err"
 check_clean "half-way failure left every file as it was"
 if [ -z "$(ls "$R/.git/octet/undo" 2>/dev/null | grep -v lock)" ]; then t_ok "half-way: no undo record"
 else t_fail "half-way: no undo record" "$(ls "$R/.git/octet/undo")"; fi

@@ -97,10 +97,12 @@ t_grep "--no-git: found" '"path": "a/p\.c"' "$T_TMP/out"
 
 # --db, and a database that is not an index
 printf 'not a database at all' >"$T_TMP/bad.sqlite"
-t_expect "corrupt --db: rebuilt" 0 "$OCTET" index --repo "$R" --db "$T_TMP/bad.sqlite"
-t_grep "corrupt --db: message" 'corrupt.*rebuilding the index' "$T_TMP/err"
-t_grep "corrupt --db: reindexed" '^files +4 \(4 changed' "$T_TMP/out"
-[ -f "$T_TMP/bad.sqlite.bad" ] && t_ok "corrupt --db: old file kept as .bad" || t_fail "corrupt --db: old file kept as .bad"
+t_expect "--db on a file that is not an index: refused" 1 "$OCTET" index --repo "$R" --db "$T_TMP/bad.sqlite"
+t_grep "--db not an index: message" 'not an octet index' "$T_TMP/err"
+[ "$(cat "$T_TMP/bad.sqlite")" = 'not a database at all' ] && t_ok "--db not an index: left as it was" ||
+    t_fail "--db not an index: left as it was"
+t_expect "--db NEW: indexed" 0 "$OCTET" index --repo "$R" --db "$T_TMP/new.sqlite"
+t_grep "--db NEW: reindexed" '^files +4 \(4 changed' "$T_TMP/out"
 
 t_expect "index --help" 0 "$OCTET" index --help
 t_grep "index --help: usage" '^Usage: octet index' "$T_TMP/out"

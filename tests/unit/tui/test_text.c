@@ -40,19 +40,20 @@ static void test_widths(void)
     CHECK_EQ_INT(tui_text_width("h\xC3\xA9llo \xE4\xB8\x96\xE7\x95\x8C", 13), 10);
 
     tui_cells_t c = {0};
-    /* controls become U+FFFD, tabs expand, a combining mark joins its letter */
+    /* controls become visible escapes, tabs expand, a combining mark joins its letter */
     CHECK(tui_cells_add(&c, "a\tb\x1b[31mc" "e\xCC\x81", 12, TUI_C_TEXT, 4) == 0);
-    CHECK_EQ_INT(c.n, 12);
-    if (c.n == 12) {
+    CHECK_EQ_INT(c.n, 13);
+    if (c.n == 13) {
         CHECK_EQ_INT(c.v[0].ch, 'a');
         CHECK_EQ_INT(c.v[1].ch, ' ');
         CHECK_EQ_INT(c.v[3].ch, ' ');
         CHECK_EQ_INT(c.v[4].ch, 'b');
-        CHECK_EQ_INT(c.v[5].ch, 0xFFFD); /* ESC */
-        CHECK_EQ_INT(c.v[6].ch, '[');
-        CHECK_EQ_INT(c.v[11].ch, 'e');
-        CHECK_EQ_INT(c.v[11].comb[0], 0x301);
-        CHECK_EQ_INT(c.v[11].width, 1);
+        CHECK_EQ_INT(c.v[5].ch, '\\'); /* ESC as \e */
+        CHECK_EQ_INT(c.v[6].ch, 'e');
+        CHECK_EQ_INT(c.v[7].ch, '[');
+        CHECK_EQ_INT(c.v[12].ch, 'e');
+        CHECK_EQ_INT(c.v[12].comb[0], 0x301);
+        CHECK_EQ_INT(c.v[12].width, 1);
     }
     tui_cells_free(&c);
 }
