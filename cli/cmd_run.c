@@ -15,6 +15,7 @@
 #include "chat.h"
 #include "cli.h"
 #include "cli_engine.h"
+#include "generate.h"
 #include "remote.h"
 #include "sample.h"
 #include "termsafe.h"
@@ -37,6 +38,8 @@ enum {
     OPT_CHAT,
     OPT_TEMPLATE,
     OPT_SYSTEM,
+    OPT_NO_HEAL,
+    OPT_NO_SPEC,
 };
 
 static void usage(void)
@@ -62,7 +65,12 @@ static void usage(void)
            "                        (implies --chat)\n"
            "      --system TEXT     system message for --chat\n"
            "      --echo            print the prompt (as formatted for --chat) before the generated text\n"
-           "  -v, --verbose         speed and memory figures on stderr\n"
+           "      --no-heal         no token healing (by default a prompt ending inside a longer token,\n"
+           "                        as 'import o' or a newline before indentation, is backed up a token\n"
+           "                        and the answer must spell the removed text again)\n"
+           "      --no-spec         no speculative decoding (by default prompt lookup drafts tokens\n"
+           "                        that one batched pass verifies; the output is the same either way)\n"
+           "  -v, --verbose         speed, speculation and memory figures on stderr\n"
            "  -h, --help            show this help\n\n"
            "Generation ends at the model's end-of-generation tokens, a stop string, -n tokens,\n"
            "a full context or Ctrl-C.\n\n"
@@ -102,13 +110,14 @@ static int write_out(const char *p, size_t n)
     return fflush(stdout);
 }
 
-typedef struct remote_out {
+/* What has been printed of the answer. */
+typedef struct out {
     bool last_nl, werr;
-} remote_out_t;
+} out_t;
 
-static int on_remote_text(void *ud, const char *t, size_t n)
+static int on_text(void *ud, const char *t, size_t n)
 {
-    remote_out_t *o = ud;
+    out_t *o = ud;
     if (write_out(t, n)) {
         o->werr = true;
         return 1;
@@ -133,7 +142,7 @@ static int run_remote(const char *url, const char *prompt, bool chat, const char
     sigemptyset(&sa.sa_mask);
     atomic_store(&g_remote_cancel, 0);
     sigaction(SIGINT, &sa, &old_sa);
-    remote_out_t o = {true, false};
+    out_t o = {true, false};
     remote_result_t res;
     int rc = CLI_EXIT_OK;
     if (echo && write_out(prompt, strlen(prompt))) {
@@ -142,9 +151,9 @@ static int run_remote(const char *url, const char *prompt, bool chat, const char
     }
     chat_msg_t msgs[2] = {{CHAT_ROLE_SYSTEM, system}, {CHAT_ROLE_USER, prompt}};
     double t0 = now_s();
-    int e = chat ? remote_chat(r, system ? msgs : msgs + 1, system ? 2 : 1, g, on_remote_text, &o, &g_remote_cancel,
+    int e = chat ? remote_chat(r, system ? msgs : msgs + 1, system ? 2 : 1, g, on_text, &o, &g_remote_cancel,
                                &res, &err)
-                 : remote_complete(r, prompt, g, on_remote_text, &o, &g_remote_cancel, &res, &err);
+                 : remote_complete(r, prompt, g, on_text, &o, &g_remote_cancel, &res, &err);
     double t1 = now_s();
     if (!o.last_nl && !o.werr)
         write_out("\n", 1);
@@ -174,7 +183,7 @@ typedef struct run_opts {
     const char *prompt, *pfile, *stops[RUN_MAX_STOPS], *tmpl_name, *system;
     size_t n_stops;
     long n_predict;
-    bool echo, verbose, chat;
+    bool echo, verbose, chat, no_heal, no_spec;
 } run_opts_t;
 
 /* Handle OPT (with ARG) if it is a sampling option: 1 when handled, 0 when
@@ -268,6 +277,8 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         {"chat", no_argument, NULL, OPT_CHAT},
         {"template", required_argument, NULL, OPT_TEMPLATE},
         {"system", required_argument, NULL, OPT_SYSTEM},
+        {"no-heal", no_argument, NULL, OPT_NO_HEAL},
+        {"no-spec", no_argument, NULL, OPT_NO_SPEC},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -315,6 +326,12 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         case OPT_SYSTEM:
             o->system = optarg;
             break;
+        case OPT_NO_HEAL:
+            o->no_heal = true;
+            break;
+        case OPT_NO_SPEC:
+            o->no_spec = true;
+            break;
         case 'v':
             o->verbose = true;
             break;
@@ -335,6 +352,9 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         if (o->ce.local_opt)
             return cli_usage("run", "%s applies to a local engine, not to --backend %s", o->ce.local_opt,
                              o->ce.remote);
+        if (o->no_heal || o->no_spec)
+            return cli_usage("run", "%s applies to a local engine, not to --backend %s",
+                             o->no_heal ? "--no-heal" : "--no-spec", o->ce.remote);
         if (o->tmpl_name)
             return cli_usage("run", "--template: the remote engine applies its own chat template (use --chat)");
         if (o->echo && o->chat)
@@ -350,15 +370,40 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
     return RUN_GO;
 }
 
+static int on_gen_text(void *ud, const char *t, size_t n, const gen_result_t *so_far)
+{
+    (void)so_far;
+    return on_text(ud, t, n);
+}
+
+/* -v: what the generation did, and the memory it took. */
+static void report(const gen_result_t *r, bool spec, eng_model_t *m, eng_session_t *s)
+{
+    if (r->stop == GEN_STOP_CONTEXT)
+        fprintf(stderr, "octet run: the context of %u tokens is full\n", eng_n_ctx(s));
+    eng_mem_t mem;
+    eng_memory(m, s, &mem);
+    fprintf(stderr, "octet run: prompt %zu tokens (%zu healed, %zu reused) in %.3f s (%.1f tok/s), generated %zu "
+                    "tokens in %.3f s (%.1f tok/s), finish %s\n",
+            r->n_prompt, r->n_healed, r->n_reused, r->t_prefill, r->prefill_tok_s, r->n_tokens, r->t_decode,
+            r->decode_tok_s, gen_stop_name(r->stop));
+    if (r->n_drafted)
+        fprintf(stderr, "octet run: speculation: %zu of %zu drafted tokens accepted (%.0f%%), %.2f tokens per pass\n",
+                r->n_accepted, r->n_drafted, 100.0 * r->accept_rate, r->tok_per_pass);
+    else
+        fprintf(stderr, "octet run: speculation: %s\n", spec ? "nothing drafted, 1 token per pass" : "off");
+    fprintf(stderr, "octet run: memory weights %.1f MiB, kv %.1f MiB, scratch %.1f MiB\n",
+            (double)mem.weights / 1048576.0, (double)mem.kv / 1048576.0, (double)mem.scratch / 1048576.0);
+}
+
 /* The answer streamed to stdout from the tokens IDS of the prompt PROMPT
  * (PLEN bytes, echoed with --echo), on the session S of the model M. */
-static int generate(const run_opts_t *o, eng_model_t *m, eng_session_t *s, const tok_t *t, sampler_t *smp,
-                    sample_stop_t *stop, const char *prompt, size_t plen, const int32_t *ids, size_t n_ids)
+static int generate(const run_opts_t *o, eng_model_t *m, eng_session_t *s, const char *prompt, size_t plen,
+                    const int32_t *ids, size_t n_ids)
 {
-    const long n_predict = o->n_predict;
-    const bool echo = o->echo, verbose = o->verbose;
     errmsg_t err = {0};
     int rc;
+    gen_result_t r = {0};
     g_session = s;
     struct sigaction sa, old_sa;
     memset(&sa, 0, sizeof sa);
@@ -366,56 +411,27 @@ static int generate(const run_opts_t *o, eng_model_t *m, eng_session_t *s, const
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_sa);
 
-    if (echo && write_out(prompt, plen)) {
+    out_t out = {true, false};
+    if (o->echo && write_out(prompt, plen)) {
         rc = cli_fail("run", "write error on stdout");
         goto restore;
     }
-    double t0 = now_s();
-    rc = eng_feed(s, ids, n_ids, &err);
-    double t1 = now_s();
-    for (size_t i = 0; i < n_ids; i++)
-        sample_accept(smp, ids[i]);
-    long n_gen = 0;
-    bool stopped = false, last_nl = true;
-    const char *emit;
-    size_t emit_len;
-    while (rc == 0 && (n_predict < 0 || n_gen < n_predict)) {
-        int32_t id;
-        if ((rc = eng_sample(s, smp, &id, &err)))
-            break;
-        sample_accept(smp, id);
-        if (tok_is_eog(t, id))
-            break;
-        n_gen++;
-        const char *piece;
-        size_t pl = tok_piece(t, id, false, &piece);
-        stopped = sample_stop_push(stop, piece, pl, &emit, &emit_len);
-        if (write_out(emit, emit_len)) {
-            rc = cli_fail("run", "write error on stdout");
-            goto restore;
-        }
-        if (emit_len)
-            last_nl = emit[emit_len - 1] == '\n';
-        if (stopped)
-            break;
-        if (eng_pos(s) >= eng_n_ctx(s)) {
-            if (verbose)
-                fprintf(stderr, "octet run: the context of %u tokens is full\n", eng_n_ctx(s));
-            break;
-        }
-        rc = eng_decode(s, id, &err);
+    gen_params_t gp;
+    gen_params_default(&gp);
+    gp.sample = o->sp;
+    gp.max_tokens = o->n_predict;
+    gp.stops = o->stops;
+    gp.n_stops = o->n_stops;
+    gp.heal = !o->no_heal;
+    gp.speculate = !o->no_spec;
+    gp.on_text = on_gen_text;
+    gp.ud = &out;
+    rc = gen_run(s, ids, n_ids, &gp, &r, &err);
+    if (out.werr) {
+        rc = cli_fail("run", "write error on stdout");
+        goto restore;
     }
-    double t2 = now_s();
-    if (!stopped) {
-        sample_stop_flush(stop, &emit, &emit_len);
-        if (emit_len)
-            last_nl = emit[emit_len - 1] == '\n';
-        if (write_out(emit, emit_len)) {
-            rc = cli_fail("run", "write error on stdout");
-            goto restore;
-        }
-    }
-    if (!last_nl)
+    if (!out.last_nl)
         write_out("\n", 1);
     if (rc == OCT_ECANCELED) {
         fprintf(stderr, "octet run: interrupted\n");
@@ -426,16 +442,10 @@ static int generate(const run_opts_t *o, eng_model_t *m, eng_session_t *s, const
         rc = cli_fail_err("run", &err);
         goto restore;
     }
-    if (verbose) {
-        eng_mem_t mem;
-        eng_memory(m, s, &mem);
-        fprintf(stderr, "octet run: prompt %zu tokens in %.3f s (%.1f tok/s), generated %ld tokens in %.3f s "
-                        "(%.1f tok/s); memory weights %.1f MiB, kv %.1f MiB, scratch %.1f MiB\n",
-                n_ids, t1 - t0, (double)n_ids / (t1 - t0), n_gen, t2 - t1,
-                n_gen ? (double)n_gen / (t2 - t1) : 0.0, (double)mem.weights / 1048576.0,
-                (double)mem.kv / 1048576.0, (double)mem.scratch / 1048576.0);
-    }
+    if (o->verbose)
+        report(&r, !o->no_spec, m, s);
 restore:
+    gen_result_free(&r);
     sigaction(SIGINT, &old_sa, NULL);
     g_session = NULL;
     return rc;
@@ -454,8 +464,6 @@ static int run_local(run_opts_t *o, const char *prompt, size_t plen)
     size_t n_ids = 0;
     eng_model_t *m = NULL;
     eng_session_t *s = NULL;
-    sampler_t *smp = NULL;
-    sample_stop_t *stop = NULL;
     errmsg_t err = {0};
     int rc;
     if ((rc = cli_eng_open("run", ce, RUN_DEFAULT_CTX, &m)))
@@ -482,9 +490,7 @@ static int run_local(run_opts_t *o, const char *prompt, size_t plen)
         if (chat_tmpl_writes_bos(tmpl))
             flags = TOK_PARSE_SPECIAL;
     }
-    if (tok_encode(t, prompt, plen, flags, &ids, &n_ids, &err) ||
-        eng_session_new(&s, m, &err) || sample_new(&smp, &o->sp, eng_n_vocab(m), &err) ||
-        sample_stop_new(&stop, o->stops, o->n_stops, &err)) {
+    if (tok_encode(t, prompt, plen, flags, &ids, &n_ids, &err) || eng_session_new(&s, m, &err)) {
         rc = cli_fail_err("run", &err);
         goto done;
     }
@@ -497,10 +503,8 @@ static int run_local(run_opts_t *o, const char *prompt, size_t plen)
                       eng_n_ctx(s));
         goto done;
     }
-    rc = generate(o, m, s, t, smp, stop, prompt, plen, ids, n_ids);
+    rc = generate(o, m, s, prompt, plen, ids, n_ids);
 done:
-    sample_stop_free(stop);
-    sample_free(smp);
     eng_session_free(s);
     eng_close(m);
     chat_tmpl_free(tmpl);

@@ -63,4 +63,31 @@ ppl_check "held-out perplexity, int8 weights + int8 KV" 5.635 --weights int8 --k
 
 # 4. The default model is used when -m is not given.
 t_expect "run without -m uses the embedded model" 0 "$OCTET" run -p "def fib(" -n 8 --temp 0
+
+# 5. Token healing and speculation are on by default, and exact. Healing: "import o" ends in the
+#    token " o", which training text never has before "s"; healed, the answer spells "os".
+t_expect "run heals by default" 0 "$OCTET" run -m "$M" -p "import o" -n 1 --temp 0 -v
+t_grep "healed: the answer completes the word" '^s' "$T_TMP/out"
+t_grep "-v counts the healed token" 'prompt 3 tokens \(1 healed' "$T_TMP/err"
+t_expect "run --no-heal" 0 "$OCTET" run -m "$M" -p "import o" -n 1 --temp 0 -v --no-heal
+t_grep "--no-heal: nothing healed" 'prompt 3 tokens \(0 healed' "$T_TMP/err"
+#    Speculation: greedy output with and without --no-spec identical, token for token, on prompts that
+#    repeat (lookup drafts and is accepted) and prompts that do not; -v gives the acceptance rate.
+spec_prompts=("$(printf 'def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n\n\ndef mul(a, b):\n')"
+    "$(printf 'class Stack:\n    def push(self, x):\n        self.items.append(x)\n\n    def pop(self):\n')"
+    "for i in ra" "import o" "$(printf '#include <stdio.h>\n\nint main(void)\n{\n')")
+accepted=0
+for i in "${!spec_prompts[@]}"; do
+    "$OCTET" run -m "$M" -p "${spec_prompts[$i]}" -n 96 --temp 0 -v >"$T_TMP/spec" 2>"$T_TMP/spec_err"
+    "$OCTET" run -m "$M" -p "${spec_prompts[$i]}" -n 96 --temp 0 -v --no-spec >"$T_TMP/plain" 2>"$T_TMP/plain_err"
+    if cmp -s "$T_TMP/spec" "$T_TMP/plain" && [ -s "$T_TMP/spec" ]; then t_ok "speculative = plain greedy, prompt $i"
+    else t_fail "speculative = plain greedy, prompt $i" "$(diff "$T_TMP/spec" "$T_TMP/plain" | head -5)"; fi
+    a=$(sed -n 's/.*speculation: \([0-9]*\) of [0-9]* drafted tokens accepted.*/\1/p' "$T_TMP/spec_err")
+    accepted=$((accepted + ${a:-0}))
+    grep -q 'speculation: off' "$T_TMP/plain_err" || t_fail "--no-spec -v says speculation is off, prompt $i"
+    [ "$i" -eq 0 ] && cp "$T_TMP/spec_err" "$T_TMP/spec_err0"
+done
+[ "$accepted" -gt 20 ] && t_ok "speculation on by default: $accepted drafted tokens accepted" ||
+    t_fail "speculation on by default" "$accepted drafted tokens accepted"
+t_grep "-v: acceptance rate and tokens per pass" 'accepted \([0-9]+%\), [0-9.]+ tokens per pass' "$T_TMP/spec_err0"
 t_end
