@@ -36,6 +36,7 @@ typedef struct gen {
     size_t pend_len;
     char *clean;   /* work space of the UTF-8 cleaner */
     size_t clean_cap;
+    double t_decode0; /* when decoding began */
 } gen_t;
 
 static const char *const STOP_NAMES[] = {"none", "eog", "stop", "length", "context", "caller", "canceled", "error"};
@@ -235,7 +236,13 @@ static gen_stop_t emit(gen_t *g, int32_t id, int *rc, errmsg_t *err)
     bool stopped = sample_stop_push(g->stop, piece + skip, pl - skip, &emit_p, &emit_len);
     if ((*rc = text_push(g, emit_p, emit_len, false, &added, err)))
         return GEN_STOP_ERROR;
-    int refuse = g->p->on_text ? g->p->on_text(g->p->ud, r->text + r->text_len - added, added, r) : 0;
+    int refuse = 0;
+    if (g->p->on_text) {
+        /* the callback sees the speed so far */
+        r->t_decode = now_s() - g->t_decode0;
+        r->decode_tok_s = r->t_decode > 0 ? (double)r->n_tokens / r->t_decode : 0;
+        refuse = g->p->on_text(g->p->ud, r->text + r->text_len - added, added, r);
+    }
     if (stopped)
         return GEN_STOP_STRING;
     if (refuse)
@@ -475,7 +482,7 @@ int gen_run(eng_session_t *s, const int32_t *prompt, size_t n, const gen_params_
         st = GEN_STOP_ERROR;
         goto done;
     }
-    double t0 = now_s();
+    double t0 = g.t_decode0 = now_s();
     st = decode_loop(&g, &rc, err);
     /* the text before a stop string was already released */
     int frc = finish_text(&g, st != GEN_STOP_STRING, err);
