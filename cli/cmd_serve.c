@@ -26,6 +26,8 @@ enum {
     OPT_MAX_TOKENS,
     OPT_NAME,
     OPT_API_KEY,
+    OPT_NO_HEAL,
+    OPT_NO_SPEC,
 };
 
 static void usage(void)
@@ -50,6 +52,10 @@ static void usage(void)
            "      --api-key KEY     require \"Authorization: Bearer KEY\" on every endpoint but /health\n"
            "                        (default: $OCTET_API_KEY; none: no authentication at all, see\n"
            "                        docs/security.md); prefer the variable, the command line is public\n"
+           "      --no-heal         no token healing of prompts (on by default: a completion prompt\n"
+           "                        ending inside a longer token is backed up and re-spelled)\n"
+           "      --no-spec         no speculative decoding (on by default: prompt lookup; the same\n"
+           "                        answers, fewer forward passes when they copy the prompt)\n"
            "  -h, --help            show this help\n\n"
            "Prints \"octet serve: listening on http://HOST:PORT (...)\" on stderr when ready.\n"
            "The API is described in docs/server.md.\n\n%s",
@@ -141,6 +147,8 @@ int cmd_serve(int argc, char **argv)
         {"template", required_argument, NULL, OPT_TEMPLATE},
         {"name", required_argument, NULL, OPT_NAME},
         {"api-key", required_argument, NULL, OPT_API_KEY},
+        {"no-heal", no_argument, NULL, OPT_NO_HEAL},
+        {"no-spec", no_argument, NULL, OPT_NO_SPEC},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -204,6 +212,12 @@ int cmd_serve(int argc, char **argv)
             break;
         case OPT_API_KEY:
             cfg.api_key = optarg;
+            break;
+        case OPT_NO_HEAL:
+            cfg.heal = false;
+            break;
+        case OPT_NO_SPEC:
+            cfg.speculate = false;
             break;
         case 'h':
             usage();

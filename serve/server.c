@@ -12,7 +12,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -30,6 +29,7 @@
 #include <microhttpd.h>
 
 #include "chat.h"
+#include "generate.h"
 #include "openai.h"
 #include "preset.h"
 #include "sb.h"
@@ -51,6 +51,7 @@ typedef struct job {
     int32_t *ids;
     size_t n_ids;
     atomic_int cancel;
+    atomic_int oom; /* the output could not grow */
     pthread_cond_t cv;
     struct job *next;
     /* output, under S->MU */
@@ -103,13 +104,6 @@ struct srv {
     job_t *current;
     bool quit;
 
-    /* worker only */
-    int32_t *cached; /* the tokens in the KV cache */
-    size_t n_cached;
-    float *logits; /* ignore_eos: a copy with end-of-generation tokens masked */
-    int32_t *eog;
-    size_t n_eog;
-
     /* statistics, under MU */
     uint32_t kv_used;
     double tok_s;
@@ -130,13 +124,8 @@ void srv_cfg_default(srv_cfg_t *c)
     c->model_id = "octet";
     sample_params_default(&c->sp);
     c->max_tokens = 512;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    c->heal = true;
+    c->speculate = true;
 }
 
 /* ---- jobs ------------------------------------------------------------------ */
@@ -177,167 +166,86 @@ static void job_cancel_locked(struct srv *s, job_t *j)
     }
 }
 
-/* Append N bytes of generated text (UTF-8 cleaned; PEND holds an incomplete
- * character between calls) to J's output and wake its connection. */
-static int job_emit(struct srv *s, job_t *j, char *pend, size_t *pend_len, const char *data, size_t n, bool final)
-{
-    size_t tot = *pend_len + n;
-    if (tot == 0)
-        return 0;
-    char *in = malloc(tot), *clean = malloc(3 * tot);
-    int rc = 0;
-    if (!in || !clean) {
-        rc = OCT_ENOMEM;
-        goto done;
-    }
-    memcpy(in, pend, *pend_len);
-    if (n)
-        memcpy(in + *pend_len, data, n);
-    size_t cl, used = oai_utf8_clean(in, tot, final, clean, &cl);
-    *pend_len = tot - used; /* at most 3 bytes: an incomplete character */
-    memcpy(pend, in + used, *pend_len);
-    pthread_mutex_lock(&s->mu);
-    if (j->len + cl + 1 > j->cap) {
-        size_t cap = (j->cap ? j->cap * 2 : 1024) + cl;
-        char *nt = realloc(j->text, cap);
-        if (!nt) {
-            pthread_mutex_unlock(&s->mu);
-            rc = OCT_ENOMEM;
-            goto done;
-        }
-        j->text = nt;
-        j->cap = cap;
-    }
-    memcpy(j->text + j->len, clean, cl);
-    j->len += cl;
-    j->text[j->len] = '\0';
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&s->mu);
-done:
-    free(in);
-    free(clean);
-    return rc;
-}
-
 static void sleep_ms(unsigned ms)
 {
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&t, NULL);
 }
 
-static void publish_pos(struct srv *s)
-{
-    pthread_mutex_lock(&s->mu);
-    s->kv_used = eng_pos(s->s);
-    pthread_mutex_unlock(&s->mu);
-}
+/* A job's generation, as gen_run streams it. */
+typedef struct run {
+    struct srv *s;
+    job_t *j;
+    size_t n_gen; /* tokens counted into the statistics so far */
+} run_t;
 
-/* Feed J's prompt reusing the prefix the KV cache already holds. */
-static int feed_prompt(struct srv *s, job_t *j, errmsg_t *err)
+/* Append the new text (whole UTF-8) to the job's output, publish the
+ * counts and wake the connection; nonzero stops a job whose client left. */
+static int on_text(void *ud, const char *text, size_t len, const gen_result_t *so_far)
 {
-    size_t p = 0, n = j->n_ids;
-    while (p < s->n_cached && p < n && s->cached[p] == j->ids[p])
-        p++;
-    if (p > eng_pos(s->s))
-        p = eng_pos(s->s);
-    if (p == n)
-        p = n - 1; /* feed the last token again: its logits start the answer */
-    int rc = eng_truncate(s->s, (uint32_t)p, err);
-    if (rc)
-        return rc;
-    s->n_cached = p;
-    rc = eng_feed(s->s, j->ids + p, n - p, err);
-    size_t done = eng_pos(s->s); /* on cancellation: what was fed */
-    s->n_cached = done < n ? done : n;
-    memcpy(s->cached, j->ids, s->n_cached * sizeof *s->cached);
-    publish_pos(s);
-    return rc;
+    run_t *g = ud;
+    struct srv *s = g->s;
+    job_t *j = g->j;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    if (j->len + len + 1 > j->cap) {
+        size_t cap = (j->cap ? j->cap * 2 : 1024) + len;
+        char *nt = realloc(j->text, cap);
+        if (!nt) {
+            atomic_store(&j->oom, 1);
+            rc = 1;
+            goto out;
+        }
+        j->text = nt;
+        j->cap = cap;
+    }
+    memcpy(j->text + j->len, text, len);
+    j->len += len;
+    j->text[j->len] = '\0';
+    j->n_gen = (uint32_t)so_far->n_tokens;
+    s->generated_total += so_far->n_tokens - g->n_gen;
+    g->n_gen = so_far->n_tokens;
+    s->tok_s = so_far->decode_tok_s;
+    s->kv_used = eng_pos(s->s);
+    pthread_cond_broadcast(&j->cv);
+out:
+    pthread_mutex_unlock(&s->mu);
+    if (rc == 0 && s->cfg.token_delay_ms)
+        sleep_ms(s->cfg.token_delay_ms);
+    return rc || atomic_load(&j->cancel);
 }
 
 static void run_job(struct srv *s, job_t *j)
 {
     errmsg_t err = {0};
-    sampler_t *smp = NULL;
-    sample_stop_t *stop = NULL;
-    char pend[8];
-    size_t pend_len = 0;
-    uint32_t n_gen = 0, n_ctx = eng_n_ctx(s->s), n_vocab = eng_n_vocab(s->m);
-    const char *finish = "length";
-    bool stopped = false;
-    int rc = feed_prompt(s, j, &err);
-    if (rc == 0 && (rc = sample_new(&smp, &j->req.sp, n_vocab, &err)) == 0)
-        rc = sample_stop_new(&stop, (const char *const *)j->req.stops, j->req.n_stops, &err);
-    if (rc)
-        goto end;
-    for (size_t i = 0; i < j->n_ids; i++)
-        sample_accept(smp, j->ids[i]);
-    double t0 = now_s();
+    run_t g = {s, j, 0};
+    gen_params_t p;
+    gen_params_default(&p);
+    p.sample = j->req.sp;
+    p.max_tokens = j->req.max_tokens;
+    p.stops = (const char *const *)j->req.stops;
+    p.n_stops = j->req.n_stops;
+    p.ignore_eos = j->req.ignore_eos;
+    p.heal = s->cfg.heal;
+    p.speculate = s->cfg.speculate;
+    p.on_text = on_text;
+    p.ud = &g;
     pthread_mutex_lock(&s->mu);
     s->prompt_total += j->n_ids;
     s->tok_s = 0;
     pthread_mutex_unlock(&s->mu);
-    while (n_gen < j->req.max_tokens) {
-        if (atomic_load(&j->cancel)) {
-            rc = OCT_ECANCELED;
-            break;
-        }
-        int32_t id;
-        if (j->req.ignore_eos) {
-            const float *lg = eng_logits(s->s);
-            memcpy(s->logits, lg, n_vocab * sizeof *lg);
-            for (size_t i = 0; i < s->n_eog; i++)
-                s->logits[s->eog[i]] = -INFINITY;
-            id = sample_token(smp, s->logits);
-        } else if ((rc = eng_sample(s->s, smp, &id, &err))) {
-            break;
-        }
-        sample_accept(smp, id);
-        if (tok_is_eog(s->tok, id)) {
-            finish = "stop";
-            break;
-        }
-        n_gen++;
-        const char *piece, *emit;
-        size_t pl = tok_piece(s->tok, id, false, &piece), emit_len;
-        stopped = sample_stop_push(stop, piece, pl, &emit, &emit_len);
-        if ((rc = job_emit(s, j, pend, &pend_len, emit, emit_len, false))) {
-            errmsg_set(&err, rc, "out of memory");
-            break;
-        }
-        double dt = now_s() - t0;
-        pthread_mutex_lock(&s->mu);
-        j->n_gen = n_gen;
-        s->generated_total++;
-        s->tok_s = dt > 0 ? n_gen / dt : 0;
-        pthread_mutex_unlock(&s->mu);
-        if (stopped) {
-            finish = "stop";
-            break;
-        }
-        if (eng_pos(s->s) >= n_ctx)
-            break; /* the context is full: "length" */
-        if (s->cfg.token_delay_ms)
-            sleep_ms(s->cfg.token_delay_ms);
-        rc = eng_decode(s->s, id, &err);
-        if (rc == 0 && s->n_cached < n_ctx)
-            s->cached[s->n_cached++] = id;
-        publish_pos(s);
-        if (rc)
-            break;
-    }
-    if (rc == 0) {
-        const char *tail = NULL;
-        size_t tail_len = 0;
-        if (!stopped)
-            sample_stop_flush(stop, &tail, &tail_len);
-        if ((rc = job_emit(s, j, pend, &pend_len, tail, tail_len, true)))
-            errmsg_set(&err, rc, "out of memory");
-    }
-end:
+    gen_result_t r;
+    int rc = gen_run(s->s, j->ids, j->n_ids, &p, &r, &err);
     pthread_mutex_lock(&s->mu);
-    j->finish = finish;
-    j->n_gen = n_gen;
-    if (rc == OCT_ECANCELED) {
+    s->kv_used = eng_pos(s->s);
+    j->n_gen = (uint32_t)r.n_tokens;
+    s->generated_total += r.n_tokens - g.n_gen;
+    /* a full context ends the answer as max_tokens does */
+    j->finish = r.stop == GEN_STOP_EOG || r.stop == GEN_STOP_STRING ? "stop" : "length";
+    if (atomic_load(&j->oom)) {
+        j->status = 500;
+        snprintf(j->errmsg, sizeof j->errmsg, "generation failed: out of memory");
+    } else if (rc == OCT_ECANCELED || r.stop == GEN_STOP_CALLER) {
         j->status = 499;
         snprintf(j->errmsg, sizeof j->errmsg, "the request was canceled");
     } else if (rc) {
@@ -345,8 +253,7 @@ end:
         snprintf(j->errmsg, sizeof j->errmsg, "generation failed: %.480s", err.msg);
     }
     pthread_mutex_unlock(&s->mu);
-    sample_stop_free(stop);
-    sample_free(smp);
+    gen_result_free(&r);
 }
 
 static void *worker(void *arg)
@@ -949,17 +856,6 @@ int srv_start(srv_t **out, eng_model_t *m, const srv_cfg_t *cfg, errmsg_t *err)
         goto fail;
     if ((rc = eng_session_new(&s->s, m, err)))
         goto fail;
-    uint32_t n_vocab = eng_n_vocab(m), n_ctx = eng_n_ctx(s->s);
-    s->cached = malloc((n_ctx + 1) * sizeof *s->cached);
-    s->logits = malloc(n_vocab * sizeof *s->logits);
-    s->eog = malloc(n_vocab * sizeof *s->eog);
-    if (!s->cached || !s->logits || !s->eog) {
-        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (uint32_t i = 0; i < n_vocab; i++)
-        if (tok_is_eog(s->tok, (int32_t)i))
-            s->eog[s->n_eog++] = (int32_t)i;
     if (pthread_create(&s->worker, NULL, worker, s)) {
         rc = errmsg_set(err, OCT_EINTERNAL, "cannot start the worker thread");
         goto fail;
@@ -1019,9 +915,6 @@ void srv_stop(srv_t *s)
         pthread_join(s->worker, NULL);
     eng_session_free(s->s);
     chat_tmpl_free(s->tmpl);
-    free(s->cached);
-    free(s->logits);
-    free(s->eog);
     free(s->model_id);
     free(s->host);
     pthread_cond_destroy(&s->cv);

@@ -34,6 +34,8 @@ typedef struct srv_cfg {
     sample_params_t sp;        /* sampling for fields a request leaves out */
     uint32_t max_tokens;       /* max_tokens when a request gives none (default 512) */
     unsigned token_delay_ms;   /* pause after each generated token (tests, demos) */
+    bool heal;                 /* token healing of every prompt (default true; generate.h) */
+    bool speculate;            /* speculative decoding by prompt lookup (default true; generate.h) */
     const char *api_key;       /* when set, every endpoint but /health needs "Authorization: Bearer KEY" */
 } srv_cfg_t;
 

@@ -231,4 +231,47 @@ cpid=$!
 wait_metric octet_generating 1
 stop_server "SIGTERM during an answer: exit 0" "$T_TMP/s2.log"
 wait $cpid
+
+# ---- the shipped model: the server's completions heal and speculate by default, and give
+# `octet run`'s text (both run gen_run); with --no-heal --no-spec, `octet run --no-heal`'s
+M=models/octet-code.gguf
+same_as_run() { # NAME PROMPT N RUN_OPTIONS... : /v1/completions (plain and streamed) = octet run's output
+    local name=$1 prompt=$2 n=$3; shift 3
+    "$OCTET" run -m "$M" -p "$prompt" -n "$n" --temp 0 "$@" >"$T_TMP/run.txt" 2>"$T_TMP/run.err"
+    local body
+    body=$(python3 -c 'import json,sys; print(json.dumps({"prompt": sys.argv[1], "max_tokens": int(sys.argv[2]), "temperature": 0}))' "$prompt" "$n")
+    code=$(post /v1/completions "$body" "$T_TMP/cmp.json")
+    curl -sN -o "$T_TMP/cmp.sse" -d "${body%\}},\"stream\":true}" "$URL/v1/completions"
+    if python3 - "$T_TMP/run.txt" "$T_TMP/cmp.json" "$T_TMP/cmp.sse" 2>"$T_TMP/py.err" <<'PY'
+import json, sys
+run = open(sys.argv[1], "rb").read().decode("utf-8")
+text = json.load(open(sys.argv[2], "rb"))["choices"][0]["text"]
+events = [e for e in open(sys.argv[3], "rb").read().decode("utf-8").split("\n\n") if e][:-1]
+streamed = "".join(json.loads(e[6:])["choices"][0]["text"] for e in events if json.loads(e[6:])["choices"])
+assert text, "empty answer"
+assert run in (text, text + "\n"), (run, text)  # run ends its output with a newline
+assert streamed == text, (streamed, text)
+PY
+    then t_ok "$name"; else t_fail "$name" "status $code" "$(tail -3 "$T_TMP/py.err")"; fi
+}
+serve_start "$T_TMP/s3.log" -m "$M"
+URL=http://127.0.0.1:$PORT
+if [ -n "$PORT" ]; then
+    same_as_run "shipped model: a completion heals ('import o' -> 'os') as octet run does" "import o" 24
+    grep -q '^s' "$T_TMP/run.txt" && t_ok "the healed completion spells 'os'" || t_fail "the healed completion spells 'os'" "$(head -c 80 "$T_TMP/run.txt")"
+    rep=$(printf 'def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n\n\ndef mul(a, b):\n')
+    same_as_run "shipped model: a speculative completion = octet run --no-spec" "$rep" 96 --no-spec
+    same_as_run "shipped model: the same prompt again (prefix reused) = octet run" "$rep" 96
+    stop_server "shipped model: exit 0" "$T_TMP/s3.log"
+else
+    t_fail "shipped model: server started" "$(tail -c 600 "$T_TMP/s3.log")"
+fi
+serve_start "$T_TMP/s4.log" -m "$M" --no-heal --no-spec
+URL=http://127.0.0.1:$PORT
+if [ -n "$PORT" ]; then
+    same_as_run "serve --no-heal --no-spec = octet run --no-heal --no-spec" "import o" 24 --no-heal --no-spec
+    stop_server "serve --no-heal --no-spec: exit 0" "$T_TMP/s4.log"
+else
+    t_fail "serve --no-heal --no-spec: server started" "$(tail -c 600 "$T_TMP/s4.log")"
+fi
 t_end
