@@ -86,12 +86,12 @@ typedef struct cuda_be {
     bool in_pass;
     bool eager;      /* this pass already ran commands outside a graph */
     bool graphs_off; /* OCTET_CUDA_GRAPHS=0, or capturing failed once */
-    /* decode-step options (environment, read once; docs/cuda.md) */
+    /* decode-step options (environment, read once, all on unless "0"; docs/cuda.md) */
     bool pdl;        /* OCTET_CUDA_PDL: programmatic dependent launch between a step's kernels */
     bool fuse;       /* OCTET_CUDA_FUSE: bias into the qkv product, RoPE with the cache write, SwiGLU into
                       * the gate/up product, the output product's quantization into it */
     bool exact;      /* OCTET_CUDA_EXACT: the CPU's rounding in RoPE and SwiGLU, f32 caches in f32 */
-    int split_cap;   /* OCTET_CUDA_SPLITS: cu_att_opt_t.split_cap */
+    int split_cap;   /* OCTET_CUDA_SPLITS (auto, 0 for the tile rule alone, or N): cu_att_opt_t.split_cap */
     bool launched;   /* a kernel of the running list was launched (the next may use PDL) */
     cmd_t *cmds;
     int n_cmd, cap_cmd;
@@ -1241,12 +1241,14 @@ static int cu_create(be_t **out, int device, errmsg_t *err)
     {
         const char *g = getenv("OCTET_CUDA_GRAPHS");
         b->graphs_off = g && !strcmp(g, "0");
-        b->pdl = env_flag("OCTET_CUDA_PDL", false) && b->prop.major >= 9;
-        b->fuse = env_flag("OCTET_CUDA_FUSE", false);
-        b->exact = env_flag("OCTET_CUDA_EXACT", false);
+        /* all on since the H100 run of 2026-12-06 (docs/cuda.md, "Decode
+         * speed"); "0" turns each off, for comparisons */
+        b->pdl = env_flag("OCTET_CUDA_PDL", true) && b->prop.major >= 9;
+        b->fuse = env_flag("OCTET_CUDA_FUSE", true);
+        b->exact = env_flag("OCTET_CUDA_EXACT", true);
         b->mm.q8_exact = b->exact;
         const char *sp = getenv("OCTET_CUDA_SPLITS");
-        b->split_cap = !sp ? 0 : !strcmp(sp, "auto") ? -1 : atoi(sp) > 0 ? atoi(sp) : 0;
+        b->split_cap = !sp || !strcmp(sp, "auto") ? -1 : atoi(sp) > 0 ? atoi(sp) : 0;
     }
     *out = &b->base;
     return 0;

@@ -48,7 +48,7 @@ NV1_PID=$!
 NV2_PID=$!
 
 NEW="OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1 OCTET_CUDA_EXACT=1 OCTET_CUDA_SPLITS=auto"
-OLD="OCTET_CUDA_PDL=0 OCTET_CUDA_FUSE=0 OCTET_CUDA_EXACT=0"
+OLD="OCTET_CUDA_PDL=0 OCTET_CUDA_FUSE=0 OCTET_CUDA_EXACT=0 OCTET_CUDA_SPLITS=0"
 
 # ---- 1. the tiny models: CUDA against the CPU, plain and with every switch
 ids="1 5 9 12 3 7 2 8 11 4 6 10 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 40 41 42 43 44 45 46 47"
@@ -73,8 +73,9 @@ done
 # plain path's logits bit for bit with PDL and FUSE (EXACT changes roundings on purpose)
 E=models/octet-code.gguf
 for b in 1 64; do
-    $O logits -m $E --ids "$ids" --backend cuda --batch $b >/tmp/plain.txt 2>>"$LOG"
-    OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1 $O logits -m $E --ids "$ids" --backend cuda --batch $b >/tmp/fused.txt 2>>"$LOG"
+    env $OLD $O logits -m $E --ids "$ids" --backend cuda --batch $b >/tmp/plain.txt 2>>"$LOG"
+    env $OLD OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1 $O logits -m $E --ids "$ids" --backend cuda --batch $b \
+        >/tmp/fused.txt 2>>"$LOG"
     row "embedded int8 batch $b: pdl+fuse $(cmp -s /tmp/plain.txt /tmp/fused.txt && echo "= plain, bit for bit" ||
         echo "DIFFERS from plain: $(python3 $T/compare.py /tmp/fused.txt /tmp/plain.txt)")"
 done
@@ -135,18 +136,18 @@ EOF
 )"
 }
 if [ -s $M ]; then
-    SHORT="--kv int8 --prompt 512 --batch 512 --gen 128 --reps 2"
-    bench "short plain" "$OLD" $SHORT
-    bench "short all (pdl fuse exact splits)" "$NEW" $SHORT
+    A512="--kv int8 --prompt 512 --batch 512 --gen 128 --reps 2"
+    bench "short plain" "$OLD" $A512
+    bench "short all (pdl fuse exact splits)" "$NEW" $A512
     if [ "$SHORT" != 1 ]; then
-        bench "short pdl" "$OLD OCTET_CUDA_PDL=1" $SHORT
-        bench "short fuse" "$OLD OCTET_CUDA_FUSE=1" $SHORT
-        bench "short pdl+fuse" "OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1" $SHORT
+        bench "short pdl" "$OLD OCTET_CUDA_PDL=1" $A512
+        bench "short fuse" "$OLD OCTET_CUDA_FUSE=1" $A512
+        bench "short pdl+fuse" "OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1 OCTET_CUDA_EXACT=0 OCTET_CUDA_SPLITS=0" $A512
     fi
     DEEP="--kv int8 --ctx 32768 --prompt 0 --depth 32640 --gen 128 --reps 1 --batch 2048"
     bench "depth32K plain" "$OLD" $DEEP
     bench "depth32K all (+ one-wave splits)" "$NEW" $DEEP
-    [ "$SHORT" = 1 ] && bench "depth32K pdl+fuse" "OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1" $DEEP
+    bench "depth32K pdl+fuse" "OCTET_CUDA_PDL=1 OCTET_CUDA_FUSE=1 OCTET_CUDA_EXACT=0 OCTET_CUDA_SPLITS=0" $DEEP
     [ "$SHORT" != 1 ] &&
         bench "prefill32K plain batch 2048" "$OLD" --kv int8 --ctx 32768 --prompt 32768 --batch 2048 --gen 0 --reps 1
     bench "prefill32K all batch 2048" "$NEW" --kv int8 --ctx 32768 --prompt 32768 --batch 2048 --gen 0 --reps 1
