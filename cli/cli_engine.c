@@ -171,10 +171,11 @@ int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_
     return 0;
 }
 
-int cli_llm_check(const char *cmd, const cli_eng_t *ce, const char *tmpl_name)
+int cli_llm_check(const char *cmd, const cli_eng_t *ce, const char *tmpl_name, const char *local_flag)
 {
-    if (ce->remote && ce->local_opt)
-        return cli_usage(cmd, "%s applies to a local engine, not to --backend %s", ce->local_opt, ce->remote);
+    if (ce->remote && (ce->local_opt || local_flag))
+        return cli_usage(cmd, "%s applies to a local engine, not to --backend %s",
+                         ce->local_opt ? ce->local_opt : local_flag, ce->remote);
     if (ce->remote && tmpl_name && strcmp(tmpl_name, "none"))
         return cli_usage(cmd, "--template %s: the remote engine applies its own chat template (--template none "
                               "asks it for a plain completion)", tmpl_name);
@@ -206,6 +207,22 @@ int cli_llm_open(cli_llm_t *l, const char *cmd, cli_eng_t *ce, uint32_t default_
     if (llm_open(&l->h, &c, &err))
         return cli_fail_err(cmd, &err);
     return 0;
+}
+
+void cli_llm_report(const char *cmd, const cli_llm_t *l)
+{
+    const llm_engine_t *e = &l->h.el;
+    if (!e->session)
+        return;
+    const llm_stats_t *t = &e->total;
+    if (!e->speculate)
+        fprintf(stderr, "octet %s: %zu tokens generated, %zu prompt tokens healed; speculation off\n", cmd,
+                t->n_tokens, t->n_healed);
+    else
+        fprintf(stderr, "octet %s: %zu tokens generated, %zu prompt tokens healed; speculation: %zu of %zu "
+                        "drafted tokens accepted (%.0f%%), %.2f tokens per pass\n",
+                cmd, t->n_tokens, t->n_healed, t->n_accepted, t->n_drafted, 100.0 * llm_stats_accept_rate(t),
+                llm_stats_tok_per_pass(t));
 }
 
 void cli_llm_close(cli_llm_t *l)

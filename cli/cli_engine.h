@@ -77,9 +77,10 @@ typedef struct cli_llm {
 } cli_llm_t;
 
 /* The usage errors of CMD's options with --backend URL (an option only a
- * local engine uses; a chat template other than none): CLI_EXIT_USAGE after
+ * local engine uses, as LOCAL_FLAG when not NULL: the name of one the
+ * command gave; a chat template other than none): CLI_EXIT_USAGE after
  * printing, else 0. */
-int cli_llm_check(const char *cmd, const cli_eng_t *ce, const char *tmpl_name);
+int cli_llm_check(const char *cmd, const cli_eng_t *ce, const char *tmpl_name, const char *local_flag);
 
 /* Open L (zeroed first) for CMD: the remote engine when CE names a URL (its
  * context asked of its /metrics when ASK_CTX; $OCTET_API_KEY its bearer
@@ -90,5 +91,16 @@ int cli_llm_check(const char *cmd, const cli_eng_t *ce, const char *tmpl_name);
 int cli_llm_open(cli_llm_t *l, const char *cmd, cli_eng_t *ce, uint32_t default_ctx, const char *tmpl_name,
                  const sample_params_t *sp, double temp, long n_predict, bool ask_ctx);
 void cli_llm_close(cli_llm_t *l);
+
+/* The help of --no-heal and --no-spec (gen, refactor: the local engine's
+ * replies, llm_engine_t's heal and speculate). */
+#define CLI_LLM_GEN_HELP                                                                   \
+    "      --no-heal      no token healing of a plain-completion prompt (docs/engine.md)\n" \
+    "      --no-spec      no speculative decoding (on by default: prompt lookup drafts\n"    \
+    "                     the text the reply copies from the prompt; same reply either way)\n"
+
+/* -v: on stderr, what token healing and speculation did in the local
+ * engine's replies (nothing for a remote engine). */
+void cli_llm_report(const char *cmd, const cli_llm_t *l);
 
 #endif

@@ -35,6 +35,8 @@ enum {
     OPT_TIMEOUT,
     OPT_REPO,
     OPT_UNSAFE_SANDBOX,
+    OPT_NO_HEAL,
+    OPT_NO_SPEC,
 };
 
 static void usage(void)
@@ -61,7 +63,9 @@ static void usage(void)
            "  -I, --include DIR  another include directory for C with --check\n"
            "      --unsafe-sandbox  with --check, run the code even when the kernel refuses a\n"
            "                     layer of the sandbox (see docs/security.md)\n"
-           "  -v, --verbose      show each reply and check report on stderr\n"
+           CLI_LLM_GEN_HELP
+           "  -v, --verbose      show each reply and check report on stderr, and the\n"
+           "                     speculation figures (acceptance rate, tokens per pass)\n"
            "  -h, --help         show this help\n\n"
            "With --backend http://HOST:PORT/v1 the model is that OpenAI-compatible server's\n"
            "(octet serve, vLLM...): -m names the remote model (default: the first it lists),\n"
@@ -127,7 +131,7 @@ typedef struct gen_opts {
     const char *spec_path, *out_path, *tmpl_name, *repo, *includes[GEN_MAX_INCLUDES];
     size_t n_inc;
     long retries, n_predict, context;
-    bool check, verbose;
+    bool check, verbose, no_heal, no_spec;
 } gen_opts_t;
 
 /* Parse the command line into O: GEN_GO, or the exit status (help shown,
@@ -151,6 +155,8 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"unsafe-sandbox", no_argument, NULL, OPT_UNSAFE_SANDBOX},
         {"include", required_argument, NULL, 'I'},
+        {"no-heal", no_argument, NULL, OPT_NO_HEAL},
+        {"no-spec", no_argument, NULL, OPT_NO_SPEC},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -230,6 +236,12 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
                 return cli_usage("gen", "at most %d include directories", GEN_MAX_INCLUDES);
             o->includes[o->n_inc++] = optarg;
             break;
+        case OPT_NO_HEAL:
+            o->no_heal = true;
+            break;
+        case OPT_NO_SPEC:
+            o->no_spec = true;
+            break;
         case 'v':
             o->verbose = true;
             break;
@@ -244,7 +256,8 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         return cli_usage("gen", "unexpected argument '%s'", argv[optind]);
     if (!o->spec_path)
         return cli_usage("gen", "no spec given: use --spec FILE");
-    if ((r = cli_llm_check("gen", &o->ce, o->tmpl_name)))
+    if ((r = cli_llm_check("gen", &o->ce, o->tmpl_name,
+                           o->no_heal ? "--no-heal" : o->no_spec ? "--no-spec" : NULL)))
         return r;
     o->co.include_dirs = o->includes;
     o->co.n_include_dirs = o->n_inc;
@@ -296,6 +309,8 @@ int cmd_gen(int argc, char **argv)
     if ((rc = cli_llm_open(&L, "gen", &o.ce, GEN_DEFAULT_CTX, o.tmpl_name, &o.sp, o.temp, o.n_predict,
                            o.context > 0)))
         goto done;
+    L.h.el.heal = !o.no_heal;
+    L.h.el.speculate = !o.no_spec;
     if (o.verbose) {
         if (o.ce.remote)
             fprintf(stderr, "octet gen: %s request to %s\n", L.h.llm.chat ? "chat" : "plain-completion", o.ce.remote);
@@ -317,7 +332,10 @@ int cmd_gen(int argc, char **argv)
         .on_attempt = on_attempt,
         .ud = &pr,
     };
-    if (spec_gen(s, &L.h.llm, &go, &res, &err)) {
+    int g = spec_gen(s, &L.h.llm, &go, &res, &err);
+    if (o.verbose)
+        cli_llm_report("gen", &L);
+    if (g) {
         rc = cli_fail_err("gen", &err);
         goto done;
     }

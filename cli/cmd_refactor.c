@@ -33,6 +33,8 @@ enum {
     OPT_REPO,
     OPT_DRY_RUN,
     OPT_COLOR,
+    OPT_NO_HEAL,
+    OPT_NO_SPEC,
 };
 
 static void usage(void)
@@ -55,7 +57,9 @@ static void usage(void)
            "      --context TOKENS  retrieved code in the prompt (default 2048)\n"
            "      --repo DIR     a directory inside the repository (default .)\n"
            "      --color WHEN   auto, always or never\n"
-           "  -v, --verbose      show the model's reply on stderr\n"
+           CLI_LLM_GEN_HELP
+           "  -v, --verbose      show the model's reply on stderr, and the speculation\n"
+           "                     figures (acceptance rate, tokens per pass)\n"
            "  -h, --help         show this help\n\n"
            "With --backend http://HOST:PORT/v1 the model is that OpenAI-compatible server's\n"
            "(octet serve, vLLM...): -m names the remote model (default: the first it lists),\n"
@@ -112,7 +116,7 @@ typedef struct refactor_opts {
     double temp; /* kept as given: a remote engine is sent this value */
     const char *instruction, *path_arg, *symbol, *tmpl_name, *repo, *color_arg;
     long n_predict, context;
-    bool yes, force, dry_run, verbose, color;
+    bool yes, force, dry_run, verbose, color, no_heal, no_spec;
 } refactor_opts_t;
 
 /* Parse the command line into O: REFACTOR_GO, or the exit status (help
@@ -134,6 +138,8 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         {"context", required_argument, NULL, OPT_CONTEXT},
         {"repo", required_argument, NULL, OPT_REPO},
         {"color", required_argument, NULL, OPT_COLOR},
+        {"no-heal", no_argument, NULL, OPT_NO_HEAL},
+        {"no-spec", no_argument, NULL, OPT_NO_SPEC},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -202,6 +208,12 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
                 return cli_usage("refactor", "--color must be auto, always or never, not '%s'", optarg);
             o->color_arg = optarg;
             break;
+        case OPT_NO_HEAL:
+            o->no_heal = true;
+            break;
+        case OPT_NO_SPEC:
+            o->no_spec = true;
+            break;
         case 'v':
             o->verbose = true;
             break;
@@ -220,7 +232,8 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         return cli_usage("refactor", "the instruction is empty");
     if (o->path_arg && o->symbol)
         return cli_usage("refactor", "--path and --symbol cannot be combined");
-    if ((r = cli_llm_check("refactor", &o->ce, o->tmpl_name)))
+    if ((r = cli_llm_check("refactor", &o->ce, o->tmpl_name,
+                           o->no_heal ? "--no-heal" : o->no_spec ? "--no-spec" : NULL)))
         return r;
     const char *term = getenv("TERM");
     o->color = !strcmp(o->color_arg, "always") ||
@@ -292,6 +305,8 @@ int cmd_refactor(int argc, char **argv)
     if ((rc = cli_llm_open(&L, "refactor", &o.ce, REFACTOR_DEFAULT_CTX, o.tmpl_name, &o.sp, o.temp, o.n_predict,
                            true)))
         goto done;
+    L.h.el.heal = !o.no_heal;
+    L.h.el.speculate = !o.no_spec;
     size_t budget = (size_t)o.context;
     if (L.h.n_ctx && budget > L.h.n_ctx / 2)
         budget = L.h.n_ctx / 2;
@@ -313,6 +328,8 @@ int cmd_refactor(int argc, char **argv)
     int run = refactor_run(rg, &L.h.llm, &q, &res, &err);
     if (o.verbose && res.step > REFACTOR_GENERATE)
         fputc('\n', stderr);
+    if (o.verbose)
+        cli_llm_report("refactor", &L);
     if (run && res.step == REFACTOR_EXTRACT) {
         rc = cli_fail("refactor", "no usable diff in the model's reply: %s%s", err.msg,
                       o.verbose ? "" : " (-v shows the reply)");

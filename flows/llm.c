@@ -3,11 +3,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "generate.h"
 #include "llm.h"
-#include "sb.h"
 #include "tokenizer.h"
 
 /* ---- the local engine ------------------------------------------------------ */
+
+/* One reply being generated: the caller's completion test and the stream. */
+typedef struct reply {
+    llm_engine_t *e;
+    bool (*done)(const char *reply, void *done_ud);
+    void *done_ud;
+} reply_t;
+
+static void stats_set(llm_stats_t *st, const gen_result_t *r)
+{
+    st->n_tokens = r->n_tokens;
+    st->n_passes = r->n_passes + (r->n_tokens > 0);
+    st->n_drafted = r->n_drafted;
+    st->n_accepted = r->n_accepted;
+    st->n_healed = r->n_healed;
+    st->t_decode = r->t_decode;
+}
+
+static int on_text(void *ud, const char *text, size_t len, const gen_result_t *so_far)
+{
+    reply_t *q = ud;
+    llm_engine_t *e = q->e;
+    stats_set(&e->reply, so_far);
+    if (e->on_text && len)
+        e->on_text(e->text_ud, text, len);
+    return q->done && so_far->text_len && q->done(so_far->text, q->done_ud);
+}
 
 static int engine_generate(void *ud, const chat_msg_t *msgs, size_t n, const char *prompt,
                            bool (*done)(const char *reply, void *done_ud), void *done_ud, char **reply,
@@ -18,8 +45,7 @@ static int engine_generate(void *ud, const chat_msg_t *msgs, size_t n, const cha
     size_t tlen;
     int32_t *ids = NULL;
     size_t n_ids = 0;
-    sampler_t *smp = NULL;
-    sbuf_t out = {0};
+    gen_result_t r = {0};
     int rc = 0;
     *reply = NULL;
     const tok_t *t = eng_tokenizer(e->model);
@@ -46,43 +72,45 @@ static int engine_generate(void *ud, const chat_msg_t *msgs, size_t n, const cha
                                          "context or less retrieved context", n_ids, n_ctx);
         goto done;
     }
-    sample_params_t sp = e->sp;
-    sp.seed += e->calls++; /* another draw for each attempt */
-    if ((rc = eng_truncate(e->session, 0, err)) || (rc = sample_new(&smp, &sp, eng_n_vocab(e->model), err)) ||
-        (rc = eng_feed(e->session, ids, n_ids, err)))
+    reply_t q = {e, done, done_ud};
+    gen_params_t p;
+    gen_params_default(&p);
+    p.sample = e->sp;
+    p.sample.seed += e->calls++; /* another draw for each attempt */
+    p.max_tokens = e->n_predict;
+    p.heal = e->heal;
+    /* the prompt holds what an edit copies (the file, the retrieved code): lookup drafts from it */
+    p.speculate = e->speculate;
+    p.on_text = on_text;
+    p.ud = &q;
+    memset(&e->reply, 0, sizeof e->reply);
+    rc = gen_run(e->session, ids, n_ids, &p, &r, err);
+    stats_set(&e->reply, &r);
+    e->total.n_tokens += e->reply.n_tokens;
+    e->total.n_passes += e->reply.n_passes;
+    e->total.n_drafted += e->reply.n_drafted;
+    e->total.n_accepted += e->reply.n_accepted;
+    e->total.n_healed += e->reply.n_healed;
+    e->total.t_decode += e->reply.t_decode;
+    if (rc)
         goto done;
-    for (size_t i = 0; i < n_ids; i++)
-        sample_accept(smp, ids[i]);
-    for (int k = 0; k < e->n_predict; k++) {
-        int32_t id;
-        if ((rc = eng_sample(e->session, smp, &id, err)))
-            goto done;
-        sample_accept(smp, id);
-        if (tok_is_eog(t, id))
-            break;
-        const char *piece;
-        size_t pl = tok_piece(t, id, false, &piece);
-        sb_addn(&out, piece, pl);
-        if (e->on_text && pl)
-            e->on_text(e->text_ud, piece, pl);
-        if (out.oom) {
-            rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-            goto done;
-        }
-        if ((done && out.s && done(out.s, done_ud)) || eng_pos(e->session) >= n_ctx)
-            break;
-        if ((rc = eng_decode(e->session, id, err)))
-            goto done;
-    }
-    if (!(*reply = sb_take(&out)))
-        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-    out.s = NULL;
+    *reply = r.text;
+    r.text = NULL;
 done:
-    sb_free(&out);
-    sample_free(smp);
+    gen_result_free(&r);
     free(ids);
     free(text);
     return rc;
+}
+
+double llm_stats_accept_rate(const llm_stats_t *st)
+{
+    return st->n_drafted ? (double)st->n_accepted / (double)st->n_drafted : 0;
+}
+
+double llm_stats_tok_per_pass(const llm_stats_t *st)
+{
+    return st->n_passes ? (double)st->n_tokens / (double)st->n_passes : 0;
 }
 
 int llm_engine_init(llm_engine_t *e, eng_model_t *m, const char *tmpl_name, const sample_params_t *sp,
@@ -92,6 +120,8 @@ int llm_engine_init(llm_engine_t *e, eng_model_t *m, const char *tmpl_name, cons
     e->model = m;
     e->sp = *sp;
     e->n_predict = n_predict > 0 ? n_predict : 512;
+    e->heal = true;
+    e->speculate = true;
     if (!eng_tokenizer(m))
         return errmsg_set(err, OCT_EUNSUPPORTED, "the model has no tokenizer");
     if (!tmpl_name || strcmp(tmpl_name, "none")) {

@@ -143,4 +143,25 @@ t_expect "refactor: needs a terminal or --yes" 2 "$OCT" refactor "x" --repo "$R"
 t_expect "refactor: --path and --symbol" 2 "$OCT" refactor "x" --path a --symbol b --dry-run
 t_expect "refactor: no instruction" 2 "$OCT" refactor --dry-run -m "$TINY"
 check_clean "refactor left the repository clean"
+
+# ---- the shipped model: gen and refactor heal and speculate by default (-v gives the figures), and
+# --no-spec gives the same replies (sampled at the default temperature with the default seed)
+M=$PWD/models/octet-code.gguf
+same_reply() { # NAME COMMAND... : the reply (stderr with -v, figures left out) and stdout, with and without --no-spec
+    local name=$1; shift
+    "$@" -v >"$T_TMP/spec.out" 2>"$T_TMP/spec.err"
+    "$@" -v --no-spec >"$T_TMP/plain.out" 2>"$T_TMP/plain.err"
+    if grep -qE 'tokens generated, [0-9]+ prompt tokens healed; speculation: [0-9]+ of [0-9]+ drafted tokens accepted \([0-9]+%\), [0-9.]+ tokens per pass' "$T_TMP/spec.err" &&
+        grep -q 'speculation off' "$T_TMP/plain.err"; then t_ok "$name: -v figures"
+    else t_fail "$name: -v figures" "$(tail -n 3 "$T_TMP/spec.err")"; fi
+    if cmp -s "$T_TMP/spec.out" "$T_TMP/plain.out" &&
+        cmp -s <(grep -v 'tokens generated' "$T_TMP/spec.err") <(grep -v 'tokens generated' "$T_TMP/plain.err") &&
+        [ "$(wc -l <"$T_TMP/spec.err")" -gt 3 ]; then t_ok "$name: the same reply with --no-spec"
+    else t_fail "$name: the same reply with --no-spec" "$(diff "$T_TMP/spec.err" "$T_TMP/plain.err" | head -6)"; fi
+}
+same_reply "refactor, shipped model" "$OCT" refactor "rename add_numbers to plus" --symbol add_numbers --repo "$R" -m "$M" -n 160 --dry-run
+same_reply "gen, shipped model" sh -c "cd '$R' && exec \"\$0\" \"\$@\"" "$OCT" gen --spec "$PWD/$S/add.json" -m "$M" -n 96 --retries 1
+t_expect "refactor --no-spec with a remote engine" 2 "$OCT" refactor "x" --backend http://127.0.0.1:1/v1 --no-spec --dry-run
+t_grep "--no-spec remote: message" '--no-spec applies to a local engine' "$T_TMP/err"
+check_clean "the shipped model's refactor left the repository clean"
 t_end

@@ -2,7 +2,8 @@
  * llm_open on a tiny model (its context, its token counter, plain
  * completion or chat by template), a reply streamed piece by piece and
  * stopped by the DONE test, and the errors of a missing model and an
- * unknown template. */
+ * unknown template; on the shipped model, replies healed and speculative by
+ * default, the same text with speculation off. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "test.h"
 
 #define TINY "tests/fixtures/tiny/llama_rope_linear_q8_0.gguf"
+#define SHIPPED "models/octet-code.gguf"
 
 typedef struct seen {
     char text[4096];
@@ -92,8 +94,68 @@ static void test_llm_open(void)
     eng_close(m);
 }
 
+/* An edit copies its input: a function and the start of its renamed copy. */
+static const char EDIT[] = "def total_price(items, tax_rate):\n"
+                           "    subtotal = 0\n"
+                           "    for item in items:\n"
+                           "        subtotal += item.price * item.quantity\n"
+                           "    tax = subtotal * tax_rate\n"
+                           "    return subtotal + tax\n"
+                           "\n"
+                           "\n"
+                           "# the same function, renamed to order_total\n"
+                           "def order_total(items, tax_rate):\n";
+
+static void test_llm_heal_spec(void)
+{
+    eng_model_t *m = NULL;
+    eng_opts_t o;
+    errmsg_t err = {0};
+    eng_opts_default(&o);
+    o.n_ctx = 512;
+    o.backend = "cpu";
+    if (eng_open(&m, SHIPPED, &o, &err)) {
+        CHECKF(0, "%s", err.msg);
+        return;
+    }
+    llm_conf_t c = {.engine = m, .tmpl_name = "none", .n_predict = 64};
+    sample_params_default(&c.sp);
+    c.sp.temp = 0;
+    llm_handle_t h;
+    if (llm_open(&h, &c, &err)) {
+        CHECKF(0, "%s", err.msg);
+        eng_close(m);
+        return;
+    }
+    CHECK(h.el.heal && h.el.speculate);
+    char *spec = NULL, *plain = NULL, *healed = NULL;
+    CHECKF(h.llm.generate(h.llm.ud, NULL, 0, EDIT, NULL, NULL, &spec, &err) == 0, "%s", err.msg);
+    llm_stats_t st = h.el.reply;
+    /* the copy is drafted by prompt lookup and accepted */
+    CHECKF(st.n_drafted > 0 && st.n_accepted >= 10, "%zu of %zu drafts accepted", st.n_accepted, st.n_drafted);
+    CHECKF(st.n_passes < st.n_tokens, "%zu passes for %zu tokens", st.n_passes, st.n_tokens);
+    CHECK(llm_stats_tok_per_pass(&st) > 1.0 && llm_stats_accept_rate(&st) > 0.0);
+    h.el.speculate = false;
+    CHECKF(h.llm.generate(h.llm.ud, NULL, 0, EDIT, NULL, NULL, &plain, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(h.el.reply.n_drafted, 0);
+    CHECK_EQ_INT(h.el.reply.n_passes, h.el.reply.n_tokens);
+    CHECKF(spec && plain && !strcmp(spec, plain), "speculative '%s' vs plain '%s'", spec ? spec : "",
+           plain ? plain : "");
+    CHECK_EQ_INT(h.el.total.n_tokens, st.n_tokens + h.el.reply.n_tokens);
+    /* healing: "import o" ends in " o", which the model never saw before "s" */
+    CHECKF(h.llm.generate(h.llm.ud, NULL, 0, "import o", NULL, NULL, &healed, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(h.el.reply.n_healed, 1);
+    CHECKF(healed && healed[0] == 's', "'%s'", healed ? healed : "");
+    free(spec);
+    free(plain);
+    free(healed);
+    llm_close(&h);
+    eng_close(m);
+}
+
 int main(void)
 {
     TEST_RUN(test_llm_open);
+    TEST_RUN(test_llm_heal_spec);
     TEST_END();
 }
