@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "chat.h"
+#include "generate.h"
 #include "llm.h"
 #include "patch.h"
 #include "prompt.h"
@@ -71,6 +72,7 @@ struct tui_runner {
     rag_t *rag;
     char *model_def, *model_large;
     unsigned delay_ms;
+    bool heal, speculate; /* gen_run's, for answers and workflows alike */
 
     /* worker state */
     eng_model_t *m;
@@ -80,8 +82,6 @@ struct tui_runner {
     preset_t preset;
     prompt_msg_t *hist;
     size_t n_hist, cap_hist;
-    int32_t *cached; /* the tokens in the session's KV cache */
-    size_t n_cached, cap_cached;
     uint64_t seed_counter;
     remote_t *rem; /* the remote engine of the preset, or NULL */
 };
@@ -204,35 +204,6 @@ static void hist_clear(tui_runner_t *r)
     r->n_hist = 0;
 }
 
-static int cached_set(tui_runner_t *r, const int32_t *ids, size_t n)
-{
-    if (n > r->cap_cached) {
-        int32_t *c = realloc(r->cached, n * sizeof *c);
-        if (!c)
-            return OCT_ENOMEM;
-        r->cached = c;
-        r->cap_cached = n;
-    }
-    if (n && ids != r->cached)
-        memmove(r->cached, ids, n * sizeof *ids);
-    r->n_cached = n;
-    return 0;
-}
-
-static int cached_push(tui_runner_t *r, int32_t id)
-{
-    if (r->n_cached == r->cap_cached) {
-        size_t cap = r->cap_cached ? r->cap_cached * 2 : 256;
-        int32_t *c = realloc(r->cached, cap * sizeof *c);
-        if (!c)
-            return OCT_ENOMEM;
-        r->cached = c;
-        r->cap_cached = cap;
-    }
-    r->cached[r->n_cached++] = id;
-    return 0;
-}
-
 static void publish_pos(tui_runner_t *r)
 {
     pthread_mutex_lock(&r->mu);
@@ -260,21 +231,15 @@ static size_t answer_reserve(const tui_runner_t *r, uint32_t n_ctx)
  * holds. *REUSED gets the tokens found in the cache. */
 static int feed_reusing(tui_runner_t *r, const int32_t *ids, size_t n, size_t *reused, errmsg_t *err)
 {
-    size_t p = prompt_common_prefix(r->cached, r->n_cached, ids, n);
-    if (p > eng_pos(r->s))
-        p = eng_pos(r->s);
+    size_t p = prompt_common_prefix(eng_tokens(r->s), eng_pos(r->s), ids, n);
     if (p == n && n > 0)
         p = n - 1; /* refeed the last token: its logits start the answer */
     int rc = eng_truncate(r->s, (uint32_t)p, err);
     if (rc)
         return rc;
-    r->n_cached = p;
     *reused = p;
     set_state(r, "prefill %zu tokens (%zu reused)", n - p, p);
     rc = eng_feed(r->s, ids + p, n - p, err);
-    /* on cancellation the cache holds what was fed so far */
-    size_t done = eng_pos(r->s);
-    cached_set(r, ids, done < n ? done : n);
     publish_pos(r);
     return rc;
 }
@@ -342,7 +307,6 @@ static void unload(tui_runner_t *r)
     snprintf(name, sizeof name, "%s", r->st.model);
     pthread_mutex_unlock(&r->mu);
     free_engine(m, s, t);
-    r->n_cached = 0;
     r->ld.path[0] = '\0';
     postf(r, TUI_EV_NOTICE, "%s unloaded: its weights and KV cache are freed", name);
 }
@@ -534,7 +498,6 @@ static void job_use(tui_runner_t *r, job_t *j)
         r->st.loaded = false;
         pthread_mutex_unlock(&r->mu);
         eng_session_free(os);
-        r->n_cached = 0;
         eng_session_t *ns = NULL;
         if (eng_set_context(r->m, plan.ctx, o.kvfmt, &err) == 0 && eng_session_new(&ns, r->m, &err) == 0) {
             r->ld.opts = o;
@@ -577,7 +540,6 @@ static void job_use(tui_runner_t *r, job_t *j)
         r->st.loaded = false;
         pthread_mutex_unlock(&r->mu);
         free_engine(om, os, ot);
-        r->n_cached = 0;
     }
     if ((rc = eng_open(&m, real, &o, &err))) {
         postf(r, TUI_EV_ERROR, "cannot load %s: %s", real, err.msg);
@@ -815,6 +777,8 @@ static void send_remote(tui_runner_t *r, job_t *j)
     r->st.n_gen = 0;
     r->st.tok_s = 0;
     r->st.reused = 0;
+    r->st.n_drafted = 0;
+    r->st.accept_rate = r->st.tok_per_pass = 0;
     snprintf(r->st.state, sizeof r->st.state, "waiting for %.80s", r->st.host);
     pthread_mutex_unlock(&r->mu);
     if (!r->st.loaded)
@@ -912,15 +876,53 @@ static int chat_prompt(tui_runner_t *r, const job_t *j, char **packed, char **co
     return 0;
 }
 
+/* "; speculation N% accepted, T tokens/pass" when drafts were verified, else "". */
+static void spec_figures(uint32_t n_drafted, double accept_rate, double tok_per_pass, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (n_drafted)
+        snprintf(buf, n, "; speculation %.0f%% accepted, %.1f tokens/pass", 100.0 * accept_rate, tok_per_pass);
+}
+
+/* The speed and speculation figures of the answer so far into the status. */
+static void publish_gen(tui_runner_t *r, const gen_result_t *g)
+{
+    pthread_mutex_lock(&r->mu);
+    r->st.n_gen = (uint32_t)g->n_tokens;
+    r->st.tok_s = g->decode_tok_s;
+    r->st.reused = (uint32_t)g->n_reused;
+    r->st.accept_rate = g->accept_rate;
+    r->st.n_drafted = (uint32_t)g->n_drafted;
+    r->st.tok_per_pass = g->tok_per_pass;
+    r->st.pos = eng_pos(r->s);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* An answer streaming into the transcript: Ctrl-C stops it. */
+static int on_answer_text(void *ud, const char *text, size_t len, const gen_result_t *so_far)
+{
+    tui_runner_t *r = ud;
+    if (len)
+        post(r, TUI_EV_TEXT, text, len);
+    gen_result_t g = *so_far;
+    g.accept_rate = g.n_drafted ? (double)g.n_accepted / (double)g.n_drafted : 0;
+    g.tok_per_pass = (double)g.n_tokens / (double)(g.n_passes + 1);
+    publish_gen(r, &g);
+    if (so_far->n_tokens == 1 && !so_far->n_passes)
+        set_state(r, "generating");
+    if (r->delay_ms)
+        sleep_ms(r->delay_ms);
+    return atomic_load(&r->cancel);
+}
+
 static void job_send(tui_runner_t *r, job_t *j)
 {
     errmsg_t err = {0};
-    char *packed = NULL, *content = NULL, *answer = NULL;
+    char *packed = NULL, *content = NULL;
     int32_t *ids = NULL;
-    size_t n_ids = 0, reused = 0, ans_len = 0, ans_cap = 0;
-    sampler_t *smp = NULL;
+    size_t n_ids = 0;
+    gen_result_t g = {0};
     bool canceled = false;
-    int rc;
     if (r->rem) {
         send_remote(r, j);
         return;
@@ -931,112 +933,48 @@ static void job_send(tui_runner_t *r, job_t *j)
     }
     if (chat_prompt(r, j, &packed, &content, &ids, &n_ids, &canceled))
         goto done;
-    const tok_t *tok = eng_tokenizer(r->m);
-    uint32_t n_ctx = eng_n_ctx(r->s);
-    rc = feed_reusing(r, ids, n_ids, &reused, &err);
-    pthread_mutex_lock(&r->mu);
-    r->st.reused = (uint32_t)reused;
-    pthread_mutex_unlock(&r->mu);
-    if (rc == OCT_ECANCELED) {
-        canceled = true;
-        goto done;
-    }
-    if (rc) {
-        postf(r, TUI_EV_ERROR, "%s", err.msg);
-        goto done;
-    }
-
-    sample_params_t sp;
-    sample_params_default(&sp);
-    sp.temp = r->preset.temperature;
-    sp.top_p = r->preset.top_p;
-    sp.seed = r->preset.seed ? r->preset.seed
-                             : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ ++r->seed_counter * 0x9E3779B97F4A7C15ull;
-    if (sample_new(&smp, &sp, eng_n_vocab(r->m), &err)) {
-        postf(r, TUI_EV_ERROR, "%s", err.msg);
-        goto done;
-    }
-    for (size_t i = 0; i < n_ids; i++)
-        sample_accept(smp, ids[i]);
+    size_t have = prompt_common_prefix(eng_tokens(r->s), eng_pos(r->s), ids, n_ids);
+    set_state(r, "prefill %zu tokens (%zu reused)", n_ids - have, have);
+    gen_params_t p;
+    gen_params_default(&p);
+    p.sample.temp = r->preset.temperature;
+    p.sample.top_p = r->preset.top_p;
+    p.sample.seed = r->preset.seed ? r->preset.seed
+                                   : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^
+                                         ++r->seed_counter * 0x9E3779B97F4A7C15ull;
+    p.max_tokens = (long)r->preset.max_new_tokens;
+    p.heal = r->heal;
+    /* lookup drafts from the prompt: the retrieved code and the conversation, which answers quote */
+    p.speculate = r->speculate;
+    p.on_text = on_answer_text;
+    p.ud = r;
     pthread_mutex_lock(&r->mu);
     r->st.generating = true;
     r->st.n_gen = 0;
     r->st.tok_s = 0;
-    snprintf(r->st.state, sizeof r->st.state, "generating");
+    r->st.n_drafted = 0;
+    r->st.accept_rate = r->st.tok_per_pass = 0;
     pthread_mutex_unlock(&r->mu);
-    double t0 = now_s();
-    size_t shown = 0; /* bytes of ANSWER posted: complete characters only */
-    for (uint32_t n_gen = 0; n_gen < r->preset.max_new_tokens;) {
-        if (atomic_load(&r->cancel)) {
-            canceled = true;
-            break;
-        }
-        int32_t id;
-        if (eng_sample(r->s, smp, &id, &err)) {
-            postf(r, TUI_EV_ERROR, "%s", err.msg);
-            break;
-        }
-        sample_accept(smp, id);
-        if (tok_is_eog(tok, id))
-            break;
-        const char *piece;
-        size_t pl = tok_piece(tok, id, false, &piece);
-        if (ans_len + pl + 1 > ans_cap) {
-            size_t cap = (ans_cap ? ans_cap * 2 : 1024) + pl;
-            char *na = realloc(answer, cap);
-            if (!na) {
-                post_str(r, TUI_EV_ERROR, "out of memory");
-                break;
-            }
-            answer = na;
-            ans_cap = cap;
-        }
-        memcpy(answer + ans_len, piece, pl);
-        ans_len += pl;
-        answer[ans_len] = '\0';
-        size_t ok = utf8_complete(answer, ans_len);
-        if (ok > shown) {
-            post(r, TUI_EV_TEXT, answer + shown, ok - shown);
-            shown = ok;
-        }
-        n_gen++;
-        double dt = now_s() - t0;
-        pthread_mutex_lock(&r->mu);
-        r->st.n_gen = n_gen;
-        r->st.tok_s = dt > 0 ? n_gen / dt : 0;
-        pthread_mutex_unlock(&r->mu);
-        if (eng_pos(r->s) >= n_ctx) {
-            postf(r, TUI_EV_NOTICE, "the context of %u tokens is full: answer cut (use /clear or a preset "
-                                    "with a larger context)", n_ctx);
-            break;
-        }
-        if (r->delay_ms)
-            sleep_ms(r->delay_ms);
-        rc = eng_decode(r->s, id, &err);
-        if (rc == 0)
-            cached_push(r, id);
-        publish_pos(r);
-        if (rc == OCT_ECANCELED) {
-            canceled = true;
-            break;
-        }
-        if (rc) {
-            postf(r, TUI_EV_ERROR, "%s", err.msg);
-            break;
-        }
-    }
-    if (ans_len > shown)
-        post(r, TUI_EV_TEXT, answer + shown, ans_len - shown);
+    int rc = gen_run(r->s, ids, n_ids, &p, &g, &err);
+    publish_gen(r, &g);
+    canceled = rc == OCT_ECANCELED || g.stop == GEN_STOP_CALLER;
+    if (rc && !canceled)
+        postf(r, TUI_EV_ERROR, "%s", err.msg);
+    if ((canceled || rc) && g.n_tokens == 0)
+        goto done; /* stopped (or failed) before the answer began */
+    if (g.stop == GEN_STOP_CONTEXT)
+        postf(r, TUI_EV_NOTICE, "the context of %u tokens is full: answer cut (use /clear or a preset with a "
+                                "larger context)", eng_n_ctx(r->s));
     hist_push(r, CHAT_ROLE_USER, content);
-    hist_push(r, CHAT_ROLE_ASSISTANT, answer ? answer : "");
+    hist_push(r, CHAT_ROLE_ASSISTANT, g.text);
     {
-        tui_runner_status_t st;
+        char spec[64];
+        spec_figures((uint32_t)g.n_drafted, g.accept_rate, g.tok_per_pass, spec, sizeof spec);
         pthread_mutex_lock(&r->mu);
-        st = r->st;
         r->st.generating = false;
         pthread_mutex_unlock(&r->mu);
-        postf(r, TUI_EV_ANSWER_END, "%u tokens, %.1f tok/s; prompt %zu tokens, %zu reused from the KV cache%s",
-              st.n_gen, st.tok_s, n_ids, reused, canceled ? "; stopped (Ctrl-C)" : "");
+        postf(r, TUI_EV_ANSWER_END, "%zu tokens, %.1f tok/s; prompt %zu tokens, %zu reused from the KV cache%s%s",
+              g.n_tokens, g.decode_tok_s, n_ids, g.n_reused, spec, canceled ? "; stopped (Ctrl-C)" : "");
     }
     canceled = false; /* reported with the figures */
 done:
@@ -1047,11 +985,11 @@ done:
     pthread_mutex_lock(&r->mu);
     r->st.generating = false;
     pthread_mutex_unlock(&r->mu);
-    sample_free(smp);
+    publish_pos(r);
+    gen_result_free(&g);
     free(ids);
     free(packed);
     free(content);
-    free(answer);
 }
 
 /* ---- workflows: /spec and /refactor -------------------------------------------- */
@@ -1088,9 +1026,18 @@ static void flow_text(void *ud, const char *piece, size_t len)
     post(r, TUI_EV_TEXT, piece, len);
     f->n_gen++;
     double dt = now_s() - f->t0;
+    const llm_stats_t *st = &f->h.el.reply;
     pthread_mutex_lock(&r->mu);
-    r->st.n_gen = f->n_gen;
-    r->st.tok_s = dt > 0 ? f->n_gen / dt : 0;
+    if (f->h.el.session) { /* the local engine counts tokens; a remote one sends about one a piece */
+        r->st.n_gen = (uint32_t)st->n_tokens;
+        r->st.tok_s = st->t_decode > 0 ? (double)st->n_tokens / st->t_decode : 0;
+        r->st.n_drafted = (uint32_t)st->n_drafted;
+        r->st.accept_rate = llm_stats_accept_rate(st);
+        r->st.tok_per_pass = llm_stats_tok_per_pass(st);
+    } else {
+        r->st.n_gen = f->n_gen;
+        r->st.tok_s = dt > 0 ? f->n_gen / dt : 0;
+    }
     r->st.pos = r->s ? eng_pos(r->s) : 0;
     pthread_mutex_unlock(&r->mu);
     if (r->delay_ms)
@@ -1145,6 +1092,8 @@ static int flow_open_remote(tui_runner_t *r, flow_t *f, errmsg_t *err)
     r->st.generating = true;
     r->st.n_gen = 0;
     r->st.tok_s = 0;
+    r->st.n_drafted = 0;
+    r->st.accept_rate = r->st.tok_per_pass = 0;
     pthread_mutex_unlock(&r->mu);
     return 0;
 }
@@ -1163,7 +1112,6 @@ static int flow_open(tui_runner_t *r, flow_t *f, errmsg_t *err)
     r->s = NULL;
     pthread_mutex_unlock(&r->mu);
     eng_session_free(os);
-    r->n_cached = 0;
     llm_conf_t c = flow_conf(r);
     int rc = llm_open(&f->h, &c, err);
     if (rc == OCT_ENOTFOUND) { /* an unknown chat template: plain completion, as the chat does */
@@ -1189,9 +1137,13 @@ static int flow_open(tui_runner_t *r, flow_t *f, errmsg_t *err)
     r->st.generating = rc == 0;
     r->st.n_gen = 0;
     r->st.tok_s = 0;
+    r->st.n_drafted = 0;
+    r->st.accept_rate = r->st.tok_per_pass = 0;
     pthread_mutex_unlock(&r->mu);
     if (atomic_load(&r->cancel))
         eng_cancel(s); /* Ctrl-C came while there was no session */
+    f->h.el.heal = r->heal;
+    f->h.el.speculate = r->speculate;
     llm_stream(&f->h, flow_text, f);
     f->count = f->h.count;
     f->count_ud = f->h.count_ud;
@@ -1339,8 +1291,9 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         goto done;
     }
     if (res.step >= REFACTOR_GENERATE && f.open) {
-        char figures[96];
-        snprintf(figures, sizeof figures, "%u tokens, %.1f tok/s", r->st.n_gen, r->st.tok_s);
+        char figures[160], spec[64];
+        spec_figures(r->st.n_drafted, r->st.accept_rate, r->st.tok_per_pass, spec, sizeof spec);
+        snprintf(figures, sizeof figures, "%u tokens, %.1f tok/s%s", r->st.n_gen, r->st.tok_s, spec);
         flow_end_reply(&f, figures);
     }
     if (rc && res.step == REFACTOR_EXTRACT)
@@ -1483,6 +1436,8 @@ int tui_runner_new(tui_runner_t **out, const tui_runner_cfg_t *cfg, errmsg_t *er
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     r->rag = cfg->rag;
     r->delay_ms = cfg->token_delay_ms;
+    r->heal = !cfg->no_heal;
+    r->speculate = !cfg->no_spec;
     r->model_def = dup_or_null(cfg->models.def);
     r->model_large = dup_or_null(cfg->models.large);
     snprintf(r->st.state, sizeof r->st.state, "idle");
@@ -1544,7 +1499,6 @@ void tui_runner_free(tui_runner_t *r)
     remote_close(r->rem);
     hist_clear(r);
     free(r->hist);
-    free(r->cached);
     free(r->model_def);
     free(r->model_large);
     free(r);

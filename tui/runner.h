@@ -52,6 +52,7 @@ typedef struct tui_runner_cfg {
     rag_t *rag;              /* NULL: no retrieval (not a git repository) */
     preset_models_t models;  /* what "default" and "large" stand for (copied) */
     unsigned token_delay_ms; /* pause after each streamed token (OCTET_TUI_TOKEN_DELAY_MS) */
+    bool no_heal, no_spec;   /* token healing, speculative decoding off (octet --no-heal/--no-spec) */
 } tui_runner_cfg_t;
 
 int tui_runner_new(tui_runner_t **out, const tui_runner_cfg_t *cfg, errmsg_t *err);
@@ -108,6 +109,10 @@ typedef struct tui_runner_status {
     bool gpu;         /* the model runs on a GPU */
     double tok_s;     /* decode speed of the current or last answer */
     uint32_t n_gen;   /* tokens of the current or last answer */
+    /* speculative decoding in the current or last answer (local engine) */
+    uint32_t n_drafted;  /* drafted tokens verified; 0: none */
+    double accept_rate;  /* of them accepted */
+    double tok_per_pass; /* tokens per forward pass */
     uint32_t reused;  /* prompt tokens of the last answer found in the KV cache */
     uint32_t pos, n_ctx;
     eng_mem_t mem;    /* when loaded */

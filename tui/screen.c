@@ -259,6 +259,10 @@ static void draw_status(tui_app_t *a, int y, int w)
         tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
         snprintf(sp, sizeof sp, "  %.1f tok/s", st->tok_s);
         tui_cells_add(&c, sp, strlen(sp), TUI_C_STATUS, 0);
+        if (st->n_drafted) { /* speculative decoding: drafts accepted, tokens per forward pass */
+            snprintf(sp, sizeof sp, "  spec %.0f%% %.1f/pass", 100.0 * st->accept_rate, st->tok_per_pass);
+            tui_cells_add(&c, sp, strlen(sp), TUI_C_STATUS, 0);
+        }
         snprintf(buf, sizeof buf, "  %s", st->busy ? st->state : "idle");
         tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS, 0);
         if (a->idx) {

@@ -1187,6 +1187,9 @@ static void usage(FILE *f)
             "  -C, --dir DIR           the repository (default: the current directory)\n"
             "      --no-index          do not update the index at start (/index does)\n"
             "      --no-git            index DIR as a plain directory (outside a git repository)\n"
+            "      --no-heal           no token healing of prompts (docs/engine.md)\n"
+            "      --no-spec           no speculative decoding (on by default: prompt lookup drafts\n"
+            "                          what answers copy from the prompt; the same answers either way)\n"
             "      --tui-help          show this help\n\n"
             "Presets: presets/*.ini next to octet and $XDG_CONFIG_HOME/octet/presets/*.ini\n"
             "(see docs/presets.md). Keys and commands: F1 inside octet, or docs/tui.md.\n");
@@ -1300,7 +1303,7 @@ static void main_loop(tui_app_t *a)
 /* The command line of the TUI. */
 typedef struct tui_args {
     const char *model, *large, *preset_name, *dir, *backend;
-    bool index, no_git;
+    bool index, no_git, no_heal, no_spec;
 } tui_args_t;
 
 /* Parse the command line into O: TUI_GO, or the exit status (help shown,
@@ -1308,12 +1311,13 @@ typedef struct tui_args {
 #define TUI_GO (-1)
 static int parse_args(int argc, char **argv, tui_args_t *o)
 {
-    enum { OPT_LARGE = 1000, OPT_NO_INDEX, OPT_NO_GIT, OPT_HELP, OPT_BACKEND };
+    enum { OPT_LARGE = 1000, OPT_NO_INDEX, OPT_NO_GIT, OPT_HELP, OPT_BACKEND, OPT_NO_HEAL, OPT_NO_SPEC };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},    {"large-model", required_argument, NULL, OPT_LARGE},
         {"backend", required_argument, NULL, OPT_BACKEND},
         {"preset", required_argument, NULL, 'p'},   {"dir", required_argument, NULL, 'C'},
         {"no-index", no_argument, NULL, OPT_NO_INDEX}, {"no-git", no_argument, NULL, OPT_NO_GIT},
+        {"no-heal", no_argument, NULL, OPT_NO_HEAL},   {"no-spec", no_argument, NULL, OPT_NO_SPEC},
         {"tui-help", no_argument, NULL, OPT_HELP},
         {"help", no_argument, NULL, OPT_HELP},      {NULL, 0, NULL, 0},
     };
@@ -1343,6 +1347,12 @@ static int parse_args(int argc, char **argv, tui_args_t *o)
             break;
         case OPT_NO_GIT:
             o->no_git = true;
+            break;
+        case OPT_NO_HEAL:
+            o->no_heal = true;
+            break;
+        case OPT_NO_SPEC:
+            o->no_spec = true;
             break;
         case OPT_BACKEND: {
             preset_t scratch;
@@ -1479,7 +1489,7 @@ int tui_main(int argc, char **argv)
     const char *d = getenv("OCTET_TUI_TOKEN_DELAY_MS");
     if (d && d[0])
         delay = (unsigned)strtoul(d, NULL, 10);
-    tui_runner_cfg_t cfg = {a->rag, models_of(a), delay};
+    tui_runner_cfg_t cfg = {a->rag, models_of(a), delay, o.no_heal, o.no_spec};
     if (tui_runner_new(&a->run, &cfg, &err)) {
         fprintf(stderr, "octet: %s\n", err.msg);
         status = 1;

@@ -323,6 +323,10 @@ if [ "$(cat "$REPO/add.c")" = "$(printf 'int add(int a, int b)\n{\n    return a 
     t_fail "/refactor changed nothing" "$(cd "$REPO" && git status --short)"; fi
 type_line "/refactor x --path nowhere.c"
 check "/refactor --path that is not in the repository: said" 'nowhere\.c: not a file inside the repository'
+# an answer quoting the question's code: prompt lookup drafts it (speculation is on by default)
+type_line "Rename add to plus: int add(int a, int b) { return a + b; } int add(int a, int b) { return a + b; }"
+check "speculation figures at the end of the answer" '; speculation [0-9]+% accepted, [0-9.]+ tokens/pass' 30
+check "speculation figures in the status bar" 'tok/s  spec [0-9]+% [0-9.]+/pass'
 keys F1
 check "the help lists /spec and /refactor" '/refactor INSTRUCTION \[--path P \| --symbol S\]'
 keys x
@@ -332,6 +336,7 @@ wait_exit "/quit after /spec and /refactor"
 # ---- outside the terminal ---------------------------------------------------------------
 t_expect "--tui-help" 0 "$OCTET" --tui-help
 t_grep "--tui-help lists the options" '--preset NAME' "$T_TMP/out"
+t_grep "--tui-help: speculation and healing can be turned off" '--no-spec .*speculative' "$T_TMP/out"
 t_expect "no terminal" 1 "$OCTET" -m "$MODEL" </dev/null
 t_grep "no terminal: says so" 'needs a terminal' "$T_TMP/err"
 t_expect "unknown preset" 2 env XDG_CONFIG_HOME="$HOMEDIR/cfg" OCTET_PRESET_DIR="$ROOT/presets" "$OCTET" --preset nope

@@ -81,7 +81,7 @@ static void test_runner(void)
 {
     tui_runner_t *r = NULL;
     errmsg_t err = {0};
-    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0};
+    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0, false, false};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r)
         return;
@@ -153,7 +153,8 @@ static void test_runner(void)
     collect(r, &log);
     CHECK_EQ_INT(log.n_err, 0);
 
-    /* /clear: the conversation is forgotten */
+    /* /clear: the conversation is forgotten (the notices of the turns before do not count) */
+    memset(&log, 0, sizeof log);
     CHECK(tui_runner_clear(r) == 0);
     CHECK(tui_runner_wait_idle(r, 20000));
     CHECK(tui_runner_send(r, "x") == 0);
@@ -163,7 +164,7 @@ static void test_runner(void)
     tui_runner_free(r);
 
     /* no model configured */
-    tui_runner_cfg_t none = {NULL, {NULL, NULL}, 0};
+    tui_runner_cfg_t none = {NULL, {NULL, NULL}, 0, false, false};
     CHECK(tui_runner_new(&r, &none, &err) == 0);
     if (!r)
         return;
@@ -197,7 +198,7 @@ static void test_runner_cancel(void)
     tui_runner_t *r = NULL;
     errmsg_t err = {0};
     /* 20 ms after each token: an answer of 200 tokens takes 4 s unless stopped */
-    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20};
+    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20, false, false};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r)
         return;
@@ -261,7 +262,7 @@ static void test_runner_flows(void)
     tui_runner_t *r = NULL;
     /* tokens slowed down so that the chat answer below is still running when
      * the workflow is asked for */
-    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20};
+    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20, false, false};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r || !rg) {
         tui_runner_free(r);
@@ -360,6 +361,61 @@ static void test_runner_flows(void)
     sh("rm -rf '%s'", g_repo);
 }
 
+/* Answers on the shipped model are speculative by default (prompt lookup:
+ * the answer quotes the code of the question) and the same, token for
+ * token, as with octet --no-spec; the figures reach the status bar. */
+static void test_runner_speculation(void)
+{
+    static const char *const turns[] = {
+        "Rename total_price to order_total:\n\ndef total_price(items, tax_rate):\n    subtotal = 0\n"
+        "    for item in items:\n        subtotal += item.price * item.quantity\n"
+        "    tax = subtotal * tax_rate\n    return subtotal + tax\n",
+        "And again, with the tax rate named rate.",
+    };
+    char answers[2][2][4096];
+    tui_runner_status_t st[2];
+    for (int spec = 0; spec < 2; spec++) {
+        tui_runner_t *r = NULL;
+        errmsg_t err = {0};
+        tui_runner_cfg_t cfg = {NULL, {"models/octet-code.gguf", NULL}, 0, false, spec == 0};
+        CHECK(tui_runner_new(&r, &cfg, &err) == 0);
+        if (!r)
+            return;
+        preset_t p;
+        tiny_preset(&p, "spec", 1024);
+        p.temperature = 0;
+        p.max_new_tokens = 96;
+        CHECK(tui_runner_use(r, &p, NULL) == 0);
+        CHECK(tui_runner_wait_idle(r, 20000));
+        evlog_t log;
+        memset(&log, 0, sizeof log);
+        collect(r, &log);
+        for (int t = 0; t < 2; t++) {
+            memset(&log, 0, sizeof log);
+            CHECK(tui_runner_send(r, turns[t]) == 0);
+            CHECK(tui_runner_wait_idle(r, 30000));
+            collect(r, &log);
+            CHECKF(log.n_err == 0 && log.n_end == 1 && log.text_len > 0, "%s", log.notices);
+            snprintf(answers[spec][t], sizeof answers[spec][t], "%.*s", (int)log.text_len, log.text);
+            tui_runner_status(r, &st[spec]);
+            if (spec == 1)
+                CHECKF(strstr(log.notices, "; speculation ") && strstr(log.notices, "% accepted, "), "%s",
+                       log.notices);
+            else
+                CHECKF(!strstr(log.notices, "speculation"), "%s", log.notices);
+        }
+        tui_runner_free(r);
+    }
+    /* the second turn reused the first from the KV cache, and drafts were accepted */
+    CHECKF(st[1].reused > 50, "reused %u", st[1].reused);
+    CHECKF(st[1].n_drafted > 0 && st[1].accept_rate > 0 && st[1].tok_per_pass > 1.0,
+           "%u drafted, %.2f accepted, %.2f tokens/pass", st[1].n_drafted, st[1].accept_rate, st[1].tok_per_pass);
+    CHECK_EQ_INT(st[0].n_drafted, 0);
+    for (int t = 0; t < 2; t++)
+        CHECKF(!strcmp(answers[0][t], answers[1][t]), "turn %d: plain '%s' vs speculative '%s'", t, answers[0][t],
+               answers[1][t]);
+}
+
 int main(void)
 {
     if (!setlocale(LC_CTYPE, "C.UTF-8")) {
@@ -369,5 +425,6 @@ int main(void)
     TEST_RUN(test_runner);
     TEST_RUN(test_runner_cancel);
     TEST_RUN(test_runner_flows);
+    TEST_RUN(test_runner_speculation);
     TEST_END();
 }
