@@ -104,31 +104,6 @@ int cli_check_regular(const char *path, errmsg_t *err)
     return rc;
 }
 
-const char *cli_default_model(void)
-{
-    static char path[4096];
-    const char *env = getenv("OCTET_MODEL");
-    if (env) /* set but empty: the user wants no default model */
-        return *env && access(env, R_OK) == 0 ? env : NULL;
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return NULL;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return NULL;
-    *slash = '\0';
-    static const char *const rel[] = {"models/octet-code.gguf", "../models/octet-code.gguf",
-                                      "../share/octet/models/octet-code.gguf"};
-    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        int w = snprintf(path, sizeof path, "%.3000s/%s", exe, rel[i]);
-        if (w > 0 && (size_t)w < sizeof path && access(path, R_OK) == 0)
-            return path;
-    }
-    return NULL;
-}
-
 bool cli_confirm(const char *question)
 {
     char line[64];
