@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "cli_engine.h"
+#include "generate.h"
 #include "preset.h"
 
 const char CLI_ENG_HELP[] =
@@ -74,6 +75,8 @@ static const char *local_name(int opt)
         return "--calib";
     case CLI_ENG_ALPHA:
         return "--alpha";
+    case CLI_ENG_DRAFT:
+        return "--draft-model";
     default:
         return NULL;
     }
@@ -128,6 +131,9 @@ int cli_eng_option(cli_eng_t *c, const char *cmd, int opt, const char *arg)
             return CLI_EXIT_USAGE;
         c->opts.sq_alpha = (float)d;
         return 1;
+    case CLI_ENG_DRAFT:
+        c->draft_model = arg;
+        return 1;
     default:
         return 0;
     }
@@ -171,6 +177,31 @@ int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_
     return 0;
 }
 
+int cli_eng_open_draft(const char *cmd, cli_eng_t *c, eng_model_t *m, eng_model_t **out)
+{
+    errmsg_t err = {0};
+    *out = NULL;
+    if (!c->draft_model)
+        return 0;
+    if (cli_check_regular(c->draft_model, &err))
+        return cli_fail_err(cmd, &err);
+    eng_opts_t o = c->opts;
+    o.calib_path = NULL;
+    if (o.wfmt == ENG_W_SMOOTHQUANT)
+        o.wfmt = ENG_W_INT8;
+    if (eng_open(out, c->draft_model, &o, &err)) {
+        fprintf(stderr, "octet %s: --draft-model %s: %s\n", cmd, c->draft_model, err.msg);
+        return CLI_EXIT_FAIL;
+    }
+    if (gen_draft_check(m, *out, &err)) {
+        fprintf(stderr, "octet %s: --draft-model %s cannot draft for %s: %s\n", cmd, c->draft_model, c->model, err.msg);
+        eng_close(*out);
+        *out = NULL;
+        return CLI_EXIT_FAIL;
+    }
+    return 0;
+}
+
 int cli_llm_check(const char *cmd, const cli_eng_t *ce, const char *tmpl_name, const char *local_flag)
 {
     if (ce->remote && (ce->local_opt || local_flag))
@@ -191,11 +222,13 @@ int cli_llm_open(cli_llm_t *l, const char *cmd, cli_eng_t *ce, uint32_t default_
     if (ce->remote) {
         if (remote_open(&l->rem, ce->remote, getenv("OCTET_API_KEY"), &err))
             return cli_fail_err(cmd, &err);
-    } else if ((rc = cli_eng_open(cmd, ce, default_ctx, &l->model))) {
+    } else if ((rc = cli_eng_open(cmd, ce, default_ctx, &l->model)) ||
+               (rc = cli_eng_open_draft(cmd, ce, l->model, &l->draft))) {
         return rc;
     }
     llm_conf_t c = {
         .engine = l->model,
+        .draft = l->draft,
         .remote = l->rem,
         .tmpl_name = tmpl_name,
         .model = ce->remote ? ce->model : NULL, /* NULL: the first model the server lists */
@@ -228,8 +261,10 @@ void cli_llm_report(const char *cmd, const cli_llm_t *l)
 void cli_llm_close(cli_llm_t *l)
 {
     llm_close(&l->h);
+    eng_close(l->draft);
     eng_close(l->model);
     remote_close(l->rem);
+    l->draft = NULL;
     l->model = NULL;
     l->rem = NULL;
 }

@@ -22,6 +22,7 @@ enum {
     CLI_ENG_BACKEND,
     CLI_ENG_CALIB,
     CLI_ENG_ALPHA,
+    CLI_ENG_DRAFT,
     CLI_ENG_FIRST_FREE /* commands number their own long-only options from here */
 };
 
@@ -39,8 +40,15 @@ enum {
 /* Help lines for the shared options. */
 extern const char CLI_ENG_HELP[];
 
+/* --draft-model, for the commands that generate (run, gen, refactor, serve). */
+#define CLI_ENG_DRAFT_LONGOPT {"draft-model", required_argument, NULL, CLI_ENG_DRAFT}
+#define CLI_ENG_DRAFT_HELP                                                                      \
+    "      --draft-model FILE  a smaller GGUF model with the same vocabulary that drafts tokens\n" \
+    "                        for speculative decoding, beside prompt lookup (same output)\n"
+
 typedef struct cli_eng {
     const char *model;
+    const char *draft_model; /* --draft-model, or NULL */
     eng_opts_t opts;
     bool ctx_set;       /* --ctx was given */
     const char *remote; /* --backend http(s)://...: a remote OpenAI-compatible engine (run only) */
@@ -67,12 +75,18 @@ bool cli_eng_is_url(const char *arg);
  * the training context) is used. */
 int cli_eng_open(const char *cmd, cli_eng_t *c, uint32_t default_ctx, eng_model_t **out);
 
+/* The draft model of --draft-model (NULL in *OUT without it), opened with
+ * the engine options of M (context included) and checked to share M's
+ * vocabulary: 0, or a CLI_EXIT_* code after printing why. */
+int cli_eng_open_draft(const char *cmd, cli_eng_t *c, eng_model_t *m, eng_model_t **out);
+
 /* The model `octet gen` and `octet refactor` generate with (flows/llm.h):
  * the local engine or, with --backend URL, a remote OpenAI-compatible one,
  * opened from the command line's options. */
 typedef struct cli_llm {
     llm_handle_t h;
     eng_model_t *model; /* local (owned) */
+    eng_model_t *draft; /* --draft-model (owned), or NULL */
     remote_t *rem;      /* remote (owned) */
 } cli_llm_t;
 
@@ -97,7 +111,9 @@ void cli_llm_close(cli_llm_t *l);
 #define CLI_LLM_GEN_HELP                                                                   \
     "      --no-heal      no token healing of a plain-completion prompt (docs/engine.md)\n" \
     "      --no-spec      no speculative decoding (on by default: prompt lookup drafts\n"    \
-    "                     the text the reply copies from the prompt; same reply either way)\n"
+    "                     the text the reply copies from the prompt; same reply either way)\n"    \
+    "      --draft-model FILE  a smaller GGUF model with the same vocabulary drafting tokens\n"   \
+    "                     too (speculation beside prompt lookup; same reply either way)\n"
 
 /* -v: on stderr, what token healing and speculation did in the local
  * engine's replies (nothing for a remote engine). */

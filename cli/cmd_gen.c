@@ -157,6 +157,7 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         {"include", required_argument, NULL, 'I'},
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},
         {"no-spec", no_argument, NULL, OPT_NO_SPEC},
+        CLI_ENG_DRAFT_LONGOPT,
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -259,6 +260,8 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
     if ((r = cli_llm_check("gen", &o->ce, o->tmpl_name,
                            o->no_heal ? "--no-heal" : o->no_spec ? "--no-spec" : NULL)))
         return r;
+    if (o->no_spec && o->ce.draft_model)
+        return cli_usage("gen", "--draft-model drafts for speculative decoding, which --no-spec turns off");
     o->co.include_dirs = o->includes;
     o->co.n_include_dirs = o->n_inc;
     return GEN_GO;

@@ -140,6 +140,7 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         {"color", required_argument, NULL, OPT_COLOR},
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},
         {"no-spec", no_argument, NULL, OPT_NO_SPEC},
+        CLI_ENG_DRAFT_LONGOPT,
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -235,6 +236,8 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
     if ((r = cli_llm_check("refactor", &o->ce, o->tmpl_name,
                            o->no_heal ? "--no-heal" : o->no_spec ? "--no-spec" : NULL)))
         return r;
+    if (o->no_spec && o->ce.draft_model)
+        return cli_usage("refactor", "--draft-model drafts for speculative decoding, which --no-spec turns off");
     const char *term = getenv("TERM");
     o->color = !strcmp(o->color_arg, "always") ||
                (!strcmp(o->color_arg, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&

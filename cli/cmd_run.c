@@ -70,6 +70,7 @@ static void usage(void)
            "                        and the answer must spell the removed text again)\n"
            "      --no-spec         no speculative decoding (by default prompt lookup drafts tokens\n"
            "                        that one batched pass verifies; the output is the same either way)\n"
+           CLI_ENG_DRAFT_HELP
            "  -v, --verbose         speed, speculation and memory figures on stderr\n"
            "  -h, --help            show this help\n\n"
            "Generation ends at the model's end-of-generation tokens, a stop string, -n tokens,\n"
@@ -279,6 +280,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         {"system", required_argument, NULL, OPT_SYSTEM},
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},
         {"no-spec", no_argument, NULL, OPT_NO_SPEC},
+        CLI_ENG_DRAFT_LONGOPT,
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -348,6 +350,8 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         return cli_usage("run", "give the prompt with -p TEXT or -f FILE (one of them)");
     if (o->system && !o->chat)
         return cli_usage("run", "--system needs --chat");
+    if (o->no_spec && o->ce.draft_model)
+        return cli_usage("run", "--draft-model drafts for speculative decoding, which --no-spec turns off");
     if (o->ce.remote) {
         if (o->ce.local_opt)
             return cli_usage("run", "%s applies to a local engine, not to --backend %s", o->ce.local_opt,
@@ -398,8 +402,8 @@ static void report(const gen_result_t *r, bool spec, eng_model_t *m, eng_session
 
 /* The answer streamed to stdout from the tokens IDS of the prompt PROMPT
  * (PLEN bytes, echoed with --echo), on the session S of the model M. */
-static int generate(const run_opts_t *o, eng_model_t *m, eng_session_t *s, const char *prompt, size_t plen,
-                    const int32_t *ids, size_t n_ids)
+static int generate(const run_opts_t *o, eng_model_t *m, eng_session_t *s, eng_session_t *ds, const char *prompt,
+                    size_t plen, const int32_t *ids, size_t n_ids)
 {
     errmsg_t err = {0};
     int rc;
@@ -424,6 +428,7 @@ static int generate(const run_opts_t *o, eng_model_t *m, eng_session_t *s, const
     gp.n_stops = o->n_stops;
     gp.heal = !o->no_heal;
     gp.speculate = !o->no_spec;
+    gp.spec.draft = ds;
     gp.on_text = on_gen_text;
     gp.ud = &out;
     rc = gen_run(s, ids, n_ids, &gp, &r, &err);
@@ -462,12 +467,16 @@ static int run_local(run_opts_t *o, const char *prompt, size_t plen)
     chat_tmpl_t *tmpl = NULL;
     int32_t *ids = NULL;
     size_t n_ids = 0;
-    eng_model_t *m = NULL;
-    eng_session_t *s = NULL;
+    eng_model_t *m = NULL, *dm = NULL;
+    eng_session_t *s = NULL, *ds = NULL;
     errmsg_t err = {0};
     int rc;
-    if ((rc = cli_eng_open("run", ce, RUN_DEFAULT_CTX, &m)))
+    if ((rc = cli_eng_open("run", ce, RUN_DEFAULT_CTX, &m)) || (rc = cli_eng_open_draft("run", ce, m, &dm)))
         goto done;
+    if (dm && eng_session_new(&ds, dm, &err)) {
+        rc = cli_fail_err("run", &err);
+        goto done;
+    }
     const tok_t *t = eng_tokenizer(m);
     if (!t) {
         rc = cli_fail("run", "%s has no tokenizer", ce->model);
@@ -503,9 +512,11 @@ static int run_local(run_opts_t *o, const char *prompt, size_t plen)
                       eng_n_ctx(s));
         goto done;
     }
-    rc = generate(o, m, s, prompt, plen, ids, n_ids);
+    rc = generate(o, m, s, ds, prompt, plen, ids, n_ids);
 done:
+    eng_session_free(ds);
     eng_session_free(s);
+    eng_close(dm);
     eng_close(m);
     chat_tmpl_free(tmpl);
     free(ids);

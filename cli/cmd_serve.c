@@ -56,6 +56,7 @@ static void usage(void)
            "                        ending inside a longer token is backed up and re-spelled)\n"
            "      --no-spec         no speculative decoding (on by default: prompt lookup; the same\n"
            "                        answers, fewer forward passes when they copy the prompt)\n"
+           CLI_ENG_DRAFT_HELP
            "  -h, --help            show this help\n\n"
            "Prints \"octet serve: listening on http://HOST:PORT (...)\" on stderr when ready.\n"
            "The API is described in docs/server.md.\n\n%s",
@@ -149,6 +150,7 @@ int cmd_serve(int argc, char **argv)
         {"api-key", required_argument, NULL, OPT_API_KEY},
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},
         {"no-spec", no_argument, NULL, OPT_NO_SPEC},
+        CLI_ENG_DRAFT_LONGOPT,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -230,6 +232,8 @@ int cmd_serve(int argc, char **argv)
         return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
     if (ce.remote)
         return cli_usage("serve", "--backend %s: octet serve runs a local engine (cpu, cuda or auto)", ce.remote);
+    if (!cfg.speculate && ce.draft_model)
+        return cli_usage("serve", "--draft-model drafts for speculative decoding, which --no-spec turns off");
     static preset_t preset_kept;
     if (preset) {
         /* the preset first, then the options given here on top of it */
@@ -261,13 +265,14 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
     signal(SIGPIPE, SIG_IGN);
 
-    eng_model_t *m = NULL;
+    eng_model_t *m = NULL, *dm = NULL;
     srv_t *srv = NULL;
     errmsg_t err = {0};
     char id[256];
     int rc = cli_eng_open("serve", &ce, SERVE_DEFAULT_CTX, &m);
-    if (rc)
+    if (rc || (rc = cli_eng_open_draft("serve", &ce, m, &dm)))
         goto done;
+    cfg.draft = dm;
     model_name(ce.model, id, sizeof id);
     cfg.model_id = name ? name : id;
     if (srv_start(&srv, m, &cfg, &err)) {
@@ -286,6 +291,7 @@ int cmd_serve(int argc, char **argv)
     rc = CLI_EXIT_OK;
 done:
     srv_stop(srv);
+    eng_close(dm);
     eng_close(m);
     pthread_sigmask(SIG_SETMASK, &old_set, NULL);
     return rc;

@@ -267,18 +267,18 @@ static int finish_text(gen_t *g, bool flush_stop, errmsg_t *err)
 
 /* ---- setup ---------------------------------------------------------------------- */
 
-/* The draft model must tokenize as the target does. */
-static int check_draft(gen_t *g, eng_session_t *ds, errmsg_t *err)
+int gen_draft_check(eng_model_t *m, eng_model_t *dm, errmsg_t *err)
 {
-    eng_model_t *dm = eng_session_model(ds);
-    const tok_t *dt = eng_tokenizer(dm);
-    if (dm == eng_session_model(g->s) || ds == g->s)
+    const tok_t *t = eng_tokenizer(m), *dt = eng_tokenizer(dm);
+    if (dm == m)
         return errmsg_set(err, OCT_EINVAL, "the draft session must belong to another model");
-    if (!dt || tok_n_vocab(dt) != tok_n_vocab(g->tok) || eng_n_vocab(dm) != g->n_vocab)
+    if (!t)
+        return errmsg_set(err, OCT_EINVAL, "the model has no tokenizer");
+    if (!dt || tok_n_vocab(dt) != tok_n_vocab(t) || eng_n_vocab(dm) != eng_n_vocab(m))
         return errmsg_set(err, OCT_EINVAL, "the draft model's vocabulary (%u entries) differs from the model's (%u)",
-                          dt ? tok_n_vocab(dt) : 0, tok_n_vocab(g->tok));
+                          dt ? tok_n_vocab(dt) : 0, tok_n_vocab(t));
     for (uint32_t i = 0; i < tok_n_vocab(dt); i++)
-        if (strcmp(tok_token_text(dt, (int32_t)i), tok_token_text(g->tok, (int32_t)i)))
+        if (strcmp(tok_token_text(dt, (int32_t)i), tok_token_text(t, (int32_t)i)))
             return errmsg_set(err, OCT_EINVAL, "the draft model's vocabulary differs from the model's at id %u ('%s')",
                               i, tok_token_text(dt, (int32_t)i));
     return 0;
@@ -291,7 +291,7 @@ static int setup_draft(gen_t *g, const int32_t *prompt, size_t n, errmsg_t *err)
     if (!g->p->speculate || (!sp->lookup && !sp->draft && !sp->fn) || vmax < 2)
         return 0;
     int rc;
-    if (sp->draft && (rc = check_draft(g, sp->draft, err)))
+    if (sp->draft && (rc = gen_draft_check(eng_session_model(g->s), eng_session_model(sp->draft), err)))
         return rc;
     g->k_max = sp->k_max > 0 && (size_t)sp->k_max < vmax - 1 ? (size_t)sp->k_max : vmax - 1;
     int32_t *ctx = NULL;

@@ -123,4 +123,10 @@ int gen_run(eng_session_t *s, const int32_t *prompt, size_t n, const gen_params_
 
 void gen_result_free(gen_result_t *res);
 
+/* 0 when DM can draft for M (another model, the same vocabulary token for
+ * token); OCT_EINVAL with the first difference otherwise. gen_run checks
+ * it too; front ends call it when they open a draft model, to refuse at
+ * once. */
+int gen_draft_check(eng_model_t *m, eng_model_t *dm, errmsg_t *err);
+
 #endif

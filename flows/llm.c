@@ -81,6 +81,7 @@ static int engine_generate(void *ud, const chat_msg_t *msgs, size_t n, const cha
     p.heal = e->heal;
     /* the prompt holds what an edit copies (the file, the retrieved code): lookup drafts from it */
     p.speculate = e->speculate;
+    p.spec.draft = e->draft;
     p.on_text = on_text;
     p.ud = &q;
     memset(&e->reply, 0, sizeof e->reply);
@@ -153,8 +154,19 @@ void llm_engine_free(llm_engine_t *e)
     if (!e)
         return;
     eng_session_free(e->session);
+    eng_session_free(e->draft);
     chat_tmpl_free(e->tmpl);
     memset(e, 0, sizeof *e);
+}
+
+int llm_engine_set_draft(llm_engine_t *e, eng_model_t *dm, errmsg_t *err)
+{
+    int rc = gen_draft_check(e->model, dm, err);
+    if (rc)
+        return rc;
+    eng_session_free(e->draft);
+    e->draft = NULL;
+    return eng_session_new(&e->draft, dm, err);
 }
 
 size_t llm_engine_count(const char *text, size_t len, void *engine_llm)
@@ -189,6 +201,8 @@ int llm_open(llm_handle_t *h, const llm_conf_t *c, errmsg_t *err)
         return errmsg_set(err, OCT_EINVAL, "no model to generate with");
     int rc = llm_engine_init(&h->el, c->engine, c->tmpl_name, &c->sp, (int)c->n_predict, &h->llm, err);
     if (rc)
+        return rc;
+    if (c->draft && (rc = llm_engine_set_draft(&h->el, c->draft, err)))
         return rc;
     h->n_ctx = eng_n_ctx(h->el.session);
     h->count = llm_engine_count;

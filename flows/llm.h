@@ -59,6 +59,7 @@ typedef struct llm_engine {
     bool heal;         /* token healing (default true; may be set after llm_engine_init) */
     bool speculate;    /* speculative decoding (default true; likewise) */
     eng_session_t *session;
+    eng_session_t *draft; /* a draft model's session (llm_engine_set_draft), or NULL */
     unsigned calls;    /* replies generated: each draws with seed + calls */
     llm_stats_t reply; /* the reply being generated (updated as it streams), or the last one */
     llm_stats_t total; /* every reply's, summed */
@@ -74,6 +75,9 @@ typedef struct llm_engine {
 int llm_engine_init(llm_engine_t *e, eng_model_t *m, const char *tmpl_name, const sample_params_t *sp,
                     int n_predict, llm_t *llm, errmsg_t *err);
 void llm_engine_free(llm_engine_t *e);
+/* Speculate with draft model DM too (beside prompt lookup): a session of
+ * its own, checked to share the model's vocabulary (generate.h). */
+int llm_engine_set_draft(llm_engine_t *e, eng_model_t *dm, errmsg_t *err);
 /* Tokens TEXT takes with the model's tokenizer (for packing context). */
 size_t llm_engine_count(const char *text, size_t len, void *engine_llm);
 
@@ -113,6 +117,7 @@ uint32_t llm_remote_ctx(remote_t *rem);
 
 typedef struct llm_conf {
     eng_model_t *engine;  /* the loaded local model (not owned), or NULL */
+    eng_model_t *draft;   /* local: a draft model for speculation (not owned), or NULL */
     remote_t *remote;     /* else the open remote engine (not owned) */
     /* Local: the chat template (NULL: the model's own; "none": plain
      * completion). Remote: NULL asks for chat, any name for plain completion

@@ -89,6 +89,7 @@ struct srv {
     char *host;
     eng_model_t *m;
     eng_session_t *s;
+    eng_session_t *ds; /* the draft model's, or NULL */
     chat_tmpl_t *tmpl;
     const tok_t *tok;
     struct MHD_Daemon *d;
@@ -228,6 +229,7 @@ static void run_job(struct srv *s, job_t *j)
     p.ignore_eos = j->req.ignore_eos;
     p.heal = s->cfg.heal;
     p.speculate = s->cfg.speculate;
+    p.spec.draft = s->ds;
     p.on_text = on_text;
     p.ud = &g;
     pthread_mutex_lock(&s->mu);
@@ -856,6 +858,8 @@ int srv_start(srv_t **out, eng_model_t *m, const srv_cfg_t *cfg, errmsg_t *err)
         goto fail;
     if ((rc = eng_session_new(&s->s, m, err)))
         goto fail;
+    if (cfg->draft && ((rc = gen_draft_check(m, cfg->draft, err)) || (rc = eng_session_new(&s->ds, cfg->draft, err))))
+        goto fail;
     if (pthread_create(&s->worker, NULL, worker, s)) {
         rc = errmsg_set(err, OCT_EINTERNAL, "cannot start the worker thread");
         goto fail;
@@ -914,6 +918,7 @@ void srv_stop(srv_t *s)
     if (s->worker_started)
         pthread_join(s->worker, NULL);
     eng_session_free(s->s);
+    eng_session_free(s->ds);
     chat_tmpl_free(s->tmpl);
     free(s->model_id);
     free(s->host);

@@ -73,10 +73,13 @@ struct tui_runner {
     char *model_def, *model_large;
     unsigned delay_ms;
     bool heal, speculate; /* gen_run's, for answers and workflows alike */
+    char *draft_path;     /* --draft-model, or NULL */
 
     /* worker state */
     eng_model_t *m;
     eng_session_t *s;
+    eng_model_t *dm;   /* the draft model, opened with the loaded model's settings, or NULL */
+    eng_session_t *ds; /* its session for answers */
     chat_tmpl_t *tmpl;
     loaded_t ld;
     preset_t preset;
@@ -289,11 +292,41 @@ static void free_engine(eng_model_t *m, eng_session_t *s, chat_tmpl_t *t)
     chat_tmpl_free(t);
 }
 
+static void drop_draft(tui_runner_t *r)
+{
+    eng_session_free(r->ds);
+    eng_close(r->dm);
+    r->ds = NULL;
+    r->dm = NULL;
+}
+
+/* Open --draft-model with the loaded model's settings O; when it cannot
+ * draft for the model, say why and answer without it. */
+static void load_draft(tui_runner_t *r, const eng_opts_t *o)
+{
+    errmsg_t err = {0};
+    drop_draft(r);
+    if (!r->draft_path || !r->speculate)
+        return;
+    eng_opts_t d = *o;
+    d.calib_path = NULL;
+    if (d.wfmt == ENG_W_SMOOTHQUANT)
+        d.wfmt = ENG_W_INT8;
+    if (eng_open(&r->dm, r->draft_path, &d, &err) || gen_draft_check(r->m, r->dm, &err) ||
+        eng_session_new(&r->ds, r->dm, &err)) {
+        postf(r, TUI_EV_NOTICE, "draft model %s not used: %s", r->draft_path, err.msg);
+        drop_draft(r);
+        return;
+    }
+    postf(r, TUI_EV_NOTICE, "draft model %s drafts beside prompt lookup", eng_hparams(r->dm)->name);
+}
+
 /* Free the loaded model, session and template (a switch to a remote engine). */
 static void unload(tui_runner_t *r)
 {
     if (!r->m)
         return;
+    drop_draft(r);
     char name[128];
     pthread_mutex_lock(&r->mu);
     eng_model_t *m = r->m;
@@ -530,6 +563,7 @@ static void job_use(tui_runner_t *r, job_t *j)
     int rc;
     if (r->m) {
         /* free the old model first: two copies may not fit */
+        drop_draft(r);
         pthread_mutex_lock(&r->mu);
         eng_model_t *om = r->m;
         eng_session_t *os = r->s;
@@ -580,6 +614,7 @@ static void job_use(tui_runner_t *r, job_t *j)
     postf(r, TUI_EV_NOTICE, "%s %s with preset %s: %s weights, %s KV cache, context %u, %s (%d threads) in %.2f s",
           keep_w ? "reopened" : "loaded", eng_hparams(m)->name, p->name, eng_wfmt_name(ro->wfmt),
           eng_kvfmt_name(ro->kvfmt), ro->n_ctx, eng_backend_name(m), ro->n_threads, now_s() - t0);
+    load_draft(r, ro);
     refeed_conversation(r);
     post_str(r, TUI_EV_LOADED, "");
     return;
@@ -946,6 +981,7 @@ static void job_send(tui_runner_t *r, job_t *j)
     p.heal = r->heal;
     /* lookup drafts from the prompt: the retrieved code and the conversation, which answers quote */
     p.speculate = r->speculate;
+    p.spec.draft = r->ds;
     p.on_text = on_answer_text;
     p.ud = r;
     pthread_mutex_lock(&r->mu);
@@ -1122,6 +1158,7 @@ static int flow_open(tui_runner_t *r, flow_t *f, errmsg_t *err)
     errmsg_t e2 = {0};
     if (rc && eng_session_new(&s, r->m, &e2)) {
         /* without a session the model is of no use: let it go */
+        drop_draft(r);
         pthread_mutex_lock(&r->mu);
         eng_model_t *m = r->m;
         chat_tmpl_t *t = r->tmpl;
@@ -1144,6 +1181,8 @@ static int flow_open(tui_runner_t *r, flow_t *f, errmsg_t *err)
         eng_cancel(s); /* Ctrl-C came while there was no session */
     f->h.el.heal = r->heal;
     f->h.el.speculate = r->speculate;
+    if (rc == 0 && r->dm && llm_engine_set_draft(&f->h.el, r->dm, &e2))
+        postf(r, TUI_EV_NOTICE, "draft model not used for this workflow: %s", e2.msg);
     llm_stream(&f->h, flow_text, f);
     f->count = f->h.count;
     f->count_ud = f->h.count_ud;
@@ -1438,10 +1477,12 @@ int tui_runner_new(tui_runner_t **out, const tui_runner_cfg_t *cfg, errmsg_t *er
     r->delay_ms = cfg->token_delay_ms;
     r->heal = !cfg->no_heal;
     r->speculate = !cfg->no_spec;
+    r->draft_path = dup_or_null(cfg->draft_model);
     r->model_def = dup_or_null(cfg->models.def);
     r->model_large = dup_or_null(cfg->models.large);
     snprintf(r->st.state, sizeof r->st.state, "idle");
-    if ((cfg->models.def && !r->model_def) || (cfg->models.large && !r->model_large)) {
+    if ((cfg->models.def && !r->model_def) || (cfg->models.large && !r->model_large) ||
+        (cfg->draft_model && !r->draft_path)) {
         tui_runner_free(r);
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     }
@@ -1458,6 +1499,7 @@ int tui_runner_new(tui_runner_t **out, const tui_runner_cfg_t *cfg, errmsg_t *er
         pthread_cond_destroy(&r->pcv);
         free(r->model_def);
         free(r->model_large);
+        free(r->draft_path);
         free(r);
         return errmsg_set(err, OCT_EINTERNAL, "cannot start the worker thread");
     }
@@ -1495,12 +1537,14 @@ void tui_runner_free(tui_runner_t *r)
         r->jobs = n;
     }
     tui_ev_free(r->ev);
+    drop_draft(r);
     free_engine(r->m, r->s, r->tmpl);
     remote_close(r->rem);
     hist_clear(r);
     free(r->hist);
     free(r->model_def);
     free(r->model_large);
+    free(r->draft_path);
     free(r);
 }
 

@@ -1190,6 +1190,8 @@ static void usage(FILE *f)
             "      --no-heal           no token healing of prompts (docs/engine.md)\n"
             "      --no-spec           no speculative decoding (on by default: prompt lookup drafts\n"
             "                          what answers copy from the prompt; the same answers either way)\n"
+            "      --draft-model FILE  a smaller GGUF model with the same vocabulary drafting tokens\n"
+            "                          beside prompt lookup (opened with each local preset's settings)\n"
             "      --tui-help          show this help\n\n"
             "Presets: presets/*.ini next to octet and $XDG_CONFIG_HOME/octet/presets/*.ini\n"
             "(see docs/presets.md). Keys and commands: F1 inside octet, or docs/tui.md.\n");
@@ -1302,7 +1304,7 @@ static void main_loop(tui_app_t *a)
 
 /* The command line of the TUI. */
 typedef struct tui_args {
-    const char *model, *large, *preset_name, *dir, *backend;
+    const char *model, *large, *preset_name, *dir, *backend, *draft;
     bool index, no_git, no_heal, no_spec;
 } tui_args_t;
 
@@ -1311,13 +1313,14 @@ typedef struct tui_args {
 #define TUI_GO (-1)
 static int parse_args(int argc, char **argv, tui_args_t *o)
 {
-    enum { OPT_LARGE = 1000, OPT_NO_INDEX, OPT_NO_GIT, OPT_HELP, OPT_BACKEND, OPT_NO_HEAL, OPT_NO_SPEC };
+    enum { OPT_LARGE = 1000, OPT_NO_INDEX, OPT_NO_GIT, OPT_HELP, OPT_BACKEND, OPT_NO_HEAL, OPT_NO_SPEC, OPT_DRAFT };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},    {"large-model", required_argument, NULL, OPT_LARGE},
         {"backend", required_argument, NULL, OPT_BACKEND},
         {"preset", required_argument, NULL, 'p'},   {"dir", required_argument, NULL, 'C'},
         {"no-index", no_argument, NULL, OPT_NO_INDEX}, {"no-git", no_argument, NULL, OPT_NO_GIT},
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},   {"no-spec", no_argument, NULL, OPT_NO_SPEC},
+        {"draft-model", required_argument, NULL, OPT_DRAFT},
         {"tui-help", no_argument, NULL, OPT_HELP},
         {"help", no_argument, NULL, OPT_HELP},      {NULL, 0, NULL, 0},
     };
@@ -1354,6 +1357,9 @@ static int parse_args(int argc, char **argv, tui_args_t *o)
         case OPT_NO_SPEC:
             o->no_spec = true;
             break;
+        case OPT_DRAFT:
+            o->draft = optarg;
+            break;
         case OPT_BACKEND: {
             preset_t scratch;
             errmsg_t berr;
@@ -1377,6 +1383,10 @@ static int parse_args(int argc, char **argv, tui_args_t *o)
     if (optind < argc) {
         fprintf(stderr, "octet: unexpected argument '%s'\nTry 'octet --tui-help' or 'octet --help'.\n",
                 argv[optind]);
+        return 2;
+    }
+    if (o->draft && o->no_spec) {
+        fprintf(stderr, "octet: --draft-model drafts for speculative decoding, which --no-spec turns off\n");
         return 2;
     }
     if (o->model && !o->model[0])
@@ -1489,7 +1499,7 @@ int tui_main(int argc, char **argv)
     const char *d = getenv("OCTET_TUI_TOKEN_DELAY_MS");
     if (d && d[0])
         delay = (unsigned)strtoul(d, NULL, 10);
-    tui_runner_cfg_t cfg = {a->rag, models_of(a), delay, o.no_heal, o.no_spec};
+    tui_runner_cfg_t cfg = {a->rag, models_of(a), delay, o.no_heal, o.no_spec, o.draft};
     if (tui_runner_new(&a->run, &cfg, &err)) {
         fprintf(stderr, "octet: %s\n", err.msg);
         status = 1;
