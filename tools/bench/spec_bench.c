@@ -3,6 +3,7 @@
  * tools/bench/spec_prompts.py. Run through tools/bench/spec_bench.sh.
  *
  *   spec_bench -m MODEL --dir DIR [--mode gen|replay] [-n N] [--threads T] [--ctx C] [--reps R]
+ *              [--backend cpu|cuda]
  *
  * gen: greedy gen_run on each DIR/NN.prompt, without and then with
  *   speculation (prompt lookup, adaptive k), REPS times, interleaved; the
@@ -188,7 +189,7 @@ static int replay(eng_session_t *s, const int32_t *p, size_t np, const int32_t *
 
 int main(int argc, char **argv)
 {
-    const char *model = NULL, *dir = NULL, *mode = "gen";
+    const char *model = NULL, *dir = NULL, *mode = "gen", *backend = "cpu";
     long max = 128;
     int threads = 2, reps = 1;
     uint32_t n_ctx = 4096;
@@ -207,9 +208,11 @@ int main(int argc, char **argv)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--ctx") && i + 1 < argc)
             n_ctx = (uint32_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--backend") && i + 1 < argc)
+            backend = argv[++i];
         else {
             fprintf(stderr, "usage: spec_bench -m MODEL --dir DIR [--mode gen|replay] [-n N] [--threads T] "
-                            "[--ctx C] [--reps R]\n");
+                            "[--ctx C] [--reps R] [--backend cpu|cuda]\n");
             return 2;
         }
     }
@@ -220,7 +223,7 @@ int main(int argc, char **argv)
     eng_opts_default(&o);
     o.n_threads = threads;
     o.n_ctx = n_ctx;
-    o.backend = "cpu";
+    o.backend = backend;
     eng_model_t *m = NULL;
     eng_session_t *s = NULL;
     errmsg_t err = {0};
