@@ -9,13 +9,18 @@
 
 #include "cli.h"
 #include "patch.h"
+#include "termsafe.h"
 
 static const char USAGE[] =
     "Usage: octet apply --patch FILE [--yes] [--force] [--check] [--repo DIR] [--color WHEN]\n"
     "\n"
-    "Apply a unified diff (git format) to the working tree of the git repository:\n"
-    "it is checked first against the working tree (every hunk must apply) and refused\n"
-    "when a file it touches has changes that are not committed; then it is shown and,\n"
+    "Apply a unified diff to the working tree of the git repository: git's format, or a\n"
+    "plain one (diff -u, diff -ru DIR1 DIR2, --- a/x +++ b/x without diff --git lines).\n"
+    "A hunk whose lines moved is found by its context near its stated line (exact, then\n"
+    "ignoring trailing blanks, anywhere in the file; the move is reported); a hunk that\n"
+    "matches at two places equally near, or nowhere, is refused. The patch is checked\n"
+    "against the working tree (every hunk must apply) and refused when a file it\n"
+    "touches has changes that are not committed; then it is shown and,\n"
     "after confirmation, applied to all files or to none. What it changed is recorded\n"
     "so that 'octet undo' restores the previous contents.\n"
     "\n"
@@ -101,7 +106,7 @@ int cmd_apply(int argc, char **argv)
     if (from_stdin && !yes && !check_only)
         return cli_usage("apply", "a patch read from standard input needs --yes (there is no terminal to ask)");
 
-    char *text = NULL, *shown = NULL, *summary = NULL, *record = NULL;
+    char *text = NULL, *shown = NULL, *summary = NULL, *record = NULL, *norm = NULL, *notes = NULL;
     size_t len = 0;
     patch_t *p = NULL;
     errmsg_t err = {0};
@@ -118,10 +123,28 @@ int cmd_apply(int argc, char **argv)
         rc = cli_fail("apply", "%s: %s", patch_path, err.msg);
         goto done;
     }
-    if (patch_parse(&p, text, len, from_stdin ? "stdin" : patch_path, &err) || patch_check(p, repo, force, &err)) {
+    const char *src = from_stdin ? "stdin" : patch_path;
+    bool git_format = strstr(text, "diff --git ") != NULL;
+    if (!git_format || patch_parse(&p, text, len, src, &err) == 0) {
+        /* a plain diff, or hunks a few lines off: located by their context, as git apply and patch do */
+        if (git_format && patch_check(p, repo, force, &err) == 0)
+            goto checked;
+        patch_free(p);
+        p = NULL;
+        if (patch_normalize(text, len, src, repo, &norm, &notes, &err) ||
+            patch_parse(&p, norm, strlen(norm), src, &err) || patch_check(p, repo, force, &err)) {
+            rc = cli_fail("apply", "%s; nothing was changed", err.msg);
+            goto done;
+        }
+        char *safe = notes ? termsafe_str(notes, strlen(notes)) : NULL;
+        if (safe)
+            fputs(safe, stdout);
+        free(safe);
+    } else {
         rc = cli_fail("apply", "%s; nothing was changed", err.msg);
         goto done;
     }
+checked:
     if (!(summary = patch_summary(p))) {
         rc = cli_fail("apply", "out of memory");
         goto done;
@@ -132,7 +155,9 @@ int cmd_apply(int argc, char **argv)
             goto done;
         }
         fputs(shown, stdout);
-        if (len && text[len - 1] != '\n')
+        const char *t = patch_text(p);
+        size_t tl = strlen(t);
+        if (tl && t[tl - 1] != '\n')
             putchar('\n');
     }
     if (check_only) {
@@ -164,6 +189,8 @@ done:
     free(summary);
     free(shown);
     patch_free(p);
+    free(norm);
+    free(notes);
     free(text);
     return rc;
 }

@@ -574,9 +574,25 @@ typedef struct hunk {
     char *tail;         /* text after the second @@ (a function name) */
 } hunk_t;
 
-/* The line (0-based) where the hunk's old lines start in FILE, nearest to
- * WANT; -1 when they are nowhere. */
-static long locate(const lines_t *file, const lines_t *body, size_t first, size_t last, long want)
+/* LINE of a file equals hunk text T: exactly, or (LOOSE) once trailing
+ * blanks are dropped from both. */
+static bool same_line(const char *line, const char *t, bool loose)
+{
+    if (!loose)
+        return !strcmp(line, t);
+    size_t a = strlen(line), b = strlen(t);
+    while (a && (line[a - 1] == ' ' || line[a - 1] == '\t'))
+        a--;
+    while (b && (t[b - 1] == ' ' || t[b - 1] == '\t'))
+        b--;
+    return a == b && !memcmp(line, t, a);
+}
+
+/* Where the hunk's old lines (context and removed) start in FILE: the
+ * match (0-based) nearest to WANT, -1 when they are nowhere, -2 when two
+ * matches are equally near (*OTHER: the second one). */
+static long locate(const lines_t *file, const lines_t *body, size_t first, size_t last, long want, bool loose,
+                   long *other)
 {
     size_t n_old = 0;
     for (size_t k = first; k < last; k++)
@@ -585,6 +601,7 @@ static long locate(const lines_t *file, const lines_t *body, size_t first, size_
     if (n_old == 0 || n_old > file->n)
         return -1;
     long best = -1;
+    bool tie = false;
     for (size_t s = 0; s + n_old <= file->n; s++) {
         size_t fi = s;
         bool ok = true;
@@ -592,24 +609,62 @@ static long locate(const lines_t *file, const lines_t *body, size_t first, size_
             const char *ln = body->v[k];
             if (ln[0] == '+' || ln[0] == '\\')
                 continue;
-            ok = !strcmp(file->v[fi], ln[0] ? ln + 1 : ln);
+            ok = same_line(file->v[fi], ln[0] ? ln + 1 : ln, loose);
             fi++;
         }
-        if (ok && (best < 0 || labs((long)s - want) < labs(best - want)))
+        if (!ok)
+            continue;
+        long d = labs((long)s - want), bd = best < 0 ? -1 : labs(best - want);
+        if (best < 0 || d < bd) {
             best = (long)s;
+            tie = false;
+        } else if (d == bd) {
+            tie = true;
+            *other = (long)s;
+        }
     }
-    return best;
+    return tie ? -2 : best;
 }
 
-/* One file section of the reply, normalized into OUT. */
-static int emit_section(const lines_t *l, size_t from, size_t to, const char *root, sbuf_t *out)
+/* NAME of a plain diff's header as a path of the work tree ROOT: itself, or
+ * with leading folders dropped (`diff -ru old new` writes old/src/x.c), the
+ * first that exists; NULL when none does. */
+static char *existing_path(const char *root, const char *name)
 {
+    for (const char *s = name; s && *s; s = strchr(s, '/') ? strchr(s, '/') + 1 : NULL) {
+        char full[PATH_MAX * 2];
+        struct stat st;
+        snprintf(full, sizeof full, "%s%s", root, s);
+        if (!lstat(full, &st) && S_ISREG(st.st_mode))
+            return strdup(s);
+    }
+    return NULL;
+}
+
+/* How a diff is normalized: model replies keep a hunk whose lines are
+ * nowhere at its stated line (the check then says it does not apply);
+ * patches given to apply are refused at once. Both refuse a hunk that
+ * matches at two places equally near its stated line. */
+typedef struct norm {
+    const char *root; /* the work tree ('/' at the end), or NULL: no file to look at */
+    bool strict;
+    sbuf_t *out, *notes;
+    errmsg_t *err;
+} norm_t;
+
+/* One file section of L, normalized into N->out: 0, 1 when its header
+ * names no file, or OCT_E* with N->err set. */
+static int emit_section(const lines_t *l, size_t from, size_t to, norm_t *nm)
+{
+    const char *root = nm->root;
+    sbuf_t *out = nm->out;
+    bool git_format = !strncmp(l->v[from], "diff --git ", 11);
     char *op = NULL, *np = NULL, *gop = NULL, *gnp = NULL;
     bool old_null = false, new_null = false, have_hdr = false;
     lines_t extra = {0}, file = {0};
     hunk_t *h = NULL;
     size_t nh = 0, i = from;
-    int rc = -1;
+    int rc = OCT_ENOMEM; /* until set otherwise */
     if (!strncmp(l->v[i], "diff --git ", 11)) {
         /* "diff --git a/X b/Y": used when ---/+++ are absent (renames, modes) */
         const char *s = l->v[i] + 11, *sp = strstr(s, " b/");
@@ -651,6 +706,28 @@ static int emit_section(const lines_t *l, size_t from, size_t to, const char *ro
     }
     if ((!op && !old_null) || (!np && !new_null) || (old_null && new_null))
         goto bad;
+    if (!git_format && root && (op || np)) {
+        /* `diff -u x.c.orig x.c`, `diff -ru old new`: the file of the work
+         * tree one of the names is (a new file keeps its name) */
+        char *ro = op ? existing_path(root, op) : NULL, *rn = np ? existing_path(root, np) : NULL;
+        char *pick = rn ? rn : ro;
+        if (pick && op && np) {
+            free(op);
+            free(np);
+            op = strdup(pick);
+            np = strdup(pick);
+            if (!op || !np) {
+                free(ro);
+                free(rn);
+                goto done;
+            }
+        } else if (pick && op) {
+            free(op);
+            op = strdup(pick);
+        }
+        free(ro);
+        free(rn);
+    }
     const char *name = np ? np : op;
     sb_addf(out, "diff --git a/%s b/%s\n", op ? op : name, np ? np : name);
     bool has_new = false, has_del = false;
@@ -707,21 +784,54 @@ static int emit_section(const lines_t *l, size_t from, size_t to, const char *ro
             if (ch == '+' || ch == ' ' || !ch)
                 d++;
         }
-        long a = h[k].a;
+        long a = h[k].a, at = -1, other = -1;
+        bool loose = false;
         if (old_null) {
             a = 0;
         } else if (file.n) {
-            long at = locate(&file, l, h[k].first, h[k].last, a > 0 ? a - 1 : 0);
-            if (at >= 0)
+            long want = a > 0 ? a - 1 : 0;
+            at = locate(&file, l, h[k].first, h[k].last, want, false, &other);
+            if (at == -1) {
+                at = locate(&file, l, h[k].first, h[k].last, want, true, &other);
+                loose = at >= 0;
+            }
+            if (at == -2) {
+                rc = errmsg_set(nm->err, OCT_EINVAL, "%s: hunk %zu (@@ -%ld @@): its lines are at line %ld and at line "
+                                                     "%ld, equally near; refusing to guess (add context lines)",
+                                name, k + 1, h[k].a, 2 * want - other + 1, other + 1);
+                goto done;
+            }
+            if (at == -1 && nm->strict && b > 0) {
+                rc = errmsg_set(nm->err, OCT_EINVAL, "%s: hunk %zu (@@ -%ld,%ld @@): its context and removed lines are "
+                                                     "not in the file, not even ignoring trailing blanks", name, k + 1,
+                                h[k].a, b);
+                goto done;
+            }
+            if (at >= 0) {
+                if (nm->notes && h[k].a > 0 && at + 1 != h[k].a)
+                    sb_addf(nm->notes, "%s: hunk %zu applied %ld line%s %s (at line %ld, not %ld)\n", name, k + 1,
+                            labs(at + 1 - h[k].a), labs(at + 1 - h[k].a) == 1 ? "" : "s",
+                            at + 1 > h[k].a ? "lower" : "higher", at + 1, h[k].a);
+                if (nm->notes && loose)
+                    sb_addf(nm->notes, "%s: hunk %zu matched ignoring trailing blanks\n", name, k + 1);
                 a = at + 1;
+            }
         }
         /* "-A,0" inserts after line A; "+C,0" deletes after line C */
         long c = old_null ? 1 : (b == 0 ? a + 1 : a) + offset;
         if (d == 0)
             c = c > 0 ? c - 1 : 0;
         sb_addf(out, "@@ -%ld,%ld +%ld,%ld @@%s\n", a, b, c, d, h[k].tail);
-        for (size_t j = h[k].first; j < h[k].last; j++)
-            sb_addf(out, "%s\n", l->v[j][0] ? l->v[j] : " ");
+        size_t fi = (size_t)(at >= 0 ? at : 0);
+        for (size_t j = h[k].first; j < h[k].last; j++) {
+            char ch = l->v[j][0];
+            if (loose && (ch == ' ' || ch == '-' || !ch)) {
+                /* the file's own text, which git then finds exactly */
+                sb_addf(out, "%c%s\n", ch ? ch : ' ', file.v[fi++]);
+                continue;
+            }
+            sb_addf(out, "%s\n", ch ? l->v[j] : " ");
+        }
         offset += d - b;
     }
 ok:
@@ -730,6 +840,8 @@ ok:
 bad:
     rc = 1;
 done:
+    if (rc == OCT_ENOMEM)
+        errmsg_set(nm->err, OCT_ENOMEM, "out of memory");
     for (size_t k = 0; k < nh; k++)
         free(h[k].tail);
     free(h);
@@ -742,12 +854,45 @@ done:
     return rc;
 }
 
+/* Lines [FROM, TO) of L, file section by file section, into git's format. */
+static int normalize(const lines_t *l, size_t from, size_t to, norm_t *nm)
+{
+    for (size_t i = from; i < to;) {
+        if (!section_start(l, i)) {
+            i++;
+            continue;
+        }
+        /* a section: "diff --git" and its own ---/+++ pair, or a ---/+++ pair, then hunks */
+        bool pair = !strncmp(l->v[i], "--- ", 4);
+        size_t j = i + (pair ? 2 : 1);
+        while (j < to && (!section_start(l, j) || (!pair && strncmp(l->v[j], "diff --git ", 11)))) {
+            if (!pair && !strncmp(l->v[j], "--- ", 4) && section_start(l, j)) {
+                pair = true;
+                j += 2;
+                continue;
+            }
+            if (!strncmp(l->v[j], "@@", 2))
+                pair = true; /* hunks began: the next ---/+++ pair is another file */
+            j++;
+        }
+        int r = emit_section(l, i, j, nm);
+        if (r < 0)
+            return r;
+        if (r > 0)
+            return errmsg_set(nm->err, OCT_EFORMAT, "the diff's file header at '%.60s' names no file (expected --- "
+                                                    "a/FILE and +++ b/FILE)", l->v[i]);
+        i = j;
+    }
+    if (nm->out->oom || (nm->notes && nm->notes->oom))
+        return errmsg_set(nm->err, OCT_ENOMEM, "out of memory");
+    return 0;
+}
+
 int patch_extract(const char *reply, const char *repo_dir, char **diff, errmsg_t *err)
 {
     lines_t l = {0};
     sbuf_t out = {0};
     git_repository *repo = NULL;
-    const char *root = NULL;
     int rc = 0;
     size_t from, to;
     *diff = NULL;
@@ -761,34 +906,11 @@ int patch_extract(const char *reply, const char *repo_dir, char **diff, errmsg_t
                                             "+++ b/FILE lines and @@ hunks)");
         goto done;
     }
+    norm_t nm = {NULL, false, &out, NULL, err};
     if (repo_dir && !git_repository_open_ext(&repo, repo_dir, 0, NULL))
-        root = git_repository_workdir(repo);
-    for (size_t i = from; i < to;) {
-        if (!section_start(&l, i)) {
-            i++;
-            continue;
-        }
-        size_t j = i + 1;
-        if (!strncmp(l.v[i], "--- ", 4))
-            j++; /* past +++ */
-        while (j < to && !section_start(&l, j))
-            j++;
-        int r = emit_section(&l, i, j, root, &out);
-        if (r < 0) {
-            rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-            goto done;
-        }
-        if (r > 0) {
-            rc = errmsg_set(err, OCT_EFORMAT, "the diff's file header at '%.60s' names no file (expected --- a/FILE "
-                                              "and +++ b/FILE)", l.v[i]);
-            goto done;
-        }
-        i = j;
-    }
-    if (out.oom) {
-        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+        nm.root = git_repository_workdir(repo);
+    if ((rc = normalize(&l, from, to, &nm)))
         goto done;
-    }
     if (!out.n) {
         rc = errmsg_set(err, OCT_ENOTFOUND, "the reply's diff has no file changes");
         goto done;
@@ -796,6 +918,53 @@ int patch_extract(const char *reply, const char *repo_dir, char **diff, errmsg_t
     *diff = sb_take(&out);
 done:
     free(out.s);
+    lines_free(&l);
+    git_repository_free(repo);
+    return rc;
+}
+
+int patch_normalize(const char *text, size_t len, const char *source, const char *repo_dir, char **diff,
+                    char **notes, errmsg_t *err)
+{
+    lines_t l = {0};
+    sbuf_t out = {0}, nb = {0};
+    git_repository *repo = NULL;
+    int rc = 0;
+    size_t from = 0;
+    *diff = NULL;
+    *notes = NULL;
+    lg2_init();
+    if (lines_split(&l, text, len)) {
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+        goto done;
+    }
+    while (from < l.n && !section_start(&l, from))
+        from++;
+    if (from == l.n) {
+        rc = errmsg_set(err, OCT_EFORMAT, "%s: no patch found (a unified diff: --- FILE and +++ FILE lines, then "
+                                          "@@ hunks)", source);
+        goto done;
+    }
+    if (git_repository_open_ext(&repo, repo_dir, 0, NULL)) {
+        rc = errmsg_set(err, OCT_EINVAL, "%s is not inside a git repository", repo_dir);
+        goto done;
+    }
+    norm_t nm = {git_repository_workdir(repo), true, &out, &nb, err};
+    if (!nm.root) {
+        rc = errmsg_set(err, OCT_EINVAL, "%s: the repository has no work tree", repo_dir);
+        goto done;
+    }
+    if ((rc = normalize(&l, from, l.n, &nm)))
+        goto done;
+    if (!out.n) {
+        rc = errmsg_set(err, OCT_EFORMAT, "%s: the patch has no file changes", source);
+        goto done;
+    }
+    *diff = sb_take(&out);
+    *notes = nb.n ? sb_take(&nb) : NULL;
+done:
+    free(out.s);
+    free(nb.s);
     lines_free(&l);
     git_repository_free(repo);
     return rc;

@@ -75,6 +75,22 @@ char *patch_colorize(const char *text, bool color);
  * OCT_ENOTFOUND (with a message for the model) when there is no diff. */
 int patch_extract(const char *reply, const char *repo_dir, char **diff, errmsg_t *err);
 
+/* A patch as people and programs write it, for `octet apply`: git's
+ * format, or a plain unified diff (`diff -u OLD NEW`, `diff -ru DIR1 DIR2`,
+ * --- a/x / +++ b/x without "diff --git" lines), rewritten in git's format
+ * against the work tree of the repository around REPO_DIR: plain names
+ * resolved to the file of the work tree they name (the new name, else the
+ * old one, with leading folders dropped until one exists), and each hunk
+ * located by its context and removed lines near its stated line: exact
+ * first, then ignoring trailing blanks (the hunk then carries the file's
+ * own text), anywhere in the file, the nearest match winning. A hunk whose
+ * lines are nowhere, or that matches at two places equally near its stated
+ * line, is refused (OCT_EINVAL, naming the file and hunk). *NOTES gets one
+ * line per hunk that moved or matched loosely ("f.c: hunk 2 applied 3
+ * lines lower (at line 45, not 42)"), NULL when none did. Both malloc'd. */
+int patch_normalize(const char *text, size_t len, const char *source, const char *repo_dir, char **diff,
+                    char **notes, errmsg_t *err);
+
 /* Check P against the working tree of the repository containing REPO_DIR:
  * what patch_apply checks, without changing anything. */
 int patch_check(const patch_t *p, const char *repo_dir, bool force, errmsg_t *err);

@@ -87,7 +87,7 @@ t_expect "apply --yes" 0 "$OCT" apply --patch $P/good.diff --repo "$R" --yes
 t_grep "apply: undo record" 'applied \(undo record 000001' "$T_TMP/out"
 if [ "$(sed -n 2p "$R/f.txt")" = TWO ] && [ -f "$R/src/new.c" ]; then t_ok "apply: files changed"; else t_fail "apply: files changed"; fi
 t_expect "apply twice conflicts" 1 "$OCT" apply --patch $P/good.diff --repo "$R" --yes --force
-t_grep "conflict: named hunk" 'src/new.c already exists|f.txt: hunk 1 \(@@ -1,3 \+1,3 @@\) does not apply' "$T_TMP/err"
+t_grep "conflict: named hunk" 'src/new.c already exists|f.txt: hunk 1 \(@@ -1,3 \+1,3 @@\) does not apply|f.txt: hunk 1 \(@@ -1,3 @@\): its context and removed lines are not in the file' "$T_TMP/err"
 
 # ---- undo
 t_expect "undo refuses without a terminal" 1 "$OCT" undo --repo "$R" </dev/null

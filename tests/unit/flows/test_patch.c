@@ -411,9 +411,37 @@ static void test_extract(void)
     CHECK(patch_extract("--- a/g.txt\n+++ b/g.txt\n@@ -5,2 +5,2 @@\n x\n-y\n+Y\n", g_repo, &d, &err) == 0);
     CHECK(d && strstr(d, "@@ -5,2 +5,2 @@"));
     free(d);
-    CHECK(patch_extract("--- a/g.txt\n+++ b/g.txt\n@@ -2,2 +2,2 @@\n x\n-y\n+Y\n", g_repo, &d, &err) == 0);
-    CHECK(d && strstr(d, "@@ -1,2 +1,2 @@"));
+    /* lines 1 and 3 are equally near the stated line 2: refused, not guessed */
+    CHECK(patch_extract("--- a/g.txt\n+++ b/g.txt\n@@ -2,2 +2,2 @@\n x\n-y\n+Y\n", g_repo, &d, &err) == OCT_EINVAL);
+    CHECK(d == NULL && strstr(err.msg, "g.txt: hunk 1") && strstr(err.msg, "line 1 and at line 3, equally near"));
+    /* trailing blanks: the hunk carries the file's own lines */
+    CHECK(patch_extract("--- a/g.txt\n+++ b/g.txt\n@@ -5,2 +5,2 @@\n x \n-y\t\n+Y\n", g_repo, &d, &err) == 0);
+    CHECK(d && strstr(d, "@@ -5,2 +5,2 @@\n x\n-y\n+Y\n"));
     free(d);
+    /* "diff --git" with its ---/+++ pair is one section, not two */
+    CHECK(patch_extract("diff --git a/g.txt b/g.txt\n--- a/g.txt\n+++ b/g.txt\n@@ -5,2 +5,2 @@\n x\n-y\n+Y\n", g_repo,
+                        &d, &err) == 0);
+    CHECK(d && strstr(d, "diff --git") == d && !strstr(d + 1, "diff --git"));
+    free(d);
+}
+
+/* patch_normalize: what `octet apply` takes (tests/e2e/edit.sh runs it end to end) */
+static void test_normalize(void)
+{
+    char *d = NULL, *notes = NULL;
+    errmsg_t err = {0};
+    put("n.txt", "a\nb\nc\nd\ne\nf\ng\n");
+    const char *plain = "--- n.txt.orig\t2026-01-01 00:00:00\n+++ n.txt\t2026-01-01 00:00:01\n@@ -3,3 +3,3 @@\n d\n-e\n+E\n f\n";
+    CHECK(patch_normalize(plain, strlen(plain), "p.diff", g_repo, &d, &notes, &err) == 0);
+    CHECK(d && strstr(d, "diff --git a/n.txt b/n.txt\n--- a/n.txt\n+++ b/n.txt\n@@ -4,3 +4,3 @@\n d\n-e\n+E\n f\n"));
+    CHECK(notes && !strcmp(notes, "n.txt: hunk 1 applied 1 line lower (at line 4, not 3)\n"));
+    free(d);
+    free(notes);
+    const char *nowhere = "--- a/n.txt\n+++ b/n.txt\n@@ -3,3 +3,3 @@\n d\n-x\n+E\n f\n";
+    CHECK(patch_normalize(nowhere, strlen(nowhere), "p.diff", g_repo, &d, &notes, &err) == OCT_EINVAL);
+    CHECK(d == NULL && notes == NULL && strstr(err.msg, "n.txt: hunk 1") && strstr(err.msg, "not in the file"));
+    CHECK(patch_normalize("just words\n", 11, "p.diff", g_repo, &d, &notes, &err) == OCT_EFORMAT);
+    CHECK(strstr(err.msg, "p.diff: no patch found") != NULL);
 }
 
 static void test_colorize(void)
@@ -439,6 +467,7 @@ int main(void)
     TEST_RUN(test_undo_after_edit);
     TEST_RUN(test_lock);
     TEST_RUN(test_extract);
+    TEST_RUN(test_normalize);
     TEST_RUN(test_colorize);
     if (g_repo[0])
         sh("rm -rf '%s'", g_repo);

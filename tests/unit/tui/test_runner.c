@@ -81,7 +81,7 @@ static void test_runner(void)
 {
     tui_runner_t *r = NULL;
     errmsg_t err = {0};
-    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0, false, false};
+    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0, false, false, NULL};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r)
         return;
@@ -164,7 +164,7 @@ static void test_runner(void)
     tui_runner_free(r);
 
     /* no model configured */
-    tui_runner_cfg_t none = {NULL, {NULL, NULL}, 0, false, false};
+    tui_runner_cfg_t none = {NULL, {NULL, NULL}, 0, false, false, NULL};
     CHECK(tui_runner_new(&r, &none, &err) == 0);
     if (!r)
         return;
@@ -198,7 +198,7 @@ static void test_runner_cancel(void)
     tui_runner_t *r = NULL;
     errmsg_t err = {0};
     /* 20 ms after each token: an answer of 200 tokens takes 4 s unless stopped */
-    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20, false, false};
+    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20, false, false, NULL};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r)
         return;
@@ -262,7 +262,7 @@ static void test_runner_flows(void)
     tui_runner_t *r = NULL;
     /* tokens slowed down so that the chat answer below is still running when
      * the workflow is asked for */
-    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20, false, false};
+    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20, false, false, NULL};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r || !rg) {
         tui_runner_free(r);
@@ -377,7 +377,7 @@ static void test_runner_speculation(void)
     for (int spec = 0; spec < 2; spec++) {
         tui_runner_t *r = NULL;
         errmsg_t err = {0};
-        tui_runner_cfg_t cfg = {NULL, {"models/octet-code.gguf", NULL}, 0, false, spec == 0};
+        tui_runner_cfg_t cfg = {NULL, {"models/octet-code.gguf", NULL}, 0, false, spec == 0, NULL};
         CHECK(tui_runner_new(&r, &cfg, &err) == 0);
         if (!r)
             return;
