@@ -1244,6 +1244,8 @@ static const char *dirty_reason(unsigned flags)
     return NULL;
 }
 
+static bool octet_wrote(repo_ctx_t *r, const char *path);
+
 static int check_repo(const patch_t *p, repo_ctx_t *r, bool force, errmsg_t *err)
 {
     int rc;
@@ -1272,7 +1274,8 @@ static int check_repo(const patch_t *p, repo_ctx_t *r, bool force, errmsg_t *err
             if (e)
                 return errmsg_set(err, OCT_EIO, "%s: git status failed: %s", sides[s], git_msg());
             const char *why = dirty_reason(flags);
-            if (why && !force)
+            /* stacked edits: what octet itself wrote there last is not someone else's change */
+            if (why && !force && !octet_wrote(r, sides[s]))
                 return errmsg_set(err, OCT_EINVAL, "%s %s: commit or stash it first, or use --force", sides[s], why);
         }
     }
@@ -1705,6 +1708,65 @@ static int state_from_json(const cJSON *o, bool *exists, mode_t *perm, git_oid *
         return -1;
     *perm = (mode_t)pm->valuedouble;
     return 0;
+}
+
+static int cmp_id_desc(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* True when the working tree's PATH holds exactly what octet's latest
+ * record that touched it wrote there (its blob hash): a stacked edit. */
+static bool octet_wrote(repo_ctx_t *r, const char *path)
+{
+    long ids[4096];
+    size_t n = 0;
+    DIR *d = opendir(r->undo_dir);
+    if (!d)
+        return false;
+    for (struct dirent *e; (e = readdir(d)) != NULL && n < sizeof ids / sizeof *ids;) {
+        char *end;
+        long v = strtol(e->d_name, &end, 10);
+        if (end != e->d_name && !*end && v > 0)
+            ids[n++] = v;
+    }
+    closedir(d);
+    qsort(ids, n, sizeof *ids, cmp_id_desc);
+    char full[PATH_MAX * 2];
+    snprintf(full, sizeof full, "%s%s", r->root, path);
+    for (size_t i = 0; i < n; i++) {
+        char mpath[PATH_MAX + 64];
+        size_t len;
+        int e;
+        snprintf(mpath, sizeof mpath, "%s/%06ld/manifest.json", r->undo_dir, ids[i]);
+        char *json = read_all(mpath, &len, &e);
+        cJSON *root = json ? cJSON_ParseWithLength(json, len) : NULL;
+        free(json);
+        const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files"), *f;
+        bool found = false, same = false;
+        cJSON_ArrayForEach(f, files)
+        {
+            const cJSON *pth = cJSON_GetObjectItemCaseSensitive(f, "path");
+            if (!cJSON_IsString(pth) || strcmp(pth->valuestring, path))
+                continue;
+            bool exists;
+            mode_t perm;
+            git_oid want, have;
+            found = true;
+            char *data = NULL;
+            size_t dlen = 0;
+            if (!state_from_json(cJSON_GetObjectItemCaseSensitive(f, "after"), &exists, &perm, &want) && exists &&
+                (data = read_all(full, &dlen, &e)) && !git_odb_hash(&have, data, dlen, GIT_OBJECT_BLOB))
+                same = git_oid_equal(&want, &have);
+            free(data);
+            break;
+        }
+        cJSON_Delete(root);
+        if (found)
+            return same;
+    }
+    return false;
 }
 
 /* Load the latest record: T[i] has the recorded previous state as its old

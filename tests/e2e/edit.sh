@@ -104,4 +104,29 @@ echo "user edit" >>"$R/f.txt"
 t_expect "uncommitted edits still refused" 1 "$OCT" apply --patch "$T_TMP/off.diff" --repo "$R" --yes
 t_grep "refusal names the uncommitted change" "uncommitted|not committed|has changes" "$T_TMP/err"
 clean
+
+# ---- issue 16 item 2: stacked edits. Three applies on one file need no --force (octet wrote what is
+# there: the blob hash in its latest undo record), a user's edit in between still refuses, and the
+# undos unwind in order.
+for k in 5 15 25; do
+    printf -- '--- a/f.txt\n+++ b/f.txt\n@@ -%d,1 +%d,1 @@\n-line %d\n+LINE %d\n' $k $k $k $k >"$T_TMP/s$k.diff"
+    t_expect "stacked apply $k without --force" 0 "$OCT" apply --patch "$T_TMP/s$k.diff" --repo "$R" --yes
+    cp "$R/f.txt" "$T_TMP/after$k"
+done
+[ "$(grep -c '^LINE' "$R/f.txt")" = 3 ] && t_ok "three stacked changes made" || t_fail "three stacked changes made"
+echo "a user's line" >>"$R/f.txt"
+printf -- '--- a/f.txt\n+++ b/f.txt\n@@ -10,1 +10,1 @@\n-line 10\n+LINE 10\n' >"$T_TMP/s10.diff"
+t_expect "a user's edit on top still refuses" 1 "$OCT" apply --patch "$T_TMP/s10.diff" --repo "$R" --yes
+t_grep "the refusal asks for a commit or --force" "uncommitted changes: commit or stash it first, or use --force" "$T_TMP/err"
+sed -i '$d' "$R/f.txt"
+for k in 25 15 5; do
+    t_expect "undo of stacked apply $k" 0 "$OCT" undo --repo "$R" --yes
+    prev=$((k - 10))
+    if [ $prev -gt 0 ]; then
+        cmp -s "$R/f.txt" "$T_TMP/after$prev" && t_ok "undo $k restores the state after $prev" || t_fail "undo $k restores the state after $prev"
+    fi
+done
+[ -z "$(git -C "$R" status --porcelain)" ] && t_ok "three undos restore the committed file" || t_fail "three undos restore the committed file" "$(git -C "$R" status --porcelain)"
+t_expect "nothing left to undo" 1 "$OCT" undo --repo "$R" --yes
+clean
 t_end
