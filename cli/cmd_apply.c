@@ -12,7 +12,7 @@
 #include "termsafe.h"
 
 static const char USAGE[] =
-    "Usage: octet apply --patch FILE [--yes] [--force] [--check] [--repo DIR] [--color WHEN]\n"
+    "Usage: octet apply --patch FILE [--yes] [--force] [--check] [--commit] [--repo DIR] [--color WHEN]\n"
     "\n"
     "Apply a unified diff to the working tree of the git repository: git's format, or a\n"
     "plain one (diff -u, diff -ru DIR1 DIR2, --- a/x +++ b/x without diff --git lines).\n"
@@ -29,13 +29,15 @@ static const char USAGE[] =
     "  -y, --yes      apply without asking (needed when standard input is not a terminal)\n"
     "  --force        apply even to files with uncommitted changes\n"
     "  --check        only check that the patch applies and show it; change nothing\n"
+    "  --commit       commit the change (only the files it touched; message: the patch's\n"
+    "                 name and its summary; author from git config); 'octet undo' takes it back\n"
     "  --repo DIR     a directory inside the repository (default .)\n"
     "  --color WHEN   auto (default: on a terminal), always or never\n"
     "  -h, --help     show this help\n"
     "\n"
     "Exit status: 0 applied (or applies, with --check), 1 refused, declined or failed, 2 usage.\n";
 
-enum { OPT_PATCH = 1000, OPT_FORCE, OPT_CHECK, OPT_REPO, OPT_COLOR };
+enum { OPT_PATCH = 1000, OPT_FORCE, OPT_CHECK, OPT_REPO, OPT_COLOR, OPT_COMMIT };
 
 static int parse_color(const char *arg, int *out)
 {
@@ -64,10 +66,11 @@ int cmd_apply(int argc, char **argv)
         {"patch", required_argument, NULL, OPT_PATCH}, {"yes", no_argument, NULL, 'y'},
         {"force", no_argument, NULL, OPT_FORCE},       {"check", no_argument, NULL, OPT_CHECK},
         {"repo", required_argument, NULL, OPT_REPO},   {"color", required_argument, NULL, OPT_COLOR},
-        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
+        {"commit", no_argument, NULL, OPT_COMMIT},     {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *patch_path = NULL, *repo = ".";
-    bool yes = false, force = false, check_only = false;
+    bool yes = false, force = false, check_only = false, commit = false;
     int color = -1, opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "yh", longopts, NULL)) != -1) {
@@ -83,6 +86,9 @@ int cmd_apply(int argc, char **argv)
             break;
         case OPT_CHECK:
             check_only = true;
+            break;
+        case OPT_COMMIT:
+            commit = true;
             break;
         case OPT_REPO:
             repo = optarg;
@@ -184,6 +190,16 @@ checked:
     }
     printf("applied (undo record %s; 'octet undo' restores the previous contents)\n", record);
     rc = CLI_EXIT_OK;
+    if (commit) {
+        const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
+        char *msg = NULL, *id = NULL;
+        if (asprintf(&msg, "octet apply: %s\n\n%s\n", base, summary) < 0 || patch_commit(repo, record, msg, &id, &err))
+            rc = msg ? cli_fail_err("apply", &err) : cli_fail("apply", "out of memory");
+        else
+            printf("committed as %.12s\n", id);
+        free(msg);
+        free(id);
+    }
 done:
     free(record);
     free(summary);

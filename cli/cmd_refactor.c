@@ -35,6 +35,7 @@ enum {
     OPT_COLOR,
     OPT_NO_HEAL,
     OPT_NO_SPEC,
+    OPT_COMMIT,
 };
 
 static void usage(void)
@@ -49,6 +50,8 @@ static void usage(void)
            "  --symbol S         the function, class or method to change, and its uses\n"
            "  -y, --yes          apply without asking\n"
            "  --force            apply even to files with uncommitted changes\n"
+           "  --commit           commit the change (only the files it touched; message: the\n"
+           "                     instruction and the summary); 'octet undo' takes it back\n"
            "  --dry-run          show the diff only\n"
            "  -n, --n-predict N  most tokens of the reply (default 1024)\n"
            "      --temp T       temperature (default 0.2)\n"
@@ -116,7 +119,7 @@ typedef struct refactor_opts {
     double temp; /* kept as given: a remote engine is sent this value */
     const char *instruction, *path_arg, *symbol, *tmpl_name, *repo, *color_arg;
     long n_predict, context;
-    bool yes, force, dry_run, verbose, color, no_heal, no_spec;
+    bool yes, force, dry_run, verbose, color, no_heal, no_spec, commit;
 } refactor_opts_t;
 
 /* Parse the command line into O: REFACTOR_GO, or the exit status (help
@@ -130,6 +133,7 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         {"symbol", required_argument, NULL, OPT_SYMBOL},
         {"yes", no_argument, NULL, 'y'},
         {"force", no_argument, NULL, OPT_FORCE},
+        {"commit", no_argument, NULL, OPT_COMMIT},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"n-predict", required_argument, NULL, 'n'},
         {"template", required_argument, NULL, OPT_TEMPLATE},
@@ -176,6 +180,9 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
             break;
         case OPT_FORCE:
             o->force = true;
+            break;
+        case OPT_COMMIT:
+            o->commit = true;
             break;
         case OPT_DRY_RUN:
             o->dry_run = true;
@@ -277,6 +284,16 @@ static int show_and_apply(const refactor_opts_t *o, const refactor_result_t *res
     }
     printf("applied (undo record %s; 'octet undo' restores the previous contents)\n", record);
     rc = CLI_EXIT_OK;
+    if (o->commit) {
+        char *msg = NULL, *id = NULL;
+        if (asprintf(&msg, "octet refactor: %s\n\n%s\n", o->instruction, summary) < 0 ||
+            patch_commit(o->repo, record, msg, &id, &err))
+            rc = msg ? cli_fail_err("refactor", &err) : cli_fail("refactor", "out of memory");
+        else
+            printf("committed as %.12s\n", id);
+        free(msg);
+        free(id);
+    }
 done:
     free(record);
     free(summary);

@@ -17,7 +17,9 @@ static const char USAGE[] =
     "applied in this repository (records are kept in .git/octet/undo/, newest\n"
     "first: run it again to undo the one before). The change is shown first and\n"
     "made after confirmation. Refused when a file changed since the patch was\n"
-    "applied, unless --force.\n"
+    "applied, unless --force. A change octet committed (apply/refactor --commit) is\n"
+    "taken back too: HEAD moves to the commit's parent, if the commit is still HEAD\n"
+    "(else nothing is restored: use git revert).\n"
     "\n"
     "  -y, --yes      undo without asking (needed when standard input is not a terminal)\n"
     "  --force        restore even files that changed since the patch was applied\n"
@@ -114,6 +116,8 @@ int cmd_undo(int argc, char **argv)
         goto out;
     }
     printf("restored %zu file%s", done->n_files, done->n_files == 1 ? "" : "s");
+    if (done->commit)
+        printf(" and took back commit %.12s (HEAD is its parent again)", done->commit);
     if (done->depth)
         printf(" (%zu earlier patch%s can still be undone)", done->depth, done->depth == 1 ? "" : "es");
     printf("\n");

@@ -1688,6 +1688,7 @@ void patch_undo_free(patch_undo_t *u)
         free(u->files[i].path);
     free(u->files);
     free(u->id);
+    free(u->commit);
     free(u->created);
     free(u->summary);
     free(u->diff);
@@ -2049,6 +2050,248 @@ int patch_undo_peek(const char *repo_dir, patch_undo_t **out, errmsg_t *err)
     return rc;
 }
 
+/* ---- commits ----------------------------------------------------------------- */
+
+/* The paths record ID (under UNDO_DIR) touched, from its manifest. */
+static int record_paths(const char *undo_dir, const char *id, char ***out, size_t *n_out, errmsg_t *err)
+{
+    char path[PATH_MAX + 64];
+    size_t len;
+    int e = 0;
+    snprintf(path, sizeof path, "%s/%s/manifest.json", undo_dir, id);
+    char *json = read_all(path, &len, &e);
+    cJSON *root = json ? cJSON_ParseWithLength(json, len) : NULL;
+    free(json);
+    const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files"), *f;
+    size_t n = (size_t)cJSON_GetArraySize(files);
+    char **v = calloc(n ? n : 1, sizeof *v);
+    *out = NULL;
+    *n_out = 0;
+    if (!root || !cJSON_IsArray(files) || !v) {
+        cJSON_Delete(root);
+        free(v);
+        return errmsg_set(err, OCT_EFORMAT, "%s: the undo record is unreadable", path);
+    }
+    size_t k = 0;
+    cJSON_ArrayForEach(f, files)
+    {
+        const cJSON *pth = cJSON_GetObjectItemCaseSensitive(f, "path");
+        if (cJSON_IsString(pth) && !(v[k++] = strdup(pth->valuestring)))
+            break;
+    }
+    cJSON_Delete(root);
+    *out = v;
+    *n_out = k;
+    return 0;
+}
+
+static void paths_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Set PATH's entry of index IDX to its entry in TREE (NULL: an empty tree),
+ * or remove it when the tree has none. */
+static int index_from_tree(git_index *idx, git_tree *tree, const char *path)
+{
+    git_tree_entry *te = NULL;
+    if (!tree || git_tree_entry_bypath(&te, tree, path)) {
+        git_index_remove_bypath(idx, path);
+        return 0;
+    }
+    git_index_entry e;
+    memset(&e, 0, sizeof e);
+    e.mode = git_tree_entry_filemode(te);
+    e.id = *git_tree_entry_id(te);
+    e.path = path;
+    int rc = git_index_add(idx, &e);
+    git_tree_entry_free(te);
+    return rc;
+}
+
+int patch_commit(const char *repo_dir, const char *record_id, const char *message, char **commit_id, errmsg_t *err)
+{
+    git_repository *repo = NULL;
+    git_index *tmp = NULL, *idx = NULL;
+    git_commit *parent = NULL;
+    git_tree *base = NULL, *tree = NULL;
+    git_signature *sig = NULL;
+    git_oid tree_oid, oid;
+    char **paths = NULL, undo_dir[PATH_MAX], path[PATH_MAX + 64];
+    size_t n = 0;
+    int rc = 0;
+    *commit_id = NULL;
+    lg2_init();
+    /* a handle of its own: the commit's objects go to .git/objects, not to the
+     * in-memory database that apply's checks use */
+    if (git_repository_open_ext(&repo, repo_dir ? repo_dir : ".", 0, NULL) || !git_repository_workdir(repo)) {
+        rc = errmsg_set(err, OCT_ENOTFOUND, "%s is not inside a git repository with a work tree", repo_dir);
+        goto done;
+    }
+    snprintf(undo_dir, sizeof undo_dir, "%soctet/undo", git_repository_path(repo));
+    if ((rc = record_paths(undo_dir, record_id, &paths, &n, err)))
+        goto done;
+    if (git_signature_default(&sig, repo)) {
+        rc = errmsg_set(err, OCT_EINVAL, "git has no author to commit as (%s): set user.name and user.email with "
+                                         "git config; the change is applied but not committed", git_msg());
+        goto done;
+    }
+    int unborn = git_repository_head_unborn(repo);
+    git_oid head;
+    if (unborn < 0 || (!unborn && (git_reference_name_to_id(&head, repo, "HEAD") ||
+                                   git_commit_lookup(&parent, repo, &head) || git_commit_tree(&base, parent)))) {
+        rc = errmsg_set(err, OCT_EIO, "cannot read HEAD: %s", git_msg());
+        goto done;
+    }
+    /* HEAD's tree with octet's paths as the work tree has them: never the user's other changes */
+    if (git_index_new(&tmp) || (base && git_index_read_tree(tmp, base))) {
+        rc = errmsg_set(err, OCT_EINTERNAL, "libgit2: %s", git_msg());
+        goto done;
+    }
+    const char *root = git_repository_workdir(repo);
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s%s", root, paths[i]);
+        if (lstat(path, &st)) {
+            git_index_remove_bypath(tmp, paths[i]);
+            continue;
+        }
+        git_index_entry e;
+        memset(&e, 0, sizeof e);
+        e.mode = st.st_mode & 0111 ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+        e.path = paths[i];
+        if (git_blob_create_from_workdir(&e.id, repo, paths[i]) || git_index_add(tmp, &e)) {
+            rc = errmsg_set(err, OCT_EIO, "%s: cannot store it in git: %s", paths[i], git_msg());
+            goto done;
+        }
+    }
+    if (git_index_write_tree_to(&tree_oid, tmp, repo) || git_tree_lookup(&tree, repo, &tree_oid)) {
+        rc = errmsg_set(err, OCT_EIO, "cannot write the commit's tree: %s", git_msg());
+        goto done;
+    }
+    const git_commit *parents[1] = {parent};
+    if (git_commit_create(&oid, repo, "HEAD", sig, sig, NULL, message, tree, parent ? 1 : 0, parents)) {
+        rc = errmsg_set(err, OCT_EIO, "cannot commit: %s", git_msg());
+        goto done;
+    }
+    /* the index follows for octet's paths only (the user's staged changes stay staged) */
+    if (git_repository_index(&idx, repo) || git_index_read(idx, 0)) {
+        rc = errmsg_set(err, OCT_EIO, "committed, but the index cannot be read: %s", git_msg());
+        goto done;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (index_from_tree(idx, tree, paths[i]))
+            rc = errmsg_set(err, OCT_EIO, "committed, but the index entry of %s: %s", paths[i], git_msg());
+    if (rc == 0 && git_index_write(idx))
+        rc = errmsg_set(err, OCT_EIO, "committed, but the index cannot be written: %s", git_msg());
+    char hex[GIT_OID_HEXSZ + 1];
+    git_oid_tostr(hex, sizeof hex, &oid);
+    /* the undo record remembers the commit, so undo can take it back */
+    snprintf(path, sizeof path, "%s/%s/commit", undo_dir, record_id);
+    if (rc == 0 && write_blob_file(path, hex, strlen(hex)))
+        rc = errmsg_set(err, OCT_EIO, "committed as %s, but the undo record cannot note it: %s", hex, strerror(errno));
+    if (!(*commit_id = strdup(hex)) && rc == 0)
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+done:
+    paths_free(paths, n);
+    git_signature_free(sig);
+    git_tree_free(tree);
+    git_tree_free(base);
+    git_commit_free(parent);
+    git_index_free(tmp);
+    git_index_free(idx);
+    git_repository_free(repo);
+    return rc;
+}
+
+/* Record DIR's commit, when it has one, must still be HEAD for undo to take
+ * it back: 0 and *COMMIT (malloc'd, NULL without one), or OCT_EINVAL. */
+static int record_commit(repo_ctx_t *r, const char *dir, char **commit, errmsg_t *err)
+{
+    char path[PATH_MAX * 2];
+    size_t len;
+    int e;
+    *commit = NULL;
+    snprintf(path, sizeof path, "%s/commit", dir);
+    char *hex = read_all(path, &len, &e);
+    if (!hex)
+        return 0;
+    git_oid want, head;
+    if (len < GIT_OID_HEXSZ || git_oid_fromstrn(&want, hex, GIT_OID_HEXSZ)) {
+        free(hex);
+        return errmsg_set(err, OCT_EFORMAT, "%s: not a commit id", path);
+    }
+    hex[GIT_OID_HEXSZ] = '\0';
+    if (git_reference_name_to_id(&head, r->repo, "HEAD") || !git_oid_equal(&want, &head)) {
+        char now[GIT_OID_HEXSZ + 1] = "none";
+        if (!git_reference_name_to_id(&head, r->repo, "HEAD"))
+            git_oid_tostr(now, sizeof now, &head);
+        int rc = errmsg_set(err, OCT_EINVAL, "the change was committed as %.12s and HEAD has moved since (now %.12s): "
+                                             "nothing was restored; take it back with 'git revert %.12s'",
+                            hex, now, hex);
+        free(hex);
+        return rc;
+    }
+    *commit = hex;
+    return 0;
+}
+
+/* Move HEAD from COMMIT (hex) to its parent, and the index entries of the
+ * record's files to the parent's: the commit octet made is taken back. */
+static int uncommit(const char *repo_dir, const char *commit, const patch_undo_t *u, errmsg_t *err)
+{
+    git_repository *repo = NULL;
+    git_commit *c = NULL, *parent = NULL;
+    git_tree *tree = NULL;
+    git_reference *head = NULL, *moved = NULL;
+    git_index *idx = NULL;
+    git_oid oid;
+    int rc = 0;
+    if (git_repository_open_ext(&repo, repo_dir ? repo_dir : ".", 0, NULL) || git_oid_fromstr(&oid, commit) ||
+        git_commit_lookup(&c, repo, &oid)) {
+        rc = errmsg_set(err, OCT_EIO, "the files are restored, but commit %.12s cannot be read: %s", commit, git_msg());
+        goto done;
+    }
+    bool root_commit = git_commit_parentcount(c) == 0;
+    if (!root_commit && (git_commit_parent(&parent, c, 0) || git_commit_tree(&tree, parent))) {
+        rc = errmsg_set(err, OCT_EIO, "the files are restored, but the parent of %.12s: %s", commit, git_msg());
+        goto done;
+    }
+    if (root_commit) {
+        rc = errmsg_set(err, OCT_EUNSUPPORTED, "the files are restored; %.12s is the repository's first commit, which "
+                                               "octet leaves in place", commit);
+        goto done;
+    }
+    if (git_repository_head_detached(repo) ? git_repository_set_head_detached(repo, git_commit_id(parent))
+                                           : (git_repository_head(&head, repo) ||
+                                              git_reference_set_target(&moved, head, git_commit_id(parent),
+                                                                       "octet undo"))) {
+        rc = errmsg_set(err, OCT_EIO, "the files are restored, but HEAD cannot be moved back: %s", git_msg());
+        goto done;
+    }
+    if (git_repository_index(&idx, repo) || git_index_read(idx, 0)) {
+        rc = errmsg_set(err, OCT_EIO, "HEAD moved back, but the index cannot be read: %s", git_msg());
+        goto done;
+    }
+    for (size_t i = 0; i < u->n_files && rc == 0; i++)
+        if (index_from_tree(idx, tree, u->files[i].path))
+            rc = errmsg_set(err, OCT_EIO, "HEAD moved back, but the index entry of %s: %s", u->files[i].path,
+                            git_msg());
+    if (rc == 0 && git_index_write(idx))
+        rc = errmsg_set(err, OCT_EIO, "HEAD moved back, but the index cannot be written: %s", git_msg());
+done:
+    git_index_free(idx);
+    git_reference_free(moved);
+    git_reference_free(head);
+    git_tree_free(tree);
+    git_commit_free(parent);
+    git_commit_free(c);
+    git_repository_free(repo);
+    return rc;
+}
+
 int patch_undo(const char *repo_dir, bool force, patch_undo_t **done, errmsg_t *err)
 {
     repo_ctx_t r;
@@ -2076,6 +2319,8 @@ int patch_undo(const char *repo_dir, bool force, patch_undo_t **done, errmsg_t *
         goto out;
     }
     snprintf(dir, sizeof dir, "%s/%s", r.undo_dir, u->id);
+    if ((rc = record_commit(&r, dir, &u->commit, err)))
+        goto out;
     /* the record goes before the journal "undo ID" is cleared: a crash in
      * between is finished by recover(), never redone */
     if ((rc = write_all(&r, t, n, false, u->id, dir, err)))
@@ -2084,6 +2329,8 @@ int patch_undo(const char *repo_dir, bool force, patch_undo_t **done, errmsg_t *
     if ((rc = patch_io_journal_clear(r.journal, err)))
         goto out;
     u->depth--;
+    if (u->commit && (rc = uncommit(repo_dir, u->commit, u, err)))
+        goto out;
     if (done) {
         *done = u;
         u = NULL;

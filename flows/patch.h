@@ -119,6 +119,7 @@ typedef struct patch_undo {
     size_t n_changed;  /* files changed since the apply */
     char *diff;        /* what undoing does: the working tree -> the previous contents */
     size_t depth;      /* records on the stack, this one included */
+    char *commit;      /* patch_undo: the commit octet made of it and took back (hex), or NULL */
 } patch_undo_t;
 
 /* The latest record of the repository containing REPO_DIR, with the diff
@@ -126,8 +127,18 @@ typedef struct patch_undo {
 int patch_undo_peek(const char *repo_dir, patch_undo_t **out, errmsg_t *err);
 void patch_undo_free(patch_undo_t *u);
 
+/* Commit what record RECORD_ID (patch_apply's) changed, with MESSAGE:
+ * HEAD's tree with those paths as the work tree now has them, so the
+ * user's other changes, staged or not, stay out of it; author and
+ * committer from git config (refused, the change left applied, when git
+ * has none); the index entries of those paths follow. The record notes the
+ * commit: patch_undo of it, while it is still HEAD, restores the files and
+ * moves HEAD back to its parent. *COMMIT_ID: the new commit (hex, malloc'd). */
+int patch_commit(const char *repo_dir, const char *record_id, const char *message, char **commit_id, errmsg_t *err);
+
 /* Restore the previous contents recorded by the latest apply and drop the
- * record. Refuses (OCT_EINVAL, nothing changed) when a file changed since
+ * record. When octet committed it (patch_commit), HEAD must still be that
+ * commit (else OCT_EINVAL: nothing restored) and moves back to its parent. Refuses (OCT_EINVAL, nothing changed) when a file changed since
  * the apply, unless FORCE. All files or none, as patch_apply. *done (may be
  * NULL) gets what was undone. */
 int patch_undo(const char *repo_dir, bool force, patch_undo_t **done, errmsg_t *err);

@@ -129,4 +129,37 @@ done
 [ -z "$(git -C "$R" status --porcelain)" ] && t_ok "three undos restore the committed file" || t_fail "three undos restore the committed file" "$(git -C "$R" status --porcelain)"
 t_expect "nothing left to undo" 1 "$OCT" undo --repo "$R" --yes
 clean
+
+# ---- issue 16 item 3: --commit makes one commit per change with only octet's paths; undo takes it back
+git -C "$R" config user.name "Oct Tester"
+git -C "$R" config user.email oct@example.com
+echo "staged by the user" >>"$R/src/geo.py"
+git -C "$R" add src/geo.py
+echo "untracked" >"$R/notes.txt"
+HEAD0=$(git -C "$R" rev-parse HEAD)
+t_expect "apply --commit" 0 "$OCT" apply --patch "$T_TMP/s5.diff" --repo "$R" --yes --commit
+t_grep "apply --commit says which commit" "committed as [0-9a-f]{12}" "$T_TMP/out"
+[ "$(git -C "$R" rev-list --count "$HEAD0..HEAD")" = 1 ] && t_ok "one commit" || t_fail "one commit"
+[ "$(git -C "$R" show --name-only --format= HEAD)" = "f.txt" ] && t_ok "the commit holds only f.txt" \
+    || t_fail "the commit holds only f.txt" "$(git -C "$R" show --name-only --format= HEAD)"
+[ "$(git -C "$R" log -1 --format=%an HEAD)" = "Oct Tester" ] && t_ok "the author is git config's" || t_fail "the author is git config's"
+t_grep "the message names the patch and the summary" "." <(git -C "$R" log -1 --format=%B HEAD | grep -E "^octet apply: s5.diff$|1 file changed")
+[ "$(git -C "$R" status --porcelain)" = "$(printf 'M  src/geo.py\n?? notes.txt')" ] && t_ok "the user's staged and untracked changes stay out" \
+    || t_fail "the user's staged and untracked changes stay out" "$(git -C "$R" status --porcelain)"
+t_expect "a second change, committed" 0 "$OCT" apply --patch "$T_TMP/s15.diff" --repo "$R" --yes --commit
+[ "$(git -C "$R" rev-list --count "$HEAD0..HEAD")" = 2 ] && t_ok "one commit per change" || t_fail "one commit per change"
+t_expect "undo the second" 0 "$OCT" undo --repo "$R" --yes
+t_grep "undo says it took the commit back" "took back commit" "$T_TMP/out"
+t_expect "undo the first" 0 "$OCT" undo --repo "$R" --yes
+[ "$(git -C "$R" rev-parse HEAD)" = "$HEAD0" ] && t_ok "HEAD is back where it was" || t_fail "HEAD is back where it was"
+[ "$(git -C "$R" status --porcelain)" = "$(printf 'M  src/geo.py\n?? notes.txt')" ] && t_ok "after undo only the user's changes remain" \
+    || t_fail "after undo only the user's changes remain" "$(git -C "$R" status --porcelain)"
+# HEAD moved on: undo refuses and changes nothing
+t_expect "apply --commit again" 0 "$OCT" apply --patch "$T_TMP/s5.diff" --repo "$R" --yes --commit
+git -C "$R" commit -qm "the user's own commit"
+H=$(git -C "$R" rev-parse HEAD)
+t_expect "undo after HEAD moved is refused" 1 "$OCT" undo --repo "$R" --yes
+t_grep "the refusal says to revert" "HEAD has moved since.*git revert" "$T_TMP/err"
+[ "$(git -C "$R" rev-parse HEAD)" = "$H" ] && grep -qx "LINE 5" "$R/f.txt" && t_ok "nothing changed after the refusal" \
+    || t_fail "nothing changed after the refusal"
 t_end
