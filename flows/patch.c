@@ -1246,6 +1246,22 @@ static const char *dirty_reason(unsigned flags)
 
 static bool octet_wrote(repo_ctx_t *r, const char *path);
 
+/* PATH must not hold changes git has not committed, unless octet itself
+ * wrote them there last (stacked edits). */
+static int check_clean(repo_ctx_t *r, const char *path, errmsg_t *err)
+{
+    unsigned flags = 0;
+    int e = git_status_file(&flags, r->repo, path);
+    if (e == GIT_ENOTFOUND)
+        return 0;
+    if (e)
+        return errmsg_set(err, OCT_EIO, "%s: git status failed: %s", path, git_msg());
+    const char *why = dirty_reason(flags);
+    if (why && !octet_wrote(r, path))
+        return errmsg_set(err, OCT_EINVAL, "%s %s: commit or stash it first, or use --force", path, why);
+    return 0;
+}
+
 static int check_repo(const patch_t *p, repo_ctx_t *r, bool force, errmsg_t *err)
 {
     int rc;
@@ -1267,16 +1283,8 @@ static int check_repo(const patch_t *p, repo_ctx_t *r, bool force, errmsg_t *err
                                       sides[s], f->status == PATCH_ADDED ? "creates" : "renames a file to");
                 continue;
             }
-            unsigned flags = 0;
-            int e = git_status_file(&flags, r->repo, sides[s]);
-            if (e == GIT_ENOTFOUND)
-                continue;
-            if (e)
-                return errmsg_set(err, OCT_EIO, "%s: git status failed: %s", sides[s], git_msg());
-            const char *why = dirty_reason(flags);
-            /* stacked edits: what octet itself wrote there last is not someone else's change */
-            if (why && !force && !octet_wrote(r, sides[s]))
-                return errmsg_set(err, OCT_EINVAL, "%s %s: commit or stash it first, or use --force", sides[s], why);
+            if (!force && (rc = check_clean(r, sides[s], err)))
+                return rc;
         }
     }
     track_t t = {0};
@@ -1289,6 +1297,16 @@ static int check_repo(const patch_t *p, repo_ctx_t *r, bool force, errmsg_t *err
     if (git_apply(r->repo, p->diff, GIT_APPLY_LOCATION_WORKDIR, &ao))
         return apply_error(&t, git_msg(), err);
     return 0;
+}
+
+int patch_paths_check(const char *repo_dir, const char *const *paths, size_t n, errmsg_t *err)
+{
+    repo_ctx_t r;
+    int rc = repo_open(&r, repo_dir, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = check_clean(&r, paths[i], err);
+    repo_close(&r);
+    return rc;
 }
 
 int patch_check(const patch_t *p, const char *repo_dir, bool force, errmsg_t *err)

@@ -95,6 +95,12 @@ int patch_normalize(const char *text, size_t len, const char *source, const char
  * what patch_apply checks, without changing anything. */
 int patch_check(const patch_t *p, const char *repo_dir, bool force, errmsg_t *err);
 
+/* The check of patch_check's that needs no patch: none of the N work-tree
+ * PATHS has changes git has not committed, unless octet itself wrote them
+ * there last (stacked edits). For refusing before a model writes a diff
+ * that could not be applied. OCT_EINVAL naming the first such file. */
+int patch_paths_check(const char *repo_dir, const char *const *paths, size_t n, errmsg_t *err);
+
 /* Apply P (see above). *record_id (may be NULL) gets the undo record's id
  * (malloc'd). OCT_EINVAL when the patch does not apply or a file has
  * uncommitted changes (unless FORCE), OCT_EIO when writing failed (after

@@ -215,6 +215,29 @@ static void step(const refactor_req_t *q, refactor_result_t *res, refactor_step_
         q->on_step(q->ud, st, res);
 }
 
+/* Refuse before generating when the file the change is about (the given
+ * one, or the file defining the symbol) has someone else's uncommitted
+ * changes: the diff could not be applied anyway. */
+static int check_target(rag_t *r, const refactor_req_t *q, errmsg_t *err)
+{
+    if (q->force)
+        return 0;
+    if (q->rel)
+        return patch_paths_check(q->repo_dir, &q->rel, 1, err);
+    if (!q->symbol)
+        return 0;
+    rag_results_t res = {0};
+    int rc = rag_query(r, q->symbol, strlen(q->symbol), REFACTOR_HITS, &res, err);
+    for (size_t i = 0; rc == 0 && i < res.n; i++)
+        if (defines(&res.hits[i], q->symbol)) {
+            const char *path = res.hits[i].path;
+            rc = patch_paths_check(q->repo_dir, &path, 1, err);
+            break;
+        }
+    rag_results_free(&res);
+    return rc;
+}
+
 int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_result_t *res, errmsg_t *err)
 {
     chat_msg_t msgs[2];
@@ -222,7 +245,7 @@ int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_r
     int rc;
     memset(res, 0, sizeof *res);
     step(q, res, REFACTOR_RETRIEVE);
-    if ((rc = refactor_context(r, q->instruction, q->rel, q->symbol, q->budget,
+    if ((rc = check_target(r, q, err)) || (rc = refactor_context(r, q->instruction, q->rel, q->symbol, q->budget,
                                q->count ? q->count : rag_estimate_tokens, q->count_ud, &res->context, err)))
         goto done;
     step(q, res, REFACTOR_PROMPT);

@@ -35,9 +35,10 @@ static char *next_word(char **s)
     return w;
 }
 
-int tui_refactor_args(char *args, char *instr, const char **path, const char **symbol, errmsg_t *err)
+int tui_refactor_args(char *args, char *instr, const char **path, const char **symbol, bool *force, errmsg_t *err)
 {
     *path = *symbol = NULL;
+    *force = false;
     instr[0] = '\0';
     char *s = args, *w;
     size_t n = 0;
@@ -58,8 +59,12 @@ int tui_refactor_args(char *args, char *instr, const char **path, const char **s
             *opt = val;
             continue;
         }
+        if (!strcmp(w, "--force")) {
+            *force = true;
+            continue;
+        }
         if (w[0] == '-' && w[1] == '-')
-            return errmsg_set(err, OCT_EINVAL, "unknown option %s (use --path P or --symbol S)", w);
+            return errmsg_set(err, OCT_EINVAL, "unknown option %s (use --path P, --symbol S or --force)", w);
         size_t wl = strlen(w);
         if (n)
             instr[n++] = ' ';
@@ -87,9 +92,10 @@ bool tui_pending_active(const tui_pending_t *p)
     return p->patch != NULL;
 }
 
-int tui_pending_set(tui_pending_t *p, const char *diff, const char *repo_dir, errmsg_t *err)
+int tui_pending_set(tui_pending_t *p, const char *diff, const char *repo_dir, bool force, errmsg_t *err)
 {
     tui_pending_clear(p);
+    p->force = force;
     int rc = patch_parse(&p->patch, diff, strlen(diff), "the model's diff", err);
     if (rc)
         return rc;
@@ -114,7 +120,7 @@ int tui_pending_answer(tui_pending_t *p, bool yes, char **report, errmsg_t *err)
             *report = NULL;
         goto done;
     }
-    if ((rc = patch_apply(p->patch, p->repo, false, &record, err)))
+    if ((rc = patch_apply(p->patch, p->repo, p->force, &record, err)))
         goto done;
     size_t cap = 256, o = 0, n = patch_n_files(p->patch);
     for (size_t i = 0; i < n; i++) {

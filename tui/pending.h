@@ -11,25 +11,27 @@
 #include "errmsg.h"
 #include "patch.h"
 
-/* Split the arguments of `/refactor INSTRUCTION [--path P | --symbol S]`
- * (ARGS, modified in place: words may be quoted with " or '): the options
- * anywhere (*path, *symbol point into ARGS, or are NULL), the other words
- * joined by single spaces into INSTR, which has room for strlen(ARGS) + 1
- * bytes. 0, or OCT_EINVAL with the usage problem in ERR. */
-int tui_refactor_args(char *args, char *instr, const char **path, const char **symbol, errmsg_t *err);
+/* Split the arguments of `/refactor INSTRUCTION [--path P | --symbol S]
+ * [--force]` (ARGS, modified in place: words may be quoted with " or '):
+ * the options anywhere (*path, *symbol point into ARGS, or are NULL;
+ * *force: --force was given), the other words joined by single spaces into
+ * INSTR, which has room for strlen(ARGS) + 1 bytes. 0, or OCT_EINVAL with
+ * the usage problem in ERR. */
+int tui_refactor_args(char *args, char *instr, const char **path, const char **symbol, bool *force, errmsg_t *err);
 
 /* A patch shown to the user, waiting for y or n. */
 typedef struct tui_pending {
     patch_t *patch; /* NULL: nothing pending */
     char *repo;
     char *summary; /* "1 file changed, 1 insertion(+), 1 deletion(-)" */
+    bool force;    /* /refactor --force: files with uncommitted changes too */
 } tui_pending_t;
 
 /* Hold DIFF for the repository containing REPO_DIR (parsed now, so what is
  * asked about is what will be applied); replaces what was pending. */
-int tui_pending_set(tui_pending_t *p, const char *diff, const char *repo_dir, errmsg_t *err);
+int tui_pending_set(tui_pending_t *p, const char *diff, const char *repo_dir, bool force, errmsg_t *err);
 bool tui_pending_active(const tui_pending_t *p);
-/* The user's answer. YES: apply the patch (not forced: a file with
+/* The user's answer. YES: apply the patch (unless forced, a file with
  * uncommitted changes, or one the patch no longer applies to, is refused
  * and nothing changes); *report (malloc'd) says what changed and how to
  * undo it. NO: discard it; *report says nothing was changed. Either way

@@ -41,6 +41,7 @@ typedef struct job {
     char *text;  /* JOB_SEND; JOB_REFACTOR: the instruction */
     spec_t *spec;        /* JOB_SPEC */
     char *path, *symbol; /* JOB_REFACTOR: the target, or NULL */
+    bool force;          /* JOB_REFACTOR: --force */
     char *dir;           /* JOB_SPEC: the code's directory; JOB_REFACTOR: the repository */
     struct job *next;
 } job_t;
@@ -1317,6 +1318,7 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         .rel = rel,
         .symbol = j->symbol,
         .repo_dir = j->dir,
+        .force = j->force,
         .budget = f.h.n_ctx / 2 < REFACTOR_CONTEXT ? f.h.n_ctx / 2 : REFACTOR_CONTEXT,
         .count = f.count,
         .count_ud = f.count_ud,
@@ -1610,7 +1612,7 @@ int tui_runner_spec(tui_runner_t *r, spec_t *s, const char *code_dir)
     return enqueue(r, j, true);
 }
 
-int tui_runner_refactor(tui_runner_t *r, const char *instruction, const char *path, const char *symbol,
+int tui_runner_refactor(tui_runner_t *r, const char *instruction, const char *path, const char *symbol, bool force,
                         const char *repo_dir)
 {
     job_t *j = calloc(1, sizeof *j);
@@ -1621,6 +1623,7 @@ int tui_runner_refactor(tui_runner_t *r, const char *instruction, const char *pa
     j->dir = strdup(repo_dir);
     j->path = dup_or_null(path);
     j->symbol = dup_or_null(symbol);
+    j->force = force;
     if (!j->text || !j->dir || (path && !j->path) || (symbol && !j->symbol)) {
         job_free(j);
         return OCT_ENOMEM;

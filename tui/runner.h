@@ -81,8 +81,9 @@ int tui_runner_spec(tui_runner_t *r, spec_t *s, const char *code_dir);
 /* /refactor: like `octet refactor` (refactor.h): retrieve the target (PATH,
  * SYMBOL, both may be NULL) and its uses, ask for a diff, extract it and
  * check it against the working tree of REPO_DIR, then post it as a PATCH
- * event; nothing is applied here. */
-int tui_runner_refactor(tui_runner_t *r, const char *instruction, const char *path, const char *symbol,
+ * event; nothing is applied here. Unless FORCE, a target file with someone
+ * else's uncommitted changes is refused before the model is asked. */
+int tui_runner_refactor(tui_runner_t *r, const char *instruction, const char *path, const char *symbol, bool force,
                         const char *repo_dir);
 /* Forget the conversation (the KV cache keeps its reusable prefix). */
 int tui_runner_clear(tui_runner_t *r);

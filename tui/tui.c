@@ -136,7 +136,7 @@ static void propose_patch(tui_app_t *a, const char *diff, size_t len)
         add_entry(a, TUI_ROLE_ASSISTANT, block, (size_t)n);
         free(block);
     }
-    if (tui_pending_set(&a->pending, diff, a->repo, &err)) {
+    if (tui_pending_set(&a->pending, diff, a->repo, a->refactor_force, &err)) {
         notice(a, TUI_ROLE_ERROR, "refactor: %s; nothing was changed", err.msg);
         return;
     }
@@ -736,6 +736,7 @@ static void form_submit(tui_app_t *a)
 static void cmd_refactor(tui_app_t *a, char *args)
 {
     const char *path, *symbol;
+    bool force;
     errmsg_t err = {0};
     if (busy(a))
         return;
@@ -746,13 +747,14 @@ static void cmd_refactor(tui_app_t *a, char *args)
     char *instr = malloc(strlen(args) + 1), *full = NULL;
     if (!instr)
         return;
-    if (tui_refactor_args(args, instr, &path, &symbol, &err)) {
-        notice(a, TUI_ROLE_ERROR, "usage: /refactor INSTRUCTION [--path P | --symbol S]: %s", err.msg);
+    if (tui_refactor_args(args, instr, &path, &symbol, &force, &err)) {
+        notice(a, TUI_ROLE_ERROR, "usage: /refactor INSTRUCTION [--path P | --symbol S] [--force]: %s", err.msg);
         goto done;
     }
     if (path && !(full = repo_path(a, path)))
         goto done;
-    if (tui_runner_refactor(a->run, instr, full, symbol, a->repo)) {
+    a->refactor_force = force;
+    if (tui_runner_refactor(a->run, instr, full, symbol, force, a->repo)) {
         say(a, "octet is busy: wait, or Ctrl-C to stop it");
         goto done;
     }

@@ -281,7 +281,7 @@ static void test_runner_flows(void)
     collect(r, &log);
 
     CHECK(tui_runner_send(r, "hello") == 0);
-    CHECK_EQ_INT(tui_runner_refactor(r, "again", NULL, NULL, g_repo), OCT_EINVAL); /* busy */
+    CHECK_EQ_INT(tui_runner_refactor(r, "again", NULL, NULL, false, g_repo), OCT_EINVAL); /* busy */
     tui_runner_cancel(r);
     CHECK(tui_runner_wait_idle(r, 20000));
     collect(r, &log);
@@ -290,7 +290,7 @@ static void test_runner_flows(void)
     collect(r, &log);
 
     memset(&log, 0, sizeof log);
-    CHECK(tui_runner_refactor(r, "swap the operands of add", NULL, NULL, g_repo) == 0);
+    CHECK(tui_runner_refactor(r, "swap the operands of add", NULL, NULL, false, g_repo) == 0);
     CHECK(tui_runner_wait_idle(r, 30000));
     collect(r, &log);
     CHECK_EQ_INT(log.n_patch, 0);
@@ -300,12 +300,12 @@ static void test_runner_flows(void)
     CHECK(sh("cd '%s' && test -z \"$(git status --porcelain --untracked-files=no)\"", g_repo) == 0);
 
     memset(&log, 0, sizeof log);
-    CHECK(tui_runner_refactor(r, "rename", NULL, "nope", g_repo) == 0);
+    CHECK(tui_runner_refactor(r, "rename", NULL, "nope", false, g_repo) == 0);
     CHECK(tui_runner_wait_idle(r, 30000));
     collect(r, &log);
     CHECKF(log.n_err == 1 && strstr(log.notices, "the symbol 'nope' is not defined"), "%s", log.notices);
     memset(&log, 0, sizeof log);
-    CHECK(tui_runner_refactor(r, "x", "/etc/hostname", NULL, g_repo) == 0);
+    CHECK(tui_runner_refactor(r, "x", "/etc/hostname", NULL, false, g_repo) == 0);
     CHECK(tui_runner_wait_idle(r, 30000));
     collect(r, &log);
     CHECKF(log.n_err == 1 && strstr(log.notices, "not a file inside the repository"), "%s", log.notices);
@@ -320,9 +320,19 @@ static void test_runner_flows(void)
     memset(&log, 0, sizeof log);
     collect(r, &log);
     CHECKF(strstr(log.notices, "loaded octet"), "%s", log.notices);
+    /* a target with someone else's uncommitted change: refused before the model is asked */
+    put("add.c", "int add(int a, int b)\n{\n    return a + b; /* the user's edit */\n}\n");
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_refactor(r, "swap the operands of add", NULL, "add", false, g_repo) == 0);
+    CHECK(tui_runner_wait_idle(r, 30000));
+    collect(r, &log);
+    CHECKF(log.n_err == 1 && strstr(log.notices, "add.c has uncommitted changes") && strstr(log.notices, "--force"),
+           "%s", log.notices);
+    CHECKF(log.text_len == 0, "the model was asked: %zu bytes of reply", log.text_len);
+    put("add.c", ADD_C);
     /* the model writes a reply, with no diff that applies in it */
     memset(&log, 0, sizeof log);
-    CHECK(tui_runner_refactor(r, "swap the operands of add", NULL, "add", g_repo) == 0);
+    CHECK(tui_runner_refactor(r, "swap the operands of add", NULL, "add", false, g_repo) == 0);
     CHECK(tui_runner_wait_idle(r, 30000));
     collect(r, &log);
     CHECK_EQ_INT(log.n_patch, 0);
