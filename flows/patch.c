@@ -2129,7 +2129,10 @@ static int index_from_tree(git_index *idx, git_tree *tree, const char *path)
     return rc;
 }
 
-int patch_commit(const char *repo_dir, const char *record_id, const char *message, char **commit_id, errmsg_t *err)
+/* Commit N work-tree PATHS as they are now on top of HEAD (see
+ * patch_commit), and note the commit in record RECORD_ID. */
+static int commit_paths(const char *repo_dir, char **paths, size_t n, const char *record_id, const char *message,
+                        char **commit_id, errmsg_t *err)
 {
     git_repository *repo = NULL;
     git_index *tmp = NULL, *idx = NULL;
@@ -2137,8 +2140,7 @@ int patch_commit(const char *repo_dir, const char *record_id, const char *messag
     git_tree *base = NULL, *tree = NULL;
     git_signature *sig = NULL;
     git_oid tree_oid, oid;
-    char **paths = NULL, undo_dir[PATH_MAX], path[PATH_MAX + 64];
-    size_t n = 0;
+    char path[PATH_MAX * 2];
     int rc = 0;
     *commit_id = NULL;
     lg2_init();
@@ -2148,9 +2150,6 @@ int patch_commit(const char *repo_dir, const char *record_id, const char *messag
         rc = errmsg_set(err, OCT_ENOTFOUND, "%s is not inside a git repository with a work tree", repo_dir);
         goto done;
     }
-    snprintf(undo_dir, sizeof undo_dir, "%soctet/undo", git_repository_path(repo));
-    if ((rc = record_paths(undo_dir, record_id, &paths, &n, err)))
-        goto done;
     if (git_signature_default(&sig, repo)) {
         rc = errmsg_set(err, OCT_EINVAL, "git has no author to commit as (%s): set user.name and user.email with "
                                          "git config; the change is applied but not committed", git_msg());
@@ -2189,6 +2188,10 @@ int patch_commit(const char *repo_dir, const char *record_id, const char *messag
         rc = errmsg_set(err, OCT_EIO, "cannot write the commit's tree: %s", git_msg());
         goto done;
     }
+    if (base && git_oid_equal(&tree_oid, git_tree_id(base))) {
+        rc = errmsg_set(err, OCT_EINVAL, "nothing to commit: the files octet changed are as HEAD has them");
+        goto done;
+    }
     const git_commit *parents[1] = {parent};
     if (git_commit_create(&oid, repo, "HEAD", sig, sig, NULL, message, tree, parent ? 1 : 0, parents)) {
         rc = errmsg_set(err, OCT_EIO, "cannot commit: %s", git_msg());
@@ -2207,13 +2210,12 @@ int patch_commit(const char *repo_dir, const char *record_id, const char *messag
     char hex[GIT_OID_HEXSZ + 1];
     git_oid_tostr(hex, sizeof hex, &oid);
     /* the undo record remembers the commit, so undo can take it back */
-    snprintf(path, sizeof path, "%s/%s/commit", undo_dir, record_id);
+    snprintf(path, sizeof path, "%soctet/undo/%s/commit", git_repository_path(repo), record_id);
     if (rc == 0 && write_blob_file(path, hex, strlen(hex)))
         rc = errmsg_set(err, OCT_EIO, "committed as %s, but the undo record cannot note it: %s", hex, strerror(errno));
     if (!(*commit_id = strdup(hex)) && rc == 0)
         rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
 done:
-    paths_free(paths, n);
     git_signature_free(sig);
     git_tree_free(tree);
     git_tree_free(base);
@@ -2221,6 +2223,190 @@ done:
     git_index_free(tmp);
     git_index_free(idx);
     git_repository_free(repo);
+    return rc;
+}
+
+static int undo_dir_of(const char *repo_dir, char *out, size_t size, errmsg_t *err)
+{
+    git_repository *repo = NULL;
+    lg2_init();
+    if (git_repository_open_ext(&repo, repo_dir ? repo_dir : ".", 0, NULL))
+        return errmsg_set(err, OCT_ENOTFOUND, "%s is not inside a git repository", repo_dir);
+    snprintf(out, size, "%soctet/undo", git_repository_path(repo));
+    git_repository_free(repo);
+    return 0;
+}
+
+int patch_commit(const char *repo_dir, const char *record_id, const char *message, char **commit_id, errmsg_t *err)
+{
+    char undo_dir[PATH_MAX], **paths = NULL;
+    size_t n = 0;
+    *commit_id = NULL;
+    int rc = undo_dir_of(repo_dir, undo_dir, sizeof undo_dir, err);
+    if (rc == 0 && (rc = record_paths(undo_dir, record_id, &paths, &n, err)) == 0)
+        rc = commit_paths(repo_dir, paths, n, record_id, message, commit_id, err);
+    paths_free(paths, n);
+    return rc;
+}
+
+/* ---- what octet changed since a point (the TUI's /diff and /commit) ------- */
+
+/* The records on the stack above SINCE (an id, or NULL: all), oldest first. */
+static size_t records_since(const char *undo_dir, const char *since, long *ids, size_t max)
+{
+    long from = since ? strtol(since, NULL, 10) : 0;
+    size_t n = 0;
+    DIR *d = opendir(undo_dir);
+    if (!d)
+        return 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL && n < max;) {
+        char *end;
+        long v = strtol(e->d_name, &end, 10);
+        if (end != e->d_name && !*end && v > from)
+            ids[n++] = v;
+    }
+    closedir(d);
+    qsort(ids, n, sizeof *ids, cmp_id_desc);
+    for (size_t i = 0; i < n / 2; i++) {
+        long t = ids[i];
+        ids[i] = ids[n - 1 - i];
+        ids[n - 1 - i] = t;
+    }
+    return n;
+}
+
+char *patch_latest_record(const char *repo_dir)
+{
+    char undo_dir[PATH_MAX];
+    size_t count;
+    if (undo_dir_of(repo_dir, undo_dir, sizeof undo_dir, NULL))
+        return NULL;
+    long id = latest_id(undo_dir, &count);
+    char *s = NULL;
+    if (id && asprintf(&s, "%06ld", id) < 0)
+        s = NULL;
+    return s;
+}
+
+int patch_since(const char *repo_dir, const char *since, char **diff, size_t *n_changes, errmsg_t *err)
+{
+    git_repository *repo = NULL;
+    char undo_dir[PATH_MAX], id[32], path[PATH_MAX * 2];
+    long ids[4096];
+    sbuf_t out = {0};
+    int rc = 0;
+    *diff = NULL;
+    *n_changes = 0;
+    lg2_init();
+    if (git_repository_open_ext(&repo, repo_dir ? repo_dir : ".", 0, NULL) || !git_repository_workdir(repo)) {
+        rc = errmsg_set(err, OCT_ENOTFOUND, "%s is not inside a git repository with a work tree", repo_dir);
+        goto done;
+    }
+    snprintf(undo_dir, sizeof undo_dir, "%soctet/undo", git_repository_path(repo));
+    size_t n = records_since(undo_dir, since, ids, sizeof ids / sizeof *ids);
+    *n_changes = n;
+    /* each path once: from what it was before the first record that touched it to the work tree */
+    char **seen = NULL;
+    size_t n_seen = 0;
+    for (size_t r = 0; r < n && rc == 0; r++) {
+        char **paths = NULL;
+        size_t np = 0;
+        snprintf(id, sizeof id, "%06ld", ids[r]);
+        if ((rc = record_paths(undo_dir, id, &paths, &np, err)))
+            break;
+        for (size_t k = 0; k < np && rc == 0; k++) {
+            bool dup = false;
+            for (size_t q = 0; q < n_seen && !dup; q++)
+                dup = !strcmp(seen[q], paths[k]);
+            if (dup)
+                continue;
+            char **ns = realloc(seen, (n_seen + 1) * sizeof *seen);
+            if (!ns || !(ns[n_seen] = strdup(paths[k]))) {
+                seen = ns ? ns : seen;
+                rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+                break;
+            }
+            seen = ns;
+            n_seen++;
+            size_t olen = 0, nlen = 0;
+            int e;
+            snprintf(path, sizeof path, "%s/%s/before-%zu", undo_dir, id, k);
+            char *old = read_all(path, &olen, &e);
+            snprintf(path, sizeof path, "%s%s", git_repository_workdir(repo), paths[k]);
+            char *now = read_all(path, &nlen, &e);
+            git_patch *gp = NULL;
+            git_buf b = {0};
+            char oname[PATH_MAX + 4], nname[PATH_MAX + 4];
+            snprintf(oname, sizeof oname, "a/%s", paths[k]);
+            snprintf(nname, sizeof nname, "b/%s", paths[k]);
+            if (git_patch_from_buffers(&gp, old, olen, old ? oname : NULL, now, nlen, now ? nname : NULL, NULL) ||
+                git_patch_to_buf(&b, gp))
+                rc = errmsg_set(err, OCT_EINTERNAL, "%s: cannot diff it: %s", paths[k], git_msg());
+            else if (b.size)
+                sb_addf(&out, "diff --git a/%s b/%s\n%s", paths[k], paths[k],
+                        b.ptr + (strncmp(b.ptr, "diff --git", 10) ? 0 : strcspn(b.ptr, "\n") + 1));
+            git_buf_dispose(&b);
+            git_patch_free(gp);
+            free(old);
+            free(now);
+        }
+        paths_free(paths, np);
+    }
+    paths_free(seen, n_seen);
+    if (rc == 0 && out.oom)
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+    if (rc == 0)
+        *diff = out.n ? sb_take(&out) : strdup("");
+    if (rc == 0 && !*diff)
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+done:
+    free(out.s);
+    git_repository_free(repo);
+    return rc;
+}
+
+int patch_commit_since(const char *repo_dir, const char *since, const char *message, char **commit_id, errmsg_t *err)
+{
+    char undo_dir[PATH_MAX], id[32];
+    long ids[4096];
+    char **all = NULL;
+    size_t n_all = 0;
+    *commit_id = NULL;
+    int rc = undo_dir_of(repo_dir, undo_dir, sizeof undo_dir, err);
+    if (rc)
+        return rc;
+    size_t n = records_since(undo_dir, since, ids, sizeof ids / sizeof *ids);
+    if (n == 0)
+        return errmsg_set(err, OCT_ENOTFOUND, "nothing to commit: octet has applied no change here since then");
+    for (size_t r = 0; r < n && rc == 0; r++) {
+        char **paths = NULL;
+        size_t np = 0;
+        snprintf(id, sizeof id, "%06ld", ids[r]);
+        if ((rc = record_paths(undo_dir, id, &paths, &np, err)))
+            break;
+        char **na = realloc(all, (n_all + np) * sizeof *all);
+        if (!na) {
+            paths_free(paths, np);
+            rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+            break;
+        }
+        all = na;
+        for (size_t k = 0; k < np; k++) {
+            bool dup = false;
+            for (size_t q = 0; q < n_all && !dup; q++)
+                dup = !strcmp(all[q], paths[k]);
+            if (dup)
+                free(paths[k]);
+            else
+                all[n_all++] = paths[k];
+        }
+        free(paths);
+    }
+    /* the newest record notes the commit: undo takes the commit back with it */
+    snprintf(id, sizeof id, "%06ld", ids[n - 1]);
+    if (rc == 0)
+        rc = commit_paths(repo_dir, all, n_all, id, message, commit_id, err);
+    paths_free(all, n_all);
     return rc;
 }
 
@@ -2257,8 +2443,8 @@ static int record_commit(repo_ctx_t *r, const char *dir, char **commit, errmsg_t
 }
 
 /* Move HEAD from COMMIT (hex) to its parent, and the index entries of the
- * record's files to the parent's: the commit octet made is taken back. */
-static int uncommit(const char *repo_dir, const char *commit, const patch_undo_t *u, errmsg_t *err)
+ * files it changed to the parent's: the commit octet made is taken back. */
+static int uncommit(const char *repo_dir, const char *commit, errmsg_t *err)
 {
     git_repository *repo = NULL;
     git_commit *c = NULL, *parent = NULL;
@@ -2293,10 +2479,19 @@ static int uncommit(const char *repo_dir, const char *commit, const patch_undo_t
         rc = errmsg_set(err, OCT_EIO, "HEAD moved back, but the index cannot be read: %s", git_msg());
         goto done;
     }
-    for (size_t i = 0; i < u->n_files && rc == 0; i++)
-        if (index_from_tree(idx, tree, u->files[i].path))
-            rc = errmsg_set(err, OCT_EIO, "HEAD moved back, but the index entry of %s: %s", u->files[i].path,
-                            git_msg());
+    /* every path the commit changed (a /commit holds several records' files) */
+    git_tree *ctree = NULL;
+    git_diff *d = NULL;
+    if (git_commit_tree(&ctree, c) || git_diff_tree_to_tree(&d, repo, tree, ctree, NULL))
+        rc = errmsg_set(err, OCT_EIO, "HEAD moved back, but the commit's files: %s", git_msg());
+    for (size_t i = 0; rc == 0 && i < git_diff_num_deltas(d); i++) {
+        const git_diff_delta *dd = git_diff_get_delta(d, i);
+        const char *pth = dd->new_file.path ? dd->new_file.path : dd->old_file.path;
+        if (index_from_tree(idx, tree, pth))
+            rc = errmsg_set(err, OCT_EIO, "HEAD moved back, but the index entry of %s: %s", pth, git_msg());
+    }
+    git_diff_free(d);
+    git_tree_free(ctree);
     if (rc == 0 && git_index_write(idx))
         rc = errmsg_set(err, OCT_EIO, "HEAD moved back, but the index cannot be written: %s", git_msg());
 done:
@@ -2347,7 +2542,7 @@ int patch_undo(const char *repo_dir, bool force, patch_undo_t **done, errmsg_t *
     if ((rc = patch_io_journal_clear(r.journal, err)))
         goto out;
     u->depth--;
-    if (u->commit && (rc = uncommit(repo_dir, u->commit, u, err)))
+    if (u->commit && (rc = uncommit(repo_dir, u->commit, err)))
         goto out;
     if (done) {
         *done = u;

@@ -142,6 +142,21 @@ void patch_undo_free(patch_undo_t *u);
  * moves HEAD back to its parent. *COMMIT_ID: the new commit (hex, malloc'd). */
 int patch_commit(const char *repo_dir, const char *record_id, const char *message, char **commit_id, errmsg_t *err);
 
+/* What octet changed here since record SINCE (an id, or NULL: since the
+ * first): the records above it on the stack, and for each file they
+ * touched its contents before the first of them against the work tree now,
+ * as one unified diff (*DIFF malloc'd; "" when nothing differs);
+ * *N_CHANGES: how many records. The TUI's /diff, from the record that was
+ * latest when it started. */
+int patch_since(const char *repo_dir, const char *since, char **diff, size_t *n_changes, errmsg_t *err);
+/* Commit the files of the records above SINCE as patch_commit does one
+ * record's (the TUI's /commit); the newest of them notes the commit, so
+ * undo takes it back with that record. OCT_ENOTFOUND: nothing applied. */
+int patch_commit_since(const char *repo_dir, const char *since, const char *message, char **commit_id,
+                       errmsg_t *err);
+/* The id of the latest record on the stack (malloc'd), or NULL when none. */
+char *patch_latest_record(const char *repo_dir);
+
 /* Restore the previous contents recorded by the latest apply and drop the
  * record. When octet committed it (patch_commit), HEAD must still be that
  * commit (else OCT_EINVAL: nothing restored) and moves back to its parent. Refuses (OCT_EINVAL, nothing changed) when a file changed since

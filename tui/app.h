@@ -90,6 +90,7 @@ typedef struct tui_app {
     /* a patch /refactor proposed: y applies it, n discards it */
     tui_pending_t pending;
     bool refactor_force;   /* the last /refactor had --force: its patch applies to dirty files too */
+    char *since;           /* the undo record that was latest when the TUI started (NULL: none): /diff, /commit */
 
     /* status */
     tui_runner_status_t st;

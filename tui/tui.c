@@ -652,15 +652,71 @@ static void cmd_undo(tui_app_t *a, const char *args)
         notice(a, TUI_ROLE_ERROR, "undo: %s", err.msg);
         goto out;
     }
+    if (done->commit)
+        notice(a, TUI_ROLE_NOTICE, "took back commit %.12s: HEAD is its parent again", done->commit);
     if (done->depth)
         notice(a, TUI_ROLE_NOTICE, "restored %zu file%s (%zu earlier patch%s can still be undone)", done->n_files,
                done->n_files == 1 ? "" : "s", done->depth, done->depth == 1 ? "" : "es");
     else
         notice(a, TUI_ROLE_NOTICE, "restored %zu file%s", done->n_files, done->n_files == 1 ? "" : "s");
+    /* undone below the start: /diff and /commit count from what is left */
+    if (a->since && strcmp(done->id, a->since) <= 0) {
+        free(a->since);
+        a->since = patch_latest_record(a->repo);
+    }
     patch_undo_free(done);
 out:
     free(txt);
     patch_undo_free(u);
+}
+
+/* /diff: what octet changed in the repository since the TUI started (the
+ * undo records made since), as one diff. */
+static void cmd_diff(tui_app_t *a)
+{
+    char *diff = NULL;
+    size_t n = 0;
+    errmsg_t err = {0};
+    if (patch_since(a->repo, a->since, &diff, &n, &err)) {
+        notice(a, TUI_ROLE_ERROR, "diff: %s", err.msg);
+        return;
+    }
+    if (!diff[0]) {
+        notice(a, TUI_ROLE_NOTICE, n ? "octet's %zu change%s since the start cancel out: nothing differs"
+                                     : "octet has changed nothing here since the start",
+               n, n == 1 ? "" : "s");
+        free(diff);
+        return;
+    }
+    size_t len = strlen(diff), dn = len + 16;
+    char *block = malloc(dn);
+    if (block) {
+        int k = snprintf(block, dn, "```diff\n%s%s```", diff, diff[len - 1] != '\n' ? "\n" : "");
+        add_entry(a, TUI_ROLE_ASSISTANT, block, (size_t)k);
+        free(block);
+    }
+    notice(a, TUI_ROLE_NOTICE, "octet's %zu change%s since the start: /commit commits them, /undo takes back the "
+                               "latest", n, n == 1 ? "" : "s");
+    a->scroll = 0;
+    free(diff);
+}
+
+/* /commit [MESSAGE]: commit what octet changed since the start (only those
+ * files; the user's other changes stay out). */
+static void cmd_commit(tui_app_t *a, const char *args)
+{
+    char *id = NULL, *msg = NULL;
+    errmsg_t err = {0};
+    if (args[0] ? asprintf(&msg, "%s\n", args) < 0 : asprintf(&msg, "octet: changes made in the terminal UI\n") < 0)
+        return;
+    if (patch_commit_since(a->repo, a->since, msg, &id, &err))
+        notice(a, TUI_ROLE_ERROR, "commit: %s", err.msg);
+    else
+        notice(a, TUI_ROLE_NOTICE, "committed as %.12s (only the files octet changed); /undo takes back the latest "
+                                   "change and the commit",
+               id);
+    free(id);
+    free(msg);
 }
 
 /* Start generating S's function (takes S). */
@@ -813,6 +869,10 @@ static void run_command(tui_app_t *a, char *line)
         cmd_copy(a, args);
     } else if (!strcmp(cmd, "undo")) {
         cmd_undo(a, args);
+    } else if (!strcmp(cmd, "diff")) {
+        cmd_diff(a);
+    } else if (!strcmp(cmd, "commit")) {
+        cmd_commit(a, args);
     } else if (!strcmp(cmd, "spec")) {
         cmd_spec(a, args);
     } else if (!strcmp(cmd, "refactor")) {
@@ -1270,6 +1330,7 @@ static void app_free(tui_app_t *a)
     free(a->picks);
     tui_form_free(&a->form);
     tui_pending_clear(&a->pending);
+    free(a->since);
     tui_ed_free(&a->ed);
     preset_list_free(&a->presets);
     free((char *)a->model_arg);
@@ -1497,6 +1558,7 @@ int tui_main(int argc, char **argv)
 
     load_history(a);
     open_repo(a, o.dir, o.no_git, o.index);
+    a->since = patch_latest_record(a->repo);
     unsigned delay = 0;
     const char *d = getenv("OCTET_TUI_TOKEN_DELAY_MS");
     if (d && d[0])
