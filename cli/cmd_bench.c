@@ -17,7 +17,7 @@ enum { OPT_PROMPT = CLI_ENG_FIRST_FREE, OPT_GEN, OPT_DEPTH, OPT_REPS, OPT_JSON }
 
 static void usage(void)
 {
-    printf("Usage: octet bench -m FILE [--prompt N] [--gen N] [--depth D] [--reps R] [--json] [OPTIONS]\n\n"
+    printf("Usage: octet bench [-m FILE] [--prompt N] [--gen N] [--depth D] [--reps R] [--json] [OPTIONS]\n\n"
            "Measure prefill speed (N random tokens fed at once, default 128), decode speed\n"
            "(N tokens fed one by one, default 64, after D tokens of context, default 0) and\n"
            "memory. --json prints one line with prefill_tok_s, decode_tok_s, weights_bytes,\n"

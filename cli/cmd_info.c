@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "preset.h"
 #include "engine.h"
 #include "gguf.h"
 #include "model.h"
@@ -19,7 +20,7 @@ static const char *CMD = "info";
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: octet info -m FILE [--ctx N] [--tensors]\n"
+            "Usage: octet info [-m FILE] [--ctx N] [--tensors]\n"
             "Describe a GGUF model: format, hyper-parameters, tokenizer, memory plan, and\n"
             "what running it on the GPU would take against that GPU's free memory.\n\n"
             "  -m, --model FILE   the GGUF file\n"
@@ -282,7 +283,10 @@ int cmd_info(int argc, char **argv)
     if (optind < argc)
         return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
     if (!path)
-        return cli_usage(CMD, "which model? give -m FILE");
+        path = preset_default_model();
+    if (!path)
+        return cli_usage(CMD, "no model given and the embedded models/octet-code.gguf was not found: use -m FILE "
+                              "or set OCTET_MODEL");
 
     errmsg_t err;
     gguf_t *g = NULL;

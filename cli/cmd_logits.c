@@ -10,7 +10,7 @@
 
 static void usage(void)
 {
-    printf("Usage: octet logits -m FILE --ids \"ID ID ...\" [OPTIONS]\n\n"
+    printf("Usage: octet logits [-m FILE] --ids \"ID ID ...\" [OPTIONS]\n\n"
            "Feed the token ids in one batch and print the logits of the last position,\n"
            "one number per line.\n\n"
            "  --ids LIST            token ids separated by spaces or commas\n"

@@ -18,7 +18,7 @@ enum { OPT_FILE = CLI_ENG_FIRST_FREE, OPT_JSON, OPT_TOP1 };
 
 static void usage(void)
 {
-    printf("Usage: octet ppl -m FILE --file TEXT [--ctx N] [--json] [OPTIONS]\n\n"
+    printf("Usage: octet ppl [-m FILE] --file TEXT [--ctx N] [--json] [OPTIONS]\n\n"
            "Perplexity of TEXT ('-' for stdin) under the model, in windows of --ctx tokens\n"
            "(default %d). Prints the perplexity and the number of predicted tokens, or with\n"
            "--json one line {\"ppl\": X, \"tokens\": N}.\n\n"

@@ -44,7 +44,7 @@ enum {
 
 static void usage(void)
 {
-    printf("Usage: octet run -m FILE -p PROMPT [-n N] [OPTIONS]\n\n"
+    printf("Usage: octet run [-m FILE] -p PROMPT [-n N] [OPTIONS]\n\n"
            "Generate a continuation of PROMPT and stream it to stdout.\n\n"
            "  -p, --prompt TEXT     the prompt (special tokens such as <|im_start|> are recognized)\n"
            "  -f, --file FILE       read the prompt from FILE ('-': stdin)\n"

@@ -27,7 +27,10 @@ static const char USAGE[] =
     "                    3 bytes per token) as the assistant's prompt gets them\n"
     "  --repo DIR, --db PATH, --no-git, --exclude PATTERN, --max-size BYTES\n"
     "                    as for 'octet index'\n"
-    "  -h, --help        show this help\n";
+    "  -h, --help        show this help\n"
+    "\n"
+    "Exit status: 0 chunks found, 1 no chunk matches (said on stderr) or an error,\n"
+    "2 usage (no query on a terminal: the words, or text piped to standard input).\n";
 
 static int parse_count(const char *s, size_t max, size_t *out)
 {
@@ -124,6 +127,11 @@ int cmd_search(int argc, char **argv)
             strcat(query, argv[i]);
         }
         qlen = strlen(query);
+    } else if (isatty(STDIN_FILENO)) {
+        /* nothing piped: waiting for the terminal would look like a hang */
+        fputs(USAGE, stderr);
+        rc = CLI_EXIT_USAGE;
+        goto done;
     } else if (cli_read_all(stdin, &query, &qlen, &err) != 0) {
         rc = cli_fail_err("search", &err);
         goto done;
@@ -190,6 +198,12 @@ int cmd_search(int argc, char **argv)
     }
     if (fflush(stdout) != 0)
         rc = cli_fail("search", "writing the results failed");
+    else if (res.n == 0) {
+        char *q = termsafe_str(query, qlen < 200 ? qlen : 200);
+        fprintf(stderr, "octet search: no chunk of the repository matches '%s'\n", q ? q : "");
+        free(q);
+        rc = CLI_EXIT_FAIL;
+    }
 done:
     rag_results_free(&res);
     rag_close(r);

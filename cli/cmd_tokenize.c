@@ -10,13 +10,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "preset.h"
 #include "gguf.h"
 #include "tokenizer.h"
 
 static void tokenize_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: octet tokenize -m FILE [--ids|--pieces] [--no-bos] [--no-eos] [--parse-special]\n"
+            "Usage: octet tokenize [-m FILE] [--ids|--pieces] [--no-bos] [--no-eos] [--parse-special]\n"
             "Read text from stdin and print its tokens: the ids, space-separated on one line.\n\n"
             "  -m, --model FILE     the GGUF file whose tokenizer to use (a vocab-only file will do)\n"
             "      --ids            print the ids (the default)\n"
@@ -31,7 +32,7 @@ static void tokenize_usage(FILE *f)
 static void detokenize_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: octet detokenize -m FILE [--special]\n"
+            "Usage: octet detokenize [-m FILE] [--special]\n"
             "Read token ids (decimal, separated by white space) from stdin and print their text.\n\n"
             "  -m, --model FILE   the GGUF file whose tokenizer to use (a vocab-only file will do)\n"
             "      --special      show control tokens (<s>, <|im_end|>...) as their text\n"
@@ -59,7 +60,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, const struct optio
     if (optind < argc)
         return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
     if (!*path)
-        return cli_usage(cmd, "which model? give -m FILE");
+        *path = preset_default_model();
+    if (!*path)
+        return cli_usage(cmd, "no model given and the embedded models/octet-code.gguf was not found: use -m FILE "
+                              "or set OCTET_MODEL");
     return -1;
 }
 

@@ -73,8 +73,17 @@ assert [o["score"] for o in a] == sorted((o["score"] for o in a), reverse=True)
 EOF
 then t_ok "search --json: array of path/start/end/symbol/score"; else t_fail "search --json: array of path/start/end/symbol/score" "$(head -c 400 "$T_TMP/json")"; fi
 
-t_expect "search --json, no hits" 0 "$OCTET" search --repo "$R" --json zzzznotthere
+t_expect "search --json, no hits: exit 1" 1 "$OCTET" search --repo "$R" --json zzzznotthere
 t_grep "search --json: empty array" '^\[\]$' "$T_TMP/out"
+t_grep "search: no hit is said" "no chunk of the repository matches 'zzzznotthere'" "$T_TMP/err"
+t_expect "search, no hits: exit 1" 1 "$OCTET" search --repo "$R" zzzznotthere
+[ -s "$T_TMP/out" ] && t_fail "search, no hits: nothing on stdout" "$(head -c 200 "$T_TMP/out")" || t_ok "search, no hits: nothing on stdout"
+# no query and a terminal on standard input: the usage, at once (script(1) gives the terminal)
+if command -v script >/dev/null 2>&1; then
+    timeout 10 script -qec "'$OCTET' search --repo '$R'" /dev/null >"$T_TMP/tty" 2>&1 </dev/null; rc=$?
+    if [ $rc -ne 124 ] && grep -q "Usage: octet search" "$T_TMP/tty"; then t_ok "search without a query on a terminal: usage"
+    else t_fail "search without a query on a terminal: usage" "exit $rc" "$(head -c 300 "$T_TMP/tty")"; fi
+fi
 t_expect "search: query on stdin, hostile" 0 bash -c "printf 'NEAR(\"parse* ^config)) \\0 AND' | '$OCTET' search --repo '$R' -k 3"
 t_grep "search: stdin query answered" 'parse_?[cC]onfig' "$T_TMP/out"
 
