@@ -118,9 +118,9 @@ static void report(eng_model_t *m, eng_session_t *s, const bench_args_t *a, cons
     } else {
         printf("model    %s (%s, %u layers, hidden %u, vocab %u)\n", hp->name, model_arch_name(hp->arch),
                hp->n_layer, hp->n_embd, hp->n_vocab);
-        printf("settings backend %s, weights %s, kv %s, %d threads, ctx %u, batch %u (loaded in %.2f s)\n",
-               mem.dev[0].name, eng_wfmt_name(o->wfmt), eng_kvfmt_name(o->kvfmt), o->n_threads, o->n_ctx,
-               o->n_batch, load_s);
+        printf("settings backend %s, weights %s, kv %s, %d thread%s, ctx %u, batch %u (loaded in %.2f s)\n",
+               mem.dev[0].name, eng_wfmt_name(o->wfmt), eng_kvfmt_name(o->kvfmt), o->n_threads,
+               o->n_threads == 1 ? "" : "s", o->n_ctx, o->n_batch, load_s);
         if (a->n_prompt)
             printf("prefill  pp%-6ld %10.2f tok/s  +- %.2f\n", a->n_prompt, pp, pp_sd);
         if (a->n_gen)

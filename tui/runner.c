@@ -612,9 +612,10 @@ static void job_use(tui_runner_t *r, job_t *j)
     pthread_mutex_unlock(&r->mu);
     publish_pos(r);
     const eng_opts_t *ro = eng_model_opts(m);
-    postf(r, TUI_EV_NOTICE, "%s %s with preset %s: %s weights, %s KV cache, context %u, %s (%d threads) in %.2f s",
+    postf(r, TUI_EV_NOTICE, "%s %s with preset %s: %s weights, %s KV cache, context %u, %s (%d thread%s) in %.2f s",
           keep_w ? "reopened" : "loaded", eng_hparams(m)->name, p->name, eng_wfmt_name(ro->wfmt),
-          eng_kvfmt_name(ro->kvfmt), ro->n_ctx, eng_backend_name(m), ro->n_threads, now_s() - t0);
+          eng_kvfmt_name(ro->kvfmt), ro->n_ctx, eng_backend_name(m), ro->n_threads, ro->n_threads == 1 ? "" : "s",
+          now_s() - t0);
     load_draft(r, ro);
     refeed_conversation(r);
     post_str(r, TUI_EV_LOADED, "");

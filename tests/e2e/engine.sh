@@ -131,6 +131,8 @@ done
 t_grep "bench json device" '"device": "cpu' "$T_TMP/out"
 t_expect "bench text" 0 "$OCTET" bench -m "$Q" --prompt 8 --gen 0 --reps 1
 t_grep "bench prefill line" '^prefill +pp8 ' "$T_TMP/out"
+t_expect "bench on one thread" 0 "$OCTET" bench -m "$Q" --prompt 8 --gen 0 --reps 1 --threads 1
+t_grep "one thread, not '1 threads'" ', 1 thread, ctx' "$T_TMP/out"
 t_expect "bench nothing" 2 "$OCTET" bench -m "$Q" --prompt 0 --gen 0
 t_expect "bench ctx too small" 2 "$OCTET" bench -m "$Q" --prompt 64 --ctx 32
 t_end
