@@ -97,6 +97,8 @@ typedef struct tui_app {
     uint64_t ram_avail, ram_total;
     char flash[256];
     double flash_until;
+    bool flash_while_busy; /* the flash ("stopping") ends as soon as the answer has stopped */
+    char *save_path;       /* /save FILE of an existing file: waiting for y (replace) or n */
     double ctrl_c_at;
     bool quit;
 } tui_app_t;

@@ -152,7 +152,7 @@ static void draw_transcript(tui_app_t *a, int top, int h, int w)
     }
     if (a->scroll > 0) {
         char buf[64];
-        snprintf(buf, sizeof buf, " \u2191 %d more lines below (PgDn) ", a->scroll);
+        snprintf(buf, sizeof buf, " \u2193 %d more lines below (PgDn) ", a->scroll);
         int bw = tui_text_width(buf, strlen(buf));
         put_text(top + h - 1, w > bw ? w - bw : 0, buf, TUI_C_STATUS_KEY, w, A_REVERSE);
     }
@@ -226,6 +226,7 @@ static void draw_input(tui_app_t *a, int top, int rows, int w, int *cy, int *cx)
     if (a->ed.len == 0) {
         put_text(top, 2,
                  tui_pending_active(&a->pending) ? "y: apply the patch above \u00b7 n: discard it"
+                 : a->save_path                  ? "y: replace the file \u00b7 n: keep it"
                  : a->st.generating              ? "answering... (Ctrl-C stops it)"
                                                  : "Ask about your code; /help lists commands",
                  TUI_C_DIM, w - 2, 0);
@@ -244,11 +245,14 @@ static void draw_status(tui_app_t *a, int y, int w)
     tui_cells_t c = {0};
     const tui_runner_status_t *st = &a->st;
     fill_row(y, 0, w, A_REVERSE);
-    if (a->flash[0] && tui_now() < a->flash_until) {
+    if (a->flash[0] && tui_now() < a->flash_until && (!a->flash_while_busy || st->busy)) {
         snprintf(buf, sizeof buf, " %s", a->flash);
         tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
     } else if (tui_pending_active(&a->pending)) {
         snprintf(buf, sizeof buf, " Apply this patch (%s)? y apply \u00b7 n discard", a->pending.summary);
+        tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
+    } else if (a->save_path) {
+        snprintf(buf, sizeof buf, " %s exists. Replace it? y replace \u00b7 n keep it", a->save_path);
         tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
     } else {
         tui_cells_add(&c, " model ", 7, TUI_C_STATUS, 0);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +58,7 @@ static void say(tui_app_t *a, const char *fmt, ...)
     vsnprintf(a->flash, sizeof a->flash, fmt, ap);
     va_end(ap);
     a->flash_until = tui_now() + 3.0;
+    a->flash_while_busy = false;
 }
 
 /* ---- transcript ---------------------------------------------------------------- */
@@ -505,12 +507,8 @@ static int write_file(const char *path, const char *data, size_t len, char *why,
     return 0;
 }
 
-static void cmd_save(tui_app_t *a, const char *path)
+static void save_transcript(tui_app_t *a, const char *path)
 {
-    if (!path[0]) {
-        notice(a, TUI_ROLE_ERROR, "usage: /save FILE");
-        return;
-    }
     size_t cap = 64, o = 0, turns = 0;
     for (size_t i = 0; i < a->n_ent; i++)
         cap += a->ent[i].len + 32;
@@ -531,6 +529,38 @@ static void cmd_save(tui_app_t *a, const char *path)
     else
         notice(a, TUI_ROLE_NOTICE, "saved %zu messages to %s", turns, path);
     free(md);
+}
+
+/* /save FILE: an existing FILE is replaced only after y. */
+static void cmd_save(tui_app_t *a, const char *path)
+{
+    if (!path[0]) {
+        notice(a, TUI_ROLE_ERROR, "usage: /save FILE");
+        return;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        free(a->save_path);
+        a->save_path = strdup(path);
+        return;
+    }
+    save_transcript(a, path);
+}
+
+/* Waiting for y/n on /save's existing file. */
+static void key_save_confirm(tui_app_t *a, int ch, bool fn)
+{
+    bool yes = !fn && (ch == 'y' || ch == 'Y');
+    if (!yes && !(!fn && (ch == 'n' || ch == 'N' || ch == 27 || ch == 3))) {
+        say(a, "replace %s? y replaces it, n keeps it", a->save_path);
+        return;
+    }
+    if (yes)
+        save_transcript(a, a->save_path);
+    else
+        notice(a, TUI_ROLE_NOTICE, "not saved: %s kept as it was", a->save_path);
+    free(a->save_path);
+    a->save_path = NULL;
 }
 
 static char *base64(const char *s, size_t n)
@@ -1129,6 +1159,10 @@ static void key(tui_app_t *a, int rc, wint_t wc)
         key_form(a, ch, fn, wc);
         return;
     }
+    if (a->save_path && !(fn && (ch == KEY_PPAGE || ch == KEY_NPAGE || ch == KEY_MOUSE))) {
+        key_save_confirm(a, ch, fn);
+        return;
+    }
     /* a pending patch takes y or n; the transcript still scrolls to read it */
     if (tui_pending_active(&a->pending) &&
         !(fn && (ch == KEY_PPAGE || ch == KEY_NPAGE || ch == KEY_MOUSE || ch == KEY_F(1) || ch == KEY_F(3)))) {
@@ -1140,6 +1174,7 @@ static void key(tui_app_t *a, int rc, wint_t wc)
         if (a->st.busy) {
             tui_runner_cancel(a->run);
             say(a, "stopping");
+            a->flash_while_busy = true; /* the model and preset come back once it has stopped */
             a->ctrl_c_at = 0;
             return;
         }
@@ -1331,6 +1366,7 @@ static void app_free(tui_app_t *a)
     tui_form_free(&a->form);
     tui_pending_clear(&a->pending);
     free(a->since);
+    free(a->save_path);
     tui_ed_free(&a->ed);
     preset_list_free(&a->presets);
     free((char *)a->model_arg);

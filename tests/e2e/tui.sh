@@ -132,10 +132,12 @@ for attempt in 1 2 3 4; do
 done
 if [ $stopped = 1 ]; then t_ok "Ctrl-C stops a running answer"; else
     t_fail "Ctrl-C stops a running answer" "$(cat "$SCREEN")"; fi
-check "octet still runs after Ctrl-C" 'model llama_rope_linear_q8_0'
+# the "stopping" flash lasts 3 s at most; the model and preset come back as soon as the answer stopped
+check "the status row shows the model again once stopped" 'model llama_rope_linear_q8_0' 1
 
 keys PPage
 check "PgUp scrolls the transcript back" 'more lines below \(PgDn\)'
+check "the scroll hint points down, where the rest is" '↓ [0-9]+ more lines below'
 keys NPage NPage
 if wait_for 'more lines below' 1; then t_fail "PgDn comes back to the end"; else t_ok "PgDn comes back to the end"; fi
 
@@ -180,6 +182,17 @@ if grep -q '^## You' "$T_TMP/saved.md" 2>/dev/null && grep -q '^## octet' "$T_TM
 else
     t_fail "/save writes the transcript as Markdown" "$(head -c 300 "$T_TMP/saved.md" 2>&1)"
 fi
+echo "keep me" >"$T_TMP/saved.md"
+type_line "/save $T_TMP/saved.md"
+check "/save asks before replacing a file" "saved.md exists. Replace it\? y replace"
+keys n
+check "n keeps the file" "not saved: .*saved.md kept as it was"
+[ "$(cat "$T_TMP/saved.md")" = "keep me" ] && t_ok "the file is unchanged after n" || t_fail "the file is unchanged after n"
+type_line "/save $T_TMP/saved.md"
+check "/save asks again" "saved.md exists. Replace it"
+keys y
+check "y replaces it" "saved [0-9]+ messages to .*saved.md"
+grep -q '^## You' "$T_TMP/saved.md" && t_ok "the file was replaced after y" || t_fail "the file was replaced after y"
 type_line "/copy 99 $T_TMP/x"
 check "/copy of a missing block says so" 'no code block 99'
 type_line "/frobnicate"
@@ -313,7 +326,7 @@ printf '{"language": "python", "name": "f", "description": "f", "inputs": [], "o
 type_line "/spec $T_TMP/bad_spec.json"
 check "/spec FILE: a bad spec file is named with the field" "bad_spec\.json: output: unknown type 'float'"
 type_line "/refactor"
-check "/refactor without an instruction: usage" 'usage: /refactor INSTRUCTION \[--path P \| --symbol S\]: no instruction given'
+check "/refactor without an instruction: usage" 'usage: /refactor INSTRUCTION \[--path P \| --symbol S\] \[--force\]: no instruction given'
 type_line "/refactor swap the operands --symbol add"
 check "/refactor shows what it does" 'refactor: swap the operands \(the symbol add\)'
 check "/refactor: no usable diff from the model, said cleanly" "refactor: no usable diff in the model's reply: .*" 30
