@@ -420,14 +420,20 @@ static void draw_picker(tui_app_t *a, int H, int W)
     int top = (H - h) / 2, left = (W - w) / 2;
     draw_box(top, left, h, w, " presets (Enter switch, Esc close) ");
     int rows = h - 3, first = a->pick_sel >= rows ? a->pick_sel - rows + 1 : 0;
+    int nw = 8; /* the name column: as wide as the longest name shown */
+    for (int i = 0; i < n; i++)
+        if ((int)strlen(a->picks[i].name) > nw)
+            nw = (int)strlen(a->picks[i].name);
+    if (nw > 24)
+        nw = 24;
     for (int i = 0; i < rows && first + i < n; i++) {
         const tui_pick_t *p = &a->picks[first + i];
         char line[320];
         bool cur = !strcmp(p->name, a->st.preset[0] ? a->st.preset : a->preset.name);
-        if (w - 4 >= 86)
-            snprintf(line, sizeof line, "%s %-16s %s", cur ? "\u25cf" : " ", p->name, p->plan);
+        if (w - 4 >= 86 + nw - 16)
+            snprintf(line, sizeof line, "%s %-*s %s", cur ? "\u25cf" : " ", nw, p->name, p->plan);
         else
-            snprintf(line, sizeof line, "%s %-14s %s", cur ? "\u25cf" : " ", p->name, p->brief);
+            snprintf(line, sizeof line, "%s %-*s %s", cur ? "\u25cf" : " ", nw, p->name, p->brief);
         attr_t sel = first + i == a->pick_sel ? A_REVERSE : 0;
         fill_row(top + 1 + i, left + 1, left + w - 1, sel);
         put_text(top + 1 + i, left + 2, line, p->fits ? TUI_C_TEXT : TUI_C_DIM, w - 4, sel);

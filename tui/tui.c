@@ -398,10 +398,11 @@ static void open_picker(tui_app_t *a)
             snprintf(cs, sizeof cs, "%u", pl->ctx);
         }
         p->fits = pl->total + preset_margin(pl->total) <= avail;
-        snprintf(p->plan, sizeof p->plan, "%-18s %-11s %s + %s + %s = %s  %s", ctx,
+        /* figures right-aligned in columns of their own: the rows line up */
+        snprintf(p->plan, sizeof p->plan, "%-18s %-11s %6s + %6s + %6s = %6s  %s", ctx,
                  preset_wfmt_name(a->presets.v[i].wfmt), w, k, s, t, p->fits ? "fits" : "too big");
-        snprintf(p->brief, sizeof p->brief, "%-11s %-11s %s+%s+%s=%s %s", cs, preset_wfmt_name(a->presets.v[i].wfmt),
-                 w, k, s, t, p->fits ? "fits" : "too big");
+        snprintf(p->brief, sizeof p->brief, "%-11s %-11s %6s+%6s+%6s=%6s %s", cs,
+                 preset_wfmt_name(a->presets.v[i].wfmt), w, k, s, t, p->fits ? "fits" : "too big");
     }
     a->n_picks = n + 1;
     a->pick_sel = 0;

@@ -114,7 +114,10 @@ check "the conversation is kept across the switch" 'conversation kept|weights an
 
 keys F2
 check "F2 opens the preset picker" 'presets \(Enter switch, Esc close\)'
-check "the picker shows each memory plan" 'int8_memory +ctx 256 \(of 8192\) +int8 +[0-9.]+K \+ [0-9.]+K \+ [0-9.]+[KM] = [0-9.]+[KM] +fits'
+check "the picker shows each memory plan" 'int8_memory +ctx 256 \(of 8192\) +int8 +[0-9.]+K \+ +[0-9.]+K \+ +[0-9.]+[KM] = +[0-9.]+[KM] +fits'
+# its columns line up: the " = " of every plan row at the same column
+cols=$(grep -E ' \+ .* = ' "$SCREEN" | while IFS= read -r l; do p=${l%% = *}; echo ${#p}; done | sort -u | wc -l)
+[ "$cols" = 1 ] && t_ok "the picker's columns line up" || t_fail "the picker's columns line up" "$(grep -E ' \+ .* = ' "$SCREEN")"
 check "the picker marks the current preset" '● int8_speed'
 keys Down Enter
 check "F2 switches to the next preset" 'preset int8_memory'
