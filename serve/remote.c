@@ -352,10 +352,13 @@ void remote_metrics_parse(const char *text, size_t len, remote_metrics_t *m)
             *lb = '\0';
             labels = lb + 1;
         }
-        static const char *const mem_names[3] = {"octet_vram_used_bytes", "octet_vram_free_bytes",
+        /* octet_vram_*: the names of octet servers before the memory label named RAM too */
+        static const char *const mem_names[3] = {"octet_memory_used_bytes", "octet_memory_free_bytes",
+                                                  "octet_memory_total_bytes"};
+        static const char *const old_names[3] = {"octet_vram_used_bytes", "octet_vram_free_bytes",
                                                   "octet_vram_total_bytes"};
         for (int k = 0; k < 3; k++)
-            if (!strcmp(line, mem_names[k])) {
+            if (!strcmp(line, mem_names[k]) || !strcmp(line, old_names[k])) {
                 mem[k] += (uint64_t)v;
                 seen[k] = true;
                 if (strstr(labels, "memory=\"ram\""))

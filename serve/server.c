@@ -979,12 +979,13 @@ static void label_value(const char *v, char *buf, size_t n)
 char *srv_metrics_text(const srv_stats_t *st)
 {
     sbuf_t b = {0};
-    static const char *const mem_names[3] = {"octet_vram_used_bytes", "octet_vram_free_bytes",
-                                              "octet_vram_total_bytes"};
+    /* one name for GPU memory and system RAM, told apart by the memory label */
+    static const char *const mem_names[3] = {"octet_memory_used_bytes", "octet_memory_free_bytes",
+                                              "octet_memory_total_bytes"};
     static const char *const mem_help[3] = {
-        "Device memory in use by all processes (memory=\"ram\": system RAM, when no device reports memory).",
-        "Device memory free (memory=\"ram\": available system RAM).",
-        "Device memory size (memory=\"ram\": system RAM)."};
+        "Memory in use by all processes: the GPU's (memory=\"vram\"), or system RAM (memory=\"ram\").",
+        "Memory free: the GPU's (memory=\"vram\"), or available system RAM (memory=\"ram\").",
+        "Memory size: the GPU's (memory=\"vram\"), or system RAM (memory=\"ram\")."};
     for (int k = 0; k < 3; k++) {
         metric_head(&b, mem_names[k], "gauge", mem_help[k]);
         if (st->ram) {

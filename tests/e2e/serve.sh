@@ -153,7 +153,7 @@ t_grep "405 names the method allowed" '^Allow: POST' "$T_TMP/hdr"
 
 # ---- metrics
 curl -s "$URL/metrics" >"$T_TMP/metrics.txt"
-for m in octet_vram_used_bytes octet_vram_free_bytes octet_vram_total_bytes octet_weights_bytes octet_kv_bytes \
+for m in octet_memory_used_bytes octet_memory_free_bytes octet_memory_total_bytes octet_weights_bytes octet_kv_bytes \
     octet_kv_tokens_used octet_kv_tokens_size octet_tokens_per_second octet_requests_total octet_queue_length \
     octet_generated_tokens_total; do
     if grep -q "^# TYPE $m \(gauge\|counter\)$" "$T_TMP/metrics.txt" && grep -q "^# HELP $m " "$T_TMP/metrics.txt" &&

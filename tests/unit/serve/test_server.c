@@ -265,7 +265,7 @@ static void test_metrics_text(void)
     CHECK(t != NULL);
     if (!t)
         return;
-    CHECK(strstr(t, "# TYPE octet_vram_used_bytes gauge\noctet_vram_used_bytes{device=\"cuda:0 \\\"GPU\\\"\","
+    CHECK(strstr(t, "# TYPE octet_memory_used_bytes gauge\noctet_memory_used_bytes{device=\"cuda:0 \\\"GPU\\\"\","
                     "memory=\"vram\"} 600\n") != NULL);
     CHECK(strstr(t, "# TYPE octet_requests_total counter\n") && strstr(t, "# HELP octet_requests_total "));
     CHECK(strstr(t, "octet_requests_total{endpoint=\"completions\",code=\"503\"} 4\n") != NULL);
