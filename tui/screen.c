@@ -245,7 +245,9 @@ static void draw_status(tui_app_t *a, int y, int w)
     tui_cells_t c = {0};
     const tui_runner_status_t *st = &a->st;
     fill_row(y, 0, w, A_REVERSE);
-    if (a->flash[0] && tui_now() < a->flash_until && (!a->flash_while_busy || st->busy)) {
+    if (a->flash_while_busy && !st->busy)
+        a->flash[0] = '\0'; /* it has stopped: the flash is over, also for the next job */
+    if (a->flash[0] && tui_now() < a->flash_until) {
         snprintf(buf, sizeof buf, " %s", a->flash);
         tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS_KEY, 0);
     } else if (tui_pending_active(&a->pending)) {
