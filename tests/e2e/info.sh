@@ -81,7 +81,8 @@ t_expect "missing file" 1 "$OCTET" info -m "$T_TMP/none.gguf"
 t_grep "missing file message" 'none.gguf: cannot open: No such file or directory' "$T_TMP/err"
 
 # Usage errors.
-t_expect "no -m" 2 "$OCTET" info
+t_expect "no -m: the embedded model" 0 "$OCTET" info
+t_grep "no -m: describes models/octet-code.gguf" 'octet-code\.gguf' "$T_TMP/out"
 t_expect "bad --ctx" 2 "$OCTET" info -m "$FIX" --ctx abc
 t_expect "zero --ctx" 2 "$OCTET" info -m "$FIX" --ctx 0
 t_expect "negative --ctx" 2 "$OCTET" info -m "$FIX" --ctx -5
@@ -89,5 +90,5 @@ t_expect "unknown option" 2 "$OCTET" info -m "$FIX" --frobnicate
 t_expect "stray argument" 2 "$OCTET" info -m "$FIX" extra
 t_expect "-m without value" 2 "$OCTET" info -m
 t_expect "--help" 0 "$OCTET" info --help
-t_grep "--help usage" '^Usage: octet info -m FILE' "$T_TMP/out"
+t_grep "--help usage" '^Usage: octet info \[-m FILE\]' "$T_TMP/out"
 t_end
