@@ -162,4 +162,4 @@ fuzz: deps
 clean:
 	rm -rf build build-asan build-fuzz $(OCTET_BIN) $(CUDA_PLUGIN)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)

@@ -64,6 +64,15 @@ int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err);
 /* The same, refusing (OCT_ENOMEM, "larger than MAX bytes") input over MAX. */
 int cli_read_max(FILE *f, size_t max, char **out, size_t *len, errmsg_t *err);
 
+/* --color WHEN: true for auto, always and never. */
+bool cli_color_valid(const char *when);
+/* Whether to color standard output for --color WHEN (NULL: the settings
+ * file's colors, auto by default): auto means on a terminal that is not
+ * "dumb", unless NO_COLOR is set. */
+bool cli_use_color(const char *when);
+/* Each line of NOTES (may be NULL) as "octet CMD: LINE" on stderr. */
+void cli_print_notes(const char *cmd, const char *notes);
+
 /* 0 when PATH is a regular file; checked through an O_NONBLOCK open, so a
  * FIFO is an error at once instead of a wait. */
 int cli_check_regular(const char *path, errmsg_t *err);

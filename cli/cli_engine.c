@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "cli_engine.h"
+#include "config.h"
 #include "generate.h"
 #include "preset.h"
 
@@ -20,7 +21,8 @@ const char CLI_ENG_HELP[] =
     "      --threads N       CPU threads (default: all cores)\n"
     "      --ctx N           context size in tokens; the KV cache for all of it is allocated up front\n"
     "      --batch N         most tokens per forward pass during prefill (default 256)\n"
-    "      --backend NAME    cpu | cuda | auto (default auto: a usable GPU, else the CPU);\n"
+    "      --backend NAME    cpu | cuda | auto (default: the settings file's backend, else auto:\n"
+    "                        a usable GPU, else the CPU);\n"
     "                        run, gen and refactor also take the URL of an\n"
     "                        OpenAI-compatible server, http://HOST:PORT/v1 (octet serve, vLLM...)\n";
 
@@ -28,6 +30,17 @@ void cli_eng_init(cli_eng_t *c)
 {
     memset(c, 0, sizeof *c);
     eng_opts_default(&c->opts);
+    const char *b = config_get()->backend;
+    if (b[0] && !cli_eng_is_url(b)) /* a remote engine only where one may serve (cli_eng_init_remote) */
+        c->opts.backend = b;
+}
+
+void cli_eng_init_remote(cli_eng_t *c)
+{
+    cli_eng_init(c);
+    const char *b = config_get()->backend;
+    if (cli_eng_is_url(b))
+        c->remote = b;
 }
 
 int cli_parse_long(const char *cmd, const char *name, const char *arg, long lo, long hi, long *out)

@@ -55,7 +55,12 @@ typedef struct cli_eng {
     const char *local_opt; /* the last option given that only a local engine uses ("--ctx"...), or NULL */
 } cli_eng_t;
 
+/* Defaults: the engine's, with the settings file's backend when it is a
+ * local one (config.h). */
 void cli_eng_init(cli_eng_t *c);
+/* The same for the commands a remote engine can serve (run, gen, refactor):
+ * a URL as the settings file's backend makes the remote engine the default. */
+void cli_eng_init_remote(cli_eng_t *c);
 
 /* Handle option OPT (with ARG) if it is a shared one: returns 1 when handled,
  * 0 when OPT is not an engine option, and CLI_EXIT_USAGE (after printing the

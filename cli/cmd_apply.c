@@ -8,11 +8,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "patch.h"
 #include "termsafe.h"
 
 static const char USAGE[] =
-    "Usage: octet apply --patch FILE [--yes] [--force] [--check] [--commit] [--repo DIR] [--color WHEN]\n"
+    "Usage: octet apply --patch FILE [--yes] [--force] [--check] [--[no-]commit] [--repo DIR] [--color WHEN]\n"
     "\n"
     "Apply a unified diff to the working tree of the git repository: git's format, or a\n"
     "plain one (diff -u, diff -ru DIR1 DIR2, --- a/x +++ b/x without diff --git lines).\n"
@@ -30,35 +31,17 @@ static const char USAGE[] =
     "  --force        apply even to files with uncommitted changes\n"
     "  --check        only check that the patch applies and show it; change nothing\n"
     "  --commit       commit the change (only the files it touched; message: the patch's\n"
-    "                 name and its summary; author from git config); 'octet undo' takes it back\n"
+    "                 name and its summary; author from git config); 'octet undo' takes it back;\n"
+    "                 the default with 'commit = true' in the settings file (octet(1) FILES)\n"
+    "  --no-commit    do not commit, whatever the settings file says\n"
     "  --repo DIR     a directory inside the repository (default .)\n"
-    "  --color WHEN   auto (default: on a terminal), always or never\n"
+    "  --color WHEN   auto (on a terminal), always or never; default: the settings file's\n"
+    "                 colors, else auto\n"
     "  -h, --help     show this help\n"
     "\n"
     "Exit status: 0 applied (or applies, with --check), 1 refused, declined or failed, 2 usage.\n";
 
-enum { OPT_PATCH = 1000, OPT_FORCE, OPT_CHECK, OPT_REPO, OPT_COLOR, OPT_COMMIT };
-
-static int parse_color(const char *arg, int *out)
-{
-    if (!strcmp(arg, "auto"))
-        *out = -1;
-    else if (!strcmp(arg, "always"))
-        *out = 1;
-    else if (!strcmp(arg, "never"))
-        *out = 0;
-    else
-        return -1;
-    return 0;
-}
-
-static bool use_color(int setting)
-{
-    if (setting >= 0)
-        return setting;
-    const char *term = getenv("TERM");
-    return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
-}
+enum { OPT_PATCH = 1000, OPT_FORCE, OPT_CHECK, OPT_REPO, OPT_COLOR, OPT_COMMIT, OPT_NO_COMMIT };
 
 int cmd_apply(int argc, char **argv)
 {
@@ -66,12 +49,13 @@ int cmd_apply(int argc, char **argv)
         {"patch", required_argument, NULL, OPT_PATCH}, {"yes", no_argument, NULL, 'y'},
         {"force", no_argument, NULL, OPT_FORCE},       {"check", no_argument, NULL, OPT_CHECK},
         {"repo", required_argument, NULL, OPT_REPO},   {"color", required_argument, NULL, OPT_COLOR},
-        {"commit", no_argument, NULL, OPT_COMMIT},     {"help", no_argument, NULL, 'h'},
+        {"commit", no_argument, NULL, OPT_COMMIT},     {"no-commit", no_argument, NULL, OPT_NO_COMMIT},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *patch_path = NULL, *repo = ".";
-    bool yes = false, force = false, check_only = false, commit = false;
-    int color = -1, opt;
+    const char *patch_path = NULL, *repo = ".", *color = NULL;
+    bool yes = false, force = false, check_only = false, commit = config_get()->commit;
+    int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "yh", longopts, NULL)) != -1) {
         switch (opt) {
@@ -88,14 +72,16 @@ int cmd_apply(int argc, char **argv)
             check_only = true;
             break;
         case OPT_COMMIT:
-            commit = true;
+        case OPT_NO_COMMIT:
+            commit = opt == OPT_COMMIT;
             break;
         case OPT_REPO:
             repo = optarg;
             break;
         case OPT_COLOR:
-            if (parse_color(optarg, &color))
+            if (!cli_color_valid(optarg))
                 return cli_usage("apply", "--color must be auto, always or never, not '%s'", optarg);
+            color = optarg;
             break;
         case 'h':
             fputs(USAGE, stdout);
@@ -156,7 +142,7 @@ checked:
         goto done;
     }
     if (!yes || check_only || isatty(STDOUT_FILENO)) {
-        if (!(shown = patch_colorize(patch_text(p), use_color(color)))) {
+        if (!(shown = patch_colorize(patch_text(p), cli_use_color(color)))) {
             rc = cli_fail("apply", "out of memory");
             goto done;
         }

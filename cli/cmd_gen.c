@@ -163,7 +163,7 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
-    cli_eng_init(&o->ce);
+    cli_eng_init_remote(&o->ce);
     sample_params_default(&o->sp);
     o->temp = 0.2;
     o->sp.temp = (float)o->temp;

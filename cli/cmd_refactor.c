@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "cli_engine.h"
+#include "config.h"
 #include "llm.h"
 #include "patch.h"
 #include "rag.h"
@@ -36,6 +37,7 @@ enum {
     OPT_NO_HEAL,
     OPT_NO_SPEC,
     OPT_COMMIT,
+    OPT_NO_COMMIT,
 };
 
 static void usage(void)
@@ -51,7 +53,9 @@ static void usage(void)
            "  -y, --yes          apply without asking\n"
            "  --force            apply even to files with uncommitted changes\n"
            "  --commit           commit the change (only the files it touched; message: the\n"
-           "                     instruction and the summary); 'octet undo' takes it back\n"
+           "                     instruction and the summary); 'octet undo' takes it back;\n"
+           "                     the default with 'commit = true' in the settings file\n"
+           "  --no-commit        do not commit, whatever the settings file says\n"
            "  --dry-run          show the diff only\n"
            "  -n, --n-predict N  most tokens of the reply (default 1024)\n"
            "      --temp T       temperature (default 0.2)\n"
@@ -59,7 +63,7 @@ static void usage(void)
            "      --template NAME chat format; 'none' for plain completion\n"
            "      --context TOKENS  retrieved code in the prompt (default 2048)\n"
            "      --repo DIR     a directory inside the repository (default .)\n"
-           "      --color WHEN   auto, always or never\n"
+           "      --color WHEN   auto, always or never (default: the settings file's colors)\n"
            CLI_LLM_GEN_HELP
            "  -v, --verbose      show the model's reply on stderr, and the speculation\n"
            "                     figures (acceptance rate, tokens per pass)\n"
@@ -134,6 +138,7 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         {"yes", no_argument, NULL, 'y'},
         {"force", no_argument, NULL, OPT_FORCE},
         {"commit", no_argument, NULL, OPT_COMMIT},
+        {"no-commit", no_argument, NULL, OPT_NO_COMMIT},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"n-predict", required_argument, NULL, 'n'},
         {"template", required_argument, NULL, OPT_TEMPLATE},
@@ -150,13 +155,13 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
-    cli_eng_init(&o->ce);
+    cli_eng_init_remote(&o->ce);
     sample_params_default(&o->sp);
     o->temp = 0.2;
     o->sp.temp = (float)o->temp;
     o->sp.seed = 1;
     o->repo = ".";
-    o->color_arg = "auto";
+    o->commit = config_get()->commit;
     o->n_predict = 1024;
     o->context = 2048;
     long v;
@@ -182,7 +187,8 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
             o->force = true;
             break;
         case OPT_COMMIT:
-            o->commit = true;
+        case OPT_NO_COMMIT:
+            o->commit = opt == OPT_COMMIT;
             break;
         case OPT_DRY_RUN:
             o->dry_run = true;
@@ -212,7 +218,7 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
             o->repo = optarg;
             break;
         case OPT_COLOR:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
+            if (!cli_color_valid(optarg))
                 return cli_usage("refactor", "--color must be auto, always or never, not '%s'", optarg);
             o->color_arg = optarg;
             break;
@@ -245,10 +251,7 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         return r;
     if (o->no_spec && o->ce.draft_model)
         return cli_usage("refactor", "--draft-model drafts for speculative decoding, which --no-spec turns off");
-    const char *term = getenv("TERM");
-    o->color = !strcmp(o->color_arg, "always") ||
-               (!strcmp(o->color_arg, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
-                !(term && !strcmp(term, "dumb")));
+    o->color = cli_use_color(o->color_arg);
     if (!o->yes && !o->dry_run && !isatty(STDIN_FILENO))
         return cli_usage("refactor", "standard input is not a terminal: use --yes to apply without confirmation, "
                                      "or --dry-run");

@@ -286,7 +286,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
-    cli_eng_init(&o->ce);
+    cli_eng_init_remote(&o->ce);
     sample_params_default(&o->sp);
     oai_gen_init(&o->rg);
     o->sp.seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);

@@ -92,8 +92,11 @@ static int apply_preset(const char *name, cli_eng_t *ce, srv_cfg_t *cfg, preset_
         return cli_usage("serve", "--preset auto is a TUI choice; name a preset (octet --tui-help lists them)");
     preset_shipped_dir(shipped, sizeof shipped);
     preset_user_dir(user, sizeof user);
-    if (preset_load_all(shipped[0] ? shipped : NULL, user[0] ? user : NULL, &list, &err))
+    char *notes = NULL;
+    if (preset_load_all(shipped[0] ? shipped : NULL, user[0] ? user : NULL, &list, &notes, &err))
         return cli_fail_err("serve", &err);
+    cli_print_notes("serve", notes);
+    free(notes);
     const preset_t *p = preset_find(&list, name);
     if (!p) {
         rc = cli_usage("serve", "no preset named '%s' (in %s%s%s)", name, shipped[0] ? shipped : "-",
@@ -104,7 +107,7 @@ static int apply_preset(const char *name, cli_eng_t *ce, srv_cfg_t *cfg, preset_
         rc = cli_usage("serve", "preset %s uses backend '%s'; octet serve needs a local engine", name, p->backend);
         goto done;
     }
-    preset_models_t models = {ce->model ? ce->model : preset_default_model(), getenv("OCTET_MODEL_LARGE")};
+    preset_models_t models = {ce->model ? ce->model : preset_default_model(), preset_large_model()};
     bool fell_back = false;
     const char *path = ce->model ? ce->model : preset_model_path(p, &models, &fell_back);
     if (!path) {
@@ -113,7 +116,7 @@ static int apply_preset(const char *name, cli_eng_t *ce, srv_cfg_t *cfg, preset_
     }
     if (fell_back)
         fprintf(stderr, "octet serve: preset %s asks for the large model, none is configured "
-                        "(OCTET_MODEL_LARGE): using the default model\n", name);
+                        "(large_model in the settings file, or OCTET_MODEL_LARGE): using the default model\n", name);
     preset_plan_t plan;
     if (preset_plan(p, path, &plan, &err)) {
         rc = cli_fail_err("serve", &err);

@@ -24,7 +24,8 @@ static const char USAGE[] =
     "  -y, --yes      undo without asking (needed when standard input is not a terminal)\n"
     "  --force        restore even files that changed since the patch was applied\n"
     "  --repo DIR     a directory inside the repository (default .)\n"
-    "  --color WHEN   auto (default: on a terminal), always or never\n"
+    "  --color WHEN   auto (on a terminal), always or never; default: the settings file's\n"
+    "                 colors, else auto\n"
     "  -h, --help     show this help\n"
     "\n"
     "Exit status: 0 undone, 1 nothing to undo, refused, declined or failed, 2 usage.\n";
@@ -38,7 +39,7 @@ int cmd_undo(int argc, char **argv)
         {"repo", required_argument, NULL, OPT_REPO}, {"color", required_argument, NULL, OPT_COLOR},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
-    const char *repo = ".", *color_arg = "auto";
+    const char *repo = ".", *color_arg = NULL;
     bool yes = false, force = false;
     int opt;
     optind = 1;
@@ -54,7 +55,7 @@ int cmd_undo(int argc, char **argv)
             repo = optarg;
             break;
         case OPT_COLOR:
-            if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
+            if (!cli_color_valid(optarg))
                 return cli_usage("undo", "--color must be auto, always or never, not '%s'", optarg);
             color_arg = optarg;
             break;
@@ -67,10 +68,7 @@ int cmd_undo(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage("undo", "unexpected argument '%s'", argv[optind]);
-    const char *term = getenv("TERM");
-    bool color = !strcmp(color_arg, "always") ||
-                 (!strcmp(color_arg, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
-                  !(term && !strcmp(term, "dumb")));
+    bool color = cli_use_color(color_arg);
 
     patch_undo_t *u = NULL, *done = NULL;
     char *shown = NULL;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "engine.h"
 #include "patch.h"
 #include "tui.h"
@@ -157,8 +158,11 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(cmd, COMMANDS[i].name))
+        if (!strcmp(cmd, COMMANDS[i].name)) {
+            /* a bad settings line is said once, before the command's own output */
+            cli_print_notes(cmd, config_get()->notes);
             return COMMANDS[i].fn(argc - 1, argv + 1);
+        }
     fprintf(stderr, "octet: unknown command '%s'\nTry 'octet --help' for the list of commands.\n", cmd);
     return CLI_EXIT_USAGE;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "sb.h"
 #include "utf8.h"
 
@@ -153,4 +154,31 @@ int cli_parse_size(const char *s, size_t *out)
         return -1;
     *out = (size_t)(v * mul);
     return 0;
+}
+
+bool cli_color_valid(const char *when)
+{
+    return !strcmp(when, "auto") || !strcmp(when, "always") || !strcmp(when, "never");
+}
+
+bool cli_use_color(const char *when)
+{
+    if (!when)
+        when = config_colors_name(config_get()->colors);
+    if (!strcmp(when, "always"))
+        return true;
+    if (!strcmp(when, "never"))
+        return false;
+    const char *term = getenv("TERM");
+    return isatty(STDOUT_FILENO) && !getenv("NO_COLOR") && !(term && !strcmp(term, "dumb"));
+}
+
+void cli_print_notes(const char *cmd, const char *notes)
+{
+    for (const char *s = notes; s && *s;) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) : strlen(s);
+        fprintf(stderr, "octet %s: %.*s\n", cmd, (int)n, s);
+        s += n + (nl != NULL);
+    }
 }

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "gguf.h"
+#include "config.h"
 #include "preset.h"
+#include "sb.h"
 
 #define MAX_PRESET_BYTES (64 * 1024)
 #define MAX_CTX (1u << 24)
@@ -476,7 +478,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int load_dir(const char *dir, bool user, preset_list_t *l, errmsg_t *err)
+static int load_dir(const char *dir, bool user, preset_list_t *l, sbuf_t *notes, errmsg_t *err)
 {
     DIR *d;
     if (!dir || !dir[0] || !(d = opendir(dir)))
@@ -513,8 +515,18 @@ static int load_dir(const char *dir, bool user, preset_list_t *l, errmsg_t *err)
             rc = errmsg_set(err, OCT_EINVAL, "%s/%s: path too long", dir, names[i]);
             break;
         }
-        if ((rc = preset_load_file(path, &p, err)))
-            break;
+        errmsg_t perr = {0};
+        if ((rc = preset_load_file(path, &p, &perr))) {
+            if (rc == OCT_ENOMEM) {
+                *err = perr;
+                break;
+            }
+            /* reported, and the others still load: one broken file must not
+             * keep octet from starting */
+            sb_addf(notes, "%s (preset skipped)\n", perr.msg);
+            rc = 0;
+            continue;
+        }
         p.user = user;
         size_t k = 0;
         while (k < l->n && strcmp(l->v[k].name, p.name))
@@ -538,12 +550,18 @@ done:
     return rc;
 }
 
-int preset_load_all(const char *shipped_dir, const char *user_dir, preset_list_t *out, errmsg_t *err)
+int preset_load_all(const char *shipped_dir, const char *user_dir, preset_list_t *out, char **notes,
+                    errmsg_t *err)
 {
     preset_list_t l = {0};
-    int rc = load_dir(shipped_dir, false, &l, err);
+    sbuf_t nb = {0};
+    *notes = NULL;
+    int rc = load_dir(shipped_dir, false, &l, &nb, err);
     if (rc == 0)
-        rc = load_dir(user_dir, true, &l, err);
+        rc = load_dir(user_dir, true, &l, &nb, err);
+    if (rc == 0 && (nb.oom || (nb.n && !(*notes = sb_take(&nb)))))
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+    sb_free(&nb);
     if (rc) {
         free(l.v);
         return rc;
@@ -621,6 +639,8 @@ const char *preset_default_model(void)
     const char *env = getenv("OCTET_MODEL");
     if (env) /* set but empty: the user wants no default model */
         return *env && access(env, R_OK) == 0 ? env : NULL;
+    if (config_get()->model[0])
+        return config_get()->model;
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0)
@@ -638,6 +658,14 @@ const char *preset_default_model(void)
             return path;
     }
     return NULL;
+}
+
+const char *preset_large_model(void)
+{
+    const char *env = getenv("OCTET_MODEL_LARGE");
+    if (env)
+        return env[0] ? env : NULL;
+    return config_get()->large_model[0] ? config_get()->large_model : NULL;
 }
 
 const char *preset_model_path(const preset_t *p, const preset_models_t *models, bool *fell_back)

@@ -76,9 +76,12 @@ typedef struct preset_list {
 } preset_list_t;
 
 /* Every *.ini of SHIPPED_DIR, then of USER_DIR (either may be NULL or
- * missing); a user preset replaces a shipped one of the same name. The
- * first malformed file stops the load with its FILE:LINE error. */
-int preset_load_all(const char *shipped_dir, const char *user_dir, preset_list_t *out, errmsg_t *err);
+ * missing); a user preset replaces a shipped one of the same name. A
+ * malformed file is skipped and its FILE:LINE error put in *NOTES (a line
+ * each, malloc'd; NULL when every file loaded), so a broken preset never
+ * stops octet from starting. 0, or OCT_ENOMEM. */
+int preset_load_all(const char *shipped_dir, const char *user_dir, preset_list_t *out, char **notes,
+                    errmsg_t *err);
 void preset_list_free(preset_list_t *l);
 const preset_t *preset_find(const preset_list_t *l, const char *name);
 
@@ -89,10 +92,14 @@ const preset_t *preset_find(const preset_list_t *l, const char *name);
 void preset_shipped_dir(char *buf, size_t n);
 void preset_user_dir(char *buf, size_t n);
 
-/* The embedded default model: $OCTET_MODEL when set, else models/octet-code.gguf
- * next to the octet binary (or one level up, for builds in a subdirectory).
+/* The default model: $OCTET_MODEL when set, else the settings file's
+ * `model` (config.h), else the embedded models/octet-code.gguf next to the
+ * octet binary (or one level up, for builds in a subdirectory).
  * OCTET_MODEL set to "" means no default. Returns a static path, or NULL. */
 const char *preset_default_model(void);
+/* The large model: $OCTET_MODEL_LARGE when set ("" means none), else the
+ * settings file's `large_model`; NULL when neither. */
+const char *preset_large_model(void);
 
 /* Models the "default" and "large" slots stand for; NULL when not configured. */
 typedef struct preset_models {

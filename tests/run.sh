@@ -9,6 +9,11 @@ set -u
 build=${1:-build}
 export OCTET=${2:-./octet}
 export OCTET_BUILD=$build
+# the user's own settings file and presets (~/.config/octet) must not change
+# what the tests see: an empty configuration directory unless a test sets one
+cfg_home=$(mktemp -d)
+trap 'rm -rf "$cfg_home"' EXIT
+export XDG_CONFIG_HOME=$cfg_home
 passed=0
 failed=0
 failed_names=()

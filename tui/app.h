@@ -90,6 +90,7 @@ typedef struct tui_app {
     /* a patch /refactor proposed: y applies it, n discards it */
     tui_pending_t pending;
     bool refactor_force;   /* the last /refactor had --force: its patch applies to dirty files too */
+    char *refactor_instr;  /* the last /refactor's instruction: the commit message with `commit = true` */
     char *since;           /* the undo record that was latest when the TUI started (NULL: none): /diff, /commit */
 
     /* status */
@@ -104,7 +105,7 @@ typedef struct tui_app {
 } tui_app_t;
 
 /* screen.c */
-void tui_screen_init_colors(void);
+void tui_screen_init_colors(bool want);
 void tui_screen_draw(tui_app_t *a);
 
 /* tui.c: monotonic seconds */

@@ -84,6 +84,7 @@ void tui_pending_clear(tui_pending_t *p)
     patch_free(p->patch);
     free(p->repo);
     free(p->summary);
+    free(p->commit);
     memset(p, 0, sizeof *p);
 }
 
@@ -92,7 +93,8 @@ bool tui_pending_active(const tui_pending_t *p)
     return p->patch != NULL;
 }
 
-int tui_pending_set(tui_pending_t *p, const char *diff, const char *repo_dir, bool force, errmsg_t *err)
+int tui_pending_set(tui_pending_t *p, const char *diff, const char *repo_dir, bool force, const char *commit_instr,
+                    errmsg_t *err)
 {
     tui_pending_clear(p);
     p->force = force;
@@ -101,7 +103,8 @@ int tui_pending_set(tui_pending_t *p, const char *diff, const char *repo_dir, bo
         return rc;
     p->repo = strdup(repo_dir);
     p->summary = patch_summary(p->patch);
-    if (!p->repo || !p->summary) {
+    p->commit = commit_instr ? strdup(commit_instr) : NULL;
+    if (!p->repo || !p->summary || (commit_instr && !p->commit)) {
         tui_pending_clear(p);
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     }
@@ -140,6 +143,28 @@ int tui_pending_answer(tui_pending_t *p, bool yes, char **report, errmsg_t *err)
     }
     snprintf(txt + o, cap - o, "\nundo record %s: /undo shows and restores the previous contents", record);
     *report = txt;
+    if (p->commit) {
+        char *msg = NULL, *id = NULL, *both = NULL;
+        if (asprintf(&msg, "octet refactor: %s\n\n%s\n", p->commit, p->summary) < 0) {
+            msg = NULL;
+            rc = errmsg_set(err, OCT_ENOMEM, "out of memory (the patch was applied, not committed)");
+        } else if ((rc = patch_commit(p->repo, record, msg, &id, err)) == 0 &&
+                   asprintf(&both, "%s\ncommitted as %.12s (commit = true in the settings file); /undo takes it "
+                                  "back", txt, id) >= 0) {
+            free(txt);
+            *report = both;
+        }
+        if (rc) {
+            /* applied but not committed: say both */
+            char m[sizeof err->msg];
+            snprintf(m, sizeof m, "%s", err->msg);
+            snprintf(err->msg, sizeof err->msg, "the patch was applied (/undo restores) but not committed: %.400s", m);
+            free(txt);
+            *report = NULL;
+        }
+        free(msg);
+        free(id);
+    }
 done:
     free(record);
     tui_pending_clear(p);

@@ -25,16 +25,20 @@ typedef struct tui_pending {
     char *repo;
     char *summary; /* "1 file changed, 1 insertion(+), 1 deletion(-)" */
     bool force;    /* /refactor --force: files with uncommitted changes too */
+    char *commit;  /* commit the applied change with this instruction in its message; NULL: do not */
 } tui_pending_t;
 
 /* Hold DIFF for the repository containing REPO_DIR (parsed now, so what is
- * asked about is what will be applied); replaces what was pending. */
-int tui_pending_set(tui_pending_t *p, const char *diff, const char *repo_dir, bool force, errmsg_t *err);
+ * asked about is what will be applied); replaces what was pending. With
+ * COMMIT_INSTR (the settings file's `commit = true`), the change is
+ * committed once applied, as `octet refactor --commit` does. */
+int tui_pending_set(tui_pending_t *p, const char *diff, const char *repo_dir, bool force, const char *commit_instr,
+                    errmsg_t *err);
 bool tui_pending_active(const tui_pending_t *p);
 /* The user's answer. YES: apply the patch (unless forced, a file with
  * uncommitted changes, or one the patch no longer applies to, is refused
  * and nothing changes); *report (malloc'd) says what changed and how to
- * undo it. NO: discard it; *report says nothing was changed. Either way
+ * undo it (and the commit made, with p->commit). NO: discard it; *report says nothing was changed. Either way
  * nothing is pending afterwards. 0, or OCT_E* with ERR when the apply was
  * refused or failed. */
 int tui_pending_answer(tui_pending_t *p, bool yes, char **report, errmsg_t *err);

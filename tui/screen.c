@@ -16,7 +16,7 @@
 static attr_t g_attr[TUI_C_COUNT];
 static short g_pair[TUI_C_COUNT];
 
-void tui_screen_init_colors(void)
+void tui_screen_init_colors(bool want)
 {
     static const struct {
         int cls;
@@ -38,7 +38,7 @@ void tui_screen_init_colors(void)
         {TUI_C_DIFF_HUNK, COLOR_CYAN, A_NORMAL}, {TUI_C_DIFF_FILE, -1, A_BOLD},
         {TUI_C_FORM_ERR, COLOR_RED, A_BOLD},
     };
-    bool color = has_colors() && start_color() == OK;
+    bool color = want && has_colors() && start_color() == OK;
     if (color)
         use_default_colors();
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {

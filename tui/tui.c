@@ -19,8 +19,10 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "config.h"
 #include "history.h"
 #include "patch.h"
+#include "sb.h"
 #include "spec.h"
 #include "tui.h"
 #include "utf8.h"
@@ -138,7 +140,8 @@ static void propose_patch(tui_app_t *a, const char *diff, size_t len)
         add_entry(a, TUI_ROLE_ASSISTANT, block, (size_t)n);
         free(block);
     }
-    if (tui_pending_set(&a->pending, diff, a->repo, a->refactor_force, &err)) {
+    if (tui_pending_set(&a->pending, diff, a->repo, a->refactor_force,
+                        config_get()->commit ? a->refactor_instr : NULL, &err)) {
         notice(a, TUI_ROLE_ERROR, "refactor: %s; nothing was changed", err.msg);
         return;
     }
@@ -841,6 +844,8 @@ static void cmd_refactor(tui_app_t *a, char *args)
     if (path && !(full = repo_path(a, path)))
         goto done;
     a->refactor_force = force;
+    free(a->refactor_instr);
+    a->refactor_instr = strdup(instr);
     if (tui_runner_refactor(a->run, instr, full, symbol, force, a->repo)) {
         say(a, "octet is busy: wait, or Ctrl-C to stop it");
         goto done;
@@ -1273,15 +1278,16 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: octet [OPTIONS]\n\n"
             "Open octet's terminal UI in the git repository of the current directory.\n\n"
-            "  -m, --model FILE        the default GGUF model (default: $OCTET_MODEL, else the\n"
-            "                          embedded models/octet-code.gguf)\n"
-            "      --large-model FILE  the larger model of the int8_quality preset ($OCTET_MODEL_LARGE)\n"
+            "  -m, --model FILE        the default GGUF model (default: $OCTET_MODEL, else the settings\n"
+            "                          file's model, else the embedded models/octet-code.gguf)\n"
+            "      --large-model FILE  the larger model of the int8_quality preset ($OCTET_MODEL_LARGE,\n"
+            "                          else the settings file's large_model)\n"
             "      --backend URL       answer on a remote OpenAI-compatible engine (octet serve, vLLM...),\n"
             "                          e.g. http://127.0.0.1:8080/v1, instead of a local model; replaces\n"
             "                          every preset's backend (also auto, cpu or cuda; $OCTET_API_KEY is\n"
             "                          sent as the bearer token)\n"
-            "  -p, --preset NAME       preset to start with (default int8_balanced; 'auto': the best\n"
-            "                          that fits the free memory)\n"
+            "  -p, --preset NAME       preset to start with (default: the settings file's preset, else\n"
+            "                          int8_balanced; 'auto': the best that fits the free memory)\n"
             "  -C, --dir DIR           the repository (default: the current directory)\n"
             "      --no-index          do not update the index at start (/index does)\n"
             "      --no-git            index DIR as a plain directory (outside a git repository)\n"
@@ -1292,7 +1298,9 @@ static void usage(FILE *f)
             "                          beside prompt lookup (opened with each local preset's settings)\n"
             "      --tui-help          show this help\n\n"
             "Presets: presets/*.ini next to octet and $XDG_CONFIG_HOME/octet/presets/*.ini\n"
-            "(see docs/presets.md). Keys and commands: F1 inside octet, or docs/tui.md.\n");
+            "(see docs/presets.md). Settings (default preset, models, backend, commit, colors):\n"
+            "$XDG_CONFIG_HOME/octet/config (octet(1), FILES). Keys and commands: F1 inside octet,\n"
+            "or docs/tui.md.\n");
 }
 
 static void set_utf8_locale(void)
@@ -1367,6 +1375,7 @@ static void app_free(tui_app_t *a)
     tui_form_free(&a->form);
     tui_pending_clear(&a->pending);
     free(a->since);
+    free(a->refactor_instr);
     free(a->save_path);
     tui_ed_free(&a->ed);
     preset_list_free(&a->presets);
@@ -1426,7 +1435,7 @@ static int parse_args(int argc, char **argv, tui_args_t *o)
     };
     memset(o, 0, sizeof *o);
     o->model = preset_default_model();
-    o->large = getenv("OCTET_MODEL_LARGE");
+    o->large = preset_large_model();
     o->dir = ".";
     o->index = true;
     int opt;
@@ -1499,16 +1508,19 @@ static int parse_args(int argc, char **argv, tui_args_t *o)
 /* The shipped and the user's presets into A (the built-in defaults when
  * there are none), and the one to start with in *PRESET_NAME (given, or
  * int8_balanced, or the first). 0, or the exit status after printing why. */
-static int load_presets(tui_app_t *a, const char **preset_name)
+static int load_presets(tui_app_t *a, const char **preset_name, sbuf_t *notes)
 {
     errmsg_t err = {0};
-    char shipped[4096], user[4096];
+    char shipped[4096], user[4096], *bad = NULL;
     preset_shipped_dir(shipped, sizeof shipped);
     preset_user_dir(user, sizeof user);
-    if (preset_load_all(shipped, user, &a->presets, &err)) {
+    if (preset_load_all(shipped, user, &a->presets, &bad, &err)) {
         fprintf(stderr, "octet: %s\n", err.msg);
         return 1;
     }
+    if (bad)
+        sb_add(notes, bad);
+    free(bad);
     if (a->presets.n == 0) {
         /* no preset files anywhere: run on the built-in defaults */
         a->presets.v = calloc(1, sizeof *a->presets.v);
@@ -1517,6 +1529,13 @@ static int load_presets(tui_app_t *a, const char **preset_name)
         preset_defaults(&a->presets.v[0]);
         snprintf(a->presets.v[0].name, sizeof a->presets.v[0].name, "builtin");
         a->presets.n = 1;
+    }
+    const char *cfg = config_get()->preset;
+    if (!*preset_name && cfg[0]) {
+        if (!strcmp(cfg, PRESET_AUTO) || preset_find(&a->presets, cfg))
+            *preset_name = cfg;
+        else
+            sb_addf(notes, "%s: preset '%s' not found: starting on the default one\n", config_get()->file, cfg);
     }
     if (!*preset_name)
         *preset_name = preset_find(&a->presets, "int8_balanced") ? "int8_balanced" : a->presets.v[0].name;
@@ -1551,7 +1570,9 @@ static bool start_curses(void)
     define_key("\033[200~", KEY_PASTE_BEGIN);
     define_key("\033[201~", KEY_PASTE_END);
     define_key("\033\r", KEY_ALT_ENTER);
-    tui_screen_init_colors();
+    const config_t *cfg = config_get();
+    tui_screen_init_colors(cfg->colors == CONFIG_COLORS_ALWAYS ||
+                           (cfg->colors == CONFIG_COLORS_AUTO && !getenv("NO_COLOR")));
     printf("\033[?2004h"); /* bracketed paste */
     fflush(stdout);
     return true;
@@ -1571,7 +1592,11 @@ int tui_main(int argc, char **argv)
     status = 0;
     errmsg_t err = {0};
     const char *preset_name = o.preset_name;
-    if ((status = load_presets(a, &preset_name)))
+    /* what is wrong in the settings file and the user's presets: said in the transcript at start */
+    sbuf_t notes = {0};
+    if (config_get()->notes)
+        sb_add(&notes, config_get()->notes);
+    if ((status = load_presets(a, &preset_name, &notes)))
         goto out;
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         fprintf(stderr, "octet: the terminal UI needs a terminal; for scripts use 'octet run' "
@@ -1581,7 +1606,7 @@ int tui_main(int argc, char **argv)
     }
     a->model_arg = o.model ? strdup(o.model) : NULL;
     a->large_arg = o.large ? strdup(o.large) : NULL;
-    a->backend_arg = o.backend;
+    a->backend_arg = o.backend ? o.backend : config_get()->backend[0] ? config_get()->backend : NULL;
     a->preset = effective(a, preset_find(&a->presets, preset_name) ? preset_find(&a->presets, preset_name)
                                                                     : &a->presets.v[0]);
 
@@ -1612,6 +1637,11 @@ int tui_main(int argc, char **argv)
         status = 1;
         goto out;
     }
+    for (char *s = notes.s, *nl; s && *s; s = nl ? nl + 1 : s + strlen(s)) {
+        if ((nl = strchr(s, '\n')))
+            *nl = '\0';
+        notice(a, TUI_ROLE_ERROR, "%s", s);
+    }
     if (!strcmp(preset_name, PRESET_AUTO))
         use_preset(a, PRESET_AUTO);
     else if (tui_runner_use(a->run, &a->preset, NULL))
@@ -1622,6 +1652,7 @@ int tui_main(int argc, char **argv)
     fflush(stdout);
     endwin();
 out:
+    sb_free(&notes);
     app_free(a);
     return status;
 }

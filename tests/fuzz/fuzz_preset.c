@@ -1,11 +1,14 @@
-/* fuzz_preset.c - libFuzzer harness for preset files (tui/preset.c):
+/* fuzz_preset.c - libFuzzer harness for preset files (presets/preset.c)
+ * and the settings file (presets/config.c):
  * preset_parse on the input as a file in a directory (relative paths are
  * anchored there) and, for its first line, as a preset name. Beyond crashes
  * (ASan/UBSan) it aborts when a promise is broken: an error is one line
  * naming the file and a line of the input, nothing is written to the output
  * on an error, and an accepted preset has every field in its documented
  * range, every string terminated inside its array, a backend that
- * preset_set_backend accepts again and engine options built from it.
+ * preset_set_backend accepts again and engine options built from it. The
+ * same input as a settings file: never refused, each note one line naming
+ * the file and a line of the input, every value valid and terminated.
  * tests/unit/presets/test_preset_fuzz.c #includes this file to replay the corpus and the
  * regressions in `make test`. */
 #include <math.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "preset.h"
 
 #define FUZZ_FILE "presets/fuzz.ini"
@@ -125,12 +129,45 @@ static bool fuzz_name_ok(const char *name)
     return true;
 }
 
+#define FUZZ_CONFIG "presets/config"
+
+static void fuzz_config(const uint8_t *data, size_t size, size_t n_lines)
+{
+    config_t c;
+    errmsg_t err = {0};
+    if (config_parse((const char *)data, size, FUZZ_CONFIG, &c, &err))
+        fuzz_require(err.code == OCT_ENOMEM);
+    fuzz_str(c.preset, sizeof c.preset);
+    fuzz_str(c.model, sizeof c.model);
+    fuzz_str(c.large_model, sizeof c.large_model);
+    fuzz_str(c.backend, sizeof c.backend);
+    fuzz_require(c.colors == CONFIG_COLORS_AUTO || c.colors == CONFIG_COLORS_ALWAYS || c.colors == CONFIG_COLORS_NEVER);
+    fuzz_require(!c.model[0] || c.model[0] == '/' || !strncmp(c.model, FUZZ_DIR, strlen(FUZZ_DIR)));
+    if (c.backend[0]) {
+        preset_t q;
+        preset_defaults(&q);
+        fuzz_require(preset_set_backend(&q, c.backend, &err) == 0);
+    }
+    size_t fl = strlen(FUZZ_CONFIG);
+    for (const char *s = c.notes; s && *s;) {
+        const char *nl = strchr(s, '\n');
+        fuzz_require(nl != NULL && strncmp(s, FUZZ_CONFIG ":", fl + 1) == 0);
+        char *end;
+        unsigned long line = strtoul(s + fl + 1, &end, 10);
+        fuzz_require(end != s + fl + 1 && *end == ':' && line >= 1 && line <= n_lines);
+        fuzz_require(nl - s > 14 && !strncmp(nl - 14, "(line skipped)", 14));
+        s = nl + 1;
+    }
+    config_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t n_lines = 1;
     for (size_t i = 0; i < size; i++)
         n_lines += data[i] == '\n';
     fuzz_parse(data, size, "fuzz", n_lines, true);
+    fuzz_config(data, size, n_lines);
 
     /* the first line (up to 80 bytes) as the preset's name, the rest as its text */
     char name[81];

@@ -21,7 +21,10 @@ static void test_shipped(void)
 {
     preset_list_t l;
     errmsg_t err = {0};
-    CHECKF(preset_load_all("presets", NULL, &l, &err) == 0, "%s", err.msg);
+    char *notes = NULL;
+    CHECKF(preset_load_all("presets", NULL, &l, &notes, &err) == 0, "%s", err.msg);
+    CHECKF(notes == NULL, "%s", notes);
+    free(notes);
     CHECK_EQ_INT(l.n, 4);
     if (l.n != 4)
         return;
@@ -161,11 +164,26 @@ static void test_malformed_files(void)
                    cases[i].want[k], err.msg);
         CHECKF(strncmp(err.msg, FIX "/bad/", strlen(FIX "/bad/")) == 0, "no path in \"%s\"", err.msg);
     }
-    /* a directory with one bad file fails as a whole, naming it */
+    /* a directory of bad files: each skipped and reported (FILE:LINE), the
+     * good ones of another directory still loaded */
     preset_list_t l;
     errmsg_t err = {0};
-    CHECK(preset_load_all(FIX "/bad", NULL, &l, &err) == OCT_EFORMAT);
-    CHECK(strstr(err.msg, FIX "/bad/") != NULL);
+    char *notes = NULL;
+    CHECKF(preset_load_all("presets", FIX "/bad", &l, &notes, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(l.n, 4);
+    CHECK(notes != NULL);
+    size_t lines = 0;
+    for (const char *s = notes; s && (s = strchr(s, '\n')); s++)
+        lines++;
+    CHECK_EQ_INT(lines, sizeof cases / sizeof cases[0]);
+    for (size_t i = 0; notes && i < sizeof cases / sizeof cases[0]; i++) {
+        char want[256];
+        snprintf(want, sizeof want, FIX "/bad/%s:", cases[i].file);
+        CHECKF(strstr(notes, want) != NULL, "%s not in \"%s\"", want, notes);
+    }
+    CHECK(notes && strstr(notes, "(preset skipped)\n") != NULL);
+    free(notes);
+    preset_list_free(&l);
 }
 
 static void test_malformed_text(void)
@@ -285,7 +303,10 @@ static void test_user_dir(void)
     write_text(p4, "[broken\n");
     preset_list_t l;
     errmsg_t err = {0};
-    CHECKF(preset_load_all("presets", dir, &l, &err) == 0, "%s", err.msg);
+    char *notes = NULL;
+    CHECKF(preset_load_all("presets", dir, &l, &notes, &err) == 0, "%s", err.msg);
+    CHECK(notes == NULL);
+    free(notes);
     CHECK_EQ_INT(l.n, 5);
     const preset_t *s = preset_find(&l, "int8_speed"), *m = preset_find(&l, "mine");
     CHECK(s && m);

@@ -69,7 +69,7 @@ static void test_pending_apply(void)
     CHECK(!tui_pending_active(&p));
     CHECK_EQ_INT(tui_pending_answer(&p, true, &report, &err), OCT_EINVAL);
     /* n: discarded, nothing changes */
-    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, false, &err) == 0);
+    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, false, NULL, &err) == 0);
     CHECK(tui_pending_active(&p));
     CHECK_EQ_STR(p.summary, "1 file changed, 1 insertion(+), 1 deletion(-)");
     CHECK(tui_pending_answer(&p, false, &report, &err) == 0);
@@ -79,7 +79,7 @@ static void test_pending_apply(void)
     CHECK_EQ_STR(get("add.c"), ADD_C);
     /* y on a file with uncommitted edits: refused, the edits stay */
     put("add.c", "int add(int a, int b) { return a + b; }\n");
-    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, false, &err) == 0);
+    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, false, NULL, &err) == 0);
     CHECK(tui_pending_answer(&p, true, &report, &err) != 0);
     CHECKF(strstr(err.msg, "uncommitted"), "%s", err.msg);
     CHECK(report == NULL);
@@ -87,7 +87,7 @@ static void test_pending_apply(void)
     CHECK_EQ_STR(get("add.c"), "int add(int a, int b) { return a + b; }\n");
     /* y on a clean file: applied, reported, and undoable */
     put("add.c", ADD_C);
-    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, false, &err) == 0);
+    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, false, NULL, &err) == 0);
     CHECKF(tui_pending_answer(&p, true, &report, &err) == 0, "%s", err.msg);
     CHECKF(report && strstr(report, "applied: 1 file changed") && strstr(report, "modified add.c") &&
                strstr(report, "/undo"),
@@ -103,13 +103,42 @@ static void test_pending_apply(void)
     /* a patch whose context is gone: refused, nothing changes */
     put("add.c", "int add(int a, int b)\n{\n    return a - b;\n}\n");
     sh("cd '%s' && git -c user.name=t -c user.email=t@t commit -qam sub", g_repo);
-    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, false, &err) == 0);
+    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, false, NULL, &err) == 0);
     CHECK(tui_pending_answer(&p, true, &report, &err) != 0);
     CHECK(err.msg[0] != '\0');
     CHECK_EQ_STR(get("add.c"), "int add(int a, int b)\n{\n    return a - b;\n}\n");
     /* a diff that is not one is refused before asking */
-    CHECK(tui_pending_set(&p, "not a diff\n", g_repo, false, &err) != 0);
+    CHECK(tui_pending_set(&p, "not a diff\n", g_repo, false, NULL, &err) != 0);
     CHECK(!tui_pending_active(&p));
+    tui_pending_clear(&p);
+}
+
+/* `commit = true` in the settings file: the applied patch is committed with
+ * the instruction and the summary as its message; undo takes both back. */
+static void test_pending_commit(void)
+{
+    tui_pending_t p = {0};
+    char *report = NULL;
+    errmsg_t err = {0};
+    repo_new();
+    CHECK(sh("cd '%s' && git config user.name 'Pat Tester' && git config user.email pat@example.com", g_repo) == 0);
+    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, false, "swap the operands of add", &err) == 0);
+    CHECKF(tui_pending_answer(&p, true, &report, &err) == 0, "%s", err.msg);
+    CHECKF(report && strstr(report, "applied: 1 file changed") && strstr(report, "committed as "), "%s", report);
+    free(report);
+    CHECK_EQ_STR(get("add.c"), ADD_SWAPPED);
+    CHECK(sh("cd '%s' && test \"$(git log -1 --format=%%s)\" = 'octet refactor: swap the operands of add' && "
+             "test \"$(git log -1 --format=%%an)\" = 'Pat Tester' && test -z \"$(git status --porcelain)\"",
+             g_repo) == 0);
+    CHECK(patch_undo(g_repo, false, NULL, &err) == 0);
+    CHECK_EQ_STR(get("add.c"), ADD_C);
+    CHECK(sh("cd '%s' && test \"$(git rev-list --count HEAD)\" = 1", g_repo) == 0);
+    /* not committed without it */
+    CHECK(tui_pending_set(&p, SWAP_DIFF, g_repo, false, NULL, &err) == 0);
+    CHECK(tui_pending_answer(&p, true, &report, &err) == 0);
+    CHECK(report && !strstr(report, "committed"));
+    free(report);
+    CHECK(sh("cd '%s' && test \"$(git rev-list --count HEAD)\" = 1", g_repo) == 0);
     tui_pending_clear(&p);
 }
 
@@ -117,5 +146,6 @@ int main(void)
 {
     TEST_RUN(test_refactor_args);
     TEST_RUN(test_pending_apply);
+    TEST_RUN(test_pending_commit);
     TEST_END();
 }
