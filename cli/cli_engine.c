@@ -198,6 +198,12 @@ int cli_eng_open_draft(const char *cmd, cli_eng_t *c, eng_model_t *m, eng_model_
         return 0;
     if (cli_check_regular(c->draft_model, &err))
         return cli_fail_err(cmd, &err);
+    if (eng_verify_max(m) < 2) {
+        /* not loaded for nothing: drafts could not be verified exactly here */
+        fprintf(stderr, "octet %s: --draft-model ignored: speculation is off on the %s backend (its passes of "
+                        "several tokens do not round exactly as single-token ones)\n", cmd, eng_backend_name(m));
+        return 0;
+    }
     eng_opts_t o = c->opts;
     o.calib_path = NULL;
     if (o.wfmt == ENG_W_SMOOTHQUANT)

@@ -133,6 +133,12 @@ typedef struct be_ops {
      * descending then index ascending (NaN ranks lowest), so that only they
      * cross to the host. NULL when the host may as well read all of X. */
     int (*topk)(be_t *be, const be_buf_t *x, int n, int k, int32_t *ids, float *vals, errmsg_t *err);
+
+    /* A pass of several tokens gives each the logits a pass of that token
+     * alone would, bit for bit. Speculative decoding verifies drafts in one
+     * pass and promises the output of plain decoding, so the engine offers
+     * it only on such a backend (eng_verify_max). */
+    bool batch_exact;
 } be_ops_t;
 
 struct be {

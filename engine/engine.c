@@ -528,6 +528,8 @@ int eng_feed(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err)
 
 size_t eng_verify_max(const eng_model_t *m)
 {
+    if (!m->be->ops->batch_exact)
+        return 1;
     size_t n = m->opts.n_batch < ENG_VERIFY_MAX ? m->opts.n_batch : ENG_VERIFY_MAX;
     return m->logits_rows && m->logits_rows < n ? m->logits_rows : n;
 }
