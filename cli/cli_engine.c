@@ -258,6 +258,9 @@ int cli_llm_open(cli_llm_t *l, const char *cmd, cli_eng_t *ce, uint32_t default_
     };
     if (llm_open(&l->h, &c, &err))
         return cli_fail_err(cmd, &err);
+    if (l->h.remote_no_chat)
+        fprintf(stderr, "octet %s: %s lists no \"chat\" capability for its model (no chat template): asking it "
+                        "for plain completions\n", cmd, remote_url(l->rem));
     return 0;
 }
 

@@ -192,7 +192,8 @@ int llm_open(llm_handle_t *h, const llm_conf_t *c, errmsg_t *err)
         g.max_tokens = c->n_predict;
         g.temperature = c->temp;
         g.seed = (long long)(c->sp.seed & INT64_MAX);
-        llm_remote_init(&h->rl, c->remote, &g, c->tmpl_name != NULL, &h->llm);
+        h->remote_no_chat = !c->tmpl_name && remote_model_chat(c->remote, c->model) == 0;
+        llm_remote_init(&h->rl, c->remote, &g, c->tmpl_name != NULL || h->remote_no_chat, &h->llm);
         h->rl.cancel = c->cancel;
         h->n_ctx = c->ask_ctx ? llm_remote_ctx(c->remote) : 0;
         return 0;

@@ -120,7 +120,9 @@ typedef struct llm_conf {
     eng_model_t *draft;   /* local: a draft model for speculation (not owned), or NULL */
     remote_t *remote;     /* else the open remote engine (not owned) */
     /* Local: the chat template (NULL: the model's own; "none": plain
-     * completion). Remote: NULL asks for chat, any name for plain completion
+     * completion). Remote: NULL asks for chat unless the server's /models
+     * says the model cannot chat (no "chat" in its capabilities: octet serve
+     * on a model without a chat template), any name for plain completion
      * (the server applies its own template). */
     const char *tmpl_name;
     const char *model;    /* remote: the model asked for (NULL: the first the server lists) */
@@ -141,6 +143,7 @@ typedef struct llm_handle {
     void *count_ud;
     llm_engine_t el; /* local */
     llm_remote_t rl; /* remote */
+    bool remote_no_chat; /* remote: its /models said the model cannot chat, so replies are completions */
 } llm_handle_t;
 
 /* Set up H (zeroed first) on C's local model or remote engine. 0 or OCT_E*

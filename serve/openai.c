@@ -555,12 +555,20 @@ char *oai_usage_chunk_json(const oai_meta_t *m, uint32_t n_prompt, uint32_t n_ge
     return print_free(root);
 }
 
-char *oai_models_json(const char *model, long long created)
+char *oai_models_json(const char *model, long long created, bool chat)
 {
-    cJSON *root = cJSON_CreateObject(), *data = cJSON_CreateArray(), *m = cJSON_CreateObject();
-    if (!add(root, "object", cJSON_CreateString("list")) || !add(root, "data", data) ||
-        !add(m, "id", cJSON_CreateString(model)) || !add(m, "object", cJSON_CreateString("model")) ||
-        !add(m, "created", cJSON_CreateNumber((double)created)) ||
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_CreateArray(), *m = cJSON_CreateObject(),
+          *caps = cJSON_CreateArray();
+    if (caps) {
+        cJSON_AddItemToArray(caps, cJSON_CreateString("completion"));
+        if (chat)
+            cJSON_AddItemToArray(caps, cJSON_CreateString("chat"));
+    }
+    /* "capabilities" as Ollama lists them: "chat" only with a chat template,
+     * so that a client knows to send a plain completion instead */
+    if (!add(m, "capabilities", caps) || !add(root, "object", cJSON_CreateString("list")) ||
+        !add(root, "data", data) || !add(m, "id", cJSON_CreateString(model)) ||
+        !add(m, "object", cJSON_CreateString("model")) || !add(m, "created", cJSON_CreateNumber((double)created)) ||
         !add(m, "owned_by", cJSON_CreateString("octet"))) {
         cJSON_Delete(m);
         cJSON_Delete(root);

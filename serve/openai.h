@@ -92,8 +92,10 @@ char *oai_response_json(const oai_meta_t *m, const char *text, size_t len, const
 char *oai_chunk_json(const oai_meta_t *m, bool role, const char *text, size_t len, const char *finish);
 /* The extra usage chunk of stream_options.include_usage (choices empty). */
 char *oai_usage_chunk_json(const oai_meta_t *m, uint32_t n_prompt, uint32_t n_gen);
-/* {"object":"list","data":[{"id":MODEL,"object":"model",...}]} */
-char *oai_models_json(const char *model, long long created);
+/* {"object":"list","data":[{"id":MODEL,"object":"model",...,"capabilities":
+ * ["completion","chat"]}]}: "chat" only when CHAT (the model has a chat
+ * template). */
+char *oai_models_json(const char *model, long long created, bool chat);
 
 /* "data: JSON\n\n" (a server-sent event). */
 char *oai_sse_frame(const char *json);

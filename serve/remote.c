@@ -18,6 +18,7 @@ struct remote {
     char *auth; /* "Authorization: Bearer ..." or NULL */
     pthread_mutex_t mu;
     char *model; /* remote_model's answer, under MU */
+    char *models; /* the body of GET /models (remote_model_chat), under MU */
 };
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -65,6 +66,7 @@ void remote_close(remote_t *r)
     free(r->root);
     free(r->auth);
     free(r->model);
+    free(r->models);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -273,6 +275,54 @@ int remote_model(remote_t *r, const char **id, errmsg_t *err)
     free(x.body);
     *id = m;
     return rc;
+}
+
+/* Whether the capabilities array ITEM lists (Ollama's form, also octet
+ * serve's) holds "chat": 1 yes, 0 no, -1 no such array. */
+static int caps_chat(const cJSON *model)
+{
+    const cJSON *caps = cJSON_GetObjectItemCaseSensitive(model, "capabilities"), *c;
+    if (!cJSON_IsArray(caps))
+        return -1;
+    cJSON_ArrayForEach(c, caps)
+        if (cJSON_IsString(c) && !strcmp(c->valuestring, "chat"))
+            return 1;
+    return 0;
+}
+
+int remote_model_chat(remote_t *r, const char *model)
+{
+    pthread_mutex_lock(&r->mu);
+    char *body = r->models ? strdup(r->models) : NULL;
+    pthread_mutex_unlock(&r->mu);
+    if (!body) {
+        char url[2048];
+        remote_result_t res;
+        errmsg_t err = {0};
+        xfer_t x = {.err = &err, .res = &res};
+        snprintf(url, sizeof url, "%s/models", r->base);
+        int rc = perform(r, &x, url, NULL);
+        if (rc || !x.body) {
+            free(x.body);
+            return -1; /* unreachable now: the request itself will say why */
+        }
+        body = x.body;
+        pthread_mutex_lock(&r->mu);
+        if (!r->models)
+            r->models = strdup(body);
+        pthread_mutex_unlock(&r->mu);
+    }
+    cJSON *root = cJSON_Parse(body);
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data"), *m, *pick = NULL;
+    cJSON_ArrayForEach(m, data) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+        if (!pick && (!model || (cJSON_IsString(id) && !strcmp(id->valuestring, model))))
+            pick = m;
+    }
+    int chat = pick ? caps_chat(pick) : -1;
+    cJSON_Delete(root);
+    free(body);
+    return chat;
 }
 
 static int stream_call(remote_t *r, oai_kind_t kind, const chat_msg_t *msgs, size_t n, const char *prompt,

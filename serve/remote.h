@@ -32,6 +32,13 @@ const char *remote_url(const remote_t *r);
  * *ID stays valid until remote_close. */
 int remote_model(remote_t *r, const char **id, errmsg_t *err);
 
+/* Whether MODEL (NULL: the first listed) of GET /models can chat: 1 when
+ * its "capabilities" list "chat", 0 when they leave it out (a model without
+ * a chat template: send it plain completions), -1 when the server does not
+ * say (most servers: assume chat) or cannot be reached now. The list is
+ * fetched once and kept. */
+int remote_model_chat(remote_t *r, const char *model);
+
 /* Receives each piece of streamed text (LEN bytes, not NUL-terminated);
  * nonzero stops the transfer (the call then returns OCT_ECANCELED). */
 typedef int (*remote_text_fn)(void *ud, const char *text, size_t len);

@@ -179,8 +179,13 @@ static void test_shapes_roundtrip(void)
     CHECK(strstr(err.msg, "busy now") != NULL);
     free(j);
     CHECK_EQ_INT(oai_delta_parse("not json", 8, &d, &err), OCT_EFORMAT);
-    j = oai_models_json("tiny", 5);
-    CHECK(j && strstr(j, "\"data\":[{\"id\":\"tiny\",\"object\":\"model\""));
+    j = oai_models_json("tiny", 5, true);
+    CHECKF(j && strstr(j, "\"id\":\"tiny\"") && strstr(j, "\"object\":\"model\"") &&
+               strstr(j, "\"capabilities\":[\"completion\",\"chat\"]"),
+           "%s", j);
+    free(j);
+    j = oai_models_json("base", 5, false);
+    CHECKF(j && strstr(j, "\"capabilities\":[\"completion\"]"), "%s", j);
     free(j);
     char *f = oai_sse_frame("{}");
     CHECK_EQ_STR(f, "data: {}\n\n");
