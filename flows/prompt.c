@@ -43,6 +43,17 @@ char *prompt_user(const char *question, const char *packed)
     return s;
 }
 
+char *prompt_completion(const char *text, const char *packed)
+{
+    if (!packed || !packed[0])
+        return strdup(text);
+    size_t n = strlen(packed) + strlen(text) + 3;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s\n\n%s", packed, text);
+    return s;
+}
+
 /* Format and tokenize the system message, HIST[from..] and the user message. */
 static int encode(const prompt_req_t *r, size_t from, int32_t **ids, size_t *n, errmsg_t *err)
 {

@@ -40,6 +40,12 @@ int prompt_build(const prompt_req_t *r, int32_t **ids, size_t *n, size_t *droppe
  * text; NULL or "" for none). malloc'd; NULL when out of memory. */
 char *prompt_user(const char *question, const char *packed);
 
+/* The text a base model (no chat template) continues for TEXT: PACKED
+ * retrieved code (NULL or "" for none) in front, so the continuation can
+ * use the repository's names, then TEXT as typed. malloc'd; NULL when out
+ * of memory. */
+char *prompt_completion(const char *text, const char *packed);
+
 /* Length of the common prefix of A (NA ids) and B (NB ids). */
 size_t prompt_common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb);
 

@@ -617,7 +617,7 @@ static enum MHD_Result answer_get(req_t *q)
         return respond(q, 200, body_response(b, "application/json"));
     }
     case EP_MODELS:
-        return respond(q, 200, body_response(oai_models_json(s->model_id, s->created, s->tmpl != NULL), "application/json"));
+        return respond(q, 200, body_response(oai_models_json(s->model_id, s->created, s->tmpl && strcmp(chat_tmpl_name(s->tmpl), "none")), "application/json"));
     default: {
         srv_stats_t *st = malloc(sizeof *st);
         if (!st)

@@ -88,7 +88,12 @@ struct tui_runner {
     size_t n_hist, cap_hist;
     uint64_t seed_counter;
     remote_t *rem; /* the remote engine of the preset, or NULL */
+    int mode_said; /* the mode the last notice named: -1 none yet, 0 chat, 1 completion */
 };
+
+/* Stops a continuation at two blank lines: the end of a top-level definition
+ * in most code, where a base model would otherwise go on to write another. */
+static const char *const COMPLETION_STOPS[] = {"\n\n\n"};
 
 static double now_s(void)
 {
@@ -180,6 +185,28 @@ static void set_state(tui_runner_t *r, const char *fmt, ...)
     vsnprintf(r->st.state, sizeof r->st.state, fmt, ap);
     va_end(ap);
     pthread_mutex_unlock(&r->mu);
+}
+
+/* Say once per change which mode the model gets and what to expect of it:
+ * a base model asked a question in words only rambles (issue 15). */
+static void say_mode(tui_runner_t *r, bool completion, const char *model, const char *tmpl)
+{
+    pthread_mutex_lock(&r->mu);
+    r->st.completion = completion;
+    pthread_mutex_unlock(&r->mu);
+    if (r->mode_said == (int)completion)
+        return;
+    r->mode_said = (int)completion;
+    if (completion)
+        postf(r, TUI_EV_NOTICE,
+              "%s has no chat template: completion mode. What you type is continued, not answered: start the "
+              "code (a signature and a docstring or comment) and octet writes the rest; each message stands "
+              "alone. /spec writes a function from a spec, /refactor changes code; for questions in words, load "
+              "an instruction model (/model FILE.gguf)",
+              model);
+    else
+        postf(r, TUI_EV_NOTICE, "%s chats (%s template): ask about your code; the conversation is kept until /clear",
+              model, tmpl);
 }
 
 /* ---- conversation ---------------------------------------------------------- */
@@ -374,6 +401,8 @@ static int remote_name(tui_runner_t *r)
     pthread_mutex_unlock(&r->mu);
     if (rc)
         postf(r, TUI_EV_ERROR, "remote engine %s: %s", remote_url(r->rem), err.msg);
+    else /* the server formats chats itself: only a model it says cannot chat gets completion mode */
+        say_mode(r, remote_model_chat(r->rem, NULL) == 0, id, "the server's");
     return rc;
 }
 
@@ -616,6 +645,7 @@ static void job_use(tui_runner_t *r, job_t *j)
           keep_w ? "reopened" : "loaded", eng_hparams(m)->name, p->name, eng_wfmt_name(ro->wfmt),
           eng_kvfmt_name(ro->kvfmt), ro->n_ctx, eng_backend_name(m), ro->n_threads, ro->n_threads == 1 ? "" : "s",
           now_s() - t0);
+    say_mode(r, !strcmp(chat_tmpl_name(t), "none"), eng_hparams(m)->name, chat_tmpl_name(t));
     load_draft(r, ro);
     refeed_conversation(r);
     post_str(r, TUI_EV_LOADED, "");
@@ -796,7 +826,10 @@ static void send_remote(tui_runner_t *r, job_t *j)
     } else {
         post_str(r, TUI_EV_CONTEXT, "");
     }
-    if (!(content = prompt_user(j->text, packed)) || !(msgs = remote_msgs(r, content, budget, &n_msgs, &dropped))) {
+    bool completion = r->st.completion;
+    if (completion ? !(content = prompt_completion(j->text, packed))
+                   : !(content = prompt_user(j->text, packed)) ||
+                         !(msgs = remote_msgs(r, content, budget, &n_msgs, &dropped))) {
         post_str(r, TUI_EV_ERROR, "out of memory");
         goto done;
     }
@@ -809,6 +842,10 @@ static void send_remote(tui_runner_t *r, job_t *j)
     g.top_p = r->preset.top_p;
     if (r->preset.seed)
         g.seed = (long long)(r->preset.seed & INT64_MAX);
+    if (completion) {
+        g.stops = COMPLETION_STOPS;
+        g.n_stops = sizeof COMPLETION_STOPS / sizeof COMPLETION_STOPS[0];
+    }
     pthread_mutex_lock(&r->mu);
     r->st.generating = true;
     r->st.n_gen = 0;
@@ -822,7 +859,8 @@ static void send_remote(tui_runner_t *r, job_t *j)
         remote_name(r); /* not known yet: the server may have come up since */
     remote_result_t res;
     s.t0 = now_s();
-    int rc = remote_chat(r->rem, msgs, n_msgs, &g, on_remote_text, &s, &r->cancel, &res, &err);
+    int rc = completion ? remote_complete(r->rem, content, &g, on_remote_text, &s, &r->cancel, &res, &err)
+                        : remote_chat(r->rem, msgs, n_msgs, &g, on_remote_text, &s, &r->cancel, &res, &err);
     if (s.oom)
         rc = errmsg_set(&err, OCT_ENOMEM, "out of memory");
     if (s.len > s.shown)
@@ -837,8 +875,10 @@ static void send_remote(tui_runner_t *r, job_t *j)
         post_str(r, TUI_EV_ANSWER_END, "stopped");
         goto done;
     }
-    hist_push(r, CHAT_ROLE_USER, content);
-    hist_push(r, CHAT_ROLE_ASSISTANT, s.text ? s.text : "");
+    if (!completion) {
+        hist_push(r, CHAT_ROLE_USER, content);
+        hist_push(r, CHAT_ROLE_ASSISTANT, s.text ? s.text : "");
+    }
     if (rc && rc != OCT_ECANCELED)
         postf(r, TUI_EV_ERROR, "remote engine: %s", err.msg);
     rstream_speed(&s, rc ? -1 : res.completion_tokens);
@@ -913,6 +953,49 @@ static int chat_prompt(tui_runner_t *r, const job_t *j, char **packed, char **co
     return 0;
 }
 
+/* Completion mode's prompt for J: retrieved code (when the preset
+ * retrieves) in *PACKED, then the text as typed, in *CONTENT and tokenized
+ * into *IDS; no system message and no conversation, which a base model
+ * would only continue. 0, or -1 after posting the error (or with *CANCELED
+ * set on Ctrl-C). */
+static int completion_prompt(tui_runner_t *r, const job_t *j, char **packed, char **content, int32_t **ids,
+                             size_t *n_ids, bool *canceled)
+{
+    errmsg_t err = {0};
+    const tok_t *tok = eng_tokenizer(r->m);
+    uint32_t n_ctx = eng_n_ctx(r->s);
+    size_t budget = n_ctx - answer_reserve(r, n_ctx), own = prompt_count_tokens(j->text, strlen(j->text), (void *)tok);
+    if (r->preset.retrieval && r->rag) {
+        set_state(r, "retrieving");
+        size_t room = own < budget ? (budget - own) / 2 : 0;
+        if (room > r->preset.token_budget)
+            room = r->preset.token_budget;
+        *packed = room >= 32 ? retrieve(r, j->text, (size_t)r->preset.top_k, room) : NULL;
+        if (room < 32)
+            post_str(r, TUI_EV_CONTEXT, "");
+    } else {
+        post_str(r, TUI_EV_CONTEXT, "");
+    }
+    if (atomic_load(&r->cancel)) {
+        *canceled = true;
+        return -1;
+    }
+    if (!(*content = prompt_completion(j->text, *packed))) {
+        post_str(r, TUI_EV_ERROR, "out of memory");
+        return -1;
+    }
+    if (tok_encode(tok, *content, strlen(*content), TOK_ADD_BOS, ids, n_ids, &err)) {
+        postf(r, TUI_EV_ERROR, "%s", err.msg);
+        return -1;
+    }
+    if (*n_ids > budget) {
+        postf(r, TUI_EV_ERROR, "the text has %zu tokens; the context of %u leaves room for %zu before the answer",
+              *n_ids, n_ctx, budget);
+        return -1;
+    }
+    return 0;
+}
+
 /* "; speculation N% accepted, T tokens/pass" when drafts were verified, else "". */
 static void spec_figures(uint32_t n_drafted, double accept_rate, double tok_per_pass, char *buf, size_t n)
 {
@@ -968,7 +1051,9 @@ static void job_send(tui_runner_t *r, job_t *j)
         post_str(r, TUI_EV_ERROR, "no model loaded: give one with /model FILE.gguf (or start octet with -m FILE)");
         goto done;
     }
-    if (chat_prompt(r, j, &packed, &content, &ids, &n_ids, &canceled))
+    bool completion = r->st.completion;
+    if (completion ? completion_prompt(r, j, &packed, &content, &ids, &n_ids, &canceled)
+                   : chat_prompt(r, j, &packed, &content, &ids, &n_ids, &canceled))
         goto done;
     size_t have = prompt_common_prefix(eng_tokens(r->s), eng_pos(r->s), ids, n_ids);
     set_state(r, "prefill %zu tokens (%zu reused)", n_ids - have, have);
@@ -981,6 +1066,10 @@ static void job_send(tui_runner_t *r, job_t *j)
                                          ++r->seed_counter * 0x9E3779B97F4A7C15ull;
     p.max_tokens = (long)r->preset.max_new_tokens;
     p.heal = r->heal;
+    if (completion) {
+        p.stops = COMPLETION_STOPS;
+        p.n_stops = sizeof COMPLETION_STOPS / sizeof COMPLETION_STOPS[0];
+    }
     /* lookup drafts from the prompt: the retrieved code and the conversation, which answers quote */
     p.speculate = r->speculate;
     p.spec.draft = r->ds;
@@ -1003,8 +1092,10 @@ static void job_send(tui_runner_t *r, job_t *j)
     if (g.stop == GEN_STOP_CONTEXT)
         postf(r, TUI_EV_NOTICE, "the context of %u tokens is full: answer cut (use /clear or a preset with a "
                                 "larger context)", eng_n_ctx(r->s));
-    hist_push(r, CHAT_ROLE_USER, content);
-    hist_push(r, CHAT_ROLE_ASSISTANT, g.text);
+    if (!completion) { /* each continuation stands alone */
+        hist_push(r, CHAT_ROLE_USER, content);
+        hist_push(r, CHAT_ROLE_ASSISTANT, g.text);
+    }
     {
         char spec[64];
         spec_figures((uint32_t)g.n_drafted, g.accept_rate, g.tok_per_pass, spec, sizeof spec);
@@ -1474,6 +1565,8 @@ int tui_runner_new(tui_runner_t **out, const tui_runner_cfg_t *cfg, errmsg_t *er
 {
     *out = NULL;
     tui_runner_t *r = calloc(1, sizeof *r);
+    if (r)
+        r->mode_said = -1;
     if (!r)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     r->rag = cfg->rag;

@@ -109,6 +109,8 @@ typedef struct tui_runner_status {
     char model[128];  /* the model's name */
     char preset[PRESET_NAME_MAX];
     bool gpu;         /* the model runs on a GPU */
+    bool completion;  /* the model has no chat template (a base model): what is typed is continued, not
+                       * answered (completion mode) */
     double tok_s;     /* decode speed of the current or last answer */
     uint32_t n_gen;   /* tokens of the current or last answer */
     /* speculative decoding in the current or last answer (local engine) */

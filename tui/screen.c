@@ -228,7 +228,8 @@ static void draw_input(tui_app_t *a, int top, int rows, int w, int *cy, int *cx)
                  tui_pending_active(&a->pending) ? "y: apply the patch above \u00b7 n: discard it"
                  : a->save_path                  ? "y: replace the file \u00b7 n: keep it"
                  : a->st.generating              ? "answering... (Ctrl-C stops it)"
-                                                 : "Ask about your code; /help lists commands",
+                 : a->st.completion ? "Start some code (a signature, a docstring) for octet to continue; /help lists commands"
+                                    : "Ask about your code; /help lists commands",
                  TUI_C_DIM, w - 2, 0);
     }
     input_ctx_t c = {top, first, rows, 2, w - 2};
@@ -268,6 +269,10 @@ static void draw_status(tui_app_t *a, int y, int w)
         if (st->n_drafted) { /* speculative decoding: drafts accepted, tokens per forward pass */
             snprintf(sp, sizeof sp, "  spec %.0f%% %.1f/pass", 100.0 * st->accept_rate, st->tok_per_pass);
             tui_cells_add(&c, sp, strlen(sp), TUI_C_STATUS, 0);
+        }
+        if (st->loaded) { /* what the model does with a message: answer it, or continue it */
+            snprintf(sp, sizeof sp, "  %s", st->completion ? "completion" : "chat");
+            tui_cells_add(&c, sp, strlen(sp), TUI_C_STATUS_KEY, 0);
         }
         snprintf(buf, sizeof buf, "  %s", st->busy ? st->state : "idle");
         tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS, 0);

@@ -97,6 +97,14 @@ static void test_prompt(void)
     u = prompt_user("why?", "");
     CHECK_EQ_STR(u, "why?");
     free(u);
+    /* completion mode: the code first, then the text exactly as typed (no
+     * instruction around it, its trailing newline kept for token healing) */
+    u = prompt_completion("def fib(n):\n", "a.py:1-2\n```python\nx = 1\n```\n");
+    CHECK_EQ_STR(u, "a.py:1-2\n```python\nx = 1\n```\n\n\ndef fib(n):\n");
+    free(u);
+    u = prompt_completion("int main(", NULL);
+    CHECK_EQ_STR(u, "int main(");
+    free(u);
 }
 
 int main(void)
