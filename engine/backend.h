@@ -133,6 +133,13 @@ typedef struct be_ops {
      * descending then index ascending (NaN ranks lowest), so that only they
      * cross to the host. NULL when the host may as well read all of X. */
     int (*topk)(be_t *be, const be_buf_t *x, int n, int k, int32_t *ids, float *vals, errmsg_t *err);
+    /* mat_new for a matrix only embed reads (untied token embeddings): one
+     * row per token, so the backend may keep it in memory its device reads
+     * in place without holding it (CUDA: mapped pinned host memory), which
+     * frees those bytes of device memory; mat_bytes then counts only what
+     * the device holds. NULL: mat_new. */
+    int (*mat_new_lookup)(be_t *be, be_mat_t **out, be_wfmt_t fmt, be_src_t src, const void *data, int rows,
+                          int cols, const float *col_scale, errmsg_t *err);
 
     /* A pass of several tokens gives each the logits a pass of that token
      * alone would, bit for bit. Speculative decoding verifies drafts in one

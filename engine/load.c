@@ -112,8 +112,8 @@ static be_wfmt_t pick_wfmt(eng_wfmt_t w, be_src_t src, bool scaled)
 
 /* Upload the rows of PARTS stacked into one matrix. Parts of one type are
  * concatenated as stored; mixed types or row scaling go through f32. */
-static int upload_matrix(eng_model_t *M, const mat_part_t *parts, int n_parts, const float *col_scale,
-                         be_mat_t **out, errmsg_t *err)
+static int upload_matrix_as(eng_model_t *M, const mat_part_t *parts, int n_parts, const float *col_scale,
+                            bool lookup, be_mat_t **out, errmsg_t *err)
 {
     uint64_t cols = parts[0].t->ne[0], rows = 0;
     bool same = true, row_scaled = false;
@@ -162,11 +162,19 @@ static int upload_matrix(eng_model_t *M, const mat_part_t *parts, int n_parts, c
         data = c;
     }
     be_wfmt_t fmt = pick_wfmt(M->opts.wfmt, src, col_scale != NULL);
-    int rc = M->be->ops->mat_new(M->be, out, fmt, src, data, (int)rows, (int)cols, col_scale, err);
+    const be_ops_t *o = M->be->ops;
+    int rc = (lookup && o->mat_new_lookup ? o->mat_new_lookup : o->mat_new)(M->be, out, fmt, src, data, (int)rows,
+                                                                           (int)cols, col_scale, err);
     free(tmp);
     if (rc == 0)
         M->weight_bytes += M->be->ops->mat_bytes(M->be, *out);
     return rc;
+}
+
+static int upload_matrix(eng_model_t *M, const mat_part_t *parts, int n_parts, const float *col_scale,
+                         be_mat_t **out, errmsg_t *err)
+{
+    return upload_matrix_as(M, parts, n_parts, col_scale, false, out, err);
 }
 
 /* A vector (norm weight, bias; several concatenated) as an f32 buffer,
@@ -321,9 +329,12 @@ int eng_load_weights(eng_model_t *M, errmsg_t *err)
     if (!M->L)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     mat_part_t emb = {M->md->tok_embd, NULL};
-    if ((rc = upload_matrix(M, &emb, 1, NULL, &M->tok_embd, err)))
+    bool tied = hp->tied_embeddings || M->md->output == M->md->tok_embd;
+    /* untied, the table is only looked up, a row a token: a GPU backend
+     * need not hold it (7B shape: 545 MB of device memory) */
+    if ((rc = upload_matrix_as(M, &emb, 1, NULL, !tied, &M->tok_embd, err)))
         return rc;
-    if (hp->tied_embeddings || M->md->output == M->md->tok_embd) {
+    if (tied) {
         M->output = M->tok_embd;
     } else {
         mat_part_t out = {M->md->output, NULL};

@@ -413,8 +413,8 @@ static int cu_buf_get(be_t *be, const be_buf_t *bf, size_t off, float *dst, size
     return e == cudaSuccess ? 0 : cu_fail(err, e, "copying from the GPU");
 }
 
-static int cu_mat_new(be_t *be, be_mat_t **out, be_wfmt_t fmt, be_src_t src, const void *data, int rows, int cols,
-                      const float *col_scale, errmsg_t *err)
+static int mat_new_in(be_t *be, be_mat_t **out, be_wfmt_t fmt, be_src_t src, const void *data, int rows, int cols,
+                      const float *col_scale, bool in_host, errmsg_t *err)
 {
     cuda_be_t *b = cb(be);
     if (rows <= 0 || cols <= 0)
@@ -427,7 +427,8 @@ static int cu_mat_new(be_t *be, be_mat_t **out, be_wfmt_t fmt, be_src_t src, con
     be_mat_t *m = (be_mat_t *)calloc(1, sizeof *m);
     if (!m)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
-    int rc = cu_mat_upload(&m->m, fmt, src, data, rows, cols, col_scale, b->staging, STAGING_BYTES, b->st, err);
+    int rc = cu_mat_upload(&m->m, fmt, src, data, rows, cols, col_scale, in_host, b->staging, STAGING_BYTES, b->st,
+                           err);
     if (rc) {
         free(m);
         return rc;
@@ -440,6 +441,22 @@ static int cu_mat_new(be_t *be, be_mat_t **out, be_wfmt_t fmt, be_src_t src, con
     b->any_q8 = b->any_q8 || fmt == BE_W_Q8_0;
     *out = m;
     return 0;
+}
+
+static int cu_mat_new(be_t *be, be_mat_t **out, be_wfmt_t fmt, be_src_t src, const void *data, int rows, int cols,
+                      const float *col_scale, errmsg_t *err)
+{
+    return mat_new_in(be, out, fmt, src, data, rows, cols, col_scale, false, err);
+}
+
+/* The untied token embeddings: read one row per token (a few KB a step over
+ * the bus), so they stay in host memory and free the device's (545 MB on
+ * the 7B shape). OCTET_CUDA_EMBED_HOST=0 keeps them on the device. */
+static int cu_mat_new_lookup(be_t *be, be_mat_t **out, be_wfmt_t fmt, be_src_t src, const void *data, int rows,
+                             int cols, const float *col_scale, errmsg_t *err)
+{
+    const char *env = getenv("OCTET_CUDA_EMBED_HOST");
+    return mat_new_in(be, out, fmt, src, data, rows, cols, col_scale, !(env && !strcmp(env, "0")), err);
 }
 
 static void cu_mat_free(be_t *be, be_mat_t *m)
@@ -1133,6 +1150,7 @@ static be_ops_t make_ops(void)
     o.buf_set = cu_buf_set;
     o.buf_get = cu_buf_get;
     o.mat_new = cu_mat_new;
+    o.mat_new_lookup = cu_mat_new_lookup;
     o.mat_free = cu_mat_free;
     o.mat_bytes = cu_mat_bytes;
     o.kv_new = cu_kv_new;

@@ -101,7 +101,7 @@ __global__ void convert_rows(be_src_t src, const uint8_t *in, size_t srow, int c
 }
 
 int cu_mat_upload(cu_mat_t *m, be_wfmt_t fmt, be_src_t src, const void *data, int rows, int cols,
-                  const float *col_scale, void *staging, size_t staging_bytes, cudaStream_t st,
+                  const float *col_scale, bool in_host, void *staging, size_t staging_bytes, cudaStream_t st,
                   errmsg_t *err)
 {
     memset(m, 0, sizeof *m);
@@ -119,8 +119,19 @@ int cu_mat_upload(cu_mat_t *m, be_wfmt_t fmt, be_src_t src, const void *data, in
         return errmsg_set(err, OCT_EUNSUPPORTED, "a matrix row of %zu bytes exceeds the upload buffer", srow);
     float *d_cs = NULL;
     int rc;
-    if ((rc = cu_alloc(&m->w, n * esz, "a weight matrix", err)))
+    if (in_host) {
+        cudaError_t e = cudaHostAlloc(&m->host, n * esz, cudaHostAllocMapped);
+        if (e == cudaSuccess)
+            e = cudaHostGetDevicePointer(&m->w, m->host, 0);
+        if (e != cudaSuccess) {
+            cudaGetLastError(); /* not sticky: clear it */
+            rc = errmsg_set(err, OCT_ENOMEM, "cannot map %zu bytes of pinned host memory for a lookup table: %s",
+                            n * esz, cudaGetErrorString(e));
+            goto fail;
+        }
+    } else if ((rc = cu_alloc(&m->w, n * esz, "a weight matrix", err))) {
         goto fail;
+    }
     if (fmt == BE_W_INT8 && (rc = cu_alloc((void **)&m->rs, (size_t)rows * sizeof(float), "row scales", err)))
         goto fail;
     if (fmt == BE_W_Q8_0 &&
@@ -151,7 +162,8 @@ int cu_mat_upload(cu_mat_t *m, be_wfmt_t fmt, be_src_t src, const void *data, in
         }
     }
     cudaFree(d_cs);
-    m->bytes = n * esz + (m->rs ? (size_t)rows * 4 : 0) + (m->bs ? (size_t)rows * (cols / CU_QK) * 2 : 0);
+    m->bytes = (m->host ? 0 : n * esz) + (m->rs ? (size_t)rows * 4 : 0) +
+               (m->bs ? (size_t)rows * (cols / CU_QK) * 2 : 0);
     return 0;
 fail:
     cudaFree(d_cs);
@@ -161,7 +173,11 @@ fail:
 
 void cu_mat_release(cu_mat_t *m)
 {
-    cudaFree(m->w);
+    if (m->host)
+        cudaFreeHost(m->host);
+    else
+        cudaFree(m->w);
+    m->host = NULL;
     cudaFree(m->rs);
     cudaFree(m->bs);
     m->w = NULL;

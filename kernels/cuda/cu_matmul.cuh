@@ -21,10 +21,11 @@
 typedef struct cu_mat {
     be_wfmt_t fmt;
     int rows, cols;
-    void *w;    /* rows x cols: float, __half or int8_t (INT8 and Q8_0 quants) */
+    void *w;    /* rows x cols: float, __half or int8_t (INT8 and Q8_0 quants); device address */
+    void *host; /* not NULL: W lives in mapped pinned host memory (this is it), read in place */
     float *rs;  /* INT8: one scale per row */
     __half *bs; /* Q8_0: rows x cols/32 block scales */
-    uint64_t bytes;
+    uint64_t bytes; /* device memory held */
 } cu_mat_t;
 
 /* Work space of the products, sized by cu_mm_reserve for the largest batch
@@ -52,9 +53,11 @@ typedef struct cu_mm {
 /* Convert ROWS x COLS of SRC (host memory, GGUF layout) into M in format
  * FMT, through STAGING (device memory of STAGING_BYTES, at least one
  * source row). COL_SCALE (host, COLS floats) or NULL multiplies column j
- * first. Synchronous; returns 0 or an OCT_E* code. */
+ * first. IN_HOST: the converted values go to mapped pinned host memory
+ * that kernels read in place (a matrix only looked up a row at a time),
+ * the scales still to the device. Synchronous; returns 0 or an OCT_E* code. */
 int cu_mat_upload(cu_mat_t *m, be_wfmt_t fmt, be_src_t src, const void *data, int rows, int cols,
-                  const float *col_scale, void *staging, size_t staging_bytes, cudaStream_t st,
+                  const float *col_scale, bool in_host, void *staging, size_t staging_bytes, cudaStream_t st,
                   errmsg_t *err);
 void cu_mat_release(cu_mat_t *m);
 /* Bytes one source row of SRC with COLS columns takes. */
