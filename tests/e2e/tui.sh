@@ -312,7 +312,7 @@ check "a bad type: the error at the field it names" "inputs\[0\]\.type: unknown 
 check "the form stays open for the correction" '/spec: a function from a spec'
 keys Escape
 check "Esc closes the form" 'spec form closed'
-if wait_for 'a function from a spec' 1; then t_fail "the form is gone after Esc" "$(cat "$SCREEN")"; else
+if wait_for '/spec: a function from a spec' 1; then t_fail "the form is gone after Esc" "$(cat "$SCREEN")"; else
     t_ok "the form is gone after Esc"; fi
 type_line "/spec"
 check "/spec opens the form again with what was typed" 'n: integer'

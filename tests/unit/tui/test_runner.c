@@ -376,12 +376,17 @@ static void test_runner_flows(void)
  * token, as with octet --no-spec; the figures reach the status bar. */
 static void test_runner_speculation(void)
 {
+    /* the embedded model has no chat template: completion mode, each text
+     * continued on its own; the second starts with the first (its KV cache
+     * reused) and asks for a near copy of the function (what lookup drafts) */
+#define FN "def total_price(items, tax_rate):\n    subtotal = 0\n    for item in items:\n" \
+           "        subtotal += item.price * item.quantity\n    tax = subtotal * tax_rate\n" \
+           "    return subtotal + tax\n"
     static const char *const turns[] = {
-        "Rename total_price to order_total:\n\ndef total_price(items, tax_rate):\n    subtotal = 0\n"
-        "    for item in items:\n        subtotal += item.price * item.quantity\n"
-        "    tax = subtotal * tax_rate\n    return subtotal + tax\n",
-        "And again, with the tax rate named rate.",
+        FN,
+        FN "\n\ndef order_total(items, tax_rate):\n    subtotal = 0\n",
     };
+#undef FN
     char answers[2][2][4096];
     tui_runner_status_t st[2];
     for (int spec = 0; spec < 2; spec++) {
