@@ -425,6 +425,8 @@ static unsigned char ftext_style(const ftext_t *f)
  * of a final newline. */
 static int ftext_splice(ftext_t *f, size_t at, size_t n, char **new, size_t n_new)
 {
+    if (!n && !n_new)
+        return 0; /* nothing in, nothing out (and an empty file has no arrays yet) */
     unsigned char style = ftext_style(f);
     bool open_end = n && at + n == f->l.n && f->eol[at + n - 1] == EOL_NONE;
     if (!n && at == f->l.n && at && f->eol[at - 1] == EOL_NONE)
@@ -761,14 +763,13 @@ static int file_diff(const char *path, const char *old, size_t old_len, const ch
     /* the hunks are libgit2's; the header is octet's (no index line, whose
      * mode would ask the apply to change the file's mode) */
     const char *h = buf.ptr && !strncmp(buf.ptr, "@@", 2) ? buf.ptr : buf.ptr ? strstr(buf.ptr, "\n@@") : NULL;
-    if (h) {
-        h += *h == '\n';
+    if (h || !old) {
         sb_addf(out, "diff --git a/%s b/%s\n", path, path);
-        if (old)
-            sb_addf(out, "--- a/%s\n", path);
-        else
-            sb_add(out, "new file mode 100644\n--- /dev/null\n");
-        sb_addf(out, "+++ b/%s\n%s", path, h);
+        if (!old)
+            sb_add(out, "new file mode 100644\n");
+        /* an empty new file has no hunk: its ---/+++ lines alone (libgit2 parses no header-only file) */
+        sb_addf(out, "--- %s%s\n+++ b/%s\n%s", old ? "a/" : "", old ? path : "/dev/null", path,
+                h ? h + (*h == '\n') : "");
     }
     git_buf_dispose(&buf);
     git_patch_free(gp);

@@ -164,6 +164,7 @@ static void test_match(void)
                  "<error: e.txt: block 1 (line 2), n.py: the file does not exist (only a block with an empty SEARCH "
                  "creates one)>");
     CHECK_EQ_STR(edit("n.py\n<<<<<<< SEARCH\n=======\nprint(1)\n>>>>>>> REPLACE\n", "n.py", NULL, NULL), "print(1)\n");
+    CHECK_EQ_STR(edit("e\n<<<<<<< SEARCH\n=======\n>>>>>>> REPLACE\n", "e", NULL, NULL), ""); /* an empty file */
     /* blocks apply in order, each to what the ones before left; an empty SEARCH on an existing file appends */
     CHECK_EQ_STR(edit("n.py\n<<<<<<< SEARCH\n=======\na = 1\n>>>>>>> REPLACE\nn.py\n<<<<<<< SEARCH\na = 1\n=======\n"
                       "a = 2\n>>>>>>> REPLACE\nn.py\n<<<<<<< SEARCH\n=======\nb = 3\n>>>>>>> REPLACE\n", "n.py", NULL, &notes),
@@ -265,6 +266,11 @@ static void test_work_tree(void)
     CHECK(patch_undo(g_repo, false, NULL, &err) == 0 && patch_undo(g_repo, false, NULL, &err) == 0);
     CHECK(repo_clean());
     CHECK_EQ_STR(get("new/dir/n.py"), "<absent>");
+    /* an empty new file: a diff of its header alone */
+    CHECKF(apply("e/empty.txt\n<<<<<<< SEARCH\n=======\n>>>>>>> REPLACE\n", &notes, &err) == 0, "%s", err.msg);
+    CHECK_EQ_STR(get("e/empty.txt"), "");
+    CHECKF(patch_undo(g_repo, false, NULL, &err) == 0, "%s", err.msg);
+    CHECKF(repo_clean(), "%s", get("e/empty.txt"));
 
     /* refusals change nothing: a block made ambiguous by the one before it, one that matches nowhere */
     CHECK_EQ_INT(apply("lib/w.txt\n<<<<<<< SEARCH\na\n=======\nA\n>>>>>>> REPLACE\n"
