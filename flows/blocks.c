@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,10 @@
 #include "sb.h"
 
 #define BLOCKS_MAX_PATH 4096
+/* Bounds that keep hostile input from taking minutes: files one set of
+ * blocks may edit, and line comparisons spent looking for one SEARCH. */
+#define BLOCKS_MAX_FILES 4096
+#define BLOCKS_MAX_COMPARES 200000000UL
 
 /* ---- lines ------------------------------------------------------------------ */
 
@@ -80,6 +85,7 @@ static void snip(char *dst, size_t cap, const char *s)
 
 typedef struct block {
     char *path;
+    size_t file;        /* its path's index in blocks_t.files */
     size_t index, line; /* its number in the source and the line of its <<<<<<< SEARCH, from 1 */
     strv_t search, repl;
 } block_t;
@@ -87,7 +93,7 @@ typedef struct block {
 struct blocks {
     char *source;
     block_t *v;
-    size_t n;
+    size_t n, cap;
     strv_t files;
 };
 
@@ -287,10 +293,14 @@ int blocks_parse(blocks_t **out, const char *text, size_t len, const char *sourc
         }
         if (m != M_SEARCH)
             continue;
-        block_t *nv = realloc(b->v, (b->n + 1) * sizeof *nv);
-        if (!nv)
-            goto fail;
-        b->v = nv;
+        if (b->n == b->cap) {
+            size_t cap = b->cap ? 2 * b->cap : 16;
+            block_t *nv = realloc(b->v, cap * sizeof *nv);
+            if (!nv)
+                goto fail;
+            b->v = nv;
+            b->cap = cap;
+        }
         block_t *k = &b->v[b->n];
         memset(k, 0, sizeof *k);
         k->index = b->n + 1;
@@ -326,10 +336,16 @@ int blocks_parse(blocks_t **out, const char *text, size_t len, const char *sourc
                                                         "(truncated?)", b->source, k->index, k->line);
             goto fail;
         }
-        bool seen = false;
-        for (size_t f = 0; f < b->files.n && !seen; f++)
-            seen = !strcmp(b->files.v[f], k->path);
-        if (!seen && strv_push(&b->files, k->path, strlen(k->path)))
+        /* most blocks edit the file of the block before */
+        k->file = b->n > 1 && !strcmp(b->v[b->n - 2].path, k->path) ? b->v[b->n - 2].file : 0;
+        while (k->file < b->files.n && strcmp(b->files.v[k->file], k->path))
+            k->file++;
+        if (k->file == b->files.n && b->files.n == BLOCKS_MAX_FILES) {
+            rc = errmsg_set(err, OCT_EFORMAT, "%s: block %zu (line %zu): more than %d files; refused", b->source,
+                            k->index, k->line, BLOCKS_MAX_FILES);
+            goto fail;
+        }
+        if (k->file == b->files.n && strv_push(&b->files, k->path, strlen(k->path)))
             goto fail;
         i = j;
         from = j + 1;
@@ -449,11 +465,15 @@ static int ftext_splice(ftext_t *f, size_t at, size_t n, char **new, size_t n_ne
 }
 
 /* Whether the N lines S are lines [AT, AT+N) of F exactly. */
-static bool exact_at(const ftext_t *f, size_t at, char *const *s, size_t n)
+/* Whether the N lines S are lines [AT, AT+N) of F exactly; *SPENT counts
+ * the lines compared. */
+static bool exact_at(const ftext_t *f, size_t at, char *const *s, size_t n, size_t *spent)
 {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        ++*spent;
         if (strcmp(f->l.v[at + i], s[i]))
             return false;
+    }
     return true;
 }
 
@@ -467,10 +487,11 @@ typedef struct indent {
 
 /* Whether the N lines S are lines [AT, AT+N) of F once one uniform
  * difference of leading blanks is allowed (blank lines match blank lines). */
-static bool indent_at(const ftext_t *f, size_t at, char *const *s, size_t n, indent_t *ind)
+static bool indent_at(const ftext_t *f, size_t at, char *const *s, size_t n, indent_t *ind, size_t *spent)
 {
     bool have = false;
     for (size_t i = 0; i < n; i++) {
+        ++*spent;
         const char *fl = f->l.v[at + i], *sl = s[i];
         bool fb = blank(fl), sb = blank(sl);
         if (fb || sb) {
@@ -496,17 +517,21 @@ static bool indent_at(const ftext_t *f, size_t at, char *const *s, size_t n, ind
 }
 
 /* Where S (N lines) is in F, exactly (LOOSE false) or modulo indentation:
- * how many places, the first two in AT. */
-static size_t find(const ftext_t *f, char *const *s, size_t n, bool loose, size_t at[2])
+ * how many places, the first two in AT; SIZE_MAX when *SPENT went past
+ * BLOCKS_MAX_COMPARES. */
+static size_t find(const ftext_t *f, char *const *s, size_t n, bool loose, size_t at[2], size_t *spent)
 {
     size_t count = 0;
     indent_t ind;
-    for (size_t p = 0; p + n <= f->l.n; p++)
-        if (loose ? indent_at(f, p, s, n, &ind) : exact_at(f, p, s, n)) {
+    for (size_t p = 0; p + n <= f->l.n; p++) {
+        if (*spent > BLOCKS_MAX_COMPARES)
+            return SIZE_MAX;
+        if (loose ? indent_at(f, p, s, n, &ind, spent) : exact_at(f, p, s, n, spent)) {
             if (count < 2)
                 at[count] = p;
             count++;
         }
+    }
     return count;
 }
 
@@ -525,13 +550,14 @@ static bool same_trimmed(const char *a, const char *b)
 
 /* For a SEARCH found nowhere: the place where most of its first lines are
  * (blanks around lines ignored), said in a clause for the message. */
-static void closest(const ftext_t *f, char *const *s, size_t n, char *buf, size_t size)
+static void closest(const ftext_t *f, char *const *s, size_t n, char *buf, size_t size, size_t spent)
 {
     size_t best = 0, best_at = 0;
-    for (size_t p = 0; p < f->l.n; p++) {
+    for (size_t p = 0; p < f->l.n && spent <= BLOCKS_MAX_COMPARES; p++) {
         size_t k = 0;
         while (k < n && p + k < f->l.n && same_trimmed(f->l.v[p + k], s[k]))
             k++;
+        spent += k + 1;
         if (k > best) {
             best = k;
             best_at = p;
@@ -539,7 +565,9 @@ static void closest(const ftext_t *f, char *const *s, size_t n, char *buf, size_
     }
     char sn[64];
     snip(sn, sizeof sn, s[0]);
-    if (!best)
+    if (!best && spent > BLOCKS_MAX_COMPARES)
+        snprintf(buf, size, "the file is too long to say where they come closest");
+    else if (!best)
         snprintf(buf, size, "not even its first line ('%s') is in the file", sn);
     else if (best == n)
         snprintf(buf, size, "its lines are at line %zu but indented unevenly or with other trailing blanks",
@@ -606,10 +634,14 @@ static int apply_block(const blocks_t *b, const block_t *k, ftext_t *f, bool *ex
     indent_t ind, *use = NULL;
     if (!empty) {
         n = k->search.n;
-        size_t c = find(f, k->search.v, n, false, pos);
+        size_t spent = 0, c = find(f, k->search.v, n, false, pos, &spent);
         bool loose = c == 0;
         if (loose)
-            c = find(f, k->search.v, n, true, pos);
+            c = find(f, k->search.v, n, true, pos, &spent);
+        if (c == SIZE_MAX)
+            return errmsg_set(err, OCT_EINVAL, "%s: looking for its %zu SEARCH lines among the file's %zu takes too "
+                                               "long; refused (make SEARCH shorter, or its first lines rarer)", where,
+                              n, f->l.n);
         if (c > 1)
             return errmsg_set(err, OCT_EINVAL, "%s: its SEARCH lines are%s at line %zu and at line %zu%s; refusing "
                                                "to guess (add lines to SEARCH to make it unique)", where,
@@ -617,13 +649,13 @@ static int apply_block(const blocks_t *b, const block_t *k, ftext_t *f, bool *ex
                               c > 2 ? " (and elsewhere)" : "");
         if (c == 0) {
             char why[256];
-            closest(f, k->search.v, n, why, sizeof why);
+            closest(f, k->search.v, n, why, sizeof why, spent);
             return errmsg_set(err, OCT_EINVAL, "%s: its SEARCH lines are not in the file, not even modulo "
                                                "indentation (%s)", where, why);
         }
         at = pos[0];
         if (loose) {
-            indent_at(f, at, k->search.v, n, &ind);
+            indent_at(f, at, k->search.v, n, &ind, &spent);
             use = &ind;
             char d[64];
             describe(&ind, d, sizeof d);
@@ -671,8 +703,11 @@ int blocks_edit(const blocks_t *b, const char *path, const char *old, size_t old
         rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
         goto done;
     }
+    size_t file = 0;
+    while (file < b->files.n && strcmp(b->files.v[file], path))
+        file++;
     for (size_t i = 0; i < b->n; i++)
-        if (!strcmp(b->v[i].path, path) && (rc = apply_block(b, &b->v[i], &f, &exists, &nb, err)))
+        if (b->v[i].file == file && (rc = apply_block(b, &b->v[i], &f, &exists, &nb, err)))
             goto done;
     if (!exists)
         goto done;

@@ -183,6 +183,31 @@ static void test_match(void)
     blocks_free(b);
 }
 
+/* Hostile input takes bounded time: a SEARCH whose lines nearly match at
+ * every place of a long file is refused once the comparisons run out. */
+static void test_bounded(void)
+{
+    size_t n_file = 200000, n_search = 3000;
+    char *file = malloc(2 * n_file + 1), *text = malloc(2 * n_search + 64);
+    if (!file || !text) {
+        free(file);
+        free(text);
+        CHECK(!"out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n_file; i++)
+        memcpy(file + 2 * i, "a\n", 2);
+    file[2 * n_file] = '\0';
+    char *t = text + sprintf(text, "big.txt\n<<<<<<< SEARCH\n");
+    for (size_t i = 0; i < n_search; i++)
+        t += sprintf(t, "a\n");
+    sprintf(t, "b\n=======\n>>>>>>> REPLACE\n");
+    CHECK(!strncmp(edit(text, "big.txt", file, NULL), "<error: e.txt: block 1 (line 2), big.txt: looking for its 3001 "
+                                                      "SEARCH lines among the file's 200000 takes too long; refused", 114));
+    free(file);
+    free(text);
+}
+
 static void test_line_ends(void)
 {
     /* a CRLF file keeps CRLF, on the new lines too, whatever the blocks' own ends */
@@ -308,6 +333,7 @@ int main(void)
     TEST_RUN(test_parse);
     TEST_RUN(test_malformed);
     TEST_RUN(test_match);
+    TEST_RUN(test_bounded);
     TEST_RUN(test_line_ends);
     TEST_RUN(test_work_tree);
     TEST_END();
