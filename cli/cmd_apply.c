@@ -1,12 +1,14 @@
-/* cmd_apply.c - `octet apply`: apply a unified diff to the git working tree
- * after checking it, showing it and asking for confirmation; all files or
- * none, with an undo record for `octet undo`. */
+/* cmd_apply.c - `octet apply`: apply a unified diff, or search/replace
+ * blocks turned into one, to the git working tree after checking it,
+ * showing it and asking for confirmation; all files or none, with an undo
+ * record for `octet undo`. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "blocks.h"
 #include "cli.h"
 #include "config.h"
 #include "patch.h"
@@ -19,13 +21,18 @@ static const char USAGE[] =
     "plain one (diff -u, diff -ru DIR1 DIR2, --- a/x +++ b/x without diff --git lines).\n"
     "A hunk whose lines moved is found by its context near its stated line (exact, then\n"
     "ignoring trailing blanks, anywhere in the file; the move is reported); a hunk that\n"
-    "matches at two places equally near, or nowhere, is refused. The patch is checked\n"
+    "matches at two places equally near, or nowhere, is refused.\n"
+    "A file with <<<<<<< SEARCH lines holds search/replace blocks instead (a path, then\n"
+    "<<<<<<< SEARCH, lines of the file, =======, their replacement, >>>>>>> REPLACE): each\n"
+    "SEARCH must be in its file once, exactly or with another indentation (the replacement\n"
+    "is then re-indented); an empty SEARCH creates a new file. They become a diff.\n"
+    "The patch is checked\n"
     "against the working tree (every hunk must apply) and refused when a file it\n"
     "touches has changes that are not committed; then it is shown and,\n"
     "after confirmation, applied to all files or to none. What it changed is recorded\n"
     "so that 'octet undo' restores the previous contents.\n"
     "\n"
-    "  --patch FILE   the diff, a regular file of at most 64 MiB ('-': standard input, which\n"
+    "  --patch FILE   the diff or blocks, a regular file of at most 64 MiB ('-': standard input, which\n"
     "                 then needs --yes)\n"
     "  -y, --yes      apply without asking (needed when standard input is not a terminal)\n"
     "  --force        apply even to files with uncommitted changes\n"
@@ -101,6 +108,7 @@ int cmd_apply(int argc, char **argv)
     char *text = NULL, *shown = NULL, *summary = NULL, *record = NULL, *norm = NULL, *notes = NULL;
     size_t len = 0;
     patch_t *p = NULL;
+    blocks_t *bl = NULL;
     errmsg_t err = {0};
     int rc;
     if (!from_stdin && cli_check_regular(patch_path, &err))
@@ -117,7 +125,18 @@ int cmd_apply(int argc, char **argv)
     }
     const char *src = from_stdin ? "stdin" : patch_path;
     bool git_format = strstr(text, "diff --git ") != NULL;
-    if (!git_format || patch_parse(&p, text, len, src, &err) == 0) {
+    if (blocks_detect(text, len)) {
+        /* search/replace blocks: made into a diff of the work tree, then checked as any patch */
+        if (blocks_parse(&bl, text, len, src, &err) || blocks_diff(bl, repo, &norm, &notes, &err) ||
+            patch_parse(&p, norm, strlen(norm), src, &err) || patch_check(p, repo, force, &err)) {
+            rc = cli_fail("apply", "%s; nothing was changed", err.msg);
+            goto done;
+        }
+        char *safe = notes ? termsafe_str(notes, strlen(notes)) : NULL;
+        if (safe)
+            fputs(safe, stdout);
+        free(safe);
+    } else if (!git_format || patch_parse(&p, text, len, src, &err) == 0) {
         /* a plain diff, or hunks a few lines off: located by their context, as git apply and patch do */
         if (git_format && patch_check(p, repo, force, &err) == 0)
             goto checked;
@@ -191,6 +210,7 @@ done:
     free(summary);
     free(shown);
     patch_free(p);
+    blocks_free(bl);
     free(norm);
     free(notes);
     free(text);

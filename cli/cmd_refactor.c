@@ -1,6 +1,7 @@
 /* cmd_refactor.c - `octet refactor`: retrieve the target code (a file, a
  * symbol or what the instruction names) and the places that use it, ask
- * the model for a unified diff, show it colored and apply it on
+ * the model for a unified diff (or search/replace blocks, made into one),
+ * show it colored and apply it on
  * confirmation with the same checked, undoable applier as `octet apply`.
  * The model is the local engine's or, with --backend URL, a remote
  * OpenAI-compatible engine's (flows/llm.h). */
@@ -38,6 +39,7 @@ enum {
     OPT_NO_SPEC,
     OPT_COMMIT,
     OPT_NO_COMMIT,
+    OPT_FORMAT,
 };
 
 static void usage(void)
@@ -46,10 +48,14 @@ static void usage(void)
            "Change the repository as INSTRUCTION says: the target (the file P, the definition\n"
            "of the symbol S, or the code the instruction names) and the places that use it\n"
            "are retrieved from the repository's index, the model is asked for a unified\n"
-           "diff, which is shown and, after confirmation, applied like 'octet apply' does\n"
-           "(checked, all files or none, undone by 'octet undo').\n\n"
+           "diff (or search/replace blocks, made into one), which is shown and, after\n"
+           "confirmation, applied like 'octet apply' does (checked, all files or none,\n"
+           "undone by 'octet undo').\n\n"
            "  --path P           the file to change (and the code that refers to it)\n"
            "  --symbol S         the function, class or method to change, and its uses\n"
+           "  --format F         what the model writes: diff (default) or blocks (a path,\n"
+           "                     <<<<<<< SEARCH, lines of the file, =======, new lines,\n"
+           "                     >>>>>>> REPLACE; matched exactly or re-indented)\n"
            "  -y, --yes          apply without asking\n"
            "  --force            apply even to files with uncommitted changes\n"
            "  --commit           commit the change (only the files it touched; message: the\n"
@@ -73,7 +79,7 @@ static void usage(void)
            "the request is chat (the server applies its chat template) or, with --template\n"
            "none, a plain completion; -n, --temp and --seed are sent, and $OCTET_API_KEY,\n"
            "when set, as a bearer token. Retrieved code is measured with an estimate.\n\n"
-           "Exit status: 0 applied (or shown, with --dry-run), 1 no usable diff, refused,\n"
+           "Exit status: 0 applied (or shown, with --dry-run), 1 no usable diff or blocks, refused,\n"
            "declined or failed, 2 usage.\n\n%s",
            CLI_ENG_HELP);
 }
@@ -123,6 +129,7 @@ typedef struct refactor_opts {
     double temp; /* kept as given: a remote engine is sent this value */
     const char *instruction, *path_arg, *symbol, *tmpl_name, *repo, *color_arg;
     long n_predict, context;
+    refactor_format_t format;
     bool yes, force, dry_run, verbose, color, no_heal, no_spec, commit;
 } refactor_opts_t;
 
@@ -135,6 +142,7 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         CLI_ENG_LONGOPTS,
         {"path", required_argument, NULL, OPT_PATH},
         {"symbol", required_argument, NULL, OPT_SYMBOL},
+        {"format", required_argument, NULL, OPT_FORMAT},
         {"yes", no_argument, NULL, 'y'},
         {"force", no_argument, NULL, OPT_FORCE},
         {"commit", no_argument, NULL, OPT_COMMIT},
@@ -179,6 +187,11 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
             break;
         case OPT_SYMBOL:
             o->symbol = optarg;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "diff") && strcmp(optarg, "blocks"))
+                return cli_usage("refactor", "--format must be diff or blocks, not '%s'", optarg);
+            o->format = !strcmp(optarg, "blocks") ? REFACTOR_BLOCKS : REFACTOR_DIFF;
             break;
         case 'y':
             o->yes = true;
@@ -266,6 +279,12 @@ static int show_and_apply(const refactor_opts_t *o, const refactor_result_t *res
     int rc;
     const char *diff = res->diff;
     patch_t *p = res->patch;
+    if (res->notes) {
+        char *safe = termsafe_str(res->notes, strlen(res->notes));
+        if (safe)
+            fputs(safe, stdout);
+        free(safe);
+    }
     if (!(shown = patch_colorize(diff, o->color)) || !(summary = patch_summary(p))) {
         rc = cli_fail("refactor", "out of memory");
         goto done;
@@ -345,6 +364,7 @@ int cmd_refactor(int argc, char **argv)
         .count = L.h.count,
         .count_ud = L.h.count_ud,
         .force = o.force,
+        .format = o.format,
         .on_step = on_step,
         .ud = &sh,
     };
@@ -354,7 +374,8 @@ int cmd_refactor(int argc, char **argv)
     if (o.verbose)
         cli_llm_report("refactor", &L);
     if (run && res.step == REFACTOR_EXTRACT) {
-        rc = cli_fail("refactor", "no usable diff in the model's reply: %s%s", err.msg,
+        rc = cli_fail("refactor", "no usable %s in the model's reply: %s%s",
+                      o.format == REFACTOR_BLOCKS ? "search/replace blocks" : "diff", err.msg,
                       o.verbose ? "" : " (-v shows the reply)");
         goto done;
     }

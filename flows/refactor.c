@@ -1,7 +1,8 @@
 /* refactor.c - a repository refactoring, as `octet refactor` and the TUI's
  * /refactor run it (see refactor.h): retrieval of the target and its uses,
- * the model's request, the end of its reply, the diff in it, and the whole
- * run up to the checked patch. */
+ * the model's request (for a diff or search/replace blocks), the end of its
+ * reply, the edit in it as a diff, and the whole run up to the checked
+ * patch. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocks.h"
 #include "patch.h"
 #include "refactor.h"
 #include "sb.h"
@@ -155,28 +157,57 @@ done:
     return rc;
 }
 
-int refactor_prompt(const char *instruction, const char *rel, const char *symbol, const char *context, bool chat,
+/* What a completion prompt ends with, and so what its reply continues:
+ * the opened block (for blocks, with the target's path and the SEARCH
+ * marker, so that even a base model starts on the file's lines). */
+static char *completion_tail(const refactor_reply_t *how)
+{
+    char *s = NULL;
+    if (how->format == REFACTOR_DIFF)
+        return strdup("```diff\n");
+    if (asprintf(&s, "```\n%s%s", how->rel ? how->rel : "", how->rel ? "\n<<<<<<< SEARCH\n" : "") < 0)
+        return NULL;
+    return s;
+}
+
+static const char SYSTEM_DIFF[] =
+    "You are a careful refactoring tool for a git repository. Reply with one ```diff block holding a unified diff "
+    "in git's format (diff --git a/PATH b/PATH, --- a/PATH, +++ b/PATH, @@ hunks with 3 lines of context) that makes "
+    "the requested change everywhere it is needed, and nothing else. Paths are relative to the repository root, as "
+    "shown.";
+
+static const char SYSTEM_BLOCKS[] =
+    "You are a careful refactoring tool for a git repository. Reply with search/replace blocks that make the "
+    "requested change everywhere it is needed, and nothing else. Each block is: the file's path relative to the "
+    "repository root (as shown) on a line of its own, a line <<<<<<< SEARCH, the lines of the file to change, "
+    "copied exactly and enough of them to occur only once, a line =======, the lines to put there instead, and a "
+    "line >>>>>>> REPLACE. Write one block per place that changes, in ```-fenced blocks. An empty SEARCH creates "
+    "a new file.";
+
+int refactor_prompt(const char *instruction, const char *symbol, const char *context, const refactor_reply_t *how,
                     chat_msg_t msgs[2], char **prompt, errmsg_t *err)
 {
     char target[PATH_MAX + 64] = "";
-    if (rel)
-        snprintf(target, sizeof target, "\nTarget: the file %s and the code that refers to it.\n", rel);
+    bool blocks = how->format == REFACTOR_BLOCKS;
+    if (how->rel)
+        snprintf(target, sizeof target, "\nTarget: the file %s and the code that refers to it.\n", how->rel);
     else if (symbol)
         snprintf(target, sizeof target, "\nTarget: %.200s, its definition and every use.\n", symbol);
     int n;
-    if (chat) {
-        msgs[0] = (chat_msg_t){CHAT_ROLE_SYSTEM,
-                               "You are a careful refactoring tool for a git repository. Reply with one ```diff "
-                               "block holding a unified diff in git's format (diff --git a/PATH b/PATH, --- a/PATH, "
-                               "+++ b/PATH, @@ hunks with 3 lines of context) that makes the requested change "
-                               "everywhere it is needed, and nothing else. Paths are relative to the repository "
-                               "root, as shown."};
+    if (!how->completion) {
+        msgs[0] = (chat_msg_t){CHAT_ROLE_SYSTEM, blocks ? SYSTEM_BLOCKS : SYSTEM_DIFF};
         n = asprintf(prompt, "Instruction: %s\n%s\nCode from the repository (path:first-last, then the lines):\n\n%s",
                      instruction, target, context);
         msgs[1] = (chat_msg_t){CHAT_ROLE_USER, n < 0 ? NULL : *prompt};
     } else {
-        n = asprintf(prompt, "%s\n\nA patch in git's unified diff format that does this: %s\n%s\n```diff\n", context,
-                     instruction, target);
+        char *tail = completion_tail(how);
+        n = !tail ? -1
+            : blocks ? asprintf(prompt, "%s\n\nSearch/replace blocks (the path, <<<<<<< SEARCH, lines of the file, "
+                                        "=======, the lines to put instead, >>>>>>> REPLACE) that do this: %s\n%s\n%s",
+                                context, instruction, target, tail)
+                     : asprintf(prompt, "%s\n\nA patch in git's unified diff format that does this: %s\n%s\n%s",
+                                context, instruction, target, tail);
+        free(tail);
     }
     if (n < 0) {
         *prompt = NULL;
@@ -188,23 +219,41 @@ int refactor_prompt(const char *instruction, const char *rel, const char *symbol
 bool refactor_reply_done(const char *reply, void *ud)
 {
     /* a closed ``` block after the diff started (chat), or any closing fence (completion) */
-    bool completion = *(const bool *)ud;
-    const char *open = completion ? reply : strstr(reply, "```");
+    const refactor_reply_t *how = ud;
+    if (!how->completion && how->format == REFACTOR_BLOCKS)
+        return false;
+    const char *open = how->completion ? reply : strstr(reply, "```");
     if (!open)
         return false;
-    const char *body = completion ? reply : strchr(open, '\n');
+    const char *body = how->completion ? reply : strchr(open, '\n');
     return body && strstr(body, "\n```") != NULL;
 }
 
-int refactor_reply_diff(const char *reply, bool completion, const char *repo_dir, char **diff, errmsg_t *err)
+int refactor_reply_diff(const char *reply, const refactor_reply_t *how, const char *repo_dir, char **diff,
+                        char **notes, errmsg_t *err)
 {
-    char *full = NULL;
+    char *full = NULL, *tail = NULL;
+    blocks_t *b = NULL;
+    int rc;
     *diff = NULL;
-    /* a completion continues the ```diff block its prompt opened */
-    if (completion && asprintf(&full, "```diff\n%s", reply) < 0)
+    *notes = NULL;
+    if (how->completion && (!(tail = completion_tail(how)) || asprintf(&full, "%s%s", tail, reply) < 0)) {
+        free(tail);
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
-    int rc = patch_extract(full ? full : reply, repo_dir, diff, err);
+    }
+    const char *text = full ? full : reply;
+    if (how->format == REFACTOR_DIFF) {
+        rc = patch_extract(text, repo_dir, diff, err);
+    } else {
+        /* the blocks before one the reply left unfinished (it hit -n) are still good */
+        size_t len = blocks_complete_len(text, strlen(text));
+        rc = blocks_parse(&b, text, len ? len : strlen(text), "the model's reply", err);
+        if (rc == 0)
+            rc = blocks_diff(b, repo_dir, diff, notes, err);
+    }
+    blocks_free(b);
     free(full);
+    free(tail);
     return rc;
 }
 
@@ -249,14 +298,14 @@ int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_r
                                q->count ? q->count : rag_estimate_tokens, q->count_ud, &res->context, err)))
         goto done;
     step(q, res, REFACTOR_PROMPT);
-    if ((rc = refactor_prompt(q->instruction, q->rel, q->symbol, res->context, llm->chat, msgs, &prompt, err)))
+    refactor_reply_t how = {.completion = !llm->chat, .format = q->format, .rel = q->rel};
+    if ((rc = refactor_prompt(q->instruction, q->symbol, res->context, &how, msgs, &prompt, err)))
         goto done;
     step(q, res, REFACTOR_GENERATE);
-    bool completion = !llm->chat;
-    if ((rc = llm->generate(llm->ud, msgs, 2, prompt, refactor_reply_done, &completion, &res->reply, err)))
+    if ((rc = llm->generate(llm->ud, msgs, 2, prompt, refactor_reply_done, &how, &res->reply, err)))
         goto done;
     step(q, res, REFACTOR_EXTRACT);
-    if ((rc = refactor_reply_diff(res->reply, completion, q->repo_dir, &res->diff, err)))
+    if ((rc = refactor_reply_diff(res->reply, &how, q->repo_dir, &res->diff, &res->notes, err)))
         goto done;
     step(q, res, REFACTOR_CHECK);
     if ((rc = patch_parse(&res->patch, res->diff, strlen(res->diff), "the model's diff", err)) ||
@@ -272,6 +321,7 @@ void refactor_result_free(refactor_result_t *res)
 {
     patch_free(res->patch);
     free(res->diff);
+    free(res->notes);
     free(res->reply);
     free(res->context);
     memset(res, 0, sizeof *res);

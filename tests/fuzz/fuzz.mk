@@ -1,9 +1,9 @@
 # fuzz.mk - libFuzzer runs over octet's parsers of untrusted files: GGUF (reader
-# and model description), function specs, patches, presets, the HTTP
-# server's requests and a remote engine's replies.
+# and model description), function specs, patches, search/replace blocks,
+# presets, the HTTP server's requests and a remote engine's replies.
 # Invoked by `make fuzz` (FUZZ_SECONDS, default 600):
 #   make -f tests/fuzz/fuzz.mk [FUZZ_SECONDS=N]   build build-fuzz/fuzz_gguf and fuzz
-#   make -f tests/fuzz/fuzz.mk spec|patch         the spec or patch parser likewise
+#   make -f tests/fuzz/fuzz.mk spec|patch|blocks  the spec, patch or blocks parser likewise
 #   make -f tests/fuzz/fuzz.mk preset|openai|client  presets, server requests, remote replies
 #   make -f tests/fuzz/fuzz.mk seeds               rewrite the seed corpus
 # The harness is built with clang -fsanitize=fuzzer,address,undefined. New
@@ -27,7 +27,7 @@ REGRESSIONS := tests/fuzz/regressions/gguf
 FUZZ_FLAGS := -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
 	-dict=tests/fuzz/gguf.dict -artifact_prefix=$(REGRESSIONS)/ -timeout=10 -rss_limit_mb=2048
 
-.PHONY: run seeds spec patch preset openai client
+.PHONY: run seeds spec patch blocks preset openai client
 run: $(FUZZ_BUILD)/fuzz_gguf
 	@mkdir -p $(FUZZ_BUILD)/corpus/gguf $(REGRESSIONS)
 	$(FUZZ_BUILD)/fuzz_gguf $(FUZZ_FLAGS) $(FUZZ_BUILD)/corpus/gguf $(SEEDS)
@@ -54,7 +54,7 @@ FUZZ_ENGINE_SRC = $(wildcard engine/*.c kernels/cpu/*.c)
 FUZZ_BASE_SRC = $(wildcard base/*.c)
 FUZZ_X_FLAGS = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
 
-spec patch preset openai client: %: $(FUZZ_BUILD)/fuzz_%
+spec patch blocks preset openai client: %: $(FUZZ_BUILD)/fuzz_%
 	@mkdir -p $(FUZZ_BUILD)/corpus/$@ tests/fuzz/regressions/$@
 	$(FUZZ_BUILD)/fuzz_$@ $(FUZZ_X_FLAGS) -artifact_prefix=tests/fuzz/regressions/$@/ \
 		$(FUZZ_BUILD)/corpus/$@ tests/fuzz/corpus/$@
@@ -62,6 +62,10 @@ spec patch preset openai client: %: $(FUZZ_BUILD)/fuzz_%
 $(FUZZ_BUILD)/fuzz_patch: tests/fuzz/fuzz_patch.c flows/patch.c flows/patch.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_patch.c flows/patch.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
+
+$(FUZZ_BUILD)/fuzz_blocks: tests/fuzz/fuzz_blocks.c flows/blocks.c flows/blocks.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_blocks.c flows/blocks.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
 FUZZ_SPEC_SRC = $(wildcard flows/spec*.c) flows/sandbox.c
 $(FUZZ_BUILD)/fuzz_spec: tests/fuzz/fuzz_spec.c $(FUZZ_SPEC_SRC) flows/spec.h flows/spec_int.h

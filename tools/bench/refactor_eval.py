@@ -1,13 +1,15 @@
 """refactor_eval.py - share of held-out mechanical refactors that `octet refactor --yes` gets right.
 
 For each task of refactor_tasks/ (make_refactor_tasks.py): the module is committed to a throwaway git
-repository, `octet refactor "INSTRUCTION" --path MODULE --yes` runs there with the model, and the task
-succeeds when octet applied a diff (exit 0), the module then shows the requested change (checked on its
+repository, `octet refactor "INSTRUCTION" --path MODULE --yes --format FORMAT` runs there with the model
+(FORMAT: diff, the default, or blocks: search/replace blocks), and the task succeeds when octet applied
+the edit (exit 0), the module then shows the requested change (checked on its
 syntax tree: the new name defined and the old one gone, the constant at module level and no longer a
 literal in the function, the parameter with its default) and the task's tests, written against the
 changed module, pass.
 
     python3 tools/bench/refactor_eval.py --octet build/octet -m models/octet-code.gguf --out refactor.json
+    python3 tools/bench/refactor_eval.py --octet build/octet -m models/octet-code.gguf --format blocks
 """
 
 import argparse
@@ -88,6 +90,8 @@ def main():
     ap.add_argument("--octet", required=True)
     ap.add_argument("-m", "--model", required=True)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--format", choices=["diff", "blocks"], default="diff",
+                    help="what the model is asked for (octet refactor --format)")
     ap.add_argument("--extra", default="", help="more octet refactor options, space-separated")
     ap.add_argument("--out")
     a = ap.parse_args()
@@ -106,7 +110,7 @@ def main():
             subprocess.run(git + ["commit", "-qm", "start"], cwd=d, check=True)
             t = time.time()
             cmd = [octet, "refactor", task["instruction"], "--path", task["path"], "--yes", "-m", model,
-                   "--threads", str(a.threads)] + a.extra.split()
+                   "--threads", str(a.threads), "--format", a.format] + a.extra.split()
             r = subprocess.run(cmd, cwd=d, capture_output=True, stdin=subprocess.DEVNULL, timeout=900)
             with open(os.path.join(d, task["path"])) as f:
                 after = f.read()
@@ -131,7 +135,7 @@ def main():
             print(f"{os.path.basename(tdir)}: {'pass' if ok else 'FAIL: ' + why[:200]} ({time.time() - t:.0f} s)",
                   file=sys.stderr, flush=True)
     n = len(results)
-    summary = {"model": a.model, "tasks": n, "applied": sum(r["applied"] for r in results),
+    summary = {"model": a.model, "format": a.format, "tasks": n, "applied": sum(r["applied"] for r in results),
                "passed": sum(r["passed"] for r in results), "rate": sum(r["passed"] for r in results) / max(1, n),
                "seconds": time.time() - t0, "date": time.strftime("%Y-%m-%d")}
     if a.out:

@@ -27,32 +27,49 @@ static void repo_new(void)
 
 static void test_refactor_steps(void)
 {
-    bool chat = false, completion = true;
+    refactor_reply_t chat = {false, REFACTOR_DIFF, NULL}, completion = {true, REFACTOR_DIFF, NULL};
     CHECK(!refactor_reply_done("Here it is:\n```diff\n-a\n+b\n", &chat));
     CHECK(refactor_reply_done("Here it is:\n```diff\n-a\n+b\n```\nDone.", &chat));
     CHECK(!refactor_reply_done("-a\n+b\n", &completion));
     CHECK(refactor_reply_done("-a\n+b\n```", &completion));
-    char *diff = NULL;
+    /* blocks: a completion ends at its fence; a chat reply may have several fenced blocks */
+    refactor_reply_t bchat = {false, REFACTOR_BLOCKS, NULL}, bcompl = {true, REFACTOR_BLOCKS, "add.c"};
+    CHECK(!refactor_reply_done("add.c\n```\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n```\n", &bchat));
+    CHECK(!refactor_reply_done("a\n=======\nb\n", &bcompl));
+    CHECK(refactor_reply_done("a\n=======\nb\n>>>>>>> REPLACE\n```", &bcompl));
+    char *diff = NULL, *notes = NULL;
     errmsg_t err = {0};
-    CHECK_EQ_INT(refactor_reply_diff("I would rather not.", false, NULL, &diff, &err), OCT_ENOTFOUND);
-    CHECK(diff == NULL);
+    CHECK_EQ_INT(refactor_reply_diff("I would rather not.", &chat, NULL, &diff, &notes, &err), OCT_ENOTFOUND);
+    CHECK(diff == NULL && notes == NULL);
     /* a reply with wrong hunk counts and no diff --git line is repaired */
     CHECK(refactor_reply_diff("Sure.\n```diff\n--- a/add.c\n+++ b/add.c\n@@ -1,9 +1,9 @@\n int add(int a, int b)\n {\n"
                               "-    return a + b;\n+    return b + a;\n }\n```\n",
-                              false, NULL, &diff, &err) == 0);
+                              &chat, NULL, &diff, &notes, &err) == 0);
     CHECKF(diff && strstr(diff, "diff --git a/add.c b/add.c") && strstr(diff, "@@ -1,4 +1,4 @@"), "%s", diff);
     free(diff);
     /* a completion continues the prompt's ```diff block */
-    CHECK(refactor_reply_diff(SWAP_DIFF, true, NULL, &diff, &err) == 0);
+    CHECK(refactor_reply_diff(SWAP_DIFF, &completion, NULL, &diff, &notes, &err) == 0);
     free(diff);
     chat_msg_t msgs[2];
     char *prompt = NULL;
-    CHECK(refactor_prompt("swap", "add.c", NULL, "add.c:1-4\n", true, msgs, &prompt, &err) == 0);
+    refactor_reply_t how = {false, REFACTOR_DIFF, "add.c"};
+    CHECK(refactor_prompt("swap", NULL, "add.c:1-4\n", &how, msgs, &prompt, &err) == 0);
     CHECK(msgs[0].role == CHAT_ROLE_SYSTEM && strstr(msgs[0].content, "```diff"));
     CHECK(msgs[1].content == prompt && strstr(prompt, "Instruction: swap") && strstr(prompt, "the file add.c"));
     free(prompt);
-    CHECK(refactor_prompt("swap", NULL, "add", "", false, msgs, &prompt, &err) == 0);
+    how = (refactor_reply_t){true, REFACTOR_DIFF, NULL};
+    CHECK(refactor_prompt("swap", "add", "", &how, msgs, &prompt, &err) == 0);
     CHECK(strstr(prompt, "Target: add,") && strstr(prompt, "```diff\n"));
+    free(prompt);
+    /* blocks: the system message asks for them; a completion opens the target's first block */
+    how = (refactor_reply_t){false, REFACTOR_BLOCKS, "add.c"};
+    CHECK(refactor_prompt("swap", NULL, "add.c:1-4\n", &how, msgs, &prompt, &err) == 0);
+    CHECK(strstr(msgs[0].content, "<<<<<<< SEARCH") && !strstr(msgs[0].content, "```diff"));
+    free(prompt);
+    CHECK(refactor_prompt("swap", NULL, "add.c:1-4\n", &bcompl, msgs, &prompt, &err) == 0);
+    static const char tail[] = "```\nadd.c\n<<<<<<< SEARCH\n";
+    size_t pl = prompt ? strlen(prompt) : 0;
+    CHECKF(pl > strlen(tail) && !strcmp(prompt + pl - strlen(tail), tail), "%s", prompt);
     free(prompt);
 
     /* retrieval: the target file first, a symbol's definition, an unknown symbol */
@@ -184,9 +201,61 @@ static void test_refactor_run(void)
     rag_close(r);
 }
 
+/* Blocks asked of the model: the reply made into a diff, loose matches
+ * noted, a block that matches nowhere failing the extraction step. */
+static void test_refactor_blocks(void)
+{
+    repo_new();
+    errmsg_t err = {0};
+    char *diff = NULL, *notes = NULL;
+    /* a completion continues "add.c\n<<<<<<< SEARCH\n"; a last block cut off is dropped */
+    refactor_reply_t how = {true, REFACTOR_BLOCKS, "add.c"};
+    CHECKF(refactor_reply_diff("return a + b;\n=======\nreturn b + a;\n>>>>>>> REPLACE\n\nadd.c\n<<<<<<< SEARCH\n{\n",
+                               &how, g_repo, &diff, &notes, &err) == 0, "%s", err.msg);
+    CHECKF(diff && strstr(diff, "-    return a + b;\n+    return b + a;\n"), "%s", diff);
+    CHECKF(notes && strstr(notes, "add.c: block 1 (line 3) matched at line 3, where the file has 4 more spaces"),
+           "%s", notes);
+    free(diff);
+    free(notes);
+    CHECK_EQ_INT(refactor_reply_diff("return a * b;\n=======\nreturn b;\n>>>>>>> REPLACE\n```\n", &how, g_repo, &diff,
+                                     &notes, &err), OCT_EINVAL);
+    CHECKF(strstr(err.msg, "the model's reply: block 1 (line 3), add.c: its SEARCH lines are not in the file"), "%s",
+           err.msg);
+    CHECK(diff == NULL && notes == NULL);
+
+    rag_t *r = NULL;
+    rag_options_t ro = {0};
+    ro.dir = g_repo;
+    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    if (!r)
+        return;
+    scripted_t sc = {"Here:\n\nadd.c\n```c\n<<<<<<< SEARCH\n    return a + b;\n=======\n    return b + a;\n"
+                     ">>>>>>> REPLACE\n```\n", 0, ""};
+    llm_t llm = {true, scripted, &sc};
+    refactor_req_t q = {.instruction = "swap the operands", .rel = "add.c", .repo_dir = g_repo, .budget = 400,
+                        .format = REFACTOR_BLOCKS};
+    refactor_result_t res;
+    CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(res.step, REFACTOR_DONE);
+    CHECK(res.patch && res.diff && strstr(res.diff, "+    return b + a;") && !res.notes);
+    CHECK_EQ_STR(get("add.c"), ADD_C);
+    refactor_result_free(&res);
+    /* the second block's SEARCH is nowhere: the extraction step fails, nothing changes */
+    sc.reply = "add.c\n<<<<<<< SEARCH\n}\n=======\n} /* add */\n>>>>>>> REPLACE\nadd.c\n<<<<<<< SEARCH\n"
+               "    return a - b;\n=======\n>>>>>>> REPLACE\n";
+    CHECK(refactor_run(r, &llm, &q, &res, &err) != 0);
+    CHECK_EQ_INT(res.step, REFACTOR_EXTRACT);
+    CHECKF(strstr(err.msg, "block 2 (line 8), add.c: its SEARCH lines are not in the file"), "%s", err.msg);
+    CHECK(res.diff == NULL && res.patch == NULL);
+    CHECK_EQ_STR(get("add.c"), ADD_C);
+    refactor_result_free(&res);
+    rag_close(r);
+}
+
 int main(void)
 {
     TEST_RUN(test_refactor_steps);
     TEST_RUN(test_refactor_run);
+    TEST_RUN(test_refactor_blocks);
     TEST_END();
 }
