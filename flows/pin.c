@@ -153,9 +153,7 @@ static int symbol_pin(pin_t *p, const char *sym, rag_t *r, errmsg_t *err)
         return rc;
     if (defs.n == 0) {
         rc = errmsg_set(err, OCT_ENOTFOUND,
-                        "%s: no such file, and the repository's index knows no definition of it (/search or "
-                        "'octet search %s' finds code)",
-                        sym, sym);
+                        "%s: no such file, and no definition of it in the repository's index", sym);
     } else if (defs.n > 1) {
         sbuf_t b = {0};
         for (size_t i = 0; i < defs.n && i < AMBIGUOUS_NAMES; i++)
@@ -696,7 +694,7 @@ char *pin_item_detail(const pin_item_t *it)
 
 char *pin_ctx_summary(const pin_ctx_t *c)
 {
-    size_t pinned = 0, retrieved = 0, cut = 0, covered = 0, bad = 0;
+    size_t pinned = 0, retrieved = 0, n_retrieved = 0, cut = 0, covered = 0, bad = 0;
     const pin_item_t *target = NULL, *first_bad = NULL;
     sbuf_t names = {0}, b = {0};
     for (size_t i = 0; i < c->n; i++) {
@@ -704,6 +702,7 @@ char *pin_ctx_summary(const pin_ctx_t *c)
         if (it->kind == PIN_KIND_TARGET)
             target = it;
         pinned += it->kind == PIN_KIND_PINNED;
+        n_retrieved += it->kind == PIN_KIND_RETRIEVED;
         retrieved += it->kind == PIN_KIND_RETRIEVED && (it->state == PIN_SENT || it->state == PIN_CUT);
         covered += it->state == PIN_COVERED;
         if (it->state == PIN_UNREADABLE && !bad++)
@@ -721,7 +720,9 @@ char *pin_ctx_summary(const pin_ctx_t *c)
     sb_add(&b, "context: ");
     if (target)
         sb_addf(&b, "the target %s, ", target->path);
-    sb_addf(&b, "%zu pinned, %zu retrieved chunk%s", pinned, retrieved, retrieved == 1 ? "" : "s");
+    sb_addf(&b, "%zu pinned", pinned);
+    if (n_retrieved)
+        sb_addf(&b, ", %zu retrieved chunk%s", retrieved, retrieved == 1 ? "" : "s");
     if (cut)
         sb_addf(&b, ", %zu cut to fit %zu tokens (%s%s)", cut, c->budget, names.s ? names.s : "",
                 cut > SUMMARY_NAMES ? ", ..." : "");

@@ -111,7 +111,8 @@ static void test_add_drop(void)
     CHECK_EQ_INT(pin_add(&l, "src", g_repo, g_repo, r, NULL, &err), OCT_EINVAL);
     CHECKF(strstr(err.msg, "src: not a regular file"), "%s", err.msg);
     CHECK_EQ_INT(pin_add(&l, "no_such_symbol", g_repo, g_repo, r, NULL, &err), OCT_ENOTFOUND);
-    CHECKF(strstr(err.msg, "knows no definition of it"), "%s", err.msg);
+    CHECKF(strstr(err.msg, "no_such_symbol: no such file, and no definition of it in the repository's index"), "%s",
+           err.msg);
     CHECK_EQ_INT(pin_add(&l, "no_such_symbol", g_repo, g_repo, NULL, NULL, &err), OCT_ENOTFOUND);
     CHECKF(strstr(err.msg, "no repository index"), "%s", err.msg);
 
@@ -225,7 +226,7 @@ static void test_pack(void)
     CHECK(item(&c, "small.c", 1)->end == 1);
     CHECK(item(&c, "big.c", 0) && item(&c, "big.c", 0)->state == PIN_UNREADABLE);
     sum = pin_ctx_summary(&c);
-    CHECKF(sum && strstr(sum, "1 pin not sent (big.c: No such file or directory)"), "%s", sum);
+    CHECKF(sum && !strcmp(sum, "context: 2 pinned, 1 pin not sent (big.c: No such file or directory)"), "%s", sum);
     free(sum);
     pin_ctx_free(&c);
 
