@@ -545,9 +545,13 @@ static int pack_retrieved(pin_ctx_t *c, size_t first, const rag_results_t *hits,
         size_t over = c->tokens - c->budget;
         rem = rem > over ? rem - over : 0;
     }
+    size_t plen = strcspn(rtext, ":");
     for (size_t v = 0; v < view.n; v++) {
         pin_item_t *it = &c->items[at[v]];
         it->state = mark[v] == RAG_PACKED_WHOLE ? PIN_SENT : mark[v] == RAG_PACKED_PART ? PIN_CUT : PIN_LEFT_OUT;
+        /* cut to its first lines, it is the only block (rag_pack_marked) */
+        if (it->state == PIN_CUT && strlen(it->path) == plen && !strncmp(rtext, it->path, plen))
+            it->sent_end = block_end(rtext);
     }
     c->retrieved = rtext;
     rtext = NULL;
@@ -718,11 +722,17 @@ char *pin_ctx_summary(const pin_ctx_t *c)
     if (!pinned && !target && !cut && !covered && !bad)
         return NULL;
     sb_add(&b, "context: ");
-    if (target)
-        sb_addf(&b, "the target %s, ", target->path);
-    sb_addf(&b, "%zu pinned", pinned);
+    const char *sep = "";
+    if (target) {
+        sb_addf(&b, "the target %s", target->path);
+        sep = ", ";
+    }
+    if (pinned) {
+        sb_addf(&b, "%s%zu pinned", sep, pinned);
+        sep = ", ";
+    }
     if (n_retrieved)
-        sb_addf(&b, ", %zu retrieved chunk%s", retrieved, retrieved == 1 ? "" : "s");
+        sb_addf(&b, "%s%zu retrieved chunk%s", sep, retrieved, retrieved == 1 ? "" : "s");
     if (cut)
         sb_addf(&b, ", %zu cut to fit %zu tokens (%s%s)", cut, c->budget, names.s ? names.s : "",
                 cut > SUMMARY_NAMES ? ", ..." : "");
