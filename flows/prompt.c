@@ -48,7 +48,7 @@ char *prompt_system(const char *system, const char *pinned)
     char *s = NULL;
     if (!pinned || !pinned[0])
         return strdup(system);
-    if (asprintf(&s, "%s\n\nCode the user pinned for this conversation (path:first-last, then the lines):\n\n%s",
+    if (asprintf(&s, "%s\n\nCode the user pinned (path:first-last, then the lines):\n\n%s",
                  system, pinned) < 0)
         return NULL;
     return s;

@@ -725,6 +725,24 @@ static int gather(tui_runner_t *r, const char *query, size_t k, bool retrieve, s
     return 0;
 }
 
+/* The system message and the user's turn as they would be without code,
+ * but with the headers code comes under (*SYS and *USER, malloc'd): what
+ * the room for code is measured from. 0, or -1 after posting the error. */
+static int bare_turn(tui_runner_t *r, const char *text, char **sys, char **user)
+{
+    pthread_mutex_lock(&r->mu);
+    bool pinned = r->pins.n > 0;
+    pthread_mutex_unlock(&r->mu);
+    *sys = prompt_system(system_prompt(r), pinned ? " " : NULL);
+    *user = prompt_user(text, r->preset.retrieval && r->rag ? " " : NULL);
+    if (*sys && *user)
+        return 0;
+    free(*sys);
+    free(*user);
+    post_str(r, TUI_EV_ERROR, "out of memory");
+    return -1;
+}
+
 /* Tokens of a chat turn for pinned and retrieved code: what the bare
  * message (BARE tokens) leaves of BUDGET, at most half, at most the
  * preset's; none when too little is left to be of use. */
@@ -855,7 +873,12 @@ static void send_remote(tui_runner_t *r, job_t *j)
     rstream_t s = {.r = r};
     pin_ctx_t c = {0};
     set_state(r, "retrieving");
-    size_t room = code_room(r, msg_cost(system_prompt(r)) + msg_cost(j->text), budget);
+    char *bsys, *buser;
+    if (bare_turn(r, j->text, &bsys, &buser))
+        goto done;
+    size_t room = code_room(r, msg_cost(bsys) + msg_cost(buser), budget);
+    free(bsys);
+    free(buser);
     if (gather(r, j->text, (size_t)r->preset.top_k, r->preset.retrieval, room, &c))
         goto done;
     if (!(sys = prompt_system(system_prompt(r), c.pinned)) || !(content = prompt_user(j->text, c.retrieved)) ||
@@ -946,11 +969,18 @@ static int chat_prompt(tui_runner_t *r, const job_t *j, char **packed, char **co
     uint32_t n_ctx = eng_n_ctx(r->s);
     size_t budget = n_ctx - answer_reserve(r, n_ctx);
     set_state(r, "retrieving");
-    prompt_req_t bare = {r->tmpl, tok, system_prompt(r), NULL, 0, j->text, SIZE_MAX};
-    if (prompt_build(&bare, ids, n_ids, NULL, &err)) {
+    char *bsys, *buser;
+    if (bare_turn(r, j->text, &bsys, &buser))
+        return -1;
+    prompt_req_t bare = {r->tmpl, tok, bsys, NULL, 0, buser, SIZE_MAX};
+    rc = prompt_build(&bare, ids, n_ids, NULL, &err);
+    free(bsys);
+    free(buser);
+    if (rc) {
         postf(r, TUI_EV_ERROR, "%s", err.msg);
         return -1;
     }
+    rc = -1;
     free(*ids);
     *ids = NULL;
     if (gather(r, j->text, (size_t)r->preset.top_k, r->preset.retrieval, code_room(r, *n_ids, budget), &c))

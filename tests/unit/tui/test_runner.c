@@ -422,7 +422,7 @@ static void test_runner_pins(void)
     CHECK(tui_runner_wait_idle(r, 20000));
     collect(r, &log);
     CHECKF(log.n_err == 0 && strstr(log.notices, "prompt (verbose), ") &&
-               strstr(log.notices, "Code the user pinned for this conversation") &&
+               strstr(log.notices, "Code the user pinned (path:first-last") &&
                strstr(log.notices, "int pinned_marker_4711 = 1;"),
            "%s", log.notices);
     CHECKF(strstr(log.notices, "context: 1 pinned"), "%s", log.notices);
