@@ -166,11 +166,10 @@ static void postf(tui_runner_t *r, tui_ev_kind_t kind, const char *fmt, ...)
 }
 
 /* The context event: C's items (moved to the event; C keeps its texts),
- * after the summary of what was cut, when there is one. C NULL: nothing
- * was pinned or retrieved. */
+ * after the summary of what was pinned or cut, when there is one. */
 static void post_ctx(tui_runner_t *r, pin_ctx_t *c)
 {
-    char *sum = c ? pin_ctx_summary(c) : NULL;
+    char *sum = pin_ctx_summary(c);
     if (sum)
         post_str(r, TUI_EV_NOTICE, sum);
     free(sum);
@@ -180,14 +179,12 @@ static void post_ctx(tui_runner_t *r, pin_ctx_t *c)
         return;
     }
     e->kind = TUI_EV_CONTEXT;
-    if (c) {
-        e->ctx->items = c->items;
-        e->ctx->n = c->n;
-        e->ctx->budget = c->budget;
-        e->ctx->tokens = c->tokens;
-        c->items = NULL;
-        c->n = 0;
-    }
+    e->ctx->items = c->items;
+    e->ctx->n = c->n;
+    e->ctx->budget = c->budget;
+    e->ctx->tokens = c->tokens;
+    c->items = NULL;
+    c->n = 0;
     pthread_mutex_lock(&r->mu);
     if (r->ev_tail)
         r->ev_tail->next = e;
