@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cli_engine.h"
 #include "llm.h"
+#include "pin.h"
 #include "spec.h"
 #include "termsafe.h"
 
@@ -37,6 +38,7 @@ enum {
     OPT_UNSAFE_SANDBOX,
     OPT_NO_HEAL,
     OPT_NO_SPEC,
+    OPT_ADD,
 };
 
 static void usage(void)
@@ -56,8 +58,14 @@ static void usage(void)
            "      --seed S       random seed (default 1)\n"
            "      --template NAME chat format (see 'octet run --help'); 'none': plain\n"
            "                     completion, which models without a chat template get\n"
-           "      --context TOKENS  retrieved repository code in the prompt (default 1024)\n"
-           "      --no-context   no retrieval\n"
+           "      --context TOKENS  repository code in the prompt: pinned, then retrieved\n"
+           "                     (default 1024)\n"
+           "      --no-context   no retrieval (code given with --add still goes in)\n"
+           "      --add PATH[:START-END] | SYMBOL\n"
+           "                     put this file, these lines of it, or the definition of this\n"
+           "                     function, class or method (found through the repository index)\n"
+           "                     into the prompt's code, before the retrieved chunks, which leave\n"
+           "                     out what it holds; repeatable\n"
            "      --repo DIR     the repository to retrieve from (default .)\n"
            "      --timeout S    time limit of each example run with --check (default 5)\n"
            "  -I, --include DIR  another include directory for C with --check\n"
@@ -129,9 +137,10 @@ typedef struct gen_opts {
     double temp; /* kept as given: a remote engine is sent this value */
     spec_check_opts_t co;
     const char *spec_path, *out_path, *tmpl_name, *repo, *includes[GEN_MAX_INCLUDES];
-    size_t n_inc;
+    char *adds[PIN_MAX];
+    size_t n_inc, n_adds;
     long retries, n_predict, context;
-    bool check, verbose, no_heal, no_spec;
+    bool check, verbose, no_heal, no_spec, no_retrieval;
 } gen_opts_t;
 
 /* Parse the command line into O: GEN_GO, or the exit status (help shown,
@@ -157,6 +166,7 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         {"include", required_argument, NULL, 'I'},
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},
         {"no-spec", no_argument, NULL, OPT_NO_SPEC},
+        {"add", required_argument, NULL, OPT_ADD},
         CLI_ENG_DRAFT_LONGOPT,
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -219,7 +229,14 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
                 return CLI_EXIT_USAGE;
             break;
         case OPT_NO_CONTEXT:
-            o->context = 0;
+            o->no_retrieval = true;
+            break;
+        case OPT_ADD:
+            if (o->n_adds == PIN_MAX)
+                return cli_usage("gen", "at most %d --add", PIN_MAX);
+            if (!optarg[0])
+                return cli_usage("gen", "--add: give PATH, PATH:START-END or SYMBOL");
+            o->adds[o->n_adds++] = optarg;
             break;
         case OPT_REPO:
             o->repo = optarg;
@@ -267,30 +284,40 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
     return GEN_GO;
 }
 
-/* The repository code retrieved for S into *CTX (NULL when there is none),
+/* The repository code for S into *CTX (NULL when there is none): the
+ * pinned code of --add, then what the index retrieves for the spec's names,
  * packed into the budget with L's token counter. 0 or the exit status
  * after printing the error. */
 static int retrieve(const gen_opts_t *o, cli_llm_t *L, const spec_t *s, char **ctx)
 {
     errmsg_t err = {0};
+    pin_ctx_t pc;
     /* the context may take a quarter of the window at most: the spec, the
      * feedback of a retry and the reply need the rest */
     size_t budget = (size_t)o->context;
     if (L->h.n_ctx && budget > L->h.n_ctx / 4)
         budget = L->h.n_ctx / 4;
-    char *query = spec_query(s);
-    if (!query)
+    char *query = o->no_retrieval ? NULL : spec_query(s);
+    if (!o->no_retrieval && !query)
         return cli_fail("gen", "out of memory");
-    int q = spec_repo_context(o->repo, query, 8, budget, L->h.count, L->h.count_ud, ctx, &err);
+    int q = spec_repo_context(o->repo, query, 8, o->adds, o->n_adds, budget, L->h.count, L->h.count_ud, &pc, &err);
     free(query);
-    if (q == OCT_ENOTFOUND) {
+    if (q == OCT_ENOTFOUND && !o->n_adds) {
         if (o->verbose)
             fprintf(stderr, "octet gen: no retrieved context: %s\n", err.msg);
-    } else if (q) {
-        return cli_fail_err("gen", &err);
-    } else if (o->verbose) {
-        fprintf(stderr, "octet gen: retrieved context, %zu bytes\n", strlen(*ctx));
+        return 0;
     }
+    if (q)
+        return cli_fail_err("gen", &err);
+    char *sum = pin_ctx_summary(&pc);
+    if (o->verbose)
+        fprintf(stderr, "octet gen: retrieved context, %zu bytes\n", strlen(pc.text));
+    if (sum && (o->verbose || o->n_adds))
+        fprintf(stderr, "octet gen: %s\n", sum);
+    free(sum);
+    *ctx = pc.text;
+    pc.text = NULL;
+    pin_ctx_free(&pc);
     return 0;
 }
 
@@ -309,8 +336,8 @@ int cmd_gen(int argc, char **argv)
         rc = cli_fail_err("gen", &err);
         goto done;
     }
-    if ((rc = cli_llm_open(&L, "gen", &o.ce, GEN_DEFAULT_CTX, o.tmpl_name, &o.sp, o.temp, o.n_predict,
-                           o.context > 0)))
+    bool want_ctx = !o.no_retrieval || o.n_adds;
+    if ((rc = cli_llm_open(&L, "gen", &o.ce, GEN_DEFAULT_CTX, o.tmpl_name, &o.sp, o.temp, o.n_predict, want_ctx)))
         goto done;
     L.h.el.heal = !o.no_heal;
     L.h.el.speculate = !o.no_spec;
@@ -321,7 +348,7 @@ int cmd_gen(int argc, char **argv)
             fprintf(stderr, "octet gen: %s prompt\n", L.h.llm.chat ? "chat" : "plain-completion");
         llm_stream(&L.h, stream_text, NULL);
     }
-    if (o.context > 0 && (rc = retrieve(&o, &L, s, &ctx)))
+    if (want_ctx && (rc = retrieve(&o, &L, s, &ctx)))
         goto done;
     char dir_buf[PATH_MAX];
     snprintf(dir_buf, sizeof dir_buf, "%s", o.out_path ? o.out_path : "./x");

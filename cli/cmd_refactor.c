@@ -18,6 +18,7 @@
 #include "config.h"
 #include "llm.h"
 #include "patch.h"
+#include "pin.h"
 #include "rag.h"
 #include "refactor.h"
 #include "termsafe.h"
@@ -40,6 +41,7 @@ enum {
     OPT_COMMIT,
     OPT_NO_COMMIT,
     OPT_FORMAT,
+    OPT_ADD,
 };
 
 static void usage(void)
@@ -56,6 +58,10 @@ static void usage(void)
            "  --format F         what the model writes: diff (default) or blocks (a path,\n"
            "                     <<<<<<< SEARCH, lines of the file, =======, new lines,\n"
            "                     >>>>>>> REPLACE; matched exactly or re-indented)\n"
+           "  --add PATH[:START-END] | SYMBOL\n"
+           "                     also send this file, these lines of it, or the definition of\n"
+           "                     this symbol, after the target and before the retrieved code\n"
+           "                     (which leaves out what it holds); repeatable\n"
            "  -y, --yes          apply without asking\n"
            "  --force            apply even to files with uncommitted changes\n"
            "  --commit           commit the change (only the files it touched; message: the\n"
@@ -67,7 +73,8 @@ static void usage(void)
            "      --temp T       temperature (default 0.2)\n"
            "      --seed S       random seed (default 1)\n"
            "      --template NAME chat format; 'none' for plain completion\n"
-           "      --context TOKENS  retrieved code in the prompt (default 2048)\n"
+           "      --context TOKENS  code in the prompt: the target, --add, the retrieved\n"
+           "                     chunks (default 2048)\n"
            "      --repo DIR     a directory inside the repository (default .)\n"
            "      --color WHEN   auto, always or never (default: the settings file's colors)\n"
            CLI_LLM_GEN_HELP
@@ -94,6 +101,7 @@ static void stream_text(void *ud, const char *piece, size_t len)
 /* What -v shows as the steps start. */
 typedef struct shown {
     bool verbose;
+    bool pins; /* --add given: say what went in, and what was cut */
     const char *remote; /* the --backend URL, or NULL */
     bool chat;
 } shown_t;
@@ -101,7 +109,13 @@ typedef struct shown {
 static void on_step(void *ud, refactor_step_t step, const refactor_result_t *res)
 {
     const shown_t *sh = ud;
-    if (!sh->verbose || step != REFACTOR_GENERATE)
+    if (step != REFACTOR_GENERATE)
+        return;
+    char *sum = sh->verbose || sh->pins ? pin_ctx_summary(&res->packed) : NULL;
+    if (sum)
+        fprintf(stderr, "octet refactor: %s\n", sum);
+    free(sum);
+    if (!sh->verbose)
         return;
     /* the block headers: path:first-last lines outside the fences */
     fprintf(stderr, "octet refactor: retrieved");
@@ -128,6 +142,8 @@ typedef struct refactor_opts {
     sample_params_t sp;
     double temp; /* kept as given: a remote engine is sent this value */
     const char *instruction, *path_arg, *symbol, *tmpl_name, *repo, *color_arg;
+    const char *adds[PIN_MAX];
+    size_t n_adds;
     long n_predict, context;
     refactor_format_t format;
     bool yes, force, dry_run, verbose, color, no_heal, no_spec, commit;
@@ -143,6 +159,7 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         {"path", required_argument, NULL, OPT_PATH},
         {"symbol", required_argument, NULL, OPT_SYMBOL},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"add", required_argument, NULL, OPT_ADD},
         {"yes", no_argument, NULL, 'y'},
         {"force", no_argument, NULL, OPT_FORCE},
         {"commit", no_argument, NULL, OPT_COMMIT},
@@ -192,6 +209,13 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
             if (strcmp(optarg, "diff") && strcmp(optarg, "blocks"))
                 return cli_usage("refactor", "--format must be diff or blocks, not '%s'", optarg);
             o->format = !strcmp(optarg, "blocks") ? REFACTOR_BLOCKS : REFACTOR_DIFF;
+            break;
+        case OPT_ADD:
+            if (o->n_adds == PIN_MAX)
+                return cli_usage("refactor", "at most %d --add", PIN_MAX);
+            if (!optarg[0])
+                return cli_usage("refactor", "--add: give PATH, PATH:START-END or SYMBOL");
+            o->adds[o->n_adds++] = optarg;
             break;
         case 'y':
             o->yes = true;
@@ -333,6 +357,7 @@ int cmd_refactor(int argc, char **argv)
     rag_options_t ro = {0};
     cli_llm_t L = {0};
     refactor_result_t res = {0};
+    pin_list_t pins = {0};
     char *rel = NULL;
     errmsg_t err = {0};
     ro.dir = o.repo;
@@ -344,6 +369,11 @@ int cmd_refactor(int argc, char **argv)
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
+    for (size_t i = 0; i < o.n_adds; i++)
+        if (pin_add(&pins, o.adds[i], NULL, rag_root(rg), rg, NULL, &err)) {
+            rc = cli_fail_err("refactor", &err);
+            goto done;
+        }
     if ((rc = cli_llm_open(&L, "refactor", &o.ce, REFACTOR_DEFAULT_CTX, o.tmpl_name, &o.sp, o.temp, o.n_predict,
                            true)))
         goto done;
@@ -352,7 +382,7 @@ int cmd_refactor(int argc, char **argv)
     size_t budget = (size_t)o.context;
     if (L.h.n_ctx && budget > L.h.n_ctx / 2)
         budget = L.h.n_ctx / 2;
-    shown_t sh = {o.verbose, o.ce.remote, L.h.llm.chat};
+    shown_t sh = {o.verbose, o.n_adds > 0, o.ce.remote, L.h.llm.chat};
     if (o.verbose)
         llm_stream(&L.h, stream_text, NULL);
     refactor_req_t q = {
@@ -360,6 +390,7 @@ int cmd_refactor(int argc, char **argv)
         .rel = rel,
         .symbol = o.symbol,
         .repo_dir = o.repo,
+        .pins = &pins,
         .budget = budget,
         .count = L.h.count,
         .count_ud = L.h.count_ud,
@@ -392,6 +423,7 @@ int cmd_refactor(int argc, char **argv)
     rc = show_and_apply(&o, &res);
 done:
     refactor_result_free(&res);
+    pin_list_free(&pins);
     free(rel);
     cli_llm_close(&L);
     rag_close(rg);

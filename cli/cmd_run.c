@@ -16,6 +16,8 @@
 #include "cli.h"
 #include "cli_engine.h"
 #include "generate.h"
+#include "pin.h"
+#include "prompt.h"
 #include "remote.h"
 #include "sample.h"
 #include "termsafe.h"
@@ -40,14 +42,21 @@ enum {
     OPT_SYSTEM,
     OPT_NO_HEAL,
     OPT_NO_SPEC,
+    OPT_ADD,
 };
 
 static void usage(void)
 {
-    printf("Usage: octet run [-m FILE] -p PROMPT [-n N] [OPTIONS]\n\n"
+    printf("Usage: octet run [-m FILE] -p PROMPT [-n N] [--add PATH]... [OPTIONS]\n\n"
            "Generate a continuation of PROMPT and stream it to stdout.\n\n"
            "  -p, --prompt TEXT     the prompt (special tokens such as <|im_start|> are recognized)\n"
            "  -f, --file FILE       read the prompt from FILE ('-': stdin)\n"
+           "      --add PATH[:START-END] | SYMBOL\n"
+           "                        put this file, these lines of it, or the definition of this\n"
+           "                        function, class or method (found through the index of the\n"
+           "                        git repository here) before the prompt, as context; repeatable;\n"
+           "                        together they take at most half the context (cut to fit, said\n"
+           "                        on stderr)\n"
            "  -n, --n-predict N     most tokens to generate (default 256; -1: until the context is full)\n"
            "      --temp T          temperature; 0 is greedy (default 0.8)\n"
            "      --seed S          random seed (default: from the clock); same seed, same output\n"
@@ -71,7 +80,8 @@ static void usage(void)
            "      --no-spec         no speculative decoding (by default prompt lookup drafts tokens\n"
            "                        that one batched pass verifies; the output is the same either way)\n"
            CLI_ENG_DRAFT_HELP
-           "  -v, --verbose         speed, speculation and memory figures on stderr\n"
+           "  -v, --verbose         speed, speculation and memory figures on stderr, and what\n"
+           "                        --add put into the prompt\n"
            "  -h, --help            show this help\n\n"
            "Generation ends at the model's end-of-generation tokens, a stop string, -n tokens,\n"
            "a full context or Ctrl-C.\n\n"
@@ -182,7 +192,9 @@ typedef struct run_opts {
     sample_params_t sp;
     oai_gen_t rg; /* what a remote engine is sent: the options given */
     const char *prompt, *pfile, *stops[RUN_MAX_STOPS], *tmpl_name, *system;
-    size_t n_stops;
+    const char *adds[PIN_MAX];
+    pin_list_t pins; /* --add, resolved */
+    size_t n_stops, n_adds;
     long n_predict;
     bool echo, verbose, chat, no_heal, no_spec;
 } run_opts_t;
@@ -280,6 +292,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         {"system", required_argument, NULL, OPT_SYSTEM},
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},
         {"no-spec", no_argument, NULL, OPT_NO_SPEC},
+        {"add", required_argument, NULL, OPT_ADD},
         CLI_ENG_DRAFT_LONGOPT,
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -333,6 +346,13 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
             break;
         case OPT_NO_SPEC:
             o->no_spec = true;
+            break;
+        case OPT_ADD:
+            if (o->n_adds == PIN_MAX)
+                return cli_usage("run", "at most %d --add", PIN_MAX);
+            if (!optarg[0])
+                return cli_usage("run", "--add: give PATH, PATH:START-END or SYMBOL");
+            o->adds[o->n_adds++] = optarg;
             break;
         case 'v':
             o->verbose = true;
@@ -456,6 +476,70 @@ restore:
     return rc;
 }
 
+/* The pins of --add into L: files as given; a name that is no file is
+ * looked up as a symbol in the index of the repository here, opened (and
+ * brought up to date) only then. 0 or the exit status after printing. */
+static int resolve_pins(const run_opts_t *o, pin_list_t *l)
+{
+    rag_t *r = NULL;
+    errmsg_t err = {0};
+    int rc = CLI_EXIT_OK;
+    for (size_t i = 0; i < o->n_adds && rc == CLI_EXIT_OK; i++) {
+        int e = pin_add(l, o->adds[i], NULL, NULL, r, NULL, &err);
+        if (e == OCT_ENOTFOUND && !r) {
+            rag_options_t ro = {0};
+            errmsg_t ie = {0};
+            if (rag_open(&r, &ro, &ie) || rag_update(r, NULL, NULL, NULL, NULL, &ie)) {
+                rc = cli_fail("run", "%s; no repository index to find it as a symbol in: %s", err.msg, ie.msg);
+                break;
+            }
+            e = pin_add(l, o->adds[i], NULL, NULL, r, NULL, &err);
+        }
+        if (e)
+            rc = cli_fail_err("run", &err);
+    }
+    rag_close(r);
+    return rc;
+}
+
+/* PROMPT (PLEN bytes) with the pinned code of PINS before it, packed into
+ * BUDGET tokens counted with COUNT: the user message of --chat as the TUI
+ * writes it, or the code then a blank line. *out (malloc'd, *olen bytes).
+ * What was cut is said on stderr (with -v, what went in too). */
+static int with_pins(const run_opts_t *o, const pin_list_t *pins, const char *prompt, size_t plen, size_t budget,
+                     rag_count_fn count, void *ud, char **out, size_t *olen)
+{
+    pin_ctx_t pc;
+    errmsg_t err = {0};
+    char *q = NULL;
+    int rc = CLI_EXIT_OK;
+    *out = NULL;
+    if (pin_pack(NULL, pins, NULL, budget, count, ud, &pc, &err))
+        return cli_fail_err("run", &err);
+    bool lossy = false;
+    for (size_t i = 0; i < pc.n; i++)
+        lossy |= pc.items[i].state != PIN_SENT;
+    char *sum = pin_ctx_summary(&pc);
+    if (sum && (lossy || o->verbose))
+        fprintf(stderr, "octet run: %s\n", sum);
+    free(sum);
+    if (!(q = strndup(prompt, plen)))
+        *out = NULL;
+    else if (o->chat)
+        *out = prompt_user(q, pc.text);
+    else if (!pc.text[0])
+        *out = strdup(q);
+    else if (asprintf(out, "%s\n%s", pc.text, q) < 0)
+        *out = NULL;
+    if (*out)
+        *olen = strlen(*out);
+    else
+        rc = cli_fail("run", "out of memory");
+    free(q);
+    pin_ctx_free(&pc);
+    return rc;
+}
+
 /* `octet run` on the local engine: the prompt (PLEN bytes) formatted for
  * --chat, tokenized, and the answer generated. */
 static int run_local(run_opts_t *o, const char *prompt, size_t plen)
@@ -463,7 +547,7 @@ static int run_local(run_opts_t *o, const char *prompt, size_t plen)
     cli_eng_t *ce = &o->ce;
     const bool chat = o->chat;
     const char *tmpl_name = o->tmpl_name, *system = o->system;
-    char *ctext = NULL;
+    char *ctext = NULL, *pinned = NULL;
     chat_tmpl_t *tmpl = NULL;
     int32_t *ids = NULL;
     size_t n_ids = 0;
@@ -481,6 +565,12 @@ static int run_local(run_opts_t *o, const char *prompt, size_t plen)
     if (!t) {
         rc = cli_fail("run", "%s has no tokenizer", ce->model);
         goto done;
+    }
+    if (o->pins.n) {
+        if ((rc = with_pins(o, &o->pins, prompt, plen, eng_model_opts(m)->n_ctx / 2, prompt_count_tokens, (void *)t,
+                            &pinned, &plen)))
+            goto done;
+        prompt = pinned;
     }
     int flags = TOK_ADD_BOS | TOK_PARSE_SPECIAL;
     if (chat) {
@@ -521,6 +611,7 @@ done:
     chat_tmpl_free(tmpl);
     free(ids);
     free(ctext);
+    free(pinned);
     return rc;
 }
 
@@ -545,16 +636,27 @@ int cmd_run(int argc, char **argv)
             return cli_fail("run", "%s: %s", o.pfile, err.msg);
         prompt = ptext;
     }
+    char *pinned = NULL;
+    if ((rc = resolve_pins(&o, &o.pins)))
+        goto done;
     if (o.ce.remote) {
         o.rg.model = o.ce.model; /* -m names the remote model; default: the first it lists */
         o.rg.max_tokens = o.n_predict;
         o.rg.stops = o.stops;
         o.rg.n_stops = o.n_stops;
+        /* the remote context is not known here: the pins take at most half the local default */
+        if (o.pins.n && (rc = with_pins(&o, &o.pins, prompt, plen, RUN_DEFAULT_CTX / 2, prompt_count_tokens_approx,
+                                        NULL, &pinned, &plen)))
+            goto done;
         rc = o.n_predict == 0 ? CLI_EXIT_OK
-                              : run_remote(o.ce.remote, prompt, o.chat, o.system, &o.rg, o.echo, o.verbose);
+                              : run_remote(o.ce.remote, pinned ? pinned : prompt, o.chat, o.system, &o.rg, o.echo,
+                                           o.verbose);
     } else {
         rc = run_local(&o, prompt, plen);
     }
+done:
+    pin_list_free(&o.pins);
+    free(pinned);
     free(ptext);
     return rc;
 }

@@ -54,6 +54,17 @@ char *prompt_completion(const char *text, const char *packed)
     return s;
 }
 
+char *prompt_system(const char *system, const char *pinned)
+{
+    char *s = NULL;
+    if (!pinned || !pinned[0])
+        return strdup(system);
+    if (asprintf(&s, "%s\n\nCode the user pinned (path:first-last, then the lines):\n\n%s",
+                 system, pinned) < 0)
+        return NULL;
+    return s;
+}
+
 /* Format and tokenize the system message, HIST[from..] and the user message. */
 static int encode(const prompt_req_t *r, size_t from, int32_t **ids, size_t *n, errmsg_t *err)
 {

@@ -2,7 +2,8 @@
  * (messages as they were sent, retrieved code included) and the new user
  * message, in the model's chat template, trimmed to a token budget by
  * leaving out the oldest exchanges; the user message with the packed
- * retrieved chunks in front of it; and the common prefix of two token
+ * retrieved chunks in front of it; the system message with the pinned
+ * code after it; and the common prefix of two token
  * sequences, which is the part of the KV cache a new prompt can reuse.
  * No ncurses and no threads: unit-tested with a real tokenizer. */
 #ifndef OCTET_PROMPT_H
@@ -45,6 +46,12 @@ char *prompt_user(const char *question, const char *packed);
  * use the repository's names, then TEXT as typed. malloc'd; NULL when out
  * of memory. */
 char *prompt_completion(const char *text, const char *packed);
+
+/* The system message SYSTEM with PINNED code (pin_pack's pinned blocks;
+ * NULL or "" for none) after it: code the user pinned for the whole
+ * conversation, which stays at the start of every prompt (and in the KV
+ * cache) while it does not change. malloc'd; NULL when out of memory. */
+char *prompt_system(const char *system, const char *pinned);
 
 /* Length of the common prefix of A (NA ids) and B (NB ids). */
 size_t prompt_common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb);

@@ -13,7 +13,6 @@
 #include "blocks.h"
 #include "patch.h"
 #include "refactor.h"
-#include "sb.h"
 
 #define REFACTOR_HITS 24
 
@@ -52,63 +51,57 @@ static bool defines(const rag_hit_t *h, const char *sym)
     return !strcmp(h->symbol, sym) || (a > b && h->symbol[a - b - 1] == '.' && !strcmp(h->symbol + a - b, sym));
 }
 
-/* The file PATH (relative to ROOT) as a packed block, cut to about BUDGET
- * tokens at a line end: the target of --path, whether or not the index
- * ranks it. */
-static int file_block(const char *root, const char *path, size_t budget, rag_count_fn count, void *ud, char **out,
-                      size_t *used, errmsg_t *err)
+/* The file PATH (relative to ROOT) as the target block, cut to about
+ * BUDGET tokens at a line end: the target of --path, whether or not the
+ * index ranks it. */
+static int target_hit(const char *root, const char *path, size_t budget, rag_count_fn count, void *ud, rag_hit_t *h,
+                      errmsg_t *err)
 {
-    char full[PATH_MAX * 2];
-    snprintf(full, sizeof full, "%s/%s", root, path);
-    FILE *f = fopen(full, "rb");
-    if (!f)
-        return errmsg_set(err, OCT_EIO, "%s: cannot open", path);
-    sbuf_t b = {0};
-    int e = sb_read(&b, f);
-    fclose(f);
-    if (e) {
-        sb_free(&b);
-        return errmsg_set(err, e == ENOMEM ? OCT_ENOMEM : OCT_EIO, "%s: cannot read: %s", path, strerror(e));
-    }
-    size_t len = b.n;
-    char *text = sb_take(&b);
-    if (!text)
+    char *full = NULL, *text = NULL;
+    size_t len = 0;
+    const char *lang = "text";
+    memset(h, 0, sizeof *h);
+    if (asprintf(&full, "%s/%s", root, path) < 0)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    int rc = rag_read(full, path, &text, &len, &lang, err);
+    free(full);
+    if (rc)
+        return rc;
     size_t tokens = count(text, len, ud);
     if (tokens > budget) {
         len = len * budget / tokens;
         while (len && text[len - 1] != '\n')
             len--;
-        text[len] = '\0';
-        tokens = count(text, len, ud);
     }
-    int lines = 0;
+    if (len && text[len - 1] == '\n')
+        len--; /* a hit's lines have no last newline */
+    text[len] = '\0';
+    int lines = len ? 1 : 0;
     for (size_t i = 0; i < len; i++)
         lines += text[i] == '\n';
-    if (len && text[len - 1] != '\n')
-        lines++;
-    if (asprintf(out, "%s:1-%d\n```\n%s%s```\n\n", path, lines, text, len && text[len - 1] != '\n' ? "\n" : "") < 0) {
-        *out = NULL;
+    *h = (rag_hit_t){.path = strdup(path), .lang = strdup(lang), .start = 1, .end = lines, .text = text};
+    if (!h->path || !h->lang) {
+        free(h->path);
+        free(h->lang);
         free(text);
+        memset(h, 0, sizeof *h);
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     }
-    free(text);
-    *used = tokens + 16;
     return 0;
 }
 
-int refactor_context(rag_t *r, const char *instruction, const char *rel, const char *symbol, size_t budget,
-                     rag_count_fn count, void *ud, char **out, errmsg_t *err)
+int refactor_context(rag_t *r, const char *instruction, const char *rel, const char *symbol, const pin_list_t *pins,
+                     size_t budget, rag_count_fn count, void *ud, pin_ctx_t *out, errmsg_t *err)
 {
     rag_results_t res = {0}, view = {0};
-    char *q = NULL, *head = NULL, *rest = NULL;
+    rag_hit_t target = {0};
+    char *q = NULL;
     const char *query = symbol ? symbol : instruction;
-    size_t used = 0;
     int rc;
-    *out = NULL;
+    memset(out, 0, sizeof *out);
     if (rel) {
         const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-        if ((rc = file_block(rag_root(r), rel, budget * 2 / 3, count, ud, &head, &used, err)))
+        if ((rc = target_hit(rag_root(r), rel, budget * 2 / 3, count, ud, &target, err)))
             return rc;
         if (asprintf(&q, "%s %s", base, instruction) < 0) {
             q = NULL;
@@ -141,18 +134,13 @@ int refactor_context(rag_t *r, const char *instruction, const char *rel, const c
                         symbol);
         goto done;
     }
-    rag_pack_info_t info;
-    if ((rc = rag_pack(&view, budget > used ? budget - used : 1, count, ud, &rest, &info, err)))
-        goto done;
-    if (asprintf(out, "%s%s", head ? head : "", rest) < 0) {
-        *out = NULL;
-        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-    }
+    rc = pin_pack(rel ? &target : NULL, pins, &view, budget, count, ud, out, err);
 done:
     free(view.hits); /* shallow copies of res's hits */
     rag_results_free(&res);
-    free(rest);
-    free(head);
+    free(target.path);
+    free(target.lang);
+    free(target.text);
     free(q);
     return rc;
 }
@@ -294,9 +282,12 @@ int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_r
     int rc;
     memset(res, 0, sizeof *res);
     step(q, res, REFACTOR_RETRIEVE);
-    if ((rc = check_target(r, q, err)) || (rc = refactor_context(r, q->instruction, q->rel, q->symbol, q->budget,
-                               q->count ? q->count : rag_estimate_tokens, q->count_ud, &res->context, err)))
+    if ((rc = check_target(r, q, err)) ||
+        (rc = refactor_context(r, q->instruction, q->rel, q->symbol, q->pins, q->budget,
+                               q->count ? q->count : rag_estimate_tokens, q->count_ud, &res->packed, err)))
         goto done;
+    res->context = res->packed.text;
+    res->packed.text = NULL;
     step(q, res, REFACTOR_PROMPT);
     refactor_reply_t how = {.completion = !llm->chat, .format = q->format, .rel = q->rel};
     if ((rc = refactor_prompt(q->instruction, q->symbol, res->context, &how, msgs, &prompt, err)))
@@ -324,5 +315,6 @@ void refactor_result_free(refactor_result_t *res)
     free(res->notes);
     free(res->reply);
     free(res->context);
+    pin_ctx_free(&res->packed);
     memset(res, 0, sizeof *res);
 }

@@ -16,6 +16,7 @@
 #include "errmsg.h"
 #include "llm.h"
 #include "patch.h"
+#include "pin.h"
 #include "rag.h"
 
 /* PATH (absolute, or relative to the current directory) as the index of R
@@ -23,14 +24,16 @@
  * the repository. *rel is malloc'd. */
 int refactor_rel_path(const rag_t *r, const char *path, char **rel, errmsg_t *err);
 
-/* The retrieved code, packed into about BUDGET tokens counted with COUNT
- * (called with UD): with REL (a path from refactor_rel_path) that whole file
- * first, cut at a line end to two thirds of the budget; with SYMBOL its
- * definition first, then the chunks that use it (OCT_ENOTFOUND when the
- * index has no definition of SYMBOL); otherwise the chunks most relevant to
- * INSTRUCTION. *out is malloc'd. */
-int refactor_context(rag_t *r, const char *instruction, const char *rel, const char *symbol, size_t budget,
-                     rag_count_fn count, void *ud, char **out, errmsg_t *err);
+/* The code for the model, packed into about BUDGET tokens counted with
+ * COUNT (called with UD) by pin_pack: with REL (a path from
+ * refactor_rel_path) that whole file first, cut at a line end to two thirds
+ * of the budget; then the user's PINS (may be NULL); then the retrieved
+ * chunks: with SYMBOL its definition first, then the chunks that use it
+ * (OCT_ENOTFOUND when the index has no definition of SYMBOL); otherwise the
+ * chunks most relevant to INSTRUCTION. out->text is the context; its items
+ * say what each block is and what became of it. Free with pin_ctx_free. */
+int refactor_context(rag_t *r, const char *instruction, const char *rel, const char *symbol, const pin_list_t *pins,
+                     size_t budget, rag_count_fn count, void *ud, pin_ctx_t *out, errmsg_t *err);
 
 /* What the model is asked to write. */
 typedef enum refactor_format {
@@ -89,7 +92,8 @@ typedef struct refactor_req {
     const char *rel;      /* the file to change (from refactor_rel_path), or NULL */
     const char *symbol;   /* the symbol to change, or NULL */
     const char *repo_dir; /* the working tree the diff must apply to */
-    size_t budget;        /* tokens of retrieved code */
+    const pin_list_t *pins; /* code the user pinned (may be NULL): sent after the target, before retrieved code */
+    size_t budget;        /* tokens of the code sent: the target, the pins and the retrieved chunks */
     rag_count_fn count;   /* counts them (NULL: rag_estimate_tokens) */
     void *count_ud;
     bool force;           /* accept files with uncommitted changes */
@@ -102,7 +106,8 @@ typedef struct refactor_req {
 
 typedef struct refactor_result {
     refactor_step_t step; /* the step that failed, or REFACTOR_DONE */
-    char *context;        /* the retrieved code */
+    char *context;        /* the code sent: the target, the pins, the retrieved chunks */
+    pin_ctx_t packed;     /* each block of it and what became of it (context's text is moved out) */
     char *reply;          /* the model's reply */
     char *diff;           /* the diff in it, repaired (or made of its blocks) */
     char *notes;          /* blocks that matched loosely (refactor_reply_diff), or NULL */

@@ -17,6 +17,7 @@
 #include "chat.h"
 #include "errmsg.h"
 #include "llm.h"
+#include "pin.h"
 #include "sample.h"
 
 struct cJSON;
@@ -193,12 +194,17 @@ int spec_extract_code(const spec_t *s, const char *reply, const char *head, char
  * function has ended. Generation can stop there. */
 bool spec_reply_complete(const spec_t *s, const char *reply, bool completion);
 
-/* Retrieved repository context: the chunks of the git repository around
- * DIR most relevant to QUERY (k of them), updated index first, packed into
- * BUDGET tokens counted with COUNT (NULL: estimated). OCT_ENOTFOUND when DIR
- * is not in a git repository. *out is malloc'd ("" when nothing matched). */
-int spec_repo_context(const char *dir, const char *query, size_t k, size_t budget,
-                      size_t (*count)(const char *text, size_t len, void *ud), void *ud, char **out, errmsg_t *err);
+/* The repository code for a spec's prompt: the pins ADDS[0..N_ADDS) (as
+ * pin_add takes them, relative paths from the current directory), then the
+ * chunks of the git repository around DIR most relevant to QUERY (k of
+ * them; QUERY NULL: none), updated index first, packed by pin_pack into
+ * BUDGET tokens counted with COUNT (NULL: estimated); out->text is the
+ * context ("" when nothing matched). Outside a git repository the pins
+ * alone, or OCT_ENOTFOUND without any. A bad --add is OCT_EINVAL or
+ * OCT_ENOTFOUND naming it. Free OUT with pin_ctx_free. */
+int spec_repo_context(const char *dir, const char *query, size_t k, char *const *adds, size_t n_adds, size_t budget,
+                      size_t (*count)(const char *text, size_t len, void *ud), void *ud, pin_ctx_t *out,
+                      errmsg_t *err);
 /* The retrieval query for a spec: its name, input names and description. Malloc'd. */
 char *spec_query(const spec_t *s);
 

@@ -643,29 +643,47 @@ char *spec_query(const spec_t *s)
     return sb_take(&b);
 }
 
-int spec_repo_context(const char *dir, const char *query, size_t k, size_t budget,
-                      size_t (*count)(const char *text, size_t len, void *ud), void *ud, char **out, errmsg_t *err)
+/* Pin each of ADDS[0..N) into L (BASE: the current directory; ROOT and R
+ * may be NULL outside a repository). */
+static int add_pins(pin_list_t *l, char *const *adds, size_t n, const char *root, rag_t *r, errmsg_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = pin_add(l, adds[i], NULL, root, r, NULL, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int spec_repo_context(const char *dir, const char *query, size_t k, char *const *adds, size_t n_adds, size_t budget,
+                      size_t (*count)(const char *text, size_t len, void *ud), void *ud, pin_ctx_t *out,
+                      errmsg_t *err)
 {
     rag_options_t ro = {0};
     rag_t *r = NULL;
     rag_results_t res = {0};
-    rag_pack_info_t info;
+    pin_list_t pins = {0};
     int rc;
-    *out = NULL;
+    memset(out, 0, sizeof *out);
     ro.dir = dir;
-    if ((rc = rag_open(&r, &ro, err)))
-        return rc;
+    if ((rc = rag_open(&r, &ro, err))) {
+        /* outside a repository the pins go alone */
+        if (rc == OCT_ENOTFOUND && n_adds && !(rc = add_pins(&pins, adds, n_adds, NULL, NULL, err)))
+            rc = pin_pack(NULL, &pins, NULL, budget, count, ud, out, err);
+        goto done;
+    }
     for (int attempt = 0;; attempt++) {
         if ((rc = rag_update(r, NULL, NULL, NULL, NULL, err)))
             goto done;
-        rc = rag_query(r, query, strlen(query), k, &res, err);
+        rc = query ? rag_query(r, query, strlen(query), k, &res, err) : 0;
         /* a corrupt index found by the query is rebuilt by the next update */
         if (rc != OCT_EFORMAT || attempt > 0)
             break;
     }
-    if (!rc)
-        rc = rag_pack(&res, budget, count, ud, out, &info, err);
+    if (!rc && !(rc = add_pins(&pins, adds, n_adds, rag_root(r), r, err)))
+        rc = pin_pack(NULL, &pins, &res, budget, count, ud, out, err);
 done:
+    pin_list_free(&pins);
     rag_results_free(&res);
     rag_close(r);
     return rc;

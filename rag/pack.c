@@ -165,6 +165,26 @@ static bool make_block(block_t *nb, const block_t *base, const rag_hit_t *h, siz
 int rag_pack(const rag_results_t *res, size_t budget, rag_count_fn count, void *ud, char **out,
              rag_pack_info_t *info, errmsg_t *err)
 {
+    return rag_pack_marked(res, budget, count, ud, out, info, NULL, err);
+}
+
+/* What the blocks B[0..NB) hold of hit H. */
+static rag_packed_t mark_of(const rag_hit_t *h, const block_t *b, size_t nb)
+{
+    rag_packed_t m = RAG_PACKED_OUT;
+    for (size_t i = 0; h->path && i < nb; i++) {
+        if (strcmp(b[i].path, h->path) || h->start > b[i].end || h->end < b[i].start)
+            continue;
+        if (h->start >= b[i].start && h->end <= b[i].end)
+            return RAG_PACKED_WHOLE;
+        m = RAG_PACKED_PART;
+    }
+    return m;
+}
+
+int rag_pack_marked(const rag_results_t *res, size_t budget, rag_count_fn count, void *ud, char **out,
+                    rag_pack_info_t *info, rag_packed_t *mark, errmsg_t *err)
+{
     block_t *blocks = NULL;
     size_t nb = 0, total = 0;
     char *scratch = NULL, *buf = NULL;
@@ -177,6 +197,8 @@ int rag_pack(const rag_results_t *res, size_t budget, rag_count_fn count, void *
     if (info)
         memset(info, 0, sizeof *info);
     size_t nhits = res ? res->n : 0;
+    for (size_t i = 0; mark && i < nhits; i++)
+        mark[i] = RAG_PACKED_OUT;
     blocks = calloc(nhits ? nhits : 1, sizeof *blocks);
     if (!blocks)
         goto oom;
@@ -279,18 +301,16 @@ int rag_pack(const rag_results_t *res, size_t budget, rag_count_fn count, void *
                 goto oom;
         size_t c = len ? count(buf, len, ud) : 0;
         if (c <= budget || nb == 0) {
+            for (size_t i = 0; i < nhits; i++) {
+                rag_packed_t m = mark_of(&res->hits[i], blocks, nb);
+                if (mark)
+                    mark[i] = m;
+                if (info && m != RAG_PACKED_OUT)
+                    info->hits_used++;
+            }
             if (info) {
                 info->tokens = c;
                 info->blocks = nb;
-                for (size_t i = 0; i < nhits; i++) {
-                    const rag_hit_t *h = &res->hits[i];
-                    for (size_t m = 0; m < nb; m++)
-                        if (h->path && !strcmp(blocks[m].path, h->path) && h->start <= blocks[m].end &&
-                            h->end >= blocks[m].start) {
-                            info->hits_used++;
-                            break;
-                        }
-                }
             }
             break;
         }

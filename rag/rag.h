@@ -130,6 +130,21 @@ int rag_query(rag_t *r, const char *prompt, size_t len, size_t k, rag_results_t 
               errmsg_t *err);
 void rag_results_free(rag_results_t *res);
 
+/* Where the index says SYMBOL is defined: one hit per file and definition
+ * whose chunk symbols name it at '.' boundaries ("parse" finds "parse" and
+ * "Parser.parse"; "Parser" finds the class with its methods), its lines
+ * the union of that definition's chunks; text is NULL (read the file).
+ * Definitions named exactly SYMBOL come first, then by path and line.
+ * None found: 0 with out->n == 0. Free with rag_results_free. */
+int rag_define(rag_t *r, const char *symbol, rag_results_t *out, errmsg_t *err);
+
+/* The file PATH (NAME in messages and for its language) as the index reads
+ * it: normalized (CRLF to LF, invalid UTF-8 to U+FFFD, no BOM) into *text
+ * (malloc'd, *len bytes), its language in *lang (may be NULL; a static
+ * name as rag_hit_t.lang). OCT_ENOTFOUND when it does not exist; OCT_EINVAL
+ * for a directory, a binary file or one over RAG_DEFAULT_MAX_FILE_BYTES. */
+int rag_read(const char *path, const char *name, char **text, size_t *len, const char **lang, errmsg_t *err);
+
 /* Token counter for the packer: the number of tokens TEXT (LEN bytes) takes. */
 typedef size_t (*rag_count_fn)(const char *text, size_t len, void *ud);
 
@@ -151,6 +166,18 @@ typedef struct rag_pack_info {
  * code fence. *out is malloc'd and NUL-terminated ("" when nothing fits). */
 int rag_pack(const rag_results_t *res, size_t budget, rag_count_fn count, void *ud, char **out,
              rag_pack_info_t *info, errmsg_t *err);
+
+/* What rag_pack_marked did with a hit. */
+typedef enum rag_packed {
+    RAG_PACKED_OUT,   /* left out: it did not fit the budget (or has no text) */
+    RAG_PACKED_WHOLE, /* all its lines are in the text */
+    RAG_PACKED_PART,  /* some of its lines are: the first ones of the best hit, when it alone is too big */
+} rag_packed_t;
+
+/* rag_pack, saying in MARK[i] (MARK holds res->n entries; may be NULL)
+ * what became of RES->hits[i]: so the caller can tell what was cut. */
+int rag_pack_marked(const rag_results_t *res, size_t budget, rag_count_fn count, void *ud, char **out,
+                    rag_pack_info_t *info, rag_packed_t *mark, errmsg_t *err);
 
 typedef struct rag_lang_count {
     char lang[16];

@@ -39,6 +39,7 @@ typedef enum tui_overlay {
     TUI_OV_HELP,
     TUI_OV_PICKER,
     TUI_OV_FORM, /* the /spec form */
+    TUI_OV_CHUNK, /* the lines of a context panel row (Enter on it) */
 } tui_overlay_t;
 
 /* One row of the F2 picker. */
@@ -73,7 +74,13 @@ typedef struct tui_app {
 
     /* context panel */
     bool show_ctx;
-    char *ctx;           /* "path:a-b\tscore\tsymbol" lines */
+    bool ctx_focus;      /* Up/Down pick a row, Enter shows its lines, Esc gives the keys back */
+    pin_ctx_t *ctx;      /* what the last prompt got, or what /search found; NULL: nothing yet */
+    int ctx_sel;         /* the row picked (an item of ctx) */
+    int ctx_top;         /* the first panel line shown */
+    int view_top;        /* TUI_OV_CHUNK: the first line of the row's lines shown */
+    pin_list_t pins;     /* what /add pinned (the runner has a copy) */
+    bool verbose;        /* /verbose: each prompt is shown before it is sent */
 
     /* input */
     tui_ed_t ed;

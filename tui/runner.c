@@ -29,6 +29,7 @@
 #include "refactor.h"
 #include "runner.h"
 #include "sample.h"
+#include "sb.h"
 #include "text.h"
 #include "utf8.h"
 
@@ -75,6 +76,8 @@ struct tui_runner {
     unsigned delay_ms;
     bool heal, speculate; /* gen_run's, for answers and workflows alike */
     char *draft_path;     /* --draft-model, or NULL */
+    pin_list_t pins;      /* under MU: what /add pinned */
+    bool verbose;         /* under MU: post each prompt */
 
     /* worker state */
     eng_model_t *m;
@@ -108,6 +111,8 @@ void tui_ev_free(tui_ev_t *e)
 {
     while (e) {
         tui_ev_t *n = e->next;
+        pin_ctx_free(e->ctx);
+        free(e->ctx);
         free(e->text);
         free(e);
         e = n;
@@ -163,6 +168,61 @@ static void postf(tui_runner_t *r, tui_ev_kind_t kind, const char *fmt, ...)
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     post(r, kind, buf, n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+/* The context event: C's items (moved to the event; C keeps its texts),
+ * after the summary of what was pinned or cut, when there is one. */
+static void post_ctx(tui_runner_t *r, pin_ctx_t *c)
+{
+    char *sum = pin_ctx_summary(c);
+    if (sum)
+        post_str(r, TUI_EV_NOTICE, sum);
+    free(sum);
+    tui_ev_t *e = calloc(1, sizeof *e);
+    if (!e || !(e->text = strdup("")) || !(e->ctx = calloc(1, sizeof *e->ctx))) {
+        tui_ev_free(e);
+        return;
+    }
+    e->kind = TUI_EV_CONTEXT;
+    e->ctx->items = c->items;
+    e->ctx->n = c->n;
+    e->ctx->budget = c->budget;
+    e->ctx->tokens = c->tokens;
+    c->items = NULL;
+    c->n = 0;
+    pthread_mutex_lock(&r->mu);
+    if (r->ev_tail)
+        r->ev_tail->next = e;
+    else
+        r->ev = e;
+    r->ev_tail = e;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static bool verbose(tui_runner_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool v = r->verbose;
+    pthread_mutex_unlock(&r->mu);
+    return v;
+}
+
+/* Verbose: the messages of a request (or the plain PROMPT when N is 0) as a notice. */
+static void show_msgs(tui_runner_t *r, const chat_msg_t *m, size_t n, const char *prompt)
+{
+    if (!verbose(r))
+        return;
+    sbuf_t b = {0};
+    if (n)
+        sb_addf(&b, "prompt (verbose), %zu message%s:", n, n == 1 ? "" : "s");
+    else
+        sb_addf(&b, "prompt (verbose), plain completion:\n%s", prompt);
+    for (size_t i = 0; i < n; i++)
+        sb_addf(&b, "\n[%s]\n%s", chat_role_name(m[i].role), m[i].content ? m[i].content : "");
+    char *t = sb_take(&b);
+    if (t)
+        post_str(r, TUI_EV_NOTICE, t);
+    free(t);
 }
 
 tui_ev_t *tui_runner_events(tui_runner_t *r)
@@ -660,47 +720,84 @@ fail:
 
 /* ---- answering ------------------------------------------------------------- */
 
-/* Retrieve K chunks for QUESTION and pack them into at most BUDGET tokens.
- * Returns the packed text (malloc'd) or NULL; posts the context event. */
-static char *retrieve(tui_runner_t *r, const char *question, size_t k, size_t budget)
+/* The code a prompt gets: the pins (read now) and, when RETRIEVE, the K
+ * chunks most relevant to QUERY, packed into BUDGET tokens (pin.h). Posts
+ * what became of each block (the context panel's list, and a notice when
+ * something was pinned or cut); *C keeps the packed texts. 0, or -1 after
+ * posting the error. */
+static int gather(tui_runner_t *r, const char *query, size_t k, bool retrieve, size_t budget, pin_ctx_t *c)
 {
     rag_results_t res = {0};
+    pin_list_t pins = {0};
     errmsg_t err = {0};
-    char *packed = NULL;
-    if (rag_query(r->rag, question, strlen(question), k, &res, &err)) {
+    pthread_mutex_lock(&r->mu);
+    int rc = pin_list_copy(&pins, &r->pins);
+    pthread_mutex_unlock(&r->mu);
+    if (rc) {
+        post_str(r, TUI_EV_ERROR, "out of memory");
+        return -1;
+    }
+    if (retrieve && r->rag && rag_query(r->rag, query, strlen(query), k, &res, &err))
         postf(r, TUI_EV_NOTICE, "retrieval failed: %s", err.msg);
-        post_str(r, TUI_EV_CONTEXT, "");
-        return NULL;
-    }
-    size_t cap = 256 + res.n * 160, o = 0;
-    char *list = malloc(cap);
-    if (list) {
-        list[0] = '\0';
-        for (size_t i = 0; i < res.n; i++) {
-            int n = snprintf(list + o, cap - o, "%s:%d-%d\t%.3g\t%s\n", res.hits[i].path, res.hits[i].start,
-                             res.hits[i].end, res.hits[i].score, res.hits[i].symbol ? res.hits[i].symbol : "");
-            if (n < 0 || (size_t)n >= cap - o)
-                break;
-            o += (size_t)n;
-        }
-        post(r, TUI_EV_CONTEXT, list, o);
-        free(list);
-    }
-    rag_pack_info_t info;
     rag_count_fn count = r->m ? prompt_count_tokens : prompt_count_tokens_approx;
     void *count_ud = r->m ? (void *)eng_tokenizer(r->m) : NULL;
-    if (res.n && rag_pack(&res, budget, count, count_ud, &packed, &info, &err)) {
-        postf(r, TUI_EV_NOTICE, "retrieval failed: %s", err.msg);
-        packed = NULL;
-    }
+    rc = pin_pack(NULL, &pins, &res, budget, count, count_ud, c, &err);
     rag_results_free(&res);
-    return packed;
+    pin_list_free(&pins);
+    if (rc) {
+        postf(r, TUI_EV_ERROR, "%s", err.msg);
+        return -1;
+    }
+    post_ctx(r, c);
+    return 0;
+}
+
+/* The system message and the user's turn as they would be without code,
+ * but with the headers code comes under (*SYS and *USER, malloc'd): what
+ * the room for code is measured from. 0, or -1 after posting the error. */
+static int bare_turn(tui_runner_t *r, const char *text, char **sys, char **user)
+{
+    pthread_mutex_lock(&r->mu);
+    bool pinned = r->pins.n > 0;
+    pthread_mutex_unlock(&r->mu);
+    *sys = prompt_system(system_prompt(r), pinned ? " " : NULL);
+    *user = prompt_user(text, r->preset.retrieval && r->rag ? " " : NULL);
+    if (*sys && *user)
+        return 0;
+    free(*sys);
+    free(*user);
+    post_str(r, TUI_EV_ERROR, "out of memory");
+    return -1;
+}
+
+/* Tokens of a chat turn for pinned and retrieved code: what the bare
+ * message (BARE tokens) leaves of BUDGET, at most half, at most the
+ * preset's; none when too little is left to be of use. */
+static size_t code_room(const tui_runner_t *r, size_t bare, size_t budget)
+{
+    size_t room = bare < budget ? (budget - bare) / 2 : 0;
+    if (room > r->preset.token_budget)
+        room = r->preset.token_budget;
+    return room < 32 ? 0 : room;
 }
 
 static void sleep_ms(unsigned ms)
 {
     struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&t, NULL);
+}
+
+/* Completion mode's text for TEXT: the pinned and retrieved code of C in
+ * front of it (prompt_completion). malloc'd; NULL when out of memory. */
+static char *completion_text(const char *text, const pin_ctx_t *c)
+{
+    const char *p = c->pinned ? c->pinned : "", *q = c->retrieved ? c->retrieved : "";
+    char *code = NULL, *out;
+    if (asprintf(&code, "%s%s%s", p, *p && *q ? "\n\n" : "", q) < 0)
+        return NULL;
+    out = prompt_completion(text, code);
+    free(code);
+    return out;
 }
 
 /* ---- answering on a remote engine -------------------------------------------- */
@@ -722,12 +819,13 @@ static size_t msg_cost(const char *text)
 }
 
 /* The messages of a remote turn (*N of them, malloc'd; they point into the
- * conversation): the system prompt, the conversation with the oldest
+ * conversation): SYS, the conversation with the oldest
  * exchanges left out (*DROPPED counts them) until the estimate fits BUDGET
  * tokens, and CONTENT. */
-static chat_msg_t *remote_msgs(tui_runner_t *r, const char *content, size_t budget, size_t *n, size_t *dropped)
+static chat_msg_t *remote_msgs(tui_runner_t *r, const char *sys, const char *content, size_t budget, size_t *n,
+                               size_t *dropped)
 {
-    size_t total = msg_cost(system_prompt(r)) + msg_cost(content), first = 0;
+    size_t total = msg_cost(sys) + msg_cost(content), first = 0;
     for (size_t i = 0; i < r->n_hist; i++)
         total += msg_cost(r->hist[i].content);
     while (first + 2 <= r->n_hist && total > budget) {
@@ -738,7 +836,7 @@ static chat_msg_t *remote_msgs(tui_runner_t *r, const char *content, size_t budg
     if (!m)
         return NULL;
     size_t k = 0;
-    m[k++] = (chat_msg_t){CHAT_ROLE_SYSTEM, system_prompt(r)};
+    m[k++] = (chat_msg_t){CHAT_ROLE_SYSTEM, sys};
     for (size_t i = first; i < r->n_hist; i++)
         m[k++] = (chat_msg_t){r->hist[i].role, r->hist[i].content};
     m[k++] = (chat_msg_t){CHAT_ROLE_USER, content};
@@ -807,34 +905,33 @@ static int on_remote_text(void *ud, const char *t, size_t len)
 static void send_remote(tui_runner_t *r, job_t *j)
 {
     errmsg_t err = {0};
-    char *packed = NULL, *content = NULL;
+    char *content = NULL, *sys = NULL;
     chat_msg_t *msgs = NULL;
     size_t n_msgs = 0, dropped = 0;
     uint32_t n_ctx = remote_ctx(r);
     size_t budget = n_ctx - answer_reserve(r, n_ctx);
     rstream_t s = {.r = r};
-    if (r->preset.retrieval && r->rag) {
-        set_state(r, "retrieving");
-        /* room for retrieved code: what the bare message leaves, at most half */
-        size_t bare = msg_cost(system_prompt(r)) + msg_cost(j->text);
-        size_t room = bare < budget ? (budget - bare) / 2 : 0;
-        if (room > r->preset.token_budget)
-            room = r->preset.token_budget;
-        packed = room >= 32 ? retrieve(r, j->text, (size_t)r->preset.top_k, room) : NULL;
-        if (room < 32)
-            post_str(r, TUI_EV_CONTEXT, "");
-    } else {
-        post_str(r, TUI_EV_CONTEXT, "");
-    }
+    pin_ctx_t c = {0};
     bool completion = r->st.completion;
-    if (completion ? !(content = prompt_completion(j->text, packed))
-                   : !(content = prompt_user(j->text, packed)) ||
-                         !(msgs = remote_msgs(r, content, budget, &n_msgs, &dropped))) {
+    set_state(r, "retrieving");
+    char *bsys, *buser;
+    if (bare_turn(r, j->text, &bsys, &buser))
+        goto done;
+    size_t room = code_room(r, completion ? msg_cost(j->text) : msg_cost(bsys) + msg_cost(buser), budget);
+    free(bsys);
+    free(buser);
+    if (gather(r, j->text, (size_t)r->preset.top_k, r->preset.retrieval, room, &c))
+        goto done;
+    if (completion ? !(content = completion_text(j->text, &c))
+                   : !(sys = prompt_system(system_prompt(r), c.pinned)) ||
+                         !(content = prompt_user(j->text, c.retrieved)) ||
+                         !(msgs = remote_msgs(r, sys, content, budget, &n_msgs, &dropped))) {
         post_str(r, TUI_EV_ERROR, "out of memory");
         goto done;
     }
     if (dropped)
         postf(r, TUI_EV_NOTICE, "%zu older messages left out to fit the context of about %u tokens", dropped, n_ctx);
+    show_msgs(r, msgs, n_msgs, content);
     oai_gen_t g;
     oai_gen_init(&g);
     g.max_tokens = (long)r->preset.max_new_tokens;
@@ -898,102 +995,122 @@ done:
     pthread_mutex_unlock(&r->mu);
     free(s.text);
     free(msgs);
-    free(packed);
+    pin_ctx_free(&c);
+    free(sys);
     free(content);
 }
 
-/* The prompt for the chat message of J: retrieved code (when the preset
- * retrieves) packed into *PACKED, the user's turn with it into *CONTENT, the
- * conversation so far and that turn tokenized into *IDS, trimmed to the
- * context (a notice says how many older messages were left out). 0, or -1
- * after posting the error (or with *CANCELED set on Ctrl-C). */
+/* The prompt for the chat message of J: the pinned code (in the system
+ * message) and the retrieved code (when the preset retrieves; in the user's
+ * turn, which goes into *CONTENT) packed together, the retrieved part also
+ * into *PACKED, the conversation so far and that turn tokenized into *IDS,
+ * trimmed to the context (a notice says how many older messages were left
+ * out); verbose, the prompt as the model reads it is posted. 0, or -1 after
+ * posting the error (or with *CANCELED set on Ctrl-C). */
 static int chat_prompt(tui_runner_t *r, const job_t *j, char **packed, char **content, int32_t **ids, size_t *n_ids,
                        bool *canceled)
 {
     errmsg_t err = {0};
     size_t dropped = 0;
+    pin_ctx_t c = {0};
+    char *sys = NULL;
+    int rc = -1;
     const tok_t *tok = eng_tokenizer(r->m);
     uint32_t n_ctx = eng_n_ctx(r->s);
     size_t budget = n_ctx - answer_reserve(r, n_ctx);
-    const char *sys = system_prompt(r);
-    if (r->preset.retrieval && r->rag) {
-        set_state(r, "retrieving");
-        /* room for retrieved code: what the bare message leaves, at most half */
-        prompt_req_t bare = {r->tmpl, tok, sys, NULL, 0, j->text, SIZE_MAX};
-        if (prompt_build(&bare, ids, n_ids, NULL, &err)) {
-            postf(r, TUI_EV_ERROR, "%s", err.msg);
-            return -1;
-        }
-        free(*ids);
-        *ids = NULL;
-        size_t room = *n_ids < budget ? (budget - *n_ids) / 2 : 0;
-        if (room > r->preset.token_budget)
-            room = r->preset.token_budget;
-        *packed = room >= 32 ? retrieve(r, j->text, (size_t)r->preset.top_k, room) : NULL;
-        if (room < 32)
-            post_str(r, TUI_EV_CONTEXT, "");
-    } else {
-        post_str(r, TUI_EV_CONTEXT, "");
-    }
-    if (atomic_load(&r->cancel)) {
-        *canceled = true;
+    set_state(r, "retrieving");
+    char *bsys, *buser;
+    if (bare_turn(r, j->text, &bsys, &buser))
         return -1;
-    }
-    if (!(*content = prompt_user(j->text, *packed))) {
-        post_str(r, TUI_EV_ERROR, "out of memory");
-        return -1;
-    }
-    prompt_req_t req = {r->tmpl, tok, sys, r->hist, r->n_hist, *content, budget};
-    if (prompt_build(&req, ids, n_ids, &dropped, &err)) {
+    prompt_req_t bare = {r->tmpl, tok, bsys, NULL, 0, buser, SIZE_MAX};
+    rc = prompt_build(&bare, ids, n_ids, NULL, &err);
+    free(bsys);
+    free(buser);
+    if (rc) {
         postf(r, TUI_EV_ERROR, "%s", err.msg);
         return -1;
     }
+    rc = -1;
+    free(*ids);
+    *ids = NULL;
+    if (gather(r, j->text, (size_t)r->preset.top_k, r->preset.retrieval, code_room(r, *n_ids, budget), &c))
+        return -1;
+    if (atomic_load(&r->cancel)) {
+        *canceled = true;
+        goto done;
+    }
+    if (!(sys = prompt_system(system_prompt(r), c.pinned)) || !(*content = prompt_user(j->text, c.retrieved))) {
+        post_str(r, TUI_EV_ERROR, "out of memory");
+        goto done;
+    }
+    *packed = c.retrieved;
+    c.retrieved = NULL;
+    prompt_req_t req = {r->tmpl, tok, sys, r->hist, r->n_hist, *content, budget};
+    if (prompt_build(&req, ids, n_ids, &dropped, &err)) {
+        postf(r, TUI_EV_ERROR, "%s", err.msg);
+        goto done;
+    }
     if (dropped)
         postf(r, TUI_EV_NOTICE, "%zu older messages left out to fit the context of %u tokens", dropped, n_ctx);
-    return 0;
+    char *text = NULL;
+    size_t len = 0;
+    if (verbose(r) && tok_decode(tok, *ids, *n_ids, true, &text, &len, &err) == 0) {
+        sbuf_t b = {0};
+        sb_addf(&b, "prompt (verbose), %zu tokens:\n", *n_ids);
+        sb_addn(&b, text, len);
+        free(text);
+        if ((text = sb_take(&b)))
+            post_str(r, TUI_EV_NOTICE, text);
+    }
+    free(text);
+    rc = 0;
+done:
+    free(sys);
+    pin_ctx_free(&c);
+    return rc;
 }
 
-/* Completion mode's prompt for J: retrieved code (when the preset
- * retrieves) in *PACKED, then the text as typed, in *CONTENT and tokenized
- * into *IDS; no system message and no conversation, which a base model
- * would only continue. 0, or -1 after posting the error (or with *CANCELED
+/* Completion mode's prompt for J: the pinned code and the retrieved code
+ * (when the preset retrieves; that part also in *PACKED), then the text as
+ * typed, in *CONTENT and tokenized into *IDS; no system message and no
+ * conversation, which a base model would only continue. 0, or -1 after posting the error (or with *CANCELED
  * set on Ctrl-C). */
 static int completion_prompt(tui_runner_t *r, const job_t *j, char **packed, char **content, int32_t **ids,
                              size_t *n_ids, bool *canceled)
 {
     errmsg_t err = {0};
+    pin_ctx_t c = {0};
+    int rc = -1;
     const tok_t *tok = eng_tokenizer(r->m);
     uint32_t n_ctx = eng_n_ctx(r->s);
     size_t budget = n_ctx - answer_reserve(r, n_ctx), own = prompt_count_tokens(j->text, strlen(j->text), (void *)tok);
-    if (r->preset.retrieval && r->rag) {
-        set_state(r, "retrieving");
-        size_t room = own < budget ? (budget - own) / 2 : 0;
-        if (room > r->preset.token_budget)
-            room = r->preset.token_budget;
-        *packed = room >= 32 ? retrieve(r, j->text, (size_t)r->preset.top_k, room) : NULL;
-        if (room < 32)
-            post_str(r, TUI_EV_CONTEXT, "");
-    } else {
-        post_str(r, TUI_EV_CONTEXT, "");
-    }
+    set_state(r, "retrieving");
+    if (gather(r, j->text, (size_t)r->preset.top_k, r->preset.retrieval, code_room(r, own, budget), &c))
+        return -1;
     if (atomic_load(&r->cancel)) {
         *canceled = true;
-        return -1;
+        goto done;
     }
-    if (!(*content = prompt_completion(j->text, *packed))) {
+    if (!(*content = completion_text(j->text, &c))) {
         post_str(r, TUI_EV_ERROR, "out of memory");
-        return -1;
+        goto done;
     }
+    *packed = c.retrieved;
+    c.retrieved = NULL;
     if (tok_encode(tok, *content, strlen(*content), TOK_ADD_BOS, ids, n_ids, &err)) {
         postf(r, TUI_EV_ERROR, "%s", err.msg);
-        return -1;
+        goto done;
     }
     if (*n_ids > budget) {
         postf(r, TUI_EV_ERROR, "the text has %zu tokens; the context of %u leaves room for %zu before the answer",
               *n_ids, n_ctx, budget);
-        return -1;
+        goto done;
     }
-    return 0;
+    show_msgs(r, NULL, 0, *content);
+    rc = 0;
+done:
+    pin_ctx_free(&c);
+    return rc;
 }
 
 /* "; speculation N% accepted, T tokens/pass" when drafts were verified, else "". */
@@ -1141,7 +1258,26 @@ typedef struct flow {
     uint32_t n_gen;
     double t0;
     int attempts;
+    llm_t inner, shown; /* verbose: the model, and SHOWN, which posts each prompt before asking it */
 } flow_t;
+
+static int shown_generate(void *ud, const chat_msg_t *msgs, size_t n, const char *prompt,
+                          bool (*done)(const char *reply, void *done_ud), void *done_ud, char **reply, errmsg_t *err)
+{
+    flow_t *f = ud;
+    show_msgs(f->r, msgs, f->inner.chat ? n : 0, prompt);
+    return f->inner.generate(f->inner.ud, msgs, n, prompt, done, done_ud, reply, err);
+}
+
+/* The model a workflow asks: verbose, through shown_generate. */
+static const llm_t *flow_llm(flow_t *f)
+{
+    if (!verbose(f->r))
+        return &f->h.llm;
+    f->inner = f->h.llm;
+    f->shown = (llm_t){.chat = f->inner.chat, .generate = shown_generate, .ud = f};
+    return &f->shown;
+}
 
 static void flow_text(void *ud, const char *piece, size_t len)
 {
@@ -1319,7 +1455,8 @@ static void job_spec(tui_runner_t *r, job_t *j)
     const spec_t *s = j->spec;
     errmsg_t err = {0};
     flow_t f;
-    char *query = NULL, *ctx = NULL;
+    char *query = NULL;
+    pin_ctx_t pc = {0};
     spec_gen_result_t res = {0};
     spec_check_opts_t co;
     spec_check_opts_default(&co);
@@ -1328,26 +1465,25 @@ static void job_spec(tui_runner_t *r, job_t *j)
         return;
     }
     f.attempts = SPEC_ATTEMPTS;
-    if (r->rag && r->preset.retrieval) {
-        set_state(r, "retrieving");
-        size_t budget = f.h.n_ctx / 4 < SPEC_CONTEXT ? f.h.n_ctx / 4 : SPEC_CONTEXT;
-        if (!(query = spec_query(s))) {
-            post_str(r, TUI_EV_ERROR, "out of memory");
-            goto done;
-        }
-        ctx = retrieve(r, query, SPEC_HITS, budget);
+    set_state(r, "retrieving");
+    size_t budget = f.h.n_ctx / 4 < SPEC_CONTEXT ? f.h.n_ctx / 4 : SPEC_CONTEXT;
+    if (!(query = spec_query(s))) {
+        post_str(r, TUI_EV_ERROR, "out of memory");
+        goto done;
     }
+    if (gather(r, query, SPEC_HITS, r->preset.retrieval, budget, &pc))
+        goto done;
     set_state(r, "spec: attempt 1/%d", SPEC_ATTEMPTS);
     spec_gen_opts_t go = {
         .attempts = SPEC_ATTEMPTS,
         .check = true,
-        .context = ctx,
+        .context = pc.text,
         .code_dir = j->dir,
         .check_opts = &co,
         .on_attempt = spec_attempt,
         .ud = &f,
     };
-    int rc = spec_gen(s, &f.h.llm, &go, &res, &err);
+    int rc = spec_gen(s, flow_llm(&f), &go, &res, &err);
     if (rc == OCT_ECANCELED) {
         flow_end_reply(&f, "stopped (Ctrl-C)");
         postf(r, TUI_EV_NOTICE, "spec %s: stopped; nothing was generated", s->name);
@@ -1372,7 +1508,7 @@ static void job_spec(tui_runner_t *r, job_t *j)
     }
 done:
     spec_gen_result_free(&res);
-    free(ctx);
+    pin_ctx_free(&pc);
     free(query);
     flow_close(&f);
 }
@@ -1392,6 +1528,7 @@ static void job_refactor(tui_runner_t *r, job_t *j)
     flow_t f;
     char *rel = NULL;
     refactor_result_t res = {0};
+    pin_list_t pins = {0};
     if (!r->rag) {
         postf(r, TUI_EV_ERROR, "refactor: no repository index (%s is not in a git repository)", j->dir);
         return;
@@ -1400,8 +1537,12 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         postf(r, TUI_EV_ERROR, "refactor: %s", err.msg);
         return;
     }
-    if (flow_open(r, &f, &err)) {
-        postf(r, TUI_EV_ERROR, "refactor: %s", err.msg);
+    pthread_mutex_lock(&r->mu);
+    int pc = pin_list_copy(&pins, &r->pins);
+    pthread_mutex_unlock(&r->mu);
+    if (pc || flow_open(r, &f, &err)) {
+        postf(r, TUI_EV_ERROR, "refactor: %s", pc ? "out of memory" : err.msg);
+        pin_list_free(&pins);
         free(rel);
         return;
     }
@@ -1410,6 +1551,7 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         .rel = rel,
         .symbol = j->symbol,
         .repo_dir = j->dir,
+        .pins = &pins,
         .force = j->force,
         .budget = f.h.n_ctx / 2 < REFACTOR_CONTEXT ? f.h.n_ctx / 2 : REFACTOR_CONTEXT,
         .count = f.count,
@@ -1417,7 +1559,9 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         .on_step = refactor_step,
         .ud = r,
     };
-    int rc = refactor_run(r->rag, &f.h.llm, &q, &res, &err);
+    int rc = refactor_run(r->rag, flow_llm(&f), &q, &res, &err);
+    if (res.step > REFACTOR_RETRIEVE)
+        post_ctx(r, &res.packed);
     if (rc == OCT_ECANCELED && res.step == REFACTOR_GENERATE) {
         flow_end_reply(&f, "stopped (Ctrl-C)");
         post_str(r, TUI_EV_NOTICE, "refactor: stopped; nothing was changed");
@@ -1437,6 +1581,7 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         post_str(r, TUI_EV_PATCH, res.diff);
 done:
     refactor_result_free(&res);
+    pin_list_free(&pins);
     free(rel);
     flow_close(&f);
 }
@@ -1638,6 +1783,7 @@ void tui_runner_free(tui_runner_t *r)
     remote_close(r->rem);
     hist_clear(r);
     free(r->hist);
+    pin_list_free(&r->pins);
     free(r->model_def);
     free(r->model_large);
     free(r->draft_path);
@@ -1723,6 +1869,26 @@ int tui_runner_refactor(tui_runner_t *r, const char *instruction, const char *pa
         return OCT_ENOMEM;
     }
     return enqueue(r, j, true);
+}
+
+int tui_runner_pins(tui_runner_t *r, const pin_list_t *pins)
+{
+    pin_list_t copy = {0};
+    if (pin_list_copy(&copy, pins))
+        return OCT_ENOMEM;
+    pthread_mutex_lock(&r->mu);
+    pin_list_t old = r->pins;
+    r->pins = copy;
+    pthread_mutex_unlock(&r->mu);
+    pin_list_free(&old);
+    return 0;
+}
+
+void tui_runner_verbose(tui_runner_t *r, bool on)
+{
+    pthread_mutex_lock(&r->mu);
+    r->verbose = on;
+    pthread_mutex_unlock(&r->mu);
 }
 
 int tui_runner_clear(tui_runner_t *r)

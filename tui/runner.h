@@ -22,6 +22,7 @@
 
 #include "engine.h"
 #include "errmsg.h"
+#include "pin.h"
 #include "preset.h"
 #include "rag.h"
 #include "remote.h"
@@ -33,7 +34,7 @@ typedef enum tui_ev_kind {
     TUI_EV_TEXT,       /* answer text as it streams (whole UTF-8 characters) */
     TUI_EV_NOTICE,     /* something the user should know (dim line) */
     TUI_EV_ERROR,      /* something failed (red line) */
-    TUI_EV_CONTEXT,    /* chunks retrieved for the answer: "path:a-b\tscore\tsymbol" lines */
+    TUI_EV_CONTEXT,    /* the code a prompt got (pinned and retrieved): ctx */
     TUI_EV_ANSWER_END, /* the answer is over; text: its figures */
     TUI_EV_LOADED,     /* a model or preset change took effect */
     TUI_EV_PATCH,      /* /refactor: a checked diff waiting for the user's confirmation */
@@ -43,6 +44,7 @@ typedef struct tui_ev {
     tui_ev_kind_t kind;
     char *text; /* NUL-terminated */
     size_t len;
+    pin_ctx_t *ctx; /* TUI_EV_CONTEXT: each block and what became of it (its items only; taken with the event) */
     struct tui_ev *next;
 } tui_ev_t;
 
@@ -85,6 +87,15 @@ int tui_runner_spec(tui_runner_t *r, spec_t *s, const char *code_dir);
  * else's uncommitted changes is refused before the model is asked. */
 int tui_runner_refactor(tui_runner_t *r, const char *instruction, const char *path, const char *symbol, bool force,
                         const char *repo_dir);
+/* The code to pin into every prompt from now on (copied): chat turns put
+ * it in the system message (so it stays in the KV cache turn after turn),
+ * /spec and /refactor before their retrieved code; it counts against the
+ * same budget (pin.h). OCT_ENOMEM. */
+int tui_runner_pins(tui_runner_t *r, const pin_list_t *pins);
+/* Verbose: each prompt is posted as a notice before it is sent (a chat
+ * turn as the model reads it, special tokens and all; a workflow's
+ * messages). */
+void tui_runner_verbose(tui_runner_t *r, bool on);
 /* Forget the conversation (the KV cache keeps its reusable prefix). */
 int tui_runner_clear(tui_runner_t *r);
 /* Stop the running job (an answer, a prefill); no effect when idle. */

@@ -11,6 +11,7 @@
 #include <wchar.h>
 
 #include "app.h"
+#include "ctxlist.h"
 
 /* color pair numbers: one per class */
 static attr_t g_attr[TUI_C_COUNT];
@@ -158,6 +159,10 @@ static void draw_transcript(tui_app_t *a, int top, int h, int w)
     }
 }
 
+/* The context panel: every block the last prompt got, pinned first, each
+ * row wrapped to the panel (full path and lines; then pinned or the score,
+ * and what became of it); the row picked shown reversed while the panel
+ * has the keys. */
 static void draw_context(tui_app_t *a, int top, int h, int x, int w)
 {
     for (int y = top; y < top + h; y++)
@@ -165,32 +170,34 @@ static void draw_context(tui_app_t *a, int top, int h, int x, int w)
     x += 2;
     w -= 2;
     put_text(top, x, "Context (F3 hides)", TUI_C_HEADING, w, 0);
-    int y = top + 1;
-    if (!a->ctx || !a->ctx[0]) {
-        put_text(y, x, "no chunks retrieved for this answer", TUI_C_DIM, w, 0);
+    if (!a->ctx || !a->ctx->n) {
+        put_text(top + 1, x, "no code pinned or retrieved for the last prompt (/add pins a file)", TUI_C_DIM, w, 0);
         return;
     }
-    int idx = 1;
-    for (const char *p = a->ctx; *p && y + 1 < top + h;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char line[512], loc[540] = "", score[32] = "", sym[160] = "";
-        snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line - 1 ? len : sizeof line - 1), p);
-        char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-        if (t1)
-            *t1 = '\0';
-        if (t2)
-            *t2 = '\0';
-        snprintf(loc, sizeof loc, "%d %s", idx++, line);
-        snprintf(score, sizeof score, "score %s", t1 ? t1 + 1 : "?");
-        snprintf(sym, sizeof sym, "%s", t2 ? t2 + 1 : "");
-        put_text(y++, x, loc, TUI_C_TEXT, w, 0);
-        int used = put_text(y, x + 2, score, TUI_C_DIM, w - 2, 0);
-        if (sym[0])
-            put_text(y, x + 3 + used, sym, TUI_C_INLINE, w - 3 - used, 0);
-        y++;
-        p = nl ? nl + 1 : p + len;
+    tui_lines_t lines = {0};
+    int *item = NULL;
+    if (tui_ctxlist_layout(a->ctx, w, &lines, &item) == 0) {
+        int rows = h - 1 - (a->ctx_focus ? 1 : 0), first = -1, last = -1;
+        for (int k = 0; k < (int)lines.n; k++)
+            if (item[k] == a->ctx_sel) {
+                first = first < 0 ? k : first;
+                last = k;
+            }
+        if (first >= 0)
+            a->ctx_top = tui_ctxlist_scroll(a->ctx_top, first, last, rows, (int)lines.n);
+        for (int r = 0; r < rows && a->ctx_top + r < (int)lines.n; r++) {
+            int k = a->ctx_top + r;
+            attr_t sel = a->ctx_focus && item[k] == a->ctx_sel ? A_REVERSE : 0;
+            if (sel)
+                fill_row(top + 1 + r, x, x + w, sel);
+            put_cells(top + 1 + r, x, lines.v[k].cells, lines.v[k].n, w, sel);
+        }
+        if (a->ctx_focus)
+            put_text(top + h - 1, x, "\u2191\u2193 pick \u00b7 Enter its lines \u00b7 Esc back to typing", TUI_C_DIM,
+                     w, 0);
     }
+    tui_lines_free(&lines);
+    free(item);
 }
 
 /* ---- input ------------------------------------------------------------------ */
@@ -373,7 +380,7 @@ static const char *const HELP[] = {
     "  PgUp PgDn wheel    scroll the transcript",
     "  Ctrl-C             stop the answer; twice at the prompt: quit",
     "  Ctrl-D             quit (on an empty input)     Ctrl-L  redraw",
-    "  F1 this help       F2 preset picker             F3 context panel",
+    "  F1 help   F2 preset picker   F3 context panel (Up Down pick, Enter shows)",
     "Commands",
     "  /preset [NAME|auto]  switch preset (no name: the picker)",
     "  /model PATH          load another GGUF model",
@@ -383,9 +390,10 @@ static const char *const HELP[] = {
     "  /copy N [FILE]       code block N to FILE (no FILE: the clipboard)",
     "  /spec [FILE]         a function from a spec: the form, or a spec file",
     "  /refactor INSTRUCTION [--path P | --symbol S] [--force]  a diff, applied on y",
+    "  /add PATH[:A-B] | SYMBOL  pin code into every prompt   /drop [N|PATH]  unpin",
     "  /undo [yes]          show, then restore, the files the last apply changed",
     "  /diff                what octet changed since the start   /commit [MSG]  commit it",
-    "  /clear   forget the conversation   /context  show/hide the panel",
+    "  /clear  forget the conversation  /context  the panel  /verbose  show prompts",
     "  /help    this help                 /quit     leave octet",
     "Any key closes this help.",
 };
@@ -447,6 +455,30 @@ static void draw_picker(tui_app_t *a, int H, int W)
     }
     put_text(top + h - 2, left + 2, "plans: weights + KV cache + scratch; fits: with the safety margin", TUI_C_DIM,
              w - 4, 0);
+}
+
+/* The lines of the context panel's row (Enter on it), scrolled by view_top. */
+static void draw_view(tui_app_t *a, int H, int W)
+{
+    if (!a->ctx || a->ctx_sel >= (int)a->ctx->n) {
+        a->overlay = TUI_OV_NONE;
+        return;
+    }
+    int w = W - 4, h = H - 2, top = 1, left = 2, rows = h - 3;
+    draw_box(top, left, h, w, " context: the lines of a row ");
+    tui_lines_t lines = {0};
+    if (tui_ctxlist_view(&a->ctx->items[a->ctx_sel], w - 4, &lines) == 0) {
+        int max_top = (int)lines.n > rows ? (int)lines.n - rows : 0;
+        if (a->view_top > max_top)
+            a->view_top = max_top;
+        for (int r = 0; r < rows && a->view_top + r < (int)lines.n; r++)
+            put_cells(top + 1 + r, left + 2, lines.v[a->view_top + r].cells, lines.v[a->view_top + r].n, w - 4, 0);
+        put_text(top + h - 2, left + 2,
+                 a->view_top < max_top ? "\u2191\u2193 PgUp PgDn scroll \u00b7 Esc closes \u00b7 more below"
+                                       : "\u2191\u2193 PgUp PgDn scroll \u00b7 Esc closes",
+                 TUI_C_DIM, w - 4, 0);
+    }
+    tui_lines_free(&lines);
 }
 
 /* The /spec form: a label and an editor per field, the field being edited
@@ -552,6 +584,8 @@ void tui_screen_draw(tui_app_t *a)
         draw_picker(a, H, W);
     else if (a->overlay == TUI_OV_FORM)
         draw_form(a, H, W, &cy, &cx);
+    else if (a->overlay == TUI_OV_CHUNK)
+        draw_view(a, H, W);
     if (a->overlay == TUI_OV_NONE || (a->overlay == TUI_OV_FORM && cy >= 0)) {
         curs_set(1);
         move(cy, cx < W ? cx : W - 1);

@@ -130,6 +130,18 @@ static void clear_transcript(tui_app_t *a)
     a->total_lines = 0;
 }
 
+/* The context panel shows C from now on (taken; NULL: nothing). */
+static void set_ctx(tui_app_t *a, pin_ctx_t *c)
+{
+    pin_ctx_free(a->ctx);
+    free(a->ctx);
+    a->ctx = c;
+    a->ctx_sel = 0;
+    a->ctx_top = 0;
+    if (a->overlay == TUI_OV_CHUNK)
+        a->overlay = TUI_OV_NONE; /* its row is gone */
+}
+
 /* /refactor's diff: shown colored, then held until the user answers y or n. */
 static void propose_patch(tui_app_t *a, const char *diff, size_t len)
 {
@@ -195,8 +207,8 @@ static bool drain_events(tui_app_t *a)
             add_entry(a, TUI_ROLE_NOTICE, e->text, e->len);
             break;
         case TUI_EV_CONTEXT:
-            free(a->ctx);
-            a->ctx = strdup(e->text);
+            set_ctx(a, e->ctx);
+            e->ctx = NULL;
             break;
         case TUI_EV_LOADED:
             break;
@@ -473,25 +485,22 @@ static void cmd_search(tui_app_t *a, const char *q)
         notice(a, TUI_ROLE_ERROR, "search failed: %s", err.msg);
         return;
     }
-    size_t cap = 128 + res.n * 400, o = 0, co = 0;
-    char *txt = malloc(cap), *ctx = malloc(cap);
-    if (txt && ctx) {
-        o += (size_t)snprintf(txt, cap, "search '%s': %zu chunks", q, res.n);
-        ctx[0] = '\0';
-        for (size_t i = 0; i < res.n; i++) {
-            const rag_hit_t *h = &res.hits[i];
-            o += (size_t)snprintf(txt + o, cap - o, "\n%zu  %s:%d-%d  %.3g  %s", i + 1, h->path, h->start, h->end,
-                                  h->score, h->symbol ? h->symbol : "");
-            co += (size_t)snprintf(ctx + co, cap - co, "%s:%d-%d\t%.3g\t%s\n", h->path, h->start, h->end, h->score,
-                                   h->symbol ? h->symbol : "");
-        }
-        add_entry(a, TUI_ROLE_NOTICE, txt, o);
-        free(a->ctx);
-        a->ctx = ctx;
-        ctx = NULL;
+    sbuf_t txt = {0};
+    pin_ctx_t *found = calloc(1, sizeof *found);
+    sb_addf(&txt, "search '%s': %zu chunks", q, res.n);
+    for (size_t i = 0; i < res.n; i++) {
+        const rag_hit_t *h = &res.hits[i];
+        sb_addf(&txt, "\n%zu  %s:%d-%d  %.3g  %s", i + 1, h->path, h->start, h->end, h->score,
+                h->symbol ? h->symbol : "");
     }
-    free(txt);
-    free(ctx);
+    if (txt.s && !txt.oom)
+        add_entry(a, TUI_ROLE_NOTICE, txt.s, txt.n);
+    sb_free(&txt);
+    if (found && pin_ctx_found(&res, found, &err) == 0) {
+        set_ctx(a, found);
+        found = NULL;
+    }
+    free(found);
     rag_results_free(&res);
 }
 
@@ -858,6 +867,82 @@ done:
     free(instr);
 }
 
+/* The pins changed: the runner takes them for the next prompt, the panel
+ * shows them as they will go. */
+static void pins_changed(tui_app_t *a)
+{
+    errmsg_t err = {0};
+    if (tui_runner_pins(a->run, &a->pins)) {
+        notice(a, TUI_ROLE_ERROR, "out of memory");
+        return;
+    }
+    pin_ctx_t *c = a->ctx ? a->ctx : calloc(1, sizeof *c);
+    if (!c || pin_ctx_repin(c, &a->pins, &err)) {
+        if (c != a->ctx)
+            free(c);
+        return;
+    }
+    if (c != a->ctx)
+        set_ctx(a, c);
+    a->ctx_sel = 0;
+    a->ctx_top = 0;
+}
+
+/* /add PATH[:START-END] | SYMBOL: pin code into every prompt. */
+static void cmd_add(tui_app_t *a, const char *args)
+{
+    char *what = NULL;
+    errmsg_t err = {0};
+    if (!args[0]) {
+        notice(a, TUI_ROLE_ERROR, "usage: /add PATH[:START-END] | SYMBOL (a file, lines of it, or the definition of a "
+                                  "function, class or method)");
+        return;
+    }
+    const char *root = a->rag ? rag_root(a->rag) : a->repo;
+    if (pin_add(&a->pins, args, a->repo, root, a->rag, &what, &err)) {
+        notice(a, TUI_ROLE_ERROR, "add: %s", err.msg);
+        return;
+    }
+    notice(a, TUI_ROLE_NOTICE, "%s; it goes into every prompt until /drop (/context lists the pins)",
+           what ? what : "pinned");
+    free(what);
+    pins_changed(a);
+}
+
+/* /drop [N | PATH | SYMBOL]: unpin one, or all. */
+static void cmd_drop(tui_app_t *a, const char *args)
+{
+    char *what = NULL;
+    errmsg_t err = {0};
+    if (pin_drop(&a->pins, args, &what, &err)) {
+        notice(a, TUI_ROLE_ERROR, "drop: %s", err.msg);
+        return;
+    }
+    notice(a, TUI_ROLE_NOTICE, "%s", what ? what : "dropped");
+    free(what);
+    pins_changed(a);
+}
+
+/* /verbose [on|off]: show each prompt before it is sent. */
+static void cmd_verbose(tui_app_t *a, const char *args)
+{
+    if (args[0] && strcmp(args, "on") && strcmp(args, "off")) {
+        notice(a, TUI_ROLE_ERROR, "usage: /verbose [on|off] (no argument: switch)");
+        return;
+    }
+    a->verbose = args[0] ? !strcmp(args, "on") : !a->verbose;
+    tui_runner_verbose(a->run, a->verbose);
+    notice(a, TUI_ROLE_NOTICE, a->verbose ? "verbose: each prompt is shown here before it is sent (/verbose again: off)"
+                                          : "verbose off");
+}
+
+/* F3 and /context: the panel with the keys (Up/Down, Enter), or away. */
+static void toggle_ctx(tui_app_t *a)
+{
+    a->show_ctx = !a->show_ctx;
+    a->ctx_focus = a->show_ctx;
+}
+
 static void run_command(tui_app_t *a, char *line)
 {
     rtrim(line);
@@ -897,8 +982,7 @@ static void run_command(tui_app_t *a, char *line)
         }
         clear_transcript(a);
         tui_runner_clear(a->run);
-        free(a->ctx);
-        a->ctx = NULL;
+        set_ctx(a, NULL);
     } else if (!strcmp(cmd, "save")) {
         cmd_save(a, args);
     } else if (!strcmp(cmd, "copy")) {
@@ -914,7 +998,13 @@ static void run_command(tui_app_t *a, char *line)
     } else if (!strcmp(cmd, "refactor")) {
         cmd_refactor(a, args);
     } else if (!strcmp(cmd, "context")) {
-        a->show_ctx = !a->show_ctx;
+        toggle_ctx(a);
+    } else if (!strcmp(cmd, "add")) {
+        cmd_add(a, args);
+    } else if (!strcmp(cmd, "drop")) {
+        cmd_drop(a, args);
+    } else if (!strcmp(cmd, "verbose")) {
+        cmd_verbose(a, args);
     } else {
         notice(a, TUI_ROLE_ERROR, "unknown command /%s (F1 or /help lists them)", cmd);
     }
@@ -1108,6 +1198,56 @@ static void key_form(tui_app_t *a, int ch, bool fn, wint_t wc)
     }
 }
 
+/* The context panel has the keys: Up/Down pick a row, Enter shows its
+ * lines, Esc gives the keys back; true when KEY was one of those. Typing
+ * gives the keys back too (and goes into the input). */
+static bool key_panel(tui_app_t *a, int ch, bool fn)
+{
+    int n = a->ctx ? (int)a->ctx->n : 0;
+    if (fn && (ch == KEY_UP || ch == KEY_DOWN || ch == KEY_HOME || ch == KEY_END)) {
+        int sel = ch == KEY_UP ? a->ctx_sel - 1 : ch == KEY_DOWN ? a->ctx_sel + 1 : ch == KEY_HOME ? 0 : n - 1;
+        a->ctx_sel = sel < 0 ? 0 : sel >= n ? (n > 0 ? n - 1 : 0) : sel;
+        return true;
+    }
+    if ((fn && ch == KEY_ENTER) || (!fn && ch == '\r')) {
+        if (n > 0) {
+            a->overlay = TUI_OV_CHUNK;
+            a->view_top = 0;
+        }
+        return true;
+    }
+    if (!fn && ch == 27) {
+        a->ctx_focus = false;
+        return true;
+    }
+    if (!fn && (ch >= 32 || ch == '\t'))
+        a->ctx_focus = false;
+    return false;
+}
+
+/* The lines of a panel row: Up/Down/PgUp/PgDn/Home/End scroll (drawing
+ * keeps it in range), Esc, q, Enter or F3 close. */
+static void key_view(tui_app_t *a, int ch, bool fn)
+{
+    int page = LINES > 6 ? LINES - 6 : 1;
+    if (fn && ch == KEY_UP)
+        a->view_top--;
+    else if (fn && ch == KEY_DOWN)
+        a->view_top++;
+    else if (fn && ch == KEY_PPAGE)
+        a->view_top -= page;
+    else if (fn && ch == KEY_NPAGE)
+        a->view_top += page;
+    else if (fn && ch == KEY_HOME)
+        a->view_top = 0;
+    else if (fn && ch == KEY_END)
+        a->view_top = 1 << 30;
+    else if ((!fn && (ch == 27 || ch == 'q' || ch == '\r' || ch == 3)) || (fn && (ch == KEY_ENTER || ch == KEY_F(3))))
+        a->overlay = TUI_OV_NONE;
+    if (a->view_top < 0)
+        a->view_top = 0;
+}
+
 /* Waiting for y/n on /refactor's patch. */
 static void key_confirm(tui_app_t *a, int ch, bool fn)
 {
@@ -1165,6 +1305,10 @@ static void key(tui_app_t *a, int rc, wint_t wc)
         key_form(a, ch, fn, wc);
         return;
     }
+    if (a->overlay == TUI_OV_CHUNK) {
+        key_view(a, ch, fn);
+        return;
+    }
     if (a->save_path && !(fn && (ch == KEY_PPAGE || ch == KEY_NPAGE || ch == KEY_MOUSE))) {
         key_save_confirm(a, ch, fn);
         return;
@@ -1195,6 +1339,8 @@ static void key(tui_app_t *a, int rc, wint_t wc)
         return;
     }
     a->ctrl_c_at = 0;
+    if (a->show_ctx && a->ctx_focus && key_panel(a, ch, fn))
+        return;
     if (fn) {
         switch (ch) {
         case KEY_F(1):
@@ -1204,7 +1350,7 @@ static void key(tui_app_t *a, int rc, wint_t wc)
             open_picker(a);
             break;
         case KEY_F(3):
-            a->show_ctx = !a->show_ctx;
+            toggle_ctx(a);
             break;
         case KEY_PPAGE:
             a->scroll += LINES / 2;
@@ -1370,7 +1516,8 @@ static void app_free(tui_app_t *a)
     for (size_t i = 0; i < a->n_deferred; i++)
         free(a->deferred[i]);
     free(a->deferred);
-    free(a->ctx);
+    set_ctx(a, NULL);
+    pin_list_free(&a->pins);
     free(a->picks);
     tui_form_free(&a->form);
     tui_pending_clear(&a->pending);
@@ -1631,6 +1778,9 @@ int tui_main(int argc, char **argv)
         status = 1;
         goto out;
     }
+    const char *v = getenv("OCTET_TUI_VERBOSE");
+    a->verbose = v && v[0] && strcmp(v, "0");
+    tui_runner_verbose(a->run, a->verbose);
 
     if (!start_curses()) {
         fprintf(stderr, "octet: cannot initialize the terminal\n");

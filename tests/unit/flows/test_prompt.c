@@ -94,6 +94,12 @@ static void test_prompt(void)
     char *u = prompt_user("why?", "a.c:1-2\n```c\nx\n```\n");
     CHECK(u && strstr(u, "a.c:1-2") && strstr(u, "why?") && strstr(u, "a.c") < strstr(u, "why?"));
     free(u);
+    char *sys = prompt_system("Be brief.", "a.c:1-2\n```c\nx\n```\n");
+    CHECKF(sys && !strncmp(sys, "Be brief.\n\nCode the user pinned", 31) && strstr(sys, "a.c:1-2\n```c\nx"), "%s", sys);
+    free(sys);
+    sys = prompt_system("Be brief.", "");
+    CHECK_EQ_STR(sys, "Be brief.");
+    free(sys);
     u = prompt_user("why?", "");
     CHECK_EQ_STR(u, "why?");
     free(u);

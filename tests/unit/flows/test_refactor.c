@@ -80,20 +80,29 @@ static void test_refactor_steps(void)
     CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
     if (!r)
         return;
-    char *rel = NULL, *ctx = NULL, full[300];
+    char *rel = NULL, *bad = NULL, full[300];
+    pin_ctx_t ctx;
     snprintf(full, sizeof full, "%s/add.c", g_repo);
     CHECK(refactor_rel_path(r, full, &rel, &err) == 0);
     CHECK_EQ_STR(rel, "add.c");
-    CHECK_EQ_INT(refactor_rel_path(r, "/etc/hostname", &ctx, &err), OCT_EINVAL);
+    CHECK_EQ_INT(refactor_rel_path(r, "/etc/hostname", &bad, &err), OCT_EINVAL);
     CHECKF(strstr(err.msg, "not a file inside the repository"), "%s", err.msg);
-    CHECK(refactor_context(r, "swap the operands", rel, NULL, 400, rag_estimate_tokens, NULL, &ctx, &err) == 0);
-    CHECKF(ctx && !strncmp(ctx, "add.c:1-4\n```\nint add", 21), "%s", ctx);
-    free(ctx);
-    ctx = NULL;
-    CHECK(refactor_context(r, "rename", NULL, "greet", 400, rag_estimate_tokens, NULL, &ctx, &err) == 0);
-    CHECKF(ctx && strstr(ctx, "greet.py:1-2"), "%s", ctx);
-    free(ctx);
-    CHECK_EQ_INT(refactor_context(r, "rename", NULL, "nope", 400, rag_estimate_tokens, NULL, &ctx, &err),
+    CHECK(refactor_context(r, "swap the operands", rel, NULL, NULL, 400, rag_estimate_tokens, NULL, &ctx, &err) == 0);
+    CHECKF(ctx.text && !strncmp(ctx.text, "add.c:1-4\n```c\nint add", 22), "%s", ctx.text);
+    CHECK(ctx.n >= 1 && ctx.items[0].kind == PIN_KIND_TARGET && ctx.items[0].state == PIN_SENT);
+    pin_ctx_free(&ctx);
+    CHECK(refactor_context(r, "rename", NULL, "greet", NULL, 400, rag_estimate_tokens, NULL, &ctx, &err) == 0);
+    CHECKF(ctx.text && strstr(ctx.text, "greet.py:1-2"), "%s", ctx.text);
+    pin_ctx_free(&ctx);
+    /* pinned code comes after the target, before the retrieved chunks, which leave out what it holds */
+    pin_list_t pins = {0};
+    CHECK(pin_add(&pins, "greet.py", g_repo, g_repo, r, NULL, &err) == 0);
+    CHECK(refactor_context(r, "rename", NULL, "greet", &pins, 400, rag_estimate_tokens, NULL, &ctx, &err) == 0);
+    CHECKF(ctx.text && !strncmp(ctx.text, "greet.py:1-2\n```python\n", 23) && !strstr(ctx.text + 5, "greet.py:"), "%s",
+           ctx.text);
+    pin_ctx_free(&ctx);
+    pin_list_free(&pins);
+    CHECK_EQ_INT(refactor_context(r, "rename", NULL, "nope", NULL, 400, rag_estimate_tokens, NULL, &ctx, &err),
                  OCT_ENOTFOUND);
     CHECKF(strstr(err.msg, "'nope' is not defined"), "%s", err.msg);
     free(rel);

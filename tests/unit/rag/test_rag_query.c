@@ -230,8 +230,16 @@ static void test_pack_budget(void)
     CHECK(strstr(out, "tiny.c:7-7\n") != NULL);
     CHECK(strstr(out, "big.c") == NULL);
     free(out);
+    /* what became of each hit */
+    rag_packed_t mark[3];
+    CHECK_EQ_INT(rag_pack_marked(&res, 60, count_words, &calls, &out, &info, mark, NULL), 0);
+    CHECK(mark[0] == RAG_PACKED_OUT && mark[1] == RAG_PACKED_WHOLE && mark[2] == RAG_PACKED_WHOLE);
+    free(out);
     /* only the best hit, too big: its first lines */
     res.n = 1;
+    CHECK_EQ_INT(rag_pack_marked(&res, 30, count_words, &calls, &out, &info, mark, NULL), 0);
+    CHECK(mark[0] == RAG_PACKED_PART);
+    free(out);
     CHECK_EQ_INT(rag_pack(&res, 30, count_words, &calls, &out, &info, NULL), 0);
     CHECK(info.tokens <= 30 && info.tokens > 0);
     CHECK(strncmp(out, "big.c:1-", 8) == 0);

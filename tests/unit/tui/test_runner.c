@@ -1,7 +1,8 @@
 /* test_runner.c - the TUI's runner (tui/runner.c) on the tiny models:
  * streaming, KV-cache reuse between turns, preset switches, cancellation,
- * and /spec and /refactor run through it (clean failures on random
- * weights, the repository left unchanged, the chat going on afterwards). */
+ * /spec and /refactor run through it (clean failures on random weights,
+ * the repository left unchanged, the chat going on afterwards), and pinned
+ * code in every prompt (shown with verbose) until it is dropped. */
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ typedef struct evlog {
     size_t text_len;
     char notices[8192];
     int n_end, n_err, n_loaded, n_text_events, n_patch, n_context;
+    char ctx[1024]; /* the last context event: "KIND STATE path:a-b" lines */
 } evlog_t;
 
 static void collect(tui_runner_t *r, evlog_t *l)
@@ -53,6 +55,13 @@ static void collect(tui_runner_t *r, evlog_t *l)
             break;
         case TUI_EV_CONTEXT:
             l->n_context++;
+            l->ctx[0] = '\0';
+            for (size_t i = 0; e->ctx && i < e->ctx->n; i++) {
+                const pin_item_t *it = &e->ctx->items[i];
+                size_t o = strlen(l->ctx);
+                snprintf(l->ctx + o, sizeof l->ctx - o, "%d %d %s:%d-%d\n", it->kind, it->state, it->path, it->start,
+                         it->end);
+            }
             break;
         case TUI_EV_PATCH:
             l->n_patch++;
@@ -371,6 +380,85 @@ static void test_runner_flows(void)
     sh("rm -rf '%s'", g_repo);
 }
 
+/* Pinned code on the runner: in the system message of every chat turn
+ * (shown with verbose) until the pins are dropped, listed first in the
+ * context event; /refactor sends the pins after its target and posts what
+ * it sent. */
+static void test_runner_pins(void)
+{
+    repo_new();
+    put("pinned.c", "int pinned_marker_4711 = 1;\n");
+    rag_t *rg = NULL;
+    rag_options_t ro = {0};
+    errmsg_t err = {0};
+    ro.dir = g_repo;
+    CHECKF(rag_open(&rg, &ro, &err) == 0 && rag_update(rg, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    tui_runner_t *r = NULL;
+    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0, false, false, NULL};
+    CHECK(tui_runner_new(&r, &cfg, &err) == 0);
+    if (!r || !rg) {
+        tui_runner_free(r);
+        rag_close(rg);
+        return;
+    }
+    preset_t p;
+    tiny_preset(&p, "t", 256);
+    p.retrieval = true;
+    p.top_k = 2;
+    p.token_budget = 60;
+    p.max_new_tokens = 4;
+    evlog_t log;
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_use(r, &p, NULL) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+
+    pin_list_t pins = {0};
+    CHECK(pin_add(&pins, "pinned.c", g_repo, g_repo, rg, NULL, &err) == 0);
+    CHECK(tui_runner_pins(r, &pins) == 0);
+    tui_runner_verbose(r, true);
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_send(r, "what does add do") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECKF(log.n_err == 0 && strstr(log.notices, "prompt (verbose), ") &&
+               strstr(log.notices, "Code the user pinned (path:first-last") &&
+               strstr(log.notices, "int pinned_marker_4711 = 1;"),
+           "%s", log.notices);
+    CHECKF(strstr(log.notices, "context: 1 pinned"), "%s", log.notices);
+    CHECKF(!strncmp(log.ctx, "0 0 pinned.c:1-1\n", 17), "%s", log.ctx);
+
+    /* dropped: the next prompt has no pinned code */
+    pin_list_free(&pins);
+    CHECK(tui_runner_pins(r, &pins) == 0);
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_clear(r) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    CHECK(tui_runner_send(r, "and now") == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    collect(r, &log);
+    CHECKF(strstr(log.notices, "prompt (verbose), ") && !strstr(log.notices, "pinned_marker"), "%s", log.notices);
+    CHECKF(!strstr(log.ctx, "pinned.c"), "%s", log.ctx);
+
+    /* /refactor: its target, then the pins; the context event lists them */
+    CHECK(pin_add(&pins, "pinned.c", g_repo, g_repo, rg, NULL, &err) == 0);
+    CHECK(tui_runner_pins(r, &pins) == 0);
+    tui_runner_verbose(r, false);
+    memset(&log, 0, sizeof log);
+    char target[300];
+    snprintf(target, sizeof target, "%s/add.c", g_repo);
+    CHECK(tui_runner_refactor(r, "swap the operands", target, NULL, false, g_repo) == 0);
+    CHECK(tui_runner_wait_idle(r, 30000));
+    collect(r, &log);
+    CHECK_EQ_INT(log.n_context, 1);
+    CHECKF(!strncmp(log.ctx, "1 0 add.c:1-4\n0 0 pinned.c:1-1\n", 31), "%s", log.ctx);
+    CHECKF(!strstr(log.notices, "prompt (verbose)"), "%s", log.notices);
+    pin_list_free(&pins);
+    tui_runner_free(r);
+    rag_close(rg);
+    sh("rm -rf '%s'", g_repo);
+}
+
 /* Answers on the shipped model are speculative by default (prompt lookup:
  * the answer quotes the code of the question) and the same, token for
  * token, as with octet --no-spec; the figures reach the status bar. */
@@ -440,6 +528,7 @@ int main(void)
     TEST_RUN(test_runner);
     TEST_RUN(test_runner_cancel);
     TEST_RUN(test_runner_flows);
+    TEST_RUN(test_runner_pins);
     TEST_RUN(test_runner_speculation);
     TEST_END();
 }
