@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "patch.h"
 #include "rag.h"
 #include "refactor.h"
 #include "test.h"
@@ -261,10 +262,65 @@ static void test_refactor_blocks(void)
     rag_close(r);
 }
 
+/* Three refactors of one file in a row (issue 16, Done when): each checks
+ * its target before the model is asked and applies without --force, since
+ * octet wrote what the file holds; then three undos restore the file step
+ * by step, newest first. The model's replies are scripted: what is tested
+ * is the flow around them, on a real repository. */
+static void test_refactor_stacked(void)
+{
+    static const char *const states[] = {
+        "int add(int a, int b)\n{\n    return a + b;\n}\n",
+        "int add(int a, int b)\n{\n    return b + a;\n}\n",
+        "long add(int a, int b)\n{\n    return b + a;\n}\n",
+        "long add(int a, int b)\n{\n    return b + a; /* sum */\n}\n",
+    };
+    static const char *const replies[] = {
+        "```diff\n--- a/add.c\n+++ b/add.c\n@@ -1,4 +1,4 @@\n int add(int a, int b)\n {\n-    return a + b;\n"
+        "+    return b + a;\n }\n```\n",
+        "```diff\n--- a/add.c\n+++ b/add.c\n@@ -1,4 +1,4 @@\n-int add(int a, int b)\n+long add(int a, int b)\n {\n"
+        "     return b + a;\n }\n```\n",
+        "```diff\n--- a/add.c\n+++ b/add.c\n@@ -1,4 +1,4 @@\n long add(int a, int b)\n {\n-    return b + a;\n"
+        "+    return b + a; /* sum */\n }\n```\n",
+    };
+    repo_new();
+    rag_t *r = NULL;
+    rag_options_t ro = {0};
+    errmsg_t err = {0};
+    ro.dir = g_repo;
+    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    if (!r)
+        return;
+    char full[300], *rel = NULL;
+    snprintf(full, sizeof full, "%s/add.c", g_repo);
+    CHECK(refactor_rel_path(r, full, &rel, &err) == 0);
+    for (int k = 0; k < 3; k++) {
+        scripted_t sc = {replies[k], 0, ""};
+        llm_t llm = {true, scripted, &sc};
+        refactor_req_t q = {.instruction = "change add", .rel = rel, .repo_dir = g_repo, .budget = 400};
+        refactor_result_t res;
+        char *record = NULL;
+        CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "refactor %d: %s", k + 1, err.msg);
+        CHECKF(res.patch && patch_apply(res.patch, g_repo, false, &record, &err) == 0, "apply %d: %s", k + 1,
+               err.msg);
+        CHECK_EQ_STR(get("add.c"), states[k + 1]);
+        free(record);
+        refactor_result_free(&res);
+    }
+    for (int k = 3; k > 0; k--) {
+        CHECKF(patch_undo(g_repo, false, NULL, &err) == 0, "undo %d: %s", 4 - k, err.msg);
+        CHECK_EQ_STR(get("add.c"), states[k - 1]);
+    }
+    CHECK_EQ_INT(patch_undo(g_repo, false, NULL, &err), OCT_ENOTFOUND); /* nothing left to undo */
+    free(rel);
+    rag_close(r);
+}
+
 int main(void)
 {
     TEST_RUN(test_refactor_steps);
     TEST_RUN(test_refactor_run);
     TEST_RUN(test_refactor_blocks);
+    TEST_RUN(test_refactor_stacked);
     TEST_END();
 }
