@@ -50,6 +50,16 @@ static const char USAGE[] =
 
 enum { OPT_PATCH = 1000, OPT_FORCE, OPT_CHECK, OPT_REPO, OPT_COLOR, OPT_COMMIT, OPT_NO_COMMIT };
 
+/* What locating the hunks or blocks noted (moves, loose matches), as the
+ * model or file wrote it, made safe for the terminal. */
+static void put_notes(const char *notes)
+{
+    char *safe = notes ? termsafe_str(notes, strlen(notes)) : NULL;
+    if (safe)
+        fputs(safe, stdout);
+    free(safe);
+}
+
 int cmd_apply(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -132,10 +142,7 @@ int cmd_apply(int argc, char **argv)
             rc = cli_fail("apply", "%s; nothing was changed", err.msg);
             goto done;
         }
-        char *safe = notes ? termsafe_str(notes, strlen(notes)) : NULL;
-        if (safe)
-            fputs(safe, stdout);
-        free(safe);
+        put_notes(notes);
     } else if (!git_format || patch_parse(&p, text, len, src, &err) == 0) {
         /* a plain diff, or hunks a few lines off: located by their context, as git apply and patch do */
         if (git_format && patch_check(p, repo, force, &err) == 0)
@@ -147,10 +154,7 @@ int cmd_apply(int argc, char **argv)
             rc = cli_fail("apply", "%s; nothing was changed", err.msg);
             goto done;
         }
-        char *safe = notes ? termsafe_str(notes, strlen(notes)) : NULL;
-        if (safe)
-            fputs(safe, stdout);
-        free(safe);
+        put_notes(notes);
     } else {
         rc = cli_fail("apply", "%s; nothing was changed", err.msg);
         goto done;

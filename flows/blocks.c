@@ -17,6 +17,7 @@
 #include "blocks.h"
 #include "patch.h"
 #include "sb.h"
+#include "strv.h"
 
 #define BLOCKS_MAX_PATH 4096
 /* Bounds that keep hostile input from taking minutes: files one set of
@@ -25,35 +26,6 @@
 #define BLOCKS_MAX_COMPARES 200000000UL
 
 /* ---- lines ------------------------------------------------------------------ */
-
-typedef struct strv {
-    char **v;
-    size_t n, cap;
-} strv_t;
-
-static int strv_push(strv_t *l, const char *s, size_t n)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        char **nv = realloc(l->v, cap * sizeof *nv);
-        if (!nv)
-            return -1;
-        l->v = nv;
-        l->cap = cap;
-    }
-    if (!(l->v[l->n] = strndup(s, n)))
-        return -1;
-    l->n++;
-    return 0;
-}
-
-static void strv_free(strv_t *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
 
 /* Whether S holds only blanks (or nothing). */
 static bool blank(const char *s)

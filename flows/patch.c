@@ -24,6 +24,7 @@
 #include "patch.h"
 #include "sb.h"
 #include "patch_io.h"
+#include "strv.h"
 #include "termsafe.h"
 
 #define PATCH_RECORD_VERSION 1
@@ -425,43 +426,14 @@ char *patch_colorize(const char *raw, bool color)
 
 /* ---- diffs from a model's reply ------------------------------------------- */
 
-typedef struct lines {
-    char **v;
-    size_t n, cap;
-} lines_t;
-
-static int lines_push(lines_t *l, const char *s, size_t n)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        char **nv = realloc(l->v, cap * sizeof *nv);
-        if (!nv)
-            return -1;
-        l->v = nv;
-        l->cap = cap;
-    }
-    if (!(l->v[l->n] = strndup(s, n)))
-        return -1;
-    l->n++;
-    return 0;
-}
-
-static void lines_free(lines_t *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
 /* Split TEXT (LEN bytes) at newlines, dropping a CR before each. */
-static int lines_split(lines_t *l, const char *text, size_t len)
+static int lines_split(strv_t *l, const char *text, size_t len)
 {
     for (size_t i = 0; i < len;) {
         const char *nl = memchr(text + i, '\n', len - i);
         size_t n = nl ? (size_t)(nl - text - i) : len - i;
         size_t m = n && text[i + n - 1] == '\r' ? n - 1 : n;
-        if (lines_push(l, text + i, m))
+        if (strv_push(l, text + i, m))
             return -1;
         i += n + (nl ? 1 : 0);
     }
@@ -484,14 +456,14 @@ static bool is_fence(const char *line, const char **info)
     return true;
 }
 
-static bool section_start(const lines_t *l, size_t i)
+static bool section_start(const strv_t *l, size_t i)
 {
     return !strncmp(l->v[i], "diff --git ", 11) ||
            (!strncmp(l->v[i], "--- ", 4) && i + 1 < l->n && !strncmp(l->v[i + 1], "+++ ", 4));
 }
 
 /* The lines of the diff in a reply: [*from, *to) of L. */
-static bool find_diff(const lines_t *l, size_t *from, size_t *to)
+static bool find_diff(const strv_t *l, size_t *from, size_t *to)
 {
     size_t best_from = 0, best_to = 0;
     int best = 0; /* 2: ```diff block with a file header, 1: another block with one */
@@ -548,7 +520,7 @@ static char *header_path(const char *s, bool *devnull)
 }
 
 /* Lines of the working tree's file PATH (NULL when it cannot be read). */
-static int read_lines(const char *root, const char *path, lines_t *out)
+static int read_lines(const char *root, const char *path, strv_t *out)
 {
     char full[PATH_MAX * 2];
     snprintf(full, sizeof full, "%s%s", root, path);
@@ -591,7 +563,7 @@ static bool same_line(const char *line, const char *t, bool loose)
 /* Where the hunk's old lines (context and removed) start in FILE: the
  * match (0-based) nearest to WANT, -1 when they are nowhere, -2 when two
  * matches are equally near (*OTHER: the second one). */
-static long locate(const lines_t *file, const lines_t *body, size_t first, size_t last, long want, bool loose,
+static long locate(const strv_t *file, const strv_t *body, size_t first, size_t last, long want, bool loose,
                    long *other)
 {
     size_t n_old = 0;
@@ -654,14 +626,14 @@ typedef struct norm {
 
 /* One file section of L, normalized into N->out: 0, 1 when its header
  * names no file, or OCT_E* with N->err set. */
-static int emit_section(const lines_t *l, size_t from, size_t to, norm_t *nm)
+static int emit_section(const strv_t *l, size_t from, size_t to, norm_t *nm)
 {
     const char *root = nm->root;
     sbuf_t *out = nm->out;
     bool git_format = !strncmp(l->v[from], "diff --git ", 11);
     char *op = NULL, *np = NULL, *gop = NULL, *gnp = NULL;
     bool old_null = false, new_null = false, have_hdr = false;
-    lines_t extra = {0}, file = {0};
+    strv_t extra = {0}, file = {0};
     hunk_t *h = NULL;
     size_t nh = 0, i = from;
     int rc = OCT_ENOMEM; /* until set otherwise */
@@ -692,7 +664,7 @@ static int emit_section(const lines_t *l, size_t from, size_t to, norm_t *nm)
             bool dup = false;
             for (size_t k = 0; k < extra.n && !dup; k++)
                 dup = !strcmp(extra.v[k], s);
-            if (!dup && lines_push(&extra, s, strlen(s)))
+            if (!dup && strv_push(&extra, s, strlen(s)))
                 goto done;
         }
     }
@@ -845,8 +817,8 @@ done:
     for (size_t k = 0; k < nh; k++)
         free(h[k].tail);
     free(h);
-    lines_free(&extra);
-    lines_free(&file);
+    strv_free(&extra);
+    strv_free(&file);
     free(op);
     free(np);
     free(gop);
@@ -855,7 +827,7 @@ done:
 }
 
 /* Lines [FROM, TO) of L, file section by file section, into git's format. */
-static int normalize(const lines_t *l, size_t from, size_t to, norm_t *nm)
+static int normalize(const strv_t *l, size_t from, size_t to, norm_t *nm)
 {
     for (size_t i = from; i < to;) {
         if (!section_start(l, i)) {
@@ -890,7 +862,7 @@ static int normalize(const lines_t *l, size_t from, size_t to, norm_t *nm)
 
 int patch_extract(const char *reply, const char *repo_dir, char **diff, errmsg_t *err)
 {
-    lines_t l = {0};
+    strv_t l = {0};
     sbuf_t out = {0};
     git_repository *repo = NULL;
     int rc = 0;
@@ -918,7 +890,7 @@ int patch_extract(const char *reply, const char *repo_dir, char **diff, errmsg_t
     *diff = sb_take(&out);
 done:
     free(out.s);
-    lines_free(&l);
+    strv_free(&l);
     git_repository_free(repo);
     return rc;
 }
@@ -926,7 +898,7 @@ done:
 int patch_normalize(const char *text, size_t len, const char *source, const char *repo_dir, char **diff,
                     char **notes, errmsg_t *err)
 {
-    lines_t l = {0};
+    strv_t l = {0};
     sbuf_t out = {0}, nb = {0};
     git_repository *repo = NULL;
     int rc = 0;
@@ -965,7 +937,7 @@ int patch_normalize(const char *text, size_t len, const char *source, const char
 done:
     free(out.s);
     free(nb.s);
-    lines_free(&l);
+    strv_free(&l);
     git_repository_free(repo);
     return rc;
 }
