@@ -24,7 +24,7 @@
 
 #include "errmsg.h"
 
-#define RAG_SCHEMA_VERSION 1
+#define RAG_SCHEMA_VERSION 2
 #define RAG_DEFAULT_MAX_FILE_BYTES (1024 * 1024)
 /* Name of the optional exclude file at the repository root (one pattern per
  * line, '#' comments), read at every update. See rag_options_t.exclude. */
@@ -72,11 +72,12 @@ typedef enum rag_phase {
     RAG_PHASE_LIST,  /* listing the work tree; total is not known yet */
     RAG_PHASE_INDEX, /* examining files: done of total */
     RAG_PHASE_DONE,  /* finished: done == total */
+    RAG_PHASE_EMBED, /* rag_embed: chunk texts embedded, done of total */
 } rag_phase_t;
 
 typedef struct rag_progress {
     rag_phase_t phase;
-    size_t done, total; /* files examined so far, files to examine */
+    size_t done, total; /* files examined so far, files to examine (texts with EMBED) */
     const char *path;   /* file being examined, relative to the root; or NULL */
 } rag_progress_t;
 
@@ -121,14 +122,90 @@ typedef struct rag_results {
     size_t n;
 } rag_results_t;
 
+/* ---- hybrid retrieval: the encoder's vectors beside BM25 ---------------
+ *
+ * rag knows no model: the layer above hands it an embedder, a function that
+ * turns a query or a chunk's text into a unit vector. rag_embed stores the
+ * vectors of the chunks' texts in the index (int8, one scale per vector),
+ * incrementally and in the background (lexical search works meanwhile);
+ * queries then fuse BM25 with the exact dense ranking over every chunk,
+ * once every chunk has its vector (lexical alone until then). */
+
+typedef enum rag_embed_kind {
+    RAG_EMBED_QUERY, /* what the user asks */
+    RAG_EMBED_CHUNK, /* a chunk's text, exactly as the index stores it */
+} rag_embed_kind_t;
+
+/* Write the unit vector of LEN bytes of TEXT (DIM floats) to OUT; 0 or an
+ * OCT_E* code with ERR filled. Called from the thread calling rag_embed or
+ * rag_query. */
+typedef int (*rag_embed_fn)(void *ud, rag_embed_kind_t kind, const char *text, size_t len, float *out,
+                            errmsg_t *err);
+
+typedef struct rag_embedder {
+    rag_embed_fn embed;
+    void *ud;
+    uint32_t dim;
+    char model[96]; /* which encoder: the vectors of another are dropped and made again */
+} rag_embedder_t;
+
+/* Use E (copied; NULL: none) from now on for rag_embed and hybrid queries.
+ * Not while another thread uses R. */
+void rag_set_embedder(rag_t *r, const rag_embedder_t *e);
+
+typedef struct rag_embed_stats {
+    size_t embedded; /* texts embedded by this call */
+    size_t removed;  /* vectors dropped: no chunk has their text any more */
+    bool reset;      /* the vectors of another encoder were dropped first */
+    size_t ready;    /* chunks with a vector of this encoder, after */
+    size_t total;    /* chunks in the index */
+    double seconds;
+} rag_embed_stats_t;
+
+/* Give every chunk of the index a vector of the embedder's: only texts
+ * without one are embedded (a text seen before, in any file, never again),
+ * vectors no chunk uses any more are dropped. Work is committed every half
+ * second, the update lock held only then, so rag_update and queries are
+ * never held up by the encoder. Progress: RAG_PHASE_EMBED (done of total
+ * texts). *CANCEL non-zero: commits what is done, returns OCT_ECANCELED.
+ * OCT_EINVAL without an embedder. */
+int rag_embed(rag_t *r, rag_progress_fn progress, void *ud, const atomic_int *cancel, rag_embed_stats_t *st,
+              errmsg_t *err);
+
+/* How many chunks have a vector of the embedder's (*ready) of *total; both
+ * 0 and 0 returned without an embedder. */
+int rag_embed_status(rag_t *r, size_t *ready, size_t *total, errmsg_t *err);
+
 /* The K chunks (at most RAG_MAX_HITS) most relevant to LEN bytes of PROMPT
- * (any text: prose, code, hostile input; NUL bytes allowed). A prompt
- * without searchable words gives no hits and no error. Free the results
- * with rag_results_free. */
+ * (any text: prose, code, hostile input; NUL bytes allowed): hybrid (BM25
+ * and the dense ranking fused) when an embedder is set and every chunk has
+ * its vector, else BM25. Hits never overlap: a hit whose lines overlap a
+ * better hit of the same file is merged into it. A prompt without
+ * searchable words gives no hits and no error (in lexical mode). Free the
+ * results with rag_results_free. */
 #define RAG_MAX_HITS 10000
 int rag_query(rag_t *r, const char *prompt, size_t len, size_t k, rag_results_t *out,
               errmsg_t *err);
 void rag_results_free(rag_results_t *res);
+
+typedef enum rag_mode {
+    RAG_MODE_LEXICAL,
+    RAG_MODE_HYBRID,
+} rag_mode_t;
+
+typedef struct rag_query_info {
+    rag_mode_t mode;       /* what answered */
+    char why[160];         /* why lexical, when hybrid was not asked away ("" otherwise) */
+    size_t ready, total;   /* chunks with a vector / chunks (hybrid asked and an embedder set) */
+    size_t lex_hits, dense_hits; /* candidates of each ranking before fusion */
+    size_t merged;         /* hits merged into a better overlapping one */
+    double embed_ms, scan_ms, load_ms; /* the query's vector, the int8 scan, loading the vectors */
+} rag_query_info_t;
+
+/* rag_query, LEXICAL forcing BM25 alone; INFO (may be NULL) says what was
+ * done. */
+int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, bool lexical, rag_results_t *out,
+                 rag_query_info_t *info, errmsg_t *err);
 
 /* Token counter for the packer: the number of tokens TEXT (LEN bytes) takes. */
 typedef size_t (*rag_count_fn)(const char *text, size_t len, void *ud);
