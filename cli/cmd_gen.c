@@ -37,6 +37,7 @@ enum {
     OPT_UNSAFE_SANDBOX,
     OPT_NO_HEAL,
     OPT_NO_SPEC,
+    OPT_LEXICAL,
 };
 
 static void usage(void)
@@ -59,6 +60,7 @@ static void usage(void)
            "      --context TOKENS  retrieved repository code in the prompt (default 1024)\n"
            "      --no-context   no retrieval\n"
            "      --repo DIR     the repository to retrieve from (default .)\n"
+           "      --lexical      retrieve with BM25 alone, not hybrid with the encoder\n"
            "      --timeout S    time limit of each example run with --check (default 5)\n"
            "  -I, --include DIR  another include directory for C with --check\n"
            "      --unsafe-sandbox  with --check, run the code even when the kernel refuses a\n"
@@ -131,7 +133,7 @@ typedef struct gen_opts {
     const char *spec_path, *out_path, *tmpl_name, *repo, *includes[GEN_MAX_INCLUDES];
     size_t n_inc;
     long retries, n_predict, context;
-    bool check, verbose, no_heal, no_spec;
+    bool check, verbose, no_heal, no_spec, lexical;
 } gen_opts_t;
 
 /* Parse the command line into O: GEN_GO, or the exit status (help shown,
@@ -152,6 +154,7 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         {"context", required_argument, NULL, OPT_CONTEXT},
         {"no-context", no_argument, NULL, OPT_NO_CONTEXT},
         {"repo", required_argument, NULL, OPT_REPO},
+        {"lexical", no_argument, NULL, OPT_LEXICAL},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"unsafe-sandbox", no_argument, NULL, OPT_UNSAFE_SANDBOX},
         {"include", required_argument, NULL, 'I'},
@@ -224,6 +227,9 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         case OPT_REPO:
             o->repo = optarg;
             break;
+        case OPT_LEXICAL:
+            o->lexical = true;
+            break;
         case OPT_TIMEOUT:
             if (cli_parse_float("gen", "--timeout", optarg, 0.05, 86400, &d))
                 return CLI_EXIT_USAGE;
@@ -281,7 +287,9 @@ static int retrieve(const gen_opts_t *o, cli_llm_t *L, const spec_t *s, char **c
     char *query = spec_query(s);
     if (!query)
         return cli_fail("gen", "out of memory");
-    int q = spec_repo_context(o->repo, query, 8, budget, L->h.count, L->h.count_ud, ctx, &err);
+    char mode[600] = "";
+    int q = spec_repo_context(o->repo, query, o->lexical, 8, budget, L->h.count, L->h.count_ud, ctx, mode,
+                              sizeof mode, &err);
     free(query);
     if (q == OCT_ENOTFOUND) {
         if (o->verbose)
@@ -289,7 +297,7 @@ static int retrieve(const gen_opts_t *o, cli_llm_t *L, const spec_t *s, char **c
     } else if (q) {
         return cli_fail_err("gen", &err);
     } else if (o->verbose) {
-        fprintf(stderr, "octet gen: retrieved context, %zu bytes\n", strlen(*ctx));
+        fprintf(stderr, "octet gen: retrieved context, %zu bytes (retrieval %s)\n", strlen(*ctx), mode);
     }
     return 0;
 }

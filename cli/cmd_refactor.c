@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "cli_engine.h"
 #include "config.h"
+#include "encoder.h"
 #include "llm.h"
 #include "patch.h"
 #include "rag.h"
@@ -38,6 +39,7 @@ enum {
     OPT_NO_SPEC,
     OPT_COMMIT,
     OPT_NO_COMMIT,
+    OPT_LEXICAL,
 };
 
 static void usage(void)
@@ -63,6 +65,7 @@ static void usage(void)
            "      --template NAME chat format; 'none' for plain completion\n"
            "      --context TOKENS  retrieved code in the prompt (default 2048)\n"
            "      --repo DIR     a directory inside the repository (default .)\n"
+           "      --lexical      retrieve with BM25 alone, not hybrid with the encoder\n"
            "      --color WHEN   auto, always or never (default: the settings file's colors)\n"
            CLI_LLM_GEN_HELP
            "  -v, --verbose      show the model's reply on stderr, and the speculation\n"
@@ -123,7 +126,7 @@ typedef struct refactor_opts {
     double temp; /* kept as given: a remote engine is sent this value */
     const char *instruction, *path_arg, *symbol, *tmpl_name, *repo, *color_arg;
     long n_predict, context;
-    bool yes, force, dry_run, verbose, color, no_heal, no_spec, commit;
+    bool yes, force, dry_run, verbose, color, no_heal, no_spec, commit, lexical;
 } refactor_opts_t;
 
 /* Parse the command line into O: REFACTOR_GO, or the exit status (help
@@ -146,6 +149,7 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         {"seed", required_argument, NULL, OPT_SEED},
         {"context", required_argument, NULL, OPT_CONTEXT},
         {"repo", required_argument, NULL, OPT_REPO},
+        {"lexical", no_argument, NULL, OPT_LEXICAL},
         {"color", required_argument, NULL, OPT_COLOR},
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},
         {"no-spec", no_argument, NULL, OPT_NO_SPEC},
@@ -216,6 +220,9 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
             break;
         case OPT_REPO:
             o->repo = optarg;
+            break;
+        case OPT_LEXICAL:
+            o->lexical = true;
             break;
         case OPT_COLOR:
             if (!cli_color_valid(optarg))
@@ -311,6 +318,8 @@ int cmd_refactor(int argc, char **argv)
     if (rc != REFACTOR_GO)
         return rc;
     rag_t *rg = NULL;
+    encoder_t *enc = NULL;
+    char why[512] = "";
     rag_options_t ro = {0};
     cli_llm_t L = {0};
     refactor_result_t res = {0};
@@ -320,6 +329,14 @@ int cmd_refactor(int argc, char **argv)
     if (rag_open(&rg, &ro, &err) || rag_update(rg, NULL, NULL, NULL, NULL, &err)) {
         rc = cli_fail_err("refactor", &err);
         goto done;
+    }
+    encoder_use(rg, o.lexical, 0, &enc, why, sizeof why);
+    if (enc && encoder_catch_up(rg, ENCODER_CATCH_UP, &err) && o.verbose)
+        fprintf(stderr, "octet refactor: embedding the new chunks failed: %s\n", err.msg);
+    if (o.verbose) {
+        char mode[600];
+        encoder_describe(rg, enc, o.lexical, why, mode, sizeof mode);
+        fprintf(stderr, "octet refactor: retrieval %s\n", mode);
     }
     if (o.path_arg && refactor_rel_path(rg, o.path_arg, &rel, &err)) {
         rc = cli_fail_err("refactor", &err);
@@ -374,5 +391,6 @@ done:
     free(rel);
     cli_llm_close(&L);
     rag_close(rg);
+    encoder_close(enc);
     return rc;
 }

@@ -218,3 +218,15 @@ int emb_file_id(const char *path, char *id, size_t n, errmsg_t *err)
     snprintf(id, n, "%llu-%016llx", (unsigned long long)size, (unsigned long long)h);
     return 0;
 }
+
+int emb_file_dim(const char *path, uint32_t *dim, errmsg_t *err)
+{
+    gguf_t *g = NULL;
+    uint64_t v = 0;
+    int rc = gguf_open(&g, path, err);
+    if (!rc)
+        rc = key_uint(g, "octet.encoder.embedding_length", 1u << 16, &v, err);
+    gguf_close(g);
+    *dim = (uint32_t)v;
+    return rc;
+}

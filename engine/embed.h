@@ -45,4 +45,8 @@ int emb_text(emb_t *e, emb_kind_t kind, const char *text, size_t len, float *out
  * an index keeps are valid for this identity only. ID gets up to N bytes. */
 int emb_file_id(const char *path, char *id, size_t n, errmsg_t *err);
 
+/* The vectors' size (octet.encoder.embedding_length) of the encoder PATH,
+ * from its header, without loading it. */
+int emb_file_dim(const char *path, uint32_t *dim, errmsg_t *err);
+
 #endif

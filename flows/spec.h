@@ -194,11 +194,15 @@ int spec_extract_code(const spec_t *s, const char *reply, const char *head, char
 bool spec_reply_complete(const spec_t *s, const char *reply, bool completion);
 
 /* Retrieved repository context: the chunks of the git repository around
- * DIR most relevant to QUERY (k of them), updated index first, packed into
- * BUDGET tokens counted with COUNT (NULL: estimated). OCT_ENOTFOUND when DIR
- * is not in a git repository. *out is malloc'd ("" when nothing matched). */
-int spec_repo_context(const char *dir, const char *query, size_t k, size_t budget,
-                      size_t (*count)(const char *text, size_t len, void *ud), void *ud, char **out, errmsg_t *err);
+ * DIR most relevant to QUERY (k of them), updated index first, hybrid with
+ * the retrieval encoder when there is one and every chunk has its vector
+ * (not with LEXICAL; see encoder.h), packed into BUDGET tokens counted with
+ * COUNT (NULL: estimated). MODE (MODE_N bytes, may be NULL) says how it
+ * retrieved. OCT_ENOTFOUND when DIR is not in a git repository. *out is
+ * malloc'd ("" when nothing matched). */
+int spec_repo_context(const char *dir, const char *query, bool lexical, size_t k, size_t budget,
+                      size_t (*count)(const char *text, size_t len, void *ud), void *ud, char **out, char *mode,
+                      size_t mode_n, errmsg_t *err);
 /* The retrieval query for a spec: its name, input names and description. Malloc'd. */
 char *spec_query(const spec_t *s);
 

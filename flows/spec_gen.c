@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "encoder.h"
 #include "rag.h"
 #include "sandbox.h"
 #include "sb.h"
@@ -643,30 +644,41 @@ char *spec_query(const spec_t *s)
     return sb_take(&b);
 }
 
-int spec_repo_context(const char *dir, const char *query, size_t k, size_t budget,
-                      size_t (*count)(const char *text, size_t len, void *ud), void *ud, char **out, errmsg_t *err)
+int spec_repo_context(const char *dir, const char *query, bool lexical, size_t k, size_t budget,
+                      size_t (*count)(const char *text, size_t len, void *ud), void *ud, char **out, char *mode,
+                      size_t mode_n, errmsg_t *err)
 {
     rag_options_t ro = {0};
     rag_t *r = NULL;
+    encoder_t *enc = NULL;
     rag_results_t res = {0};
     rag_pack_info_t info;
+    char why[512] = "";
     int rc;
     *out = NULL;
     ro.dir = dir;
     if ((rc = rag_open(&r, &ro, err)))
         return rc;
+    encoder_use(r, lexical, 0, &enc, why, sizeof why);
     for (int attempt = 0;; attempt++) {
         if ((rc = rag_update(r, NULL, NULL, NULL, NULL, err)))
             goto done;
+        errmsg_t eerr;
+        /* a failed embedding leaves retrieval lexical; MODE says so */
+        if (enc)
+            encoder_catch_up(r, ENCODER_CATCH_UP, &eerr);
         rc = rag_query(r, query, strlen(query), k, &res, err);
         /* a corrupt index found by the query is rebuilt by the next update */
         if (rc != OCT_EFORMAT || attempt > 0)
             break;
     }
+    if (!rc && mode)
+        encoder_describe(r, enc, lexical, why, mode, mode_n);
     if (!rc)
         rc = rag_pack(&res, budget, count, ud, out, &info, err);
 done:
     rag_results_free(&res);
     rag_close(r);
+    encoder_close(enc);
     return rc;
 }

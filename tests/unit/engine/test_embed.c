@@ -250,6 +250,14 @@ static void test_file_id(void)
     CHECK(emb_file_id(tmp, c, sizeof c, &err) == 0);
     CHECK(strcmp(a, c) != 0);
     CHECK(emb_file_id("/nonexistent/octet-embed.gguf", c, sizeof c, &err) == OCT_ENOTFOUND);
+    uint32_t dim = 1;
+    CHECK(emb_file_dim(src, &dim, &err) != 0); /* a decoder has no encoder keys */
+    if (access(MODEL, R_OK) == 0) {
+        emb_t *e = NULL;
+        CHECK(emb_file_dim(MODEL, &dim, &err) == 0);
+        CHECK(emb_open(&e, MODEL, 1, &err) == 0 && e && emb_dim(e) == dim);
+        emb_close(e);
+    }
     unlink(tmp);
 }
 
