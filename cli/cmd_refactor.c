@@ -330,7 +330,8 @@ int cmd_refactor(int argc, char **argv)
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
-    encoder_use(rg, o.lexical, 0, &enc, why, sizeof why);
+    /* one thread: a query's pass is too short to pay for waking a second one */
+    encoder_use(rg, o.lexical, 1, &enc, why, sizeof why);
     if (enc && encoder_catch_up(rg, ENCODER_CATCH_UP, &err) && o.verbose)
         fprintf(stderr, "octet refactor: embedding the new chunks failed: %s\n", err.msg);
     if (o.verbose) {

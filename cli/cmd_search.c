@@ -166,7 +166,8 @@ int cmd_search(int argc, char **argv)
     }
     if (rag_notice(r)[0])
         fprintf(stderr, "octet search: %s\n", rag_notice(r));
-    encoder_use(r, lexical, 0, &enc, why, sizeof why);
+    /* one thread: a query's pass is too short to pay for waking a second one */
+    encoder_use(r, lexical, 1, &enc, why, sizeof why);
     for (int attempt = 0;; attempt++) {
         if (rag_update(r, NULL, NULL, NULL, NULL, &err) != 0) {
             rc = cli_fail_err("search", &err);
@@ -177,7 +178,7 @@ int cmd_search(int argc, char **argv)
         errmsg_t eerr = {0};
         if (enc && encoder_catch_up(r, ENCODER_CATCH_UP, &eerr) != 0 && verbose)
             fprintf(stderr, "octet search: embedding the new chunks failed: %s\n", eerr.msg);
-        int q = rag_query_ex(r, query, qlen, k, lexical, &res, &info, &err);
+        int q = rag_query_ex(r, query, qlen, k, lexical ? RAG_MODE_LEXICAL : RAG_MODE_HYBRID, &res, &info, &err);
         if (q == 0)
             break;
         /* a corrupt index found by the query is rebuilt by the next update */

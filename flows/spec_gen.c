@@ -659,7 +659,8 @@ int spec_repo_context(const char *dir, const char *query, bool lexical, size_t k
     ro.dir = dir;
     if ((rc = rag_open(&r, &ro, err)))
         return rc;
-    encoder_use(r, lexical, 0, &enc, why, sizeof why);
+    /* one thread: a query's pass is too short to pay for waking a second one */
+    encoder_use(r, lexical, 1, &enc, why, sizeof why);
     for (int attempt = 0;; attempt++) {
         if ((rc = rag_update(r, NULL, NULL, NULL, NULL, err)))
             goto done;

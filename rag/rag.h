@@ -189,22 +189,26 @@ int rag_query(rag_t *r, const char *prompt, size_t len, size_t k, rag_results_t 
 void rag_results_free(rag_results_t *res);
 
 typedef enum rag_mode {
-    RAG_MODE_LEXICAL,
-    RAG_MODE_HYBRID,
+    RAG_MODE_LEXICAL, /* BM25 */
+    RAG_MODE_HYBRID,  /* BM25 and the encoder's ranking fused */
+    RAG_MODE_DENSE,   /* the encoder's ranking alone (for measuring it) */
 } rag_mode_t;
 
 typedef struct rag_query_info {
     rag_mode_t mode;       /* what answered */
-    char why[160];         /* why lexical, when hybrid was not asked away ("" otherwise) */
+    char why[160];         /* why lexical when another mode was asked ("" otherwise) */
     size_t ready, total;   /* chunks with a vector / chunks (hybrid asked and an embedder set) */
     size_t lex_hits, dense_hits; /* candidates of each ranking before fusion */
     size_t merged;         /* hits merged into a better overlapping one */
     double embed_ms, scan_ms, load_ms; /* the query's vector, the int8 scan, loading the vectors */
 } rag_query_info_t;
 
-/* rag_query, LEXICAL forcing BM25 alone; INFO (may be NULL) says what was
- * done. */
-int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, bool lexical, rag_results_t *out,
+/* rag_query in mode WANT: RAG_MODE_HYBRID is rag_query's (lexical until
+ * every chunk has its vector), RAG_MODE_LEXICAL forces BM25 alone,
+ * RAG_MODE_DENSE asks for the encoder's ranking alone (lexical too while
+ * vectors are missing; scores are its rank fusion of that one ranking). INFO (may be
+ * NULL) says what was done. */
+int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, rag_mode_t want, rag_results_t *out,
                  rag_query_info_t *info, errmsg_t *err);
 
 /* Token counter for the packer: the number of tokens TEXT (LEN bytes) takes. */

@@ -438,7 +438,7 @@ done:
     return 0;
 }
 
-int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, bool lexical_only, rag_results_t *out,
+int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, rag_mode_t want, rag_results_t *out,
                  rag_query_info_t *info_out, errmsg_t *err)
 {
     memset(out, 0, sizeof *out);
@@ -450,7 +450,7 @@ int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, bool lexica
     int64_t *dense = NULL;
     size_t n_dense = 0;
     float *qv = NULL;
-    bool oom = false, hybrid = false, q_built = false;
+    bool oom = false, hybrid = false, q_built = false, lexical_only = want == RAG_MODE_LEXICAL;
     int rc = 0;
     if (k == 0 || !prompt || len == 0)
         goto out;
@@ -462,7 +462,7 @@ int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, bool lexica
     }
     q_built = true;
     /* candidates beyond K: the merging of overlapping hits and the fusion need them */
-    size_t want = k * 4 > RERANK_MIN ? k * 4 : RERANK_MIN;
+    size_t n_cand = k * 4 > RERANK_MIN ? k * 4 : RERANK_MIN;
     pthread_mutex_lock(&r->rmu);
     if (!r->rdb || !r->stemmer) {
         rc = errmsg_set(err, OCT_EIO, "%s: the index is not open", r->db_path);
@@ -496,18 +496,21 @@ int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, bool lexica
         }
         info.embed_ms = (now_s() - t0) * 1e3;
     }
-    if ((rc = rows_prepare(r, &rs, err)) || (rc = lexical(r, &q, want, &rs, &cands, &nc, err)))
+    if ((rc = rows_prepare(r, &rs, err)))
+        goto done;
+    if (!(hybrid && want == RAG_MODE_DENSE) && (rc = lexical(r, &q, n_cand, &rs, &cands, &nc, err)))
         goto done;
     info.lex_hits = nc;
     if (hybrid) {
         double t0 = now_s();
-        if ((rc = vec_search(r, qv, want, &dense, &n_dense, err)))
+        if ((rc = vec_search(r, qv, n_cand, &dense, &n_dense, err)))
             goto done;
         info.scan_ms = (now_s() - t0) * 1e3;
         info.dense_hits = n_dense;
+        /* dense alone is the fusion of one ranking: its order, its rows read */
         if ((rc = fuse(r, &rs, &cands, &nc, dense, n_dense, err)))
             goto done;
-        info.mode = RAG_MODE_HYBRID;
+        info.mode = want == RAG_MODE_DENSE ? RAG_MODE_DENSE : RAG_MODE_HYBRID;
     }
     out->hits = calloc(nc ? nc : 1, sizeof *out->hits);
     if (!out->hits) {

@@ -470,7 +470,7 @@ static void cmd_search(tui_app_t *a, const char *q)
         return;
     }
     rag_query_info_t info;
-    if (rag_query_ex(a->rag, q, strlen(q), 10, a->lexical, &res, &info, &err)) {
+    if (rag_query_ex(a->rag, q, strlen(q), 10, a->lexical ? RAG_MODE_LEXICAL : RAG_MODE_HYBRID, &res, &info, &err)) {
         notice(a, TUI_ROLE_ERROR, "search failed: %s", err.msg);
         return;
     }

@@ -341,7 +341,7 @@ static void test_incremental_embedding(void)
     /* lexical while vectors are missing, and it says why */
     rag_results_t res;
     rag_query_info_t info;
-    CHECK(rag_query_ex(r, "open_file", 9, 5, false, &res, &info, &err) == 0);
+    CHECK(rag_query_ex(r, "open_file", 9, 5, RAG_MODE_HYBRID, &res, &info, &err) == 0);
     CHECK(info.mode == RAG_MODE_LEXICAL && strstr(info.why, "0 of 4") != NULL);
     rag_results_free(&res);
 
@@ -378,12 +378,17 @@ static void test_incremental_embedding(void)
     CHECK_EQ_INT(f.calls, 0);
 
     /* hybrid now; the encoder's synonym finds what BM25 cannot */
-    CHECK(rag_query_ex(r, "email", 5, 5, false, &res, &info, &err) == 0);
+    CHECK(rag_query_ex(r, "email", 5, 5, RAG_MODE_HYBRID, &res, &info, &err) == 0);
     CHECK(info.mode == RAG_MODE_HYBRID && info.ready == 4 && info.total == 4 && info.dense_hits == 4);
     CHECK(res.n >= 1 && !strcmp(res.hits[0].path, "addr.c"));
     rag_results_free(&res);
-    CHECK(rag_query_ex(r, "email", 5, 5, true, &res, &info, &err) == 0);
+    CHECK(rag_query_ex(r, "email", 5, 5, RAG_MODE_LEXICAL, &res, &info, &err) == 0);
     CHECK(info.mode == RAG_MODE_LEXICAL && res.n == 0);
+    rag_results_free(&res);
+    /* the encoder alone: its ranking, BM25 not asked */
+    CHECK(rag_query_ex(r, "open file", 9, 5, RAG_MODE_DENSE, &res, &info, &err) == 0);
+    CHECK(info.mode == RAG_MODE_DENSE && info.lex_hits == 0 && info.dense_hits == 4 && res.n >= 1);
+    CHECK(res.n >= 1 && !strcmp(res.hits[0].path, "files.py") && res.hits[0].start == 1);
     rag_results_free(&res);
 
     /* change one function, add a file, remove one */
@@ -394,7 +399,7 @@ static void test_incremental_embedding(void)
     CHECK(rag_embed_status(r, &ready, &total, &err) == 0);
     CHECK_EQ_INT(total, 4);
     CHECK_EQ_INT(ready, 2); /* close_file and parseaddr keep theirs */
-    CHECK(rag_query_ex(r, "email", 5, 5, false, &res, &info, &err) == 0);
+    CHECK(rag_query_ex(r, "email", 5, 5, RAG_MODE_HYBRID, &res, &info, &err) == 0);
     CHECK(info.mode == RAG_MODE_LEXICAL);
     rag_results_free(&res);
     f.calls = 0;
@@ -456,7 +461,7 @@ static void test_shared_text(void)
     CHECK(st.embedded == 1 && st.ready == 2 && st.total == 2);
     rag_results_t res;
     rag_query_info_t info;
-    CHECK(rag_query_ex(r, "same thing", 10, 5, false, &res, &info, &err) == 0);
+    CHECK(rag_query_ex(r, "same thing", 10, 5, RAG_MODE_HYBRID, &res, &info, &err) == 0);
     CHECK(info.mode == RAG_MODE_HYBRID && res.n == 2);
     rag_results_free(&res);
     rag_close(r);
