@@ -3,8 +3,9 @@
  * rag/ walks a git repository with libgit2 (tracked files plus untracked ones
  * that are not ignored), cuts each text file into chunks at code structure
  * (functions, methods, classes...), stores them in SQLite FTS5 and retrieves
- * the chunks most relevant to any prompt with BM25, then packs the best ones
- * into a token budget for the model's prompt.
+ * the chunks most relevant to any prompt with BM25 (fused with a retrieval
+ * encoder's ranking when one is handed in: "hybrid retrieval" below), then
+ * packs the best ones into a token budget for the model's prompt.
  *
  * Threads: one rag_t may be updated on a background thread while another
  * thread queries it. rag_update uses the write connection, rag_query and
@@ -13,7 +14,8 @@
  * two queries, on one rag_t are serialized. Updates of one database from
  * several processes are serialized by a lock file next to the database.
  *
- * Independent of the engine: token counting for the packer is a callback. */
+ * Independent of the engine: token counting for the packer and the
+ * encoder's vectors are callbacks. */
 #ifndef OCTET_RAG_H
 #define OCTET_RAG_H
 

@@ -343,7 +343,7 @@ done:
 
 /* The text of chunk ID (malloc'd; NULL with 0 returned when the chunk is
  * gone, replaced by an update since the list was made). R->wmu held. */
-static int chunk_text(rag_t *r, int64_t id, char **text, size_t *len, errmsg_t *err)
+static int text_of(rag_t *r, int64_t id, char **text, size_t *len, errmsg_t *err)
 {
     sqlite3_stmt *q = NULL;
     *text = NULL;
@@ -457,7 +457,7 @@ int rag_embed(rag_t *r, rag_progress_fn progress, void *ud, const atomic_int *ca
         }
         size_t len = 0;
         pthread_mutex_lock(&r->wmu);
-        rc = r->wdb ? chunk_text(r, pend[i].chunk, &text, &len, err)
+        rc = r->wdb ? text_of(r, pend[i].chunk, &text, &len, err)
                     : errmsg_set(err, OCT_EIO, "%s: the index is not open", r->db_path);
         pthread_mutex_unlock(&r->wmu);
         if (rc)

@@ -7,7 +7,8 @@
 # and lexically with --lexical, without an encoder, with a broken one and
 # while vectors are missing; an edit re-embeds exactly the new texts and drops
 # the old; a few missing vectors are made by the search itself, many are left
-# to `octet index`; results never overlap; the man page and --help name it.
+# to `octet index`; results never overlap; the TUI makes the vectors in the
+# background and its /search says the mode; the man page and --help name it.
 source "$(dirname "$0")/lib.sh"
 OCTET=$(cd "$(dirname "$OCTET")" && pwd)/$(basename "$OCTET")
 ENC=$(pwd)/tests/fixtures/encoder/tiny-embed.gguf
@@ -104,6 +105,36 @@ t_expect "search with a broken encoder: answers lexically" 0 env OCTET_EMBED_MOD
 t_grep "search with a broken encoder: said" 'lexical .*no retrieval encoder \(.*bad\.gguf' "$T_TMP/err"
 t_expect "search with a decoder as encoder: answers lexically" 0 env OCTET_EMBED_MODEL="$(pwd)/tests/fixtures/gguf/tiny-llama-q8_0.gguf" "$OCTET" search --repo "$R" -v parse config
 t_grep "search with a decoder as encoder: said" 'octet\.encoder' "$T_TMP/err"
+
+# ---- the TUI: vectors made in the background, /search says the mode --------------------------------
+if command -v tmux >/dev/null 2>&1; then
+    ROOT=$(pwd)
+    OCT=$OCTET
+    TM=(tmux -L "octet-hybrid-$$" -f /dev/null)
+    HOMEDIR=$T_TMP/home
+    REPO=$R
+    SCREEN=$T_TMP/screen
+    RC=$T_TMP/rc
+    ERRLOG=$T_TMP/stderr
+    trap '"${TM[@]}" kill-server >/dev/null 2>&1; rm -rf "$T_TMP"' EXIT
+    mkdir -p "$HOMEDIR/cfg" "$HOMEDIR/state"
+    printf 'int tui_only_function(void) { return 5; }\n' >"$R/tui.c"
+    tui_start
+    check "TUI: vectors made after the index, said" 'chunks embedded in [0-9.]+ s:'
+    check "TUI: retrieval is hybrid, said" 'retrieval is hybrid'
+    type_line "/search tui only function"
+    check "TUI: /search answers hybrid" "search 'tui only function': [0-9]+ chunks \(hybrid\)"
+    type_line "/quit"
+    wait_exit "TUI: quits"
+    tui_start --lexical
+    check "TUI --lexical: no vectors made" 'index up to date: [0-9]+ files'
+    type_line "/search tui only function"
+    check "TUI --lexical: /search answers lexically" "search 'tui only function': [0-9]+ chunks \(lexical: --lexical\)"
+    type_line "/quit"
+    wait_exit "TUI --lexical: quits"
+else
+    t_fail "tmux is installed" "the TUI cases need tmux (tools/deps.sh installs it)"
+fi
 
 # ---- documented ----------------------------------------------------------------------------------
 t_expect "search --help" 0 "$OCTET" search --help
