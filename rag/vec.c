@@ -130,42 +130,45 @@ int vec_refresh(rag_t *r, errmsg_t *err)
     vec_cache_t *c = &r->dc;
     sqlite3_stmt *vs = NULL, *cs = NULL;
     hmap_t map = {0};
-    int64_t version = 0, n_vec = 0, n_chunk = 0;
+    int64_t version = 0, n_chunk = 0, *hs = NULL;
     bool ours = false, in_tx = false;
-    int rc = 0;
+    int rc = 0, s;
     if (query_int(r->rdb, "PRAGMA data_version", &version) != SQLITE_OK)
         return query_fail(r, err);
     if (c->loaded && c->version == version)
         return 0;
     double t0 = now_s();
     vec_cache_free(r);
-    /* one snapshot for the counts and both scans */
+    /* one snapshot for the count and both scans */
     if (exec(r->rdb, "BEGIN") != SQLITE_OK) {
         rc = query_fail(r, err);
         goto done;
     }
     in_tx = true;
     if (vec_is_ours(r, r->rdb, &ours) != SQLITE_OK ||
-        query_int(r->rdb, "SELECT count(*) FROM chunks", &n_chunk) != SQLITE_OK ||
-        query_int(r->rdb, "SELECT count(*) FROM vec", &n_vec) != SQLITE_OK) {
+        query_int(r->rdb, "SELECT count(*) FROM chunks", &n_chunk) != SQLITE_OK) {
         rc = query_fail(r, err);
         goto done;
     }
     c->total = (size_t)n_chunk;
     c->missing = (size_t)n_chunk;
-    if (!ours || n_vec == 0 || n_chunk == 0)
+    if (!ours || n_chunk == 0)
         goto loaded;
-    if (n_vec >= UINT32_MAX || n_chunk >= UINT32_MAX) {
-        rc = errmsg_set(err, OCT_EUNSUPPORTED, "%s: %lld vectors: too many to scan", r->db_path, (long long)n_vec);
+    if (n_chunk >= UINT32_MAX / 4) {
+        rc = errmsg_set(err, OCT_EUNSUPPORTED, "%s: %lld chunks: too many to scan", r->db_path, (long long)n_chunk);
         goto done;
     }
-    size_t dim = r->emb.dim;
-    c->v = malloc((size_t)n_vec * dim);
-    c->scale = malloc((size_t)n_vec * sizeof *c->scale);
+    /* vec is not counted first (that would read its 257 bytes a row twice):
+     * its arrays start at one vector a chunk and grow for the vectors no
+     * chunk uses any more, which rag_embed drops */
+    size_t dim = r->emb.dim, cap = (size_t)n_chunk;
+    c->v = malloc(cap * dim);
+    c->scale = malloc(cap * sizeof *c->scale);
+    hs = malloc(cap * sizeof *hs);
     c->chunk = malloc((size_t)n_chunk * sizeof *c->chunk);
     c->vi = malloc((size_t)n_chunk * sizeof *c->vi);
-    if (!c->v || !c->scale || !c->chunk || !c->vi || hmap_init(&map, (size_t)n_vec)) {
-        rc = errmsg_set(err, OCT_ENOMEM, "out of memory loading %lld vectors", (long long)n_vec);
+    if (!c->v || !c->scale || !hs || !c->chunk || !c->vi) {
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory loading %lld vectors", (long long)n_chunk);
         goto done;
     }
     if (sqlite3_prepare_v2(r->rdb, "SELECT hash, scale, v FROM vec", -1, &vs, NULL) != SQLITE_OK ||
@@ -173,20 +176,41 @@ int vec_refresh(rag_t *r, errmsg_t *err)
         rc = query_fail(r, err);
         goto done;
     }
-    int s;
-    while ((s = sqlite3_step(vs)) == SQLITE_ROW && c->n_vec < (size_t)n_vec) {
+    while ((s = sqlite3_step(vs)) == SQLITE_ROW) {
         /* a vector of the wrong size is damage: left out, its chunks count as missing */
         if ((size_t)sqlite3_column_bytes(vs, 2) != dim)
             continue;
+        if (c->n_vec == cap) {
+            int8_t *nv = realloc(c->v, 2 * cap * dim);
+            if (nv)
+                c->v = nv;
+            float *ns = realloc(c->scale, 2 * cap * sizeof *ns);
+            if (ns)
+                c->scale = ns;
+            int64_t *nh = realloc(hs, 2 * cap * sizeof *nh);
+            if (nh)
+                hs = nh;
+            if (!nv || !ns || !nh || cap >= UINT32_MAX / 4) {
+                rc = errmsg_set(err, OCT_ENOMEM, "out of memory loading the vectors");
+                goto done;
+            }
+            cap *= 2;
+        }
         memcpy(c->v + c->n_vec * dim, sqlite3_column_blob(vs, 2), dim);
         c->scale[c->n_vec] = (float)sqlite3_column_double(vs, 1);
-        hmap_put(&map, sqlite3_column_int64(vs, 0), (uint32_t)c->n_vec);
+        hs[c->n_vec] = sqlite3_column_int64(vs, 0);
         c->n_vec++;
     }
-    if (s != SQLITE_ROW && s != SQLITE_DONE) {
+    if (s != SQLITE_DONE) {
         rc = query_fail(r, err);
         goto done;
     }
+    if (hmap_init(&map, c->n_vec)) {
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory loading the vectors");
+        goto done;
+    }
+    for (size_t i = 0; i < c->n_vec; i++)
+        hmap_put(&map, hs[i], (uint32_t)i);
     while ((s = sqlite3_step(cs)) == SQLITE_ROW && c->n_chunk < (size_t)n_chunk) {
         uint32_t v = hmap_get(&map, sqlite3_column_int64(cs, 1));
         if (v == UINT32_MAX)
@@ -211,6 +235,7 @@ done:
         exec(r->rdb, "COMMIT");
     free(map.key);
     free(map.val);
+    free(hs);
     if (rc)
         vec_cache_free(r);
     return rc;
