@@ -158,7 +158,8 @@ int emb_tokens(const emb_t *e, emb_kind_t kind, const char *text, size_t len, in
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     }
     v[0] = e->first[k];
-    memcpy(v + 1, bpe, keep * sizeof *v);
+    if (keep) /* an empty text has no BPE ids (and bpe may be NULL) */
+        memcpy(v + 1, bpe, keep * sizeof *v);
     free(bpe);
     *ids = v;
     *n = keep + 1;
