@@ -59,6 +59,9 @@ void cli_json_str(const char *s);
  * positive and within size_t: 0, or -1 when S is not one. */
 int cli_parse_size(const char *s, size_t *out);
 
+/* Monotonic seconds, for the times commands report. */
+double cli_now(void);
+
 /* Read all of F into a NUL-terminated malloc'd buffer. 0 or OCT_E*. */
 int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err);
 /* The same, refusing (OCT_ENOMEM, "larger than MAX bytes") input over MAX. */

@@ -39,6 +39,7 @@ enum {
     OPT_NO_HEAL,
     OPT_NO_SPEC,
     OPT_ADD,
+    OPT_LEXICAL,
 };
 
 static void usage(void)
@@ -67,6 +68,7 @@ static void usage(void)
            "                     into the prompt's code, before the retrieved chunks, which leave\n"
            "                     out what it holds; repeatable\n"
            "      --repo DIR     the repository to retrieve from (default .)\n"
+           "      --lexical      retrieve with BM25 alone, not hybrid with the encoder\n"
            "      --timeout S    time limit of each example run with --check (default 5)\n"
            "  -I, --include DIR  another include directory for C with --check\n"
            "      --unsafe-sandbox  with --check, run the code even when the kernel refuses a\n"
@@ -140,7 +142,7 @@ typedef struct gen_opts {
     char *adds[PIN_MAX];
     size_t n_inc, n_adds;
     long retries, n_predict, context;
-    bool check, verbose, no_heal, no_spec, no_retrieval;
+    bool check, verbose, no_heal, no_spec, no_retrieval, lexical;
 } gen_opts_t;
 
 /* Parse the command line into O: GEN_GO, or the exit status (help shown,
@@ -161,6 +163,7 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         {"context", required_argument, NULL, OPT_CONTEXT},
         {"no-context", no_argument, NULL, OPT_NO_CONTEXT},
         {"repo", required_argument, NULL, OPT_REPO},
+        {"lexical", no_argument, NULL, OPT_LEXICAL},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"unsafe-sandbox", no_argument, NULL, OPT_UNSAFE_SANDBOX},
         {"include", required_argument, NULL, 'I'},
@@ -241,6 +244,9 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         case OPT_REPO:
             o->repo = optarg;
             break;
+        case OPT_LEXICAL:
+            o->lexical = true;
+            break;
         case OPT_TIMEOUT:
             if (cli_parse_float("gen", "--timeout", optarg, 0.05, 86400, &d))
                 return CLI_EXIT_USAGE;
@@ -300,7 +306,9 @@ static int retrieve(const gen_opts_t *o, cli_llm_t *L, const spec_t *s, char **c
     char *query = o->no_retrieval ? NULL : spec_query(s);
     if (!o->no_retrieval && !query)
         return cli_fail("gen", "out of memory");
-    int q = spec_repo_context(o->repo, query, 8, o->adds, o->n_adds, budget, L->h.count, L->h.count_ud, &pc, &err);
+    char mode[600] = "";
+    int q = spec_repo_context(o->repo, query, o->lexical, 8, o->adds, o->n_adds, budget, L->h.count, L->h.count_ud,
+                              &pc, mode, sizeof mode, &err);
     free(query);
     if (q == OCT_ENOTFOUND && !o->n_adds) {
         if (o->verbose)
@@ -311,7 +319,8 @@ static int retrieve(const gen_opts_t *o, cli_llm_t *L, const spec_t *s, char **c
         return cli_fail_err("gen", &err);
     char *sum = pin_ctx_summary(&pc);
     if (o->verbose)
-        fprintf(stderr, "octet gen: retrieved context, %zu bytes\n", strlen(pc.text));
+        fprintf(stderr, "octet gen: retrieved context, %zu bytes (retrieval %s)\n", strlen(pc.text),
+                mode[0] ? mode : "none");
     if (sum && (o->verbose || o->n_adds))
         fprintf(stderr, "octet gen: %s\n", sum);
     free(sum);

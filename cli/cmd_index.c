@@ -1,6 +1,7 @@
 /* cmd_index.c - `octet index`: bring the repository's retrieval index up to
- * date (rag/), with a progress bar when stderr is a terminal, and report
- * what it holds. */
+ * date (rag/), then give the new chunks their vectors from the retrieval
+ * encoder when there is one (the lexical index is usable meanwhile), with
+ * a progress bar when stderr is a terminal, and report what it holds. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -12,16 +13,22 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "encoder.h"
 #include "rag.h"
 
 static const char USAGE[] =
     "Usage: octet index [--repo DIR] [--db PATH] [--no-git] [--exclude PATTERN]...\n"
-    "                   [--max-size BYTES] [--stats]\n"
+    "                   [--max-size BYTES] [--stats] [--lexical]\n"
     "\n"
     "Index the git repository that contains DIR (default: the current directory)\n"
     "for retrieval: the files git tracks plus untracked files that are not ignored,\n"
     "cut into chunks at functions and classes, in SQLite FTS5. Only files that\n"
     "changed since the last run are read again.\n"
+    "\n"
+    "Then, when the retrieval encoder is there (models/octet-embed.gguf next to\n"
+    "octet, or $OCTET_EMBED_MODEL), every chunk text without a vector is embedded\n"
+    "(int8, in the index) for hybrid retrieval; searches are lexical until all\n"
+    "are. Interrupted, the vectors made so far are kept.\n"
     "\n"
     "  --repo DIR        a directory inside the repository (default: .)\n"
     "  --db PATH         the index database (default: .git/octet/index.sqlite)\n"
@@ -33,6 +40,7 @@ static const char USAGE[] =
     "                    (/build, src/gen/*.c); a trailing '/' means directories\n"
     "  --max-size BYTES  skip larger files (suffix K or M; default 1M)\n"
     "  --stats           also list files and chunks per language\n"
+    "  --lexical         no vectors: the lexical index only\n"
     "  -h, --help        show this help\n";
 
 static atomic_int g_cancel;
@@ -49,18 +57,11 @@ typedef struct bar {
     bool drawn;
 } bar_t;
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void draw_bar(const rag_progress_t *p, void *ud)
 {
     bar_t *b = ud;
-    double t = mono();
-    if (p->phase == RAG_PHASE_INDEX && p->done > 0 && t - b->last < 0.05)
+    double t = cli_now();
+    if ((p->phase == RAG_PHASE_INDEX || p->phase == RAG_PHASE_EMBED) && p->done > 0 && t - b->last < 0.05)
         return;
     b->last = t;
     if (p->phase == RAG_PHASE_DONE) {
@@ -83,7 +84,7 @@ static void draw_bar(const rag_progress_t *p, void *ud)
     char line[512];
     int n = snprintf(line, sizeof line, "[%s] %zu/%zu ", bar, p->done, p->total);
     int room = b->width - n - 1;
-    const char *path = p->path ? p->path : "";
+    const char *path = p->phase == RAG_PHASE_EMBED ? "embedding chunks" : p->path ? p->path : "";
     int pl = (int)strlen(path);
     if (room <= 4)
         fprintf(stderr, "\r\033[K%s", line);
@@ -104,19 +105,61 @@ static void human_bytes(uint64_t b, char *out, size_t n)
         snprintf(out, n, "%llu B", (unsigned long long)b);
 }
 
+/* The vectors: made now for the chunks that lack one (with the bar on a
+ * terminal), and a line saying what hybrid retrieval has. Returns the exit
+ * status. */
+static int report_vectors(rag_t *r, encoder_t *enc, bool lexical, const char *why, bool tty, bar_t *bar)
+{
+    errmsg_t err = {0};
+    if (lexical) {
+        printf("vectors   not made (--lexical)\n");
+        return CLI_EXIT_OK;
+    }
+    if (!enc) {
+        printf("vectors   none: no retrieval encoder (%s); retrieval is lexical\n", why);
+        return CLI_EXIT_OK;
+    }
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
+    rag_embed_stats_t es;
+    int e = rag_embed(r, tty ? draw_bar : NULL, bar, &g_cancel, &es, &err);
+    sigaction(SIGINT, &old, NULL);
+    if (bar->drawn)
+        fputs("\r\033[K", stderr);
+    bar->drawn = false;
+    if (e && e != OCT_ECANCELED) {
+        fflush(stdout);
+        return cli_fail_err("index", &err);
+    }
+    printf("vectors   %zu of %zu chunks (%zu embedded, %zu dropped%s) in %.3f s: %s\n", es.ready, es.total,
+           es.embedded, es.removed, es.reset ? ", those of another encoder dropped first" : "", es.seconds,
+           es.ready == es.total ? "retrieval is hybrid" : "retrieval is lexical until all have one");
+    printf("encoder   %s\n", encoder_path(enc));
+    if (e == OCT_ECANCELED) {
+        fflush(stdout);
+        fprintf(stderr, "octet index: interrupted; the %zu vectors made so far are kept\n", es.embedded);
+        return 130;
+    }
+    return CLI_EXIT_OK;
+}
+
 int cmd_index(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"repo", required_argument, NULL, 'r'},   {"db", required_argument, NULL, 'd'},
         {"no-git", no_argument, NULL, 'n'},       {"exclude", required_argument, NULL, 'x'},
         {"max-size", required_argument, NULL, 'm'}, {"stats", no_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         {"lexical", no_argument, NULL, 'l'},
+        {NULL, 0, NULL, 0},
     };
     rag_options_t ro = {0};
     const char **ex = calloc((size_t)argc + 1, sizeof *ex);
-    bool stats = false;
+    bool stats = false, lexical = false;
     int rc = CLI_EXIT_OK, c;
     rag_t *r = NULL;
+    encoder_t *enc = NULL;
+    char why[512] = "";
     errmsg_t err = {0};
     if (!ex)
         return cli_fail("index", "out of memory");
@@ -143,6 +186,9 @@ int cmd_index(int argc, char **argv)
             break;
         case 's':
             stats = true;
+            break;
+        case 'l':
+            lexical = true;
             break;
         case 'h':
             fputs(USAGE, stdout);
@@ -191,13 +237,6 @@ int cmd_index(int argc, char **argv)
         rc = cli_fail_err("index", &err);
         goto done;
     }
-    rag_index_stats_t is;
-    if (rag_stats(r, &is, &err) != 0) {
-        rc = cli_fail_err("index", &err);
-        goto done;
-    }
-    char size[32];
-    human_bytes(is.db_bytes, size, sizeof size);
     size_t skipped = us.skip_binary + us.skip_large + us.skip_excluded + us.skip_other;
     printf("indexed   %s\n", rag_root(r));
     printf("files     %zu (%zu changed, %zu unchanged, %zu removed)\n", us.files, us.changed, us.unchanged,
@@ -205,8 +244,26 @@ int cmd_index(int argc, char **argv)
     printf("skipped   %zu (%zu binary, %zu too large, %zu excluded, %zu other)\n", skipped, us.skip_binary,
            us.skip_large, us.skip_excluded, us.skip_other);
     printf("chunks    %zu (%zu written)\n", us.chunks, us.chunks_added);
-    printf("database  %s  %s\n", size, rag_db_path(r));
     printf("time      %.3f s\n", us.seconds);
+    /* the lexical index is committed: searches work while the vectors are made */
+    fflush(stdout);
+    if (!lexical && encoder_open(&enc, NULL, 0, why, sizeof why, &err) != 0) {
+        /* an encoder named but unreadable: the lexical index is done, the user should know */
+        rc = cli_fail("index", "%s; the lexical index is up to date", err.msg);
+        goto done;
+    }
+    encoder_attach(enc, r);
+    rc = report_vectors(r, enc, lexical, why, tty, &bar);
+    if (rc != CLI_EXIT_OK && rc != 130)
+        goto done;
+    rag_index_stats_t is;
+    if (rag_stats(r, &is, &err) != 0) {
+        rc = cli_fail_err("index", &err);
+        goto done;
+    }
+    char size[32];
+    human_bytes(is.db_bytes, size, sizeof size);
+    printf("database  %s  %s\n", size, rag_db_path(r));
     if (stats) {
         printf("schema    version %d\n\n%-12s %8s %8s\n", is.schema_version, "language", "files", "chunks");
         for (size_t i = 0; i < is.n_langs; i++)
@@ -215,6 +272,7 @@ int cmd_index(int argc, char **argv)
     rag_index_stats_free(&is);
 done:
     rag_close(r);
+    encoder_close(enc);
     free(ex);
     return rc;
 }

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cli_engine.h"
 #include "config.h"
+#include "encoder.h"
 #include "llm.h"
 #include "patch.h"
 #include "pin.h"
@@ -42,6 +43,7 @@ enum {
     OPT_NO_COMMIT,
     OPT_FORMAT,
     OPT_ADD,
+    OPT_LEXICAL,
 };
 
 static void usage(void)
@@ -76,6 +78,7 @@ static void usage(void)
            "      --context TOKENS  code in the prompt: the target, --add, the retrieved\n"
            "                     chunks (default 2048)\n"
            "      --repo DIR     a directory inside the repository (default .)\n"
+           "      --lexical      retrieve with BM25 alone, not hybrid with the encoder\n"
            "      --color WHEN   auto, always or never (default: the settings file's colors)\n"
            CLI_LLM_GEN_HELP
            "  -v, --verbose      show the model's reply on stderr, and the speculation\n"
@@ -146,7 +149,7 @@ typedef struct refactor_opts {
     size_t n_adds;
     long n_predict, context;
     refactor_format_t format;
-    bool yes, force, dry_run, verbose, color, no_heal, no_spec, commit;
+    bool yes, force, dry_run, verbose, color, no_heal, no_spec, commit, lexical;
 } refactor_opts_t;
 
 /* Parse the command line into O: REFACTOR_GO, or the exit status (help
@@ -171,6 +174,7 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         {"seed", required_argument, NULL, OPT_SEED},
         {"context", required_argument, NULL, OPT_CONTEXT},
         {"repo", required_argument, NULL, OPT_REPO},
+        {"lexical", no_argument, NULL, OPT_LEXICAL},
         {"color", required_argument, NULL, OPT_COLOR},
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},
         {"no-spec", no_argument, NULL, OPT_NO_SPEC},
@@ -253,6 +257,9 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
             break;
         case OPT_REPO:
             o->repo = optarg;
+            break;
+        case OPT_LEXICAL:
+            o->lexical = true;
             break;
         case OPT_COLOR:
             if (!cli_color_valid(optarg))
@@ -354,6 +361,8 @@ int cmd_refactor(int argc, char **argv)
     if (rc != REFACTOR_GO)
         return rc;
     rag_t *rg = NULL;
+    encoder_t *enc = NULL;
+    char why[512] = "";
     rag_options_t ro = {0};
     cli_llm_t L = {0};
     refactor_result_t res = {0};
@@ -364,6 +373,15 @@ int cmd_refactor(int argc, char **argv)
     if (rag_open(&rg, &ro, &err) || rag_update(rg, NULL, NULL, NULL, NULL, &err)) {
         rc = cli_fail_err("refactor", &err);
         goto done;
+    }
+    /* one thread: a query's pass is too short to pay for waking a second one */
+    encoder_use(rg, o.lexical, 1, &enc, why, sizeof why);
+    if (enc && encoder_catch_up(rg, ENCODER_CATCH_UP, &err) && o.verbose)
+        fprintf(stderr, "octet refactor: embedding the new chunks failed: %s\n", err.msg);
+    if (o.verbose) {
+        char mode[600];
+        encoder_describe(rg, enc, o.lexical, why, mode, sizeof mode);
+        fprintf(stderr, "octet refactor: retrieval %s\n", mode);
     }
     if (o.path_arg && refactor_rel_path(rg, o.path_arg, &rel, &err)) {
         rc = cli_fail_err("refactor", &err);
@@ -427,5 +445,6 @@ done:
     free(rel);
     cli_llm_close(&L);
     rag_close(rg);
+    encoder_close(enc);
     return rc;
 }

@@ -1,6 +1,8 @@
 /* cmd_search.c - `octet search`: bring the retrieval index up to date, then
- * print the chunks most relevant to a query, as a ranked list, as JSON, or
- * packed into a token budget the way the assistant's prompt gets them. */
+ * print the chunks most relevant to a query (hybrid: BM25 fused with the
+ * retrieval encoder's ranking when every chunk has its vector; lexical
+ * otherwise or with --lexical), as a ranked list, as JSON, or packed into a
+ * token budget the way the assistant's prompt gets them. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,23 +10,34 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "encoder.h"
 #include "rag.h"
 #include "termsafe.h"
 
 static const char USAGE[] =
-    "Usage: octet search [QUERY...] [-k N] [--json] [--context TOKENS]\n"
+    "Usage: octet search [QUERY...] [-k N] [--json] [--context TOKENS] [--lexical] [-v]\n"
     "                    [--repo DIR] [--db PATH] [--no-git] [--exclude PATTERN]...\n"
     "                    [--max-size BYTES]\n"
     "\n"
     "Update the repository's index (see 'octet index --help'), then print the\n"
     "chunks most relevant to QUERY (the words given, or standard input when none):\n"
-    "score, path:first-last and the enclosing symbol, best first.\n"
+    "score, path:first-last and the enclosing symbol, best first; chunks that\n"
+    "overlap a better one are merged into it.\n"
+    "\n"
+    "Retrieval is hybrid when the retrieval encoder (models/octet-embed.gguf, or\n"
+    "$OCTET_EMBED_MODEL) is there and every chunk has its vector: BM25 and the\n"
+    "encoder's ranking fused (the score is the fused one). Otherwise, and with\n"
+    "--lexical, BM25 alone. Up to %d chunks missing their vector are embedded\n"
+    "first; more are left to 'octet index'.\n"
     "\n"
     "  -k N              how many chunks (default 10)\n"
     "  --json            a JSON array of {\"path\", \"start\", \"end\", \"symbol\", \"score\"}\n"
     "                    (path relative to the root, lines 1-based and inclusive)\n"
     "  --context TOKENS  print the chunks packed into TOKENS tokens (estimated at\n"
     "                    3 bytes per token) as the assistant's prompt gets them\n"
+    "  --lexical         BM25 only, without the encoder\n"
+    "  -v, --verbose     say on stderr how the query was answered (hybrid or\n"
+    "                    lexical and why, vectors scanned, times)\n"
     "  --repo DIR, --db PATH, --no-git, --exclude PATTERN, --max-size BYTES\n"
     "                    as for 'octet index'\n"
     "  -h, --help        show this help\n"
@@ -49,13 +62,18 @@ int cmd_search(int argc, char **argv)
         {"repo", required_argument, NULL, 'r'},    {"db", required_argument, NULL, 'd'},
         {"no-git", no_argument, NULL, 'n'},        {"exclude", required_argument, NULL, 'x'},
         {"max-size", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {"lexical", no_argument, NULL, 'l'},       {"verbose", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
     rag_options_t ro = {0};
     size_t k = 10, budget = 0;
-    bool json = false;
+    bool json = false, lexical = false, verbose = false;
     int rc = CLI_EXIT_OK, c;
     rag_t *r = NULL;
+    encoder_t *enc = NULL;
+    rag_query_info_t info;
+    char why[512] = "";
+    double t0 = cli_now();
     rag_results_t res = {0};
     errmsg_t err = {0};
     char *query = NULL;
@@ -64,7 +82,7 @@ int cmd_search(int argc, char **argv)
     if (!ex)
         return cli_fail("search", "out of memory");
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:hv", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
             if (parse_count(optarg, RAG_MAX_HITS, &k) != 0) {
@@ -99,8 +117,14 @@ int cmd_search(int argc, char **argv)
                 goto done;
             }
             break;
+        case 'l':
+            lexical = true;
+            break;
+        case 'v':
+            verbose = true;
+            break;
         case 'h':
-            fputs(USAGE, stdout);
+            printf(USAGE, ENCODER_CATCH_UP);
             goto done;
         default:
             rc = cli_usage("search", "unknown option");
@@ -129,7 +153,7 @@ int cmd_search(int argc, char **argv)
         qlen = strlen(query);
     } else if (isatty(STDIN_FILENO)) {
         /* nothing piped: waiting for the terminal would look like a hang */
-        fputs(USAGE, stderr);
+        fprintf(stderr, USAGE, ENCODER_CATCH_UP);
         rc = CLI_EXIT_USAGE;
         goto done;
     } else if (cli_read_all(stdin, &query, &qlen, &err) != 0) {
@@ -142,6 +166,8 @@ int cmd_search(int argc, char **argv)
     }
     if (rag_notice(r)[0])
         fprintf(stderr, "octet search: %s\n", rag_notice(r));
+    /* one thread: a query's pass is too short to pay for waking a second one */
+    encoder_use(r, lexical, 1, &enc, why, sizeof why);
     for (int attempt = 0;; attempt++) {
         if (rag_update(r, NULL, NULL, NULL, NULL, &err) != 0) {
             rc = cli_fail_err("search", &err);
@@ -149,7 +175,10 @@ int cmd_search(int argc, char **argv)
         }
         if (rag_notice(r)[0])
             fprintf(stderr, "octet search: %s\n", rag_notice(r));
-        int q = rag_query(r, query, qlen, k, &res, &err);
+        errmsg_t eerr = {0};
+        if (enc && encoder_catch_up(r, ENCODER_CATCH_UP, &eerr) != 0 && verbose)
+            fprintf(stderr, "octet search: embedding the new chunks failed: %s\n", eerr.msg);
+        int q = rag_query_ex(r, query, qlen, k, lexical ? RAG_MODE_LEXICAL : RAG_MODE_HYBRID, &res, &info, &err);
         if (q == 0)
             break;
         /* a corrupt index found by the query is rebuilt by the next update */
@@ -196,6 +225,20 @@ int cmd_search(int argc, char **argv)
             free(sym);
         }
     }
+    if (verbose) {
+        if (info.mode == RAG_MODE_HYBRID)
+            fprintf(stderr,
+                    "octet search: hybrid: BM25 (%zu candidates) and %s (%zu chunks scanned in %.2f ms, query "
+                    "embedded in %.1f ms, vectors loaded in %.1f ms) fused; %zu overlapping hits merged; %.1f ms in "
+                    "all\n",
+                    info.lex_hits, encoder_path(enc), info.ready, info.scan_ms, info.embed_ms, info.load_ms,
+                    info.merged, (cli_now() - t0) * 1e3);
+        else
+            fprintf(stderr, "octet search: lexical (BM25, %zu candidates): %s%s%s; %zu overlapping hits merged; "
+                            "%.1f ms in all\n",
+                    info.lex_hits, enc || lexical ? "" : "no retrieval encoder (", enc ? info.why : why,
+                    enc || lexical ? "" : ")", info.merged, (cli_now() - t0) * 1e3);
+    }
     if (fflush(stdout) != 0)
         rc = cli_fail("search", "writing the results failed");
     else if (res.n == 0) {
@@ -207,6 +250,7 @@ int cmd_search(int argc, char **argv)
 done:
     rag_results_free(&res);
     rag_close(r);
+    encoder_close(enc);
     free(query);
     free(ex);
     return rc;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -181,4 +182,11 @@ void cli_print_notes(const char *cmd, const char *notes)
         fprintf(stderr, "octet %s: %.*s\n", cmd, (int)n, s);
         s += n + (nl != NULL);
     }
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

@@ -129,6 +129,12 @@ typedef struct be_ops {
     void (*swiglu)(be_t *be, const be_buf_t *gu, int n_tok, int n_ff, be_buf_t *out);
 
     /* ---- optional ----------------------------------------------------------- */
+    /* The attention above without the causal mask: every token sees all the
+     * positions 0 .. pos0+n_tok-1, its later ones too. An encoder's pass is
+     * bidirectional (eng_embed); NULL where the backend has none, and the
+     * engine then refuses encoders on it. */
+    void (*attention_bidir)(be_t *be, const be_kv_t *kv, int layer, const be_buf_t *q, size_t ld, int n_tok,
+                            int n_head, float scale, be_buf_t *out);
     /* After end(): the K (1..64) largest of the first N floats of X, value
      * descending then index ascending (NaN ranks lowest), so that only they
      * cross to the host. NULL when the host may as well read all of X. */
@@ -180,7 +186,7 @@ int be_cuda_plugin_find(char *buf, size_t size, errmsg_t *err);
  * whenever this struct or be_ops_t changes meaning; the sizes catch a
  * plugin built from other headers. */
 #define BE_CUDA_PLUGIN_SYM "octet_cuda_plugin"
-#define BE_CUDA_ABI 2
+#define BE_CUDA_ABI 3
 typedef struct be_cuda_plugin {
     unsigned abi;
     unsigned ops_size, errmsg_size, dev_info_size;

@@ -542,6 +542,55 @@ int eng_feed_all(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err)
     return feed(s, ids, n, true, err);
 }
 
+int eng_embed(eng_session_t *s, const int32_t *ids, size_t n, float *out, errmsg_t *err)
+{
+    eng_model_t *M = s->m;
+    const size_t E = M->hp.n_embd;
+    if (!M->be->ops->attention_bidir)
+        return errmsg_set(err, OCT_EUNSUPPORTED, "the %s backend has no bidirectional attention: encoders run on "
+                                                 "the CPU", M->be->ops->name);
+    if (n == 0 || n > M->opts.n_batch)
+        return errmsg_set(err, OCT_EINVAL, "%zu tokens to embed: 1 to %u fit one pass", n, M->opts.n_batch);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || (uint32_t)ids[i] >= M->hp.n_vocab)
+            return errmsg_set(err, OCT_EINVAL, "token id %d at index %zu is outside the vocabulary (0..%u)",
+                              (int)ids[i], i, M->hp.n_vocab - 1);
+    float *rows = malloc(n * E * sizeof *rows);
+    double *mean = calloc(E, sizeof *mean);
+    if (!rows || !mean) {
+        free(rows);
+        free(mean);
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&M->lock);
+    s->pos = 0;
+    s->have_logits = false;
+    s->dev_logits = false;
+    if (M->logits_owner == s)
+        M->logits_owner = NULL;
+    int rc = eng_forward_pool(s, ids, (int)n, rows, err);
+    pthread_mutex_unlock(&M->lock);
+    if (rc == OCT_ECANCELED)
+        atomic_store(&s->cancel, 0);
+    if (!rc) {
+        /* the mean and the norm in double: the reference is float64 */
+        double norm = 0;
+        for (size_t t = 0; t < n; t++)
+            for (size_t j = 0; j < E; j++)
+                mean[j] += rows[t * E + j];
+        for (size_t j = 0; j < E; j++) {
+            mean[j] /= (double)n;
+            norm += mean[j] * mean[j];
+        }
+        norm = sqrt(norm);
+        for (size_t j = 0; j < E; j++)
+            out[j] = norm > 0 ? (float)(mean[j] / norm) : 0.0f;
+    }
+    free(mean);
+    free(rows);
+    return rc;
+}
+
 const int32_t *eng_tokens(const eng_session_t *s)
 {
     return s->ids;

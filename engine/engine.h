@@ -108,6 +108,16 @@ size_t eng_verify_max(const eng_model_t *m);
  * dropped with eng_truncate. */
 int eng_feed_all(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err);
 
+/* The embedding of N token ids (1 .. n_batch) for an encoder: one pass from
+ * position 0 with attention that is not causal (every token sees all N),
+ * then the mean over the N positions of output_norm's output, divided by its
+ * L2 norm, in OUT (n_embd floats). S's cache is emptied before and after
+ * (eng_pos is 0), since a bidirectional pass leaves nothing a later token
+ * could reuse. No logits are computed: the model needs no output matrix.
+ * OCT_EUNSUPPORTED on a backend without bidirectional attention (CUDA).
+ * Retrieval's tokenization and model keys are embed.h's. */
+int eng_embed(eng_session_t *s, const int32_t *ids, size_t n, float *out, errmsg_t *err);
+
 /* The eng_pos(S) token ids the KV cache holds, in order (valid until the
  * next feed or truncate): a new prompt compares its ids with them to reuse
  * the common prefix. */

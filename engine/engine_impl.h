@@ -110,6 +110,10 @@ void eng_calib_observe(eng_model_t *M, calib_point_t point, int il, const be_buf
 /* One forward pass of N tokens at S's position, computing the logits of the
  * last N_OUT of them (0: none); M's lock held. */
 int eng_forward(eng_session_t *s, const int32_t *ids, int n, int n_out, errmsg_t *err);
+/* A bidirectional pass of N tokens at S's position (an encoder's), writing
+ * output_norm's output of every token to ROWS (N x n_embd floats, host);
+ * M's lock held, the backend has attention_bidir. */
+int eng_forward_pool(eng_session_t *s, const int32_t *ids, int n, float *rows, errmsg_t *err);
 /* Copy S's logits from the device (M's lock held). */
 int eng_fetch_logits(eng_session_t *s, errmsg_t *err);
 

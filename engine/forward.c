@@ -1,15 +1,19 @@
-/* forward.c - the forward pass of llama/qwen2 decoders, written once
+/* forward.c - the forward pass of llama/qwen2 decoders, and the same
+ * layers run bidirectionally for an encoder (eng_embed), written once
  * against the backend interface (backend.h); see docs/engine.md. */
 #include <math.h>
 
 #include "engine_impl.h"
 
-/* One forward pass (see engine_impl.h). Shapes, for N tokens: E = n_embd,
- * H query heads and K KV heads of D dimensions, F = n_ff, V = n_vocab;
- * activations are row-major, one row per token. While SmoothQuant
- * calibrates (M->calib), the inputs of the four matrix products are shown
- * to eng_calib_observe; otherwise those lines do nothing. */
-int eng_forward(eng_session_t *s, const int32_t *ids, int n, int n_out, errmsg_t *err)
+/* The layers of one forward pass of N tokens at S's position, leaving the
+ * residual stream in M->x, between the backend's begin() (done here) and
+ * end() (the caller's; also done here on failure). Shapes: E = n_embd, H
+ * query heads and K KV heads of D dimensions, F = n_ff; activations are
+ * row-major, one row per token. CAUSAL false: attention without the mask
+ * (an encoder). While SmoothQuant calibrates (M->calib), the inputs of the
+ * four matrix products are shown to eng_calib_observe; otherwise those lines
+ * do nothing. */
+static int layers(eng_session_t *s, const int32_t *ids, int n, bool causal, errmsg_t *err)
 {
     eng_model_t *M = s->m;
     be_t *be = M->be;
@@ -17,13 +21,12 @@ int eng_forward(eng_session_t *s, const int32_t *ids, int n, int n_out, errmsg_t
     const model_hparams_t *hp = &M->hp;
     const int E = (int)hp->n_embd, D = (int)hp->head_dim, H = (int)hp->n_head, K = (int)hp->n_head_kv;
     const int F = (int)hp->n_ff;
+    void (*attention)(be_t *, const be_kv_t *, int, const be_buf_t *, size_t, int, int, float, be_buf_t *) =
+        causal ? o->attention : o->attention_bidir;
     const size_t ld = (size_t)M->qkv_w; /* a qkv row: (H + 2K) * D */
     const size_t k_off = (size_t)H * D, v_off = (size_t)(H + K) * D; /* in a qkv row */
     const bool neox = hp->rope_style == MODEL_ROPE_NEOX;
     int rc;
-    /* the shared logits buffer may still hold another session's unread logits */
-    if (M->logits_owner && M->logits_owner != s && (rc = eng_fetch_logits(M->logits_owner, err)))
-        return rc;
     if ((rc = o->begin(be, ids, n, (int)s->pos, err)))
         return rc;
 
@@ -53,8 +56,9 @@ int eng_forward(eng_session_t *s, const int32_t *ids, int n, int n_out, errmsg_t
         /* the cache gets k and v of the N tokens at positions pos .. pos+N-1 */
         o->kv_write(be, s->kv, il, n, M->qkv, ld, k_off, v_off);
         /* att[N][H D]: softmax(q k^T / sqrt(D)) v per query head over the cached positions up to
-         * its own (causal); query head h reads KV head h / (H / K) (grouped-query attention) */
-        o->attention(be, s->kv, il, M->qkv, ld, n, H, 1.0f / sqrtf((float)D), M->att);
+         * its own (causal; all of them otherwise); query head h reads KV head h / (H / K)
+         * (grouped-query attention) */
+        attention(be, s->kv, il, M->qkv, ld, n, H, 1.0f / sqrtf((float)D), M->att);
         if (M->calib)
             eng_calib_observe(M, CALIB_WO_IN, il, M->att, n);
         /* x += att Wo^T */
@@ -81,6 +85,25 @@ int eng_forward(eng_session_t *s, const int32_t *ids, int n, int n_out, errmsg_t
             o->add(be, M->x, (size_t)c0 * (size_t)E, M->tmp, (size_t)nc * (size_t)E);
         }
     }
+
+    return 0;
+}
+
+/* One forward pass (see engine_impl.h): the layers, then the logits of the
+ * last N_OUT tokens (V = n_vocab). */
+int eng_forward(eng_session_t *s, const int32_t *ids, int n, int n_out, errmsg_t *err)
+{
+    eng_model_t *M = s->m;
+    be_t *be = M->be;
+    const be_ops_t *o = be->ops;
+    const model_hparams_t *hp = &M->hp;
+    const int E = (int)hp->n_embd;
+    int rc;
+    /* the shared logits buffer may still hold another session's unread logits */
+    if (M->logits_owner && M->logits_owner != s && (rc = eng_fetch_logits(M->logits_owner, err)))
+        return rc;
+    if ((rc = layers(s, ids, n, true, err)))
+        return rc;
 
     /* logits[N_OUT][V] = rmsnorm(the last N_OUT rows of x) * out_norm Wout^T */
     if (n_out) {
@@ -118,3 +141,18 @@ int eng_fetch_logits(eng_session_t *s, errmsg_t *err)
     return rc;
 }
 
+
+int eng_forward_pool(eng_session_t *s, const int32_t *ids, int n, float *rows, errmsg_t *err)
+{
+    eng_model_t *M = s->m;
+    be_t *be = M->be;
+    const model_hparams_t *hp = &M->hp;
+    int rc;
+    if ((rc = layers(s, ids, n, false, err)))
+        return rc;
+    /* xn[N][E] = rmsnorm(x) * out_norm: the final hidden states, pooled by the caller */
+    be->ops->rmsnorm(be, M->x, 0, M->out_norm, n, (int)hp->n_embd, hp->norm_eps, M->xn);
+    if ((rc = be->ops->end(be, err)))
+        return rc;
+    return be->ops->buf_get(be, M->xn, 0, rows, (size_t)n * hp->n_embd, err);
+}

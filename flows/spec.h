@@ -197,14 +197,17 @@ bool spec_reply_complete(const spec_t *s, const char *reply, bool completion);
 /* The repository code for a spec's prompt: the pins ADDS[0..N_ADDS) (as
  * pin_add takes them, relative paths from the current directory), then the
  * chunks of the git repository around DIR most relevant to QUERY (k of
- * them; QUERY NULL: none), updated index first, packed by pin_pack into
- * BUDGET tokens counted with COUNT (NULL: estimated); out->text is the
- * context ("" when nothing matched). Outside a git repository the pins
- * alone, or OCT_ENOTFOUND without any. A bad --add is OCT_EINVAL or
- * OCT_ENOTFOUND naming it. Free OUT with pin_ctx_free. */
-int spec_repo_context(const char *dir, const char *query, size_t k, char *const *adds, size_t n_adds, size_t budget,
-                      size_t (*count)(const char *text, size_t len, void *ud), void *ud, pin_ctx_t *out,
-                      errmsg_t *err);
+ * them; QUERY NULL: none), updated index first, hybrid with the retrieval
+ * encoder when there is one and every chunk has its vector (not with
+ * LEXICAL; see encoder.h), packed by pin_pack into BUDGET tokens counted
+ * with COUNT (NULL: estimated); out->text is the context ("" when nothing
+ * matched). MODE (MODE_N bytes, may be NULL) says how it retrieved.
+ * Outside a git repository the pins alone, or OCT_ENOTFOUND without any. A
+ * bad --add is OCT_EINVAL or OCT_ENOTFOUND naming it. Free OUT with
+ * pin_ctx_free. */
+int spec_repo_context(const char *dir, const char *query, bool lexical, size_t k, char *const *adds, size_t n_adds,
+                      size_t budget, size_t (*count)(const char *text, size_t len, void *ud), void *ud,
+                      pin_ctx_t *out, char *mode, size_t mode_n, errmsg_t *err);
 /* The retrieval query for a spec: its name, input names and description. Malloc'd. */
 char *spec_query(const spec_t *s);
 

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "encoder.h"
 #include "rag.h"
 #include "sandbox.h"
 #include "sb.h"
@@ -655,14 +656,16 @@ static int add_pins(pin_list_t *l, char *const *adds, size_t n, const char *root
     return 0;
 }
 
-int spec_repo_context(const char *dir, const char *query, size_t k, char *const *adds, size_t n_adds, size_t budget,
-                      size_t (*count)(const char *text, size_t len, void *ud), void *ud, pin_ctx_t *out,
-                      errmsg_t *err)
+int spec_repo_context(const char *dir, const char *query, bool lexical, size_t k, char *const *adds, size_t n_adds,
+                      size_t budget, size_t (*count)(const char *text, size_t len, void *ud), void *ud,
+                      pin_ctx_t *out, char *mode, size_t mode_n, errmsg_t *err)
 {
     rag_options_t ro = {0};
     rag_t *r = NULL;
+    encoder_t *enc = NULL;
     rag_results_t res = {0};
     pin_list_t pins = {0};
+    char why[512] = "";
     int rc;
     memset(out, 0, sizeof *out);
     ro.dir = dir;
@@ -672,19 +675,28 @@ int spec_repo_context(const char *dir, const char *query, size_t k, char *const 
             rc = pin_pack(NULL, &pins, NULL, budget, count, ud, out, err);
         goto done;
     }
+    /* one thread: a query's pass is too short to pay for waking a second one */
+    encoder_use(r, lexical, 1, &enc, why, sizeof why);
     for (int attempt = 0;; attempt++) {
         if ((rc = rag_update(r, NULL, NULL, NULL, NULL, err)))
             goto done;
+        errmsg_t eerr;
+        /* a failed embedding leaves retrieval lexical; MODE says so */
+        if (enc && query)
+            encoder_catch_up(r, ENCODER_CATCH_UP, &eerr);
         rc = query ? rag_query(r, query, strlen(query), k, &res, err) : 0;
         /* a corrupt index found by the query is rebuilt by the next update */
         if (rc != OCT_EFORMAT || attempt > 0)
             break;
     }
+    if (!rc && mode)
+        encoder_describe(r, enc, lexical, why, mode, mode_n);
     if (!rc && !(rc = add_pins(&pins, adds, n_adds, rag_root(r), r, err)))
         rc = pin_pack(NULL, &pins, &res, budget, count, ud, out, err);
 done:
     pin_list_free(&pins);
     rag_results_free(&res);
     rag_close(r);
+    encoder_close(enc);
     return rc;
 }

@@ -633,6 +633,28 @@ void preset_user_dir(char *buf, size_t n)
         snprintf(buf, n, "%s/.config/octet/presets", home);
 }
 
+/* The first readable of the shipped places of models/NAME, relative to the
+ * executable's directory, in PATH (N bytes); NULL when none. */
+static const char *shipped_model(const char *name, char *path, size_t n)
+{
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return NULL;
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    static const char *const rel[] = {"models", "../models", "../share/octet/models"};
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        int w = snprintf(path, n, "%.3000s/%s/%s", exe, rel[i], name);
+        if (w > 0 && (size_t)w < n && access(path, R_OK) == 0)
+            return path;
+    }
+    return NULL;
+}
+
 const char *preset_default_model(void)
 {
     static char path[4096];
@@ -641,22 +663,26 @@ const char *preset_default_model(void)
         return *env && access(env, R_OK) == 0 ? env : NULL;
     if (config_get()->model[0])
         return config_get()->model;
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
+    return shipped_model("octet-code.gguf", path, sizeof path);
+}
+
+const char *preset_embed_model(char *why, size_t n)
+{
+    static char path[4096];
+    const char *env = getenv("OCTET_EMBED_MODEL");
+    if (env && !*env) {
+        snprintf(why, n, "OCTET_EMBED_MODEL is empty");
         return NULL;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return NULL;
-    *slash = '\0';
-    static const char *const rel[] = {"models/octet-code.gguf", "../models/octet-code.gguf",
-                                      "../share/octet/models/octet-code.gguf"};
-    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        int w = snprintf(path, sizeof path, "%.3000s/%s", exe, rel[i]);
-        if (w > 0 && (size_t)w < sizeof path && access(path, R_OK) == 0)
-            return path;
     }
+    if (env) {
+        if (access(env, R_OK) == 0)
+            return env;
+        snprintf(why, n, "OCTET_EMBED_MODEL=%.200s: %s", env, strerror(errno));
+        return NULL;
+    }
+    if (shipped_model("octet-embed.gguf", path, sizeof path))
+        return path;
+    snprintf(why, n, "no models/octet-embed.gguf next to octet; OCTET_EMBED_MODEL names another");
     return NULL;
 }
 

@@ -97,6 +97,11 @@ void preset_user_dir(char *buf, size_t n);
  * octet binary (or one level up, for builds in a subdirectory).
  * OCTET_MODEL set to "" means no default. Returns a static path, or NULL. */
 const char *preset_default_model(void);
+/* The retrieval encoder (hybrid retrieval): $OCTET_EMBED_MODEL when set
+ * ("" means none: lexical retrieval), else models/octet-embed.gguf next to
+ * the octet binary (or one level up, or ../share/octet/models). Returns a
+ * static path, or NULL with WHY (N bytes) saying where it was looked for. */
+const char *preset_embed_model(char *why, size_t n);
 /* The large model: $OCTET_MODEL_LARGE when set ("" means none), else the
  * settings file's `large_model`; NULL when neither. */
 const char *preset_large_model(void);

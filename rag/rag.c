@@ -6,8 +6,13 @@
  * Schema (RAG_SCHEMA_VERSION, with PRAGMA application_id RAG_APP_ID so that
  * a foreign SQLite file is recognized):
  *   files(id, path, blob, size, mtime_ns, ctime_ns, ino, lang, lines, chunks)
- *   chunks(id, file_id, start_line, end_line, symbol)
+ *   chunks(id, file_id, start_line, end_line, symbol, hash)
  *   fts(path, symbol, words, text): FTS5, rowid = chunks.id
+ *   vec(hash, scale, v): a chunk text's vector from the retrieval encoder,
+ *     int8 (scale = absmax / 127), keyed by the 64-bit hash of the text
+ *     (chunks.hash), so that a text seen before is never embedded again
+ *     and chunks of one text share one vector; meta 'vec_model' and
+ *     'vec_dim' say which encoder made them (vec.c).
  * The "words" column holds the parts of the compound identifiers of the
  * chunk (parse_config, parseConfig -> "parse config"), "path" and "symbol"
  * hold the name followed by its parts. The tokenizer keeps '_' inside words,
@@ -46,8 +51,10 @@ static const char SCHEMA[] =
     " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
     " ino INTEGER NOT NULL, lang TEXT NOT NULL, lines INTEGER NOT NULL, chunks INTEGER NOT NULL);"
     "CREATE TABLE chunks(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL,"
-    " start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, symbol TEXT);"
+    " start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, symbol TEXT, hash INTEGER NOT NULL);"
     "CREATE INDEX chunks_file ON chunks(file_id);"
+    "CREATE INDEX chunks_hash ON chunks(hash);"
+    "CREATE TABLE vec(hash INTEGER PRIMARY KEY, scale REAL NOT NULL, v BLOB NOT NULL);"
     "CREATE VIRTUAL TABLE fts USING fts5(path, symbol, words, text,"
     " tokenize = \"porter unicode61 remove_diacritics 2 tokenchars '_'\");"
     "INSERT INTO meta(key, value) VALUES('created_by', 'octet rag');";
@@ -197,7 +204,7 @@ static enum db_state db_check(sqlite3 *db, int64_t *version, int64_t *app, int *
     if (s == SQLITE_OK)
         s = query_int(db,
                       "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
-                      " name IN ('meta', 'files', 'chunks', 'fts')",
+                      " name IN ('meta', 'files', 'chunks', 'fts', 'vec')",
                       &ntab);
     *sqlcode = s;
     if (s != SQLITE_OK)
@@ -208,7 +215,7 @@ static enum db_state db_check(sqlite3 *db, int64_t *version, int64_t *app, int *
         return DB_FOREIGN;
     if (*version != RAG_SCHEMA_VERSION)
         return DB_OLD;
-    if (ntab != 4)
+    if (ntab != 5)
         return DB_CORRUPT;
     return DB_OK;
 }
@@ -304,6 +311,7 @@ int rebuild(rag_t *r, const char *why, bool aside, errmsg_t *err)
 {
     pthread_mutex_lock(&r->rmu);
     close_conns(r);
+    vec_cache_free(r);
     db_remove(r->db_path, aside);
     int rc = conn_open(r->db_path, &r->wdb, err);
     if (!rc)
@@ -552,6 +560,7 @@ void rag_close(rag_t *r)
     if (!r)
         return;
     close_conns(r);
+    vec_cache_free(r);
     walk_close(r->walk);
     walk_excludes_free(&r->excludes);
     free(r->db_path);

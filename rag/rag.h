@@ -3,8 +3,9 @@
  * rag/ walks a git repository with libgit2 (tracked files plus untracked ones
  * that are not ignored), cuts each text file into chunks at code structure
  * (functions, methods, classes...), stores them in SQLite FTS5 and retrieves
- * the chunks most relevant to any prompt with BM25, then packs the best ones
- * into a token budget for the model's prompt.
+ * the chunks most relevant to any prompt with BM25 (fused with a retrieval
+ * encoder's ranking when one is handed in: "hybrid retrieval" below), then
+ * packs the best ones into a token budget for the model's prompt.
  *
  * Threads: one rag_t may be updated on a background thread while another
  * thread queries it. rag_update uses the write connection, rag_query and
@@ -13,7 +14,8 @@
  * two queries, on one rag_t are serialized. Updates of one database from
  * several processes are serialized by a lock file next to the database.
  *
- * Independent of the engine: token counting for the packer is a callback. */
+ * Independent of the engine: token counting for the packer and the
+ * encoder's vectors are callbacks. */
 #ifndef OCTET_RAG_H
 #define OCTET_RAG_H
 
@@ -24,7 +26,7 @@
 
 #include "errmsg.h"
 
-#define RAG_SCHEMA_VERSION 1
+#define RAG_SCHEMA_VERSION 2
 #define RAG_DEFAULT_MAX_FILE_BYTES (1024 * 1024)
 /* Name of the optional exclude file at the repository root (one pattern per
  * line, '#' comments), read at every update. See rag_options_t.exclude. */
@@ -72,11 +74,12 @@ typedef enum rag_phase {
     RAG_PHASE_LIST,  /* listing the work tree; total is not known yet */
     RAG_PHASE_INDEX, /* examining files: done of total */
     RAG_PHASE_DONE,  /* finished: done == total */
+    RAG_PHASE_EMBED, /* rag_embed: chunk texts embedded, done of total */
 } rag_phase_t;
 
 typedef struct rag_progress {
     rag_phase_t phase;
-    size_t done, total; /* files examined so far, files to examine */
+    size_t done, total; /* files examined so far, files to examine (texts with EMBED) */
     const char *path;   /* file being examined, relative to the root; or NULL */
 } rag_progress_t;
 
@@ -121,10 +124,67 @@ typedef struct rag_results {
     size_t n;
 } rag_results_t;
 
+/* ---- hybrid retrieval: the encoder's vectors beside BM25 ---------------
+ *
+ * rag knows no model: the layer above hands it an embedder, a function that
+ * turns a query or a chunk's text into a unit vector. rag_embed stores the
+ * vectors of the chunks' texts in the index (int8, one scale per vector),
+ * incrementally and in the background (lexical search works meanwhile);
+ * queries then fuse BM25 with the exact dense ranking over every chunk,
+ * once every chunk has its vector (lexical alone until then). */
+
+typedef enum rag_embed_kind {
+    RAG_EMBED_QUERY, /* what the user asks */
+    RAG_EMBED_CHUNK, /* a chunk's text, exactly as the index stores it */
+} rag_embed_kind_t;
+
+/* Write the unit vector of LEN bytes of TEXT (DIM floats) to OUT; 0 or an
+ * OCT_E* code with ERR filled. Called from the thread calling rag_embed or
+ * rag_query. */
+typedef int (*rag_embed_fn)(void *ud, rag_embed_kind_t kind, const char *text, size_t len, float *out,
+                            errmsg_t *err);
+
+typedef struct rag_embedder {
+    rag_embed_fn embed;
+    void *ud;
+    uint32_t dim;
+    char model[96]; /* which encoder: the vectors of another are dropped and made again */
+} rag_embedder_t;
+
+/* Use E (copied; NULL: none) from now on for rag_embed and hybrid queries.
+ * Not while another thread uses R. */
+void rag_set_embedder(rag_t *r, const rag_embedder_t *e);
+
+typedef struct rag_embed_stats {
+    size_t embedded; /* texts embedded by this call */
+    size_t removed;  /* vectors dropped: no chunk has their text any more */
+    bool reset;      /* the vectors of another encoder were dropped first */
+    size_t ready;    /* chunks with a vector of this encoder, after */
+    size_t total;    /* chunks in the index */
+    double seconds;
+} rag_embed_stats_t;
+
+/* Give every chunk of the index a vector of the embedder's: only texts
+ * without one are embedded (a text seen before, in any file, never again),
+ * vectors no chunk uses any more are dropped. Work is committed every half
+ * second, the update lock held only then, so rag_update and queries are
+ * never held up by the encoder. Progress: RAG_PHASE_EMBED (done of total
+ * texts). *CANCEL non-zero: commits what is done, returns OCT_ECANCELED.
+ * OCT_EINVAL without an embedder. */
+int rag_embed(rag_t *r, rag_progress_fn progress, void *ud, const atomic_int *cancel, rag_embed_stats_t *st,
+              errmsg_t *err);
+
+/* How many chunks have a vector of the embedder's (*ready) of *total; both
+ * 0 and 0 returned without an embedder. */
+int rag_embed_status(rag_t *r, size_t *ready, size_t *total, errmsg_t *err);
+
 /* The K chunks (at most RAG_MAX_HITS) most relevant to LEN bytes of PROMPT
- * (any text: prose, code, hostile input; NUL bytes allowed). A prompt
- * without searchable words gives no hits and no error. Free the results
- * with rag_results_free. */
+ * (any text: prose, code, hostile input; NUL bytes allowed): hybrid (BM25
+ * and the dense ranking fused) when an embedder is set and every chunk has
+ * its vector, else BM25. Hits never overlap: a hit whose lines overlap a
+ * better hit of the same file is merged into it. A prompt without
+ * searchable words gives no hits and no error (in lexical mode). Free the
+ * results with rag_results_free. */
 #define RAG_MAX_HITS 10000
 int rag_query(rag_t *r, const char *prompt, size_t len, size_t k, rag_results_t *out,
               errmsg_t *err);
@@ -144,6 +204,29 @@ int rag_define(rag_t *r, const char *symbol, rag_results_t *out, errmsg_t *err);
  * name as rag_hit_t.lang). OCT_ENOTFOUND when it does not exist; OCT_EINVAL
  * for a directory, a binary file or one over RAG_DEFAULT_MAX_FILE_BYTES. */
 int rag_read(const char *path, const char *name, char **text, size_t *len, const char **lang, errmsg_t *err);
+
+typedef enum rag_mode {
+    RAG_MODE_LEXICAL, /* BM25 */
+    RAG_MODE_HYBRID,  /* BM25 and the encoder's ranking fused */
+    RAG_MODE_DENSE,   /* the encoder's ranking alone (for measuring it) */
+} rag_mode_t;
+
+typedef struct rag_query_info {
+    rag_mode_t mode;       /* what answered */
+    char why[160];         /* why lexical when another mode was asked ("" otherwise) */
+    size_t ready, total;   /* chunks with a vector / chunks (hybrid asked and an embedder set) */
+    size_t lex_hits, dense_hits; /* candidates of each ranking before fusion */
+    size_t merged;         /* hits merged into a better overlapping one */
+    double embed_ms, scan_ms, load_ms; /* the query's vector, the int8 scan, loading the vectors */
+} rag_query_info_t;
+
+/* rag_query in mode WANT: RAG_MODE_HYBRID is rag_query's (lexical until
+ * every chunk has its vector), RAG_MODE_LEXICAL forces BM25 alone,
+ * RAG_MODE_DENSE asks for the encoder's ranking alone (lexical too while
+ * vectors are missing; scores are its rank fusion of that one ranking). INFO (may be
+ * NULL) says what was done. */
+int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, rag_mode_t want, rag_results_t *out,
+                 rag_query_info_t *info, errmsg_t *err);
 
 /* Token counter for the packer: the number of tokens TEXT (LEN bytes) takes. */
 typedef size_t (*rag_count_fn)(const char *text, size_t len, void *ud);

@@ -1,5 +1,5 @@
 /* rag_int.h - what the index's files share (private to rag/): rag.c (files,
- * locks, connections, open/close, statistics), update.c and search.c.
+ * locks, connections, open/close, statistics), update.c, search.c and vec.c.
  *
  * The shared helpers keep the short names their code was written with; the
  * macros give them rag_ names at link time, so that nothing outside rag/
@@ -29,6 +29,23 @@
 #define rebuild rag_rebuild
 #define count_rows rag_count_rows
 #define query_fail rag_query_fail
+#define vec_refresh rag_vec_refresh
+#define vec_search rag_vec_search
+#define vec_cache_free rag_vec_cache_free
+
+/* The vectors queries scan (vec.c), as of one state of the database. */
+typedef struct vec_cache {
+    bool loaded;
+    int64_t version;   /* PRAGMA data_version of the read connection when loaded */
+    size_t n_vec;      /* distinct texts with a vector of the embedder's */
+    int8_t *v;         /* n_vec x dim */
+    float *scale;      /* n_vec */
+    size_t n_chunk;    /* chunks with a vector */
+    int64_t *chunk;    /* their ids */
+    uint32_t *vi;      /* and their row in v */
+    size_t total, missing; /* chunks in the index, and those without a vector */
+    double load_ms;
+} vec_cache_t;
 
 struct rag {
     walk_t *walk;
@@ -42,6 +59,9 @@ struct rag {
     pthread_mutex_t wmu, rmu;
     atomic_bool corrupt; /* a query met corruption: the next update rebuilds */
     char notice[512];
+    rag_embedder_t emb; /* valid when have_emb */
+    bool have_emb;
+    vec_cache_t dc; /* guarded by rmu */
 };
 
 /* rag.c */
@@ -62,6 +82,13 @@ int rebuild(rag_t *r, const char *why, bool aside, errmsg_t *err);
 
 /* update.c: the number of files and chunks in DB. */
 int count_rows(rag_t *r, sqlite3 *db, size_t *files, size_t *chunks, errmsg_t *err);
+
+/* vec.c: the cache brought up to date with the read connection (rmu held);
+ * the M chunk ids (*N of them) whose vectors are nearest to QV (the
+ * embedder's dim floats), best first, from the cache; the cache freed. */
+int vec_refresh(rag_t *r, errmsg_t *err);
+int vec_search(rag_t *r, const float *qv, size_t m, int64_t **ids, size_t *n, errmsg_t *err);
+void vec_cache_free(rag_t *r);
 
 /* search.c: the error of a failed query on the read connection (corruption
  * marks the index for a rebuild by the next update). */

@@ -1,6 +1,8 @@
-/* search.c - the BM25 query of the index (rag_query, see rag.h): the
- * prompt's terms chosen by document frequency, the FTS5 candidates, the
- * common words scored on them and the symbol boost, the hits in order. */
+/* search.c - the query of the index (rag_query, see rag.h): the prompt's
+ * terms chosen by document frequency, the FTS5 candidates, the common
+ * words scored on them and the symbol boost (BM25); in hybrid mode the
+ * dense ranking of vec.c fused with it (fuse.c); the hits in order, those
+ * overlapping a better one merged into it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "chunk.h"
+#include "fuse.h"
 #include "query.h"
 #include "rag.h"
 #include "rag_int.h"
@@ -245,43 +248,95 @@ static double rescore(rag_t *r, const qplan_t *plan, const char *const cols[4], 
     return score;
 }
 
-int rag_query(rag_t *r, const char *prompt, size_t len, size_t k, rag_results_t *out, errmsg_t *err)
+/* The statements that read a candidate's rows. */
+typedef struct rows {
+    sqlite3_stmt *meta, *text;
+} rows_t;
+
+static int rows_prepare(rag_t *r, rows_t *rs, errmsg_t *err)
 {
-    memset(out, 0, sizeof *out);
-    query_t q;
-    cand_t *cands = NULL;
+    if (sqlite3_prepare_v2(r->rdb,
+                           "SELECT c.start_line, c.end_line, c.symbol, f.path, f.lang FROM chunks c"
+                           " JOIN files f ON f.id = c.file_id WHERE c.id = ?1",
+                           -1, &rs->meta, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(r->rdb, "SELECT path, symbol, words, text FROM fts WHERE rowid = ?1", -1, &rs->text,
+                           NULL) != SQLITE_OK)
+        return query_fail(r, err);
+    return 0;
+}
+
+static void rows_finalize(rows_t *rs)
+{
+    sqlite3_finalize(rs->meta);
+    sqlite3_finalize(rs->text);
+}
+
+/* Read C's lines, symbol, file and text; with PLAN's common words, add
+ * their BM25 to its score (AVGDL: the index's average row length). A chunk
+ * gone meanwhile keeps a NULL path (skipped later). */
+static int rows_read(rag_t *r, rows_t *rs, cand_t *c, const qplan_t *plan, double avgdl, bool *oom, errmsg_t *err)
+{
+    sqlite3_bind_int64(rs->meta, 1, c->id);
+    int s = sqlite3_step(rs->meta);
+    if (s == SQLITE_ROW) {
+        c->start = sqlite3_column_int(rs->meta, 0);
+        c->end = sqlite3_column_int(rs->meta, 1);
+        c->symbol = col_dup(rs->meta, 2, oom);
+        c->path = col_dup(rs->meta, 3, oom);
+        c->lang = col_dup(rs->meta, 4, oom);
+    }
+    sqlite3_reset(rs->meta);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return query_fail(r, err);
+    sqlite3_bind_int64(rs->text, 1, c->id);
+    s = sqlite3_step(rs->text);
+    if (s == SQLITE_ROW) {
+        const char *cols[4];
+        for (int i = 0; i < 4; i++)
+            cols[i] = (const char *)sqlite3_column_text(rs->text, i);
+        if (plan && plan->n_common)
+            c->score += rescore(r, plan, cols, avgdl);
+        c->text = col_dup(rs->text, 3, oom);
+    }
+    sqlite3_reset(rs->text);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return query_fail(r, err);
+    return 0;
+}
+
+static void cands_free(cand_t *c, size_t n)
+{
+    for (size_t i = 0; c && i < n; i++) {
+        free(c[i].path);
+        free(c[i].lang);
+        free(c[i].symbol);
+        free(c[i].text);
+    }
+    free(c);
+}
+
+/* The BM25 ranking of Q: up to WANT candidates with their rows, best
+ * first, in *OUT (*N). rmu held. */
+static int lexical(rag_t *r, const query_t *q, size_t want, rows_t *rs, cand_t **out, size_t *n, errmsg_t *err)
+{
     qplan_t plan = {0};
     char *fts = NULL;
+    cand_t *cands = NULL;
     size_t nc = 0;
-    sqlite3_stmt *match = NULL, *meta = NULL, *text = NULL;
+    sqlite3_stmt *match = NULL;
     bool oom = false;
     int rc = 0;
-    if (k == 0 || !prompt || len == 0)
-        return 0;
-    if (k > RAG_MAX_HITS)
-        k = RAG_MAX_HITS;
-    if (query_build(prompt, len, &q) != 0)
-        return errmsg_set(err, OCT_ENOMEM, "out of memory building the query");
-    if (q.n_terms == 0) {
-        query_free(&q);
-        return 0;
-    }
-    size_t want = k * 4 > RERANK_MIN ? k * 4 : RERANK_MIN;
-    pthread_mutex_lock(&r->rmu);
-    if (!r->rdb || !r->stemmer) {
-        rc = errmsg_set(err, OCT_EIO, "%s: the index is not open", r->db_path);
-        goto done;
-    }
-    plan.keep = calloc(q.n_terms, sizeof *plan.keep);
-    plan.stem = calloc(q.n_terms, sizeof *plan.stem);
+    *out = NULL;
+    *n = 0;
+    plan.keep = calloc(q->n_terms ? q->n_terms : 1, sizeof *plan.keep);
+    plan.stem = calloc(q->n_terms ? q->n_terms : 1, sizeof *plan.stem);
     if (!plan.keep || !plan.stem) {
         oom = true;
         goto done;
     }
-    rc = choose_terms(r, &q, &plan, err);
-    if (rc)
+    if (q->n_terms == 0 || (rc = choose_terms(r, q, &plan, err)))
         goto done;
-    fts = query_fts(&q, plan.keep, &oom);
+    fts = query_fts(q, plan.keep, &oom);
     if (!fts)
         goto done; /* no term of the prompt is in the index */
     char sql[256];
@@ -289,13 +344,7 @@ int rag_query(rag_t *r, const char *prompt, size_t len, size_t k, rag_results_t 
              "SELECT rowid, bm25(fts, %.2f, %.2f, %.2f, %.2f) AS s, rag_avgdl(fts) FROM fts"
              " WHERE fts MATCH ?1 ORDER BY s LIMIT ?2",
              W_PATH, W_SYMBOL, W_WORDS, W_TEXT);
-    if (sqlite3_prepare_v2(r->rdb, sql, -1, &match, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->rdb,
-                           "SELECT c.start_line, c.end_line, c.symbol, f.path, f.lang FROM chunks c"
-                           " JOIN files f ON f.id = c.file_id WHERE c.id = ?1",
-                           -1, &meta, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->rdb, "SELECT path, symbol, words, text FROM fts WHERE rowid = ?1", -1, &text,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(r->rdb, sql, -1, &match, NULL) != SQLITE_OK) {
         rc = query_fail(r, err);
         goto done;
     }
@@ -318,48 +367,157 @@ int rag_query(rag_t *r, const char *prompt, size_t len, size_t k, rag_results_t 
         rc = query_fail(r, err);
         goto done;
     }
-    for (size_t i = 0; i < nc && !oom; i++) {
-        sqlite3_bind_int64(meta, 1, cands[i].id);
-        s = sqlite3_step(meta);
-        if (s == SQLITE_ROW) {
-            cands[i].start = sqlite3_column_int(meta, 0);
-            cands[i].end = sqlite3_column_int(meta, 1);
-            cands[i].symbol = col_dup(meta, 2, &oom);
-            cands[i].path = col_dup(meta, 3, &oom);
-            cands[i].lang = col_dup(meta, 4, &oom);
-        } else if (s != SQLITE_DONE) {
-            sqlite3_reset(meta);
-            rc = query_fail(r, err);
-            goto done;
-        }
-        sqlite3_reset(meta);
-        sqlite3_bind_int64(text, 1, cands[i].id);
-        s = sqlite3_step(text);
-        if (s == SQLITE_ROW) {
-            const char *cols[4];
-            for (int c = 0; c < 4; c++)
-                cols[c] = (const char *)sqlite3_column_text(text, c);
-            if (plan.n_common)
-                cands[i].score += rescore(r, &plan, cols, avgdl);
-            cands[i].text = col_dup(text, 3, &oom);
-        }
-        sqlite3_reset(text);
-        if (s != SQLITE_ROW && s != SQLITE_DONE) {
-            rc = query_fail(r, err);
-            goto done;
-        }
-        cands[i].score *= query_symbol_boost(&q, cands[i].symbol);
+    for (size_t i = 0; i < nc && !oom && !rc; i++) {
+        rc = rows_read(r, rs, &cands[i], &plan, avgdl, &oom, err);
+        cands[i].score *= query_symbol_boost(q, cands[i].symbol);
     }
-    if (oom)
-        goto done;
-    if (nc > 1)
+    if (!rc && !oom && nc > 1)
         qsort(cands, nc, sizeof *cands, by_score);
-    out->hits = calloc(k < nc ? k : (nc ? nc : 1), sizeof *out->hits);
+done:
+    sqlite3_finalize(match);
+    free(plan.keep);
+    free(plan.stem);
+    free(fts);
+    if (oom && !rc)
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory reading results");
+    if (rc) {
+        cands_free(cands, nc);
+        return rc;
+    }
+    *out = cands;
+    *n = nc;
+    return 0;
+}
+
+/* The fused order of LEX (*NC candidates) and the dense ranking DENSE
+ * (N_DENSE ids): *CANDS becomes the fused list, each with its fused score
+ * and its rows (read for the chunks only the dense ranking found). */
+static int fuse(rag_t *r, rows_t *rs, cand_t **cands, size_t *nc, const int64_t *dense, size_t n_dense,
+                errmsg_t *err)
+{
+    int64_t *lex = malloc((*nc ? *nc : 1) * sizeof *lex);
+    fuse_item_t *f = NULL;
+    size_t nf = 0;
+    cand_t *out = NULL;
+    bool oom = false;
+    int rc = 0;
+    if (!lex)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < *nc; i++)
+        lex[i] = (*cands)[i].id;
+    if (fuse_rrf(lex, *nc, dense, n_dense, &f, &nf) || !(out = calloc(nf ? nf : 1, sizeof *out))) {
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nf && !rc && !oom; i++) {
+        out[i].id = f[i].id;
+        size_t j = 0;
+        while (j < *nc && (*cands)[j].id != f[i].id)
+            j++;
+        if (j < *nc) { /* a BM25 candidate: its rows are read already */
+            out[i] = (*cands)[j];
+            memset(&(*cands)[j], 0, sizeof (*cands)[j]);
+        } else {
+            rc = rows_read(r, rs, &out[i], NULL, 1, &oom, err);
+        }
+        out[i].id = f[i].id;
+        out[i].score = f[i].score;
+    }
+    if (oom && !rc)
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory reading results");
+done:
+    free(lex);
+    free(f);
+    if (rc) {
+        cands_free(out, nf);
+        return rc;
+    }
+    cands_free(*cands, *nc);
+    *cands = out;
+    *nc = nf;
+    return 0;
+}
+
+int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, rag_mode_t want, rag_results_t *out,
+                 rag_query_info_t *info_out, errmsg_t *err)
+{
+    memset(out, 0, sizeof *out);
+    rag_query_info_t info = {.mode = RAG_MODE_LEXICAL};
+    query_t q;
+    cand_t *cands = NULL;
+    rows_t rs = {0};
+    size_t nc = 0;
+    int64_t *dense = NULL;
+    size_t n_dense = 0;
+    float *qv = NULL;
+    bool oom = false, hybrid = false, q_built = false, lexical_only = want == RAG_MODE_LEXICAL;
+    int rc = 0;
+    if (k == 0 || !prompt || len == 0)
+        goto out;
+    if (k > RAG_MAX_HITS)
+        k = RAG_MAX_HITS;
+    if (query_build(prompt, len, &q) != 0) {
+        rc = errmsg_set(err, OCT_ENOMEM, "out of memory building the query");
+        goto out;
+    }
+    q_built = true;
+    /* candidates beyond K: the merging of overlapping hits and the fusion need them */
+    size_t n_cand = k * 4 > RERANK_MIN ? k * 4 : RERANK_MIN;
+    pthread_mutex_lock(&r->rmu);
+    if (!r->rdb || !r->stemmer) {
+        rc = errmsg_set(err, OCT_EIO, "%s: the index is not open", r->db_path);
+        goto done;
+    }
+    if (!lexical_only && !r->have_emb)
+        snprintf(info.why, sizeof info.why, "no retrieval encoder");
+    if (!lexical_only && r->have_emb) {
+        if ((rc = vec_refresh(r, err)))
+            goto done;
+        info.ready = r->dc.total - r->dc.missing;
+        info.total = r->dc.total;
+        info.load_ms = r->dc.load_ms;
+        hybrid = r->dc.missing == 0 && r->dc.total > 0;
+        if (!hybrid)
+            snprintf(info.why, sizeof info.why, "%zu of %zu chunks have their vector (octet index makes them)",
+                     info.ready, info.total);
+    }
+    if (hybrid) {
+        errmsg_t eerr = {0};
+        double t0 = now_s();
+        qv = malloc(r->emb.dim * sizeof *qv);
+        if (!qv) {
+            oom = true;
+            goto done;
+        }
+        if (r->emb.embed(r->emb.ud, RAG_EMBED_QUERY, prompt, len, qv, &eerr)) {
+            /* retrieval still answers, as it would without an encoder */
+            hybrid = false;
+            snprintf(info.why, sizeof info.why, "the encoder failed: %.120s", eerr.msg);
+        }
+        info.embed_ms = (now_s() - t0) * 1e3;
+    }
+    if ((rc = rows_prepare(r, &rs, err)))
+        goto done;
+    if (!(hybrid && want == RAG_MODE_DENSE) && (rc = lexical(r, &q, n_cand, &rs, &cands, &nc, err)))
+        goto done;
+    info.lex_hits = nc;
+    if (hybrid) {
+        double t0 = now_s();
+        if ((rc = vec_search(r, qv, n_cand, &dense, &n_dense, err)))
+            goto done;
+        info.scan_ms = (now_s() - t0) * 1e3;
+        info.dense_hits = n_dense;
+        /* dense alone is the fusion of one ranking: its order, its rows read */
+        if ((rc = fuse(r, &rs, &cands, &nc, dense, n_dense, err)))
+            goto done;
+        info.mode = want == RAG_MODE_DENSE ? RAG_MODE_DENSE : RAG_MODE_HYBRID;
+    }
+    out->hits = calloc(nc ? nc : 1, sizeof *out->hits);
     if (!out->hits) {
         oom = true;
         goto done;
     }
-    for (size_t i = 0; i < nc && out->n < k; i++) {
+    for (size_t i = 0; i < nc; i++) {
         cand_t *c = &cands[i];
         if (!c->path)
             continue; /* a chunk row without its file: skip it */
@@ -375,27 +533,44 @@ int rag_query(rag_t *r, const char *prompt, size_t len, size_t k, rag_results_t 
         if (!h->text)
             oom = true;
     }
-done:
-    sqlite3_finalize(match);
-    sqlite3_finalize(meta);
-    sqlite3_finalize(text);
-    pthread_mutex_unlock(&r->rmu);
-    for (size_t i = 0; i < nc; i++) {
-        free(cands[i].path);
-        free(cands[i].lang);
-        free(cands[i].symbol);
-        free(cands[i].text);
+    if (oom)
+        goto done;
+    size_t before = out->n;
+    if (fuse_merge(out->hits, &out->n)) {
+        oom = true;
+        goto done;
     }
-    free(cands);
-    free(plan.keep);
-    free(plan.stem);
-    free(fts);
-    query_free(&q);
+    info.merged = before - out->n;
+    /* the hits past K */
+    for (size_t i = k; i < out->n; i++) {
+        free(out->hits[i].path);
+        free(out->hits[i].lang);
+        free(out->hits[i].symbol);
+        free(out->hits[i].text);
+    }
+    if (out->n > k)
+        out->n = k;
+done:
+    rows_finalize(&rs);
+    pthread_mutex_unlock(&r->rmu);
+    cands_free(cands, nc);
+    free(dense);
+    free(qv);
     if (oom && !rc)
         rc = errmsg_set(err, OCT_ENOMEM, "out of memory reading results");
     if (rc)
         rag_results_free(out);
+out:
+    if (q_built)
+        query_free(&q);
+    if (info_out)
+        *info_out = info;
     return rc;
+}
+
+int rag_query(rag_t *r, const char *prompt, size_t len, size_t k, rag_results_t *out, errmsg_t *err)
+{
+    return rag_query_ex(r, prompt, len, k, false, out, NULL, err);
 }
 
 void rag_results_free(rag_results_t *res)

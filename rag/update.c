@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "chunk.h"
+#include "dense.h"
 #include "query.h"
 #include "rag.h"
 #include "rag_int.h"
@@ -128,7 +129,7 @@ static int prepare_all(upd_t *u)
         {&u->del_fts, "DELETE FROM fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?1)"},
         {&u->del_chunks, "DELETE FROM chunks WHERE file_id = ?1"},
         {&u->del_file, "DELETE FROM files WHERE id = ?1"},
-        {&u->ins_chunk, "INSERT INTO chunks(file_id, start_line, end_line, symbol) VALUES(?1, ?2, ?3, ?4)"},
+        {&u->ins_chunk, "INSERT INTO chunks(file_id, start_line, end_line, symbol, hash) VALUES(?1, ?2, ?3, ?4, ?5)"},
         {&u->ins_fts, "INSERT INTO fts(rowid, path, symbol, words, text) VALUES(?1, ?2, ?3, ?4, ?5)"},
     };
     for (size_t i = 0; i < sizeof S / sizeof S[0]; i++)
@@ -251,6 +252,8 @@ static int write_chunks(upd_t *u, int64_t id, const char *path, const char *text
             sqlite3_bind_text(u->ins_chunk, 4, ch->symbol, -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(u->ins_chunk, 4);
+        /* the key of the text's vector (vec.c): the text exactly as fts.text holds it */
+        sqlite3_bind_int64(u->ins_chunk, 5, dense_hash(text + a, b - a));
         rc = run(u, u->ins_chunk, "writing a chunk");
         if (rc)
             goto done;

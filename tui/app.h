@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "editor.h"
+#include "encoder.h"
 #include "form.h"
 #include "gauge.h"
 #include "indexer.h"
@@ -62,6 +63,9 @@ typedef struct tui_app {
     tui_runner_t *run;
     rag_t *rag;
     tui_indexer_t *idx;
+    encoder_t *enc;     /* the retrieval encoder handed to rag (NULL: lexical) */
+    bool lexical;       /* --lexical */
+    char enc_why[512];  /* why there is none */
 
     /* transcript */
     tui_entry_t *ent;

@@ -9,13 +9,14 @@
 
 struct tui_indexer {
     rag_t *rag;
+    bool embed;
     pthread_t thread;
     atomic_int cancel;
     atomic_int running;
     atomic_int phase;
     atomic_size_t done, total;
     pthread_mutex_t mu; /* guards msg and failed */
-    char msg[ERRMSG_MAX + 64];
+    char msg[2 * ERRMSG_MAX + 128];
     bool failed;
 };
 
@@ -46,17 +47,33 @@ static void *run(void *arg)
                  st.files, st.chunks, st.changed, st.removed, st.seconds, note[0] ? "; " : "", note);
     }
     pthread_mutex_unlock(&x->mu);
+    if (!rc && x->embed) {
+        /* lexical retrieval works from here on; the vectors fill in */
+        rag_embed_stats_t es;
+        int e = rag_embed(x->rag, on_progress, x, &x->cancel, &es, &err);
+        pthread_mutex_lock(&x->mu);
+        size_t n = strlen(x->msg);
+        if (e == OCT_ECANCELED)
+            snprintf(x->msg + n, sizeof x->msg - n, "; embedding stopped at %zu of %zu chunks", es.ready, es.total);
+        else if (e)
+            snprintf(x->msg + n, sizeof x->msg - n, "; embedding failed (retrieval stays lexical): %s", err.msg);
+        else
+            snprintf(x->msg + n, sizeof x->msg - n, "; %zu chunks embedded in %.1f s: retrieval is hybrid",
+                     es.embedded, es.seconds);
+        pthread_mutex_unlock(&x->mu);
+    }
     atomic_store(&x->running, 0);
     return NULL;
 }
 
-int tui_indexer_start(tui_indexer_t **out, rag_t *rag, errmsg_t *err)
+int tui_indexer_start(tui_indexer_t **out, rag_t *rag, bool embed, errmsg_t *err)
 {
     *out = NULL;
     tui_indexer_t *x = calloc(1, sizeof *x);
     if (!x)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     x->rag = rag;
+    x->embed = embed;
     atomic_store(&x->running, 1);
     atomic_store(&x->phase, (int)RAG_PHASE_LIST);
     pthread_mutex_init(&x->mu, NULL);

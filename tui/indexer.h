@@ -1,7 +1,9 @@
 /* indexer.h - bringing the repository index up to date on a background
- * thread (rag_update) while the TUI stays responsive: progress readable at
- * any time for the status bar, cancellation, and a one-line summary or
- * error when it ends. No ncurses. */
+ * thread (rag_update, then rag_embed when the index has an embedder: the
+ * chunks' vectors for hybrid retrieval, while lexical retrieval already
+ * works) while the TUI stays responsive: progress readable at any time for
+ * the status bar (RAG_PHASE_EMBED while embedding), cancellation, and a
+ * one-line summary or error when it ends. No ncurses. */
 #ifndef OCTET_TUI_INDEXER_H
 #define OCTET_TUI_INDEXER_H
 
@@ -12,8 +14,9 @@
 
 typedef struct tui_indexer tui_indexer_t;
 
-/* Start updating the index of RAG (which must outlive the indexer). */
-int tui_indexer_start(tui_indexer_t **out, rag_t *rag, errmsg_t *err);
+/* Start updating the index of RAG (which must outlive the indexer); with
+ * EMBED, then its vectors (RAG's embedder set). */
+int tui_indexer_start(tui_indexer_t **out, rag_t *rag, bool embed, errmsg_t *err);
 
 typedef struct tui_index_progress {
     bool running;

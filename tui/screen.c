@@ -295,7 +295,9 @@ static void draw_status(tui_app_t *a, int y, int w)
                     size_t o = 0;
                     for (int i = 0; i < bw; i++)
                         o += (size_t)snprintf(bar + o, sizeof bar - o, "%s", i < fill ? "\u2588" : "\u2591");
-                    snprintf(buf, sizeof buf, "  indexing %s %zu/%zu", bar, ip.done, ip.total);
+                    /* while embedding, lexical retrieval works already; hybrid once it is done */
+                    snprintf(buf, sizeof buf, "  %s %s %zu/%zu", ip.phase == RAG_PHASE_EMBED ? "embedding" : "indexing",
+                             bar, ip.done, ip.total);
                 }
                 tui_cells_add(&c, buf, strlen(buf), TUI_C_STATUS, 0);
             }

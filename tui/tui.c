@@ -465,7 +465,7 @@ static void start_index(tui_app_t *a)
         tui_indexer_free(a->idx);
         a->idx = NULL;
     }
-    if (tui_indexer_start(&a->idx, a->rag, &err))
+    if (tui_indexer_start(&a->idx, a->rag, a->enc != NULL, &err))
         notice(a, TUI_ROLE_ERROR, "%s", err.msg);
 }
 
@@ -481,13 +481,16 @@ static void cmd_search(tui_app_t *a, const char *q)
         notice(a, TUI_ROLE_ERROR, "usage: /search QUERY");
         return;
     }
-    if (rag_query(a->rag, q, strlen(q), 10, &res, &err)) {
+    rag_query_info_t info;
+    if (rag_query_ex(a->rag, q, strlen(q), 10, a->lexical ? RAG_MODE_LEXICAL : RAG_MODE_HYBRID, &res, &info, &err)) {
         notice(a, TUI_ROLE_ERROR, "search failed: %s", err.msg);
         return;
     }
     sbuf_t txt = {0};
     pin_ctx_t *found = calloc(1, sizeof *found);
-    sb_addf(&txt, "search '%s': %zu chunks", q, res.n);
+    sb_addf(&txt, "search '%s': %zu chunks (%s%s%s)", q, res.n, info.mode == RAG_MODE_HYBRID ? "hybrid" : "lexical",
+            info.mode == RAG_MODE_LEXICAL && (a->enc || a->lexical) ? ": " : "",
+            info.mode == RAG_MODE_HYBRID || !(a->enc || a->lexical) ? "" : a->lexical ? "--lexical" : info.why);
     for (size_t i = 0; i < res.n; i++) {
         const rag_hit_t *h = &res.hits[i];
         sb_addf(&txt, "\n%zu  %s:%d-%d  %.3g  %s", i + 1, h->path, h->start, h->end, h->score,
@@ -1437,6 +1440,8 @@ static void usage(FILE *f)
             "  -C, --dir DIR           the repository (default: the current directory)\n"
             "      --no-index          do not update the index at start (/index does)\n"
             "      --no-git            index DIR as a plain directory (outside a git repository)\n"
+            "      --lexical           retrieve with BM25 alone (default: hybrid with the retrieval\n"
+            "                          encoder models/octet-embed.gguf, once the index has its vectors)\n"
             "      --no-heal           no token healing of prompts (docs/engine.md)\n"
             "      --no-spec           no speculative decoding (on by default: prompt lookup drafts\n"
             "                          what answers copy from the prompt; the same answers either way)\n"
@@ -1489,6 +1494,8 @@ static void open_repo(tui_app_t *a, const char *dir, bool no_git, bool index)
     snprintf(a->repo, sizeof a->repo, "%s", rag_root(a->rag));
     if (rag_notice(a->rag)[0])
         notice(a, TUI_ROLE_NOTICE, "%s", rag_notice(a->rag));
+    /* one thread: the encoder works in the background beside the model */
+    encoder_use(a->rag, a->lexical, 1, &a->enc, a->enc_why, sizeof a->enc_why);
     if (index)
         start_index(a);
 }
@@ -1511,6 +1518,7 @@ static void app_free(tui_app_t *a)
     tui_indexer_free(a->idx);
     tui_runner_free(a->run);
     rag_close(a->rag);
+    encoder_close(a->enc);
     clear_transcript(a);
     free(a->ent);
     for (size_t i = 0; i < a->n_deferred; i++)
@@ -1561,7 +1569,7 @@ static void main_loop(tui_app_t *a)
 /* The command line of the TUI. */
 typedef struct tui_args {
     const char *model, *large, *preset_name, *dir, *backend, *draft;
-    bool index, no_git, no_heal, no_spec;
+    bool index, no_git, no_heal, no_spec, lexical;
 } tui_args_t;
 
 /* Parse the command line into O: TUI_GO, or the exit status (help shown,
@@ -1569,7 +1577,17 @@ typedef struct tui_args {
 #define TUI_GO (-1)
 static int parse_args(int argc, char **argv, tui_args_t *o)
 {
-    enum { OPT_LARGE = 1000, OPT_NO_INDEX, OPT_NO_GIT, OPT_HELP, OPT_BACKEND, OPT_NO_HEAL, OPT_NO_SPEC, OPT_DRAFT };
+    enum {
+        OPT_LARGE = 1000,
+        OPT_NO_INDEX,
+        OPT_NO_GIT,
+        OPT_HELP,
+        OPT_BACKEND,
+        OPT_NO_HEAL,
+        OPT_NO_SPEC,
+        OPT_DRAFT,
+        OPT_LEXICAL,
+    };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},    {"large-model", required_argument, NULL, OPT_LARGE},
         {"backend", required_argument, NULL, OPT_BACKEND},
@@ -1577,6 +1595,7 @@ static int parse_args(int argc, char **argv, tui_args_t *o)
         {"no-index", no_argument, NULL, OPT_NO_INDEX}, {"no-git", no_argument, NULL, OPT_NO_GIT},
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},   {"no-spec", no_argument, NULL, OPT_NO_SPEC},
         {"draft-model", required_argument, NULL, OPT_DRAFT},
+        {"lexical", no_argument, NULL, OPT_LEXICAL},
         {"tui-help", no_argument, NULL, OPT_HELP},
         {"help", no_argument, NULL, OPT_HELP},      {NULL, 0, NULL, 0},
     };
@@ -1606,6 +1625,9 @@ static int parse_args(int argc, char **argv, tui_args_t *o)
             break;
         case OPT_NO_GIT:
             o->no_git = true;
+            break;
+        case OPT_LEXICAL:
+            o->lexical = true;
             break;
         case OPT_NO_HEAL:
             o->no_heal = true;
@@ -1766,6 +1788,7 @@ int tui_main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
 
     load_history(a);
+    a->lexical = o.lexical;
     open_repo(a, o.dir, o.no_git, o.index);
     a->since = patch_latest_record(a->repo);
     unsigned delay = 0;

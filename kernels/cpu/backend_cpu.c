@@ -852,6 +852,7 @@ typedef struct att_job {
     float scale;
     float *out;
     int n_tblk;      /* blocks of ATT_TQ tokens */
+    bool causal;     /* false: every token sees all n_tok (an encoder) */
     atomic_int next; /* work items (token block, KV head) handed out in order */
 } att_job_t;
 
@@ -880,7 +881,8 @@ static void att_tiles(const att_job_t *j, size_t r0, int p0, int nvalid, float *
 /* The query heads of KV head G0 for tokens T0 .. T1-1, block by block over
  * the visible positions with an online softmax. A query skips the blocks it
  * cannot see, so its result does not depend on which tokens share its work
- * item: batch prefill and token-by-token decode give the same numbers. */
+ * item: batch prefill and token-by-token decode give the same numbers.
+ * Without the causal mask every query sees the whole pass. */
 static void att_item(const att_job_t *j, int t0, int t1, int g0, float *scratch)
 {
     const be_kv_t *kv = j->kv;
@@ -894,12 +896,12 @@ static void att_item(const att_job_t *j, int t0, int t1, int g0, float *scratch)
     }
     memset(acc, 0, (size_t)nq * (size_t)d * sizeof(float));
     size_t r0 = kv_row(kv, j->layer, g0, 0);
-    int n_pos = pos0 + t1; /* positions the last token sees */
+    int n_pos = pos0 + (j->causal ? t1 : j->n_tok); /* positions the last token sees */
     for (int p0 = 0; p0 < n_pos; p0 += ATT_P) {
         int nvalid = n_pos - p0 < ATT_P ? n_pos - p0 : ATT_P;
         att_tiles(j, r0, p0, nvalid, kt, vb, row);
         for (int t = t0; t < t1; t++) {
-            int nv = pos0 + t + 1 - p0;
+            int nv = (j->causal ? pos0 + t + 1 : n_pos) - p0;
             if (nv <= 0)
                 continue;
             if (nv > ATT_P)
@@ -940,12 +942,13 @@ static void att_worker(void *ctx, int ith, int nth)
     }
 }
 
-static void cpu_attention(be_t *be, const be_kv_t *kv, int layer, const be_buf_t *q, size_t ld, int n_tok,
-                          int n_head, float scale, be_buf_t *out)
+static void attention(be_t *be, const be_kv_t *kv, int layer, const be_buf_t *q, size_t ld, int n_tok,
+                      int n_head, float scale, bool causal, be_buf_t *out)
 {
     cpu_be_t *b = cb(be);
     att_job_t j = {.b = b, .kv = kv, .layer = layer, .n_tok = n_tok, .n_head = n_head, .q = q->data,
-                   .ld = ld, .scale = scale, .out = out->data, .n_tblk = (n_tok + ATT_TQ - 1) / ATT_TQ};
+                   .ld = ld, .scale = scale, .out = out->data, .n_tblk = (n_tok + ATT_TQ - 1) / ATT_TQ,
+                   .causal = causal};
     atomic_init(&j.next, 0);
     /* a short decode step costs less than waking the pool (and a barrier
      * stalls on any descheduled worker): about 2^18 multiply-adds or fewer
@@ -956,6 +959,18 @@ static void cpu_attention(be_t *be, const be_kv_t *kv, int layer, const be_buf_t
         cpu_pool_run(b->pool, att_worker, &j);
     else
         att_worker(&j, 0, 1);
+}
+
+static void cpu_attention(be_t *be, const be_kv_t *kv, int layer, const be_buf_t *q, size_t ld, int n_tok,
+                          int n_head, float scale, be_buf_t *out)
+{
+    attention(be, kv, layer, q, ld, n_tok, n_head, scale, true, out);
+}
+
+static void cpu_attention_bidir(be_t *be, const be_kv_t *kv, int layer, const be_buf_t *q, size_t ld,
+                                int n_tok, int n_head, float scale, be_buf_t *out)
+{
+    attention(be, kv, layer, q, ld, n_tok, n_head, scale, false, out);
 }
 
 static void swiglu_rows(void *ctx, int ith, int nth)
@@ -1015,6 +1030,7 @@ static const be_ops_t cpu_ops = {
     .rope = cpu_rope,
     .kv_write = cpu_kv_write,
     .attention = cpu_attention,
+    .attention_bidir = cpu_attention_bidir,
     .swiglu = cpu_swiglu,
 };
 

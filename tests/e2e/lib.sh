@@ -4,6 +4,10 @@
 t_passed=0
 t_failed=0
 OCTET=${OCTET:-./octet}
+# Retrieval is lexical in every test that does not name an encoder, so that no
+# result depends on whether models/octet-embed.gguf is installed (hybrid.sh
+# names the tiny test encoder).
+export OCTET_EMBED_MODEL=
 T_TMP=$(mktemp -d)
 trap 'rm -rf "$T_TMP"' EXIT
 

@@ -12,12 +12,14 @@ cd "$(dirname "$0")/../.."
 build=${1:-build}
 queries=${2:-2000}
 root=$PWD
-make --no-print-directory BUILD="$build" OCTET_BIN="$build/octet" "$build/octet" "$build/librag.a" "$build/libbase.a" >/dev/null
+make --no-print-directory BUILD="$build" OCTET_BIN="$build/octet" "$build/octet" "$build/librag.a" "$build/libengine.a" \
+    "$build/libbase.a" >/dev/null
 octet=$root/$build/octet
 bench=$root/$build/tools/rag_bench
 mkdir -p "$build/tools"
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Ibase -Iengine -Irag -pthread \
-    -o "$bench" tools/bench/rag_bench.c "$build/librag.a" "$build/libbase.a" $(pkg-config --libs sqlite3 libgit2) -lm
+    -o "$bench" tools/bench/rag_bench.c "$build/librag.a" "$build/libengine.a" "$build/libbase.a" \
+    $(pkg-config --libs sqlite3 libgit2 libpcre2-8) -lm
 
 src=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 work=$(mktemp -d /tmp/octet-rag-bench.XXXXXX)
@@ -37,7 +39,7 @@ now() { date +%s.%N; }
 run_index() {
     local t0 t1 out
     t0=$(now)
-    out=$("$octet" index --repo "$repo")
+    out=$("$octet" index --lexical --repo "$repo")
     t1=$(now)
     local secs files chunks size
     secs=$(sed -n 's/^time *\([0-9.]*\) s$/\1/p' <<<"$out")
@@ -55,7 +57,7 @@ for i in 1 2 3; do
     rm -rf "$repo/.git/octet"
     run_index "cold $i" cold
 done
-indexed=$("$octet" index --repo "$repo" | sed -n 's/^files *\([0-9]*\).*/\1/p')
+indexed=$("$octet" index --lexical --repo "$repo" | sed -n 's/^files *\([0-9]*\).*/\1/p')
 echo "cold index: median $(median cold) s = $(echo "$indexed / $(median cold)" | bc) files/s (target >= 1000)"
 for i in 1 2 3 4 5; do run_index "no change $i" nochange; done
 for i in 1 2 3 4 5; do

@@ -16,11 +16,21 @@ the answer is never a text match. Then both indexes are asked every query:
             (everything else as for "octet"): what chunking at definitions
             and symbol names bring
 
+With --encoder FILE (the retrieval encoder, models/octet-embed.gguf) octet's
+index is given its vectors (rag_bench embed: the time is reported) and asked
+again in two more modes, through the same C code octet search runs:
+
+  dense     the encoder's ranking alone (exact int8 scan of every chunk)
+  hybrid    octet's default with an encoder: BM25 and the dense ranking
+            fused (rag/fuse.h), overlapping hits merged
+
 A hit is a returned chunk of the right file whose lines contain the
-function's "def" line. Reports recall@5, recall@10, MRR@10 and octet's query
-latency (p50/p95, in process).
+function's "def" line. Reports recall@5, recall@10, MRR@5, MRR@10 and octet's
+query latency (p50/p95, in process; with the encoder also the mean time of
+embedding a query and of the scan).
 
 Usage: rag_quality.py --bench BIN --src DIR --work DIR [--queries N] [--seed S]
+                      [--encoder FILE] [--threads N]
 """
 import argparse
 import ast
@@ -145,7 +155,7 @@ def baseline_query(con, text, k):
 
 def score(results, queries, k_recall=(5, 10)):
     recall = {k: 0 for k in k_recall}
-    mrr = 0.0
+    mrr = mrr5 = 0.0
     for qid, (rel, line, _) in queries.items():
         rank = None
         for i, (path, start, end) in enumerate(results.get(qid, [])[:10]):
@@ -154,23 +164,25 @@ def score(results, queries, k_recall=(5, 10)):
                 break
         if rank:
             mrr += 1.0 / rank
+            mrr5 += 1.0 / rank if rank <= 5 else 0.0
             for k in k_recall:
                 if rank <= k:
                     recall[k] += 1
     n = len(queries)
-    return {k: recall[k] / n for k in k_recall}, mrr / n
+    return {k: recall[k] / n for k in k_recall}, mrr / n, mrr5 / n
 
 
-def run_octet(bench, corpus, db, qfile, label):
-    out = subprocess.run([bench, "update", corpus, db], check=True, stdout=subprocess.PIPE, text=True).stdout
-    secs, files, _, chunks, dbb = out.split()
-    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-    mean = con.execute("SELECT avg(end_line - start_line + 1) FROM chunks").fetchone()[0]
-    con.close()
-    print("%s index: %s files, %s chunks (%.1f lines on average), %.1f MiB, %.2f s"
-          % (label, files, chunks, mean, int(dbb) / 2**20, float(secs)))
-    p = subprocess.run([bench, "query", corpus, db, qfile, "10"], check=True,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def run_octet(bench, corpus, db, qfile, label, mode=None, encoder=None):
+    if mode is None:
+        out = subprocess.run([bench, "update", corpus, db], check=True, stdout=subprocess.PIPE, text=True).stdout
+        secs, files, _, chunks, dbb = out.split()
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        mean = con.execute("SELECT avg(end_line - start_line + 1) FROM chunks").fetchone()[0]
+        con.close()
+        print("%s index: %s files, %s chunks (%.1f lines on average), %.1f MiB, %.2f s"
+              % (label, files, chunks, mean, int(dbb) / 2**20, float(secs)))
+    args = [bench, "query", corpus, db, qfile, "10"] + ([mode, encoder] if mode else [])
+    p = subprocess.run(args, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     res = {}
     for line in p.stdout.splitlines():
         qid, rank, path, start, end, _ = line.split("\t")
@@ -187,6 +199,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-ablation", dest="ablation", action="store_false",
                     help="skip the windows-only run of octet")
+    ap.add_argument("--encoder", help="the retrieval encoder: also measure dense and hybrid retrieval")
+    ap.add_argument("--threads", type=int, default=2, help="threads embedding the chunks (default 2)")
     a = ap.parse_args()
 
     corpus = os.path.join(a.work, "corpus")
@@ -223,7 +237,18 @@ def main():
         for qid, (rel, line, _) in queries.items():
             f.write("%s\t%s\t%d\n" % (qid, rel, line))
 
-    octet, latency = run_octet(a.bench, corpus, os.path.join(a.work, "octet.sqlite"), qfile, "octet")
+    odb = os.path.join(a.work, "octet.sqlite")
+    octet, latency = run_octet(a.bench, corpus, odb, qfile, "octet")
+    modes = {}
+    if a.encoder:
+        out = subprocess.run([a.bench, "embed", corpus, odb, a.encoder, str(a.threads)], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+        secs, embedded, total = out.split()
+        print("vectors: %s chunk texts embedded for %s chunks in %.1f s (%.1f ms a text, %d threads), %.1f MiB now"
+              % (embedded, total, float(secs), 1e3 * float(secs) / max(1, int(embedded)), a.threads,
+                 os.path.getsize(odb) / 2**20))
+        for mode in ("dense", "hybrid"):
+            modes[mode] = run_octet(a.bench, corpus, odb, qfile, mode, mode, a.encoder)
 
     windows = None
     if a.ablation:
@@ -249,16 +274,24 @@ def main():
             for i, (path, start, end) in enumerate(hits):
                 f.write("%s\t%d\t%s\t%d\t%d\n" % (qid, i + 1, path, start, end))
 
-    (orc, omrr), (brc, bmrr) = score(octet, queries), score(base, queries)
+    (orc, omrr, omrr5), (brc, bmrr, bmrr5) = score(octet, queries), score(base, queries)
     print("queries: %d documented functions (docstrings blanked in the corpus)" % len(queries))
-    print("%-10s %10s %10s %10s" % ("", "recall@5", "recall@10", "MRR@10"))
-    print("%-10s %10.3f %10.3f %10.3f" % ("octet", orc[5], orc[10], omrr))
+    print("%-10s %10s %10s %10s %10s" % ("", "recall@5", "recall@10", "MRR@5", "MRR@10"))
+    row = "%-10s %10.3f %10.3f %10.3f %10.3f"
+    print(row % ("octet", orc[5], orc[10], omrr5, omrr))
+    for mode, (res, _) in modes.items():
+        mrc, mmrr, mmrr5 = score(res, queries)
+        print(row % (mode, mrc[5], mrc[10], mmrr5, mmrr))
     if windows is not None:
-        wrc, wmrr = score(windows, queries)
-        print("%-10s %10.3f %10.3f %10.3f" % ("windows", wrc[5], wrc[10], wmrr))
-    print("%-10s %10.3f %10.3f %10.3f" % ("baseline", brc[5], brc[10], bmrr))
+        wrc, wmrr, wmrr5 = score(windows, queries)
+        print(row % ("windows", wrc[5], wrc[10], wmrr5, wmrr))
+    print(row % ("baseline", brc[5], brc[10], bmrr5, bmrr))
     print("recall@5 ratio: %.2fx (target 1.2x)" % (orc[5] / brc[5] if brc[5] else float("inf")))
+    if "hybrid" in modes and brc[5]:
+        print("hybrid recall@5 ratio: %.2fx" % (score(modes["hybrid"][0], queries)[0][5] / brc[5]))
     print("octet query latency: %s" % latency)
+    for mode, (_, lat) in modes.items():
+        print("%s query latency: %s" % (mode, lat))
     return 0
 
 

@@ -1,0 +1,131 @@
+/* encoder.c - the retrieval encoder as rag's embedder (see encoder.h). */
+#include "encoder.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embed.h"
+#include "preset.h"
+
+struct encoder {
+    char *path;
+    int n_threads;
+    rag_embedder_t re;
+    pthread_mutex_t mu; /* guards loading */
+    emb_t *emb;         /* NULL until the first text */
+    int load_rc;        /* a failed load is not tried again */
+    errmsg_t load_err;
+};
+
+/* rag_embed_fn: load on first use, then embed. */
+static int embed(void *ud, rag_embed_kind_t kind, const char *text, size_t len, float *out, errmsg_t *err)
+{
+    encoder_t *e = ud;
+    pthread_mutex_lock(&e->mu);
+    if (!e->emb && !e->load_rc) {
+        e->load_rc = emb_open(&e->emb, e->path, e->n_threads, &e->load_err);
+        if (!e->load_rc && emb_dim(e->emb) != e->re.dim) {
+            /* the file changed since it was identified: its vectors would not fit */
+            e->load_rc = errmsg_set(&e->load_err, OCT_EINVAL, "%s changed while octet ran", e->path);
+            emb_close(e->emb);
+            e->emb = NULL;
+        }
+    }
+    int rc = e->load_rc;
+    if (rc && err)
+        *err = e->load_err;
+    pthread_mutex_unlock(&e->mu);
+    if (rc)
+        return rc;
+    return emb_text(e->emb, kind == RAG_EMBED_QUERY ? EMB_QUERY : EMB_CODE, text, len, out, err);
+}
+
+int encoder_open(encoder_t **out, const char *path, int n_threads, char *why, size_t n, errmsg_t *err)
+{
+    *out = NULL;
+    if (why && n)
+        why[0] = '\0';
+    char w[512];
+    if (!path && !(path = preset_embed_model(w, sizeof w))) {
+        if (why)
+            snprintf(why, n, "%s", w);
+        return 0;
+    }
+    encoder_t *e = calloc(1, sizeof *e);
+    if (!e || !(e->path = strdup(path))) {
+        free(e);
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&e->mu, NULL);
+    e->n_threads = n_threads;
+    int rc = emb_file_id(path, e->re.model, sizeof e->re.model, err);
+    /* the dimension decides the vectors' size before the model is loaded */
+    if (!rc)
+        rc = emb_file_dim(path, &e->re.dim, err);
+    if (rc) {
+        encoder_close(e);
+        return rc;
+    }
+    e->re.embed = embed;
+    e->re.ud = e;
+    *out = e;
+    return 0;
+}
+
+void encoder_close(encoder_t *e)
+{
+    if (!e)
+        return;
+    emb_close(e->emb);
+    pthread_mutex_destroy(&e->mu);
+    free(e->path);
+    free(e);
+}
+
+const char *encoder_path(const encoder_t *e)
+{
+    return e->path;
+}
+
+void encoder_attach(encoder_t *e, rag_t *r)
+{
+    rag_set_embedder(r, e ? &e->re : NULL);
+}
+
+int encoder_catch_up(rag_t *r, size_t max, errmsg_t *err)
+{
+    size_t ready = 0, total = 0;
+    int rc = rag_embed_status(r, &ready, &total, err);
+    if (rc || ready == total || total - ready > max)
+        return rc;
+    return rag_embed(r, NULL, NULL, NULL, NULL, err);
+}
+
+void encoder_use(rag_t *r, bool lexical, int n_threads, encoder_t **out, char *why, size_t n)
+{
+    errmsg_t err = {0};
+    *out = NULL;
+    if (lexical)
+        snprintf(why, n, "--lexical");
+    else if (encoder_open(out, NULL, n_threads, why, n, &err) != 0)
+        snprintf(why, n, "%s", err.msg);
+    encoder_attach(*out, r);
+}
+
+void encoder_describe(rag_t *r, const encoder_t *e, bool lexical, const char *why, char *buf, size_t n)
+{
+    size_t ready = 0, total = 0;
+    errmsg_t err = {0};
+    if (lexical)
+        snprintf(buf, n, "lexical (--lexical)");
+    else if (!e)
+        snprintf(buf, n, "lexical: no retrieval encoder (%s)", why);
+    else if (rag_embed_status(r, &ready, &total, &err) != 0)
+        snprintf(buf, n, "lexical: %s", err.msg);
+    else if (ready == total && total)
+        snprintf(buf, n, "hybrid: BM25 and %s, %zu chunks with vectors", e->path, total);
+    else
+        snprintf(buf, n, "lexical until every chunk has its vector: %zu of %zu have one", ready, total);
+}
