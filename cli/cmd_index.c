@@ -204,6 +204,7 @@ int cmd_index(int argc, char **argv)
         return cli_usage("index", "unexpected argument '%s'", argv[optind]);
     }
     ro.exclude = ex;
+    ro.check = true; /* an explicit index finds damage no search has met yet */
     if (rag_open(&r, &ro, &err) != 0) {
         rc = cli_fail_err("index", &err);
         goto done;

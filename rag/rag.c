@@ -394,10 +394,10 @@ static int db_open(rag_t *r, bool may_fix, errmsg_t *err)
     case DB_OK: {
         if (code != SQLITE_OK)
             return db_fail(err, r->wdb, r->db_path, "reading the index");
-        /* opened for an update: damage anywhere is found now, not only by
-         * the query that happens to touch it */
+        /* asked for (an explicit `octet index`): damage anywhere is found
+         * now, not only by the query that happens to touch it */
         char what[120];
-        if (quick_check(r->wdb, what, sizeof what)) {
+        if (r->check && quick_check(r->wdb, what, sizeof what)) {
             snprintf(why, sizeof why, "the index is damaged (quick_check: %s)", what);
             return rebuild(r, why, true, err);
         }
@@ -460,6 +460,7 @@ int rag_open(rag_t **out, const rag_options_t *opt, errmsg_t *err)
     pthread_mutex_init(&r->rmu, NULL);
     int rc = 0, lockfd = -1;
     r->max_file_bytes = opt->max_file_bytes ? opt->max_file_bytes : RAG_DEFAULT_MAX_FILE_BYTES;
+    r->check = opt->check;
     for (size_t i = 0; i < opt->n_exclude; i++)
         if (opt->exclude[i] && walk_excludes_add(&r->excludes, opt->exclude[i], strlen(opt->exclude[i]))) {
             rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
