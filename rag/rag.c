@@ -8,6 +8,9 @@
  *   files(id, path, blob, size, mtime_ns, ctime_ns, ino, lang, lines, chunks)
  *   chunks(id, file_id, start_line, end_line, symbol, hash)
  *   fts(path, symbol, words, text): FTS5, rowid = chunks.id
+ *   skipped(path, size, mtime_ns, ctime_ns, ino): the files found binary,
+ *     with the stat they had then, so that an update reads them again only
+ *     when they change (version 3; version 2 indexes gain it in place)
  *   vec(hash, scale, v): a chunk text's vector from the retrieval encoder,
  *     int8 (scale = absmax / 127), keyed by the 64-bit hash of the text
  *     (chunks.hash), so that a text seen before is never embedded again
@@ -45,6 +48,10 @@
 
 #define RAG_APP_ID 0x6F637472 /* "octr" */
 
+#define SKIPPED_TABLE                                                                                  \
+    "CREATE TABLE skipped(path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"    \
+    " ctime_ns INTEGER NOT NULL, ino INTEGER NOT NULL) WITHOUT ROWID;"
+
 static const char SCHEMA[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, blob TEXT NOT NULL,"
@@ -55,6 +62,7 @@ static const char SCHEMA[] =
     "CREATE INDEX chunks_file ON chunks(file_id);"
     "CREATE INDEX chunks_hash ON chunks(hash);"
     "CREATE TABLE vec(hash INTEGER PRIMARY KEY, scale REAL NOT NULL, v BLOB NOT NULL);"
+    SKIPPED_TABLE
     "CREATE VIRTUAL TABLE fts USING fts5(path, symbol, words, text,"
     " tokenize = \"porter unicode61 remove_diacritics 2 tokenchars '_'\");"
     "INSERT INTO meta(key, value) VALUES('created_by', 'octet rag');";
@@ -204,7 +212,7 @@ static enum db_state db_check(sqlite3 *db, int64_t *version, int64_t *app, int *
     if (s == SQLITE_OK)
         s = query_int(db,
                       "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
-                      " name IN ('meta', 'files', 'chunks', 'fts', 'vec')",
+                      " name IN ('meta', 'files', 'chunks', 'fts', 'vec', 'skipped')",
                       &ntab);
     *sqlcode = s;
     if (s != SQLITE_OK)
@@ -215,7 +223,7 @@ static enum db_state db_check(sqlite3 *db, int64_t *version, int64_t *app, int *
         return DB_FOREIGN;
     if (*version != RAG_SCHEMA_VERSION)
         return DB_OLD;
-    if (ntab != 5)
+    if (ntab != 6)
         return DB_CORRUPT;
     return DB_OK;
 }
@@ -388,6 +396,16 @@ static int db_open(rag_t *r, bool may_fix, errmsg_t *err)
         snprintf(why, sizeof why, "the index is corrupt (%s)", sqlite3_errstr(code ? code : SQLITE_CORRUPT));
         return rebuild(r, why, true, err);
     case DB_OLD:
+        if (version == 2) {
+            /* version 3 only adds the table of binary files: migrated in
+             * place, keeping the chunks and their (slowly made) vectors */
+            if (exec(r->wdb, "BEGIN IMMEDIATE;" SKIPPED_TABLE "PRAGMA user_version=3;COMMIT") != SQLITE_OK) {
+                rc = db_fail(err, r->wdb, r->db_path, "migrating the index to schema version 3");
+                exec(r->wdb, "ROLLBACK");
+                return rc;
+            }
+            break;
+        }
         snprintf(why, sizeof why, "index schema version %lld, this octet uses %d", (long long)version,
                  RAG_SCHEMA_VERSION);
         return rebuild(r, why, false, err);

@@ -49,8 +49,11 @@ typedef struct upd {
     rag_t *r;
     sqlite3 *db;
     sqlite3_stmt *ins_file, *upd_file, *upd_stat, *del_fts, *del_chunks, *del_file, *ins_chunk, *ins_fts;
-    frow_t *rows;
+    sqlite3_stmt *put_skip, *del_skip;
+    frow_t *rows; /* files, by path */
     size_t n_rows;
+    frow_t *skip; /* skipped (binary) files, by path */
+    size_t n_skip;
     walk_excludes_t ex;
     rag_update_stats_t st;
     char *buf; /* file contents */
@@ -63,36 +66,36 @@ static int cmp_row(const void *key, const void *elem)
     return strcmp((const char *)key, ((const frow_t *)elem)->path);
 }
 
-static void free_rows(upd_t *u)
+static void free_rows(frow_t **rows, size_t *n)
 {
-    for (size_t i = 0; i < u->n_rows; i++)
-        free(u->rows[i].path);
-    free(u->rows);
-    u->rows = NULL;
-    u->n_rows = 0;
+    for (size_t i = 0; i < *n; i++)
+        free((*rows)[i].path);
+    free(*rows);
+    *rows = NULL;
+    *n = 0;
 }
 
-static int load_rows(upd_t *u)
+/* Read the rows of SQL (id, path, blob, size, mtime_ns, ctime_ns, ino,
+ * ordered by path) into *ROWS. */
+static int load_rows(upd_t *u, const char *sql, frow_t **rows, size_t *n_rows)
 {
     sqlite3_stmt *st = NULL;
     size_t cap = 0;
-    int s = sqlite3_prepare_v2(u->db,
-                               "SELECT id, path, blob, size, mtime_ns, ctime_ns, ino FROM files ORDER BY path",
-                               -1, &st, NULL);
+    int s = sqlite3_prepare_v2(u->db, sql, -1, &st, NULL);
     if (s == SQLITE_OK)
         s = sqlite3_step(st);
     for (; s == SQLITE_ROW; s = sqlite3_step(st)) {
-        if (u->n_rows == cap) {
+        if (*n_rows == cap) {
             size_t nc = cap ? cap * 2 : 1024;
-            frow_t *nr = realloc(u->rows, nc * sizeof *nr);
+            frow_t *nr = realloc(*rows, nc * sizeof *nr);
             if (!nr) {
                 sqlite3_finalize(st);
                 return errmsg_set(u->err, OCT_ENOMEM, "out of memory");
             }
-            u->rows = nr;
+            *rows = nr;
             cap = nc;
         }
-        frow_t *f = &u->rows[u->n_rows];
+        frow_t *f = &(*rows)[*n_rows];
         memset(f, 0, sizeof *f);
         f->id = sqlite3_column_int64(st, 0);
         const char *p = (const char *)sqlite3_column_text(st, 1);
@@ -107,7 +110,7 @@ static int load_rows(upd_t *u)
         f->mtime = sqlite3_column_int64(st, 4);
         f->ctime = sqlite3_column_int64(st, 5);
         f->ino = sqlite3_column_int64(st, 6);
-        u->n_rows++;
+        (*n_rows)++;
     }
     sqlite3_finalize(st);
     if (s != SQLITE_DONE)
@@ -131,6 +134,8 @@ static int prepare_all(upd_t *u)
         {&u->del_file, "DELETE FROM files WHERE id = ?1"},
         {&u->ins_chunk, "INSERT INTO chunks(file_id, start_line, end_line, symbol, hash) VALUES(?1, ?2, ?3, ?4, ?5)"},
         {&u->ins_fts, "INSERT INTO fts(rowid, path, symbol, words, text) VALUES(?1, ?2, ?3, ?4, ?5)"},
+        {&u->put_skip, "INSERT OR REPLACE INTO skipped(path, size, mtime_ns, ctime_ns, ino) VALUES(?1, ?2, ?3, ?4, ?5)"},
+        {&u->del_skip, "DELETE FROM skipped WHERE path = ?1"},
     };
     for (size_t i = 0; i < sizeof S / sizeof S[0]; i++)
         if (sqlite3_prepare_v2(u->db, S[i].sql, -1, S[i].st, NULL) != SQLITE_OK)
@@ -140,8 +145,8 @@ static int prepare_all(upd_t *u)
 
 static void finalize_all(upd_t *u)
 {
-    sqlite3_stmt *all[] = {u->ins_file, u->upd_file, u->upd_stat, u->del_fts,
-                           u->del_chunks, u->del_file, u->ins_chunk, u->ins_fts};
+    sqlite3_stmt *all[] = {u->ins_file, u->upd_file,   u->upd_stat,  u->del_fts,  u->del_chunks,
+                           u->del_file, u->ins_chunk, u->ins_fts, u->put_skip, u->del_skip};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         sqlite3_finalize(all[i]);
 }
@@ -347,6 +352,7 @@ static int process_file(upd_t *u, const char *path)
         return 0;
     }
     frow_t *row = u->n_rows ? bsearch(path, u->rows, u->n_rows, sizeof *u->rows, cmp_row) : NULL;
+    frow_t *skip = u->n_skip ? bsearch(path, u->skip, u->n_skip, sizeof *u->skip, cmp_row) : NULL;
     int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
     int64_t ctime = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
     int64_t ino = (int64_t)st.st_ino, size = (int64_t)st.st_size;
@@ -356,6 +362,15 @@ static int process_file(upd_t *u, const char *path)
         u->st.unchanged++;
         return 0;
     }
+    /* a binary file as it was: not read again (the stdlib's 163 binary
+     * files were 13 MB of reading at every search) */
+    if (skip && skip->mtime != 0 && skip->size == size && skip->mtime == mtime && skip->ctime == ctime &&
+        skip->ino == ino) {
+        skip->seen = true;
+        u->st.skip_binary++;
+        return 0;
+    }
+    int64_t stat_mtime = wall_ns() - mtime < RACY_NS ? 0 : mtime; /* not trusted next time: see RACY_NS */
     size_t len = 0;
     int fr = read_file(u, abs, &len);
     if (fr == -2) {
@@ -368,15 +383,21 @@ static int process_file(upd_t *u, const char *path)
     }
     if (memchr(u->buf, '\0', len < 8000 ? len : 8000)) {
         u->st.skip_binary++;
-        return 0;
+        if (skip)
+            skip->seen = true;
+        sqlite3_bind_text(u->put_skip, 1, path, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(u->put_skip, 2, size);
+        sqlite3_bind_int64(u->put_skip, 3, stat_mtime);
+        sqlite3_bind_int64(u->put_skip, 4, ctime);
+        sqlite3_bind_int64(u->put_skip, 5, ino);
+        return run(u, u->put_skip, "remembering a binary file");
     }
     git_oid oid;
     char hex[GIT_OID_HEXSZ + 1];
     if (git_odb_hash(&oid, u->buf, len, GIT_OBJECT_BLOB) < 0)
         return errmsg_set(u->err, OCT_EINTERNAL, "%s: cannot hash the file", path);
     git_oid_tostr(hex, sizeof hex, &oid);
-    if (wall_ns() - mtime < RACY_NS)
-        mtime = 0; /* not trusted next time: see RACY_NS */
+    mtime = stat_mtime;
     if (row && !strcmp(row->blob, hex)) {
         row->seen = true;
         u->st.unchanged++;
@@ -469,7 +490,11 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
     u->st.skip_other += list.skip_other;
     rc = prepare_all(u);
     if (!rc)
-        rc = load_rows(u);
+        rc = load_rows(u, "SELECT id, path, blob, size, mtime_ns, ctime_ns, ino FROM files ORDER BY path",
+                       &u->rows, &u->n_rows);
+    if (!rc)
+        rc = load_rows(u, "SELECT 0, path, '', size, mtime_ns, ctime_ns, ino FROM skipped ORDER BY path",
+                       &u->skip, &u->n_skip);
     if (!rc)
         rc = begin(u);
     if (rc)
@@ -511,12 +536,22 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
             }
             u->st.removed++;
         }
+        /* binary files gone or now text */
+        for (size_t i = 0; i < u->n_skip && !rc; i++) {
+            if (u->skip[i].seen)
+                continue;
+            sqlite3_bind_text(u->del_skip, 1, u->skip[i].path, -1, SQLITE_STATIC);
+            rc = run(u, u->del_skip, "forgetting a binary file");
+        }
         if (rc)
             goto done;
     }
-    /* the chunk count, for the query's share of chunks holding a term */
-    if (!rc && exec(u->db, "INSERT OR REPLACE INTO meta(key, value) VALUES('chunks',"
-                           " (SELECT count(*) FROM chunks))") != SQLITE_OK) {
+    /* the chunk count, for the query's share of chunks holding a term;
+     * written only when it changed, so that an update that found nothing
+     * to do writes nothing (no commit to sync at every search) */
+    if (!rc && exec(u->db, "INSERT OR REPLACE INTO meta(key, value) SELECT 'chunks', n FROM"
+                           " (SELECT count(*) AS n FROM chunks) WHERE n IS NOT"
+                           " (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'chunks')") != SQLITE_OK) {
         rc = db_fail(u->err, u->db, r->db_path, "counting chunks");
         goto done;
     }
@@ -541,10 +576,12 @@ done:
 static void upd_reset(upd_t *u)
 {
     finalize_all(u);
-    free_rows(u);
+    free_rows(&u->rows, &u->n_rows);
+    free_rows(&u->skip, &u->n_skip);
     walk_excludes_free(&u->ex);
     u->ins_file = u->upd_file = u->upd_stat = u->del_fts = NULL;
     u->del_chunks = u->del_file = u->ins_chunk = u->ins_fts = NULL;
+    u->put_skip = u->del_skip = NULL;
 }
 
 int count_rows(rag_t *r, sqlite3 *db, size_t *files, size_t *chunks, errmsg_t *err)

@@ -397,6 +397,20 @@ static void test_odd_files(void)
     CHECK(found(r, "dirtoken", "src/x.c"));
     CHECK(!found(r, "dirtoken", "dirlink/x.c"));
     CHECK_EQ_INT(n_hits(r, "oddnametoken"), 1);
+    /* a binary file is remembered, not read at every update, until it
+     * changes (here into text) */
+    const char bin[] = "binarytoken\0\1\2";
+    write_file(d, "blob.dat", bin, sizeof bin - 1);
+    st = update(r);
+    CHECK_EQ_INT(st.skip_binary, 1);
+    CHECK(!found(r, "binarytoken", "blob.dat"));
+    st = update(r);
+    CHECK_EQ_INT(st.skip_binary, 1);
+    CHECK_EQ_INT(st.changed, 0);
+    put(d, "blob.dat", "int binarytoken(void) { return 2; } /* text now */\n");
+    st = update(r);
+    CHECK_EQ_INT(st.skip_binary, 0);
+    CHECK(found(r, "binarytoken", "blob.dat"));
     rag_close(r);
 }
 
@@ -548,6 +562,19 @@ static void test_corrupt_and_foreign(void)
         return;
     CHECK_EQ_STR(rag_notice(r), "");
     rag_close(r);
+
+    /* a version 2 index (no table of binary files) is migrated in place:
+     * no notice, nothing indexed again */
+    CHECK_EQ_INT(exec_sql(db, "DROP TABLE skipped; PRAGMA user_version = 2"), SQLITE_OK);
+    r = open_at(d, &o);
+    if (!r)
+        return;
+    CHECK_EQ_STR(rag_notice(r), "");
+    rag_update_stats_t mst = update(r);
+    CHECK_EQ_INT(mst.changed, 0);
+    CHECK(found(r, "markertoken", "m.c"));
+    rag_close(r);
+    CHECK_EQ_INT(exec_sql(db, "INSERT INTO skipped VALUES('x', 0, 0, 0, 0); DELETE FROM skipped"), SQLITE_OK);
 
     /* an index of another schema version */
     CHECK_EQ_INT(exec_sql(db, "PRAGMA user_version = 999"), SQLITE_OK);
