@@ -53,34 +53,6 @@ DEPTH = 100  # candidates from each ranking that the fusions see
 RRF_K_LEX2 = 10
 
 
-def c_documented(path):
-    """(name_line, com_first, com_last, desc) of function definitions whose leading comment is alone on its lines."""
-    with open(path, "rb") as f:
-        src = f.read().decode("utf-8", "replace")
-    lines = src.split("\n")
-    out = []
-    for name_line, start, end, cf, cl, desc, is_def, c0, c1 in extract.c_functions(src):
-        if not is_def or cl >= start:
-            continue
-        first, last = lines[cf - 1].lstrip(), lines[cl - 1].rstrip()
-        if not (first.startswith("/*") or first.startswith("//")):
-            continue
-        if not (last.endswith("*/") or lines[cl - 1].lstrip().startswith("//")):
-            continue
-        out.append((name_line, cf, cl, desc))
-    return out
-
-
-def blank_lines(path, ranges):
-    with open(path, "rb") as f:
-        lines = f.read().split(b"\n")
-    for first, last in ranges:
-        for i in range(first - 1, last):
-            lines[i] = b""
-    with open(path, "wb") as f:
-        f.write(b"\n".join(lines))
-
-
 def build_python(src, corpus):
     rq.copy_corpus(src, corpus)
     cands = []
@@ -104,9 +76,9 @@ def build_c(src, corpus):
         for f in sorted(files):
             if f.endswith((".c", ".h")):
                 path = os.path.join(root, f)
-                funcs = c_documented(path)
+                funcs = rq.c_documented(path)
                 if funcs:
-                    blank_lines(path, [(cf, cl) for _, cf, cl, _ in funcs])
+                    rq.blank_lines(path, [(cf, cl) for _, cf, cl, _ in funcs])
                     cands += [(os.path.relpath(path, corpus), nl, d) for nl, _, _, d in funcs]
     return cands
 

@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """rag_quality.py - retrieval quality of octet's index against a plain baseline.
 
-Builds a query set from a Python code base: for every function with a
-docstring, the docstring is the query and the function is the answer. The
-docstrings are blanked out (replaced by "" and empty lines, so line numbers
-stay) in a copy of the corpus, committed to a temporary git repository, so
-the answer is never a text match. Then both indexes are asked every query:
+Builds a query set from a code base: for every Python function with a
+docstring (--lang python) or C function definition with a leading comment
+alone on its lines (--lang c, e.g. SQLite's src/: apt-get source sqlite3),
+the docstring or comment is the query and the function is the answer. They
+are blanked out (replaced by "" and empty lines, or empty lines, so line
+numbers stay) in a copy of the corpus, committed to a temporary git
+repository, so the answer is never a text match. Then both indexes are
+asked every query:
 
   octet     rag/ through tools/bench/rag_bench (chunks at definitions, split
             identifiers, porter stemming, column weights, symbol boost)
   baseline  SQLite FTS5 here in Python: fixed 60-line windows, the default
             unicode61 tokenizer, BM25, the query's words OR-ed
   windows   octet with its chunker left out: the same corpus with ".txt"
-            added to every .py name, so octet cuts them into line windows
+            added to every source file's name, so octet cuts them into line windows
             (everything else as for "octet"): what chunking at definitions
             and symbol names bring
 
@@ -25,12 +28,12 @@ again in two more modes, through the same C code octet search runs:
             fused (rag/fuse.h), overlapping hits merged
 
 A hit is a returned chunk of the right file whose lines contain the
-function's "def" line. Reports recall@5, recall@10, MRR@5, MRR@10 and octet's
+function's "def" line (C: the line with its name). Reports recall@5, recall@10, MRR@5, MRR@10 and octet's
 query latency (p50/p95, in process; with the encoder also the mean time of
 embedding a query and of the scan).
 
-Usage: rag_quality.py --bench BIN --src DIR --work DIR [--queries N] [--seed S]
-                      [--encoder FILE] [--threads N]
+Usage: rag_quality.py --bench BIN --src DIR --work DIR [--lang python|c] [--queries N]
+                      [--seed S] [--encoder FILE] [--threads N]
 """
 import argparse
 import ast
@@ -44,6 +47,7 @@ import sys
 import time
 
 SKIP_DIRS = {"site-packages", "__pycache__", ".git"}
+SUFFIXES = {"python": (".py",), "c": (".c", ".h")}
 
 
 def copy_corpus(src, dst):
@@ -91,6 +95,38 @@ def blank(path, funcs):
     for _, first, last, col, _ in funcs:
         lines[first - 1] = b" " * col + b'""'
         for i in range(first, last):
+            lines[i] = b""
+    with open(path, "wb") as f:
+        f.write(b"\n".join(lines))
+
+
+def c_documented(path):
+    """(name_line, com_first, com_last, desc) of C function definitions whose leading comment is alone on
+    its lines (tools/encoder/extract.py finds them, as for the encoder's training pairs)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "encoder"))
+    import extract  # noqa: E402
+
+    with open(path, "rb") as f:
+        src = f.read().decode("utf-8", "replace")
+    lines = src.split("\n")
+    out = []
+    for name_line, start, end, cf, cl, desc, is_def, c0, c1 in extract.c_functions(src):
+        if not is_def or cl >= start:
+            continue
+        first, last = lines[cf - 1].lstrip(), lines[cl - 1].rstrip()
+        if not (first.startswith("/*") or first.startswith("//")):
+            continue
+        if not (last.endswith("*/") or lines[cl - 1].lstrip().startswith("//")):
+            continue
+        out.append((name_line, cf, cl, desc))
+    return out
+
+
+def blank_lines(path, ranges):
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    for first, last in ranges:
+        for i in range(first - 1, last):
             lines[i] = b""
     with open(path, "wb") as f:
         f.write(b"\n".join(lines))
@@ -193,7 +229,9 @@ def run_octet(bench, corpus, db, qfile, label, mode=None, encoder=None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bench", required=True, help="the rag_bench binary")
-    ap.add_argument("--src", required=True, help="Python code base (e.g. the standard library)")
+    ap.add_argument("--src", required=True, help="the code base (e.g. the Python standard library)")
+    ap.add_argument("--lang", choices=sorted(SUFFIXES), default="python",
+                    help="python: docstrings of functions; c: leading comments of function definitions")
     ap.add_argument("--work", required=True, help="scratch directory (emptied)")
     ap.add_argument("--queries", type=int, default=2000, help="queries sampled (0: all)")
     ap.add_argument("--seed", type=int, default=1)
@@ -208,15 +246,22 @@ def main():
         shutil.rmtree(a.work)
     os.makedirs(corpus)
     copy_corpus(a.src, corpus)
+    suffixes = SUFFIXES[a.lang]
 
     candidates = []
     for root, dirs, files in os.walk(corpus):
         dirs[:] = sorted(d for d in dirs if d != ".git")
         for f in sorted(files):
-            if not f.endswith(".py"):
+            if not f.endswith(suffixes):
                 continue
             path = os.path.join(root, f)
             rel = os.path.relpath(path, corpus)
+            if a.lang == "c":
+                funcs = c_documented(path)
+                if funcs:
+                    blank_lines(path, [(cf, cl) for _, cf, cl, _ in funcs])
+                    candidates += [(rel, nl, d) for nl, _, _, d in funcs]
+                continue
             funcs = documented_functions(path)
             if funcs:
                 blank(path, funcs)
@@ -256,13 +301,13 @@ def main():
         shutil.copytree(corpus, wcorpus, ignore=shutil.ignore_patterns(".git"))
         for root, _, files in os.walk(wcorpus):
             for f in files:
-                if f.endswith(".py"):
+                if f.endswith(suffixes):
                     os.rename(os.path.join(root, f), os.path.join(root, f + ".txt"))
         git(wcorpus, "init", "-q", ".")
         git(wcorpus, "add", "-A")
         git(wcorpus, "commit", "-q", "-m", "windows only")
         res, _ = run_octet(a.bench, wcorpus, os.path.join(a.work, "windows.sqlite"), qfile, "windows")
-        windows = {q: [(p[:-4] if p.endswith(".py.txt") else p, s, e) for p, s, e in hits]
+        windows = {q: [(p[:-4] if p.endswith(tuple(x + ".txt" for x in suffixes)) else p, s, e) for p, s, e in hits]
                    for q, hits in res.items()}
 
     t = time.time()
@@ -275,7 +320,8 @@ def main():
                 f.write("%s\t%d\t%s\t%d\t%d\n" % (qid, i + 1, path, start, end))
 
     (orc, omrr, omrr5), (brc, bmrr, bmrr5) = score(octet, queries), score(base, queries)
-    print("queries: %d documented functions (docstrings blanked in the corpus)" % len(queries))
+    print("queries: %d documented functions (%s blanked in the corpus)"
+          % (len(queries), "docstrings" if a.lang == "python" else "leading comments"))
     print("%-10s %10s %10s %10s %10s" % ("", "recall@5", "recall@10", "MRR@5", "MRR@10"))
     row = "%-10s %10.3f %10.3f %10.3f %10.3f"
     print(row % ("octet", orc[5], orc[10], omrr5, omrr))
