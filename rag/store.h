@@ -37,7 +37,7 @@ void store_zip_free(store_zip_t *zs);
 
 /* Define on DB the functions the view fts_src calls: rag_unzip(ztext),
  * rag_words(text), rag_name(name), and rag_zip(text) for the migration of
- * schema 3. An SQLite code. */
+ * versions 2 and 3. An SQLite code. */
 int store_register(sqlite3 *db);
 
 #endif
