@@ -20,7 +20,7 @@ VERSION := 0.1.0
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP \
 	-Ibase -Iengine -Ikernels -Irag -Ipresets -Iserve -Iflows -Itui -Icli -DOCTET_VERSION='"$(VERSION)"'
-PKGS := libpcre2-8 sqlite3 libgit2 ncursesw libcjson libmicrohttpd libcurl
+PKGS := libpcre2-8 sqlite3 libgit2 ncursesw libcjson libmicrohttpd libcurl libzstd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS = $(PKG_LIBS) -lm -pthread

@@ -6,8 +6,12 @@
  * Schema (RAG_SCHEMA_VERSION, with PRAGMA application_id RAG_APP_ID so that
  * a foreign SQLite file is recognized):
  *   files(id, path, blob, size, mtime_ns, ctime_ns, ino, lang, lines, chunks)
- *   chunks(id, file_id, start_line, end_line, symbol, hash)
- *   fts(path, symbol, words, text): FTS5, rowid = chunks.id
+ *   chunks(id, file_id, start_line, end_line, symbol, hash, ztext): ztext
+ *     is the chunk's text deflated (store.c; version 4)
+ *   fts(path, symbol, words, text): FTS5, rowid = chunks.id, with external
+ *     content: the view fts_src computes the columns from files.path,
+ *     chunks.symbol and chunks.ztext, so that FTS5 stores only its inverted
+ *     index (version 4; version 2 and 3 indexes are migrated in place)
  *   skipped(path, size, mtime_ns, ctime_ns, ino): the files found binary,
  *     with the stat they had then, so that an update reads them again only
  *     when they change (version 3; version 2 indexes gain it in place)
@@ -43,6 +47,7 @@
 #include "query.h"
 #include "rag_int.h"
 #include "sb.h"
+#include "store.h"
 #include "walk.h"
 #include "words.h"
 
@@ -52,19 +57,27 @@
     "CREATE TABLE skipped(path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"    \
     " ctime_ns INTEGER NOT NULL, ino INTEGER NOT NULL) WITHOUT ROWID;"
 
+/* The columns FTS5 reads back (to delete a row, or when a query asks for
+ * them) are recomputed: each is what update.c inserted. */
+#define FTS_TABLES                                                                                     \
+    "CREATE VIEW fts_src(id, path, symbol, words, text) AS SELECT c.id, rag_name(f.path),"             \
+    " rag_name(c.symbol), rag_words(rag_unzip(c.ztext)), rag_unzip(c.ztext)"                           \
+    " FROM chunks c JOIN files f ON f.id = c.file_id;"                                                 \
+    "CREATE VIRTUAL TABLE fts USING fts5(path, symbol, words, text, content = 'fts_src',"               \
+    " content_rowid = 'id', tokenize = \"porter unicode61 remove_diacritics 2 tokenchars '_'\");"
+
 static const char SCHEMA[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, blob TEXT NOT NULL,"
     " size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
     " ino INTEGER NOT NULL, lang TEXT NOT NULL, lines INTEGER NOT NULL, chunks INTEGER NOT NULL);"
     "CREATE TABLE chunks(id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL,"
-    " start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, symbol TEXT, hash INTEGER NOT NULL);"
+    " start_line INTEGER NOT NULL, end_line INTEGER NOT NULL, symbol TEXT, hash INTEGER NOT NULL, ztext BLOB);"
     "CREATE INDEX chunks_file ON chunks(file_id);"
     "CREATE INDEX chunks_hash ON chunks(hash);"
     "CREATE TABLE vec(hash INTEGER PRIMARY KEY, scale REAL NOT NULL, v BLOB NOT NULL);"
     SKIPPED_TABLE
-    "CREATE VIRTUAL TABLE fts USING fts5(path, symbol, words, text,"
-    " tokenize = \"porter unicode61 remove_diacritics 2 tokenchars '_'\");"
+    FTS_TABLES
     "INSERT INTO meta(key, value) VALUES('created_by', 'octet rag');";
 
 double now_s(void)
@@ -166,6 +179,13 @@ static int conn_open(const char *path, sqlite3 **out, errmsg_t *err)
         sqlite3_close(db);
         return rc;
     }
+    s = store_register(db);
+    if (s != SQLITE_OK) {
+        int rc = errmsg_set(err, OCT_ENOMEM, "%s: cannot define the index's functions: %s", path,
+                            sqlite3_errstr(s));
+        sqlite3_close(db);
+        return rc;
+    }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, 10000);
     *out = db;
@@ -212,7 +232,8 @@ static enum db_state db_check(sqlite3 *db, int64_t *version, int64_t *app, int *
     if (s == SQLITE_OK)
         s = query_int(db,
                       "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND"
-                      " name IN ('meta', 'files', 'chunks', 'fts', 'vec', 'skipped')",
+                      " name IN ('meta', 'files', 'chunks', 'fts', 'vec', 'skipped')"
+                      " OR type = 'view' AND name = 'fts_src'",
                       &ntab);
     *sqlcode = s;
     if (s != SQLITE_OK)
@@ -223,7 +244,7 @@ static enum db_state db_check(sqlite3 *db, int64_t *version, int64_t *app, int *
         return DB_FOREIGN;
     if (*version != RAG_SCHEMA_VERSION)
         return DB_OLD;
-    if (ntab != 6)
+    if (ntab != 7)
         return DB_CORRUPT;
     return DB_OK;
 }
@@ -363,6 +384,28 @@ static int quick_check(sqlite3 *db, char *what, size_t n)
     return rc;
 }
 
+/* Bring a version 2 or 3 index to version 4 in place, keeping the chunks
+ * and their (slowly made) vectors: version 3 added the table of binary
+ * files, version 4 moved the chunk texts out of FTS5 into chunks.ztext. */
+static int migrate(rag_t *r, int64_t version, errmsg_t *err)
+{
+    if (exec(r->wdb, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return db_fail(err, r->wdb, r->db_path, "migrating the index to schema version 4");
+    if ((version == 2 && exec(r->wdb, SKIPPED_TABLE) != SQLITE_OK) ||
+        exec(r->wdb, "ALTER TABLE chunks ADD COLUMN ztext BLOB;"
+                     "UPDATE chunks SET ztext = rag_zip((SELECT text FROM fts WHERE rowid = chunks.id));"
+                     "DROP TABLE fts;" FTS_TABLES "INSERT INTO fts(fts) VALUES('rebuild');"
+                     "PRAGMA user_version=4;COMMIT") != SQLITE_OK) {
+        int rc = db_fail(err, r->wdb, r->db_path, "migrating the index to schema version 4");
+        exec(r->wdb, "ROLLBACK");
+        return rc;
+    }
+    /* only gives the space of the old texts back: an index that could not
+     * be vacuumed now (a reader) is still valid, and reuses those pages */
+    exec(r->wdb, "VACUUM");
+    return 0;
+}
+
 /* Open both connections, validating the file and rebuilding it when it is
  * corrupt, foreign or of another schema version. Without MAY_FIX (another
  * process holds the update lock) only a valid index is opened; otherwise
@@ -396,14 +439,10 @@ static int db_open(rag_t *r, bool may_fix, errmsg_t *err)
         snprintf(why, sizeof why, "the index is corrupt (%s)", sqlite3_errstr(code ? code : SQLITE_CORRUPT));
         return rebuild(r, why, true, err);
     case DB_OLD:
-        if (version == 2) {
-            /* version 3 only adds the table of binary files: migrated in
-             * place, keeping the chunks and their (slowly made) vectors */
-            if (exec(r->wdb, "BEGIN IMMEDIATE;" SKIPPED_TABLE "PRAGMA user_version=3;COMMIT") != SQLITE_OK) {
-                rc = db_fail(err, r->wdb, r->db_path, "migrating the index to schema version 3");
-                exec(r->wdb, "ROLLBACK");
+        if (version == 2 || version == 3) {
+            rc = migrate(r, version, err);
+            if (rc)
                 return rc;
-            }
             break;
         }
         snprintf(why, sizeof why, "index schema version %lld, this octet uses %d", (long long)version,

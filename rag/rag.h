@@ -26,7 +26,7 @@
 
 #include "errmsg.h"
 
-#define RAG_SCHEMA_VERSION 3
+#define RAG_SCHEMA_VERSION 4
 #define RAG_DEFAULT_MAX_FILE_BYTES (1024 * 1024)
 /* Name of the optional exclude file at the repository root (one pattern per
  * line, '#' comments), read at every update. See rag_options_t.exclude. */

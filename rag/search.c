@@ -25,6 +25,7 @@
 #include "rag.h"
 #include "rag_int.h"
 #include "sb.h"
+#include "store.h"
 #include "walk.h"
 #include "words.h"
 
@@ -248,19 +249,19 @@ static double rescore(rag_t *r, const qplan_t *plan, const char *const cols[4], 
     return score;
 }
 
-/* The statements that read a candidate's rows. */
+/* The statement that reads a candidate's row: its text straight from
+ * chunks.ztext (the fts table would make its view decompress it twice and
+ * compute the columns a rescore may not need). */
 typedef struct rows {
-    sqlite3_stmt *meta, *text;
+    sqlite3_stmt *meta;
 } rows_t;
 
 static int rows_prepare(rag_t *r, rows_t *rs, errmsg_t *err)
 {
     if (sqlite3_prepare_v2(r->rdb,
-                           "SELECT c.start_line, c.end_line, c.symbol, f.path, f.lang FROM chunks c"
-                           " JOIN files f ON f.id = c.file_id WHERE c.id = ?1",
-                           -1, &rs->meta, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(r->rdb, "SELECT path, symbol, words, text FROM fts WHERE rowid = ?1", -1, &rs->text,
-                           NULL) != SQLITE_OK)
+                           "SELECT c.start_line, c.end_line, c.symbol, f.path, f.lang, rag_unzip(c.ztext)"
+                           " FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ?1",
+                           -1, &rs->meta, NULL) != SQLITE_OK)
         return query_fail(r, err);
     return 0;
 }
@@ -268,7 +269,26 @@ static int rows_prepare(rag_t *r, rows_t *rs, errmsg_t *err)
 static void rows_finalize(rows_t *rs)
 {
     sqlite3_finalize(rs->meta);
-    sqlite3_finalize(rs->text);
+}
+
+/* Add to C's score the BM25 of PLAN's common words in its four columns,
+ * made as the index made them (store.c). */
+static void rescore_cand(rag_t *r, cand_t *c, const qplan_t *plan, double avgdl, bool *oom)
+{
+    sbuf_t pcol = {0}, scol = {0}, wcol = {0};
+    store_name_col(&pcol, c->path, strlen(c->path));
+    if (c->symbol)
+        store_name_col(&scol, c->symbol, strlen(c->symbol));
+    store_split_words(&wcol, c->text, strlen(c->text));
+    if (pcol.oom || scol.oom || wcol.oom) {
+        *oom = true;
+    } else {
+        const char *cols[4] = {pcol.s ? pcol.s : "", scol.s ? scol.s : "", wcol.s ? wcol.s : "", c->text};
+        c->score += rescore(r, plan, cols, avgdl);
+    }
+    free(pcol.s);
+    free(scol.s);
+    free(wcol.s);
 }
 
 /* Read C's lines, symbol, file and text; with PLAN's common words, add
@@ -284,23 +304,13 @@ static int rows_read(rag_t *r, rows_t *rs, cand_t *c, const qplan_t *plan, doubl
         c->symbol = col_dup(rs->meta, 2, oom);
         c->path = col_dup(rs->meta, 3, oom);
         c->lang = col_dup(rs->meta, 4, oom);
+        c->text = col_dup(rs->meta, 5, oom);
     }
     sqlite3_reset(rs->meta);
     if (s != SQLITE_ROW && s != SQLITE_DONE)
         return query_fail(r, err);
-    sqlite3_bind_int64(rs->text, 1, c->id);
-    s = sqlite3_step(rs->text);
-    if (s == SQLITE_ROW) {
-        const char *cols[4];
-        for (int i = 0; i < 4; i++)
-            cols[i] = (const char *)sqlite3_column_text(rs->text, i);
-        if (plan && plan->n_common)
-            c->score += rescore(r, plan, cols, avgdl);
-        c->text = col_dup(rs->text, 3, oom);
-    }
-    sqlite3_reset(rs->text);
-    if (s != SQLITE_ROW && s != SQLITE_DONE)
-        return query_fail(r, err);
+    if (s == SQLITE_ROW && c->path && c->text && plan && plan->n_common)
+        rescore_cand(r, c, plan, avgdl, oom);
     return 0;
 }
 

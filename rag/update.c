@@ -24,6 +24,7 @@
 #include "rag.h"
 #include "rag_int.h"
 #include "sb.h"
+#include "store.h"
 #include "walk.h"
 #include "words.h"
 
@@ -58,6 +59,7 @@ typedef struct upd {
     rag_update_stats_t st;
     char *buf; /* file contents */
     size_t buf_cap;
+    store_zip_t zip; /* the chunk texts' compressor */
     errmsg_t *err;
 } upd_t;
 
@@ -132,7 +134,8 @@ static int prepare_all(upd_t *u)
         {&u->del_fts, "DELETE FROM fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?1)"},
         {&u->del_chunks, "DELETE FROM chunks WHERE file_id = ?1"},
         {&u->del_file, "DELETE FROM files WHERE id = ?1"},
-        {&u->ins_chunk, "INSERT INTO chunks(file_id, start_line, end_line, symbol, hash) VALUES(?1, ?2, ?3, ?4, ?5)"},
+        {&u->ins_chunk, "INSERT INTO chunks(file_id, start_line, end_line, symbol, hash, ztext)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"},
         {&u->ins_fts, "INSERT INTO fts(rowid, path, symbol, words, text) VALUES(?1, ?2, ?3, ?4, ?5)"},
         {&u->put_skip, "INSERT OR REPLACE INTO skipped(path, size, mtime_ns, ctime_ns, ino) VALUES(?1, ?2, ?3, ?4, ?5)"},
         {&u->del_skip, "DELETE FROM skipped WHERE path = ?1"},
@@ -162,39 +165,6 @@ static int run(upd_t *u, sqlite3_stmt *st, const char *what)
     return 0;
 }
 
-static void sb_part(const char *part, size_t len, void *ud)
-{
-    sbuf_t *b = ud;
-    if (b->n)
-        sb_addn(b, " ", 1);
-    sb_addn(b, part, len);
-}
-
-/* Append to B the parts of every compound identifier in TEXT. */
-static void split_words(sbuf_t *b, const char *text, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        if (!words_is_wordbyte((unsigned char)text[i])) {
-            i++;
-            continue;
-        }
-        size_t a = i;
-        bool ascii = true, split = false;
-        while (i < len && words_is_wordbyte((unsigned char)text[i])) {
-            unsigned char c = (unsigned char)text[i];
-            if (c >= 0x80)
-                ascii = false;
-            else if (c == '_' || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-                split = true;
-            i++;
-        }
-        /* only ASCII identifiers with a '_', a capital or a digit can split */
-        if (ascii && split && i - a <= WORDS_MAX_LEN && words_split_ident(text + a, i - a, NULL, NULL) >= 2)
-            words_split_ident(text + a, i - a, sb_part, b);
-    }
-}
-
 static int bind_text(sqlite3_stmt *st, int i, const char *s, size_t n)
 {
     return sqlite3_bind_text64(st, i, s ? s : "", s ? n : 0, SQLITE_STATIC, SQLITE_UTF8);
@@ -208,6 +178,8 @@ static int write_chunks(upd_t *u, int64_t id, const char *path, const char *text
     chunk_list_t cl = {0};
     size_t *off = NULL;
     sbuf_t pcol = {0}, scol = {0}, wcol = {0};
+    const unsigned char *z;
+    size_t zn;
     int rc = 0;
     if (chunk_text(text, len, lang, &cl) != 0) {
         rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory chunking %s", path);
@@ -230,8 +202,7 @@ static int write_chunks(upd_t *u, int64_t id, const char *path, const char *text
             off[k++] = i + 1;
     off[lines + 1] = len && text[len - 1] == '\n' ? len : len + 1;
 
-    sb_addn(&pcol, path, strlen(path));
-    split_words(&pcol, path, strlen(path));
+    store_name_col(&pcol, path, strlen(path));
     if (pcol.oom) {
         rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory");
         goto done;
@@ -241,11 +212,13 @@ static int write_chunks(upd_t *u, int64_t id, const char *path, const char *text
         size_t a = off[ch->start], b = off[ch->end + 1] - 1;
         scol.n = 0;
         wcol.n = 0;
-        if (ch->symbol) {
-            sb_addn(&scol, ch->symbol, strlen(ch->symbol));
-            split_words(&scol, ch->symbol, strlen(ch->symbol));
+        if (ch->symbol)
+            store_name_col(&scol, ch->symbol, strlen(ch->symbol));
+        store_split_words(&wcol, text + a, b - a);
+        if (store_zip(&u->zip, text + a, b - a, &z, &zn)) {
+            rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory");
+            goto done;
         }
-        split_words(&wcol, text + a, b - a);
         if (scol.oom || wcol.oom) {
             rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory");
             goto done;
@@ -257,8 +230,9 @@ static int write_chunks(upd_t *u, int64_t id, const char *path, const char *text
             sqlite3_bind_text(u->ins_chunk, 4, ch->symbol, -1, SQLITE_STATIC);
         else
             sqlite3_bind_null(u->ins_chunk, 4);
-        /* the key of the text's vector (vec.c): the text exactly as fts.text holds it */
+        /* the key of the text's vector (vec.c): the text exactly as ztext holds it */
         sqlite3_bind_int64(u->ins_chunk, 5, dense_hash(text + a, b - a));
+        sqlite3_bind_blob64(u->ins_chunk, 6, z, zn, SQLITE_STATIC);
         rc = run(u, u->ins_chunk, "writing a chunk");
         if (rc)
             goto done;
@@ -579,6 +553,7 @@ static void upd_reset(upd_t *u)
     free_rows(&u->rows, &u->n_rows);
     free_rows(&u->skip, &u->n_skip);
     walk_excludes_free(&u->ex);
+    store_zip_free(&u->zip);
     u->ins_file = u->upd_file = u->upd_stat = u->del_fts = NULL;
     u->del_chunks = u->del_file = u->ins_chunk = u->ins_fts = NULL;
     u->put_skip = u->del_skip = NULL;

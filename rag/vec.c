@@ -373,7 +373,7 @@ static int text_of(rag_t *r, int64_t id, char **text, size_t *len, errmsg_t *err
     sqlite3_stmt *q = NULL;
     *text = NULL;
     *len = 0;
-    if (sqlite3_prepare_v2(r->wdb, "SELECT text FROM fts WHERE rowid = ?1", -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(r->wdb, "SELECT rag_unzip(ztext) FROM chunks WHERE id = ?1", -1, &q, NULL) != SQLITE_OK)
         return db_fail(err, r->wdb, r->db_path, "reading a chunk");
     sqlite3_bind_int64(q, 1, id);
     int s = sqlite3_step(q), rc = 0;

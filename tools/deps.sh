@@ -6,7 +6,7 @@ set -eu
 pkgs=(
     build-essential pkg-config clang
     libpcre2-dev libsqlite3-dev libgit2-dev libncurses-dev libcjson-dev
-    libmicrohttpd-dev libcurl4-openssl-dev curl
+    libmicrohttpd-dev libcurl4-openssl-dev libzstd-dev curl
     tmux git python3
 )
 missing=()

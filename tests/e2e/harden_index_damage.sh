@@ -8,9 +8,11 @@ export LC_ALL=C
 OCT=$(cd "$(dirname "$OCTET")" && pwd)/$(basename "$OCTET")
 D=$T_TMP/proj
 mkdir -p "$D"
+# random text: the index compresses chunk texts, and must stay large
+# enough for the damage below to land inside its pages
 for i in $(seq 1 300); do
     printf 'def function_%d(x):\n    """helper number %d for the damaged index test"""\n    return x * %d + len("%s")\n' \
-        "$i" "$i" "$i" "$(head -c 300 /dev/zero | tr '\0' "$(printf '\\%03o' $((97 + i % 26)))")" >"$D/m$i.py"
+        "$i" "$i" "$i" "$(head -c 300 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$D/m$i.py"
 done
 DB=$T_TMP/idx.sqlite
 t_expect "index" 0 "$OCT" index --repo "$D" --no-git --db "$DB"

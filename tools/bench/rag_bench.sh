@@ -19,7 +19,7 @@ bench=$root/$build/tools/rag_bench
 mkdir -p "$build/tools"
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Ibase -Iengine -Irag -pthread \
     -o "$bench" tools/bench/rag_bench.c "$build/librag.a" "$build/libengine.a" "$build/libbase.a" \
-    $(pkg-config --libs sqlite3 libgit2 libpcre2-8) -lm
+    $(pkg-config --libs sqlite3 libgit2 libpcre2-8 libzstd) -lm
 
 src=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 work=$(mktemp -d /tmp/octet-rag-bench.XXXXXX)

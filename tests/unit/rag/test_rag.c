@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "rag.h"
+#include "store.h"
 #include "test.h"
 
 static char g_tmp[256]; /* all repositories of this run live here */
@@ -524,6 +525,31 @@ static int exec_sql(const char *db, const char *sql)
     return rc;
 }
 
+/* SQL on DB with the index's functions defined (its view reads them). */
+static int exec_sql_rag(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    if (sqlite3_open(db, &h) != SQLITE_OK) {
+        sqlite3_close(h);
+        return -1;
+    }
+    int rc = store_register(h);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+    sqlite3_close(h);
+    return rc;
+}
+
+/* The index at DB as version 2 wrote it: the texts and derived columns
+ * stored by FTS5, no ztext, no table of binary files. */
+static const char TO_VERSION_2[] =
+    "BEGIN;"
+    "CREATE VIRTUAL TABLE fts2 USING fts5(path, symbol, words, text,"
+    " tokenize = \"porter unicode61 remove_diacritics 2 tokenchars '_'\");"
+    "INSERT INTO fts2(rowid, path, symbol, words, text) SELECT id, path, symbol, words, text FROM fts_src;"
+    "DROP TABLE fts; DROP VIEW fts_src; ALTER TABLE fts2 RENAME TO fts;"
+    "ALTER TABLE chunks DROP COLUMN ztext; DROP TABLE skipped; PRAGMA user_version = 2; COMMIT;";
+
 static void make_small_repo(char *d, size_t n, const char *name)
 {
     new_dir(d, n, name, true);
@@ -563,9 +589,11 @@ static void test_corrupt_and_foreign(void)
     CHECK_EQ_STR(rag_notice(r), "");
     rag_close(r);
 
-    /* a version 2 index (no table of binary files) is migrated in place:
-     * no notice, nothing indexed again */
-    CHECK_EQ_INT(exec_sql(db, "DROP TABLE skipped; PRAGMA user_version = 2"), SQLITE_OK);
+    /* a version 2 index (texts inside FTS5, no table of binary files) is
+     * migrated in place: no notice, nothing indexed again, the inverted
+     * index rebuilt from the moved texts agrees with them, and a changed
+     * file then replaces its rows */
+    CHECK_EQ_INT(exec_sql_rag(db, TO_VERSION_2), SQLITE_OK);
     r = open_at(d, &o);
     if (!r)
         return;
@@ -575,6 +603,17 @@ static void test_corrupt_and_foreign(void)
     CHECK(found(r, "markertoken", "m.c"));
     rag_close(r);
     CHECK_EQ_INT(exec_sql(db, "INSERT INTO skipped VALUES('x', 0, 0, 0, 0); DELETE FROM skipped"), SQLITE_OK);
+    CHECK_EQ_INT(exec_sql_rag(db, "INSERT INTO fts(fts) VALUES('integrity-check')"), SQLITE_OK);
+    put(d, "m.c", "int markertoken(void) { return 8; }\nint otherMarkerWord(void) { return 9; }\n");
+    r = open_at(d, &o);
+    if (!r)
+        return;
+    mst = update(r);
+    CHECK_EQ_INT(mst.changed, 1);
+    CHECK(found(r, "markertoken", "m.c"));
+    CHECK(found(r, "other marker word", "m.c"));
+    rag_close(r);
+    CHECK_EQ_INT(exec_sql_rag(db, "INSERT INTO fts(fts) VALUES('integrity-check')"), SQLITE_OK);
 
     /* an index of another schema version */
     CHECK_EQ_INT(exec_sql(db, "PRAGMA user_version = 999"), SQLITE_OK);
