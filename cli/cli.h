@@ -67,6 +67,10 @@ int cli_read_all(FILE *f, char **out, size_t *len, errmsg_t *err);
 /* The same, refusing (OCT_ENOMEM, "larger than MAX bytes") input over MAX. */
 int cli_read_max(FILE *f, size_t max, char **out, size_t *len, errmsg_t *err);
 
+/* A further --add ARG when N of at most MAX are given: 0, or CLI_EXIT_USAGE
+ * after printing what is wrong (too many, or empty). */
+int cli_check_add(const char *cmd, size_t n, size_t max, const char *arg);
+
 /* --color WHEN: true for auto, always and never. */
 bool cli_color_valid(const char *when);
 /* Whether to color standard output for --color WHEN (NULL: the settings

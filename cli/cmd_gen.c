@@ -235,10 +235,8 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
             o->no_retrieval = true;
             break;
         case OPT_ADD:
-            if (o->n_adds == PIN_MAX)
-                return cli_usage("gen", "at most %d --add", PIN_MAX);
-            if (!optarg[0])
-                return cli_usage("gen", "--add: give PATH, PATH:START-END or SYMBOL");
+            if (cli_check_add("gen", o->n_adds, PIN_MAX, optarg))
+                return CLI_EXIT_USAGE;
             o->adds[o->n_adds++] = optarg;
             break;
         case OPT_REPO:

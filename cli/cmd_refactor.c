@@ -215,10 +215,8 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
             o->format = !strcmp(optarg, "blocks") ? REFACTOR_BLOCKS : REFACTOR_DIFF;
             break;
         case OPT_ADD:
-            if (o->n_adds == PIN_MAX)
-                return cli_usage("refactor", "at most %d --add", PIN_MAX);
-            if (!optarg[0])
-                return cli_usage("refactor", "--add: give PATH, PATH:START-END or SYMBOL");
+            if (cli_check_add("refactor", o->n_adds, PIN_MAX, optarg))
+                return CLI_EXIT_USAGE;
             o->adds[o->n_adds++] = optarg;
             break;
         case 'y':

@@ -348,10 +348,8 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
             o->no_spec = true;
             break;
         case OPT_ADD:
-            if (o->n_adds == PIN_MAX)
-                return cli_usage("run", "at most %d --add", PIN_MAX);
-            if (!optarg[0])
-                return cli_usage("run", "--add: give PATH, PATH:START-END or SYMBOL");
+            if (cli_check_add("run", o->n_adds, PIN_MAX, optarg))
+                return CLI_EXIT_USAGE;
             o->adds[o->n_adds++] = optarg;
             break;
         case 'v':

@@ -190,3 +190,12 @@ double cli_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+int cli_check_add(const char *cmd, size_t n, size_t max, const char *arg)
+{
+    if (n == max)
+        return cli_usage(cmd, "at most %zu --add", max);
+    if (!arg[0])
+        return cli_usage(cmd, "--add: give PATH, PATH:START-END or SYMBOL");
+    return 0;
+}
