@@ -18,14 +18,19 @@
 #define CONFIG_MAX_FILE (64 * 1024)
 #define KEYS "preset, model, large_model, backend, commit, colors"
 
-void config_path(char *buf, size_t n)
+void config_user_path(const char *name, char *buf, size_t n)
 {
     const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
     buf[0] = '\0';
     if (xdg && xdg[0] == '/')
-        snprintf(buf, n, "%s/octet/config", xdg);
+        snprintf(buf, n, "%s/octet/%s", xdg, name);
     else if (home && home[0])
-        snprintf(buf, n, "%s/.config/octet/config", home);
+        snprintf(buf, n, "%s/.config/octet/%s", home, name);
+}
+
+void config_path(char *buf, size_t n)
+{
+    config_user_path("config", buf, n);
 }
 
 const char *config_colors_name(config_colors_t c)

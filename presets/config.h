@@ -40,8 +40,11 @@ typedef struct config {
     char *notes;                         /* "FILE:LINE: what is wrong (skipped)\n"...; NULL when none */
 } config_t;
 
-/* The settings file's path: $XDG_CONFIG_HOME/octet/config when that is an
- * absolute path, else $HOME/.config/octet/config; "" when neither is set. */
+/* NAME in octet's configuration directory: $XDG_CONFIG_HOME/octet/NAME when
+ * that is an absolute path, else $HOME/.config/octet/NAME; "" when neither
+ * is set. The settings file is "config", the user's presets "presets". */
+void config_user_path(const char *name, char *buf, size_t n);
+/* The settings file's path: config_user_path("config"). */
 void config_path(char *buf, size_t n);
 
 /* Parse LEN bytes of settings text read from FILE (named in the notes; its

@@ -625,12 +625,7 @@ void preset_shipped_dir(char *buf, size_t n)
 
 void preset_user_dir(char *buf, size_t n)
 {
-    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-    buf[0] = '\0';
-    if (xdg && xdg[0] == '/')
-        snprintf(buf, n, "%s/octet/presets", xdg);
-    else if (home && home[0])
-        snprintf(buf, n, "%s/.config/octet/presets", home);
+    config_user_path("presets", buf, n);
 }
 
 /* The first readable of the shipped places of models/NAME, relative to the
