@@ -64,6 +64,9 @@ typedef struct be_dev_info {
     uint64_t dev_total;
 } be_dev_info_t;
 
+/* The largest pass batch_exact speaks for (below). */
+#define BE_EXACT_TOK 16
+
 typedef struct be_ops {
     const char *name;
     void (*free)(be_t *be);
@@ -147,10 +150,10 @@ typedef struct be_ops {
     int (*mat_new_lookup)(be_t *be, be_mat_t **out, be_wfmt_t fmt, be_src_t src, const void *data, int rows,
                           int cols, const float *col_scale, errmsg_t *err);
 
-    /* A pass of several tokens gives each the logits a pass of that token
-     * alone would, bit for bit. Speculative decoding verifies drafts in one
-     * pass and promises the output of plain decoding, so the engine offers
-     * it only on such a backend (eng_verify_max). */
+    /* A pass of up to BE_EXACT_TOK tokens gives each the logits a pass of
+     * that token alone would, bit for bit. Speculative decoding verifies
+     * drafts in one pass and promises the output of plain decoding, so the
+     * engine offers it only on such a backend (eng_verify_max). */
     bool batch_exact;
 } be_ops_t;
 

@@ -526,6 +526,8 @@ int eng_feed(eng_session_t *s, const int32_t *ids, size_t n, errmsg_t *err)
     return feed(s, ids, n, false, err);
 }
 
+_Static_assert(ENG_VERIFY_MAX <= BE_EXACT_TOK, "verification passes are ones a backend's batch_exact covers");
+
 size_t eng_verify_max(const eng_model_t *m)
 {
     if (!m->be->ops->batch_exact)

@@ -96,7 +96,7 @@ int eng_decode(eng_session_t *s, int32_t id, errmsg_t *err);
 
 /* Most tokens eng_feed_all takes: min(ENG_VERIFY_MAX, n_batch); 1 on a
  * backend whose several-token passes do not round exactly as one-token
- * passes do (the CUDA backend today), where speculation is then off. */
+ * passes do, where speculation is then off. */
 #define ENG_VERIFY_MAX 16
 /* The feed-forward part of a pass runs in chunks of at most this many tokens,
  * so its gate/up and SwiGLU buffers stay small however large the batch. */

@@ -4,11 +4,13 @@
  * how much is free.
  *
  * Operations between begin() and end() are recorded as a list of commands
- * and run at end(). A decode step (one token) whose list equals the previous
- * step's is captured once into a CUDA graph and then replayed: the position
- * and token id reach the kernels through device memory that the graph's
- * first node copies from pinned host memory, so one graph serves every
- * position. Prefill passes run their lists directly. */
+ * and run at end(). A decode step (one token), or a pass of up to CU_FEW_MAX
+ * tokens (speculative verification, which runs the decode step's kernels
+ * for each of its tokens), whose list equals the previous list of a pass of
+ * that size is captured once into a CUDA graph and then replayed: the
+ * position and token ids reach the kernels through device memory that the
+ * graph's first node copies from pinned host memory, so one graph serves
+ * every position. Prefill passes run their lists directly. */
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -20,7 +22,7 @@
 #include "cu_matmul.cuh"
 
 #define STAGING_BYTES (64u << 20) /* weight upload buffer */
-#define N_GRAPHS 4                /* decode graphs kept (one per session in use) */
+#define N_GRAPHS 24               /* graphs kept: decode steps and verification passes of a few sessions */
 
 enum cmd_op {
     C_EMBED,
@@ -97,8 +99,10 @@ typedef struct cuda_be {
     int n_cmd, cap_cmd;
 
     graph_t graphs[N_GRAPHS];
-    cmd_t *cand; /* the last uncaptured decode list, captured when seen again */
-    int n_cand, cap_cand;
+    /* per token count (1 .. CU_FEW_MAX): the last uncaptured list of a pass
+     * of that many tokens, captured when seen again */
+    cmd_t *cand[CU_FEW_MAX + 1];
+    int n_cand[CU_FEW_MAX + 1], cap_cand[CU_FEW_MAX + 1];
     unsigned long long clock;
 
     /* top candidates: per-slice picks, then the final K */
@@ -542,7 +546,7 @@ static void drop_graphs(cuda_be_t *b)
         free(b->graphs[i].cmds);
         memset(&b->graphs[i], 0, sizeof b->graphs[i]);
     }
-    b->n_cand = 0;
+    memset(b->n_cand, 0, sizeof b->n_cand);
 }
 
 static int cu_reserve(be_t *be, int max_tok, int n_ctx, int n_head, int n_head_kv, int head_dim, errmsg_t *err)
@@ -621,10 +625,11 @@ static cmd_t *rec(cuda_be_t *b, int op)
 }
 
 /* How the next kernel of the running list is launched: with PDL in a
- * decode step once a kernel of the list was launched before it. */
+ * decode step or a few-token pass (whose kernels are all the decode
+ * step's) once a kernel of the list was launched before it. */
 static cu_launch_t lc_next(cuda_be_t *b)
 {
-    cu_launch_t l = {b->st, b->pdl && b->n_tok == 1 && b->launched};
+    cu_launch_t l = {b->st, b->pdl && b->n_tok <= CU_FEW_MAX && b->launched};
     b->launched = true;
     return l;
 }
@@ -772,7 +777,7 @@ static int exec_at(cuda_be_t *b, const cmd_t *c, int i, int n)
         check_launch(b);
         return 2;
     }
-    if (b->fuse && x->op == C_MATMUL && x->i0 > 1 && n1 && n1->op == C_SWIGLU && n1->p0 == x->out &&
+    if (b->fuse && x->op == C_MATMUL && x->i0 > CU_FEW_MAX && n1 && n1->op == C_SWIGLU && n1->p0 == x->out &&
         n1->i0 == x->i0 && 2 * n1->i1 == mat_of(x)->rows && n2 && n2->op == C_MATMUL &&
         n2->i0 == x->i0 && n2->p1 == n1->out && n2->z0 == 0 && mat_of(n2)->fmt == BE_W_INT8 &&
         mat_of(n2)->cols == n1->i1) {
@@ -912,8 +917,9 @@ static int cu_begin(be_t *be, const int32_t *ids, int n_tok, int pos0, errmsg_t 
 
 static void run_decode(cuda_be_t *b)
 {
+    const int nt = b->n_tok;
     graph_t *g = find_graph(b);
-    if (!g && same_list(b->cand, b->n_cand, b->cmds, b->n_cmd)) {
+    if (!g && same_list(b->cand[nt], b->n_cand[nt], b->cmds, b->n_cmd)) {
         g = capture(b);
         if (!g)
             b->graphs_off = true;
@@ -928,21 +934,21 @@ static void run_decode(cuda_be_t *b)
     exec_list(b, b->cmds, b->n_cmd);
     if (b->graphs_off)
         return;
-    if (b->cap_cand < b->n_cmd) {
-        cmd_t *c = (cmd_t *)realloc(b->cand, (size_t)b->n_cmd * sizeof *c);
+    if (b->cap_cand[nt] < b->n_cmd) {
+        cmd_t *c = (cmd_t *)realloc(b->cand[nt], (size_t)b->n_cmd * sizeof *c);
         if (!c)
             return;
-        b->cand = c;
-        b->cap_cand = b->n_cmd;
+        b->cand[nt] = c;
+        b->cap_cand[nt] = b->n_cmd;
     }
-    memcpy(b->cand, b->cmds, (size_t)b->n_cmd * sizeof *b->cmds);
-    b->n_cand = b->n_cmd;
+    memcpy(b->cand[nt], b->cmds, (size_t)b->n_cmd * sizeof *b->cmds);
+    b->n_cand[nt] = b->n_cmd;
 }
 
 static int cu_end(be_t *be, errmsg_t *err)
 {
     cuda_be_t *b = cb(be);
-    if (b->n_tok == 1 && b->n_cmd > 0 && !b->eager && !b->graphs_off && !b->err_code)
+    if (b->n_tok <= CU_FEW_MAX && b->n_cmd > 0 && !b->eager && !b->graphs_off && !b->err_code)
         run_decode(b);
     else
         run_pending(b);
@@ -1060,8 +1066,9 @@ static void cu_kv_write_op(be_t *be, be_kv_t *kv, int layer, int n_tok, const be
     c->z2 = v_off;
 }
 
-/* A decode step records no host position (i3 = 0) so that its list is the
- * same at every position; cu_attention reads the device copy then. */
+/* A decode step or a few-token pass records no host position (i3 = 0) so
+ * that its list is the same at every position; cu_attention reads the
+ * device copy then. */
 static void cu_attention_op(be_t *be, const be_kv_t *kv, int layer, const be_buf_t *q, size_t ld, int n_tok,
                             int n_head, float scale, be_buf_t *out)
 {
@@ -1076,7 +1083,7 @@ static void cu_attention_op(be_t *be, const be_kv_t *kv, int layer, const be_buf
     c->i1 = n_tok;
     c->i2 = n_head;
     c->f0 = scale;
-    c->i3 = n_tok > 1 ? b->pos0 : 0;
+    c->i3 = n_tok > CU_FEW_MAX ? b->pos0 : 0;
     c->out = out->d;
 }
 
@@ -1122,7 +1129,8 @@ static void cu_free(be_t *be)
     cudaSetDevice(b->dev);
     drop_graphs(b);
     free(b->cmds);
-    free(b->cand);
+    for (int i = 0; i <= CU_FEW_MAX; i++)
+        free(b->cand[i]);
     cu_mm_release(&b->mm);
     cu_mm_forget_plans(&b->mm);
     if (b->mm.lt)
@@ -1171,6 +1179,7 @@ static be_ops_t make_ops(void)
     o.attention = cu_attention_op;
     o.swiglu = cu_swiglu_op;
     o.topk = cu_topk;
+    o.batch_exact = true; /* passes of up to CU_FEW_MAX tokens run the decode kernels per token (CU_FEW_MAX) */
     return o;
 }
 

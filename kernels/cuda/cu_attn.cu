@@ -20,8 +20,12 @@
  * Decode splits: the grid holds att_n_split(n_ctx) blocks per head group and
  * the chunk each covers is computed on the device from *d_pos0 (att_chunk),
  * so a captured graph adapts to the position; blocks whose chunk starts past
- * the position return at once. Softmax runs in base 2 with log2(e) folded
- * into the query scale. */
+ * the position return at once. A pass of 2 .. CU_FEW_MAX tokens runs the
+ * decode kernels with the grid over its tokens too (token t at position
+ * *d_pos0 + t, its own partial results), so each token's output is the one
+ * its one-token pass computes; the tokens of a split are neighbours in the
+ * grid and share its cache rows through L2. Softmax runs in base 2 with
+ * log2(e) folded into the query scale. */
 #include "cu_attn.cuh"
 
 #include <math.h>
@@ -48,11 +52,12 @@ static int att_n_split(int n_ctx, int cap)
     return cap > 0 && cap < n ? cap : n;
 }
 
-/* Positions a decode step sees. The clamp (like the prefill kernels' to
- * n_ctx) keeps a bad position from reading past the cache. */
-__device__ __forceinline__ int att_n_pos(const int *d_pos0, int n_ctx)
+/* Positions token T of a decode-style pass sees. The clamp (like the
+ * prefill kernels' to n_ctx) keeps a bad position from reading past the
+ * cache. */
+__device__ __forceinline__ int att_n_pos(const int *d_pos0, int t, int n_ctx)
 {
-    return min(*d_pos0 + 1, n_ctx);
+    return min(*d_pos0 + t + 1, n_ctx);
 }
 
 /* The decode chunk for N_POS visible positions over N_SPLIT blocks: a whole
@@ -378,11 +383,14 @@ __global__ void __launch_bounds__(ATT_THREADS, att_fmt<T>::q8 ? 3 : 2)
     const int nkv = kv.n_head_kv, G = n_head / nkv;
     int kvh, g0 = 0, start, end, lim0, lim1, row0, row1;
     bool ok0, ok1, active;
+    /* decode: token DT of the pass, split DS of N_SPLIT */
+    const int dt = DEC ? (int)blockIdx.x % n_tok : 0, ds = DEC ? (int)blockIdx.x / n_tok : 0;
+    const int n_split = DEC ? (int)gridDim.x / n_tok : 1;
     if (DEC) {
-        const int nhs = (G + 15) / 16, n_pos = att_n_pos(d_pos0, kv.n_ctx);
+        const int nhs = (G + 15) / 16, n_pos = att_n_pos(d_pos0, dt, kv.n_ctx);
         int chunk, n_act;
-        att_chunk(n_pos, gridDim.x, &chunk, &n_act);
-        start = blockIdx.x * chunk;
+        att_chunk(n_pos, n_split, &chunk, &n_act);
+        start = ds * chunk;
         if (start >= n_pos)
             return;
         end = min(n_pos, start + chunk);
@@ -413,7 +421,8 @@ __global__ void __launch_bounds__(ATT_THREADS, att_fmt<T>::q8 ? 3 : 2)
     /* query A fragments, scaled, in half */
     uint32_t qa[KS][4];
     {
-        const float *q0 = DEC ? q + (size_t)(kvh * G + row0) * D : q + (size_t)row0 * ld + (size_t)blockIdx.y * D;
+        const float *q0 = DEC ? q + (size_t)dt * ld + (size_t)(kvh * G + row0) * D
+                              : q + (size_t)row0 * ld + (size_t)blockIdx.y * D;
         const float *q1 = DEC ? q0 + 8 * D : q0 + 8 * ld;
 #pragma unroll
         for (int s = 0; s < KS; s++) {
@@ -579,7 +588,7 @@ __global__ void __launch_bounds__(ATT_THREADS, att_fmt<T>::q8 ? 3 : 2)
             o += f * s_acc[(k * 16 + r) * D + i];
             L += f * s_l[k * 16 + r];
         }
-        const size_t pi = (size_t)(kvh * G + g0 + r) * gridDim.x + blockIdx.x;
+        const size_t pi = ((size_t)dt * n_head + (size_t)(kvh * G + g0 + r)) * n_split + ds;
         part_o[pi * D + (size_t)i] = o;
         if (i == 0) {
             part_ml[2 * pi] = M;
@@ -591,8 +600,9 @@ __global__ void __launch_bounds__(ATT_THREADS, att_fmt<T>::q8 ? 3 : 2)
 /* ---- f32 attention for any head size ---------------------------------------- */
 
 /* Grid (splits or 1, KV heads x groups of SIMT_HB query heads, tokens).
- * With PART_O (decode) a block covers its chunk of positions and writes
- * partial results; without, token blockIdx.z's whole causal range and OUT.
+ * With PART_O (decode) a block covers its chunk of positions of token
+ * blockIdx.z and writes partial results; without, token blockIdx.z's whole
+ * causal range and OUT.
  * Each warp takes every 4th position; the lanes split the dims (lane,
  * lane + 32, ...) and hold the block's query heads in registers. */
 template <typename T>
@@ -609,7 +619,7 @@ __global__ void __launch_bounds__(ATT_THREADS)
     const int hb = min(SIMT_HB, G - g0), w = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int start = 0, end = min(pos0 + t + 1, kv.n_ctx);
     if (part_o) {
-        const int n_pos = att_n_pos(d_pos0, kv.n_ctx);
+        const int n_pos = att_n_pos(d_pos0, t, kv.n_ctx);
         int chunk, n_act;
         att_chunk(n_pos, gridDim.x, &chunk, &n_act);
         start = blockIdx.x * chunk;
@@ -687,7 +697,7 @@ __global__ void __launch_bounds__(ATT_THREADS)
         }
         const int qh = kvh * G + g0 + g;
         if (part_o) {
-            const size_t pi = (size_t)qh * gridDim.x + blockIdx.x;
+            const size_t pi = ((size_t)t * n_head + (size_t)qh) * gridDim.x + blockIdx.x;
             part_o[pi * (size_t)d + (size_t)i] = o;
             if (i == 0) {
                 part_ml[2 * pi] = M;
@@ -701,10 +711,10 @@ __global__ void __launch_bounds__(ATT_THREADS)
 
 /* ---- decode: merge the splits ---------------------------------------------- */
 
-/* One block per query head: the splits that ran (the same att_chunk as the
- * attention kernels) weighted by exp2(m - max m). With PMAX, the head's
- * largest |output| goes to PMAX[head] (for the next product's int8
- * quantization, cu_gemv_xf). */
+/* One block per query head (x) and token (y): the splits that ran (the
+ * same att_chunk as the attention kernels) weighted by exp2(m - max m).
+ * With PMAX (one token), the head's largest |output| goes to PMAX[head]
+ * (for the next product's int8 quantization, cu_gemv_xf). */
 __global__ void __launch_bounds__(ATT_THREADS)
     attn_combine(const float *part_o, const float *part_ml, int n_split, int d, int n_ctx, const int *d_pos0,
                  float *out, float *pmax)
@@ -714,10 +724,11 @@ __global__ void __launch_bounds__(ATT_THREADS)
     __shared__ float red[32];
     cu_pdl_trigger();
     cu_pdl_wait();
-    const int h = blockIdx.x, n_pos = att_n_pos(d_pos0, n_ctx);
+    const int h = blockIdx.x, t = blockIdx.y, n_pos = att_n_pos(d_pos0, t, n_ctx);
+    const size_t th = (size_t)t * gridDim.x + (size_t)h; /* (token, head) */
     int chunk, n_act;
     att_chunk(n_pos, n_split, &chunk, &n_act);
-    const float *ml = part_ml + (size_t)h * (size_t)n_split * 2;
+    const float *ml = part_ml + th * (size_t)n_split * 2;
     if (threadIdx.x < 32) {
         float M = -INFINITY;
         for (int s = threadIdx.x; s < n_act; s += 32)
@@ -734,14 +745,14 @@ __global__ void __launch_bounds__(ATT_THREADS)
             s_inv = 1.0f / L;
     }
     __syncthreads();
-    const float *po = part_o + (size_t)h * (size_t)n_split * (size_t)d;
+    const float *po = part_o + th * (size_t)n_split * (size_t)d;
     float amax = 0.0f;
     for (int i = threadIdx.x; i < d; i += ATT_THREADS) {
         float o = 0.0f;
         for (int s = 0; s < n_act; s++)
             o = fmaf(s_w[s], po[(size_t)s * (size_t)d + (size_t)i], o);
         o *= s_inv;
-        out[(size_t)h * (size_t)d + (size_t)i] = o;
+        out[th * (size_t)d + (size_t)i] = o;
         amax = fmaxf(amax, fabsf(o));
     }
     if (pmax) {
@@ -755,12 +766,12 @@ __global__ void __launch_bounds__(ATT_THREADS)
 
 size_t cu_attn_work_bytes(int max_tok, int n_ctx, int n_head, int n_head_kv, int head_dim)
 {
-    /* only decode keeps partial results (o, m, l per split and query
-     * head); prefill writes OUT directly, so MAX_TOK and the grouping do
-     * not change the size */
-    (void)max_tok;
+    /* only decode-style passes keep partial results (o, m, l per token,
+     * split and query head); prefill writes OUT directly, so the grouping
+     * does not change the size */
     (void)n_head_kv;
-    return (size_t)n_head * (size_t)att_n_split(n_ctx, 0) * ((size_t)head_dim + 2) * sizeof(float);
+    size_t nt = (size_t)(max_tok < CU_FEW_MAX ? max_tok : CU_FEW_MAX);
+    return nt * (size_t)n_head * (size_t)att_n_split(n_ctx, 0) * ((size_t)head_dim + 2) * sizeof(float);
 }
 
 /* Splits that make the decode grid one full wave: the blocks the GPU holds
@@ -794,8 +805,8 @@ static void att_launch_mma(const cu_launch_t &lc, const cu_kv_t *kv, int layer, 
                            float *pml, int ns)
 {
     const int G = n_head / kv->n_head_kv, smem = att_mma_smem<D>();
-    if (n_tok == 1) {
-        dim3 grid(ns, kv->n_head_kv * ((G + 15) / 16));
+    if (n_tok <= CU_FEW_MAX) {
+        dim3 grid(ns * n_tok, kv->n_head_kv * ((G + 15) / 16));
         cu_go(lc, attn_mma<T, D, true>, grid, ATT_THREADS, smem, *kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0,
               out, po, pml);
     } else {
@@ -829,27 +840,27 @@ static void att_launch(const cu_launch_t &lc, const cu_kv_t *kv, int layer, cons
     const int d = kv->head_dim, G = n_head / kv->n_head_kv;
     /* f32 caches decode in f32: half would cost them the accuracy they were
      * chosen for; with opt->f32_exact their prefill does too */
-    const bool tc = d == 64 || d == 128;
-    const bool mma = tc && (kv->fmt != BE_KV_F32 || (n_tok > 1 && !opt->f32_exact));
-    const int ns = n_tok == 1 ? att_splits<T>(kv, n_head, mma, opt->split_cap) : 1;
-    float *po = (float *)work, *pml = po + (size_t)n_head * (size_t)ns * (size_t)d;
+    const bool tc = d == 64 || d == 128, dec = n_tok <= CU_FEW_MAX;
+    const bool mma = tc && (kv->fmt != BE_KV_F32 || (!dec && !opt->f32_exact));
+    const int ns = dec ? att_splits<T>(kv, n_head, mma, opt->split_cap) : 1;
+    float *po = (float *)work, *pml = po + (size_t)n_tok * (size_t)n_head * (size_t)ns * (size_t)d;
     const cu_launch_t plain = {lc.st, false};
     if (mma) {
         if (d == 64)
             att_launch_mma<T, 64>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns);
         else
             att_launch_mma<T, 128>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns);
-    } else if (n_tok == 1) {
-        dim3 grid(ns, kv->n_head_kv * ((G + SIMT_HB - 1) / SIMT_HB), 1);
+    } else if (dec) {
+        dim3 grid(ns, kv->n_head_kv * ((G + SIMT_HB - 1) / SIMT_HB), n_tok);
         cu_go(lc, attn_simt<T>, grid, ATT_THREADS, 0, *kv, layer, q, ld, n_head, qs, pos0, d_pos0, out, po, pml);
     } else {
         dim3 grid(1, kv->n_head_kv * ((G + SIMT_HB - 1) / SIMT_HB), n_tok);
         cu_go(plain, attn_simt<T>, grid, ATT_THREADS, 0, *kv, layer, q, ld, n_head, qs, pos0, d_pos0, out,
               (float *)nullptr, (float *)nullptr);
     }
-    if (n_tok == 1)
-        cu_go(lc, attn_combine, n_head, ATT_THREADS, 0, (const float *)po, (const float *)pml, ns, d, kv->n_ctx,
-              d_pos0, out, opt->pmax);
+    if (dec)
+        cu_go(lc, attn_combine, dim3(n_head, n_tok), ATT_THREADS, 0, (const float *)po, (const float *)pml, ns, d,
+              kv->n_ctx, d_pos0, out, n_tok == 1 ? opt->pmax : (float *)nullptr);
 }
 
 void cu_attention(const cu_launch_t &lc, const cu_kv_t *kv, int layer, const float *q, size_t ld, int n_tok,

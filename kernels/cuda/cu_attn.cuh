@@ -4,11 +4,12 @@
  * contexts across blocks (flash-decoding); prefill attention on tensor cores
  * for long prompts. Internal to kernels/cuda/ (backend_cuda.cu calls it).
  *
- * Graph safety: a decode step (n_tok == 1) is captured once in a CUDA graph
- * and replayed at every position, so nothing a decode launch does may depend
- * on the host's pos0: kernels read the position from D_POS0 (device memory,
- * updated before each replay) and size their grids from n_ctx alone. Prefill
- * launches (n_tok > 1) are never captured and may use the host POS0. */
+ * Graph safety: a decode step (n_tok == 1), and a pass of up to CU_FEW_MAX
+ * tokens (verification), is captured once in a CUDA graph and replayed at
+ * every position, so nothing such a launch does may depend on the host's
+ * pos0: kernels read the position from D_POS0 (device memory, updated before
+ * each replay) and size their grids from n_ctx and n_tok alone. Prefill
+ * launches (more tokens) are never captured and may use the host POS0. */
 #ifndef OCTET_CU_ATTN_CUH
 #define OCTET_CU_ATTN_CUH
 

@@ -323,7 +323,7 @@ __device__ __forceinline__ void gemv_row(int4 a[GEMV_LOADS], const int4 *wr, con
             if (i < n16) {
                 int sum = dot16(a[u], xv[i], 0);
                 if (Q8)
-                    *facc += (float)sum * __half2float(br[i / 2]);
+                    *facc = __fmaf_rn((float)sum, __half2float(br[i / 2]), *facc);
                 else
                     *iacc += sum;
             }
@@ -527,6 +527,41 @@ __global__ void gemv_any(be_wfmt_t fmt, const void *w, const float *rs, const __
     }
 }
 
+/* Eight weights of a f32 or f16 row from WR + J, as floats. */
+template <typename T> __device__ __forceinline__ void gemv_f_load(const T *wr, int j, float wf[8])
+{
+    if (sizeof(T) == 2) {
+        int4 v = ld_stream((const int4 *)(wr + j));
+        const __half2 *h = (const __half2 *)&v;
+        for (int k = 0; k < 4; k++) {
+            float2 f = __half22float2(h[k]);
+            wf[2 * k] = f.x;
+            wf[2 * k + 1] = f.y;
+        }
+    } else {
+        int4 v0 = ld_stream((const int4 *)(wr + j)), v1 = ld_stream((const int4 *)(wr + j + 4));
+        memcpy(wf, &v0, 16);
+        memcpy(wf + 4, &v1, 16);
+    }
+}
+
+/* ACC plus eight products, each rounding step explicit: gemv_f and
+ * gemv_f_few form a token's sum through this one sequence, so they agree
+ * bit for bit whatever the compiler would contract. */
+__device__ __forceinline__ float gemv_f_step(float acc, const float wf[8], const float *x)
+{
+    float4 x0 = *(const float4 *)x, x1 = *(const float4 *)(x + 4);
+    float s = __fmul_rn(wf[0], x0.x);
+    s = __fmaf_rn(wf[1], x0.y, s);
+    s = __fmaf_rn(wf[2], x0.z, s);
+    s = __fmaf_rn(wf[3], x0.w, s);
+    s = __fmaf_rn(wf[4], x1.x, s);
+    s = __fmaf_rn(wf[5], x1.y, s);
+    s = __fmaf_rn(wf[6], x1.z, s);
+    s = __fmaf_rn(wf[7], x1.w, s);
+    return __fadd_rn(acc, s);
+}
+
 /* f32 and f16 weights, COLS % 8 == 0: 8 weights per thread per step. */
 template <typename T>
 __global__ void __launch_bounds__(GEMV_WARPS * 32)
@@ -541,26 +576,109 @@ __global__ void __launch_bounds__(GEMV_WARPS * 32)
     float acc = 0.0f;
     for (int j = lane * 8; j < cols; j += 256) {
         float wf[8];
-        if (sizeof(T) == 2) {
-            int4 v = ld_stream((const int4 *)(wr + j));
-            const __half2 *h = (const __half2 *)&v;
-            for (int k = 0; k < 4; k++) {
-                float2 f = __half22float2(h[k]);
-                wf[2 * k] = f.x;
-                wf[2 * k + 1] = f.y;
-            }
-        } else {
-            int4 v0 = ld_stream((const int4 *)(wr + j)), v1 = ld_stream((const int4 *)(wr + j + 4));
-            memcpy(wf, &v0, 16);
-            memcpy(wf + 4, &v1, 16);
-        }
-        float4 x0 = *(const float4 *)(x + j), x1 = *(const float4 *)(x + j + 4);
-        acc += wf[0] * x0.x + wf[1] * x0.y + wf[2] * x0.z + wf[3] * x0.w + wf[4] * x1.x + wf[5] * x1.y +
-               wf[6] * x1.z + wf[7] * x1.w;
+        gemv_f_load(wr, j, wf);
+        acc = gemv_f_step(acc, wf, x + j);
     }
     acc = cu_warp_sum(acc);
     if (lane == 0)
         y[r] = acc;
+}
+
+/* ---- products of a few tokens (verification passes) --------------------------- */
+
+/* gemv_i8 for N_TOK <= NT tokens at once (activations: rows of LDQ int8
+ * quants, scales XS): each token's sum is formed by the same lanes in the
+ * same order as gemv_i8 forms it, so Y[t] is bit for bit what a one-token
+ * product gives, while every weight is read once for all the tokens. */
+template <bool Q8, int NT>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    gemv_i8_few(const int8_t *w, const float *rs, const __half *bs, const int8_t *xq, size_t ldq, const float *xs,
+                int rows, int cols, int n_tok, float *y)
+{
+    cu_pdl_trigger();
+    int r = blockIdx.x * GEMV_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (r >= rows) {
+        cu_pdl_wait();
+        return;
+    }
+    const int4 *wr = (const int4 *)(w + (size_t)r * cols);
+    const int n16 = cols / 16;
+    const __half *br = Q8 ? bs + (size_t)r * (cols / CU_QK) : NULL;
+    int iacc[NT];
+    float facc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        iacc[t] = 0;
+        facc[t] = 0.0f;
+    }
+    int4 a[GEMV_LOADS];
+    gemv_fetch(a, wr, lane, n16);
+    cu_pdl_wait();
+    for (int base = lane;;) {
+#pragma unroll
+        for (int u = 0; u < GEMV_LOADS; u++) {
+            int i = base + 32 * u;
+            if (i < n16) {
+                float bsc = Q8 ? __half2float(br[i / 2]) : 0.0f;
+#pragma unroll
+                for (int t = 0; t < NT; t++) {
+                    if (t < n_tok) {
+                        int sum = dot16(a[u], ((const int4 *)(xq + (size_t)t * ldq))[i], 0);
+                        if (Q8)
+                            facc[t] = __fmaf_rn((float)sum, bsc, facc[t]);
+                        else
+                            iacc[t] += sum;
+                    }
+                }
+            }
+        }
+        base += 32 * GEMV_LOADS;
+        if (base >= n16)
+            break;
+        gemv_fetch(a, wr, base, n16);
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (t < n_tok) {
+            float v = gemv_total<Q8>(iacc[t], facc[t], rs, r, xs[t]);
+            if (lane == 0)
+                y[(size_t)t * rows + r] = v;
+        }
+    }
+}
+
+/* gemv_f for N_TOK <= NT tokens (X: rows of COLS floats), each token's sum
+ * formed as gemv_f forms it. */
+template <typename T, int NT>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    gemv_f_few(const T *w, const float *x, int rows, int cols, int n_tok, float *y)
+{
+    cu_pdl_trigger();
+    cu_pdl_wait();
+    int r = blockIdx.x * GEMV_WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (r >= rows)
+        return;
+    const T *wr = w + (size_t)r * cols;
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++)
+        acc[t] = 0.0f;
+    for (int j = lane * 8; j < cols; j += 256) {
+        float wf[8];
+        gemv_f_load(wr, j, wf);
+#pragma unroll
+        for (int t = 0; t < NT; t++)
+            if (t < n_tok)
+                acc[t] = gemv_f_step(acc[t], wf, x + (size_t)t * cols + j);
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (t < n_tok) {
+            float v = cu_warp_sum(acc[t]);
+            if (lane == 0)
+                y[(size_t)t * rows + r] = v;
+        }
+    }
 }
 
 bool cu_gemv_prequant(const cu_mat_t *w)
@@ -641,6 +759,57 @@ static void gemv(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const fl
     }
     cu_go(lc, gemv_any, blocks, th, 0, w->fmt, (const void *)w->w, (const float *)w->rs, (const __half *)w->bs, x,
           (const int8_t *)mm->xq, (const float *)mm->xs, w->rows, w->cols, y);
+}
+
+/* One launch of the few-token kernel with NT token slots for W's format. */
+template <int NT>
+static void few_launch(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float *x, int n_tok, float *y)
+{
+    int blocks = (w->rows + GEMV_WARPS - 1) / GEMV_WARPS, th = GEMV_WARPS * 32;
+    size_t ldq = pad16((size_t)w->cols);
+    const int8_t *wq = (const int8_t *)w->w;
+    switch (w->fmt) {
+    case BE_W_INT8:
+        cu_go(lc, gemv_i8_few<false, NT>, blocks, th, 0, wq, (const float *)w->rs, (const __half *)NULL,
+              (const int8_t *)mm->xq, ldq, (const float *)mm->xs, w->rows, w->cols, n_tok, y);
+        break;
+    case BE_W_Q8_0:
+        cu_go(lc, gemv_i8_few<true, NT>, blocks, th, 0, wq, (const float *)NULL, (const __half *)w->bs,
+              (const int8_t *)mm->xq, ldq, (const float *)mm->xs, w->rows, w->cols, n_tok, y);
+        break;
+    case BE_W_F16:
+        cu_go(lc, gemv_f_few<__half, NT>, blocks, th, 0, (const __half *)w->w, x, w->rows, w->cols, n_tok, y);
+        break;
+    case BE_W_F32:
+        cu_go(lc, gemv_f_few<float, NT>, blocks, th, 0, (const float *)w->w, x, w->rows, w->cols, n_tok, y);
+        break;
+    }
+}
+
+/* Y = W X for 2 .. CU_FEW_MAX tokens, as the one-token products would
+ * compute each: the few-token kernels (token slots: the smallest of 2, 4,
+ * 8, 16 that holds them, fewer registers for the common short drafts)
+ * where the one-token product is gemv_i8 or gemv_f, else (shapes only tiny
+ * test models have) gemv for each token. */
+static void gemv_few(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float *x, int n_tok, float *y)
+{
+    bool i8 = w->fmt == BE_W_INT8 || w->fmt == BE_W_Q8_0;
+    bool ok = i8 ? cu_gemv_prequant(w) : w->cols % 8 == 0 && ((uintptr_t)x & 15) == 0;
+    if (!ok) {
+        for (int t = 0; t < n_tok; t++)
+            gemv(mm, lc, w, x + (size_t)t * w->cols, y + (size_t)t * w->rows);
+        return;
+    }
+    if (i8)
+        cu_go(lc, quantize_rows, n_tok, 1024, 0, x, w->cols, mm->xq, pad16((size_t)w->cols), mm->xs);
+    if (n_tok <= 2)
+        few_launch<2>(mm, lc, w, x, n_tok, y);
+    else if (n_tok <= 4)
+        few_launch<4>(mm, lc, w, x, n_tok, y);
+    else if (n_tok <= 8)
+        few_launch<8>(mm, lc, w, x, n_tok, y);
+    else
+        few_launch<16>(mm, lc, w, x, n_tok, y);
 }
 
 /* ---- batched products (prefill) ---------------------------------------------- */
@@ -1017,6 +1186,10 @@ int cu_matmul(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float
 {
     if (n_tok == 1) {
         gemv(mm, lc, w, x, y);
+        return 0;
+    }
+    if (n_tok <= CU_FEW_MAX) {
+        gemv_few(mm, lc, w, x, n_tok, y);
         return 0;
     }
     cudaStream_t st = lc.st;

@@ -59,6 +59,10 @@ Q15=/tmp/q15.gguf
     mv $M.part $M) &
 GEN_PID=$!
 
+# ---- few-token passes (speculative verification) against one-token passes, bit for bit
+OUT=$R bash "$T/exact.sh" >>"$LOG" 2>&1
+grep -E '^(PASS|FAIL|exact)' "$R/exact.txt" >>"$SUM"
+
 # ---- exactness: tiny models, CUDA against the CPU in the same formats
 ids="1 5 9 12 3 7 2 8 11 4 6 10 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 40 41 42 43 44 45 46 47"
 for f in tests/fixtures/tiny/*.gguf; do

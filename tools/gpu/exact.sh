@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# exact.sh - the CUDA backend's few-token passes (speculative decoding's
+# verification, 2 .. 16 tokens) against its one-token passes, bit for bit
+# (issue 18; be_ops_t.batch_exact): the last position's logits of 48 ids fed
+# one token per pass and fed in passes of 2, 3, 5, 8 and 16 tokens, on every
+# tiny model in every weight and cache format, must print identically; then
+# greedy `octet run` with speculation (prompt lookup, and the embedded model
+# drafting for itself) must print what --no-spec prints, on the embedded
+# model, with more than one token per pass; then compute-sanitizer memcheck
+# on a few-token run. About a minute. Exit 1 on any FAIL.
+#
+#   bash tools/gpu/exact.sh      (octet from .gpu/bundle.tar.xz, else ./octet)
+set -uo pipefail
+cd "${QUICK_ROOT:-$(dirname "${BASH_SOURCE[0]}")/../..}"
+R=${OUT:-/tmp/exact}
+mkdir -p "$R" /tmp/gb
+SUM=$R/exact.txt
+: >"$SUM"
+row() { printf '%s\n' "$*" | tee -a "$SUM"; }
+fails=0
+check() { # rc, text
+    if [ "$1" = 0 ]; then row "PASS $2"; else row "FAIL $2"; fails=$((fails + 1)); fi
+}
+
+if [ -f .gpu/bundle.tar.xz ]; then
+    [ -x /tmp/gb/b/octet ] || tar -xJf .gpu/bundle.tar.xz -C /tmp/gb || exit 2
+    O=/tmp/gb/b/octet
+    PLUGIN=/tmp/gb/b/octet-cuda.so
+    SAN=(/tmp/gb/b/lib/ld-linux-x86-64.so.2 --library-path /tmp/gb/b/lib:/usr/local/cuda/lib64 /tmp/gb/b/octet.bin)
+elif [ -x ./octet ] && [ -f ./octet-cuda.so ]; then
+    O=$(pwd)/octet
+    PLUGIN=$(pwd)/octet-cuda.so
+    SAN=("$O")
+else
+    echo "exact.sh: no octet: run tools/gpu/bundle.sh (or make) first" >&2
+    exit 2
+fi
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+ids=$(seq 1 48 | awk '{ printf "%d ", ($1 * 37 + 11) % 200 + 1 }')
+for f in tests/fixtures/tiny/*.gguf; do
+    n=$(basename "$f" .gguf)
+    for cfg in "f32 f32" "f16 f16" "int8 int8" "int8 f16" "int8 f32"; do
+        set -- $cfg
+        $O logits -m "$f" --ids "$ids" --backend cuda --weights "$1" --kv "$2" --batch 1 >"$T/one.txt" 2>"$T/err" ||
+            { check 1 "$n w=$1 kv=$2: octet failed: $(tail -1 "$T/err")"; continue; }
+        bad=""
+        for b in 2 3 5 8 16; do
+            $O logits -m "$f" --ids "$ids" --backend cuda --weights "$1" --kv "$2" --batch $b >"$T/few.txt" 2>>"$T/err"
+            cmp -s "$T/one.txt" "$T/few.txt" || bad="$bad $b"
+        done
+        check "$([ -z "$bad" ] && echo 0 || echo 1)" \
+            "$(printf 'few-token passes = one-token passes, bit for bit: %-24s w=%-4s kv=%-4s%s' "$n" "$1" "$2" \
+                "${bad:+ (differ at batch$bad)}")"
+    done
+done
+
+# greedy speculation on the GPU prints what plain decoding prints
+P='def add(a, b):\n    return a + b\n\n\ndef add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n'
+for extra in "" "--draft-model models/octet-code.gguf"; do
+    plain=$($O run -m models/octet-code.gguf -p "$(printf "$P")" -n 64 --temp 0 --backend cuda --no-spec 2>/dev/null)
+    # shellcheck disable=SC2086
+    spec=$($O run -m models/octet-code.gguf -p "$(printf "$P")" -n 64 --temp 0 --backend cuda -v $extra 2>"$T/v.txt")
+    tpp=$(grep -o '[0-9.]* tokens per pass' "$T/v.txt" | head -1)
+    [ "$plain" = "$spec" ] && [ -n "$spec" ]
+    check $? "greedy run with speculation${extra:+ ($extra)} = --no-spec on the embedded model (cuda): ${tpp:-no figure}"
+done
+
+if command -v compute-sanitizer >/dev/null; then
+    OCTET_CUDA_PLUGIN=$PLUGIN timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 "${SAN[@]}" logits \
+        -m tests/fixtures/tiny/llama_gqa_f16.gguf --ids "$ids" --backend cuda --weights int8 --kv int8 --batch 5 \
+        >"$T/cs.txt" 2>&1
+    rc=$?
+    check $rc "compute-sanitizer memcheck, passes of 5 tokens: rc $rc, $(grep -E 'SUMMARY' "$T/cs.txt" | tail -1)"
+fi
+row "exact.sh: $fails failed"
+[ $fails = 0 ]
