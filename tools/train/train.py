@@ -263,8 +263,13 @@ def write_samples(model, tok, dev, seed, res_dir):
             "description": "Return the number of vowels (a, e, i, o, u, either case) in s.",
             "inputs": [("s", "string", None)], "output": "int", "output_desc": None,
             "examples": [('count_vowels("Hello")', "2"), ('count_vowels("xyz")', "0")]}
-    chats = [sft.spec_system(False), sft.spec_user(spec)], [sft.TUI_SYSTEM, "Write a Python function that reverses "
-                                                                         "the words of a sentence."]
+    mod = "def area(w, h):\n    return w * h\n\n\ndef volume(w, h, d):\n    return area(w, h) * d\n"
+    ctx = f"geo.py:1-6\n```\n{mod}```\n\n"
+    chats = ([sft.spec_system(False), sft.spec_user(spec)],
+             [sft.TUI_SYSTEM, "Write a Python function that reverses the words of a sentence."],
+             [sft.REFACTOR_SYSTEM_BLOCKS, sft.refactor_chat_user(
+                 "Rename the function area to surface", "\nTarget: the file geo.py and the code that refers to it.\n",
+                 ctx)])
     for system, user in chats:
         prompts.append(("CHAT", f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
                                 f"<|im_start|>assistant\n", ""))
