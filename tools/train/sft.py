@@ -839,6 +839,14 @@ def py_window(text, rng, max_chars=MAX_REFACTOR_FILE_CHARS):
     return w
 
 
+def code_block(path, first, last, text, lang="python"):
+    """rag/pack.c format_block(): how octet shows lines FIRST..LAST of PATH (TEXT, ending in a newline) in a
+    prompt: the path and line range, a fence (longer than any run of backticks inside) with the language."""
+    run = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (run + 1 if run >= 3 else 3)
+    return f"{path}:{first}-{last}\n{fence}{lang}\n{text}{fence}\n"
+
+
 MAX_BLOCK_CONTEXT = 8  # most lines of context one block may need to be unique
 MERGE_GAP = 2  # changes this few unchanged lines apart go into one block
 
@@ -1000,19 +1008,17 @@ def refactor_samples(text, rel, rng, other=None):
                 continue
         if target[0] == "symbol" and rng.random() < 0.4:
             tline = f"\nTarget: {target[1]}, its definition and every use.\n"
-            ctx = f"{rel}:1-{n_lines}\n```python\n{w}```\n"
             trel = None
         else:
             tline = f"\nTarget: the file {rel} and the code that refers to it.\n"
-            ctx = f"{rel}:1-{n_lines}\n```\n{w}```\n\n"
             trel = rel
+        ctx = code_block(rel, 1, n_lines, w)
         if other and rng.random() < 0.3:
             opath, otext = other
             ol = otext.split("\n")
             a = rng.randrange(max(1, len(ol) - 30))
             chunk = "\n".join(ol[a:a + 30]).rstrip("\n")
-            if "```" not in chunk:
-                ctx += f"{opath}:{a + 1}-{a + chunk.count(chr(10)) + 1}\n```python\n{chunk}\n```\n"
+            ctx += "\n" + code_block(opath, a + 1, a + chunk.count("\n") + 1, chunk + "\n")
         chat_form = rng.random() < 0.75
         if fmt == "diff":
             if chat_form:
