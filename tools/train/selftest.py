@@ -9,6 +9,7 @@ run.sh runs it before training so a broken export never costs a GPU run.
 
 import json
 import os
+import re
 import sys
 import tempfile
 
@@ -120,8 +121,72 @@ def check(weights):
     return 0
 
 
+def c_literals(src):
+    """The C string literals of SRC (adjacent ones joined by the caller), decoded."""
+    out = []
+    for m in re.finditer(r'"((?:[^"\\\n]|\\.)*)"', src):
+        out.append(re.sub(r"\\(.)", lambda e: {"n": "\n", "t": "\t"}.get(e.group(1), e.group(1)), m.group(1)))
+    return out
+
+
+def c_statement(src, start):
+    """The joined string literals of the C statement that begins at START (up to its ';')."""
+    return "".join(c_literals(src[start:src.index(";", start)]))
+
+
+def check_prompts():
+    """sft.py's refactor prompts must be octet's (flows/refactor.c) byte for byte, and its blocks must be read
+    back by the blocks.c-like parser into the edit they were made from."""
+    import sft
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "flows", "refactor.c")) as f:
+        src = f.read()
+    bad = []
+    for name, mine in (("SYSTEM_DIFF", sft.REFACTOR_SYSTEM), ("SYSTEM_BLOCKS", sft.REFACTOR_SYSTEM_BLOCKS)):
+        if c_statement(src, src.index(f"static const char {name}[]")) != mine:
+            bad.append(name)
+    ctx, instr, tgt, rel = "a.py:1-2\n```\nx = 1\n```\n\n", "rename x to y", "\nTarget: the file a.py.\n", "a.py"
+    fmt_chat = c_statement(src, src.index('"Instruction: %s'))
+    if fmt_chat.replace("%s", "{}").format(instr, tgt, ctx) != sft.refactor_chat_user(instr, tgt, ctx):
+        bad.append("chat user message")
+    i = src.index("asprintf(prompt, \"%s\\n\\nSearch/replace")
+    fmt_b = "".join(c_literals(src[i:src.index("context, instruction", i)]))
+    j = src.index("asprintf(prompt, \"%s\\n\\nA patch")
+    fmt_d = "".join(c_literals(src[j:src.index(";", j)]))
+    tail_b = f"```\n{rel}\n<<<<<<< SEARCH\n"
+    if fmt_b.replace("%s", "{}").format(ctx, instr, tgt, tail_b) != sft.refactor_completion_prompt(
+            "blocks", ctx, instr, tgt, rel):
+        bad.append("blocks completion prompt")
+    if fmt_d.replace("%s", "{}").format(ctx, instr, tgt, "```diff\n") != sft.refactor_completion_prompt(
+            "diff", ctx, instr, tgt, rel):
+        bad.append("diff completion prompt")
+    old = "def f(a):\n    return a + 1\n\n\ndef g(a):\n    return a + 1\n\n\nx = f(2)\n"
+    new = old.replace("f(", "h(")
+    edits = sft.make_blocks(old, new)
+    for reply, seen in ((sft.blocks_chat_reply(rel, edits), None),
+                        (sft.blocks_completion_reply(rel, edits, True), tail_b)):
+        text = (seen or "") + reply
+        if sft.apply_blocks(old, sft.parse_blocks(text) or [], rel) != new:
+            bad.append("blocks round trip")
+    two = "def g(a):\n    return a + 1\n"  # the same line twice: context must make each SEARCH unique
+    old2 = two + "\n\n" + two.replace("g", "k") + "\n\n" + "y = 2\n"
+    new2 = old2.replace("a + 1", "a + 2", 1)
+    e2 = sft.make_blocks(old2, new2)
+    if not e2 or len(e2[0][0]) != 2 or sft.apply_blocks(old2, sft.parse_blocks(sft.blocks_chat_reply(rel, e2)),
+                                                      rel) != new2:
+        bad.append("blocks context")
+    marker = "def f():\n    \"\"\"Doc\n=======\n\"\"\"\n    return 1\n"
+    new3 = marker.replace("return 1", "return 2").replace("Doc", "Doc2")
+    e3 = sft.make_blocks(marker, new3)
+    if e3 and sft.apply_blocks(marker, sft.parse_blocks(sft.blocks_chat_reply(rel, e3)) or [], rel) == new3:
+        bad.append("a ======= line in the file must not pass the check")
+    print("selftest (prompts): " + ("refactor prompts equal flows/refactor.c's; blocks read back" if not bad
+                                     else "FAILED - " + ", ".join(bad)))
+    return 1 if bad else 0
+
+
 def main():
-    return check("f16") or check("q8_0")
+    return check("f16") or check("q8_0") or check_prompts()
 
 
 if __name__ == "__main__":

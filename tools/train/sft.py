@@ -11,12 +11,24 @@ jobs on code it has read:
            examples where the docstring has them); the body is the reply.
   instr    instruction -> code (and code -> what it does) in ChatML, the chat
            template the GGUF carries, with or without the TUI's system prompt.
-  refactor mechanical refactors of real Python files -> unified diffs in the
-           format `octet refactor` asks for (cli/refactor.c, refactor_prompt):
+  complete a function from its own def line and docstring (`octet run` on a
+           HumanEval-style prompt), the prompt ending in the docstring's newline or,
+           as token healing leaves it, at the closing quotes.
+  refactor mechanical refactors of real Python files -> search/replace blocks
+           (3 in 4: `octet refactor --format blocks`) or unified diffs (the
+           default --format diff), each in exactly the prompt octet sends for it
+           (flows/refactor.c, refactor_prompt; selftest.py compares the texts):
            renaming a function, a local variable or a parameter, extracting a
-           constant, adding a parameter with a default. Each diff is applied by
-           apply_unified() and must give the refactored file back exactly, and
-           the result must parse, before the sample is kept.
+           constant, adding a parameter with a default. Blocks need no line
+           numbers and only the context that makes each SEARCH unique, which a
+           small model copies far more reliably than a diff's hunks. Each reply
+           is checked as octet reads it: a diff by apply_unified(), blocks parsed
+           from the reply text (parse_blocks, as flows/blocks.c) and applied one
+           after another, each SEARCH found exactly once; the result must be the
+           refactored file exactly, and parse, before the sample is kept.
+
+No sample's reply is empty or blank (reply_starts): none teaches the model to
+end its reply right after the prompt, whatever the prompt ends with.
 
 A sample is a list of pieces (text, trained) where text may be one of the
 special tokens; prep.py tokenizes the pieces one by one, as octet tokenizes a
@@ -135,6 +147,23 @@ REFACTOR_SYSTEM = ("You are a careful refactoring tool for a git repository. Rep
                    "unified diff in git's format (diff --git a/PATH b/PATH, --- a/PATH, +++ b/PATH, @@ hunks with 3 "
                    "lines of context) that makes the requested change everywhere it is needed, and nothing else. "
                    "Paths are relative to the repository root, as shown.")
+REFACTOR_SYSTEM_BLOCKS = ("You are a careful refactoring tool for a git repository. Reply with search/replace blocks "
+                          "that make the requested change everywhere it is needed, and nothing else. Each block is: "
+                          "the file's path relative to the repository root (as shown) on a line of its own, a line "
+                          "<<<<<<< SEARCH, the lines of the file to change, copied exactly and enough of them to occur "
+                          "only once, a line =======, the lines to put there instead, and a line >>>>>>> REPLACE. "
+                          "Write one block per place that changes, in ```-fenced blocks. An empty SEARCH creates a new "
+                          "file.")
+
+
+def refactor_completion_prompt(fmt, context, instruction, target, rel):
+    """flows/refactor.c refactor_prompt() without a chat template: the context, the request, and the
+    opened block (completion_tail(): for blocks with the target's path and <<<<<<< SEARCH)."""
+    if fmt == "diff":
+        return f"{context}\n\nA patch in git's unified diff format that does this: {instruction}\n{target}\n```diff\n"
+    tail = f"```\n{rel}\n<<<<<<< SEARCH\n" if rel else "```\n"
+    return (f"{context}\n\nSearch/replace blocks (the path, <<<<<<< SEARCH, lines of the file, =======, the lines to "
+            f"put instead, >>>>>>> REPLACE) that do this: {instruction}\n{target}\n{tail}")
 
 # ---- Python functions ---------------------------------------------------------------------------------
 
@@ -340,7 +369,7 @@ def py_functions(text, rel):
         examples = doctest_examples(doc, node.name, len(params)) if not (a.vararg or a.kwarg or a.kwonlyargs) else []
         out.append({"lang": "py", "name": node.name, "sig": sig, "description": desc, "inputs": inputs,
                     "output": ret, "output_desc": rdesc, "examples": examples, "body": body, "def": code_def,
-                    "imports": imports, "path": rel})
+                    "head": "\n".join(lines[node.lineno - 1:d0.end_lineno]) + "\n", "imports": imports, "path": rel})
     return out
 
 
@@ -485,7 +514,22 @@ def spec_samples(f, rng):
         else:
             head = spec_completion_head(f)
             out.append(("spec-completion-py", [(EOT, False), (head, False), (f["body"][3:], True), (EOT, True)]))
+    if not c and rng.random() < 0.35:
+        out.append(complete_sample(f, rng))
     return out
+
+
+def complete_sample(f, rng):
+    """A plain completion of a function from its own def line and docstring, as `octet run` gets a
+    HumanEval-style prompt: the prompt ends in the docstring's newline and the reply is the body. Half the
+    prompts keep that newline (a lone newline token: no token healing), half end at the closing quotes with
+    the reply starting at the newline (what token healing makes of the same prompt), so that a prompt
+    ending in a newline is always followed by code, never by the end of the reply."""
+    imp = "\n".join(f["imports"])
+    prompt = (imp + "\n\n\n" if imp else "") + f["head"]
+    if rng.random() < 0.5:
+        return ("complete-py", [(EOT, False), (prompt, False), (f["body"], True), (EOT, True)])
+    return ("complete-py-healed", [(EOT, False), (prompt[:-1], False), ("\n" + f["body"], True), (EOT, True)])
 
 
 _INSTR = [
@@ -795,35 +839,211 @@ def py_window(text, rng, max_chars=MAX_REFACTOR_FILE_CHARS):
     return w
 
 
+def code_block(path, first, last, text, lang="python"):
+    """rag/pack.c format_block(): how octet shows lines FIRST..LAST of PATH (TEXT, ending in a newline) in a
+    prompt: the path and line range, a fence (longer than any run of backticks inside) with the language."""
+    run = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (run + 1 if run >= 3 else 3)
+    return f"{path}:{first}-{last}\n{fence}{lang}\n{text}{fence}\n"
+
+
+MAX_BLOCK_CONTEXT = 8  # most lines of context one block may need to be unique
+MERGE_GAP = 2  # changes this few unchanged lines apart go into one block
+
+
+def _count(lines, seg):
+    n = len(seg)
+    return sum(1 for p in range(len(lines) - n + 1) if lines[p:p + n] == seg)
+
+
+def make_blocks(old, new):
+    """Search/replace edits that turn OLD into NEW when applied one after another as flows/blocks.c does
+    (each SEARCH found exactly once in the text the blocks before it left): [(search lines, replace lines)],
+    with as little context as makes each SEARCH unique and not only blank lines; None when that fails."""
+    if not old.endswith("\n") or not new.endswith("\n"):
+        return None
+    a, b = old[:-1].split("\n"), new[:-1].split("\n")
+    ops = [o for o in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes() if o[0] != "equal"]
+    groups = []
+    for _, i1, i2, j1, j2 in ops:
+        if groups and i1 - groups[-1][1] <= MERGE_GAP:
+            groups[-1][1], groups[-1][3] = i2, j2
+        else:
+            groups.append([i1, i2, j1, j2])
+    cur, shift, out = list(a), 0, []
+    for i1, i2, j1, j2 in groups:
+        s, e = i1 + shift, i2 + shift
+        lo, hi = s, e
+        up = s != e  # a pure insertion takes the line after it first, a change the line before
+        while not (hi > lo and any(ln.strip() for ln in cur[lo:hi]) and _count(cur, cur[lo:hi]) == 1):
+            if (s - lo) + (hi - e) >= MAX_BLOCK_CONTEXT or (lo == 0 and hi == len(cur)):
+                return None
+            if (up and lo > 0) or hi == len(cur):
+                lo -= 1
+            else:
+                hi += 1
+            up = not up
+        search, repl = cur[lo:hi], cur[lo:s] + b[j1:j2] + cur[e:hi]
+        out.append((search, repl))
+        cur[lo:hi] = repl
+        shift += (j2 - j1) - (i2 - i1)
+    return out
+
+
+def _block_text(search, repl):
+    return ("<<<<<<< SEARCH\n" + "".join(ln + "\n" for ln in search) + "=======\n"
+            + "".join(ln + "\n" for ln in repl) + ">>>>>>> REPLACE\n")
+
+
+def blocks_chat_reply(rel, edits):
+    """The reply to octet refactor's SYSTEM_BLOCKS: one ```-fenced block per place, the path inside."""
+    return "\n\n".join(f"```\n{rel}\n" + _block_text(sr, rp) + "```" for sr, rp in edits)
+
+
+def blocks_completion_reply(rel, edits, path_given):
+    """The continuation of a completion prompt whose tail opened the fence (and, PATH_GIVEN, wrote the path and
+    <<<<<<< SEARCH): every block in that one fence (octet stops at its closing ```), each after its path."""
+    out = []
+    for k, (sr, rp) in enumerate(edits):
+        t = _block_text(sr, rp)
+        out.append(t[len("<<<<<<< SEARCH\n"):] if k == 0 and path_given else f"{rel}\n" + t)
+    return "".join(out) + "```"
+
+
+_MARK = re.compile(r"^(<{5,9}|={5,9}|>{5,9}) *(SEARCH|REPLACE)?\s*$")
+
+
+def _marker(line):
+    m = _MARK.match(line)
+    if not m:
+        return None
+    c, word = m.group(1)[0], m.group(2) or ""
+    return {("<", "SEARCH"): "S", ("=", ""): "D", (">", "REPLACE"): "R"}.get((c, word), "bad")
+
+
+def _path_of(line):
+    s = line
+    while True:
+        t = s.lstrip("#*`'\" \t").rstrip("*`'\": \t\r")
+        while len(t) > 2 and t.startswith("./"):
+            t = t[2:]
+        if t == s:
+            break
+        s = t
+    return s if s and not any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in s) else None
+
+
+def parse_blocks(text):
+    """flows/blocks.c blocks_parse(): [(path, search lines, replace lines)], or None where octet would refuse."""
+    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
+    if text.endswith("\n"):
+        lines.pop()
+    out, frm, i = [], 0, 0
+    while i < len(lines):
+        m = _marker(lines[i])
+        if m == "R":
+            return None
+        if m != "S":
+            i += 1
+            continue
+        cand = next((lines[j] for j in range(i - 1, frm - 1, -1)
+                     if lines[j].strip() and not lines[j].lstrip(" ")[:3] == "```"), None)
+        path = _path_of(cand) if cand is not None else None
+        if path is None:
+            if not out:
+                return None
+            path = out[-1][0]
+        search, repl, part, div, j = [], [], None, False, i + 1
+        part = search
+        while j < len(lines):
+            mj = _marker(lines[j])
+            if mj == "S" or (mj == "R" and not div):
+                return None
+            if mj == "D" and not div:
+                div, part = True, repl
+            elif mj == "R":
+                break
+            else:
+                part.append(lines[j])
+            j += 1
+        if j == len(lines):
+            return None
+        out.append((path, search, repl))
+        i = frm = j + 1
+    return out or None
+
+
+def apply_blocks(old, blocks, rel):
+    """Apply parsed blocks to OLD (the file REL) strictly: each SEARCH exactly once, exactly; the new text or None."""
+    cur = old[:-1].split("\n") if old.endswith("\n") else old.split("\n")
+    for path, search, repl in blocks:
+        if path != rel or not any(ln.strip() for ln in search):
+            return None
+        n = len(search)
+        at = [p for p in range(len(cur) - n + 1) if cur[p:p + n] == search]
+        if len(at) != 1:
+            return None
+        cur[at[0]:at[0] + n] = repl
+    return "\n".join(cur) + "\n"
+
+
+REFACTOR_BLOCKS_SHARE = 0.75  # of refactor samples in the blocks format; the rest are unified diffs
+
+
 def refactor_samples(text, rel, rng, other=None):
     w = py_window(text, rng)
     if not w:
         return []
     n_lines = w.count("\n")
     out = []
-    for instr, target, new in refactors(w, rel, rng):
-        diff = unified_diff(rel, w, new)
-        if not diff or apply_unified(w, diff) != new:
-            continue
+    for instr, target, new in refactors(w, rel, rng, max_per_file=3):
+        fmt = "blocks" if rng.random() < REFACTOR_BLOCKS_SHARE else "diff"
+        if fmt == "diff":
+            diff = unified_diff(rel, w, new)
+            if not diff or apply_unified(w, diff) != new:
+                continue
+        else:
+            edits = make_blocks(w, new)
+            if not edits:
+                continue
         if target[0] == "symbol" and rng.random() < 0.4:
             tline = f"\nTarget: {target[1]}, its definition and every use.\n"
-            ctx = f"{rel}:1-{n_lines}\n```python\n{w}```\n"
+            trel = None
         else:
             tline = f"\nTarget: the file {rel} and the code that refers to it.\n"
-            ctx = f"{rel}:1-{n_lines}\n```\n{w}```\n\n"
+            trel = rel
+        ctx = code_block(rel, 1, n_lines, w)
         if other and rng.random() < 0.3:
             opath, otext = other
             ol = otext.split("\n")
             a = rng.randrange(max(1, len(ol) - 30))
             chunk = "\n".join(ol[a:a + 30]).rstrip("\n")
-            if "```" not in chunk:
-                ctx += f"{opath}:{a + 1}-{a + chunk.count(chr(10)) + 1}\n```python\n{chunk}\n```\n"
-        if rng.random() < 0.75:
-            out.append(("refactor-chat", chat(REFACTOR_SYSTEM, refactor_chat_user(instr, tline, ctx),
-                                              f"```diff\n{diff}```")))
+            ctx += "\n" + code_block(opath, a + 1, a + chunk.count("\n") + 1, chunk + "\n")
+        chat_form = rng.random() < 0.75
+        if fmt == "diff":
+            if chat_form:
+                out.append(("refactor-chat", chat(REFACTOR_SYSTEM, refactor_chat_user(instr, tline, ctx),
+                                                  f"```diff\n{diff}```")))
+            else:
+                prompt = refactor_completion_prompt("diff", ctx, instr, tline, trel)
+                out.append(("refactor-completion", [(EOT, False), (prompt, False), (diff + "```", True), (EOT, True)]))
+            continue
+        # the reply is checked as octet reads it: parsed from the text, applied block by block
+        if chat_form:
+            reply = blocks_chat_reply(rel, edits)
+            seen = reply
         else:
-            prompt = f"{ctx}\n\nA patch in git's unified diff format that does this: {instr}\n{tline}\n```diff\n"
-            out.append(("refactor-completion", [(EOT, False), (prompt, False), (diff + "```", True), (EOT, True)]))
+            prompt = refactor_completion_prompt("blocks", ctx, instr, tline, trel)
+            reply = blocks_completion_reply(rel, edits, trel is not None)
+            seen = prompt[prompt.rindex("```\n"):] + reply
+        parsed = parse_blocks(seen)
+        if not parsed or apply_blocks(w, parsed, rel) != new:
+            continue
+        if chat_form:
+            out.append(("refactor-blocks-chat", chat(REFACTOR_SYSTEM_BLOCKS, refactor_chat_user(instr, tline, ctx),
+                                                     reply)))
+        else:
+            out.append(("refactor-blocks-completion", [(EOT, False), (prompt, False), (reply, True), (EOT, True)]))
     return out
 
 
@@ -841,6 +1061,13 @@ def doc_samples(doc, seed):
         out += spec_samples(f, rng)
         if rng.random() < 0.6:
             out += instr_samples(f, rng)
-    if doc["kind"] == "py" and not rel.endswith(".pyi") and rng.random() < 0.7:
+    if doc["kind"] == "py" and not rel.endswith(".pyi") and rng.random() < 0.8:
         out += refactor_samples(doc["text"], rel, rng, doc.get("other"))
-    return out
+    return [s for s in out if reply_starts(s[1])]
+
+
+def reply_starts(pieces):
+    """Whether the first trained piece is text that is not only blanks: no sample may teach the model to end
+    (or pad) its reply right after the prompt, whatever the prompt ends with."""
+    first = next((t for t, trained in pieces if trained), None)
+    return first is not None and first not in (EOT, IM_END, IM_START) and first.strip() != ""

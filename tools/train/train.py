@@ -2,10 +2,12 @@
 
 Started by run.sh on the device machine. While prep.py builds the corpus,
 tokenizer, token streams and SFT samples on the CPUs, this process builds and
-compiles every candidate shape (--shapes: about equal parameter counts, so
-equal GGUF bytes), then, once prep.py has written the early probe stream,
-trains each for --trial-seconds and keeps the one with the lowest loss on the
-held-out packages; the others are dropped and the winner trains on: with bf16
+compiles every candidate shape (--shapes: by default v1's 18.9 M-parameter
+shape and v2's 30.9 M, both within the GGUF budget as Q8_0), then, once
+prep.py has written the early probe stream, trains each for --trial-seconds
+and keeps the one with the lowest loss on the held-out packages, or a smaller
+one within --prefer-smaller nats of it (fewer weight bytes per generated
+token decode faster); the others are dropped and the winner trains on: with bf16
 autocast until a deadline (the learning-rate schedule runs on wall-clock
 progress, so the run always finishes its decay), on the pretraining stream
 with a share of supervised fine-tuning batches (sft.py's samples, loss on the
@@ -261,8 +263,13 @@ def write_samples(model, tok, dev, seed, res_dir):
             "description": "Return the number of vowels (a, e, i, o, u, either case) in s.",
             "inputs": [("s", "string", None)], "output": "int", "output_desc": None,
             "examples": [('count_vowels("Hello")', "2"), ('count_vowels("xyz")', "0")]}
-    chats = [sft.spec_system(False), sft.spec_user(spec)], [sft.TUI_SYSTEM, "Write a Python function that reverses "
-                                                                         "the words of a sentence."]
+    mod = "def area(w, h):\n    return w * h\n\n\ndef volume(w, h, d):\n    return area(w, h) * d\n"
+    ctx = f"geo.py:1-6\n```\n{mod}```\n\n"
+    chats = ([sft.spec_system(False), sft.spec_user(spec)],
+             [sft.TUI_SYSTEM, "Write a Python function that reverses the words of a sentence."],
+             [sft.REFACTOR_SYSTEM_BLOCKS, sft.refactor_chat_user(
+                 "Rename the function area to surface", "\nTarget: the file geo.py and the code that refers to it.\n",
+                 ctx)])
     for system, user in chats:
         prompts.append(("CHAT", f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
                                 f"<|im_start|>assistant\n", ""))
@@ -329,8 +336,12 @@ def main():
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--eval-tokens", type=int, default=4_000_000)
-    ap.add_argument("--shapes", default="512x8x8x2x1408,384x16x6x2x1024",
-                    help="candidate shapes DxLAYERSxHEADSxKVxFFN, compared on held-out loss after --trial-seconds each")
+    ap.add_argument("--shapes", default="384x8x6x2x1024,512x8x8x2x1408",
+                    help="candidate shapes DxLAYERSxHEADSxKVxFFN, compared on held-out loss after --trial-seconds each "
+                         "(default: v1's shape, 18.9 M parameters, and v2's, 30.9 M)")
+    ap.add_argument("--prefer-smaller", type=float, default=0.02,
+                    help="a shape with fewer parameters (fewer weight bytes read per generated token: faster decoding) "
+                         "wins the trial when its held-out loss is within this many nats of the best")
     ap.add_argument("--trial-seconds", type=float, default=30)
     ap.add_argument("--trial-eval-tokens", type=int, default=1_000_000)
     ap.add_argument("--sft-share", type=float, default=0.1, help="share of SFT micro-batches before the decay")
@@ -445,6 +456,12 @@ def main():
             trials.append({k: c[k] for k in ("shape", "n_params", "eager_ms", "step", "tokens", "trial_val_loss")}
                           | {k: c[k] for k in ("compiled_ms", "compile_s") if k in c})
     best = min(cands, key=lambda c: c.get("trial_val_loss", 0.0))
+    if len(cands) > 1:  # speed at equal quality: the smallest shape within --prefer-smaller of the best
+        near = [c for c in cands if c["trial_val_loss"] <= best["trial_val_loss"] + a.prefer_smaller]
+        small = min(near, key=lambda c: c["n_params"])
+        if small is not best:
+            log(f"trial: {small['shape']} is within {a.prefer_smaller} nats of {best['shape']} with fewer parameters")
+            best = small
     for c in cands:
         if c is not best:
             del c["opt"], c["model"], c["cmodel"]

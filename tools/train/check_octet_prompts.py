@@ -1,0 +1,137 @@
+"""check_octet_prompts.py - the refactor prompts of sft.py against the ones a built octet really sends.
+
+A fake OpenAI-compatible server on 127.0.0.1 records each request and answers with sft.py's reply for the
+same refactor. For refactors made by sft.py from the given Python files, `octet refactor INSTRUCTION --path
+m.py --yes --backend http://127.0.0.1:PORT/v1` runs in a throwaway git repository holding that one file, in
+both formats (--format blocks, diff) and both forms (chat, and --template none: plain completion). Each run
+must send exactly the messages (chat) or the prompt (completion) that sft.py trains on, and the file must
+then be the refactored one. Needs a built octet; runs here, not on the device.
+
+    python3 tools/train/check_octet_prompts.py --octet ./octet [--n 6] [FILE.py ...]
+"""
+
+import argparse
+import glob
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sft  # noqa: E402
+
+REL = "m.py"
+state = {}
+
+
+class Fake(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def _send(self, obj):
+        b = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+
+    def do_GET(self):
+        self._send({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+    def do_POST(self):
+        state["req"] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path.endswith("chat/completions"):
+            msg = {"role": "assistant", "content": state["reply"]}
+            self._send({"choices": [{"index": 0, "message": msg, "finish_reason": "stop"}]})
+        else:
+            self._send({"choices": [{"index": 0, "text": state["reply"], "finish_reason": "stop"}]})
+
+
+def one(octet, port, w, instr, new, fmt, chat):
+    """'' when octet sent sft.py's prompt and applied sft.py's reply to give NEW, else what differed."""
+    tline = f"\nTarget: the file {REL} and the code that refers to it.\n"
+    ctx = sft.code_block(REL, 1, w.count("\n"), w)
+    if fmt == "blocks":
+        edits = sft.make_blocks(w, new)
+        if not edits:
+            return None
+        state["reply"] = sft.blocks_chat_reply(REL, edits) if chat else sft.blocks_completion_reply(REL, edits, True)
+        system = sft.REFACTOR_SYSTEM_BLOCKS
+    else:
+        diff = sft.unified_diff(REL, w, new)
+        state["reply"] = f"```diff\n{diff}```" if chat else diff + "```"
+        system = sft.REFACTOR_SYSTEM
+    state.pop("req", None)
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, REL), "w") as f:
+            f.write(w)
+        git = ["git", "-C", d, "-c", "user.name=t", "-c", "user.email=t@t"]
+        subprocess.run(git + ["init", "-q"], check=True)
+        subprocess.run(git + ["add", "."], check=True)
+        subprocess.run(git + ["commit", "-qm", "x"], check=True)
+        cmd = [octet, "refactor", instr, "--path", os.path.join(d, REL), "--repo", d, "--yes", "--no-commit",
+               "--format", fmt, "--backend", f"http://127.0.0.1:{port}/v1", "-m", "fake", "--lexical"]
+        r = subprocess.run(cmd + ([] if chat else ["--template", "none"]), capture_output=True, text=True, cwd=d)
+        with open(os.path.join(d, REL)) as f:
+            got = f.read()
+    req = state.get("req", {})
+    if chat:
+        sent = [{"role": m.get("role"), "content": m.get("content")} for m in req.get("messages", [])]
+        want = [{"role": "system", "content": system}, {"role": "user", "content": sft.refactor_chat_user(instr, tline, ctx)}]
+    else:
+        sent, want = req.get("prompt"), sft.refactor_completion_prompt(fmt, ctx, instr, tline, REL)
+    why = []
+    if sent != want:
+        why.append(f"sent {json.dumps(sent)[:300]}... want {json.dumps(want)[:300]}...")
+    if r.returncode or got != new:
+        why.append(f"octet exit {r.returncode}, file {'is' if got == new else 'is not'} the refactored one: "
+                   f"{r.stderr[-300:]}")
+    return "; ".join(why)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--octet", required=True)
+    ap.add_argument("--n", type=int, default=6, help="refactors to try")
+    ap.add_argument("files", nargs="*")
+    a = ap.parse_args()
+    octet = os.path.abspath(a.octet)
+    files = a.files or sorted(glob.glob(os.path.join(os.path.dirname(os.__file__), "*.py")))
+    random.Random(3).shuffle(files)
+    srv = HTTPServer(("127.0.0.1", 0), Fake)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    ok = bad = done = 0
+    for fn in files:
+        if done >= a.n:
+            break
+        with open(fn, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        rng = random.Random(fn)
+        w = sft.py_window(text, rng)
+        refs = sft.refactors(w, REL, rng, max_per_file=1) if w else []
+        if not refs:
+            continue
+        instr, _, new = refs[0]
+        done += 1
+        for fmt in ("blocks", "diff"):
+            for chat in (True, False):
+                why = one(octet, srv.server_address[1], w, instr, new, fmt, chat)
+                if why is None:
+                    continue
+                if why:
+                    bad += 1
+                    print(f"{fn} {fmt} {'chat' if chat else 'completion'} ({instr}): {why}")
+                else:
+                    ok += 1
+    srv.shutdown()
+    print(f"octet refactor: {ok} of {ok + bad} runs sent sft.py's prompt and applied its reply")
+    return 0 if ok and not bad else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
