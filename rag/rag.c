@@ -32,6 +32,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,14 @@ static int db_file_check(const char *path, errmsg_t *err)
     return 0;
 }
 
+/* One worker per CPU this process may run on, beyond the writer's. */
+static int auto_workers(void)
+{
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 1 ? n - 1 : 0;
+}
+
 int rag_open(rag_t **out, const rag_options_t *opt, errmsg_t *err)
 {
     rag_options_t dflt = {0};
@@ -518,6 +527,9 @@ int rag_open(rag_t **out, const rag_options_t *opt, errmsg_t *err)
     int rc = 0, lockfd = -1;
     r->max_file_bytes = opt->max_file_bytes ? opt->max_file_bytes : RAG_DEFAULT_MAX_FILE_BYTES;
     r->check = opt->check;
+    r->workers = opt->workers < 0 ? 0 : opt->workers > 0 ? opt->workers : auto_workers();
+    if (r->workers > RAG_MAX_WORKERS)
+        r->workers = RAG_MAX_WORKERS;
     for (size_t i = 0; i < opt->n_exclude; i++)
         if (opt->exclude[i] && walk_excludes_add(&r->excludes, opt->exclude[i], strlen(opt->exclude[i]))) {
             rc = errmsg_set(err, OCT_ENOMEM, "out of memory");

@@ -53,6 +53,7 @@ struct rag {
     char *skip_prefix; /* the database's path relative to the root, when inside it */
     size_t max_file_bytes;
     bool check;               /* quick_check at open (rag_options_t.check) */
+    int workers;              /* threads beside the writer in an update, 0 for none */
     walk_excludes_t excludes; /* from the options */
     sqlite3 *wdb, *rdb;       /* write connection (updates), read connection (queries) */
     fts5_tokenizer stem_api;  /* the index's tokenizer, to find query terms in fts5vocab */
