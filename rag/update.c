@@ -548,63 +548,76 @@ static int apply_file(upd_t *u, const char *path, prep_t *p)
 }
 
 /* The ring between the workers and the writer. File i goes to slot
- * i % RING; a worker takes file i only once the writer has applied file
- * i - RING, so a slot has one owner at a time. */
+ * i % RING; a thread takes file i only once the writer has applied file
+ * i - RING, so a slot has one owner at a time. Files are taken BATCH at a
+ * time: an unchanged file is one lstat, and handing each one over alone
+ * cost more than the lstat (a search over 2,271 unchanged files was 10 ms
+ * slower with one worker than with none). */
+#define BATCH 16
+
 typedef struct ring {
     upd_t *u;
     const walk_list_t *list;
     pthread_mutex_t mu;
     pthread_cond_t ready, freed;
-    size_t next;    /* the next file a worker takes */
+    size_t next;    /* the next file to take */
     size_t applied; /* files the writer has applied (their slots are free) */
     bool stop;
     bool done[RING];
     prep_t slot[RING];
 } ring_t;
 
+/* With MU held: take the next files there is room for (none: 0), prepare
+ * them without the lock, and mark them done. */
+static size_t ring_work(ring_t *g, prep_scratch_t *sc)
+{
+    size_t i = g->next, room = g->applied + RING - i, left = g->list->n - i;
+    size_t k = left < room ? left : room;
+    if (k > BATCH)
+        k = BATCH;
+    if (g->stop || k == 0)
+        return 0;
+    g->next += k;
+    pthread_mutex_unlock(&g->mu);
+    for (size_t j = i; j < i + k; j++)
+        prep_file(g->u, sc, g->list->paths[j], &g->slot[j % RING]);
+    pthread_mutex_lock(&g->mu);
+    for (size_t j = i; j < i + k; j++)
+        g->done[j % RING] = true;
+    pthread_cond_broadcast(&g->ready);
+    return k;
+}
+
 static void *worker_main(void *arg)
 {
     ring_t *g = arg;
     prep_scratch_t sc = {0};
     pthread_mutex_lock(&g->mu);
-    for (;;) {
-        while (!g->stop && g->next < g->list->n && g->next >= g->applied + RING)
+    while (!g->stop && g->next < g->list->n)
+        if (!ring_work(g, &sc) && !g->stop && g->next < g->list->n)
             pthread_cond_wait(&g->freed, &g->mu);
-        if (g->stop || g->next >= g->list->n)
-            break;
-        size_t i = g->next++;
-        pthread_mutex_unlock(&g->mu);
-        prep_file(g->u, &sc, g->list->paths[i], &g->slot[i % RING]);
-        pthread_mutex_lock(&g->mu);
-        g->done[i % RING] = true;
-        pthread_cond_broadcast(&g->ready);
-    }
     pthread_mutex_unlock(&g->mu);
     scratch_free(&sc);
     return NULL;
 }
 
-/* The prepared file I of the list: from the workers, or prepared here when
- * there are none. */
-static prep_t *ring_take(ring_t *g, size_t i, int workers, prep_scratch_t *sc)
+/* The prepared file I of the list. While it is not ready the writer
+ * prepares files itself rather than wait: all of them when there is no
+ * worker, and its share of a list of unchanged files, where it would
+ * otherwise have nothing to do. */
+static prep_t *ring_take(ring_t *g, size_t i, prep_scratch_t *sc)
 {
-    prep_t *p = &g->slot[i % RING];
-    if (!workers) {
-        prep_file(g->u, sc, g->list->paths[i], p);
-        return p;
-    }
     pthread_mutex_lock(&g->mu);
     while (!g->done[i % RING])
-        pthread_cond_wait(&g->ready, &g->mu);
+        if (!ring_work(g, sc))
+            pthread_cond_wait(&g->ready, &g->mu);
     pthread_mutex_unlock(&g->mu);
-    return p;
+    return &g->slot[i % RING];
 }
 
-static void ring_release(ring_t *g, size_t i, int workers)
+static void ring_release(ring_t *g, size_t i)
 {
     prep_clear(&g->slot[i % RING]);
-    if (!workers)
-        return;
     pthread_mutex_lock(&g->mu);
     g->done[i % RING] = false;
     g->applied = i + 1;
@@ -693,8 +706,8 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
     pthread_mutex_init(&ring->mu, NULL);
     pthread_cond_init(&ring->ready, NULL);
     pthread_cond_init(&ring->freed, NULL);
-    /* a thread that cannot start leaves its share to the others, or to
-     * this one when none started */
+    /* a thread that cannot start leaves its share to the others and to
+     * this one */
     while (workers < r->workers && pthread_create(&th[workers], NULL, worker_main, ring) == 0)
         workers++;
     double batch = now_s();
@@ -707,8 +720,8 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
             rc = errmsg_set(u->err, OCT_ECANCELED, "update canceled");
             break;
         }
-        rc = apply_file(u, list.paths[i], ring_take(ring, i, workers, &sc));
-        ring_release(ring, i, workers);
+        rc = apply_file(u, list.paths[i], ring_take(ring, i, &sc));
+        ring_release(ring, i);
         if (rc)
             goto done;
         if (now_s() - batch > BATCH_SECONDS) {
