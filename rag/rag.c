@@ -198,6 +198,11 @@ int exec(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
+int gen_bump(sqlite3 *db)
+{
+    return exec(db, "INSERT OR REPLACE INTO meta(key, value) VALUES('gen', random())");
+}
+
 /* Run SQL and read one integer (0 when no row). Returns the SQLite code. */
 int query_int(sqlite3 *db, const char *sql, int64_t *v)
 {

@@ -57,6 +57,7 @@ typedef struct upd {
     size_t n_skip;
     walk_excludes_t ex;
     rag_update_stats_t st;
+    bool dirty; /* chunks written or removed since the last commit */
     errmsg_t *err;
 } upd_t;
 
@@ -453,6 +454,7 @@ static int write_chunks(upd_t *u, int64_t id, const prep_t *p)
 
 static int delete_file_chunks(upd_t *u, int64_t id)
 {
+    u->dirty = true;
     sqlite3_bind_int64(u->del_fts, 1, id);
     int rc = run(u, u->del_fts, "removing chunks");
     if (!rc) {
@@ -525,6 +527,7 @@ static int apply_file(upd_t *u, const char *path, prep_t *p)
         rc = run(u, u->ins_file, "adding a file");
         id = sqlite3_last_insert_rowid(u->db);
     }
+    u->dirty = true;
     if (!rc)
         rc = write_chunks(u, id, p);
     if (!rc) {
@@ -634,8 +637,9 @@ static int begin(upd_t *u)
 
 static int commit(upd_t *u)
 {
-    if (exec(u->db, "COMMIT") != SQLITE_OK)
+    if ((u->dirty && gen_bump(u->db) != SQLITE_OK) || exec(u->db, "COMMIT") != SQLITE_OK)
         return db_fail(u->err, u->db, u->r->db_path, "committing");
+    u->dirty = false;
     return 0;
 }
 
@@ -696,6 +700,14 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
     if (rc)
         goto done;
     in_tx = true;
+    /* an index made before meta 'gen' existed gets one, once, so that its
+     * vectors can be mapped from their file (vec.c) */
+    int64_t gen = 0;
+    if (query_int(u->db, "SELECT count(*) FROM meta WHERE key = 'gen'", &gen) != SQLITE_OK) {
+        rc = db_fail(u->err, u->db, r->db_path, "reading the index's generation");
+        goto done;
+    }
+    u->dirty = gen == 0;
     ring = calloc(1, sizeof *ring);
     if (!ring) {
         rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory");
