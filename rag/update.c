@@ -643,7 +643,7 @@ static int commit(upd_t *u)
     return 0;
 }
 
-/* Stop the workers (those still busy finish their file) and free the ring. */
+/* Stop the workers (those still busy finish their batch) and free the ring. */
 static void ring_free(ring_t *g, pthread_t *th, int workers)
 {
     if (!g)
