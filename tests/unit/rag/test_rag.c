@@ -641,11 +641,17 @@ static void test_corrupt_and_foreign(void)
     FILE *f = fopen(db, "r+b");
     CHECK(f != NULL);
     if (f) {
+        /* every page but the first (the schema): the page size is the
+         * header's big-endian 16-bit field at offset 16 */
+        unsigned char hdr[18] = {0};
+        CHECK(fread(hdr, 1, sizeof hdr, f) == sizeof hdr);
+        long page = hdr[16] << 8 | hdr[17];
+        CHECKF(page >= 512, "page size %ld", page);
         fseek(f, 0, SEEK_END);
         long size = ftell(f);
         char junk[4096];
         memset(junk, 0xA5, sizeof junk);
-        for (long off = 4096; off + 4096 <= size; off += 4096) {
+        for (long off = page; page >= 512 && off + (long)sizeof junk <= size; off += (long)sizeof junk) {
             fseek(f, off, SEEK_SET);
             fwrite(junk, 1, sizeof junk, f);
         }
