@@ -316,18 +316,19 @@ static int prep_chunks(prep_scratch_t *sc, const char *path, size_t tlen, prep_t
         pc->text = a;
         pc->text_n = b - a;
         pc->hash = dense_hash(text + a, b - a);
-        pc->sym = p->cols.n;
         sc->col.n = 0;
         if (ch->symbol)
             store_name_col(&sc->col, ch->symbol, strlen(ch->symbol));
         pc->sym = p->cols.n;
         pc->sym_n = sc->col.n;
-        sb_addn(&p->cols, sc->col.s, sc->col.n);
+        if (sc->col.n)
+            sb_addn(&p->cols, sc->col.s, sc->col.n);
         sc->col.n = 0;
         store_split_words(&sc->col, text + a, b - a);
         pc->words = p->cols.n;
         pc->words_n = sc->col.n;
-        sb_addn(&p->cols, sc->col.s, sc->col.n);
+        if (sc->col.n)
+            sb_addn(&p->cols, sc->col.s, sc->col.n);
         if (sc->col.oom)
             goto oom;
         if (store_zip(&sc->zip, text + a, b - a, &z, &zn))
