@@ -20,9 +20,13 @@ VERSION := 0.1.0
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP \
 	-Ibase -Iengine -Ikernels -Irag -Ipresets -Iserve -Iflows -Itui -Icli -DOCTET_VERSION='"$(VERSION)"'
-PKGS := libpcre2-8 sqlite3 libgit2 ncursesw libcjson libmicrohttpd libcurl libzstd
+# libmicrohttpd and libcurl are compiled against but not linked: serve/
+# opens them with dlopen when a server or a remote engine is first used
+# (serve/lazylib.h), so that the other commands start without them.
+PKGS_LINKED := libpcre2-8 sqlite3 libgit2 ncursesw libcjson libzstd
+PKGS := $(PKGS_LINKED) libmicrohttpd libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS_LINKED) 2>/dev/null)
 LDLIBS = $(PKG_LIBS) -lm -pthread
 
 # CUDA backend: the plugin octet-cuda.so beside the octet binary, built when

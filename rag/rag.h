@@ -61,7 +61,14 @@ typedef struct rag_options {
      * file at open, and corruption a query meets makes the next update
      * rebuild the index. */
     bool check;
+    /* Threads that read, hash, chunk and compress files for an update, beside
+     * the caller's thread, which alone writes to SQLite: 0 means one per CPU
+     * beyond the first, at most RAG_MAX_WORKERS; -1 none (the caller's thread
+     * does everything). The index written is the same whatever the number. */
+    int workers;
 } rag_options_t;
+
+#define RAG_MAX_WORKERS 3
 
 /* Open (creating or migrating as needed) the index of the repository that
  * contains opt->dir. Outside a git repository this fails with OCT_ENOTFOUND

@@ -32,6 +32,7 @@
 #define vec_refresh rag_vec_refresh
 #define vec_search rag_vec_search
 #define vec_cache_free rag_vec_cache_free
+#define gen_bump rag_gen_bump
 
 /* The vectors queries scan (vec.c), as of one state of the database. */
 typedef struct vec_cache {
@@ -45,6 +46,8 @@ typedef struct vec_cache {
     uint32_t *vi;      /* and their row in v */
     size_t total, missing; /* chunks in the index, and those without a vector */
     double load_ms;
+    void *map;      /* when the arrays above lie in the file of vectors (vec.c) */
+    size_t map_len;
 } vec_cache_t;
 
 struct rag {
@@ -53,6 +56,7 @@ struct rag {
     char *skip_prefix; /* the database's path relative to the root, when inside it */
     size_t max_file_bytes;
     bool check;               /* quick_check at open (rag_options_t.check) */
+    int workers;              /* threads beside the writer in an update, 0 for none */
     walk_excludes_t excludes; /* from the options */
     sqlite3 *wdb, *rdb;       /* write connection (updates), read connection (queries) */
     fts5_tokenizer stem_api;  /* the index's tokenizer, to find query terms in fts5vocab */
@@ -77,6 +81,10 @@ int lock_take(rag_t *r, const atomic_int *cancel, int *fd, errmsg_t *err);
 void lock_release(int fd);
 int exec(sqlite3 *db, const char *sql);             /* an SQLite code */
 int query_int(sqlite3 *db, const char *sql, int64_t *v); /* one integer (0 when no row); an SQLite code */
+/* Give meta 'gen' a new random value, in the transaction that changed the
+ * chunks or the vectors: vec.c's file of vectors names the gen it was made
+ * at, and is used only while that is still the index's. An SQLite code. */
+int gen_bump(sqlite3 *db);
 /* Start over with an empty database (the old one moved to .bad when ASIDE);
  * WHY goes in the notice. */
 int rebuild(rag_t *r, const char *why, bool aside, errmsg_t *err);

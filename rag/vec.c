@@ -8,11 +8,17 @@
  * functions usable, and only new texts are embedded. A vector no chunk
  * refers to any more is dropped by the next rag_embed. meta 'vec_model'
  * names the encoder that made them; another encoder starts over. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -37,11 +43,137 @@ void rag_set_embedder(rag_t *r, const rag_embedder_t *e)
 void vec_cache_free(rag_t *r)
 {
     vec_cache_t *c = &r->dc;
-    free(c->v);
-    free(c->scale);
-    free(c->chunk);
-    free(c->vi);
+    if (c->map) {
+        munmap(c->map, c->map_len);
+    } else {
+        free(c->v);
+        free(c->scale);
+        free(c->chunk);
+        free(c->vi);
+    }
     memset(c, 0, sizeof *c);
+}
+
+/* ---- the file of vectors --------------------------------------------------
+ * Loading 55,000 vectors through SQLite, row by row, took 30-35 ms: most of
+ * a hybrid search in a new process. So the arrays the scan uses are also
+ * written as they lie in memory to a file beside the index (PATH.vec),
+ * named by the gen of the index they were loaded from (meta 'gen', renewed
+ * by every change to the chunks or the vectors, gen_bump); a process whose
+ * index is still at that gen maps the file instead. The file is only ever
+ * a copy: a missing, foreign or stale one is ignored and made again. */
+
+#define VEC_FILE_MAGIC "octvec1"
+
+typedef struct vec_file_head {
+    char magic[8];
+    char model[sizeof ((rag_embedder_t *)0)->model];
+    int64_t gen;
+    uint64_t dim, n_vec, n_chunk, total;
+} vec_file_head_t;
+
+/* Where each array starts in a file of N_VEC vectors for N_CHUNK chunks;
+ * the file's size. Every array is aligned for its type. */
+typedef struct vec_file_layout {
+    size_t chunk, vi, scale, v, size;
+} vec_file_layout_t;
+
+static vec_file_layout_t vec_file_layout(size_t n_vec, size_t n_chunk, size_t dim)
+{
+    vec_file_layout_t l;
+    l.chunk = sizeof(vec_file_head_t);
+    l.vi = l.chunk + n_chunk * sizeof(int64_t);
+    l.scale = l.vi + n_chunk * sizeof(uint32_t);
+    l.v = l.scale + n_vec * sizeof(float);
+    l.size = l.v + n_vec * dim;
+    return l;
+}
+
+static void vec_file_path(const rag_t *r, char *out, size_t n)
+{
+    snprintf(out, n, "%s.vec", r->db_path);
+}
+
+/* Map the file of vectors into the cache if it was made at GEN for this
+ * embedder and an index of TOTAL chunks, and is whole. */
+static bool vec_file_map(rag_t *r, int64_t gen, size_t total)
+{
+    vec_cache_t *c = &r->dc;
+    char path[PATH_MAX + 8];
+    vec_file_head_t h;
+    struct stat st;
+    vec_file_path(r, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+              !memcmp(h.magic, VEC_FILE_MAGIC, sizeof h.magic) && h.gen == gen && h.dim == r->emb.dim &&
+              !strncmp(h.model, r->emb.model, sizeof h.model) && h.total == total && h.n_chunk <= total &&
+              h.n_vec <= UINT32_MAX;
+    vec_file_layout_t l = ok ? vec_file_layout(h.n_vec, h.n_chunk, h.dim) : (vec_file_layout_t){0};
+    ok = ok && (uint64_t)st.st_size == l.size;
+    void *m = ok ? mmap(NULL, l.size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    close(fd);
+    if (m == MAP_FAILED)
+        return false;
+    const uint32_t *vi = (const uint32_t *)((char *)m + l.vi);
+    for (size_t i = 0; i < h.n_chunk; i++)
+        if (vi[i] >= h.n_vec) { /* damage: it would index outside the vectors */
+            munmap(m, l.size);
+            return false;
+        }
+    c->map = m;
+    c->map_len = l.size;
+    c->chunk = (int64_t *)((char *)m + l.chunk);
+    c->vi = (uint32_t *)((char *)m + l.vi);
+    c->scale = (float *)((char *)m + l.scale);
+    c->v = (int8_t *)((char *)m + l.v);
+    c->n_vec = h.n_vec;
+    c->n_chunk = h.n_chunk;
+    c->missing = total - h.n_chunk;
+    return true;
+}
+
+static bool write_all(int fd, const void *p, size_t n)
+{
+    const char *b = p;
+    while (n) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        b += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Write the cache, loaded at GEN, as the file of vectors: whole or not at
+ * all (a new file renamed over the old). Failing costs only speed, so it
+ * is not an error: a read-only index is searched as before. */
+static void vec_file_write(rag_t *r, int64_t gen)
+{
+    const vec_cache_t *c = &r->dc;
+    char path[PATH_MAX + 8], tmp[PATH_MAX + 16];
+    vec_file_head_t h = {.gen = gen, .dim = r->emb.dim, .n_vec = c->n_vec, .n_chunk = c->n_chunk, .total = c->total};
+    memcpy(h.magic, VEC_FILE_MAGIC, sizeof h.magic);
+    snprintf(h.model, sizeof h.model, "%s", r->emb.model);
+    vec_file_path(r, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return;
+    /* the index's own permissions: whoever may read it may read this */
+    struct stat st;
+    if (stat(r->db_path, &st) == 0)
+        fchmod(fd, st.st_mode & 0666);
+    bool ok = write_all(fd, &h, sizeof h) && write_all(fd, c->chunk, c->n_chunk * sizeof *c->chunk) &&
+              write_all(fd, c->vi, c->n_chunk * sizeof *c->vi) && write_all(fd, c->scale, c->n_vec * sizeof *c->scale) &&
+              write_all(fd, c->v, c->n_vec * h.dim) && fdatasync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0)
+        unlink(tmp);
 }
 
 /* ---- the copy queries scan ------------------------------------------------ */
@@ -130,7 +262,7 @@ int vec_refresh(rag_t *r, errmsg_t *err)
     vec_cache_t *c = &r->dc;
     sqlite3_stmt *vs = NULL, *cs = NULL;
     hmap_t map = {0};
-    int64_t version = 0, n_chunk = 0, *hs = NULL;
+    int64_t version = 0, n_chunk = 0, gen = 0, *hs = NULL;
     bool ours = false, in_tx = false;
     int rc = 0, s;
     if (query_int(r->rdb, "PRAGMA data_version", &version) != SQLITE_OK)
@@ -153,6 +285,12 @@ int vec_refresh(rag_t *r, errmsg_t *err)
     c->total = (size_t)n_chunk;
     c->missing = (size_t)n_chunk;
     if (!ours || n_chunk == 0)
+        goto loaded;
+    if (query_int(r->rdb, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'gen'", &gen) != SQLITE_OK) {
+        rc = query_fail(r, err);
+        goto done;
+    }
+    if (gen && vec_file_map(r, gen, (size_t)n_chunk))
         goto loaded;
     if (n_chunk >= UINT32_MAX / 4) {
         rc = errmsg_set(err, OCT_EUNSUPPORTED, "%s: %lld chunks: too many to scan", r->db_path, (long long)n_chunk);
@@ -224,6 +362,8 @@ int vec_refresh(rag_t *r, errmsg_t *err)
         goto done;
     }
     c->missing = (size_t)n_chunk - c->n_chunk;
+    if (gen)
+        vec_file_write(r, gen);
 loaded:
     c->loaded = true;
     c->version = version;
@@ -330,6 +470,8 @@ static int embed_prepare(rag_t *r, const atomic_int *cancel, rag_embed_stats_t *
         SQLITE_OK)
         goto fail;
     st->removed = (size_t)sqlite3_changes(r->wdb);
+    if ((st->reset || st->removed) && gen_bump(r->wdb) != SQLITE_OK)
+        goto fail;
     if (sqlite3_prepare_v2(r->wdb,
                            "SELECT hash, min(id) FROM chunks c WHERE NOT EXISTS"
                            " (SELECT 1 FROM vec v WHERE v.hash = c.hash) GROUP BY hash ORDER BY 2",
@@ -429,7 +571,7 @@ static int flush(rag_t *r, batch_t *b, errmsg_t *err)
             goto out;
         }
     }
-    if (exec(r->wdb, "COMMIT") != SQLITE_OK)
+    if ((ours && gen_bump(r->wdb) != SQLITE_OK) || exec(r->wdb, "COMMIT") != SQLITE_OK)
         rc = db_fail(err, r->wdb, r->db_path, "writing vectors");
 out:
     sqlite3_finalize(ins);

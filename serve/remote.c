@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "lazylib.h"
 #include "remote.h"
 
 #define BODY_MAX (4u << 20) /* most bytes of a non-streamed body kept (metrics, errors) */
@@ -21,10 +22,37 @@ struct remote {
     char *models; /* the body of GET /models (remote_model_chat), under MU */
 };
 
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static CURLcode g_init_rc;
+/* libcurl, opened by the first remote_open (lazylib.h says why) */
+static struct {
+    __typeof__(curl_global_init) *global_init;
+    __typeof__(curl_easy_init) *easy_init;
+    __typeof__(curl_easy_setopt) *easy_setopt;
+    __typeof__(curl_easy_perform) *easy_perform;
+    __typeof__(curl_easy_getinfo) *easy_getinfo;
+    __typeof__(curl_easy_strerror) *easy_strerror;
+    __typeof__(curl_easy_cleanup) *easy_cleanup;
+    __typeof__(curl_slist_append) *slist_append;
+    __typeof__(curl_slist_free_all) *slist_free_all;
+} cu;
 
-static void curl_init_once(void) { g_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static errmsg_t g_init_err;
+
+static void curl_init_once(void)
+{
+    const lazylib_sym_t syms[] = {
+        {"curl_global_init", &cu.global_init},     {"curl_easy_init", &cu.easy_init},
+        {"curl_easy_setopt", &cu.easy_setopt},     {"curl_easy_perform", &cu.easy_perform},
+        {"curl_easy_getinfo", &cu.easy_getinfo},   {"curl_easy_strerror", &cu.easy_strerror},
+        {"curl_easy_cleanup", &cu.easy_cleanup},   {"curl_slist_append", &cu.slist_append},
+        {"curl_slist_free_all", &cu.slist_free_all},
+    };
+    if (lazylib_open("libcurl.so.4", syms, sizeof syms / sizeof syms[0], &g_init_err))
+        return;
+    CURLcode c = cu.global_init(CURL_GLOBAL_DEFAULT);
+    if (c != CURLE_OK)
+        errmsg_set(&g_init_err, OCT_EINTERNAL, "libcurl failed to initialize: %s", cu.easy_strerror(c));
+}
 
 int remote_open(remote_t **out, const char *url, const char *api_key, errmsg_t *err)
 {
@@ -33,8 +61,8 @@ int remote_open(remote_t **out, const char *url, const char *api_key, errmsg_t *
         return errmsg_set(err, OCT_EINVAL, "remote engine URL '%s' must start with http:// or https://",
                           url ? url : "");
     pthread_once(&g_once, curl_init_once);
-    if (g_init_rc != CURLE_OK)
-        return errmsg_set(err, OCT_EINTERNAL, "libcurl failed to initialize: %s", curl_easy_strerror(g_init_rc));
+    if (g_init_err.code)
+        return errmsg_set(err, g_init_err.code, "%s", g_init_err.msg);
     remote_t *r = calloc(1, sizeof *r);
     if (!r)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
@@ -157,10 +185,10 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
         return 0;
     }
     if (!x->status)
-        curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->status);
+        cu.easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->status);
     if (!x->sse_known) {
         char *ct = NULL;
-        curl_easy_getinfo(x->c, CURLINFO_CONTENT_TYPE, &ct);
+        cu.easy_getinfo(x->c, CURLINFO_CONTENT_TYPE, &ct);
         x->is_sse = ct && !strncmp(ct, "text/event-stream", 17);
         x->sse_known = true;
     }
@@ -186,42 +214,42 @@ static int perform(remote_t *r, xfer_t *x, const char *url, const char *post_bod
     char errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *h = NULL, *nh;
     int rc = 0;
-    if (!(x->c = curl_easy_init()))
+    if (!(x->c = cu.easy_init()))
         return errmsg_set(x->err, OCT_ENOMEM, "cannot create a libcurl handle");
     const char *hdrs[] = {post_body ? "Content-Type: application/json" : NULL,
                           x->stream ? "Accept: text/event-stream" : NULL, r->auth};
     for (size_t i = 0; i < 3; i++) {
         if (!hdrs[i])
             continue;
-        if (!(nh = curl_slist_append(h, hdrs[i]))) {
+        if (!(nh = cu.slist_append(h, hdrs[i]))) {
             rc = errmsg_set(x->err, OCT_ENOMEM, "out of memory");
             goto done;
         }
         h = nh;
     }
-    curl_easy_setopt(x->c, CURLOPT_URL, url);
-    curl_easy_setopt(x->c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(x->c, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(x->c, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(x->c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(x->c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(x->c, CURLOPT_XFERINFODATA, x);
-    curl_easy_setopt(x->c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(x->c, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(x->c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(x->c, CURLOPT_USERAGENT, "octet/" OCTET_VERSION);
+    cu.easy_setopt(x->c, CURLOPT_URL, url);
+    cu.easy_setopt(x->c, CURLOPT_HTTPHEADER, h);
+    cu.easy_setopt(x->c, CURLOPT_WRITEFUNCTION, on_write);
+    cu.easy_setopt(x->c, CURLOPT_WRITEDATA, x);
+    cu.easy_setopt(x->c, CURLOPT_NOPROGRESS, 0L);
+    cu.easy_setopt(x->c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    cu.easy_setopt(x->c, CURLOPT_XFERINFODATA, x);
+    cu.easy_setopt(x->c, CURLOPT_NOSIGNAL, 1L);
+    cu.easy_setopt(x->c, CURLOPT_CONNECTTIMEOUT, 10L);
+    cu.easy_setopt(x->c, CURLOPT_ERRORBUFFER, errbuf);
+    cu.easy_setopt(x->c, CURLOPT_USERAGENT, "octet/" OCTET_VERSION);
     if (post_body)
-        curl_easy_setopt(x->c, CURLOPT_POSTFIELDS, post_body);
+        cu.easy_setopt(x->c, CURLOPT_POSTFIELDS, post_body);
     else
-        curl_easy_setopt(x->c, CURLOPT_TIMEOUT, x->timeout_s ? x->timeout_s : 10L);
-    CURLcode cc = curl_easy_perform(x->c);
-    curl_easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->status);
+        cu.easy_setopt(x->c, CURLOPT_TIMEOUT, x->timeout_s ? x->timeout_s : 10L);
+    CURLcode cc = cu.easy_perform(x->c);
+    cu.easy_getinfo(x->c, CURLINFO_RESPONSE_CODE, &x->status);
     if (x->canceled || (x->cancel && atomic_load(x->cancel))) {
         rc = errmsg_set(x->err, OCT_ECANCELED, "canceled");
     } else if (x->fail) {
         rc = x->fail;
     } else if (cc != CURLE_OK) {
-        rc = errmsg_set(x->err, OCT_EIO, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        rc = errmsg_set(x->err, OCT_EIO, "%s: %s", url, errbuf[0] ? errbuf : cu.easy_strerror(cc));
     } else if (x->status >= 400) {
         char msg[300];
         if (!x->body || !oai_error_message(x->body, x->len, msg, sizeof msg))
@@ -230,8 +258,8 @@ static int perform(remote_t *r, xfer_t *x, const char *url, const char *post_bod
                         x->status, msg);
     }
 done:
-    curl_slist_free_all(h);
-    curl_easy_cleanup(x->c);
+    cu.slist_free_all(h);
+    cu.easy_cleanup(x->c);
     x->c = NULL;
     /* the message may quote the server: no escape sequences reach a terminal */
     if (rc && x->err)

@@ -30,11 +30,46 @@
 
 #include "chat.h"
 #include "generate.h"
+#include "lazylib.h"
 #include "openai.h"
 #include "preset.h"
 #include "sb.h"
 #include "prompt_guard.h"
 #include "server.h"
+
+/* libmicrohttpd, opened by the first srv_start (lazylib.h says why) */
+static struct {
+    __typeof__(MHD_add_response_header) *add_response_header;
+    __typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+    __typeof__(MHD_create_response_from_callback) *create_response_from_callback;
+    __typeof__(MHD_destroy_response) *destroy_response;
+    __typeof__(MHD_get_connection_info) *get_connection_info;
+    __typeof__(MHD_get_connection_values) *get_connection_values;
+    __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+    __typeof__(MHD_queue_response) *queue_response;
+    __typeof__(MHD_start_daemon) *start_daemon;
+    __typeof__(MHD_stop_daemon) *stop_daemon;
+} mhd;
+
+static pthread_once_t g_mhd_once = PTHREAD_ONCE_INIT;
+static errmsg_t g_mhd_err;
+
+static void mhd_load(void)
+{
+    const lazylib_sym_t syms[] = {
+        {"MHD_add_response_header", &mhd.add_response_header},
+        {"MHD_create_response_from_buffer", &mhd.create_response_from_buffer},
+        {"MHD_create_response_from_callback", &mhd.create_response_from_callback},
+        {"MHD_destroy_response", &mhd.destroy_response},
+        {"MHD_get_connection_info", &mhd.get_connection_info},
+        {"MHD_get_connection_values", &mhd.get_connection_values},
+        {"MHD_lookup_connection_value", &mhd.lookup_connection_value},
+        {"MHD_queue_response", &mhd.queue_response},
+        {"MHD_start_daemon", &mhd.start_daemon},
+        {"MHD_stop_daemon", &mhd.stop_daemon},
+    };
+    lazylib_open("libmicrohttpd.so.12", syms, sizeof syms / sizeof syms[0], &g_mhd_err);
+}
 
 #define WAIT_SLICE_MS 100 /* how often a waiting connection checks that its client is still there */
 /* Connections served at once (one thread each); more are refused, so a flood of
@@ -323,8 +358,8 @@ static enum MHD_Result respond(req_t *q, int code, struct MHD_Response *resp)
     if (!resp)
         return MHD_NO;
     q->code = code;
-    enum MHD_Result r = MHD_queue_response(q->conn, (unsigned)code, resp);
-    MHD_destroy_response(resp);
+    enum MHD_Result r = mhd.queue_response(q->conn, (unsigned)code, resp);
+    mhd.destroy_response(resp);
     return r;
 }
 
@@ -333,12 +368,12 @@ static struct MHD_Response *body_response(char *buf, const char *ctype)
 {
     if (!buf)
         return NULL;
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(buf), buf, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = mhd.create_response_from_buffer(strlen(buf), buf, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(buf);
         return NULL;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     return r;
 }
 
@@ -346,7 +381,7 @@ static enum MHD_Result send_error(req_t *q, const oai_error_t *e)
 {
     struct MHD_Response *r = body_response(oai_error_json(e), "application/json");
     if (r && e->status == 503)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        mhd.add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     return respond(q, e->status, r);
 }
 
@@ -366,7 +401,7 @@ static enum MHD_Result fail(req_t *q, int status, const char *type, const char *
 
 static bool client_gone(struct MHD_Connection *c)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ci = mhd.get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci)
         return false;
     struct pollfd p = {ci->connect_fd, POLLRDHUP, 0};
@@ -574,14 +609,14 @@ static enum MHD_Result answer_post(req_t *q)
     snprintf(q->id, sizeof q->id, "%s-octet-%llu", kind == OAI_CHAT ? "chatcmpl" : "cmpl", n);
     q->meta = (oai_meta_t){kind, q->id, (long long)time(NULL), s->model_id};
     if (j->req.stream) {
-        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_cb, q, stream_free);
+        struct MHD_Response *r = mhd.create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_cb, q, stream_free);
         if (!r)
             return MHD_NO;
         pthread_mutex_lock(&s->mu);
         q->refs++; /* the response's, dropped by stream_free */
         pthread_mutex_unlock(&s->mu);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+        mhd.add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         return respond(q, 200, r);
     }
     /* A whole answer: wait for it here (a thread per connection), watching the client. */
@@ -657,7 +692,7 @@ static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const ch
  * length of the guess), so timing does not reveal the key. */
 static bool authorized(struct MHD_Connection *c, const char *key)
 {
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *h = mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h || strncasecmp(h, "Bearer ", 7))
         return false;
     const unsigned char *given = (const unsigned char *)h + 7, *want = (const unsigned char *)key;
@@ -684,7 +719,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         *con_cls = q;
         /* two lengths are how request smuggling starts: refused, whatever they say */
         int n_length = 0;
-        MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &n_length);
+        mhd.get_connection_values(c, MHD_HEADER_KIND, count_length, &n_length);
         if (n_length > 1)
             return fail(q, 400, "invalid_request_error", NULL, "the request has %d Content-Length headers",
                         n_length);
@@ -693,7 +728,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                                                                "\"Authorization: Bearer KEY\""};
             struct MHD_Response *r = body_response(oai_error_json(&e), "application/json");
             if (r)
-                MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+                mhd.add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
             return respond(q, 401, r);
         }
         bool post = q->ep == EP_CHAT || q->ep == EP_COMPLETIONS;
@@ -705,12 +740,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             snprintf(e.msg, sizeof e.msg, "%s takes %s, not %s", url, post ? "POST" : "GET", method);
             struct MHD_Response *r = body_response(oai_error_json(&e), "application/json");
             if (r)
-                MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, post ? "POST" : "GET, HEAD");
+                mhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, post ? "POST" : "GET, HEAD");
             return respond(q, 405, r);
         }
         if (!post)
             return answer_get(q);
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl = mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body)
             return fail(q, 413, "invalid_request_error", NULL,
                         "the request body has %s bytes; the limit is %zu (octet serve --max-body)", cl,
@@ -828,6 +863,9 @@ static uint16_t bound_port(int fd)
 
 int srv_start(srv_t **out, eng_model_t *m, const srv_cfg_t *cfg, errmsg_t *err)
 {
+    pthread_once(&g_mhd_once, mhd_load);
+    if (g_mhd_err.code)
+        return errmsg_set(err, g_mhd_err.code, "%s", g_mhd_err.msg);
     struct srv *s = calloc(1, sizeof *s);
     int rc, fd = -1;
     *out = NULL;
@@ -872,7 +910,7 @@ int srv_start(srv_t **out, eng_model_t *m, const srv_cfg_t *cfg, errmsg_t *err)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO;
     if (v6)
         flags |= MHD_USE_IPv6;
-    s->d = MHD_start_daemon(flags, s->port, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, fd,
+    s->d = mhd.start_daemon(flags, s->port, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, fd,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_MAX_CONNECTIONS,
                             MHD_OPTION_END);
@@ -914,7 +952,7 @@ void srv_stop(srv_t *s)
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     if (s->d)
-        MHD_stop_daemon(s->d);
+        mhd.stop_daemon(s->d);
     if (s->worker_started)
         pthread_join(s->worker, NULL);
     eng_session_free(s->s);

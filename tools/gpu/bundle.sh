@@ -26,8 +26,17 @@ strip --strip-debug .gpu/b/octet.bin .gpu/b/octet-cuda.so
 # the shipped presets: octet looks for them next to /proc/self/exe, which is
 # the bundled loader here, so the wrapper names them (the TUI's /preset)
 cp -r presets .gpu/b/presets
+# the libraries serve/ opens with dlopen when first used (serve/lazylib.h),
+# which ldd cannot see in the binary
+lazy=()
+for l in libcurl.so.4 libmicrohttpd.so.12; do
+    lazy+=("$(ldconfig -p | awk -v l="$l" '$1 == l && /x86-64/ {print $NF; exit}')")
+done
 # every library ldd resolves, except the driver and CUDA's (the device has its own)
-ldd "$BUILD/octet" "$BUILD/octet-cuda.so" | awk '/=>/ {print $3} /ld-linux/ && !/=>/ {print $1}' | while read -r lib; do
+{
+    ldd "$BUILD/octet" "$BUILD/octet-cuda.so" "${lazy[@]}" | awk '/=>/ {print $3} /ld-linux/ && !/=>/ {print $1}'
+    printf '%s\n' "${lazy[@]}"
+} | sort -u | while read -r lib; do
     case "$(basename "$lib")" in
     libcuda.so* | libcublas* | libcudart*) ;;
     *) cp -L "$lib" .gpu/b/lib/ ;;

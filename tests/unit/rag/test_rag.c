@@ -641,11 +641,17 @@ static void test_corrupt_and_foreign(void)
     FILE *f = fopen(db, "r+b");
     CHECK(f != NULL);
     if (f) {
+        /* every page but the first (the schema): the page size is the
+         * header's big-endian 16-bit field at offset 16 */
+        unsigned char hdr[18] = {0};
+        CHECK(fread(hdr, 1, sizeof hdr, f) == sizeof hdr);
+        long page = hdr[16] << 8 | hdr[17];
+        CHECKF(page >= 512, "page size %ld", page);
         fseek(f, 0, SEEK_END);
         long size = ftell(f);
         char junk[4096];
         memset(junk, 0xA5, sizeof junk);
-        for (long off = 4096; off + 4096 <= size; off += 4096) {
+        for (long off = page; page >= 512 && off + (long)sizeof junk <= size; off += (long)sizeof junk) {
             fseek(f, off, SEEK_SET);
             fwrite(junk, 1, sizeof junk, f);
         }
@@ -792,6 +798,174 @@ static void test_cancel(void)
     rag_close(r);
 }
 
+/* ---- worker threads ------------------------------------------------------ */
+
+/* FNV-1a of every column of every row SQL returns from the database PATH. */
+static uint64_t db_digest(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    uint64_t h = 1469598103934665603ULL;
+    int rows = 0;
+    CHECK_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    CHECKF(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        rows++;
+        for (int c = 0; c < sqlite3_column_count(st); c++) {
+            const unsigned char *v = sqlite3_column_blob(st, c);
+            int n = sqlite3_column_bytes(st, c);
+            for (int i = 0; i < n; i++)
+                h = (h ^ v[i]) * 1099511628211ULL;
+            h = (h ^ (uint64_t)sqlite3_column_type(st, c)) * 1099511628211ULL;
+        }
+    }
+    CHECKF(rows > 0, "%s: no rows", sql);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return h;
+}
+
+/* Everything an update writes that a query reads, as digests: the files,
+ * the chunks (ids, lines, symbols, hashes, compressed texts), the binary
+ * files, and FTS5's index term by term (its pages may be laid out
+ * differently when commits fall elsewhere). */
+static void index_digest(const char db[600], uint64_t out[4])
+{
+    out[0] = db_digest(db, "SELECT id, path, blob, size, ino, lang, lines, chunks FROM files ORDER BY id");
+    out[1] = db_digest(db, "SELECT id, file_id, start_line, end_line, symbol, hash, ztext FROM chunks ORDER BY id");
+    out[2] = db_digest(db, "SELECT path, size, ino FROM skipped ORDER BY path");
+    char sql[2048];
+    snprintf(sql, sizeof sql, "ATTACH '%s' AS x; CREATE VIRTUAL TABLE temp.v USING fts5vocab(x, fts, instance)", db);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    uint64_t d = 1469598103934665603ULL;
+    int rows = 0;
+    CHECK_EQ_INT(sqlite3_open(":memory:", &h), SQLITE_OK);
+    CHECKF(sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK, "fts5vocab: %s", sqlite3_errmsg(h));
+    CHECK_EQ_INT(sqlite3_prepare_v2(h, "SELECT term, doc, col, offset FROM v", -1, &st, NULL), SQLITE_OK);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        rows++;
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        for (int i = 0; t && t[i]; i++)
+            d = (d ^ t[i]) * 1099511628211ULL;
+        for (int c = 1; c < 4; c++) {
+            const unsigned char *v = sqlite3_column_text(st, c);
+            for (int i = 0; v && v[i]; i++)
+                d = (d ^ v[i]) * 1099511628211ULL;
+            d = (d ^ '|') * 1099511628211ULL;
+        }
+    }
+    CHECKF(rows > 1000, "fts5vocab: %d term instances", rows);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    out[3] = d;
+}
+
+/* A file of several definitions, compound identifiers and prose. */
+static void put_varied(const char *d, int i, const char *word)
+{
+    char name[64], body[4096];
+    int n = 0;
+    switch (i % 4) {
+    case 0:
+        snprintf(name, sizeof name, "py/mod%03d.py", i);
+        for (int k = 0; k < 6; k++)
+            n += snprintf(body + n, sizeof body - (size_t)n,
+                          "class Parser%dx%d:\n    \"\"\"Reads %s records.\"\"\"\n\n"
+                          "    def parse_value_%d(self, rawText):\n        return rawText.split(',')\n\n",
+                          i, k, tag(word, i * 8 + k), k);
+        break;
+    case 1:
+        snprintf(name, sizeof name, "c/src%03d.c", i);
+        for (int k = 0; k < 6; k++)
+            n += snprintf(body + n, sizeof body - (size_t)n,
+                          "/* %s: adds the HTTPServer's counters */\nstatic int addCounter%d_%d(int x)\n{\n"
+                          "    return x * %d;\n}\n\n",
+                          tag(word, i * 8 + k), i, k, k + 1);
+        break;
+    case 2:
+        snprintf(name, sizeof name, "doc/page%03d.md", i);
+        for (int k = 0; k < 4; k++)
+            n += snprintf(body + n, sizeof body - (size_t)n, "# Section %d of %d\n\nThe %s setting, sha256sum.\n\n", k,
+                          i, tag(word, i * 8 + k));
+        break;
+    default:
+        snprintf(name, sizeof name, "txt/notes%03d.txt", i);
+        for (int k = 0; k < 70; k++) /* long enough for overlapping windows */
+            n += snprintf(body + n, sizeof body - (size_t)n, "line %d %s\n", k, k % 9 ? "" : tag(word, i * 8 + k));
+        break;
+    }
+    put(d, name, body);
+}
+
+/* The index is the same whatever the number of worker threads: after a
+ * cold update, and after edits, a deletion, a new file, a touch and a file
+ * become binary; the statistics too. */
+static void test_workers(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "workers", true);
+    for (int i = 0; i < 120; i++)
+        put_varied(d, i, "alpha");
+    write_file(d, "bin/blob.dat", "\x7f" "ELF\0\0binary", 11);
+    put(d, "big/huge.txt", "this file is over the size limit of the test, which is 3000 bytes ..........\n");
+    for (int k = 0; k < 6; k++)
+        sh(d, "cat big/huge.txt big/huge.txt > big/h2 && mv big/h2 big/huge.txt");
+    put(d, "gen/skip.c", "int excluded_by_pattern;\n");
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm varied"), 0);
+    static const int workers[] = {-1, 1, 3};
+    char db[3][600];
+    rag_t *r[3] = {0};
+    rag_update_stats_t st[3];
+    const char *ex[] = {"/gen"};
+    for (int w = 0; w < 3; w++) {
+        snprintf(db[w], sizeof db[w], "%s/index%d.sqlite", g_tmp, w);
+        rag_options_t o = {.db_path = db[w], .workers = workers[w], .max_file_bytes = 3000, .exclude = ex,
+                           .n_exclude = 1};
+        r[w] = open_at(d, &o);
+        if (!r[w])
+            goto done;
+        st[w] = update(r[w]);
+    }
+    for (int round = 0; round < 2; round++) {
+        uint64_t dg[3][4];
+        for (int w = 0; w < 3; w++) {
+            index_digest(db[w], dg[w]);
+            CHECK_EQ_INT(st[w].changed, st[0].changed);
+            CHECK_EQ_INT(st[w].unchanged, st[0].unchanged);
+            CHECK_EQ_INT(st[w].removed, st[0].removed);
+            CHECK_EQ_INT(st[w].chunks, st[0].chunks);
+            CHECK_EQ_INT(st[w].chunks_added, st[0].chunks_added);
+            CHECK_EQ_INT(st[w].skip_binary, st[0].skip_binary);
+            CHECK_EQ_INT(st[w].skip_large, st[0].skip_large);
+            CHECK_EQ_INT(st[w].skip_excluded, st[0].skip_excluded);
+            for (int k = 0; k < 4; k++)
+                CHECKF(dg[w][k] == dg[0][k], "round %d, %d workers: digest %d differs", round, workers[w], k);
+        }
+        CHECK(found(r[2], tag("alpha", 8 * 9 + 2), "c/src009.c"));
+        if (round == 1) {
+            CHECK_EQ_INT(st[0].changed, 30); /* 29 edited (one was deleted) and the new one */
+            CHECK_EQ_INT(st[0].removed, 2);  /* the deleted one and the one become binary */
+            CHECK_EQ_INT(st[0].skip_binary, 2);
+            break;
+        }
+        CHECK_EQ_INT(st[0].changed, 120);
+        CHECK_EQ_INT(st[0].skip_binary, 1);
+        CHECK_EQ_INT(st[0].skip_large, 1);
+        CHECK_EQ_INT(st[0].skip_excluded, 1);
+        for (int i = 0; i < 120; i += 4)
+            put_varied(d, i, "beta"); /* 30 files edited */
+        CHECK_EQ_INT(sh(d, "rm py/mod004.py && touch c/src001.c && printf 'int x;\\0' > txt/notes003.txt"), 0);
+        put_varied(d, 500, "gamma"); /* a new file */
+        sleep(2); /* past the racy window: the touch is seen as one */
+        for (int w = 0; w < 3; w++)
+            st[w] = update(r[w]);
+    }
+done:
+    for (int w = 0; w < 3; w++)
+        rag_close(r[w]);
+}
+
 /* ---- concurrency --------------------------------------------------------- */
 
 typedef struct bg {
@@ -886,6 +1060,7 @@ int main(void)
     TEST_RUN(test_corrupt_and_foreign);
     TEST_RUN(test_killed_update);
     TEST_RUN(test_cancel);
+    TEST_RUN(test_workers);
     TEST_RUN(test_query_while_updating);
     sh("/tmp", "rm -rf '%s'", g_tmp);
     TEST_END();

@@ -6,6 +6,7 @@
  * files; vectors no chunk uses dropped), another encoder starting over,
  * and the query's mode (hybrid only with every vector present, lexical when
  * asked or when vectors are missing) with a dense-only match found. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -467,6 +468,102 @@ static void test_shared_text(void)
     rag_close(r);
 }
 
+/* Whether the encoder's best chunk for "open file" is in files.py, asked
+ * through a new handle on D's index (so that the vectors are loaded afresh:
+ * from PATH.vec when it is current). With every vector zero all scores tie
+ * and the lowest chunk id wins: addr.c's, the first path indexed. */
+static bool dense_finds_open_file(const char *d, const rag_embedder_t *e)
+{
+    rag_options_t o = {.dir = d};
+    rag_t *r = NULL;
+    errmsg_t err = {0};
+    rag_results_t res = {0};
+    rag_query_info_t info;
+    bool found = false;
+    CHECKF(rag_open(&r, &o, &err) == 0, "%s", err.msg);
+    if (!r)
+        return found;
+    rag_set_embedder(r, e);
+    CHECKF(rag_query_ex(r, "open file", 9, 5, RAG_MODE_DENSE, &res, &info, &err) == 0, "%s", err.msg);
+    CHECK(info.mode == RAG_MODE_DENSE && res.n >= 1);
+    found = res.n >= 1 && !strcmp(res.hits[0].path, "files.py");
+    CHECK(found || (res.n >= 1 && !strcmp(res.hits[0].path, "addr.c")));
+    rag_results_free(&res);
+    rag_close(r);
+    return found;
+}
+
+/* Overwrite LEN bytes at OFF of FILE (from the end when OFF < 0). */
+static void poke(const char *file, long off, const void *bytes, size_t len)
+{
+    FILE *f = fopen(file, "r+b");
+    CHECKF(f != NULL, "%s: %s", file, strerror(errno));
+    if (!f)
+        return;
+    CHECK(fseek(f, off, off < 0 ? SEEK_END : SEEK_SET) == 0);
+    CHECK(fwrite(bytes, 1, len, f) == len);
+    fclose(f);
+}
+
+/* The vectors are mapped from PATH.vec while the index is at the gen the
+ * file was made at; a changed index, a truncated or damaged file are not
+ * trusted: the vectors come from SQLite again, and the file is made anew. */
+static void test_vec_file(void)
+{
+    char d[512], vf[1200];
+    snprintf(d, sizeof d, "%s/vecfile", g_tmp);
+    CHECK_EQ_INT(sh(g_tmp, "rm -rf vecfile && mkdir vecfile && cd vecfile && git init -q ."), 0);
+    put(d, "files.py", PY1);
+    put(d, "addr.c", C2);
+    put(d, "notes.txt", "the release notes of this project\n");
+    rag_options_t o = {.dir = d};
+    rag_t *r = NULL;
+    errmsg_t err = {0};
+    CHECKF(rag_open(&r, &o, &err) == 0, "%s", err.msg);
+    if (!r)
+        return;
+    snprintf(vf, sizeof vf, "%s.vec", rag_db_path(r));
+    update(r);
+    fake_t f = {0};
+    rag_embedder_t e = {.embed = fake_embed, .ud = &f, .dim = DIM};
+    snprintf(e.model, sizeof e.model, "fake-1");
+    rag_set_embedder(r, &e);
+    embed(r); /* its count of the vectors loads them, and writes the file */
+    struct stat st;
+    CHECKF(stat(vf, &st) == 0, "%s: %s", vf, strerror(errno));
+    /* 4 chunks, 4 vectors: the file ends with the 4 x DIM int8 vectors */
+    long size = (long)st.st_size, nv = 4, nc = 4;
+    CHECK(dense_finds_open_file(d, &e));
+
+    /* the file is what a new process reads: its vectors zeroed, every dense
+     * score ties */
+    int8_t zero[4 * DIM] = {0};
+    poke(vf, -(long)sizeof zero, zero, sizeof zero);
+    CHECK(!dense_finds_open_file(d, &e));
+
+    /* an edit renews the gen: the stale file is ignored and made again */
+    put(d, "notes.txt", "the release notes of this project, second edition\n");
+    update(r);
+    embed(r);
+    CHECK(dense_finds_open_file(d, &e));
+    CHECK(stat(vf, &st) == 0 && (long)st.st_size == size);
+    poke(vf, -(long)sizeof zero, zero, sizeof zero); /* this one is read again */
+    CHECK(!dense_finds_open_file(d, &e));
+
+    /* a chunk pointing past the vectors (damage), then a truncated file */
+    put(d, "notes.txt", "the release notes of this project, third edition\n");
+    update(r);
+    embed(r);
+    CHECK(dense_finds_open_file(d, &e));
+    uint32_t bad = 1000;
+    poke(vf, size - nv * DIM - nv * 4 - nc * 4, &bad, sizeof bad);
+    CHECK(dense_finds_open_file(d, &e));
+    CHECK(truncate(vf, size - 1) == 0);
+    CHECK(dense_finds_open_file(d, &e));
+    CHECK(stat(vf, &st) == 0 && (long)st.st_size == size); /* written whole again */
+    rag_close(r);
+}
+
 int main(void)
 {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/octet-test-hybrid-XXXXXX");
@@ -484,6 +581,7 @@ int main(void)
     TEST_RUN(test_merge);
     TEST_RUN(test_incremental_embedding);
     TEST_RUN(test_shared_text);
+    TEST_RUN(test_vec_file);
     sh("/tmp", "rm -rf '%s'", g_tmp);
     TEST_END();
 }

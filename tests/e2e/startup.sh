@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# startup.sh - what every octet command pays before doing anything: libcurl
+# and libmicrohttpd (and the TLS, Kerberos and LDAP libraries they bring)
+# are not linked but opened by serve/ when a server or a remote engine is
+# first used (serve/lazylib.h); a search loads neither, `octet serve` does.
+source "$(dirname "$0")/lib.sh"
+
+readelf -d "$OCTET" >"$T_TMP/dyn" 2>&1
+t_grep "octet links SQLite (readelf works)" 'NEEDED.*libsqlite3' "$T_TMP/dyn"
+if grep -qE 'NEEDED.*(libcurl|libmicrohttpd)' "$T_TMP/dyn"; then
+    t_fail "octet links neither libcurl nor libmicrohttpd" "$(grep NEEDED "$T_TMP/dyn")"
+else
+    t_ok "octet links neither libcurl nor libmicrohttpd"
+fi
+
+REPO=$T_TMP/repo
+mkdir -p "$REPO" && printf 'def parse_address(text):\n    return text.split("@")\n' >"$REPO/mail.py"
+git -C "$REPO" init -q && git -C "$REPO" add -A
+LD_DEBUG=libs "$OCTET" search parse address --repo "$REPO" >"$T_TMP/out" 2>"$T_TMP/ld"
+t_grep "the search works" 'mail\.py:1-2' "$T_TMP/out"
+t_grep "the loader's trace is there" 'calling init: .*libsqlite3' "$T_TMP/ld"
+if grep -qE 'calling init: .*(libcurl|libmicrohttpd|libgnutls)' "$T_TMP/ld"; then
+    t_fail "a search loads no HTTP or TLS library" "$(grep -E 'calling init: .*(curl|microhttpd|gnutls)' "$T_TMP/ld")"
+else
+    t_ok "a search loads no HTTP or TLS library"
+fi
+
+# the server opens libmicrohttpd itself: it answers, and the loader saw it
+printf '#!/bin/sh\nLD_DEBUG=libs exec "%s" "$@"\n' "$(realpath "$OCTET")" >"$T_TMP/traced"
+chmod +x "$T_TMP/traced"
+SERVE_OCTET=$T_TMP/traced serve_start "$T_TMP/serve.log" -m tests/fixtures/gguf/tiny-llama-q8_0.gguf
+trap 'kill $SPID 2>/dev/null; rm -rf "$T_TMP"' EXIT
+if [ -n "$PORT" ] && python3 -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:$PORT/health').status == 200 else 1)"; then
+    t_ok "octet serve answers"
+else
+    t_fail "octet serve answers" "$(tail -5 "$T_TMP/serve.log")"
+fi
+kill "$SPID" 2>/dev/null
+wait "$SPID" 2>/dev/null
+t_grep "octet serve opened libmicrohttpd" 'calling init: .*libmicrohttpd' "$T_TMP/serve.log"
+t_end
