@@ -4,9 +4,9 @@
  * how much is free.
  *
  * Operations between begin() and end() are recorded as a list of commands
- * and run at end(). A decode step (one token), or a pass of up to CU_FEW_MAX
- * tokens (speculative verification, which runs the decode step's kernels
- * for each of its tokens), whose list equals the previous list of a pass of
+ * and run at end(). A decode step (one token), or with OCTET_CUDA_FEW a pass
+ * of up to CU_FEW_MAX tokens (speculative verification, which then runs the
+ * decode step's kernels for each of its tokens), whose list equals the previous list of a pass of
  * that size is captured once into a CUDA graph and then replayed: the
  * position and token ids reach the kernels through device memory that the
  * graph's first node copies from pinned host memory, so one graph serves
@@ -94,6 +94,8 @@ typedef struct cuda_be {
                       * the gate/up product, the output product's quantization into it */
     bool exact;      /* OCTET_CUDA_EXACT: the CPU's rounding in RoPE and SwiGLU, f32 caches in f32 */
     int split_cap;   /* OCTET_CUDA_SPLITS (auto, 0 for the tile rule alone, or N): cu_att_opt_t.split_cap */
+    int few_max;     /* OCTET_CUDA_FEW: CU_FEW_MAX, passes of up to that many tokens run the decode kernels
+                      * per token and round as one-token passes do (batch_exact); else 1 */
     bool launched;   /* a kernel of the running list was launched (the next may use PDL) */
     cmd_t *cmds;
     int n_cmd, cap_cmd;
@@ -578,7 +580,8 @@ static int cu_reserve(be_t *be, int max_tok, int n_ctx, int n_head, int n_head_k
         (rc = cu_alloc((void **)&b->tk_i, (size_t)cap * sizeof(int), "the candidate buffer", err)))
         return rc;
     b->tk_cap = cap;
-    b->attn_bytes = cu_attn_work_bytes(max_tok, n_ctx, n_head, n_head_kv, head_dim);
+    b->attn_bytes = cu_attn_work_bytes(max_tok < b->few_max ? max_tok : b->few_max, n_ctx, n_head, n_head_kv,
+                                       head_dim);
     if ((rc = cu_alloc(&b->attn_work, b->attn_bytes, "the attention work space", err)) ||
         (rc = cu_alloc((void **)&b->d_pass, (size_t)(max_tok + 1) * sizeof(int), "the token buffer", err)))
         return rc;
@@ -629,7 +632,7 @@ static cmd_t *rec(cuda_be_t *b, int op)
  * step's) once a kernel of the list was launched before it. */
 static cu_launch_t lc_next(cuda_be_t *b)
 {
-    cu_launch_t l = {b->st, b->pdl && b->n_tok <= CU_FEW_MAX && b->launched};
+    cu_launch_t l = {b->st, b->pdl && (b->n_tok == 1 || b->n_tok <= b->few_max) && b->launched};
     b->launched = true;
     return l;
 }
@@ -643,7 +646,7 @@ static void check_launch(cuda_be_t *b)
 
 static cu_att_opt_t att_opt(const cuda_be_t *b, float *pmax)
 {
-    cu_att_opt_t o = {b->exact, b->split_cap, pmax};
+    cu_att_opt_t o = {b->exact, b->split_cap, pmax, b->few_max};
     return o;
 }
 
@@ -777,7 +780,7 @@ static int exec_at(cuda_be_t *b, const cmd_t *c, int i, int n)
         check_launch(b);
         return 2;
     }
-    if (b->fuse && x->op == C_MATMUL && x->i0 > CU_FEW_MAX && n1 && n1->op == C_SWIGLU && n1->p0 == x->out &&
+    if (b->fuse && x->op == C_MATMUL && x->i0 > b->few_max && n1 && n1->op == C_SWIGLU && n1->p0 == x->out &&
         n1->i0 == x->i0 && 2 * n1->i1 == mat_of(x)->rows && n2 && n2->op == C_MATMUL &&
         n2->i0 == x->i0 && n2->p1 == n1->out && n2->z0 == 0 && mat_of(n2)->fmt == BE_W_INT8 &&
         mat_of(n2)->cols == n1->i1) {
@@ -948,7 +951,7 @@ static void run_decode(cuda_be_t *b)
 static int cu_end(be_t *be, errmsg_t *err)
 {
     cuda_be_t *b = cb(be);
-    if (b->n_tok <= CU_FEW_MAX && b->n_cmd > 0 && !b->eager && !b->graphs_off && !b->err_code)
+    if ((b->n_tok == 1 || b->n_tok <= b->few_max) && b->n_cmd > 0 && !b->eager && !b->graphs_off && !b->err_code)
         run_decode(b);
     else
         run_pending(b);
@@ -1083,7 +1086,7 @@ static void cu_attention_op(be_t *be, const be_kv_t *kv, int layer, const be_buf
     c->i1 = n_tok;
     c->i2 = n_head;
     c->f0 = scale;
-    c->i3 = n_tok > CU_FEW_MAX ? b->pos0 : 0;
+    c->i3 = n_tok > 1 && n_tok > b->few_max ? b->pos0 : 0;
     c->out = out->d;
 }
 
@@ -1147,7 +1150,7 @@ static void cu_free(be_t *be)
     free(b);
 }
 
-static be_ops_t make_ops(void)
+static be_ops_t make_ops(bool few)
 {
     be_ops_t o;
     memset(&o, 0, sizeof o);
@@ -1179,11 +1182,13 @@ static be_ops_t make_ops(void)
     o.attention = cu_attention_op;
     o.swiglu = cu_swiglu_op;
     o.topk = cu_topk;
-    o.batch_exact = true; /* passes of up to CU_FEW_MAX tokens run the decode kernels per token (CU_FEW_MAX) */
+    o.batch_exact = few; /* passes of up to CU_FEW_MAX tokens run the decode kernels per token */
     return o;
 }
 
-static const be_ops_t CUDA_OPS = make_ops();
+/* The second table is the backend with OCTET_CUDA_FEW, whose several-token
+ * passes are exact. */
+static const be_ops_t CUDA_OPS = make_ops(false), CUDA_OPS_FEW = make_ops(true);
 
 /* The device to use and its properties; OCT_ENOTFOUND when there is none. */
 static int pick_device(int device, cudaDeviceProp *prop, errmsg_t *err)
@@ -1276,6 +1281,11 @@ static int cu_create(be_t **out, int device, errmsg_t *err)
         b->mm.q8_exact = b->exact;
         const char *sp = getenv("OCTET_CUDA_SPLITS");
         b->split_cap = !sp || !strcmp(sp, "auto") ? -1 : atoi(sp) > 0 ? atoi(sp) : 0;
+        /* off until a GPU run has checked it (tools/gpu/exact.sh; docs/cuda.md) */
+        bool few = env_flag("OCTET_CUDA_FEW", false);
+        b->few_max = few ? CU_FEW_MAX : 1;
+        b->mm.few_max = b->few_max;
+        b->base.ops = few ? &CUDA_OPS_FEW : &CUDA_OPS;
     }
     *out = &b->base;
     return 0;

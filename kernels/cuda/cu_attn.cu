@@ -20,7 +20,7 @@
  * Decode splits: the grid holds att_n_split(n_ctx) blocks per head group and
  * the chunk each covers is computed on the device from *d_pos0 (att_chunk),
  * so a captured graph adapts to the position; blocks whose chunk starts past
- * the position return at once. A pass of 2 .. CU_FEW_MAX tokens runs the
+ * the position return at once. A pass of 2 .. few_max tokens runs the
  * decode kernels with the grid over its tokens too (token t at position
  * *d_pos0 + t, its own partial results), so each token's output is the one
  * its one-token pass computes; the tokens of a split are neighbours in the
@@ -764,13 +764,13 @@ __global__ void __launch_bounds__(ATT_THREADS)
 
 /* ---- entry points ---------------------------------------------------------- */
 
-size_t cu_attn_work_bytes(int max_tok, int n_ctx, int n_head, int n_head_kv, int head_dim)
+size_t cu_attn_work_bytes(int max_dec, int n_ctx, int n_head, int n_head_kv, int head_dim)
 {
     /* only decode-style passes keep partial results (o, m, l per token,
      * split and query head); prefill writes OUT directly, so the grouping
      * does not change the size */
     (void)n_head_kv;
-    size_t nt = (size_t)(max_tok < CU_FEW_MAX ? max_tok : CU_FEW_MAX);
+    size_t nt = (size_t)(max_dec < 1 ? 1 : max_dec < CU_FEW_MAX ? max_dec : CU_FEW_MAX);
     return nt * (size_t)n_head * (size_t)att_n_split(n_ctx, 0) * ((size_t)head_dim + 2) * sizeof(float);
 }
 
@@ -802,10 +802,10 @@ template <typename K> static int att_wave_cap(K kernel, int smem, int groups)
 template <typename T, int D>
 static void att_launch_mma(const cu_launch_t &lc, const cu_kv_t *kv, int layer, const float *q, size_t ld,
                            int n_tok, int n_head, float qs, int pos0, const int *d_pos0, float *out, float *po,
-                           float *pml, int ns)
+                           float *pml, int ns, bool dec)
 {
     const int G = n_head / kv->n_head_kv, smem = att_mma_smem<D>();
-    if (n_tok <= CU_FEW_MAX) {
+    if (dec) {
         dim3 grid(ns * n_tok, kv->n_head_kv * ((G + 15) / 16));
         cu_go(lc, attn_mma<T, D, true>, grid, ATT_THREADS, smem, *kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0,
               out, po, pml);
@@ -840,16 +840,16 @@ static void att_launch(const cu_launch_t &lc, const cu_kv_t *kv, int layer, cons
     const int d = kv->head_dim, G = n_head / kv->n_head_kv;
     /* f32 caches decode in f32: half would cost them the accuracy they were
      * chosen for; with opt->f32_exact their prefill does too */
-    const bool tc = d == 64 || d == 128, dec = n_tok <= CU_FEW_MAX;
+    const bool tc = d == 64 || d == 128, dec = n_tok == 1 || n_tok <= opt->few_max;
     const bool mma = tc && (kv->fmt != BE_KV_F32 || (!dec && !opt->f32_exact));
     const int ns = dec ? att_splits<T>(kv, n_head, mma, opt->split_cap) : 1;
     float *po = (float *)work, *pml = po + (size_t)n_tok * (size_t)n_head * (size_t)ns * (size_t)d;
     const cu_launch_t plain = {lc.st, false};
     if (mma) {
         if (d == 64)
-            att_launch_mma<T, 64>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns);
+            att_launch_mma<T, 64>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns, dec);
         else
-            att_launch_mma<T, 128>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns);
+            att_launch_mma<T, 128>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns, dec);
     } else if (dec) {
         dim3 grid(ns, kv->n_head_kv * ((G + SIMT_HB - 1) / SIMT_HB), n_tok);
         cu_go(lc, attn_simt<T>, grid, ATT_THREADS, 0, *kv, layer, q, ld, n_head, qs, pos0, d_pos0, out, po, pml);

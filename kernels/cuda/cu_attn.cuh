@@ -4,8 +4,8 @@
  * contexts across blocks (flash-decoding); prefill attention on tensor cores
  * for long prompts. Internal to kernels/cuda/ (backend_cuda.cu calls it).
  *
- * Graph safety: a decode step (n_tok == 1), and a pass of up to CU_FEW_MAX
- * tokens (verification), is captured once in a CUDA graph and replayed at
+ * Graph safety: a decode step (n_tok == 1), and a pass of up to
+ * cu_att_opt_t.few_max tokens (verification), is captured once in a CUDA graph and replayed at
  * every position, so nothing such a launch does may depend on the host's
  * pos0: kernels read the position from D_POS0 (device memory, updated before
  * each replay) and size their grids from n_ctx and n_tok alone. Prefill
@@ -19,9 +19,10 @@
  * lane); cu_reserve refuses larger ones. */
 #define CU_ATT_MAX_HEAD_DIM 256
 
-/* Bytes of work space cu_attention needs for up to MAX_TOK tokens with
- * N_HEAD query heads of HEAD_DIM over N_CTX positions. */
-size_t cu_attn_work_bytes(int max_tok, int n_ctx, int n_head, int n_head_kv, int head_dim);
+/* Bytes of work space cu_attention needs for decode-style passes of up to
+ * MAX_DEC tokens (1, or the few_max of the passes) with N_HEAD query heads
+ * of HEAD_DIM over N_CTX positions. */
+size_t cu_attn_work_bytes(int max_dec, int n_ctx, int n_head, int n_head_kv, int head_dim);
 
 /* Store K (floats K_OFF.. of each row of X, n_head_kv * head_dim of them)
  * and V (from V_OFF) of N_TOK tokens at positions *D_POS0 .. of LAYER;
@@ -45,6 +46,7 @@ typedef struct cu_att_opt {
     int split_cap;  /* decode splits: 0 one per 64 positions (at most 128), -1 also at most one full wave
                      * of the GPU, N > 0 also at most N */
     float *pmax;    /* decode: each query head's largest |output| here (for cu_gemv_xf), or NULL */
+    int few_max;    /* passes of 2 .. few_max (<= CU_FEW_MAX) tokens run the decode kernels per token */
 } cu_att_opt_t;
 
 /* Causal grouped-query attention, as be_ops_t.attention: token t (position

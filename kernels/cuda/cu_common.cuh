@@ -90,12 +90,13 @@ __device__ __forceinline__ void cu_pdl_trigger()
 #endif
 }
 
-/* Passes of up to this many tokens (speculative decoding's verification)
- * run the decode step's kernels for each token (matrix-vector products that
- * read the weights once for all of them, split attention with a grid over
- * the tokens), so every token's logits are bit for bit those of a
- * one-token pass (be_ops_t.batch_exact); larger passes take the prefill
- * kernels (cuBLASLt, tensor-core attention). */
+/* With OCTET_CUDA_FEW, passes of up to this many tokens (speculative
+ * decoding's verification) run the decode step's kernels for each token
+ * (matrix-vector products that read the weights once for all of them,
+ * split attention with a grid over the tokens), so every token's logits
+ * are bit for bit those of a one-token pass (be_ops_t.batch_exact); larger
+ * passes, and all passes without the switch, take the prefill kernels
+ * (cuBLASLt, tensor-core attention). */
 #define CU_FEW_MAX BE_EXACT_TOK
 
 /* Where and how a kernel is launched. */

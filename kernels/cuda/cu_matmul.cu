@@ -1188,7 +1188,7 @@ int cu_matmul(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, const float
         gemv(mm, lc, w, x, y);
         return 0;
     }
-    if (n_tok <= CU_FEW_MAX) {
+    if (n_tok <= mm->few_max) {
         gemv_few(mm, lc, w, x, n_tok, y);
         return 0;
     }

@@ -41,6 +41,7 @@ typedef struct cu_mm {
     __half *wh;      /* a chunk of dequantized Q8_0 rows */
     size_t wh_elems;
     bool q8_exact;   /* Q8_0 prefill through q8_mma (the CPU's arithmetic), not f16 */
+    int few_max;     /* passes of 2 .. few_max tokens take the few-token kernels (1: none; CU_FEW_MAX) */
     float *pmax;     /* per-block maxima of the fused one-token products */
     size_t pmax_n;
     void *ws;        /* cuBLASLt work space */

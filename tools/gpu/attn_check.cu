@@ -305,7 +305,7 @@ static case_result compare(const host_layer &hl, const std::vector<float> &qh, s
  * positions per warp, whose rounding grows like sqrt(n): 3e-5. */
 static double bound_for(be_kvfmt_t fmt, int d, int n_tok, const cu_att_opt_t *opt)
 {
-    bool dec = n_tok <= CU_FEW_MAX; /* few-token passes run the decode kernels per token */
+    bool dec = n_tok == 1 || n_tok <= opt->few_max; /* few-token passes run the decode kernels per token */
     bool mma = (d == 64 || d == 128) && (fmt != BE_KV_F32 || (!dec && !opt->f32_exact));
     return mma ? 5e-3 : dec ? 1e-5 : 3e-5;
 }
@@ -470,7 +470,7 @@ static void run_case(check_ctx *cx, int pos0, int n_tok, cudaGraphExec_t graph, 
     double bound = bound_for(cx->fmt, cx->d, n_tok, opt);
     const char *what = graph ? (opt->split_cap ? "decode(graph, one-wave splits)" : "decode(graph)")
                              : n_tok == 1             ? "decode"
-                             : n_tok <= CU_FEW_MAX    ? "few-token (decode kernels)"
+                             : n_tok <= opt->few_max  ? "few-token (decode kernels)"
                              : opt->f32_exact         ? "prefill(f32 exact)"
                                                       : "prefill";
     report(cx, what, pos0, n_tok, r, bound);
@@ -580,7 +580,7 @@ static void check_rope_kv(check_ctx *cx, uint64_t seed)
     }
 }
 
-static const cu_att_opt_t g_bench_opt = {false, 0, nullptr};
+static const cu_att_opt_t g_bench_opt = {false, 0, nullptr, 1};
 
 static void check_config(cudaStream_t st, be_kvfmt_t fmt, int d, int G, uint64_t seed)
 {
@@ -614,7 +614,9 @@ static void check_config(cudaStream_t st, be_kvfmt_t fmt, int d, int G, uint64_t
      * fused output product reads */
     float *pmax;
     CK(cudaMalloc(&pmax, (size_t)cx.n_head * sizeof(float)));
-    const cu_att_opt_t opt0 = {false, 0, nullptr}, opt_wave = {false, -1, pmax}, opt_exact = {true, 0, nullptr};
+    /* the few-token passes of OCTET_CUDA_FEW on: 2 .. CU_FEW_MAX tokens take the decode kernels */
+    const cu_att_opt_t opt0 = {false, 0, nullptr, CU_FEW_MAX}, opt_wave = {false, -1, pmax, CU_FEW_MAX},
+                       opt_exact = {true, 0, nullptr, CU_FEW_MAX};
     uint64_t s = seed * 1000;
     for (const cu_att_opt_t *o : {&opt0, &opt_wave}) {
         cudaGraph_t g;
@@ -646,7 +648,7 @@ static void check_config(cudaStream_t st, be_kvfmt_t fmt, int d, int G, uint64_t
     printf("%-4s D=%-3d G=%d  worst decode rel %.2e (pos %d, bound %.0e)  worst prefill rel %.2e (pos0 %d n_tok %d, "
            "bound %.0e)\n",
            fmt_name(fmt), d, G, cx.worst_dec, cx.worst_dec_pos, bound_for(fmt, d, 1, &opt0), cx.worst_pre,
-           cx.worst_pre_pos0, cx.worst_pre_n, bound_for(fmt, d, 2, &opt0));
+           cx.worst_pre_pos0, cx.worst_pre_n, bound_for(fmt, d, CU_FEW_MAX + 1, &opt0));
     fflush(stdout);
     CK(cudaFree(cx.x));
     CK(cudaFree(cx.out));
@@ -707,7 +709,7 @@ static void bench_fmt(cudaStream_t st, be_kvfmt_t fmt)
     /* decode: one graph of the 28 layers' attention, as in a decode step;
      * splits by the tile rule alone, then at most one full wave */
     for (int cap : {0, -1}) {
-    const cu_att_opt_t dopt = {false, cap, nullptr};
+    const cu_att_opt_t dopt = {false, cap, nullptr, 1};
     cudaGraph_t g;
     cudaGraphExec_t ge;
     CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # exact.sh - the CUDA backend's few-token passes (speculative decoding's
-# verification, 2 .. 16 tokens) against its one-token passes, bit for bit
-# (issue 18; be_ops_t.batch_exact): the last position's logits of 48 ids fed
+# verification, 2 .. 16 tokens, with OCTET_CUDA_FEW=1, which this script
+# sets) against its one-token passes, bit for bit (issue 18;
+# be_ops_t.batch_exact): the last position's logits of 48 ids fed
 # one token per pass and fed in passes of 2, 3, 5, 8 and 16 tokens, on every
 # tiny model in every weight and cache format, must print identically; then
 # greedy `octet run` with speculation (prompt lookup, and the embedded model
@@ -35,6 +36,7 @@ else
     echo "exact.sh: no octet: run tools/gpu/bundle.sh (or make) first" >&2
     exit 2
 fi
+export OCTET_CUDA_FEW=1
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
