@@ -24,6 +24,9 @@ for p in $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(q, "cu13",
     cuda=$cuda:$p
 done
 export OCTET_CUDA_PLUGIN=/tmp/gb/b/octet-cuda.so
+# the exact few-token verification passes (docs/cuda.md): without them the
+# engine does not speculate on the GPU at all
+export OCTET_CUDA_FEW=${OCTET_CUDA_FEW:-1}
 bench() { /tmp/gb/b/lib/ld-linux-x86-64.so.2 --library-path "/tmp/gb/b/lib:$cuda" .gpu/spec/spec_bench "$@"; }
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$R/spec.txt"
 date -u '+%Y-%m-%d %H:%M UTC' | tee -a "$R/spec.txt"
