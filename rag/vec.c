@@ -8,6 +8,7 @@
  * functions usable, and only new texts are embedded. A vector no chunk
  * refers to any more is dropped by the next rag_embed. meta 'vec_model'
  * names the encoder that made them; another encoder starts over. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -149,6 +151,35 @@ static bool write_all(int fd, const void *p, size_t n)
     return true;
 }
 
+/* Remove what writers that died left of their temporaries (PATH.XXXXXX,
+ * vec_file_write) once over a minute old: a live writer renames or
+ * removes its own within milliseconds, so no running one loses it. */
+static void vec_file_sweep(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t nb = strlen(base);
+    char dir[PATH_MAX];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return;
+    time_t now = time(NULL);
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        const char *n = de->d_name;
+        if (strncmp(n, base, nb) || n[nb] != '.' || strlen(n + nb + 1) != 6)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(dp), n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > 60)
+            unlinkat(dirfd(dp), n, 0);
+    }
+    closedir(dp);
+}
+
 /* Write the cache, loaded at GEN, as the file of vectors: whole or not at
  * all (a new file renamed over the old). Failing costs only speed, so it
  * is not an error: a read-only index is searched as before. */
@@ -160,6 +191,7 @@ static void vec_file_write(rag_t *r, int64_t gen)
     memcpy(h.magic, VEC_FILE_MAGIC, sizeof h.magic);
     snprintf(h.model, sizeof h.model, "%s", r->emb.model);
     vec_file_path(r, path, sizeof path);
+    vec_file_sweep(path);
     snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
     int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)

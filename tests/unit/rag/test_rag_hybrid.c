@@ -7,6 +7,7 @@
  * and the query's mode (hybrid only with every vector present, lexical when
  * asked or when vectors are missing) with a dense-only match found. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -561,6 +563,25 @@ static void test_vec_file(void)
     CHECK(truncate(vf, size - 1) == 0);
     CHECK(dense_finds_open_file(d, &e));
     CHECK(stat(vf, &st) == 0 && (long)st.st_size == size); /* written whole again */
+
+    /* what a writer that died left (PATH.vec.XXXXXX) goes with the next
+     * write once over a minute old; a younger one may be a live writer's */
+    char stale[1300], young[1300];
+    snprintf(stale, sizeof stale, "%s.Ab12Cd", vf);
+    snprintf(young, sizeof young, "%s.Ef34Gh", vf);
+    FILE *tf = fopen(stale, "w");
+    CHECK(tf != NULL && fclose(tf) == 0);
+    tf = fopen(young, "w");
+    CHECK(tf != NULL && fclose(tf) == 0);
+    struct timespec old_t[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
+    CHECK(utimensat(AT_FDCWD, stale, old_t, 0) == 0);
+    put(d, "notes.txt", "the release notes of this project, fourth edition\n");
+    update(r);
+    embed(r);
+    CHECK(dense_finds_open_file(d, &e));
+    CHECK(access(stale, F_OK) != 0 && errno == ENOENT);
+    CHECK(access(young, F_OK) == 0);
+    unlink(young);
     rag_close(r);
 }
 
