@@ -64,6 +64,18 @@ tui_start() {
     "${TM[@]}" new-session -d -x 100 -y 30 "$cmd"
 }
 
+# wait_gone PATTERN [SECONDS] : poll the screen until it no longer matches (a key's effect may take a
+# redraw or two to show on a loaded machine); fails when it still matches at the deadline
+wait_gone() {
+    local deadline=$((SECONDS + ${2:-5}))
+    while :; do
+        "${TM[@]}" capture-pane -p >"$SCREEN" 2>/dev/null || return 1
+        grep -qE -- "$1" "$SCREEN" || return 0
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
+
 # wait_for PATTERN [SECONDS] : poll the screen until it matches (extended regex)
 wait_for() {
     local deadline=$((SECONDS + ${2:-15}))

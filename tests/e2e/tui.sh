@@ -143,7 +143,7 @@ keys PPage
 check "PgUp scrolls the transcript back" 'more lines below \(PgDn\)'
 check "the scroll hint points down, where the rest is" '↓ [0-9]+ more lines below'
 keys NPage NPage
-if wait_for 'more lines below' 1; then t_fail "PgDn comes back to the end"; else t_ok "PgDn comes back to the end"; fi
+if wait_gone 'more lines below'; then t_ok "PgDn comes back to the end"; else t_fail "PgDn comes back to the end" "$(cat "$SCREEN")"; fi
 
 "${TM[@]}" resize-window -x 80 -y 24
 check "resize to 80x24: status bar redrawn" '^ model llama_rope_linear_q8_0 +preset int8_memory'
@@ -158,7 +158,7 @@ keys F1
 check "F1 shows the help" 'octet help'
 check "the help lists the commands" '/copy N \[FILE\]'
 keys x
-if wait_for 'octet help' 1; then t_fail "any key closes the help"; else t_ok "any key closes the help"; fi
+if wait_gone 'octet help'; then t_ok "any key closes the help"; else t_fail "any key closes the help" "$(cat "$SCREEN")"; fi
 
 # Alt-Enter and Ctrl-J insert newlines; UTF-8 and wide characters
 keys -l "first"
@@ -313,8 +313,8 @@ check "a bad type: the error at the field it names" "inputs\[0\]\.type: unknown 
 check "the form stays open for the correction" '/spec: a function from a spec'
 keys Escape
 check "Esc closes the form" 'spec form closed'
-if wait_for '/spec: a function from a spec' 1; then t_fail "the form is gone after Esc" "$(cat "$SCREEN")"; else
-    t_ok "the form is gone after Esc"; fi
+if wait_gone '/spec: a function from a spec'; then t_ok "the form is gone after Esc"; else
+    t_fail "the form is gone after Esc" "$(cat "$SCREEN")"; fi
 type_line "/spec"
 check "/spec opens the form again with what was typed" 'n: integer'
 # the cursor is on the field the error named: correct it, then on to Examples
