@@ -12,9 +12,10 @@
 #
 #   bash tools/gpu/exact.sh      (octet from .gpu/bundle.tar.xz, else ./octet)
 set -uo pipefail
-cd "${QUICK_ROOT:-$(dirname "${BASH_SOURCE[0]}")/../..}"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) # octet_bin.sh
+cd "${QUICK_ROOT:-$here/../..}"
 R=${OUT:-/tmp/exact}
-mkdir -p "$R" /tmp/gb
+mkdir -p "$R"
 SUM=$R/exact.txt
 : >"$SUM"
 row() { printf '%s\n' "$*" | tee -a "$SUM"; }
@@ -23,19 +24,8 @@ check() { # rc, text
     if [ "$1" = 0 ]; then row "PASS $2"; else row "FAIL $2"; fails=$((fails + 1)); fi
 }
 
-if [ -f .gpu/bundle.tar.xz ]; then
-    [ -x /tmp/gb/b/octet ] || tar -xJf .gpu/bundle.tar.xz -C /tmp/gb || exit 2
-    O=/tmp/gb/b/octet
-    PLUGIN=/tmp/gb/b/octet-cuda.so
-    SAN=(/tmp/gb/b/lib/ld-linux-x86-64.so.2 --library-path /tmp/gb/b/lib:/usr/local/cuda/lib64 /tmp/gb/b/octet.bin)
-elif [ -x ./octet ] && [ -f ./octet-cuda.so ]; then
-    O=$(pwd)/octet
-    PLUGIN=$(pwd)/octet-cuda.so
-    SAN=("$O")
-else
-    echo "exact.sh: no octet: run tools/gpu/bundle.sh (or make) first" >&2
-    exit 2
-fi
+# shellcheck source=tools/gpu/octet_bin.sh
+. "$here/octet_bin.sh"
 export OCTET_CUDA_FEW=1
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT

@@ -29,19 +29,8 @@ row() { printf '%s\n' "$*" | tee -a "$SUM" >>"$LOG"; }
 left() { [ $((BUDGET - SECONDS)) -gt "$1" ]; }
 verdict() { [ "$1" = 0 ] && echo PASS || echo FAIL; }
 
-if [ -f .gpu/bundle.tar.xz ]; then
-    tar -xJf .gpu/bundle.tar.xz -C /tmp/gb || exit 2
-    O=/tmp/gb/b/octet
-    PLUGIN=/tmp/gb/b/octet-cuda.so
-    SAN=(/tmp/gb/b/lib/ld-linux-x86-64.so.2 --library-path /tmp/gb/b/lib:/usr/local/cuda/lib64 /tmp/gb/b/octet.bin)
-elif [ -x ./octet ] && [ -f ./octet-cuda.so ]; then
-    O=$(pwd)/octet
-    PLUGIN=$(pwd)/octet-cuda.so
-    SAN=("$O")
-else
-    echo "quick.sh: no octet: run tools/gpu/bundle.sh (or make) first" >&2
-    exit 2
-fi
+# shellcheck source=tools/gpu/octet_bin.sh
+. "$T/octet_bin.sh"
 export NCCL_NVLS_ENABLE=0
 if [ -f .gpu/anchors/llama_side_by_side.sh ]; then
     (bash .gpu/anchors/llama_side_by_side.sh cuda /dev/null >/tmp/llama_build.log 2>&1 &)
