@@ -632,7 +632,7 @@ static cmd_t *rec(cuda_be_t *b, int op)
  * step's) once a kernel of the list was launched before it. */
 static cu_launch_t lc_next(cuda_be_t *b)
 {
-    cu_launch_t l = {b->st, b->pdl && (b->n_tok == 1 || b->n_tok <= b->few_max) && b->launched};
+    cu_launch_t l = {b->st, b->pdl && b->n_tok <= b->few_max && b->launched};
     b->launched = true;
     return l;
 }
@@ -951,7 +951,7 @@ static void run_decode(cuda_be_t *b)
 static int cu_end(be_t *be, errmsg_t *err)
 {
     cuda_be_t *b = cb(be);
-    if ((b->n_tok == 1 || b->n_tok <= b->few_max) && b->n_cmd > 0 && !b->eager && !b->graphs_off && !b->err_code)
+    if (b->n_tok <= b->few_max && b->n_cmd > 0 && !b->eager && !b->graphs_off && !b->err_code)
         run_decode(b);
     else
         run_pending(b);
@@ -1086,7 +1086,7 @@ static void cu_attention_op(be_t *be, const be_kv_t *kv, int layer, const be_buf
     c->i1 = n_tok;
     c->i2 = n_head;
     c->f0 = scale;
-    c->i3 = n_tok > 1 && n_tok > b->few_max ? b->pos0 : 0;
+    c->i3 = n_tok > b->few_max ? b->pos0 : 0;
     c->out = out->d;
 }
 
