@@ -462,6 +462,161 @@ static void record_step(cu_mm_t *mm, model *md, const cu_launch_t &lc0, int styl
     cu_matmul(mm, L(), &md->lm, md->x, 1, md->y, &err);
 }
 
+/* ---- layout variants of the int8 product (an experiment, not the backend) --------
+ * Which layout of the one-token int8 product reads its weights fastest:
+ * WARPS warps a block, SPLIT warps a row (each a share of its 16-byte
+ * columns, interleaved; the block adds their integer sums, so the result is
+ * the backend's bit for bit), LOADS 16-byte loads a lane a round, PREF: the
+ * next round's loads issued before this round's sums. Checked against
+ * cu_gemv_quantized, then timed on the four 7B shapes (28 copies each). */
+
+__device__ __forceinline__ int v_dot16(int4 a, int4 b, int s)
+{
+    s = __dp4a(a.x, b.x, s);
+    s = __dp4a(a.y, b.y, s);
+    s = __dp4a(a.z, b.z, s);
+    return __dp4a(a.w, b.w, s);
+}
+
+template <int LOADS>
+__device__ __forceinline__ void v_fetch(int4 (&a)[LOADS], const int4 *wr, int base, int step, int n16)
+{
+#pragma unroll
+    for (int u = 0; u < LOADS; u++) {
+        int i = base + step * u;
+        a[u] = i < n16 ? __ldcs(wr + i) : make_int4(0, 0, 0, 0);
+    }
+}
+
+template <int LOADS>
+__device__ __forceinline__ int v_sum(const int4 (&a)[LOADS], const int4 *xv, int base, int step, int n16, int acc)
+{
+#pragma unroll
+    for (int u = 0; u < LOADS; u++) {
+        int i = base + step * u;
+        if (i < n16)
+            acc += v_dot16(a[u], xv[i], 0);
+    }
+    return acc;
+}
+
+template <int WARPS, int SPLIT, int LOADS, bool PREF>
+__global__ void __launch_bounds__(WARPS * 32)
+    vgemv(const int8_t *w, const float *rs, const int8_t *xq, const float *xs, int rows, int cols, float *y)
+{
+    __shared__ int part[WARPS];
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    int r = blockIdx.x * (WARPS / SPLIT) + warp / SPLIT, s = warp % SPLIT;
+    int n16 = cols / 16, step = SPLIT * 32, round = step * LOADS;
+    int acc = 0;
+    if (r < rows) {
+        const int4 *wr = (const int4 *)(w + (size_t)r * cols), *xv = (const int4 *)xq;
+        int base = s * 32 + lane;
+        int4 a[LOADS], b[LOADS];
+        v_fetch<LOADS>(a, wr, base, step, n16);
+        if (PREF) {
+            for (;;) {
+                if (base + round < n16)
+                    v_fetch<LOADS>(b, wr, base + round, step, n16);
+                acc = v_sum<LOADS>(a, xv, base, step, n16, acc);
+                base += round;
+                if (base >= n16)
+                    break;
+                if (base + round < n16)
+                    v_fetch<LOADS>(a, wr, base + round, step, n16);
+                acc = v_sum<LOADS>(b, xv, base, step, n16, acc);
+                base += round;
+                if (base >= n16)
+                    break;
+            }
+        } else {
+            for (;;) {
+                acc = v_sum<LOADS>(a, xv, base, step, n16, acc);
+                base += round;
+                if (base >= n16)
+                    break;
+                v_fetch<LOADS>(a, wr, base, step, n16);
+            }
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1)
+        acc += __shfl_xor_sync(0xffffffffu, acc, o);
+    if (SPLIT > 1) {
+        if (lane == 0)
+            part[warp] = acc;
+        __syncthreads();
+        if (s != 0)
+            return;
+        for (int i = 1; i < SPLIT; i++)
+            acc += part[warp + i];
+    }
+    if (r < rows && lane == 0)
+        y[r] = (float)acc * rs[r] * xs[0];
+}
+
+struct variant {
+    const char *name;
+    void (*launch)(const cu_mat_t *, const int8_t *, const float *, float *, cudaStream_t);
+};
+
+template <int WARPS, int SPLIT, int LOADS, bool PREF>
+static void vlaunch(const cu_mat_t *m, const int8_t *xq, const float *xs, float *y, cudaStream_t st)
+{
+    int per = WARPS / SPLIT, blocks = (m->rows + per - 1) / per;
+    vgemv<WARPS, SPLIT, LOADS, PREF><<<blocks, WARPS * 32, 0, st>>>((const int8_t *)m->w, m->rs, xq, xs, m->rows,
+                                                                    m->cols, y);
+}
+
+#define VARIANT(W, S, L, P, PN) {"w" #W " split" #S " loads" #L PN, vlaunch<W, S, L, P>}
+static const variant VARIANTS[] = {
+    VARIANT(8, 1, 8, false, ""),      VARIANT(4, 1, 8, false, ""),      VARIANT(2, 1, 8, false, ""),
+    VARIANT(16, 1, 8, false, ""),     VARIANT(8, 1, 4, false, ""),      VARIANT(8, 1, 16, false, ""),
+    VARIANT(8, 1, 8, true, " pref"),  VARIANT(4, 1, 8, true, " pref"),  VARIANT(8, 1, 4, true, " pref"),
+    VARIANT(8, 2, 8, false, ""),      VARIANT(8, 4, 8, false, ""),      VARIANT(4, 2, 8, false, ""),
+    VARIANT(8, 2, 4, true, " pref"),  VARIANT(16, 4, 8, false, ""),     VARIANT(16, 2, 8, true, " pref"),
+};
+
+static void run_variants(cu_mm_t *mm, model *md, cudaStream_t st)
+{
+    const char *names[N_MAT] = {"qkv", "wo", "gate/up", "down"};
+    float *ref;
+    CK(cudaMalloc(&ref, (size_t)SHAPE[GU][0] * 4));
+    for (const variant &v : VARIANTS) {
+        char line[256];
+        int n = snprintf(line, sizeof line, "variant %-24s", v.name);
+        bool same = true;
+        for (int k = 0; k < N_MAT; k++) {
+            const cu_mat_t *w = &md->m[0][k];
+            cu_launch_t lc = {st, false};
+            cu_gemv_quantized(mm, lc, w, NULL, ref);
+            v.launch(w, mm->xq, mm->xs, md->y, st);
+            CK(cudaStreamSynchronize(st));
+            auto a = down(ref, (size_t)w->rows), b = down(md->y, (size_t)w->rows);
+            same = same && !memcmp(a.data(), b.data(), a.size() * 4);
+            cudaGraph_t g;
+            cudaGraphExec_t ge;
+            CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
+            uint64_t bytes = 0;
+            for (int l = 0; l < N_LAYER; l++) {
+                v.launch(&md->m[l][k], mm->xq, mm->xs, md->y, st);
+                bytes += md->m[l][k].bytes;
+            }
+            CK(cudaStreamEndCapture(st, &g));
+            CK(cudaGraphInstantiate(&ge, g, 0));
+            double us = time_graph(ge, st, 20) / N_LAYER;
+            n += snprintf(line + n, sizeof line - n, " %s %5.1f us %5.0f GB/s,", names[k], us,
+                          bytes / N_LAYER / (us * 1e-6) / 1e9);
+            cudaGraphExecDestroy(ge);
+            cudaGraphDestroy(g);
+        }
+        row("%s %s", line, same ? "= backend" : "DIFFERS from the backend");
+        if (!same)
+            g_fail++;
+    }
+    CK(cudaGetLastError());
+    cudaFree(ref);
+}
+
 static void run_bench(cu_mm_t *mm)
 {
     cudaStream_t st;
@@ -539,6 +694,7 @@ static void run_bench(cu_mm_t *mm)
             cudaGraphExecDestroy(ge);
             cudaGraphDestroy(g);
         }
+    run_variants(mm, &md, st);
     CK(cudaGetLastError());
     row("weights of a step: %.2f GB (%s, %d SMs)", md.bytes / 1e9, prop.name, prop.multiProcessorCount);
 }
