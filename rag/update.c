@@ -58,6 +58,7 @@ typedef struct upd {
     walk_excludes_t ex;
     rag_update_stats_t st;
     bool dirty; /* chunks written or removed since the last commit */
+    bool wrote; /* chunks written or removed by this update */
     /* the work tree's root, which the listed paths are relative to: an lstat
      * from there skips resolving the root's own components, 2,400 times */
     int root;
@@ -402,6 +403,7 @@ static void prep_file(upd_t *u, prep_scratch_t *sc, const char *path, prep_t *p)
         return;
     }
     git_oid oid;
+    walk_lib(r->walk);
     if (git_odb_hash(&oid, sc->buf, len, GIT_OBJECT_BLOB) < 0) {
         p->kind = P_FAIL;
         errmsg_set(&p->err, OCT_EINTERNAL, "%s: cannot hash the file", path);
@@ -456,7 +458,7 @@ static int write_chunks(upd_t *u, int64_t id, const prep_t *p)
 
 static int delete_file_chunks(upd_t *u, int64_t id)
 {
-    u->dirty = true;
+    u->dirty = u->wrote = true;
     sqlite3_bind_int64(u->del_fts, 1, id);
     int rc = run(u, u->del_fts, "removing chunks");
     if (!rc) {
@@ -529,7 +531,7 @@ static int apply_file(upd_t *u, const char *path, prep_t *p)
         rc = run(u, u->ins_file, "adding a file");
         id = sqlite3_last_insert_rowid(u->db);
     }
-    u->dirty = true;
+    u->dirty = u->wrote = true;
     if (!rc)
         rc = write_chunks(u, id, p);
     if (!rc) {
@@ -630,6 +632,40 @@ static void ring_release(ring_t *g, size_t i)
     pthread_mutex_unlock(&g->mu);
 }
 
+/* The witness of the last full listing (meta 'walk'), empty when none. */
+static int read_witness(upd_t *u, sbuf_t *w)
+{
+    sqlite3_stmt *q = NULL;
+    int s = sqlite3_prepare_v2(u->db, "SELECT value FROM meta WHERE key = 'walk'", -1, &q, NULL);
+    if (s == SQLITE_OK)
+        s = sqlite3_step(q);
+    if (s == SQLITE_ROW) {
+        sb_addn(w, sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0));
+        s = SQLITE_DONE;
+    }
+    sqlite3_finalize(q);
+    if (s != SQLITE_DONE)
+        return db_fail(u->err, u->db, u->r->db_path, "reading the listing's witness");
+    return w->oom ? errmsg_set(u->err, OCT_ENOMEM, "out of memory") : 0;
+}
+
+static int write_witness(upd_t *u, const sbuf_t *w)
+{
+    sqlite3_stmt *q = NULL;
+    int s = sqlite3_prepare_v2(u->db,
+                               w->n ? "INSERT OR REPLACE INTO meta(key, value) VALUES('walk', ?1)"
+                                    : "DELETE FROM meta WHERE key = 'walk'",
+                               -1, &q, NULL);
+    if (s == SQLITE_OK && w->n)
+        s = sqlite3_bind_blob64(q, 1, w->s, w->n, SQLITE_STATIC);
+    if (s == SQLITE_OK)
+        s = sqlite3_step(q);
+    sqlite3_finalize(q);
+    if (s != SQLITE_DONE)
+        return db_fail(u->err, u->db, u->r->db_path, "keeping the listing's witness");
+    return 0;
+}
+
 static int begin(upd_t *u)
 {
     if (exec(u->db, "BEGIN IMMEDIATE") != SQLITE_OK)
@@ -667,6 +703,8 @@ static void ring_free(ring_t *g, pthread_t *th, int workers)
 static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_int *cancel, upd_t *u)
 {
     walk_list_t list = {0};
+    sbuf_t witness = {0}, old = {0};
+    bool full = false;
     ring_t *ring = NULL;
     pthread_t th[RAG_MAX_WORKERS];
     int workers = 0;
@@ -686,9 +724,20 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
         goto done;
     if (progress)
         progress(&(rag_progress_t){.phase = RAG_PHASE_LIST}, ud);
-    rc = walk_list(r->walk, r->skip_prefix, cancel, &list, u->err);
+    /* the listing from the last one's witness when it still holds (walk.c):
+     * no libgit2, no walk of the tree */
+    rc = read_witness(u, &old);
+    if (!rc)
+        rc = old.n ? walk_list_fast(r->walk, r->skip_prefix, old.s, old.n, &list) : 1;
+    if (rc == 1) {
+        full = true;
+        rc = walk_list(r->walk, r->skip_prefix, cancel, &list, &witness, u->err);
+    } else if (rc) {
+        rc = errmsg_set(u->err, rc, "out of memory listing files");
+    }
     if (rc)
         goto done;
+    u->st.listed_fast = !full;
     u->st.skip_other += list.skip_other;
     u->root = open(walk_root(r->walk), O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (u->root < 0) {
@@ -778,12 +827,26 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
     }
     /* the chunk count, for the query's share of chunks holding a term;
      * written only when it changed, so that an update that found nothing
-     * to do writes nothing (no commit to sync at every search) */
-    if (!rc && exec(u->db, "INSERT OR REPLACE INTO meta(key, value) SELECT 'chunks', n FROM"
-                           " (SELECT count(*) AS n FROM chunks) WHERE n IS NOT"
-                           " (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'chunks')") != SQLITE_OK) {
+     * to do writes nothing (no commit to sync at every search), and
+     * counted only when chunks came or went (or it was never written):
+     * counting 57K chunks is a millisecond */
+    int64_t have = 1;
+    if (!rc && !u->wrote && query_int(u->db, "SELECT count(*) FROM meta WHERE key = 'chunks'", &have) != SQLITE_OK) {
         rc = db_fail(u->err, u->db, r->db_path, "counting chunks");
         goto done;
+    }
+    if (!rc && (u->wrote || !have) &&
+        exec(u->db, "INSERT OR REPLACE INTO meta(key, value) SELECT 'chunks', n FROM"
+                    " (SELECT count(*) AS n FROM chunks) WHERE n IS NOT"
+                    " (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'chunks')") != SQLITE_OK) {
+        rc = db_fail(u->err, u->db, r->db_path, "counting chunks");
+        goto done;
+    }
+    /* a new witness is kept (or an old one dropped) with what it listed */
+    if (!rc && full && (witness.n != old.n || (witness.n && memcmp(witness.s, old.s, witness.n)))) {
+        rc = write_witness(u, &witness);
+        if (rc)
+            goto done;
     }
     /* commit what was done, also when canceled */
     {
@@ -805,6 +868,8 @@ done:
     if (in_tx)
         exec(u->db, "ROLLBACK");
     walk_list_free(&list);
+    sb_free(&witness);
+    sb_free(&old);
     return rc;
 }
 
@@ -862,7 +927,8 @@ int rag_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_int *c
         if (!rc)
             rc = do_update(r, progress, ud, cancel, &u);
     }
-    if (!rc || rc == OCT_ECANCELED) {
+    /* the totals, for a caller that asked for statistics (a millisecond) */
+    if (st && (!rc || rc == OCT_ECANCELED)) {
         errmsg_t cerr;
         if (count_rows(r, r->wdb, &u.st.files, &u.st.chunks, rc ? &cerr : err) != 0 && !rc)
             rc = err ? err->code : OCT_EIO;
