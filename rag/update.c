@@ -70,6 +70,11 @@ static int cmp_row(const void *key, const void *elem)
     return strcmp((const char *)key, ((const frow_t *)elem)->path);
 }
 
+static int cmp_rows(const void *a, const void *b)
+{
+    return strcmp(((const frow_t *)a)->path, ((const frow_t *)b)->path);
+}
+
 static void free_rows(frow_t **rows, size_t *n)
 {
     for (size_t i = 0; i < *n; i++)
@@ -79,8 +84,8 @@ static void free_rows(frow_t **rows, size_t *n)
     *n = 0;
 }
 
-/* Read the rows of SQL (id, path, blob, size, mtime_ns, ctime_ns, ino,
- * ordered by path) into *ROWS. */
+/* Read the rows of SQL (id, path, blob, size, mtime_ns, ctime_ns, ino)
+ * into *ROWS. */
 static int load_rows(upd_t *u, const char *sql, frow_t **rows, size_t *n_rows)
 {
     sqlite3_stmt *st = NULL;
@@ -109,7 +114,11 @@ static int load_rows(upd_t *u, const char *sql, frow_t **rows, size_t *n_rows)
             sqlite3_finalize(st);
             return errmsg_set(u->err, OCT_ENOMEM, "out of memory");
         }
-        snprintf(f->blob, sizeof f->blob, "%s", b ? b : "");
+        size_t bl = b ? (size_t)sqlite3_column_bytes(st, 2) : 0;
+        if (bl >= sizeof f->blob)
+            bl = sizeof f->blob - 1;
+        memcpy(f->blob, b ? b : "", bl);
+        f->blob[bl] = '\0';
         f->size = sqlite3_column_int64(st, 3);
         f->mtime = sqlite3_column_int64(st, 4);
         f->ctime = sqlite3_column_int64(st, 5);
@@ -746,8 +755,11 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
     }
     rc = prepare_all(u);
     if (!rc)
-        rc = load_rows(u, "SELECT id, path, blob, size, mtime_ns, ctime_ns, ino FROM files ORDER BY path",
-                       &u->rows, &u->n_rows);
+        rc = load_rows(u, "SELECT id, path, blob, size, mtime_ns, ctime_ns, ino FROM files", &u->rows, &u->n_rows);
+    /* sorted here: in the path index's order SQLite looked each row up in
+     * the table, a third of an unchanged update's reading */
+    if (!rc && u->n_rows > 1)
+        qsort(u->rows, u->n_rows, sizeof *u->rows, cmp_rows);
     if (!rc)
         rc = load_rows(u, "SELECT 0, path, '', size, mtime_ns, ctime_ns, ino FROM skipped ORDER BY path",
                        &u->skip, &u->n_skip);
