@@ -204,6 +204,7 @@ typedef enum prep_kind {
     P_SAME_BLOB,   /* a new stat but the same bytes: refresh the stat */
     P_CHANGED,     /* new or changed: its chunks are in the slot */
     P_FAIL,        /* prep's error is in err */
+    P_READ,        /* to be read (stat_kind; never applied) */
 } prep_kind_t;
 
 typedef struct prep_chunk {
@@ -357,28 +358,20 @@ done:
     return rc;
 }
 
-/* Everything about the file PATH that needs no database, into P. */
-static void prep_file(upd_t *u, prep_scratch_t *sc, const char *path, prep_t *p)
+/* What the stat of PATH says, into P: a kind, or P_READ when the file must
+ * be read. Reads only the rows, so threads may call it at once. */
+static prep_kind_t stat_kind(upd_t *u, const char *path, prep_t *p)
 {
-    rag_t *r = u->r;
     memset(p, 0, sizeof *p);
-    if (walk_excluded(&u->ex, path)) {
-        p->kind = P_EXCLUDED;
-        return;
-    }
+    if (walk_excluded(&u->ex, path))
+        return p->kind = P_EXCLUDED;
     struct stat st;
-    if (fstatat(u->root, path, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        p->kind = P_GONE;
-        return;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        p->kind = P_OTHER;
-        return;
-    }
-    if ((uint64_t)st.st_size > r->max_file_bytes) {
-        p->kind = P_LARGE;
-        return;
-    }
+    if (fstatat(u->root, path, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return p->kind = P_GONE;
+    if (!S_ISREG(st.st_mode))
+        return p->kind = P_OTHER;
+    if ((uint64_t)st.st_size > u->r->max_file_bytes)
+        return p->kind = P_LARGE;
     frow_t *row = u->n_rows ? bsearch(path, u->rows, u->n_rows, sizeof *u->rows, cmp_row) : NULL;
     frow_t *skip = u->n_skip ? bsearch(path, u->skip, u->n_skip, sizeof *u->skip, cmp_row) : NULL;
     p->row = row;
@@ -388,17 +381,22 @@ static void prep_file(upd_t *u, prep_scratch_t *sc, const char *path, prep_t *p)
     p->ino = (int64_t)st.st_ino;
     p->size = (int64_t)st.st_size;
     if (row && row->mtime != 0 && row->size == p->size && row->mtime == p->mtime && row->ctime == p->ctime &&
-        row->ino == p->ino) {
-        p->kind = P_SAME_STAT;
-        return;
-    }
+        row->ino == p->ino)
+        return p->kind = P_SAME_STAT;
     /* a binary file as it was: not read again (the stdlib's 163 binary
      * files were 13 MB of reading at every search) */
     if (skip && skip->mtime != 0 && skip->size == p->size && skip->mtime == p->mtime &&
-        skip->ctime == p->ctime && skip->ino == p->ino) {
-        p->kind = P_SAME_BINARY;
+        skip->ctime == p->ctime && skip->ino == p->ino)
+        return p->kind = P_SAME_BINARY;
+    return p->kind = P_READ;
+}
+
+/* Everything about the file PATH that needs no database, into P. */
+static void prep_file(upd_t *u, prep_scratch_t *sc, const char *path, prep_t *p)
+{
+    rag_t *r = u->r;
+    if (stat_kind(u, path, p) != P_READ)
         return;
-    }
     if (wall_ns() - p->mtime < RACY_NS)
         p->mtime = 0; /* not trusted next time: see RACY_NS */
     size_t len = 0;
@@ -419,7 +417,7 @@ static void prep_file(upd_t *u, prep_scratch_t *sc, const char *path, prep_t *p)
         return;
     }
     git_oid_tostr(p->hex, sizeof p->hex, &oid);
-    if (row && !strcmp(row->blob, p->hex)) {
+    if (p->row && !strcmp(p->row->blob, p->hex)) {
         p->kind = P_SAME_BLOB;
         return;
     }
@@ -525,6 +523,8 @@ static int apply_file(upd_t *u, const char *path, prep_t *p)
         return run(u, u->upd_stat, "updating a file");
     case P_CHANGED:
         break;
+    case P_READ:
+        return errmsg_set(u->err, OCT_EINTERNAL, "%s: applied before it was read", path);
     }
     int64_t id;
     if (row) {
@@ -709,9 +709,39 @@ static void ring_free(ring_t *g, pthread_t *th, int workers)
     free(g);
 }
 
+/* ---- the stat pass --------------------------------------------------------
+ * Over an unchanged tree (every search) each file is one stat. Handed
+ * through the ring with the files to read, they cost more in locking and
+ * waking than the stats themselves (a stdlib search's update was 3 ms
+ * slower with one worker than with none): so every file is first judged by
+ * its stat alone, and only those that must be read go through the
+ * pipeline. What the pass finds writes nothing, so the order of the writes
+ * is unchanged. (Two threads stat the stdlib's 2,438 files in 2.0 ms
+ * instead of 2.7 in a test program, but splitting the pass made no
+ * difference to the update: not done.) */
+
+/* The files of LIST to read, into TODO (its paths borrowed from LIST); the
+ * others applied. */
+static int stat_pass(upd_t *u, const walk_list_t *list, walk_list_t *todo)
+{
+    todo->paths = malloc((list->n ? list->n : 1) * sizeof *todo->paths);
+    todo->n = 0;
+    if (!todo->paths)
+        return errmsg_set(u->err, OCT_ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < list->n && !rc; i++) {
+        prep_t p;
+        if (stat_kind(u, list->paths[i], &p) == P_READ)
+            todo->paths[todo->n++] = list->paths[i];
+        else
+            rc = apply_file(u, list->paths[i], &p);
+    }
+    return rc;
+}
+
 static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_int *cancel, upd_t *u)
 {
-    walk_list_t list = {0};
+    walk_list_t list = {0}, todo = {0};
     sbuf_t witness = {0}, old = {0};
     bool full = false;
     ring_t *ring = NULL;
@@ -776,31 +806,34 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
         goto done;
     }
     u->dirty = gen == 0;
+    rc = stat_pass(u, &list, &todo);
+    if (rc)
+        goto done;
     ring = calloc(1, sizeof *ring);
     if (!ring) {
         rc = errmsg_set(u->err, OCT_ENOMEM, "out of memory");
         goto done;
     }
     ring->u = u;
-    ring->list = &list;
+    ring->list = &todo;
     pthread_mutex_init(&ring->mu, NULL);
     pthread_cond_init(&ring->ready, NULL);
     pthread_cond_init(&ring->freed, NULL);
     /* a thread that cannot start leaves its share to the others and to
-     * this one */
-    while (workers < r->workers && pthread_create(&th[workers], NULL, worker_main, ring) == 0)
+     * this one; none starts for nothing to read */
+    while (workers < r->workers && (size_t)workers < todo.n && pthread_create(&th[workers], NULL, worker_main, ring) == 0)
         workers++;
     double batch = now_s();
-    for (size_t i = 0; i < list.n; i++) {
+    for (size_t i = 0; i < todo.n; i++) {
         if (progress)
-            progress(&(rag_progress_t){.phase = RAG_PHASE_INDEX, .done = i, .total = list.n,
-                                       .path = list.paths[i]},
+            progress(&(rag_progress_t){.phase = RAG_PHASE_INDEX, .done = list.n - todo.n + i, .total = list.n,
+                                       .path = todo.paths[i]},
                      ud);
         if (cancel && atomic_load(cancel)) {
             rc = errmsg_set(u->err, OCT_ECANCELED, "update canceled");
             break;
         }
-        rc = apply_file(u, list.paths[i], ring_take(ring, i, &sc));
+        rc = apply_file(u, todo.paths[i], ring_take(ring, i, &sc));
         ring_release(ring, i);
         if (rc)
             goto done;
@@ -879,6 +912,7 @@ done:
     u->root = -1;
     if (in_tx)
         exec(u->db, "ROLLBACK");
+    free(todo.paths); /* borrowed from list */
     walk_list_free(&list);
     sb_free(&witness);
     sb_free(&old);
