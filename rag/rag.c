@@ -525,32 +525,11 @@ static int auto_workers(void)
     return n > 1 ? n - 1 : 0;
 }
 
-int rag_open(rag_t **out, const rag_options_t *opt, errmsg_t *err)
+/* Where the index of the repository walk_open found lives: r->db_path,
+ * its lock, and the prefix the listing leaves out when it is inside the
+ * work tree. */
+static int db_place(rag_t *r, const rag_options_t *opt, errmsg_t *err)
 {
-    rag_options_t dflt = {0};
-    if (!opt)
-        opt = &dflt;
-    *out = NULL;
-    rag_t *r = calloc(1, sizeof *r);
-    if (!r)
-        return errmsg_set(err, OCT_ENOMEM, "out of memory");
-    git_libgit2_init();
-    pthread_mutex_init(&r->wmu, NULL);
-    pthread_mutex_init(&r->rmu, NULL);
-    int rc = 0, lockfd = -1;
-    r->max_file_bytes = opt->max_file_bytes ? opt->max_file_bytes : RAG_DEFAULT_MAX_FILE_BYTES;
-    r->check = opt->check;
-    r->workers = opt->workers < 0 ? 0 : opt->workers > 0 ? opt->workers : auto_workers();
-    if (r->workers > RAG_MAX_WORKERS)
-        r->workers = RAG_MAX_WORKERS;
-    for (size_t i = 0; i < opt->n_exclude; i++)
-        if (opt->exclude[i] && walk_excludes_add(&r->excludes, opt->exclude[i], strlen(opt->exclude[i]))) {
-            rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-            goto fail;
-        }
-    rc = walk_open(&r->walk, opt->dir ? opt->dir : ".", opt->no_git, err);
-    if (rc)
-        goto fail;
     const char *root = walk_root(r->walk);
     char dbp[PATH_MAX];
     if (opt->db_path)
@@ -570,52 +549,103 @@ int rag_open(rag_t **out, const rag_options_t *opt, errmsg_t *err)
         *slash = '\0';
         base = dbp + (slash - dir) + 1;
         struct stat dst;
-        if (dir[0] && !opt->db_path && mkdir(dir, 0755) != 0 && errno != EEXIST) {
-            rc = errmsg_set(err, OCT_EIO, "%s: cannot create the directory: %s", dir, strerror(errno));
-            goto fail;
-        }
+        if (dir[0] && !opt->db_path && mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return errmsg_set(err, OCT_EIO, "%s: cannot create the directory: %s", dir, strerror(errno));
         if (dir[0]) {
             int bad = stat(dir, &dst) ? errno : S_ISDIR(dst.st_mode) ? 0 : ENOTDIR;
-            if (bad) {
-                rc = errmsg_set(err, OCT_ENOTFOUND, "%s: %s (the index's directory must exist; octet creates no "
-                                                    "directories for --db)",
-                                dir, strerror(bad));
-                goto fail;
-            }
+            if (bad)
+                return errmsg_set(err, OCT_ENOTFOUND, "%s: %s (the index's directory must exist; octet creates no "
+                                                      "directories for --db)",
+                                  dir, strerror(bad));
         }
     } else {
         snprintf(dir, sizeof dir, ".");
     }
-    if (!*base) {
-        rc = errmsg_set(err, OCT_EINVAL, "%s: the index path names a directory", dbp);
-        goto fail;
-    }
-    if (!realpath(dir[0] ? dir : "/", real)) {
-        rc = errmsg_set(err, OCT_EIO, "%s: %s", dir, strerror(errno));
-        goto fail;
-    }
+    if (!*base)
+        return errmsg_set(err, OCT_EINVAL, "%s: the index path names a directory", dbp);
+    if (!realpath(dir[0] ? dir : "/", real))
+        return errmsg_set(err, OCT_EIO, "%s: %s", dir, strerror(errno));
     size_t rl = strlen(real);
-    if (rl + strlen(base) + 2 >= sizeof real) {
-        rc = errmsg_set(err, OCT_EINVAL, "%s: path too long", dbp);
-        goto fail;
-    }
+    if (rl + strlen(base) + 2 >= sizeof real)
+        return errmsg_set(err, OCT_EINVAL, "%s: path too long", dbp);
     snprintf(real + rl, sizeof real - rl, "%s%s", real[rl - 1] == '/' ? "" : "/", base);
     r->db_path = strdup(real);
     r->lock_path = r->db_path ? str_cat(r->db_path, ".lock") : NULL;
-    if (!r->db_path || !r->lock_path) {
-        rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if ((rc = db_file_check(r->db_path, err)))
-        goto fail;
+    if (!r->db_path || !r->lock_path)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
     size_t rootl = strlen(root);
     if (!strncmp(r->db_path, root, rootl) && r->db_path[rootl] == '/') {
         r->skip_prefix = strdup(r->db_path + rootl + 1);
-        if (!r->skip_prefix) {
+        if (!r->skip_prefix)
+            return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* True when the index that belongs to the root and git directory walk_open
+ * found without libgit2 holds the witness of a listing libgit2 made for
+ * them: then the index is in the right place and libgit2 need not start.
+ * Read through a connection of its own, before anything may create a
+ * directory or a file there. */
+static bool walk_confirmed(rag_t *r, const rag_options_t *opt)
+{
+    char path[PATH_MAX];
+    if (opt->db_path)
+        snprintf(path, sizeof path, "%s", opt->db_path);
+    else
+        snprintf(path, sizeof path, "%s/octet/index.sqlite", walk_gitdir(r->walk));
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return false;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    bool ok = false;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'walk'", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        ok = walk_witness_root(r->walk, sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return ok;
+}
+
+int rag_open(rag_t **out, const rag_options_t *opt, errmsg_t *err)
+{
+    rag_options_t dflt = {0};
+    if (!opt)
+        opt = &dflt;
+    *out = NULL;
+    rag_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    pthread_mutex_init(&r->wmu, NULL);
+    pthread_mutex_init(&r->rmu, NULL);
+    int rc = 0, lockfd = -1;
+    r->max_file_bytes = opt->max_file_bytes ? opt->max_file_bytes : RAG_DEFAULT_MAX_FILE_BYTES;
+    r->check = opt->check;
+    r->workers = opt->workers < 0 ? 0 : opt->workers > 0 ? opt->workers : auto_workers();
+    if (r->workers > RAG_MAX_WORKERS)
+        r->workers = RAG_MAX_WORKERS;
+    for (size_t i = 0; i < opt->n_exclude; i++)
+        if (opt->exclude[i] && walk_excludes_add(&r->excludes, opt->exclude[i], strlen(opt->exclude[i]))) {
             rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
             goto fail;
         }
+    rc = walk_open(&r->walk, opt->dir ? opt->dir : ".", opt->no_git, err);
+    if (rc)
+        goto fail;
+    /* found without libgit2 and not confirmed by the index there: libgit2
+     * says where the repository is (and so the index) */
+    if (walk_found_light(r->walk) && !walk_confirmed(r, opt)) {
+        rc = walk_git(r->walk, true, err);
+        if (rc)
+            goto fail;
     }
+    rc = db_place(r, opt, err);
+    if (rc)
+        goto fail;
+    if ((rc = db_file_check(r->db_path, err)))
+        goto fail;
     /* Checking (and maybe rebuilding) the file needs the update lock. While
      * another process updates, the index it holds is valid: open it as is. */
     rc = lock_try(r, &lockfd, err);
@@ -652,7 +682,6 @@ void rag_close(rag_t *r)
     pthread_mutex_destroy(&r->wmu);
     pthread_mutex_destroy(&r->rmu);
     free(r);
-    git_libgit2_shutdown();
 }
 
 const char *rag_root(const rag_t *r) { return walk_root(r->walk); }

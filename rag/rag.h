@@ -111,6 +111,7 @@ typedef struct rag_update_stats {
     size_t skip_large;     /* files skipped: larger than max_file_bytes */
     size_t skip_excluded;  /* files skipped: exclude patterns */
     size_t skip_other;     /* symlinks, special files, unreadable files */
+    bool listed_fast;      /* the files were listed from the last listing's witness, without libgit2 */
     double seconds;        /* wall time of the update */
 } rag_update_stats_t;
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "errmsg.h"
+#include "sb.h"
 
 typedef struct walk walk_t;
 
@@ -21,9 +22,19 @@ typedef struct walk_list {
 
 /* Find the work tree containing DIR (or DIR itself with no_git). Fails with
  * OCT_ENOTFOUND outside a repository and OCT_EUNSUPPORTED for a bare one.
- * git_libgit2_init must have been called. */
+ * In the usual case (a .git directory above DIR) libgit2 is not started:
+ * the caller confirms what was found with the witness of the last listing
+ * (walk_witness_root) or asks libgit2 (walk_git). */
 int walk_open(walk_t **out, const char *dir, bool no_git, errmsg_t *err);
 void walk_close(walk_t *w);
+/* Open the repository with libgit2 (once). With ADOPT, what libgit2 finds
+ * replaces what walk_open found; without, finding another root or git
+ * directory is an error. */
+int walk_git(walk_t *w, bool adopt, errmsg_t *err);
+/* True while the repository was found without libgit2 (walk_open). */
+bool walk_found_light(const walk_t *w);
+/* Start libgit2 (once per walk; thread-safe): its hashing needs it. */
+void walk_lib(walk_t *w);
 
 const char *walk_root(const walk_t *w);   /* absolute, no trailing '/' */
 const char *walk_gitdir(const walk_t *w); /* absolute, no trailing '/'; NULL with no_git */
@@ -31,9 +42,17 @@ const char *walk_gitdir(const walk_t *w); /* absolute, no trailing '/'; NULL wit
 /* List the candidate files. Paths starting with SKIP_PREFIX (relative to
  * the root; NULL for none) are left out: the index database and its side
  * files when they live inside the work tree. Checks *cancel between
- * directories. */
+ * directories. WITNESS receives what the listing depended on (walk.c, "the
+ * witness"), or nothing when it cannot be trusted or with no_git. */
 int walk_list(walk_t *w, const char *skip_prefix, const atomic_int *cancel, walk_list_t *out,
-              errmsg_t *err);
+              sbuf_t *witness, errmsg_t *err);
+/* The listing walk_list would make now, from the WITNESS (N bytes) of an
+ * earlier one, without libgit2: 0, or 1 when the witness no longer holds
+ * (something it recorded changed, or .git/index is not for gitindex.c), or
+ * OCT_ENOMEM. */
+int walk_list_fast(walk_t *w, const char *skip_prefix, const void *witness, size_t n, walk_list_t *out);
+/* True when WITNESS was made for the root and git directory walk_open found. */
+bool walk_witness_root(const walk_t *w, const void *witness, size_t n);
 void walk_list_free(walk_list_t *l);
 
 /* Exclude patterns (see rag_options_t.exclude for their syntax). */

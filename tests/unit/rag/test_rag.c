@@ -287,6 +287,141 @@ static void test_incremental(void)
     rag_close(r);
 }
 
+/* A witness is kept only by a listing made over 2 s after the last change
+ * it records (walk.c: racily clean otherwise): wait that out. */
+static void settle(void)
+{
+    struct timespec ts = {2, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* The listing's witness (walk.c): an update over an unchanged repository
+ * lists its files without libgit2 (listed_fast), and whatever could change
+ * the list makes it list them in full again, so that the index still
+ * follows the work tree exactly. */
+static void test_witness(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "witness", true);
+    put(d, "src/a.c", "int alphafunc(void) { return 1; }\n");
+    put(d, "sub/b.py", "def betafunc():\n    return 2\n");
+    put(d, ".gitignore", "*.log\n");
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm one"), 0);
+    put(d, "notes.txt", "notestoken\n");
+    put(d, "extra.md", "extratoken\n");
+    rag_t *r = open_at(d, NULL);
+    if (!r)
+        return;
+    rag_update_stats_t st = update(r);
+    CHECK(!st.listed_fast);
+    CHECK_EQ_INT(st.changed, 5);
+    /* all of it changed just now: no witness yet */
+    st = update(r);
+    CHECK(!st.listed_fast);
+    settle();
+    st = update(r);
+    CHECK(!st.listed_fast);
+    st = update(r);
+    CHECK(st.listed_fast);
+    CHECK_EQ_INT(st.unchanged, 5);
+    CHECK_EQ_INT(st.changed, 0);
+
+    /* a tracked file edited: the list holds, the file's stat shows it */
+    put(d, "src/a.c", "int alphafunc(void) { return 3; } /* editedtoken */\n");
+    st = update(r);
+    CHECK(st.listed_fast);
+    CHECK_EQ_INT(st.changed, 1);
+    CHECK(found(r, "editedtoken", "src/a.c"));
+
+    /* a new untracked file: its directory changed */
+    put(d, "sub/new.txt", "newuntrackedtoken\n");
+    st = update(r);
+    CHECK(!st.listed_fast);
+    CHECK(found(r, "newuntrackedtoken", "sub/new.txt"));
+    settle();
+    update(r);
+
+    /* .gitignore rewritten in place: the untracked file it now ignores goes */
+    put(d, ".gitignore", "*.log\nnotes.txt\n");
+    st = update(r);
+    CHECK(!st.listed_fast);
+    CHECK_EQ_INT(n_hits(r, "notestoken"), 0);
+    settle();
+    update(r);
+    CHECK(update(r).listed_fast);
+
+    /* git rewrites its index with the same files (a commit, a refresh):
+     * the list holds */
+    CHECK_EQ_INT(sh(d, "git add -A src && git commit -qm two && git update-index -q --really-refresh"), 0);
+    st = update(r);
+    CHECK(st.listed_fast);
+    CHECK_EQ_INT(st.changed, 0);
+
+    /* a file added to git's index: another list of tracked files */
+    CHECK_EQ_INT(sh(d, "git add sub/new.txt"), 0);
+    st = update(r);
+    CHECK(!st.listed_fast);
+    CHECK(found(r, "newuntrackedtoken", "sub/new.txt"));
+    settle();
+    update(r);
+    CHECK(update(r).listed_fast);
+
+    /* .git/info/exclude: another rule source */
+    put(d, ".git/info/exclude", "extra.md\n");
+    st = update(r);
+    CHECK(!st.listed_fast);
+    CHECK_EQ_INT(n_hits(r, "extratoken"), 0);
+    settle();
+    update(r);
+
+    /* a tracked file deleted from the work tree */
+    CHECK_EQ_INT(sh(d, "rm sub/b.py"), 0);
+    st = update(r);
+    CHECK(!st.listed_fast);
+    CHECK_EQ_INT(st.removed, 1);
+    CHECK_EQ_INT(n_hits(r, "betafunc"), 0);
+    settle();
+    update(r);
+
+    /* a new handle, opened from a subdirectory, is confirmed by the
+     * witness and lists without libgit2 too */
+    rag_close(r);
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/src", d);
+    r = open_at(sub, NULL);
+    if (!r)
+        return;
+    char real[600];
+    CHECK(realpath(d, real) != NULL);
+    CHECK_EQ_STR(rag_root(r), real);
+    st = update(r);
+    CHECK(st.listed_fast);
+    CHECK(found(r, "editedtoken", "src/a.c"));
+
+    /* git's index damaged: refused by the reader, and libgit2 reports it
+     * as before; restored, all is as it was */
+    CHECK_EQ_INT(sh(d, "cp .git/index saved && truncate -s 100 .git/index"), 0);
+    errmsg_t err = {0};
+    CHECK(rag_update(r, NULL, NULL, NULL, &st, &err) != 0);
+    CHECK_EQ_INT(sh(d, "mv saved .git/index"), 0);
+    st = update(r);
+    CHECK_EQ_INT(st.changed, 0);
+    CHECK(found(r, "editedtoken", "src/a.c"));
+    rag_close(r);
+
+    /* a .git directory that is not a repository is passed by, as libgit2
+     * does, and nothing is created in it */
+    CHECK_EQ_INT(sh(d, "mkdir -p inner/.git"), 0);
+    snprintf(sub, sizeof sub, "%s/inner", d);
+    r = open_at(sub, NULL);
+    if (!r)
+        return;
+    CHECK_EQ_STR(rag_root(r), real);
+    CHECK(strstr(rag_db_path(r), "/inner/") == NULL);
+    CHECK(sh(d, "test -e inner/.git/octet") != 0);
+    rag_close(r);
+}
+
 static void test_submodule_nested(void)
 {
     char lib[512], d[512];
@@ -1052,6 +1187,7 @@ int main(void)
     setenv("GIT_COMMITTER_EMAIL", "test@octet.invalid", 1);
     TEST_RUN(test_walk_and_query);
     TEST_RUN(test_incremental);
+    TEST_RUN(test_witness);
     TEST_RUN(test_submodule_nested);
     TEST_RUN(test_detached_and_empty);
     TEST_RUN(test_odd_files);
