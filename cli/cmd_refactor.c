@@ -187,8 +187,8 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
             o->dry_run = true;
             break;
         case OPT_COLOR:
-            if (!cli_color_valid(optarg))
-                return cli_usage("refactor", "--color must be auto, always or never, not '%s'", optarg);
+            if (cli_check_color("refactor", optarg))
+                return CLI_EXIT_USAGE;
             o->color_arg = optarg;
             break;
         case 'h':
@@ -218,17 +218,11 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
 /* Show the checked patch of RES and apply it when the user (or --yes) says so. */
 static int show_and_apply(const refactor_opts_t *o, const refactor_result_t *res)
 {
-    char *shown = NULL, *summary = NULL, *record = NULL;
-    errmsg_t err = {0};
+    char *shown = NULL, *summary = NULL;
     int rc;
     const char *diff = res->diff;
     patch_t *p = res->patch;
-    if (res->notes) {
-        char *safe = termsafe_str(res->notes, strlen(res->notes));
-        if (safe)
-            fputs(safe, stdout);
-        free(safe);
-    }
+    cli_put_notes(res->notes);
     if (!(shown = patch_colorize(diff, o->color)) || !(summary = patch_summary(p))) {
         rc = cli_fail("refactor", "out of memory");
         goto done;
@@ -244,24 +238,8 @@ static int show_and_apply(const refactor_opts_t *o, const refactor_result_t *res
         rc = cli_fail("refactor", "not applied");
         goto done;
     }
-    if (patch_apply(p, o->g.repo, o->force, &record, &err)) {
-        rc = cli_fail_err("refactor", &err);
-        goto done;
-    }
-    printf("applied (undo record %s; 'octet undo' restores the previous contents)\n", record);
-    rc = CLI_EXIT_OK;
-    if (o->commit) {
-        char *msg = NULL, *id = NULL;
-        if (asprintf(&msg, "octet refactor: %s\n\n%s\n", o->instruction, summary) < 0 ||
-            patch_commit(o->g.repo, record, msg, &id, &err))
-            rc = msg ? cli_fail_err("refactor", &err) : cli_fail("refactor", "out of memory");
-        else
-            printf("committed as %.12s\n", id);
-        free(msg);
-        free(id);
-    }
+    rc = cli_apply_patch("refactor", p, o->g.repo, o->force, o->commit, o->instruction, summary);
 done:
-    free(record);
     free(summary);
     free(shown);
     return rc;
