@@ -1,6 +1,7 @@
 """hf_gguf.py - what both exports (tools/train/export.py, tools/encoder/export.py) need to turn a
 Hugging Face llama into GGUF's conventions: the Q/K row order of its RoPE and the vocabulary of
-an HF tokenizer.json.
+an HF tokenizer.json; and GPT-2's byte-level alphabet, which the tools that make or read such a
+vocabulary (gen_tiny.py, the forwards and checks of both models) spell bytes with.
 
 Q and K rows are permuted the way llama.cpp's convert_hf_to_gguf.py does for llama
 (heads x 2 x head_dim/2 -> heads x head_dim/2 x 2), turning HF's rotate_half RoPE pairs
@@ -42,3 +43,17 @@ def load_vocab(tokenizer_json):
     types = [TOKEN_CONTROL if i in special.values() else TOKEN_NORMAL for i in range(n)]
     merges = [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]]
     return tokens, types, merges, special
+
+
+def gpt2_bytes():
+    """GPT-2's byte-level alphabet, the printable character standing for each byte: (the 256
+    characters in GPT-2's vocabulary order, {byte: character})."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [chr(c) for c in cs], {b: chr(c) for b, c in zip(bs, cs)}
