@@ -1,4 +1,6 @@
 /* utf8.c - UTF-8 decoding and validation (see utf8.h). */
+#include <string.h>
+
 #include "utf8.h"
 
 size_t utf8_lead_len(unsigned char c)
@@ -109,4 +111,38 @@ size_t utf8_encode(uint32_t cp, char *buf)
     b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
     b[3] = (unsigned char)(0x80 | (cp & 0x3F));
     return 4;
+}
+
+size_t utf8_clean(const char *s, size_t n, bool final, char *out, size_t *out_len)
+{
+    static const char repl[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t l = utf8_lead_len(u[i]);
+        if (l == 0 || u[i] == 0) {
+            memcpy(out + o, repl, 3);
+            o += 3;
+            i++;
+            continue;
+        }
+        size_t k = 1;
+        while (k < l && i + k < n && utf8_cont_ok(u[i], k, u[i + k]))
+            k++;
+        if (k == l) {
+            memcpy(out + o, s + i, l);
+            o += l;
+            i += l;
+        } else if (i + k == n && !final) {
+            break; /* may complete with the next bytes */
+        } else {
+            /* one U+FFFD for the maximal valid prefix of a sequence, as
+             * Unicode recommends (and Python's errors="replace" does) */
+            memcpy(out + o, repl, 3);
+            o += 3;
+            i += k;
+        }
+    }
+    *out_len = o;
+    return i;
 }

@@ -4,8 +4,8 @@
  * picks what to do with the rest: replace it by U+FFFD one byte at a time
  * (utf8_decode, for display), refuse it (utf8_valid, utf8_seq_len), or
  * replace each maximal ill-formed prefix by one U+FFFD as Unicode
- * recommends (utf8_lead_len + utf8_cont_ok, which the OpenAI layer's
- * cleaner walks). No allocation; nothing but libc. */
+ * recommends (utf8_clean, for generated text and what the OpenAI layer
+ * sends). No allocation; nothing but libc. */
 #ifndef OCTET_UTF8_H
 #define OCTET_UTF8_H
 
@@ -41,6 +41,14 @@ bool utf8_valid(const char *s, size_t len);
 /* The length of S without a sequence cut off at its end: streamed text is
  * shown up to there and the rest waits for the next bytes. */
 size_t utf8_complete(const char *s, size_t len);
+
+/* Copy S (N bytes) to OUT as valid UTF-8 without NUL bytes: NUL, a byte
+ * that cannot start a character, and each maximal start of a character
+ * that is cut short become one U+FFFD (Unicode's recommended practice). An
+ * incomplete sequence at the end is left unconsumed unless FINAL (then it
+ * is replaced too). OUT needs room for 3 * N bytes. Returns the bytes of S
+ * consumed; *OUT_LEN gets the bytes written. */
+size_t utf8_clean(const char *s, size_t n, bool final, char *out, size_t *out_len);
 
 /* Write CP (at most U+10FFFF) as UTF-8 to BUF (4 bytes of room); the length. */
 size_t utf8_encode(uint32_t cp, char *buf);

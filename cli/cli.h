@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "errmsg.h"
+#include "patch.h"
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
@@ -71,8 +72,9 @@ int cli_read_max(FILE *f, size_t max, char **out, size_t *len, errmsg_t *err);
  * after printing what is wrong (too many, or empty). */
 int cli_check_add(const char *cmd, size_t n, size_t max, const char *arg);
 
-/* --color WHEN: true for auto, always and never. */
-bool cli_color_valid(const char *when);
+/* --color WHEN: 0 for auto, always and never, else CLI_EXIT_USAGE after
+ * printing what is wrong. */
+int cli_check_color(const char *cmd, const char *when);
 /* Whether to color standard output for --color WHEN (NULL: the settings
  * file's colors, auto by default): auto means on a terminal that is not
  * "dumb", unless NO_COLOR is set. */
@@ -83,6 +85,18 @@ void cli_print_notes(const char *cmd, const char *notes);
 /* 0 when PATH is a regular file; checked through an O_NONBLOCK open, so a
  * FIFO is an error at once instead of a wait. */
 int cli_check_regular(const char *path, errmsg_t *err);
+
+/* Apply the checked patch P to REPO (FORCE: over uncommitted changes) and
+ * say where its undo record is; with COMMIT, commit it too, with the
+ * message "octet CMD: SUBJECT", a blank line and SUMMARY. CLI_EXIT_OK, or
+ * CLI_EXIT_FAIL after printing the error. */
+int cli_apply_patch(const char *cmd, const patch_t *p, const char *repo, bool force, bool commit, const char *subject,
+                    const char *summary);
+
+/* On stdout, what locating a patch's hunks or blocks noted (moves, loose
+ * matches; NOTES may be NULL), as the model or file wrote it, made safe for
+ * the terminal. */
+void cli_put_notes(const char *notes);
 
 /* The largest patch octet apply reads (a file or standard input). */
 #define CLI_PATCH_MAX ((size_t)64 << 20)

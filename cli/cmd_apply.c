@@ -12,7 +12,6 @@
 #include "cli.h"
 #include "config.h"
 #include "patch.h"
-#include "termsafe.h"
 
 static const char USAGE[] =
     "Usage: octet apply --patch FILE [--yes] [--force] [--check] [--[no-]commit] [--repo DIR] [--color WHEN]\n"
@@ -50,16 +49,6 @@ static const char USAGE[] =
 
 enum { OPT_PATCH = 1000, OPT_FORCE, OPT_CHECK, OPT_REPO, OPT_COLOR, OPT_COMMIT, OPT_NO_COMMIT };
 
-/* What locating the hunks or blocks noted (moves, loose matches), as the
- * model or file wrote it, made safe for the terminal. */
-static void put_notes(const char *notes)
-{
-    char *safe = notes ? termsafe_str(notes, strlen(notes)) : NULL;
-    if (safe)
-        fputs(safe, stdout);
-    free(safe);
-}
-
 int cmd_apply(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -96,8 +85,8 @@ int cmd_apply(int argc, char **argv)
             repo = optarg;
             break;
         case OPT_COLOR:
-            if (!cli_color_valid(optarg))
-                return cli_usage("apply", "--color must be auto, always or never, not '%s'", optarg);
+            if (cli_check_color("apply", optarg))
+                return CLI_EXIT_USAGE;
             color = optarg;
             break;
         case 'h':
@@ -115,7 +104,7 @@ int cmd_apply(int argc, char **argv)
     if (from_stdin && !yes && !check_only)
         return cli_usage("apply", "a patch read from standard input needs --yes (there is no terminal to ask)");
 
-    char *text = NULL, *shown = NULL, *summary = NULL, *record = NULL, *norm = NULL, *notes = NULL;
+    char *text = NULL, *shown = NULL, *summary = NULL, *norm = NULL, *notes = NULL;
     size_t len = 0;
     patch_t *p = NULL;
     blocks_t *bl = NULL;
@@ -142,7 +131,7 @@ int cmd_apply(int argc, char **argv)
             rc = cli_fail("apply", "%s; nothing was changed", err.msg);
             goto done;
         }
-        put_notes(notes);
+        cli_put_notes(notes);
     } else if (!git_format || patch_parse(&p, text, len, src, &err) == 0) {
         /* a plain diff, or hunks a few lines off: located by their context, as git apply and patch do */
         if (git_format && patch_check(p, repo, force, &err) == 0)
@@ -154,7 +143,7 @@ int cmd_apply(int argc, char **argv)
             rc = cli_fail("apply", "%s; nothing was changed", err.msg);
             goto done;
         }
-        put_notes(notes);
+        cli_put_notes(notes);
     } else {
         rc = cli_fail("apply", "%s; nothing was changed", err.msg);
         goto done;
@@ -193,24 +182,8 @@ checked:
             goto done;
         }
     }
-    if (patch_apply(p, repo, force, &record, &err)) {
-        rc = cli_fail_err("apply", &err);
-        goto done;
-    }
-    printf("applied (undo record %s; 'octet undo' restores the previous contents)\n", record);
-    rc = CLI_EXIT_OK;
-    if (commit) {
-        const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
-        char *msg = NULL, *id = NULL;
-        if (asprintf(&msg, "octet apply: %s\n\n%s\n", base, summary) < 0 || patch_commit(repo, record, msg, &id, &err))
-            rc = msg ? cli_fail_err("apply", &err) : cli_fail("apply", "out of memory");
-        else
-            printf("committed as %.12s\n", id);
-        free(msg);
-        free(id);
-    }
+    rc = cli_apply_patch("apply", p, repo, force, commit, strrchr(src, '/') ? strrchr(src, '/') + 1 : src, summary);
 done:
-    free(record);
     free(summary);
     free(shown);
     patch_free(p);

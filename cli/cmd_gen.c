@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "cli_engine.h"
+#include "genopts.h"
 #include "llm.h"
 #include "pin.h"
 #include "spec.h"
@@ -24,22 +24,13 @@
 #define GEN_MAX_INCLUDES 64
 
 enum {
-    OPT_SPEC = CLI_ENG_FIRST_FREE,
+    OPT_SPEC = CLI_GEN_FIRST_FREE,
     OPT_CHECK,
     OPT_RETRIES,
     OPT_OUT,
-    OPT_TEMPLATE,
-    OPT_TEMP,
-    OPT_SEED,
-    OPT_CONTEXT,
     OPT_NO_CONTEXT,
     OPT_TIMEOUT,
-    OPT_REPO,
     OPT_UNSAFE_SANDBOX,
-    OPT_NO_HEAL,
-    OPT_NO_SPEC,
-    OPT_ADD,
-    OPT_LEXICAL,
 };
 
 static void usage(void)
@@ -115,13 +106,6 @@ static void on_attempt(void *ud, int attempt, const char *reply, const char *cod
             error[first] && error[first + 1] ? " ..." : "");
 }
 
-/* -v: the model's replies as they are generated. */
-static void stream_text(void *ud, const char *piece, size_t len)
-{
-    (void)ud;
-    termsafe_write(stderr, piece, len);
-}
-
 static int write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "wb");
@@ -134,15 +118,12 @@ static int write_file(const char *path, const char *text)
 
 /* What `octet gen` was asked. */
 typedef struct gen_opts {
-    cli_eng_t ce;
-    sample_params_t sp;
-    double temp; /* kept as given: a remote engine is sent this value */
+    cli_gen_opts_t g;
     spec_check_opts_t co;
-    const char *spec_path, *out_path, *tmpl_name, *repo, *includes[GEN_MAX_INCLUDES];
-    char *adds[PIN_MAX];
-    size_t n_inc, n_adds;
-    long retries, n_predict, context;
-    bool check, verbose, no_heal, no_spec, no_retrieval, lexical;
+    const char *spec_path, *out_path, *includes[GEN_MAX_INCLUDES];
+    size_t n_inc;
+    long retries;
+    bool check, no_retrieval;
 } gen_opts_t;
 
 /* Parse the command line into O: GEN_GO, or the exit status (help shown,
@@ -151,47 +132,27 @@ typedef struct gen_opts {
 static int parse_args(int argc, char **argv, gen_opts_t *o)
 {
     static const struct option longopts[] = {
-        CLI_ENG_LONGOPTS,
+        CLI_GEN_LONGOPTS,
         {"spec", required_argument, NULL, OPT_SPEC},
         {"check", no_argument, NULL, OPT_CHECK},
         {"retries", required_argument, NULL, OPT_RETRIES},
         {"out", required_argument, NULL, OPT_OUT},
-        {"n-predict", required_argument, NULL, 'n'},
-        {"template", required_argument, NULL, OPT_TEMPLATE},
-        {"temp", required_argument, NULL, OPT_TEMP},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"context", required_argument, NULL, OPT_CONTEXT},
         {"no-context", no_argument, NULL, OPT_NO_CONTEXT},
-        {"repo", required_argument, NULL, OPT_REPO},
-        {"lexical", no_argument, NULL, OPT_LEXICAL},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"unsafe-sandbox", no_argument, NULL, OPT_UNSAFE_SANDBOX},
         {"include", required_argument, NULL, 'I'},
-        {"no-heal", no_argument, NULL, OPT_NO_HEAL},
-        {"no-spec", no_argument, NULL, OPT_NO_SPEC},
-        {"add", required_argument, NULL, OPT_ADD},
-        CLI_ENG_DRAFT_LONGOPT,
-        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
-    cli_eng_init_remote(&o->ce);
-    sample_params_default(&o->sp);
-    o->temp = 0.2;
-    o->sp.temp = (float)o->temp;
-    o->sp.seed = 1;
+    cli_gen_init(&o->g, 768, 1024, 1);
     spec_check_opts_default(&o->co);
-    o->repo = ".";
     o->retries = 2;
-    o->n_predict = 768;
-    o->context = 1024;
-    long v;
     double d;
     int opt, r;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:n:I:vh", longopts, NULL)) != -1) {
-        if ((r = cli_eng_option(&o->ce, "gen", opt, optarg))) {
+        if ((r = cli_gen_option(&o->g, "gen", opt, optarg))) {
             if (r != 1)
                 return r;
             continue;
@@ -210,40 +171,8 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         case OPT_OUT:
             o->out_path = optarg;
             break;
-        case 'n':
-            if (cli_parse_long("gen", "-n", optarg, 1, 1 << 20, &o->n_predict))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_TEMPLATE:
-            o->tmpl_name = optarg;
-            break;
-        case OPT_TEMP:
-            if (cli_parse_float("gen", "--temp", optarg, 0, 100, &o->temp))
-                return CLI_EXIT_USAGE;
-            o->sp.temp = (float)o->temp;
-            break;
-        case OPT_SEED:
-            if (cli_parse_long("gen", "--seed", optarg, 0, 0x7fffffffL, &v))
-                return CLI_EXIT_USAGE;
-            o->sp.seed = (uint64_t)v;
-            break;
-        case OPT_CONTEXT:
-            if (cli_parse_long("gen", "--context", optarg, 1, 1 << 20, &o->context))
-                return CLI_EXIT_USAGE;
-            break;
         case OPT_NO_CONTEXT:
             o->no_retrieval = true;
-            break;
-        case OPT_ADD:
-            if (cli_check_add("gen", o->n_adds, PIN_MAX, optarg))
-                return CLI_EXIT_USAGE;
-            o->adds[o->n_adds++] = optarg;
-            break;
-        case OPT_REPO:
-            o->repo = optarg;
-            break;
-        case OPT_LEXICAL:
-            o->lexical = true;
             break;
         case OPT_TIMEOUT:
             if (cli_parse_float("gen", "--timeout", optarg, 0.05, 86400, &d))
@@ -258,15 +187,6 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
                 return cli_usage("gen", "at most %d include directories", GEN_MAX_INCLUDES);
             o->includes[o->n_inc++] = optarg;
             break;
-        case OPT_NO_HEAL:
-            o->no_heal = true;
-            break;
-        case OPT_NO_SPEC:
-            o->no_spec = true;
-            break;
-        case 'v':
-            o->verbose = true;
-            break;
         case 'h':
             usage();
             return CLI_EXIT_OK;
@@ -278,11 +198,8 @@ static int parse_args(int argc, char **argv, gen_opts_t *o)
         return cli_usage("gen", "unexpected argument '%s'", argv[optind]);
     if (!o->spec_path)
         return cli_usage("gen", "no spec given: use --spec FILE");
-    if ((r = cli_llm_check("gen", &o->ce, o->tmpl_name,
-                           o->no_heal ? "--no-heal" : o->no_spec ? "--no-spec" : NULL)))
+    if ((r = cli_gen_check(&o->g, "gen")))
         return r;
-    if (o->no_spec && o->ce.draft_model)
-        return cli_usage("gen", "--draft-model drafts for speculative decoding, which --no-spec turns off");
     o->co.include_dirs = o->includes;
     o->co.n_include_dirs = o->n_inc;
     return GEN_GO;
@@ -298,28 +215,28 @@ static int retrieve(const gen_opts_t *o, cli_llm_t *L, const spec_t *s, char **c
     pin_ctx_t pc;
     /* the context may take a quarter of the window at most: the spec, the
      * feedback of a retry and the reply need the rest */
-    size_t budget = (size_t)o->context;
+    size_t budget = (size_t)o->g.context;
     if (L->h.n_ctx && budget > L->h.n_ctx / 4)
         budget = L->h.n_ctx / 4;
     char *query = o->no_retrieval ? NULL : spec_query(s);
     if (!o->no_retrieval && !query)
         return cli_fail("gen", "out of memory");
     char mode[600] = "";
-    int q = spec_repo_context(o->repo, query, o->lexical, 8, o->adds, o->n_adds, budget, L->h.count, L->h.count_ud,
+    int q = spec_repo_context(o->g.repo, query, o->g.lexical, 8, o->g.adds, o->g.n_adds, budget, L->h.count, L->h.count_ud,
                               &pc, mode, sizeof mode, &err);
     free(query);
-    if (q == OCT_ENOTFOUND && !o->n_adds) {
-        if (o->verbose)
+    if (q == OCT_ENOTFOUND && !o->g.n_adds) {
+        if (o->g.verbose)
             fprintf(stderr, "octet gen: no retrieved context: %s\n", err.msg);
         return 0;
     }
     if (q)
         return cli_fail_err("gen", &err);
     char *sum = pin_ctx_summary(&pc);
-    if (o->verbose)
+    if (o->g.verbose)
         fprintf(stderr, "octet gen: retrieved context, %zu bytes (retrieval %s)\n", strlen(pc.text),
                 mode[0] ? mode : "none");
-    if (sum && (o->verbose || o->n_adds))
+    if (sum && (o->g.verbose || o->g.n_adds))
         fprintf(stderr, "octet gen: %s\n", sum);
     free(sum);
     *ctx = pc.text;
@@ -343,23 +260,21 @@ int cmd_gen(int argc, char **argv)
         rc = cli_fail_err("gen", &err);
         goto done;
     }
-    bool want_ctx = !o.no_retrieval || o.n_adds;
-    if ((rc = cli_llm_open(&L, "gen", &o.ce, GEN_DEFAULT_CTX, o.tmpl_name, &o.sp, o.temp, o.n_predict, want_ctx)))
+    bool want_ctx = !o.no_retrieval || o.g.n_adds;
+    if ((rc = cli_gen_open(&L, "gen", &o.g, GEN_DEFAULT_CTX, want_ctx)))
         goto done;
-    L.h.el.heal = !o.no_heal;
-    L.h.el.speculate = !o.no_spec;
-    if (o.verbose) {
-        if (o.ce.remote)
-            fprintf(stderr, "octet gen: %s request to %s\n", L.h.llm.chat ? "chat" : "plain-completion", o.ce.remote);
+    if (o.g.verbose) {
+        if (o.g.ce.remote)
+            fprintf(stderr, "octet gen: %s request to %s\n", L.h.llm.chat ? "chat" : "plain-completion",
+                    o.g.ce.remote);
         else
             fprintf(stderr, "octet gen: %s prompt\n", L.h.llm.chat ? "chat" : "plain-completion");
-        llm_stream(&L.h, stream_text, NULL);
     }
     if (want_ctx && (rc = retrieve(&o, &L, s, &ctx)))
         goto done;
     char dir_buf[PATH_MAX];
     snprintf(dir_buf, sizeof dir_buf, "%s", o.out_path ? o.out_path : "./x");
-    progress_t pr = {(int)o.retries + 1, o.verbose, o.check};
+    progress_t pr = {(int)o.retries + 1, o.g.verbose, o.check};
     spec_gen_opts_t go = {
         .attempts = (int)o.retries + 1,
         .check = o.check,
@@ -370,7 +285,7 @@ int cmd_gen(int argc, char **argv)
         .ud = &pr,
     };
     int g = spec_gen(s, &L.h.llm, &go, &res, &err);
-    if (o.verbose)
+    if (o.g.verbose)
         cli_llm_report("gen", &L);
     if (g) {
         rc = cli_fail_err("gen", &err);
@@ -379,7 +294,7 @@ int cmd_gen(int argc, char **argv)
     if (!res.ok) {
         rc = cli_fail("gen", "no usable code after %d attempt%s; the last one failed:\n%s", res.attempts,
                       res.attempts == 1 ? "" : "s", res.last_error ? res.last_error : "");
-        if (res.code && o.verbose)
+        if (res.code && o.g.verbose)
             fprintf(stderr, "octet gen: the last code:\n%s", res.code);
         goto done;
     }

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "cli_engine.h"
+#include "genopts.h"
 #include "config.h"
 #include "encoder.h"
 #include "llm.h"
@@ -27,23 +27,14 @@
 #define REFACTOR_DEFAULT_CTX 4096
 
 enum {
-    OPT_PATH = CLI_ENG_FIRST_FREE,
+    OPT_PATH = CLI_GEN_FIRST_FREE,
     OPT_SYMBOL,
     OPT_FORCE,
-    OPT_TEMPLATE,
-    OPT_TEMP,
-    OPT_SEED,
-    OPT_CONTEXT,
-    OPT_REPO,
     OPT_DRY_RUN,
     OPT_COLOR,
-    OPT_NO_HEAL,
-    OPT_NO_SPEC,
     OPT_COMMIT,
     OPT_NO_COMMIT,
     OPT_FORMAT,
-    OPT_ADD,
-    OPT_LEXICAL,
 };
 
 static void usage(void)
@@ -94,13 +85,6 @@ static void usage(void)
            CLI_ENG_HELP);
 }
 
-/* -v: the model's reply as it is generated. */
-static void stream_text(void *ud, const char *piece, size_t len)
-{
-    (void)ud;
-    termsafe_write(stderr, piece, len);
-}
-
 /* What -v shows as the steps start. */
 typedef struct shown {
     bool verbose;
@@ -141,15 +125,10 @@ static void on_step(void *ud, refactor_step_t step, const refactor_result_t *res
 
 /* What `octet refactor` was asked. */
 typedef struct refactor_opts {
-    cli_eng_t ce;
-    sample_params_t sp;
-    double temp; /* kept as given: a remote engine is sent this value */
-    const char *instruction, *path_arg, *symbol, *tmpl_name, *repo, *color_arg;
-    const char *adds[PIN_MAX];
-    size_t n_adds;
-    long n_predict, context;
+    cli_gen_opts_t g;
+    const char *instruction, *path_arg, *symbol, *color_arg;
     refactor_format_t format;
-    bool yes, force, dry_run, verbose, color, no_heal, no_spec, commit, lexical;
+    bool yes, force, dry_run, color, commit;
 } refactor_opts_t;
 
 /* Parse the command line into O: REFACTOR_GO, or the exit status (help
@@ -158,46 +137,26 @@ typedef struct refactor_opts {
 static int parse_args(int argc, char **argv, refactor_opts_t *o)
 {
     static const struct option longopts[] = {
-        CLI_ENG_LONGOPTS,
+        CLI_GEN_LONGOPTS,
         {"path", required_argument, NULL, OPT_PATH},
         {"symbol", required_argument, NULL, OPT_SYMBOL},
         {"format", required_argument, NULL, OPT_FORMAT},
-        {"add", required_argument, NULL, OPT_ADD},
         {"yes", no_argument, NULL, 'y'},
         {"force", no_argument, NULL, OPT_FORCE},
         {"commit", no_argument, NULL, OPT_COMMIT},
         {"no-commit", no_argument, NULL, OPT_NO_COMMIT},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-        {"n-predict", required_argument, NULL, 'n'},
-        {"template", required_argument, NULL, OPT_TEMPLATE},
-        {"temp", required_argument, NULL, OPT_TEMP},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"context", required_argument, NULL, OPT_CONTEXT},
-        {"repo", required_argument, NULL, OPT_REPO},
-        {"lexical", no_argument, NULL, OPT_LEXICAL},
         {"color", required_argument, NULL, OPT_COLOR},
-        {"no-heal", no_argument, NULL, OPT_NO_HEAL},
-        {"no-spec", no_argument, NULL, OPT_NO_SPEC},
-        CLI_ENG_DRAFT_LONGOPT,
-        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
-    cli_eng_init_remote(&o->ce);
-    sample_params_default(&o->sp);
-    o->temp = 0.2;
-    o->sp.temp = (float)o->temp;
-    o->sp.seed = 1;
-    o->repo = ".";
+    cli_gen_init(&o->g, 1024, 2048, 64);
     o->commit = config_get()->commit;
-    o->n_predict = 1024;
-    o->context = 2048;
-    long v;
     int opt, r;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:n:yvh", longopts, NULL)) != -1) {
-        if ((r = cli_eng_option(&o->ce, "refactor", opt, optarg))) {
+        if ((r = cli_gen_option(&o->g, "refactor", opt, optarg))) {
             if (r != 1)
                 return r;
             continue;
@@ -214,11 +173,6 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
                 return cli_usage("refactor", "--format must be diff or blocks, not '%s'", optarg);
             o->format = !strcmp(optarg, "blocks") ? REFACTOR_BLOCKS : REFACTOR_DIFF;
             break;
-        case OPT_ADD:
-            if (cli_check_add("refactor", o->n_adds, PIN_MAX, optarg))
-                return CLI_EXIT_USAGE;
-            o->adds[o->n_adds++] = optarg;
-            break;
         case 'y':
             o->yes = true;
             break;
@@ -232,46 +186,10 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         case OPT_DRY_RUN:
             o->dry_run = true;
             break;
-        case 'n':
-            if (cli_parse_long("refactor", "-n", optarg, 1, 1 << 20, &o->n_predict))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_TEMPLATE:
-            o->tmpl_name = optarg;
-            break;
-        case OPT_TEMP:
-            if (cli_parse_float("refactor", "--temp", optarg, 0, 100, &o->temp))
-                return CLI_EXIT_USAGE;
-            o->sp.temp = (float)o->temp;
-            break;
-        case OPT_SEED:
-            if (cli_parse_long("refactor", "--seed", optarg, 0, 0x7fffffffL, &v))
-                return CLI_EXIT_USAGE;
-            o->sp.seed = (uint64_t)v;
-            break;
-        case OPT_CONTEXT:
-            if (cli_parse_long("refactor", "--context", optarg, 64, 1 << 20, &o->context))
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_REPO:
-            o->repo = optarg;
-            break;
-        case OPT_LEXICAL:
-            o->lexical = true;
-            break;
         case OPT_COLOR:
-            if (!cli_color_valid(optarg))
-                return cli_usage("refactor", "--color must be auto, always or never, not '%s'", optarg);
+            if (cli_check_color("refactor", optarg))
+                return CLI_EXIT_USAGE;
             o->color_arg = optarg;
-            break;
-        case OPT_NO_HEAL:
-            o->no_heal = true;
-            break;
-        case OPT_NO_SPEC:
-            o->no_spec = true;
-            break;
-        case 'v':
-            o->verbose = true;
             break;
         case 'h':
             usage();
@@ -288,11 +206,8 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         return cli_usage("refactor", "the instruction is empty");
     if (o->path_arg && o->symbol)
         return cli_usage("refactor", "--path and --symbol cannot be combined");
-    if ((r = cli_llm_check("refactor", &o->ce, o->tmpl_name,
-                           o->no_heal ? "--no-heal" : o->no_spec ? "--no-spec" : NULL)))
+    if ((r = cli_gen_check(&o->g, "refactor")))
         return r;
-    if (o->no_spec && o->ce.draft_model)
-        return cli_usage("refactor", "--draft-model drafts for speculative decoding, which --no-spec turns off");
     o->color = cli_use_color(o->color_arg);
     if (!o->yes && !o->dry_run && !isatty(STDIN_FILENO))
         return cli_usage("refactor", "standard input is not a terminal: use --yes to apply without confirmation, "
@@ -303,17 +218,11 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
 /* Show the checked patch of RES and apply it when the user (or --yes) says so. */
 static int show_and_apply(const refactor_opts_t *o, const refactor_result_t *res)
 {
-    char *shown = NULL, *summary = NULL, *record = NULL;
-    errmsg_t err = {0};
+    char *shown = NULL, *summary = NULL;
     int rc;
     const char *diff = res->diff;
     patch_t *p = res->patch;
-    if (res->notes) {
-        char *safe = termsafe_str(res->notes, strlen(res->notes));
-        if (safe)
-            fputs(safe, stdout);
-        free(safe);
-    }
+    cli_put_notes(res->notes);
     if (!(shown = patch_colorize(diff, o->color)) || !(summary = patch_summary(p))) {
         rc = cli_fail("refactor", "out of memory");
         goto done;
@@ -329,24 +238,8 @@ static int show_and_apply(const refactor_opts_t *o, const refactor_result_t *res
         rc = cli_fail("refactor", "not applied");
         goto done;
     }
-    if (patch_apply(p, o->repo, o->force, &record, &err)) {
-        rc = cli_fail_err("refactor", &err);
-        goto done;
-    }
-    printf("applied (undo record %s; 'octet undo' restores the previous contents)\n", record);
-    rc = CLI_EXIT_OK;
-    if (o->commit) {
-        char *msg = NULL, *id = NULL;
-        if (asprintf(&msg, "octet refactor: %s\n\n%s\n", o->instruction, summary) < 0 ||
-            patch_commit(o->repo, record, msg, &id, &err))
-            rc = msg ? cli_fail_err("refactor", &err) : cli_fail("refactor", "out of memory");
-        else
-            printf("committed as %.12s\n", id);
-        free(msg);
-        free(id);
-    }
+    rc = cli_apply_patch("refactor", p, o->g.repo, o->force, o->commit, o->instruction, summary);
 done:
-    free(record);
     free(summary);
     free(shown);
     return rc;
@@ -367,45 +260,40 @@ int cmd_refactor(int argc, char **argv)
     pin_list_t pins = {0};
     char *rel = NULL;
     errmsg_t err = {0};
-    ro.dir = o.repo;
+    ro.dir = o.g.repo;
     if (rag_open(&rg, &ro, &err) || rag_update(rg, NULL, NULL, NULL, NULL, &err)) {
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
     /* one thread: a query's pass is too short to pay for waking a second one */
-    encoder_use(rg, o.lexical, 1, &enc, why, sizeof why);
-    if (enc && encoder_catch_up(rg, ENCODER_CATCH_UP, &err) && o.verbose)
+    encoder_use(rg, o.g.lexical, 1, &enc, why, sizeof why);
+    if (enc && encoder_catch_up(rg, ENCODER_CATCH_UP, &err) && o.g.verbose)
         fprintf(stderr, "octet refactor: embedding the new chunks failed: %s\n", err.msg);
-    if (o.verbose) {
+    if (o.g.verbose) {
         char mode[600];
-        encoder_describe(rg, enc, o.lexical, why, mode, sizeof mode);
+        encoder_describe(rg, enc, o.g.lexical, why, mode, sizeof mode);
         fprintf(stderr, "octet refactor: retrieval %s\n", mode);
     }
     if (o.path_arg && refactor_rel_path(rg, o.path_arg, &rel, &err)) {
         rc = cli_fail_err("refactor", &err);
         goto done;
     }
-    for (size_t i = 0; i < o.n_adds; i++)
-        if (pin_add(&pins, o.adds[i], NULL, rag_root(rg), rg, NULL, &err)) {
+    for (size_t i = 0; i < o.g.n_adds; i++)
+        if (pin_add(&pins, o.g.adds[i], NULL, rag_root(rg), rg, NULL, &err)) {
             rc = cli_fail_err("refactor", &err);
             goto done;
         }
-    if ((rc = cli_llm_open(&L, "refactor", &o.ce, REFACTOR_DEFAULT_CTX, o.tmpl_name, &o.sp, o.temp, o.n_predict,
-                           true)))
+    if ((rc = cli_gen_open(&L, "refactor", &o.g, REFACTOR_DEFAULT_CTX, true)))
         goto done;
-    L.h.el.heal = !o.no_heal;
-    L.h.el.speculate = !o.no_spec;
-    size_t budget = (size_t)o.context;
+    size_t budget = (size_t)o.g.context;
     if (L.h.n_ctx && budget > L.h.n_ctx / 2)
         budget = L.h.n_ctx / 2;
-    shown_t sh = {o.verbose, o.n_adds > 0, o.ce.remote, L.h.llm.chat};
-    if (o.verbose)
-        llm_stream(&L.h, stream_text, NULL);
+    shown_t sh = {o.g.verbose, o.g.n_adds > 0, o.g.ce.remote, L.h.llm.chat};
     refactor_req_t q = {
         .instruction = o.instruction,
         .rel = rel,
         .symbol = o.symbol,
-        .repo_dir = o.repo,
+        .repo_dir = o.g.repo,
         .pins = &pins,
         .budget = budget,
         .count = L.h.count,
@@ -416,18 +304,18 @@ int cmd_refactor(int argc, char **argv)
         .ud = &sh,
     };
     int run = refactor_run(rg, &L.h.llm, &q, &res, &err);
-    if (o.verbose && res.step > REFACTOR_GENERATE)
+    if (o.g.verbose && res.step > REFACTOR_GENERATE)
         fputc('\n', stderr);
-    if (o.verbose)
+    if (o.g.verbose)
         cli_llm_report("refactor", &L);
     if (run && res.step == REFACTOR_EXTRACT) {
         rc = cli_fail("refactor", "no usable %s in the model's reply: %s%s",
                       o.format == REFACTOR_BLOCKS ? "search/replace blocks" : "diff", err.msg,
-                      o.verbose ? "" : " (-v shows the reply)");
+                      o.g.verbose ? "" : " (-v shows the reply)");
         goto done;
     }
     if (run && res.step == REFACTOR_CHECK) {
-        if (!o.verbose)
+        if (!o.g.verbose)
             termsafe_write(stderr, res.diff, strlen(res.diff));
         rc = cli_fail("refactor", "%s; nothing was changed", err.msg);
         goto done;

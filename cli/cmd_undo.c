@@ -55,8 +55,8 @@ int cmd_undo(int argc, char **argv)
             repo = optarg;
             break;
         case OPT_COLOR:
-            if (!cli_color_valid(optarg))
-                return cli_usage("undo", "--color must be auto, always or never, not '%s'", optarg);
+            if (cli_check_color("undo", optarg))
+                return CLI_EXIT_USAGE;
             color_arg = optarg;
             break;
         case 'h':

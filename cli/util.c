@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "config.h"
 #include "sb.h"
+#include "termsafe.h"
 #include "utf8.h"
 
 int cli_usage(const char *cmd, const char *fmt, ...)
@@ -157,9 +158,11 @@ int cli_parse_size(const char *s, size_t *out)
     return 0;
 }
 
-bool cli_color_valid(const char *when)
+int cli_check_color(const char *cmd, const char *when)
 {
-    return !strcmp(when, "auto") || !strcmp(when, "always") || !strcmp(when, "never");
+    if (!strcmp(when, "auto") || !strcmp(when, "always") || !strcmp(when, "never"))
+        return 0;
+    return cli_usage(cmd, "--color must be auto, always or never, not '%s'", when);
 }
 
 bool cli_use_color(const char *when)
@@ -198,4 +201,34 @@ int cli_check_add(const char *cmd, size_t n, size_t max, const char *arg)
     if (!arg[0])
         return cli_usage(cmd, "--add: give PATH, PATH:START-END or SYMBOL");
     return 0;
+}
+
+int cli_apply_patch(const char *cmd, const patch_t *p, const char *repo, bool force, bool commit, const char *subject,
+                    const char *summary)
+{
+    char *record = NULL, *msg = NULL, *id = NULL;
+    errmsg_t err = {0};
+    if (patch_apply(p, repo, force, &record, &err))
+        return cli_fail_err(cmd, &err);
+    printf("applied (undo record %s; 'octet undo' restores the previous contents)\n", record);
+    int rc = CLI_EXIT_OK;
+    if (commit) {
+        if (asprintf(&msg, "octet %s: %s\n\n%s\n", cmd, subject, summary) < 0 ||
+            patch_commit(repo, record, msg, &id, &err))
+            rc = msg ? cli_fail_err(cmd, &err) : cli_fail(cmd, "out of memory");
+        else
+            printf("committed as %.12s\n", id);
+    }
+    free(msg);
+    free(id);
+    free(record);
+    return rc;
+}
+
+void cli_put_notes(const char *notes)
+{
+    char *safe = notes ? termsafe_str(notes, strlen(notes)) : NULL;
+    if (safe)
+        fputs(safe, stdout);
+    free(safe);
 }

@@ -16,6 +16,7 @@
 
 #include "generate.h"
 #include "heal.h"
+#include "utf8.h"
 
 typedef struct gen {
     eng_session_t *s;
@@ -88,77 +89,6 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem)
     return true;
 }
 
-/* ---- UTF-8 ------------------------------------------------------------------ */
-
-/* Length of the sequence led by C (0: not a lead byte). */
-static size_t u8_len(unsigned char c)
-{
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return 2;
-    if (c >= 0xE0 && c <= 0xEF)
-        return 3;
-    if (c >= 0xF0 && c <= 0xF4)
-        return 4;
-    return 0;
-}
-
-/* Continuation byte I (1-based) C of a sequence led by LEAD; the second
- * byte also excludes overlongs, surrogates and code points past U+10FFFF. */
-static bool u8_cont(unsigned char lead, size_t i, unsigned char c)
-{
-    if ((c & 0xC0) != 0x80)
-        return false;
-    if (i != 1)
-        return true;
-    if (lead == 0xE0)
-        return c >= 0xA0;
-    if (lead == 0xED)
-        return c <= 0x9F;
-    if (lead == 0xF0)
-        return c >= 0x90;
-    if (lead == 0xF4)
-        return c <= 0x8F;
-    return true;
-}
-
-/* Copy the whole characters of S[0..N) to OUT (*OUT_LEN bytes), invalid
- * bytes and NUL as U+FFFD (one for each maximal invalid prefix, as Unicode
- * recommends); unless FINAL, an incomplete character at the end is left.
- * Returns the bytes of S consumed. */
-static size_t u8_clean(const char *s, size_t n, bool final, char *out, size_t *out_len)
-{
-    static const char repl[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, o = 0;
-    while (i < n) {
-        size_t l = u8_len(u[i]);
-        if (l == 0 || u[i] == 0) {
-            memcpy(out + o, repl, 3);
-            o += 3;
-            i++;
-            continue;
-        }
-        size_t k = 1;
-        while (k < l && i + k < n && u8_cont(u[i], k, u[i + k]))
-            k++;
-        if (k == l) {
-            memcpy(out + o, s + i, l);
-            o += l;
-            i += l;
-        } else if (i + k == n && !final) {
-            break;
-        } else {
-            memcpy(out + o, repl, 3);
-            o += 3;
-            i += k;
-        }
-    }
-    *out_len = o;
-    return i;
-}
-
 /* Append the whole characters of the pending bytes and TEXT to the result;
  * *ADDED gets how many bytes of result text that made. */
 static int text_push(gen_t *g, const char *text, size_t len, bool final, size_t *added, errmsg_t *err)
@@ -175,7 +105,7 @@ static int text_push(gen_t *g, const char *text, size_t len, bool final, size_t 
     memcpy(g->clean, g->pend, g->pend_len);
     if (len)
         memcpy(g->clean + g->pend_len, text, len);
-    size_t out_len, used = u8_clean(g->clean, tot, final, r->text + r->text_len, &out_len);
+    size_t out_len, used = utf8_clean(g->clean, tot, final, r->text + r->text_len, &out_len);
     g->pend_len = tot - used;
     memcpy(g->pend, g->clean + used, g->pend_len);
     r->text_len += out_len;

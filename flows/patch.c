@@ -58,35 +58,31 @@ struct patch {
     size_t n_files;
 };
 
+/* A hunk header's "start[,count]" at P (count 1 when not given): what
+ * follows it, or NULL when P does not start with one. */
+static const char *parse_range(const char *p, long *start, long *count)
+{
+    char *end;
+    if (!isdigit((unsigned char)*p))
+        return NULL;
+    *start = strtol(p, &end, 10);
+    *count = 1;
+    if (*end == ',') {
+        if (!isdigit((unsigned char)end[1]))
+            return NULL;
+        *count = strtol(end + 1, &end, 10);
+    }
+    return end;
+}
+
 /* "@@ -a[,b] +c[,d] @@": 0 and the four numbers, or -1. */
 static int parse_hunk_header(const char *line, long *a, long *b, long *c, long *d)
 {
-    char *end;
     if (strncmp(line, "@@ -", 4))
         return -1;
-    const char *p = line + 4;
-    if (!isdigit((unsigned char)*p))
+    const char *p = parse_range(line + 4, a, b);
+    if (!p || strncmp(p, " +", 2) || !(p = parse_range(p + 2, c, d)))
         return -1;
-    *a = strtol(p, &end, 10);
-    *b = 1;
-    p = end;
-    if (*p == ',') {
-        if (!isdigit((unsigned char)p[1]))
-            return -1;
-        *b = strtol(p + 1, &end, 10);
-        p = end;
-    }
-    if (strncmp(p, " +", 2) || !isdigit((unsigned char)p[2]))
-        return -1;
-    *c = strtol(p + 2, &end, 10);
-    *d = 1;
-    p = end;
-    if (*p == ',') {
-        if (!isdigit((unsigned char)p[1]))
-            return -1;
-        *d = strtol(p + 1, &end, 10);
-        p = end;
-    }
     if (strncmp(p, " @@", 3) || *a < 0 || *b < 0 || *c < 0 || *d < 0 || *b > 100000000 || *d > 100000000)
         return -1;
     return 0;

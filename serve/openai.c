@@ -24,42 +24,6 @@ int oai_error_set(oai_error_t *e, int status, const char *type, const char *para
 
 #define BAD(param, ...) oai_error_set(e, 400, "invalid_request_error", param, __VA_ARGS__)
 
-/* ---- UTF-8 -------------------------------------------------------------- */
-
-size_t oai_utf8_clean(const char *s, size_t n, bool final, char *out, size_t *out_len)
-{
-    static const char repl[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, o = 0;
-    while (i < n) {
-        size_t l = utf8_lead_len(u[i]);
-        if (l == 0 || u[i] == 0) {
-            memcpy(out + o, repl, 3);
-            o += 3;
-            i++;
-            continue;
-        }
-        size_t k = 1;
-        while (k < l && i + k < n && utf8_cont_ok(u[i], k, u[i + k]))
-            k++;
-        if (k == l) {
-            memcpy(out + o, s + i, l);
-            o += l;
-            i += l;
-        } else if (i + k == n && !final) {
-            break; /* may complete with the next bytes */
-        } else {
-            /* one U+FFFD for the maximal valid prefix of a sequence, as
-             * Unicode recommends (and Python's errors="replace" does) */
-            memcpy(out + o, repl, 3);
-            o += 3;
-            i += k;
-        }
-    }
-    *out_len = o;
-    return i;
-}
-
 /* ---- request parsing ------------------------------------------------------- */
 
 static int get_number(const cJSON *o, const char *name, double lo, double hi, bool *given, double *out,
@@ -449,7 +413,7 @@ char *oai_error_json(const oai_error_t *e)
         goto fail;
     char clean[3 * ERRMSG_MAX];
     size_t cl;
-    oai_utf8_clean(e->msg, strlen(e->msg), true, clean, &cl);
+    utf8_clean(e->msg, strlen(e->msg), true, clean, &cl);
     clean[cl] = '\0';
     if (!add(err, "message", cJSON_CreateString(clean)) ||
         !add(err, "type", cJSON_CreateString(e->type ? e->type : "invalid_request_error")) ||

@@ -84,7 +84,7 @@ typedef struct oai_meta {
 } oai_meta_t;
 
 /* A whole answer (stream false) with its usage counts. TEXT must be valid
- * UTF-8 (oai_utf8_clean). FINISH: "stop" or "length". */
+ * UTF-8 (utf8_clean). FINISH: "stop" or "length". */
 char *oai_response_json(const oai_meta_t *m, const char *text, size_t len, const char *finish,
                         uint32_t n_prompt, uint32_t n_gen);
 /* One streamed chunk. ROLE: the first chat chunk (delta with the role).
@@ -100,14 +100,6 @@ char *oai_models_json(const char *model, long long created, bool chat);
 /* "data: JSON\n\n" (a server-sent event). */
 char *oai_sse_frame(const char *json);
 #define OAI_SSE_DONE "data: [DONE]\n\n"
-
-/* Copy S (N bytes) to OUT as valid UTF-8 without NUL bytes: NUL, a byte
- * that cannot start a character, and each maximal start of a character that
- * is cut short become one U+FFFD (Unicode's recommended practice). An incomplete sequence at the
- * end is left unconsumed unless FINAL (then it is replaced too). OUT needs
- * room for 3 * N bytes. Returns the bytes of S consumed; *OUT_LEN gets the
- * bytes written. */
-size_t oai_utf8_clean(const char *s, size_t n, bool final, char *out, size_t *out_len);
 
 /* ---- client side --------------------------------------------------------- */
 

@@ -39,24 +39,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gguf_writer import GGMLType, GGUFValueType as VT, GGUFWriter, encode_tensor, tensor_nbytes  # noqa: E402
+from hf_gguf import gpt2_bytes  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # tokenizer
 
 TOKEN_NORMAL, TOKEN_CONTROL, TOKEN_UNUSED = 1, 3, 5  # tokenizer.ggml.token_type values
-
-
-def byte_symbols():
-    """GPT-2's byte -> printable-character map, in GPT-2's vocabulary order."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs], {b: chr(c) for b, c in zip(bs, cs)}
 
 
 # A little code in several languages: BPE merges are learned from it so the
@@ -204,7 +192,7 @@ def add_tokenizer(w, arch, tokens, types, merges, template):
 
 
 def tiny_vocab(arch):
-    symbols, byte_map = byte_symbols()
+    symbols, byte_map = gpt2_bytes()
     merges = learn_merges(CODE_SAMPLE, 40, byte_map)
     tokens = symbols + [a + b for a, b in merges] + TINY_SPECIALS[arch]
     types = [TOKEN_NORMAL] * (len(tokens) - len(TINY_SPECIALS[arch])) + [TOKEN_CONTROL] * len(TINY_SPECIALS[arch])
@@ -213,7 +201,7 @@ def tiny_vocab(arch):
 
 def qwen_vocab(n_vocab, rng):
     """Qwen2.5's id layout: 151643 BPE tokens, 22 specials, [PADn] up to n_vocab."""
-    symbols, byte_map = byte_symbols()
+    symbols, byte_map = gpt2_bytes()
     n_bpe = 151643
     merges = synthetic_merges(n_bpe - len(symbols), byte_map, rng)
     tokens = symbols + [a + b for a, b in merges] + QWEN_SPECIALS

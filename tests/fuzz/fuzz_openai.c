@@ -10,7 +10,7 @@
  * - an accepted one has its messages or prompt, every string terminated,
  *   parameters the sampler accepts (sample_new, sample_stop_new), and reads
  *   back the same after the client writes it again (oai_request_json);
- * - its text, cleaned as the server streams it (oai_utf8_clean, whole or in
+ * - its text, cleaned as the server streams it (utf8_clean, whole or in
  *   two pieces), is valid UTF-8 without NUL, and a chunk carrying it
  *   (oai_chunk_json) is read back by the client as the same text;
  * - oai_req_free leaves the request empty.
@@ -26,6 +26,7 @@
 #include "fuzz_utf8.h"
 #include "openai.h"
 #include "sample.h"
+#include "utf8.h"
 
 #define FUZZ_MAX_TOKENS 512
 
@@ -71,13 +72,13 @@ static void fuzz_check_text(oai_kind_t kind, const char *text)
     char *whole = malloc(3 * n + 1), *parts = malloc(3 * n + 1);
     fuzz_require(whole && parts);
     size_t wl, pl, ql;
-    fuzz_require(oai_utf8_clean(text, n, true, whole, &wl) == n);
+    fuzz_require(utf8_clean(text, n, true, whole, &wl) == n);
     fuzz_require(fuzz_utf8_valid(whole, wl) && !memchr(whole, '\0', wl));
     /* in two pieces: what the first leaves unconsumed goes with the second */
     size_t cut = n / 2;
-    size_t used = oai_utf8_clean(text, cut, false, parts, &pl);
+    size_t used = utf8_clean(text, cut, false, parts, &pl);
     fuzz_require(used <= cut && cut - used < 4);
-    fuzz_require(oai_utf8_clean(text + used, n - used, true, parts + pl, &ql) == n - used);
+    fuzz_require(utf8_clean(text + used, n - used, true, parts + pl, &ql) == n - used);
     fuzz_require(pl + ql == wl && !memcmp(whole, parts, wl));
 
     oai_meta_t m = {kind, "fuzz-1", 1700000000, "fuzz"};

@@ -29,20 +29,9 @@ import regex
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from gguf_writer import GGUFReader  # noqa: E402
+from hf_gguf import gpt2_bytes  # noqa: E402
 
 GPT2_SPLIT = regex.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")
-
-
-def _byte_map():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
 
 
 class Encoder:
@@ -65,7 +54,7 @@ class Encoder:
         self.t = {n: r.tensor_f64(n) for n in r.tensors}
         self.ids = {t: i for i, t in enumerate(kv["tokenizer.ggml.tokens"])}
         self.rank = {tuple(m.split(" ")): i for i, m in enumerate(kv["tokenizer.ggml.merges"])}
-        self.bmap = _byte_map()
+        self.bmap = gpt2_bytes()[1]
 
     def bpe(self, text):
         out = []

@@ -17,7 +17,6 @@ Keys octet must read (besides the usual llama.* hyperparameters):
   octet.encoder.embedding_length uint32 output dimension (= llama.embedding_length)
 """
 
-import json
 import os
 import sys
 
@@ -27,38 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from gguf_writer import GGMLType as TT  # noqa: E402
 from gguf_writer import GGUFReader, GGUFWriter  # noqa: E402
 from gguf_writer import GGUFValueType as VT  # noqa: E402
-
-TOKEN_NORMAL, TOKEN_CONTROL = 1, 3
-
-
-def permute_qk(w, n_head):
-    """HF rotate_half row order -> GGUF adjacent-pair row order, per head."""
-    rows, cols = w.shape
-    return w.reshape(n_head, 2, rows // n_head // 2, cols).swapaxes(1, 2).reshape(rows, cols)
-
-
-def unpermute_qk(w, n_head):
-    rows, cols = w.shape
-    return w.reshape(n_head, rows // n_head // 2, 2, cols).swapaxes(1, 2).reshape(rows, cols)
-
-
-def load_vocab(tokenizer_json):
-    with open(tokenizer_json, encoding="utf-8") as f:
-        tj = json.load(f)
-    vocab = dict(tj["model"]["vocab"])
-    special = {}
-    for t in tj["added_tokens"]:
-        vocab[t["content"]] = t["id"]
-        if t["special"]:
-            special[t["content"]] = t["id"]
-    tokens = [None] * len(vocab)
-    for s, i in vocab.items():
-        tokens[i] = s
-    if any(t is None for t in tokens):
-        raise ValueError(f"{tokenizer_json}: token ids are not contiguous")
-    types = [TOKEN_CONTROL if i in special.values() else TOKEN_NORMAL for i in range(len(tokens))]
-    merges = [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]]
-    return tokens, types, merges, special
+from hf_gguf import load_vocab, permute_qk, unpermute_qk  # noqa: E402
 
 
 def _names(cfg):

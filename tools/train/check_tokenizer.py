@@ -18,21 +18,10 @@ import regex
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from gguf_writer import GGUFReader  # noqa: E402
+from hf_gguf import gpt2_bytes  # noqa: E402
 
 # llama.cpp's LLAMA_VOCAB_PRE_TYPE_GPT2 split; text no alternative matches stays a piece of its own
 GPT2_SPLIT = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"
-
-
-def byte_map():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
 
 
 def split(text):
@@ -54,7 +43,7 @@ class BPE:
             raise ValueError(f"{gguf}: expected a gpt2 tokenizer with the gpt-2 pre-tokenizer")
         self.ids = {t: i for i, t in enumerate(kv["tokenizer.ggml.tokens"])}
         self.rank = {tuple(m.split(" ")): r for r, m in enumerate(kv["tokenizer.ggml.merges"])}
-        self.bmap = byte_map()
+        self.bmap = gpt2_bytes()[1]
 
     def encode(self, text):
         out = []

@@ -3,17 +3,14 @@
 Matrices are stored Q8_0 (blocks of 32: an f16 scale and 32 int8, as ggml's
 quantize_row_q8_0_ref) or F16; 1-D norm weights F32, as llama.cpp's converter
 does.
-Q and K rows are permuted the way llama.cpp's convert_hf_to_gguf.py does for
-llama (heads x 2 x head_dim/2 -> heads x head_dim/2 x 2), turning HF's
-rotate_half RoPE pairs (i, i + d/2) into the adjacent pairs (2i, 2i + 1) that
-GGUF llama models use. The tokenizer is written as tokenizer.ggml.model "gpt2"
+Q and K rows are permuted to GGUF's adjacent-pair RoPE (tools/hf_gguf.py).
+The tokenizer is written as tokenizer.ggml.model "gpt2"
 with the "gpt-2" pre-tokenizer: byte-level BPE with GPT-2's split regex and no
 prefix space, exactly what prep.py trained with HF tokenizers. The ChatML
 template (sft.CHAT_TEMPLATE) goes into tokenizer.chat_template: octet's
 engine/chat.c recognizes it by its <|im_start|> markers.
 """
 
-import json
 import os
 import sys
 
@@ -24,43 +21,10 @@ from gguf_writer import GGMLType as TT  # noqa: E402
 from gguf_writer import GGUFReader, GGUFWriter  # noqa: E402
 from gguf_writer import GGUFValueType as VT  # noqa: E402
 from gguf_writer import quantize_q8_0  # noqa: E402
+from hf_gguf import load_vocab, permute_qk, unpermute_qk  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sft import CHAT_TEMPLATE  # noqa: E402
-
-TOKEN_NORMAL, TOKEN_CONTROL = 1, 3
-
-
-def permute_qk(w, n_head):
-    """HF rotate_half row order -> GGUF adjacent-pair row order, per head."""
-    rows, cols = w.shape
-    return w.reshape(n_head, 2, rows // n_head // 2, cols).swapaxes(1, 2).reshape(rows, cols)
-
-
-def unpermute_qk(w, n_head):
-    rows, cols = w.shape
-    return w.reshape(n_head, rows // n_head // 2, 2, cols).swapaxes(1, 2).reshape(rows, cols)
-
-
-def load_vocab(tokenizer_json):
-    """(tokens by id, token types, merges as 'a b' strings, special token ids by text)."""
-    with open(tokenizer_json, encoding="utf-8") as f:
-        tj = json.load(f)
-    vocab = dict(tj["model"]["vocab"])
-    special = {}
-    for t in tj["added_tokens"]:
-        vocab[t["content"]] = t["id"]
-        if t["special"]:
-            special[t["content"]] = t["id"]
-    n = len(vocab)
-    tokens = [None] * n
-    for s, i in vocab.items():
-        if not 0 <= i < n or tokens[i] is not None:
-            raise ValueError(f"{tokenizer_json}: token ids are not 0..{n - 1} (id {i} for {s!r})")
-        tokens[i] = s
-    types = [TOKEN_CONTROL if i in special.values() else TOKEN_NORMAL for i in range(n)]
-    merges = [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]]
-    return tokens, types, merges, special
 
 
 def q8_0_roundtrip(a):

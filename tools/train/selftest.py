@@ -19,20 +19,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export  # noqa: E402
 import gguf_forward  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from hf_gguf import gpt2_bytes  # noqa: E402
+
 SPECIALS = ["<|endoftext|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"]
-
-
-def byte_symbols():
-    """GPT-2's byte -> printable character table (the 256 byte-level symbols)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return [chr(c) for c in cs]
 
 
 def hf_forward(sd, c, ids):
@@ -72,7 +62,7 @@ def hf_forward(sd, c, ids):
 
 def check(weights):
     rng = np.random.default_rng(7)
-    tokens = SPECIALS + byte_symbols()
+    tokens = SPECIALS + gpt2_bytes()[0]
     c = {"vocab": len(tokens), "d": 64, "n_layer": 2, "n_head": 4, "n_kv": 2, "ffn": 96, "ctx": 64,
          "eps": 1e-5, "theta": 10000.0}
     hd = c["d"] // c["n_head"]

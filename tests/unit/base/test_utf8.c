@@ -1,7 +1,8 @@
 /* test_utf8.c - base/utf8.c: decoding for display (U+FFFD a byte at a time
  * for what is not well-formed), sequence lengths, validation, holding back
- * a cut-off tail, encoding; and every code point and every 1-4 byte
- * sequence checked against the definition of well-formed UTF-8. */
+ * a cut-off tail, encoding, cleaning (one U+FFFD for each maximal ill-formed
+ * prefix); and every code point and every 1-4 byte sequence checked against
+ * the definition of well-formed UTF-8. */
 #include <stdio.h>
 #include <string.h>
 
@@ -127,11 +128,33 @@ static void test_exhaustive(void)
     CHECKF(bad == 0, "%zu sequences", bad);
 }
 
+static void test_utf8_clean(void)
+{
+    char out[64];
+    size_t ol;
+    /* valid text passes unchanged */
+    CHECK_EQ_INT(utf8_clean("a\xc3\xa9\xe2\x82\xac", 6, false, out, &ol), 6);
+    CHECK(ol == 6 && !memcmp(out, "a\xc3\xa9\xe2\x82\xac", 6));
+    /* an incomplete character at the end waits, unless final */
+    CHECK_EQ_INT(utf8_clean("a\xe2\x82", 3, false, out, &ol), 1);
+    CHECK_EQ_INT(ol, 1);
+    CHECK_EQ_INT(utf8_clean("a\xe2\x82", 3, true, out, &ol), 3);
+    CHECK(ol == 4 && !memcmp(out + 1, "\xef\xbf\xbd", 3));
+    /* a stray continuation byte, NUL, an overlong lead and a cut-short character each give one U+FFFD */
+    CHECK_EQ_INT(utf8_clean("\x80" "b\0\xc0\xe2\x82" "c", 7, false, out, &ol), 7);
+    CHECK_EQ_INT(ol, 3 + 1 + 3 + 3 + 3 + 1);
+    CHECK(!memcmp(out, "\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "c", 14));
+    /* surrogates are not UTF-8 */
+    CHECK_EQ_INT(utf8_clean("\xed\xa0\x80", 3, true, out, &ol), 3);
+    CHECK(ol >= 3 && !memcmp(out, "\xef\xbf\xbd", 3));
+}
+
 int main(void)
 {
     TEST_RUN(test_decode);
     TEST_RUN(test_seq_len);
     TEST_RUN(test_valid);
     TEST_RUN(test_exhaustive);
+    TEST_RUN(test_utf8_clean);
     TEST_END();
 }

@@ -111,27 +111,6 @@ static void test_request_refused(void)
     free(j);
 }
 
-static void test_utf8_clean(void)
-{
-    char out[64];
-    size_t ol;
-    /* valid text passes unchanged */
-    CHECK_EQ_INT(oai_utf8_clean("a\xc3\xa9\xe2\x82\xac", 6, false, out, &ol), 6);
-    CHECK(ol == 6 && !memcmp(out, "a\xc3\xa9\xe2\x82\xac", 6));
-    /* an incomplete character at the end waits, unless final */
-    CHECK_EQ_INT(oai_utf8_clean("a\xe2\x82", 3, false, out, &ol), 1);
-    CHECK_EQ_INT(ol, 1);
-    CHECK_EQ_INT(oai_utf8_clean("a\xe2\x82", 3, true, out, &ol), 3);
-    CHECK(ol == 4 && !memcmp(out + 1, "\xef\xbf\xbd", 3));
-    /* a stray continuation byte, NUL, an overlong lead and a cut-short character each give one U+FFFD */
-    CHECK_EQ_INT(oai_utf8_clean("\x80" "b\0\xc0\xe2\x82" "c", 7, false, out, &ol), 7);
-    CHECK_EQ_INT(ol, 3 + 1 + 3 + 3 + 3 + 1);
-    CHECK(!memcmp(out, "\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "c", 14));
-    /* surrogates are not UTF-8 */
-    CHECK_EQ_INT(oai_utf8_clean("\xed\xa0\x80", 3, true, out, &ol), 3);
-    CHECK(ol >= 3 && !memcmp(out, "\xef\xbf\xbd", 3));
-}
-
 static void test_shapes_roundtrip(void)
 {
     oai_meta_t chat = {OAI_CHAT, "chatcmpl-1", 1700000000, "tiny"};
@@ -413,7 +392,6 @@ int main(void)
 {
     TEST_RUN(test_request_ok);
     TEST_RUN(test_request_refused);
-    TEST_RUN(test_utf8_clean);
     TEST_RUN(test_shapes_roundtrip);
     TEST_RUN(test_request_json);
     TEST_RUN(test_sse_parse);
