@@ -26,7 +26,7 @@ for a in "$@"; do
 done
 mkdir -p "$build/tools"
 ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Iengine -Ikernels -pthread \
-    -o "$build/tools/spec_bench" tools/bench/spec_bench.c "$build/libengine.a" -lpcre2-8 -lm
+    -o "$build/tools/spec_bench" tools/bench/spec_bench.c "$build/libengine.a" "$build/libbase.a" -lpcre2-8 -lm
 prompts=$build/tools/spec_prompts
 rm -rf "$prompts"
 python3 tools/bench/spec_prompts.py "$prompts" >/dev/null

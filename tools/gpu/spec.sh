@@ -9,7 +9,7 @@
 # Prepare here (the device has none of the -dev packages):
 #   bash tools/gpu/bundle.sh
 #   cc -std=c11 -D_GNU_SOURCE -O2 -Iengine -Ikernels -pthread -o .gpu/spec/spec_bench \
-#      tools/bench/spec_bench.c build-bundle/libengine.a -lpcre2-8 -lm -ldl
+#      tools/bench/spec_bench.c build-bundle/libengine.a build-bundle/libbase.a -lpcre2-8 -lm -ldl
 #   python3 tools/bench/spec_prompts.py .gpu/spec/prompts
 # then on the device, carrying .gpu:  bash tools/gpu/spec.sh
 set -uo pipefail
