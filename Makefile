@@ -20,11 +20,12 @@ VERSION := 0.1.0
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP \
 	-Ibase -Iengine -Ikernels -Irag -Ipresets -Iserve -Iflows -Itui -Icli -DOCTET_VERSION='"$(VERSION)"'
-# libmicrohttpd and libcurl are compiled against but not linked: serve/
-# opens them with dlopen when a server or a remote engine is first used
-# (serve/lazylib.h), so that the other commands start without them.
-PKGS_LINKED := libpcre2-8 sqlite3 libgit2 ncursesw libcjson libzstd
-PKGS := $(PKGS_LINKED) libmicrohttpd libcurl
+# libmicrohttpd, libcurl and libgit2 are compiled against but not linked:
+# serve/ opens the first two with dlopen when a server or a remote engine is
+# first used (serve/lazylib.h), rag/ and flows/ libgit2 when a repository
+# needs it (rag/gitlib.h), so that the other commands start without them.
+PKGS_LINKED := libpcre2-8 sqlite3 ncursesw libcjson libzstd
+PKGS := $(PKGS_LINKED) libmicrohttpd libcurl libgit2
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS_LINKED) 2>/dev/null)
 LDLIBS = $(PKG_LIBS) -lm -pthread

@@ -4,7 +4,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +11,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include <git2.h>
-
 #include "blocks.h"
+#include "gitlib.h"
 #include "patch.h"
 #include "sb.h"
 #include "strv.h"
@@ -703,8 +701,6 @@ done:
 
 /* ---- the diff ------------------------------------------------------------------ */
 
-static void lg2_init_once(void) { git_libgit2_init(); }
-
 /* The work tree's file PATH (ROOT ends in '/'): 0 with its contents, 1
  * when it does not exist; a symbolic link on the way or a path that is not
  * a regular file is refused. */
@@ -785,14 +781,14 @@ static int file_diff(const char *path, const char *old, size_t old_len, const ch
 
 int blocks_diff(const blocks_t *b, const char *repo_dir, char **diff, char **notes, errmsg_t *err)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
     git_repository *repo = NULL;
     sbuf_t out = {0}, nb = {0};
     char *old = NULL, *new = NULL, *nt = NULL;
     int rc = 0;
     *diff = NULL;
     *notes = NULL;
-    pthread_once(&once, lg2_init_once);
+    if ((rc = gitlib_init(err)))
+        return rc;
     if (git_repository_open_ext(&repo, repo_dir, 0, NULL)) {
         rc = errmsg_set(err, OCT_EINVAL, "%s is not inside a git repository", repo_dir);
         goto done;

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +16,8 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <git2.h>
-#include <git2/sys/mempack.h>
-#include <git2/sys/odb_backend.h>
 
+#include "gitlib.h"
 #include "patch.h"
 #include "sb.h"
 #include "patch_io.h"
@@ -28,17 +25,6 @@
 #include "termsafe.h"
 
 #define PATCH_RECORD_VERSION 1
-
-/* libgit2 is initialized once for the process and never shut down:
- * git_libgit2_init/shutdown pairs around every call cost milliseconds, and
- * its global state is small. */
-static void lg2_init_once(void) { git_libgit2_init(); }
-
-static void lg2_init(void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, lg2_init_once);
-}
 
 /* The message of libgit2's last error. */
 static const char *git_msg(void)
@@ -229,10 +215,11 @@ void patch_free(patch_t *p)
 int patch_parse(patch_t **out, const char *text, size_t len, const char *source, errmsg_t *err)
 {
     *out = NULL;
-    lg2_init();
+    int rc = gitlib_init(err);
+    if (rc)
+        return rc;
     patch_t *p = calloc(1, sizeof *p);
     const char *src = source ? source : "patch";
-    int rc = 0;
     if (!p || !(p->source = strdup(src)) || !(p->text = malloc(len + 1))) {
         if (p)
             free(p->source);
@@ -864,7 +851,8 @@ int patch_extract(const char *reply, const char *repo_dir, char **diff, errmsg_t
     int rc = 0;
     size_t from, to;
     *diff = NULL;
-    lg2_init();
+    if ((rc = gitlib_init(err)))
+        return rc;
     if (lines_split(&l, reply, strlen(reply))) {
         rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
         goto done;
@@ -901,7 +889,8 @@ int patch_normalize(const char *text, size_t len, const char *source, const char
     size_t from = 0;
     *diff = NULL;
     *notes = NULL;
-    lg2_init();
+    if ((rc = gitlib_init(err)))
+        return rc;
     if (lines_split(&l, text, len)) {
         rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
         goto done;
@@ -954,10 +943,13 @@ static void repo_close(repo_ctx_t *r)
 {
     if (r->lock_fd >= 0)
         close(r->lock_fd); /* releases the flock */
+    /* each is NULL when libgit2 could not be loaded */
     if (r->mempack)
         git_mempack_reset(r->mempack);
-    git_odb_free(r->odb);
-    git_repository_free(r->repo);
+    if (r->odb)
+        git_odb_free(r->odb);
+    if (r->repo)
+        git_repository_free(r->repo);
     memset(r, 0, sizeof *r);
     r->lock_fd = -1;
 }
@@ -966,16 +958,18 @@ static int repo_open(repo_ctx_t *r, const char *dir, errmsg_t *err)
 {
     memset(r, 0, sizeof *r);
     r->lock_fd = -1;
-    lg2_init();
+    int rc = gitlib_init(err);
+    if (rc)
+        return rc;
     if (!dir)
         dir = ".";
     if (git_repository_open_ext(&r->repo, dir, 0, NULL)) {
-        int rc = errmsg_set(err, OCT_ENOTFOUND, "%s is not inside a git repository", dir);
+        rc = errmsg_set(err, OCT_ENOTFOUND, "%s is not inside a git repository", dir);
         repo_close(r);
         return rc;
     }
     if (git_repository_is_bare(r->repo) || !(r->root = git_repository_workdir(r->repo))) {
-        int rc = errmsg_set(err, OCT_EUNSUPPORTED, "%s: a bare repository has no working tree to patch", dir);
+        rc = errmsg_set(err, OCT_EUNSUPPORTED, "%s: a bare repository has no working tree to patch", dir);
         repo_close(r);
         return rc;
     }
@@ -984,7 +978,7 @@ static int repo_open(repo_ctx_t *r, const char *dir, errmsg_t *err)
      * the repository's keeps them out of .git/objects */
     git_odb_backend *mp = NULL;
     if (git_repository_odb(&r->odb, r->repo) || git_mempack_new(&mp) || git_odb_add_backend(r->odb, mp, 999)) {
-        int rc = errmsg_set(err, OCT_EINTERNAL, "libgit2: %s", git_msg());
+        rc = errmsg_set(err, OCT_EINTERNAL, "libgit2: %s", git_msg());
         if (mp)
             mp->free(mp); /* not added: still ours */
         repo_close(r);
@@ -2111,7 +2105,8 @@ static int commit_paths(const char *repo_dir, char **paths, size_t n, const char
     char path[PATH_MAX * 2];
     int rc = 0;
     *commit_id = NULL;
-    lg2_init();
+    if ((rc = gitlib_init(err)))
+        return rc;
     /* a handle of its own: the commit's objects go to .git/objects, not to the
      * in-memory database that apply's checks use */
     if (git_repository_open_ext(&repo, repo_dir ? repo_dir : ".", 0, NULL) || !git_repository_workdir(repo)) {
@@ -2197,7 +2192,9 @@ done:
 static int undo_dir_of(const char *repo_dir, char *out, size_t size, errmsg_t *err)
 {
     git_repository *repo = NULL;
-    lg2_init();
+    int rc = gitlib_init(err);
+    if (rc)
+        return rc;
     if (git_repository_open_ext(&repo, repo_dir ? repo_dir : ".", 0, NULL))
         return errmsg_set(err, OCT_ENOTFOUND, "%s is not inside a git repository", repo_dir);
     snprintf(out, size, "%soctet/undo", git_repository_path(repo));
@@ -2265,7 +2262,8 @@ int patch_since(const char *repo_dir, const char *since, char **diff, size_t *n_
     int rc = 0;
     *diff = NULL;
     *n_changes = 0;
-    lg2_init();
+    if ((rc = gitlib_init(err)))
+        return rc;
     if (git_repository_open_ext(&repo, repo_dir ? repo_dir : ".", 0, NULL) || !git_repository_workdir(repo)) {
         rc = errmsg_set(err, OCT_ENOTFOUND, "%s is not inside a git repository with a work tree", repo_dir);
         goto done;

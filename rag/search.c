@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <git2.h>
 #include <sqlite3.h>
 
 #include "chunk.h"

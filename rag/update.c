@@ -15,11 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <git2.h>
 #include <sqlite3.h>
 
 #include "chunk.h"
 #include "dense.h"
+#include "gitlib.h"
 #include "query.h"
 #include "rag.h"
 #include "rag_int.h"
@@ -410,7 +410,10 @@ static void prep_file(upd_t *u, prep_scratch_t *sc, const char *path, prep_t *p)
         return;
     }
     git_oid oid;
-    walk_lib(r->walk);
+    if (gitlib_init(&p->err)) {
+        p->kind = P_FAIL;
+        return;
+    }
     if (git_odb_hash(&oid, sc->buf, len, GIT_OBJECT_BLOB) < 0) {
         p->kind = P_FAIL;
         errmsg_set(&p->err, OCT_EINTERNAL, "%s: cannot hash the file", path);

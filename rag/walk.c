@@ -28,7 +28,6 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <git2.h>
-
 #include "gitindex.h"
+#include "gitlib.h"
 #include "sb.h"
 
 /* see "The witness" above, and update.c's rule for files */
@@ -49,8 +47,6 @@
 struct walk {
     git_repository *repo; /* NULL with no_git, and until walk_git opened it */
     bool no_git;
-    bool lib; /* this walk called git_libgit2_init */
-    pthread_mutex_t mu; /* guards lib */
     char *root;
     char *gitdir;
 };
@@ -70,16 +66,6 @@ static int git_fail(errmsg_t *err, int code, const char *what)
 {
     const git_error *e = git_error_last();
     return errmsg_set(err, code, "%s: %s", what, e && e->message ? e->message : "libgit2 error");
-}
-
-void walk_lib(walk_t *w)
-{
-    pthread_mutex_lock(&w->mu);
-    if (!w->lib) {
-        git_libgit2_init();
-        w->lib = true;
-    }
-    pthread_mutex_unlock(&w->mu);
 }
 
 /* The repository containing REAL as git's discovery would find it in the
@@ -132,7 +118,9 @@ int walk_git(walk_t *w, bool adopt, errmsg_t *err)
 {
     if (w->repo || w->no_git)
         return 0;
-    walk_lib(w);
+    int rc = gitlib_init(err);
+    if (rc)
+        return rc;
     const char *dir = w->root;
     git_repository *repo = NULL;
     int g = git_repository_open_ext(&repo, dir, 0, NULL);
@@ -157,7 +145,7 @@ int walk_git(walk_t *w, bool adopt, errmsg_t *err)
     /* the index's place was chosen from the root and git directory found
      * at open: a repository that is now another one cannot be listed into it */
     if (!adopt && (strcmp(root, w->root) || strcmp(gitdir, w->gitdir))) {
-        int rc = errmsg_set(err, OCT_EIO, "%s: the repository changed while octet had it open (now %s)",
+        rc = errmsg_set(err, OCT_EIO, "%s: the repository changed while octet had it open (now %s)",
                             w->root, root);
         free(root);
         free(gitdir);
@@ -184,7 +172,6 @@ int walk_open(walk_t **out, const char *dir, bool no_git, errmsg_t *err)
     walk_t *w = calloc(1, sizeof *w);
     if (!w)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
-    pthread_mutex_init(&w->mu, NULL);
     w->no_git = no_git;
     int rc = 0;
     if (no_git) {
@@ -220,10 +207,8 @@ void walk_close(walk_t *w)
 {
     if (!w)
         return;
-    git_repository_free(w->repo);
-    if (w->lib)
-        git_libgit2_shutdown();
-    pthread_mutex_destroy(&w->mu);
+    if (w->repo) /* else libgit2 may never have been loaded */
+        git_repository_free(w->repo);
     free(w->root);
     free(w->gitdir);
     free(w);
@@ -653,7 +638,8 @@ int walk_list(walk_t *w, const char *skip_prefix, const atomic_int *cancel, walk
     sb_free(&wt.b);
     walk_list_free(&k.tracked);
     walk_list_free(&k.submodules);
-    git_index_free(idx);
+    if (idx) /* with no_git libgit2 may never have been loaded */
+        git_index_free(idx);
     return 0;
 oom:
     rc = errmsg_set(err, OCT_ENOMEM, "out of memory listing files");
@@ -661,7 +647,8 @@ fail:
     sb_free(&wt.b);
     walk_list_free(&k.tracked);
     walk_list_free(&k.submodules);
-    git_index_free(idx);
+    if (idx)
+        git_index_free(idx);
     walk_list_free(out);
     return rc;
 }

@@ -33,8 +33,6 @@ void walk_close(walk_t *w);
 int walk_git(walk_t *w, bool adopt, errmsg_t *err);
 /* True while the repository was found without libgit2 (walk_open). */
 bool walk_found_light(const walk_t *w);
-/* Start libgit2 (once per walk; thread-safe): its hashing needs it. */
-void walk_lib(walk_t *w);
 
 const char *walk_root(const walk_t *w);   /* absolute, no trailing '/' */
 const char *walk_gitdir(const walk_t *w); /* absolute, no trailing '/'; NULL with no_git */

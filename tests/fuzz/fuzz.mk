@@ -49,7 +49,8 @@ $(FUZZ_BUILD)/gen_seeds: tests/fuzz/gen_seeds.c tests/gguf_build.h engine/gguf.c
 # and TUI modules they test and what those use.
 FUZZ_X_CFLAGS = $(FUZZ_CFLAGS) -Ibase -Iflows -Iserve -Ipresets -Irag -Ikernels -Itui -Icli -DOCTET_VERSION='"fuzz"' \
 	$(shell pkg-config --cflags libcjson libgit2 libpcre2-8 sqlite3 libcurl)
-FUZZ_X_LIBS = $(shell pkg-config --libs libgit2 libcjson libpcre2-8 sqlite3 libcurl) -lm -pthread
+# libgit2 is opened with dlopen (rag/gitlib.c), as octet does
+FUZZ_X_LIBS = $(shell pkg-config --libs libcjson libpcre2-8 sqlite3 libcurl) -lm -pthread
 FUZZ_ENGINE_SRC = $(wildcard engine/*.c kernels/cpu/*.c)
 FUZZ_BASE_SRC = $(wildcard base/*.c)
 FUZZ_X_FLAGS = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
@@ -59,13 +60,13 @@ spec patch blocks preset openai client: %: $(FUZZ_BUILD)/fuzz_%
 	$(FUZZ_BUILD)/fuzz_$@ $(FUZZ_X_FLAGS) -artifact_prefix=tests/fuzz/regressions/$@/ \
 		$(FUZZ_BUILD)/corpus/$@ tests/fuzz/corpus/$@
 
-$(FUZZ_BUILD)/fuzz_patch: tests/fuzz/fuzz_patch.c flows/patch.c flows/patch.h
+$(FUZZ_BUILD)/fuzz_patch: tests/fuzz/fuzz_patch.c flows/patch.c flows/patch.h flows/patch_io.c rag/gitlib.c rag/gitlib.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_patch.c flows/patch.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_patch.c flows/patch.c flows/patch_io.c rag/gitlib.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
-$(FUZZ_BUILD)/fuzz_blocks: tests/fuzz/fuzz_blocks.c flows/blocks.c flows/blocks.h
+$(FUZZ_BUILD)/fuzz_blocks: tests/fuzz/fuzz_blocks.c flows/blocks.c flows/blocks.h rag/gitlib.c rag/gitlib.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_blocks.c flows/blocks.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_blocks.c flows/blocks.c rag/gitlib.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
 FUZZ_SPEC_SRC = $(wildcard flows/spec*.c) flows/sandbox.c
 $(FUZZ_BUILD)/fuzz_spec: tests/fuzz/fuzz_spec.c $(FUZZ_SPEC_SRC) flows/spec.h flows/spec_int.h
