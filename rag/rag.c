@@ -296,21 +296,6 @@ static void close_conns(rag_t *r)
     r->rdb = r->wdb = NULL;
 }
 
-/* FTS5 auxiliary function rag_avgdl(fts): the average row length in tokens,
- * which the rescoring of common words needs. */
-static void avgdl_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval,
-                     sqlite3_value **val)
-{
-    (void)nval;
-    (void)val;
-    sqlite3_int64 rows = 0, toks = 0;
-    if (api->xRowCount(fts, &rows) != SQLITE_OK || api->xColumnTotalSize(fts, -1, &toks) != SQLITE_OK ||
-        rows <= 0)
-        sqlite3_result_double(ctx, 1.0);
-    else
-        sqlite3_result_double(ctx, (double)toks / (double)rows);
-}
-
 /* The read connection: a view of the index's vocabulary (to know how many
  * chunks hold a term) and the index's tokenizer (to turn query words into
  * its terms); then read-only. */
@@ -330,7 +315,7 @@ static int reader_open(rag_t *r, errmsg_t *err)
     sqlite3_finalize(st);
     void *ud = NULL;
     static const char *const args[] = {"unicode61", "remove_diacritics", "2", "tokenchars", "_"};
-    if (!api || api->xCreateFunction(api, "rag_avgdl", NULL, avgdl_fn, NULL) != SQLITE_OK ||
+    if (!api || api->xCreateFunction(api, "rag_bm25", NULL, rank_bm25, NULL) != SQLITE_OK ||
         api->xFindTokenizer(api, "porter", &ud, &r->stem_api) != SQLITE_OK ||
         r->stem_api.xCreate(ud, (const char **)args, 5, &r->stemmer) != SQLITE_OK) {
         r->stemmer = NULL;

@@ -102,5 +102,9 @@ void vec_cache_free(rag_t *r);
 /* search.c: the error of a failed query on the read connection (corruption
  * marks the index for a rebuild by the next update). */
 int query_fail(rag_t *r, errmsg_t *err);
+/* search.c: FTS5 auxiliary function rag_bm25(fts, K, AVGDL, weights...),
+ * bm25() computed only for the rows that can be among the K best (search.c
+ * says how). */
+void rank_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval, sqlite3_value **val);
 
 #endif

@@ -46,6 +46,178 @@
 #define DF_FLOOR 500
 #define KEEP_MIN 3
 
+/* ---- ranking ----------------------------------------------------------- */
+
+/* rag_bm25(fts, K, AVGDL, w0, w1, w2, w3), an FTS5 auxiliary function:
+ * FTS5's bm25(fts, w0, w1, w2, w3) for every row that can be among the K
+ * best, computed as bm25() computes it and so the same double; RANK_OUT for
+ * the others, which sorts after them all in ORDER BY ... LIMIT K. AVGDL is
+ * a double * bound with sqlite3_bind_pointer (type RANK_AVGDL): it receives
+ * the index's average row length, which the rescoring of common words
+ * needs too.
+ *
+ * Why: bm25() reads each matching row's length in tokens from fts_docsize
+ * through an SQL statement, most of a query's time when thousands of rows
+ * hold a term (docs/BENCHMARKS.md, "Fifth pass"). A row's score only falls
+ * as its length D grows, and D is at least the number of times any one
+ * phrase occurs in it, so the score with that D bounds the row's; a row
+ * whose bound is below the K-th best score found so far cannot be among the
+ * K best, and its length is never read. The bound is computed with the same
+ * operations as the score, each monotonic in D under rounding, so it holds
+ * for the doubles too; the rows kept and their order are bm25()'s. */
+#define RANK_OUT 1.0 /* every real score is negative */
+#define RANK_AVGDL "rag_avgdl"
+#define RANK_ARGS 2 /* before the weights */
+
+typedef struct rank {
+    int n_phrase, n_col;
+    double avgdl;
+    double *idf, *freq, *w; /* per phrase, per phrase, per column */
+    int *count;             /* instances of each phrase in the row */
+    double *heap;           /* min-heap of the K best scores so far */
+    size_t k, n;
+    int64_t last; /* the row last pushed, should SQLite ask twice */
+} rank_t;
+
+static int rank_count_cb(const Fts5ExtensionApi *api, Fts5Context *fts, void *ctx)
+{
+    (void)api;
+    (void)fts;
+    (*(int64_t *)ctx)++;
+    return SQLITE_OK;
+}
+
+/* The query's constants, as bm25() finds them: the average row length and
+ * each phrase's IDF (with FTS5's floor for phrases in over half the rows). */
+static int rank_start(const Fts5ExtensionApi *api, Fts5Context *fts, int nval, sqlite3_value **val, rank_t **out)
+{
+    int np = api->xPhraseCount(fts), nc = api->xColumnCount(fts);
+    size_t k = nval > 0 && sqlite3_value_int64(val[0]) > 0 ? (size_t)sqlite3_value_int64(val[0]) : 0;
+    double *avgdl = nval > 1 ? sqlite3_value_pointer(val[1], RANK_AVGDL) : NULL;
+    size_t doubles = 2 * (size_t)np + (size_t)nc + k;
+    rank_t *p = calloc(1, sizeof *p + doubles * sizeof(double) + (size_t)np * sizeof(int));
+    if (!p)
+        return SQLITE_NOMEM;
+    p->n_phrase = np;
+    p->n_col = nc;
+    p->k = k;
+    p->last = INT64_MIN;
+    p->idf = (double *)(p + 1);
+    p->freq = p->idf + np;
+    p->w = p->freq + np;
+    p->heap = p->w + nc;
+    p->count = (int *)(p->heap + k);
+    for (int c = 0; c < nc; c++)
+        p->w[c] = nval > c + RANK_ARGS ? sqlite3_value_double(val[c + RANK_ARGS]) : 1.0;
+    sqlite3_int64 rows = 0, toks = 0;
+    int rc = api->xRowCount(fts, &rows);
+    if (rc == SQLITE_OK)
+        rc = api->xColumnTotalSize(fts, -1, &toks);
+    p->avgdl = (double)toks / (double)rows;
+    if (avgdl)
+        *avgdl = p->avgdl;
+    for (int i = 0; rc == SQLITE_OK && i < np; i++) {
+        int64_t hits = 0;
+        rc = api->xQueryPhrase(fts, i, &hits, rank_count_cb);
+        if (rc == SQLITE_OK) {
+            double idf = log((rows - hits + 0.5) / (hits + 0.5));
+            p->idf[i] = idf <= 0.0 ? 1e-6 : idf;
+        }
+    }
+    if (rc == SQLITE_OK)
+        rc = api->xSetAuxdata(fts, p, free);
+    else
+        free(p);
+    *out = rc == SQLITE_OK ? p : NULL;
+    return rc;
+}
+
+/* BM25 of the row whose phrase frequencies are in P, were it D tokens long:
+ * bm25()'s expression, term for term (k1 = 1.2, b = 0.75). */
+static double rank_score(const rank_t *p, double d)
+{
+    const double k1 = 1.2, b = 0.75;
+    double score = 0.0;
+    for (int i = 0; i < p->n_phrase; i++)
+        score += p->idf[i] * ((p->freq[i] * (k1 + 1.0)) / (p->freq[i] + k1 * (1 - b + b * d / p->avgdl)));
+    return score;
+}
+
+static void rank_push(rank_t *p, double s)
+{
+    size_t i;
+    if (p->n < p->k) {
+        i = p->n++;
+        while (i > 0 && p->heap[(i - 1) / 2] > s) {
+            p->heap[i] = p->heap[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        p->heap[i] = s;
+        return;
+    }
+    if (s <= p->heap[0])
+        return;
+    i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= p->n)
+            break;
+        if (c + 1 < p->n && p->heap[c + 1] < p->heap[c])
+            c++;
+        if (p->heap[c] >= s)
+            break;
+        p->heap[i] = p->heap[c];
+        i = c;
+    }
+    p->heap[i] = s;
+}
+
+void rank_bm25(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval, sqlite3_value **val)
+{
+    rank_t *p = api->xGetAuxdata(fts, 0);
+    int n_inst = 0, rc = p ? SQLITE_OK : rank_start(api, fts, nval, val, &p);
+    if (rc == SQLITE_OK) {
+        memset(p->freq, 0, (size_t)p->n_phrase * sizeof *p->freq);
+        memset(p->count, 0, (size_t)p->n_phrase * sizeof *p->count);
+        rc = api->xInstCount(fts, &n_inst);
+    }
+    for (int i = 0; rc == SQLITE_OK && i < n_inst; i++) {
+        int ip, ic, io;
+        rc = api->xInst(fts, i, &ip, &ic, &io);
+        if (rc == SQLITE_OK && ip >= 0 && ip < p->n_phrase && ic >= 0 && ic < p->n_col) {
+            p->freq[ip] += p->w[ic];
+            p->count[ip]++;
+        }
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    if (p->k && p->n == p->k) {
+        int least = 0;
+        for (int i = 0; i < p->n_phrase; i++)
+            if (p->count[i] > least)
+                least = p->count[i];
+        if (rank_score(p, (double)least) < p->heap[0]) {
+            sqlite3_result_double(ctx, RANK_OUT);
+            return;
+        }
+    }
+    int n_tok = 0;
+    rc = api->xColumnSize(fts, -1, &n_tok);
+    if (rc != SQLITE_OK) {
+        sqlite3_result_error_code(ctx, rc);
+        return;
+    }
+    double s = rank_score(p, (double)n_tok);
+    int64_t row = api->xRowid(fts);
+    if (row != p->last) {
+        rank_push(p, s);
+        p->last = row;
+    }
+    sqlite3_result_double(ctx, -1.0 * s);
+}
+
 /* ---- query ------------------------------------------------------------- */
 
 typedef struct cand {
@@ -350,7 +522,7 @@ static int lexical(rag_t *r, const query_t *q, size_t want, rows_t *rs, cand_t *
         goto done; /* no term of the prompt is in the index */
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT rowid, bm25(fts, %.2f, %.2f, %.2f, %.2f) AS s, rag_avgdl(fts) FROM fts"
+             "SELECT rowid, rag_bm25(fts, ?2, ?3, %.2f, %.2f, %.2f, %.2f) AS s FROM fts"
              " WHERE fts MATCH ?1 ORDER BY s LIMIT ?2",
              W_PATH, W_SYMBOL, W_WORDS, W_TEXT);
     if (sqlite3_prepare_v2(r->rdb, sql, -1, &match, NULL) != SQLITE_OK) {
@@ -364,12 +536,12 @@ static int lexical(rag_t *r, const query_t *q, size_t want, rows_t *rs, cand_t *
     }
     sqlite3_bind_text(match, 1, fts, -1, SQLITE_STATIC);
     sqlite3_bind_int64(match, 2, (sqlite3_int64)want);
-    int s;
     double avgdl = 1;
+    sqlite3_bind_pointer(match, 3, &avgdl, RANK_AVGDL, NULL);
+    int s;
     while ((s = sqlite3_step(match)) == SQLITE_ROW && nc < want) {
         cands[nc].id = sqlite3_column_int64(match, 0);
         cands[nc].score = -sqlite3_column_double(match, 1);
-        avgdl = sqlite3_column_double(match, 2);
         nc++;
     }
     if (s != SQLITE_ROW && s != SQLITE_DONE) {
