@@ -1,11 +1,12 @@
 /* gitlib.h - libgit2, opened with dlopen when first needed.
  *
- * octet does not link libgit2. Loading it with the 15 libraries it brings
- * (OpenSSL's libcrypto and Kerberos among them) was 2.7 ms of the 3.3 ms
- * start of every command (docs/BENCHMARKS.md, "Fifth pass"), and most
- * commands never call it: a search over an unchanged repository lists its
- * files without libgit2 (walk.c, "the witness"). rag/ and flows/ open it
- * with gitlib_init, the way serve/ opens libcurl (serve/lazylib.h).
+ * octet does not link libgit2. Loading it with the libraries it brings
+ * (Kerberos, mbedTLS, OpenSSL's libcrypto, libssh2: 15 of the 25 octet
+ * loaded) was 2.2 of the 3.7 ms start of every command (docs/BENCHMARKS.md,
+ * "Fifth pass"), and most commands never call it: a search over an
+ * unchanged repository lists its files without libgit2 (walk.c, "the
+ * witness"). rag/ and flows/ open it with gitlib_init, the way serve/ opens
+ * libcurl (serve/lazylib.h).
  *
  * Every libgit2 function octet calls is in GITLIB_FUNCS, and a macro of the
  * function's own name (below) sends the call through the table of pointers
