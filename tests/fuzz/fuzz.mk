@@ -2,7 +2,7 @@
 # and model description), function specs, patches, search/replace blocks,
 # presets, the HTTP server's requests and a remote engine's replies.
 # Invoked by `make fuzz` (FUZZ_SECONDS, default 600):
-#   make -f tests/fuzz/fuzz.mk [FUZZ_SECONDS=N]   build build-fuzz/fuzz_gguf and fuzz
+#   make -f tests/fuzz/fuzz.mk [FUZZ_SECONDS=N]   build every harness, then fuzz the GGUF one
 #   make -f tests/fuzz/fuzz.mk spec|patch|blocks  the spec, patch or blocks parser likewise
 #   make -f tests/fuzz/fuzz.mk preset|openai|client  presets, server requests, remote replies
 #   make -f tests/fuzz/fuzz.mk seeds               rewrite the seed corpus
@@ -27,8 +27,13 @@ REGRESSIONS := tests/fuzz/regressions/gguf
 FUZZ_FLAGS := -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
 	-dict=tests/fuzz/gguf.dict -artifact_prefix=$(REGRESSIONS)/ -timeout=10 -rss_limit_mb=2048
 
-.PHONY: run seeds spec patch blocks preset openai client
-run: $(FUZZ_BUILD)/fuzz_gguf
+.PHONY: run all-harnesses seeds spec patch blocks preset openai client
+# every harness is linked before the GGUF run, so a source list that fell
+# behind the code (a module split, a library opened with dlopen) shows at once
+HARNESSES := $(addprefix $(FUZZ_BUILD)/fuzz_,gguf spec patch blocks preset openai client)
+all-harnesses: $(HARNESSES)
+
+run: all-harnesses
 	@mkdir -p $(FUZZ_BUILD)/corpus/gguf $(REGRESSIONS)
 	$(FUZZ_BUILD)/fuzz_gguf $(FUZZ_FLAGS) $(FUZZ_BUILD)/corpus/gguf $(SEEDS)
 
@@ -50,7 +55,7 @@ $(FUZZ_BUILD)/gen_seeds: tests/fuzz/gen_seeds.c tests/gguf_build.h engine/gguf.c
 FUZZ_X_CFLAGS = $(FUZZ_CFLAGS) -Ibase -Iflows -Iserve -Ipresets -Irag -Ikernels -Itui -Icli -DOCTET_VERSION='"fuzz"' \
 	$(shell pkg-config --cflags libcjson libgit2 libpcre2-8 sqlite3 libcurl)
 # libgit2 is opened with dlopen (rag/gitlib.c), as octet does
-FUZZ_X_LIBS = $(shell pkg-config --libs libcjson libpcre2-8 sqlite3 libcurl) -lm -pthread
+FUZZ_X_LIBS = $(shell pkg-config --libs libcjson libpcre2-8 sqlite3 libcurl libzstd) -lm -ldl -pthread
 FUZZ_ENGINE_SRC = $(wildcard engine/*.c kernels/cpu/*.c)
 FUZZ_BASE_SRC = $(wildcard base/*.c)
 FUZZ_X_FLAGS = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
@@ -68,15 +73,17 @@ $(FUZZ_BUILD)/fuzz_blocks: tests/fuzz/fuzz_blocks.c flows/blocks.c flows/blocks.
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_blocks.c flows/blocks.c rag/gitlib.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
-FUZZ_SPEC_SRC = $(wildcard flows/spec*.c) flows/sandbox.c
+FUZZ_SPEC_SRC = $(wildcard flows/*.c)
 $(FUZZ_BUILD)/fuzz_spec: tests/fuzz/fuzz_spec.c $(FUZZ_SPEC_SRC) flows/spec.h flows/spec_int.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_spec.c $(FUZZ_SPEC_SRC) \
-		$(wildcard engine/*.c kernels/cpu/*.c rag/*.c) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
+		$(wildcard engine/*.c kernels/cpu/*.c rag/*.c serve/*.c presets/*.c) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
-$(FUZZ_BUILD)/fuzz_preset: tests/fuzz/fuzz_preset.c presets/preset.c presets/preset.h $(FUZZ_ENGINE_SRC)
+$(FUZZ_BUILD)/fuzz_preset: tests/fuzz/fuzz_preset.c presets/preset.c presets/preset.h presets/config.c presets/config.h \
+		$(FUZZ_ENGINE_SRC)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_preset.c presets/preset.c $(FUZZ_ENGINE_SRC) $(FUZZ_X_LIBS)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_preset.c presets/preset.c presets/config.c $(FUZZ_ENGINE_SRC) \
+		$(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
 $(FUZZ_BUILD)/fuzz_openai: tests/fuzz/fuzz_openai.c tests/fuzz/fuzz_utf8.h serve/openai.c serve/openai.h \
 		$(FUZZ_ENGINE_SRC)
@@ -84,7 +91,7 @@ $(FUZZ_BUILD)/fuzz_openai: tests/fuzz/fuzz_openai.c tests/fuzz/fuzz_utf8.h serve
 	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_openai.c serve/openai.c $(FUZZ_ENGINE_SRC) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
 $(FUZZ_BUILD)/fuzz_client: tests/fuzz/fuzz_client.c serve/openai.c serve/openai.h serve/remote.c serve/remote.h \
-		$(FUZZ_ENGINE_SRC)
+		serve/lazylib.c serve/lazylib.h $(FUZZ_ENGINE_SRC)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_client.c serve/openai.c serve/remote.c \
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_client.c serve/openai.c serve/remote.c serve/lazylib.c \
 		$(FUZZ_ENGINE_SRC) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
