@@ -675,6 +675,25 @@ static int exec_sql_rag(const char *db, const char *sql)
     return rc;
 }
 
+/* Whether DB's FTS5 table has the settings rag.c makes it with (FTS_TABLES:
+ * a 4 MB hash of new terms, segments merged 16 at a time). */
+static bool fts_tuned(const char *db)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st = NULL;
+    bool ok = false;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h,
+                           "SELECT count(*) FROM fts_config WHERE k = 'hashsize' AND v = 4194304"
+                           " OR k = 'automerge' AND v = 16",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        ok = sqlite3_column_int(st, 0) == 2;
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return ok;
+}
+
 /* The index at DB as version 2 wrote it: the texts and derived columns
  * stored by FTS5, no ztext, no table of binary files. */
 static const char TO_VERSION_2[] =
@@ -739,6 +758,7 @@ static void test_corrupt_and_foreign(void)
     rag_close(r);
     CHECK_EQ_INT(exec_sql(db, "INSERT INTO skipped VALUES('x', 0, 0, 0, 0); DELETE FROM skipped"), SQLITE_OK);
     CHECK_EQ_INT(exec_sql_rag(db, "INSERT INTO fts(fts) VALUES('integrity-check')"), SQLITE_OK);
+    CHECK(fts_tuned(db)); /* the migration makes the table as a new index does */
     put(d, "m.c", "int markertoken(void) { return 8; }\nint otherMarkerWord(void) { return 9; }\n");
     r = open_at(d, &o);
     if (!r)
@@ -1061,6 +1081,7 @@ static void test_workers(void)
         if (!r[w])
             goto done;
         st[w] = update(r[w]);
+        CHECK(fts_tuned(db[w]));
     }
     for (int round = 0; round < 2; round++) {
         uint64_t dg[3][4];
