@@ -190,8 +190,16 @@ static int bind_text(sqlite3_stmt *st, int i, const char *s, size_t n)
  * worker, so the rows, their ids and the index are the same whatever the
  * number of workers. */
 
-/* Slots in the ring: how far the workers may run ahead of the writer. */
-#define RING 64
+/* How far the workers may run ahead of the writer: slots in the ring, and
+ * bytes held by files prepared and not yet applied. While the writer
+ * commits (FTS5 then writes out its hash of new terms, tens of
+ * milliseconds) the workers go on filling the ring; 64 slots were filled
+ * before a commit ended, and 256 took a cold stdlib index from 1.2 to 1.1 s
+ * (docs/BENCHMARKS.md, "Sixth pass"). The bound on bytes keeps a ring of
+ * large files from holding hundreds of megabytes; it is checked when a
+ * batch is taken, so each worker's batch in progress may pass it. */
+#define RING 256
+#define RING_BYTES ((size_t)32 << 20)
 
 typedef enum prep_kind {
     P_GONE,        /* deleted from the work tree since the listing */
@@ -227,6 +235,7 @@ typedef struct prep {
     prep_chunk_t *ch; /* cl.n */
     size_t path_n;    /* the path column: the first path_n bytes of cols */
     sbuf_t cols, z;
+    size_t bytes; /* held by the text, columns and compressed texts (RING_BYTES) */
     errmsg_t err;
 } prep_t;
 
@@ -432,6 +441,7 @@ static void prep_file(upd_t *u, prep_scratch_t *sc, const char *path, prep_t *p)
     }
     p->lang = chunk_lang(path, p->text, tlen);
     p->kind = prep_chunks(sc, path, tlen, p) ? P_FAIL : P_CHANGED;
+    p->bytes = tlen + p->cols.n + p->z.n;
 }
 
 /* Replace the chunks of file ID with those P holds. */
@@ -581,28 +591,32 @@ typedef struct ring {
     pthread_cond_t ready, freed;
     size_t next;    /* the next file to take */
     size_t applied; /* files the writer has applied (their slots are free) */
+    size_t held;    /* bytes of the files prepared and not yet applied */
     bool stop;
     bool done[RING];
     prep_t slot[RING];
 } ring_t;
 
 /* With MU held: take the next files there is room for (none: 0), prepare
- * them without the lock, and mark them done. */
+ * them without the lock, and mark them done. The file the writer applies
+ * next is always taken, whatever the ring holds: the writer waits for it. */
 static size_t ring_work(ring_t *g, prep_scratch_t *sc)
 {
     size_t i = g->next, room = g->applied + RING - i, left = g->list->n - i;
     size_t k = left < room ? left : room;
     if (k > BATCH)
         k = BATCH;
-    if (g->stop || k == 0)
+    if (g->stop || k == 0 || (i > g->applied && g->held > RING_BYTES))
         return 0;
     g->next += k;
     pthread_mutex_unlock(&g->mu);
     for (size_t j = i; j < i + k; j++)
         prep_file(g->u, sc, g->list->paths[j], &g->slot[j % RING]);
     pthread_mutex_lock(&g->mu);
-    for (size_t j = i; j < i + k; j++)
+    for (size_t j = i; j < i + k; j++) {
         g->done[j % RING] = true;
+        g->held += g->slot[j % RING].bytes;
+    }
     pthread_cond_broadcast(&g->ready);
     return k;
 }
@@ -636,8 +650,10 @@ static prep_t *ring_take(ring_t *g, size_t i, prep_scratch_t *sc)
 
 static void ring_release(ring_t *g, size_t i)
 {
+    size_t bytes = g->slot[i % RING].bytes;
     prep_clear(&g->slot[i % RING]);
     pthread_mutex_lock(&g->mu);
+    g->held -= bytes;
     g->done[i % RING] = false;
     g->applied = i + 1;
     pthread_cond_broadcast(&g->freed);

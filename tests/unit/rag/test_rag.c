@@ -1122,6 +1122,52 @@ done:
         rag_close(r[w]);
 }
 
+/* The writer held up on its first file (a progress callback runs on its
+ * thread before each file) while three workers prepare the others. */
+static void slow_start(const rag_progress_t *p, void *ud)
+{
+    (void)ud;
+    if (p->phase == RAG_PHASE_INDEX && p->done == 0)
+        usleep(500000);
+}
+
+/* Files large enough that the prepared files waiting for the writer pass
+ * the ring's bound on bytes (update.c, RING_BYTES: 32 MB) long before its
+ * slots run out: the workers then wait for the writer, and the index is
+ * still the one made with no worker. */
+static void test_workers_large(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "workers_large", true);
+    /* 160 files of 400 KB (65 MB), few words in each, and a binary file:
+     * the workers take 16 files at a time, and check the bound then */
+    CHECK_EQ_INT(sh(d, "for i in $(seq 100 259); do awk -v i=$i 'BEGIN { for (k = 1; k <= 5000; k++)"
+                       " if (k %% 10) print \"========================================"
+                       "========================================\";"
+                       " else printf \"word%%d%%d parseValue%%d\\n\", i, k %% 300, k }' > f$i.txt; done"
+                       " && printf 'bin\\0ary' > blob.dat && git add -A && git commit -qm large"),
+                 0);
+    static const int workers[] = {-1, 3};
+    uint64_t dg[2][4];
+    for (int w = 0; w < 2; w++) {
+        char db[600];
+        snprintf(db, sizeof db, "%s/large%d.sqlite", g_tmp, w);
+        rag_options_t o = {.db_path = db, .workers = workers[w]};
+        rag_t *r = open_at(d, &o);
+        if (!r)
+            return;
+        rag_update_stats_t st = {0};
+        errmsg_t err = {0};
+        CHECKF(rag_update(r, slow_start, NULL, NULL, &st, &err) == 0, "rag_update: %s", err.msg);
+        CHECK_EQ_INT(st.changed, 160);
+        CHECK(found(r, "word137290", "f137.txt"));
+        rag_close(r);
+        index_digest(db, dg[w]);
+    }
+    for (int k = 0; k < 4; k++)
+        CHECKF(dg[1][k] == dg[0][k], "digest %d differs with workers", k);
+}
+
 /* ---- concurrency --------------------------------------------------------- */
 
 typedef struct bg {
@@ -1218,6 +1264,7 @@ int main(void)
     TEST_RUN(test_killed_update);
     TEST_RUN(test_cancel);
     TEST_RUN(test_workers);
+    TEST_RUN(test_workers_large);
     TEST_RUN(test_query_while_updating);
     sh("/tmp", "rm -rf '%s'", g_tmp);
     TEST_END();
