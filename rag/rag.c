@@ -44,6 +44,7 @@
 #include <sqlite3.h>
 
 #include "chunk.h"
+#include "pretok.h"
 #include "query.h"
 #include "rag_int.h"
 #include "sb.h"
@@ -306,6 +307,20 @@ static void close_conns(rag_t *r)
     sqlite3_close(r->rdb);
     sqlite3_close(r->wdb);
     r->rdb = r->wdb = NULL;
+    r->pretok = NULL; /* freed with wdb */
+}
+
+/* On the write connection, the tokenizer that takes the tokens the
+ * update's workers made (pretok.h): before the connection first uses the
+ * fts table, which makes its tokenizer then, and once the file is known to
+ * be a database (registering reads the schema). */
+static int writer_tokens(rag_t *r, errmsg_t *err)
+{
+    int s = pretok_register(r->wdb, &r->pretok);
+    if (s != SQLITE_OK)
+        return errmsg_set(err, OCT_EINTERNAL, "%s: SQLite's FTS5 porter tokenizer is not available: %s",
+                          r->db_path, sqlite3_errstr(s));
+    return 0;
 }
 
 /* The read connection: a view of the index's vocabulary (to know how many
@@ -326,10 +341,9 @@ static int reader_open(rag_t *r, errmsg_t *err)
     }
     sqlite3_finalize(st);
     void *ud = NULL;
-    static const char *const args[] = {"unicode61", "remove_diacritics", "2", "tokenchars", "_"};
     if (!api || api->xCreateFunction(api, "rag_bm25", NULL, rank_bm25, NULL) != SQLITE_OK ||
         api->xFindTokenizer(api, "porter", &ud, &r->stem_api) != SQLITE_OK ||
-        r->stem_api.xCreate(ud, (const char **)args, 5, &r->stemmer) != SQLITE_OK) {
+        r->stem_api.xCreate(ud, (const char **)pretok_args, PRETOK_NARGS, &r->stemmer) != SQLITE_OK) {
         r->stemmer = NULL;
         return errmsg_set(err, OCT_EINTERNAL, "%s: SQLite's FTS5 porter tokenizer is not available",
                           r->db_path);
@@ -348,6 +362,8 @@ int rebuild(rag_t *r, const char *why, bool aside, errmsg_t *err)
     vec_cache_free(r);
     db_remove(r->db_path, aside);
     int rc = conn_open(r->db_path, &r->wdb, err);
+    if (!rc)
+        rc = writer_tokens(r, err);
     if (!rc)
         rc = create_schema(r->wdb, r->db_path, err);
     if (!rc)
@@ -427,6 +443,11 @@ static int db_open(rag_t *r, bool may_fix, errmsg_t *err)
     if (!may_fix && (state != DB_OK || code != SQLITE_OK)) {
         close_conns(r);
         return 1;
+    }
+    if (state != DB_FOREIGN && code == SQLITE_OK) {
+        rc = writer_tokens(r, err);
+        if (rc)
+            return rc;
     }
     switch (state) {
     case DB_EMPTY:

@@ -59,6 +59,7 @@ struct rag {
     int workers;              /* threads beside the writer in an update, 0 for none */
     walk_excludes_t excludes; /* from the options */
     sqlite3 *wdb, *rdb;       /* write connection (updates), read connection (queries) */
+    struct pretok *pretok;    /* the write connection's tokenizer (pretok.h), while wdb is open */
     fts5_tokenizer stem_api;  /* the index's tokenizer, to find query terms in fts5vocab */
     Fts5Tokenizer *stemmer;
     pthread_mutex_t wmu, rmu;

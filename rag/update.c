@@ -20,6 +20,7 @@
 #include "chunk.h"
 #include "dense.h"
 #include "gitlib.h"
+#include "pretok.h"
 #include "query.h"
 #include "rag.h"
 #include "rag_int.h"
@@ -221,6 +222,7 @@ typedef struct prep_chunk {
     size_t sym, sym_n;        /* the symbol column, in prep.cols */
     size_t words, words_n;    /* the words column, in prep.cols */
     size_t z, z_n;            /* the compressed text, in prep.z */
+    size_t tok[3], tok_n[3];  /* the tokens of symbol, words and text, in prep.toks */
 } prep_chunk_t;
 
 typedef struct prep {
@@ -234,17 +236,21 @@ typedef struct prep {
     chunk_list_t cl;
     prep_chunk_t *ch; /* cl.n */
     size_t path_n;    /* the path column: the first path_n bytes of cols */
+    size_t path_tok_n; /* its tokens: the first path_tok_n bytes of toks */
     sbuf_t cols, z;
-    size_t bytes; /* held by the text, columns and compressed texts (RING_BYTES) */
+    sbuf_t toks;  /* FTS5's tokens of the columns (pretok.h) */
+    size_t bytes; /* held by the text, columns, tokens and compressed texts (RING_BYTES) */
     errmsg_t err;
 } prep_t;
 
-/* What a thread needs to prep files: its read buffer and compressor. */
+/* What a thread needs to prep files: its read buffer, compressor and
+ * tokenizer. */
 typedef struct prep_scratch {
     char *buf;
     size_t cap;
     store_zip_t zip;
     sbuf_t col; /* one column, made apart: store_split_words separates parts from what precedes them */
+    pretok_tok_t tk;
 } prep_scratch_t;
 
 static void scratch_free(prep_scratch_t *sc)
@@ -252,6 +258,7 @@ static void scratch_free(prep_scratch_t *sc)
     free(sc->buf);
     store_zip_free(&sc->zip);
     sb_free(&sc->col);
+    pretok_tok_free(&sc->tk);
 }
 
 static void prep_clear(prep_t *p)
@@ -261,6 +268,7 @@ static void prep_clear(prep_t *p)
     free(p->ch);
     sb_free(&p->cols);
     sb_free(&p->z);
+    sb_free(&p->toks);
     memset(p, 0, sizeof *p);
 }
 
@@ -302,7 +310,18 @@ static int read_file(prep_scratch_t *sc, size_t max, int root, const char *path,
     return 0;
 }
 
-/* The chunks of P->text with their columns, hashes and compressed texts. */
+/* FTS5's tokens of the column TEXT (N bytes), appended to P->toks at *AT
+ * (*LEN bytes). An SQLite code. */
+static int prep_tokens(prep_scratch_t *sc, prep_t *p, const char *text, size_t n, size_t *at, size_t *len)
+{
+    *at = p->toks.n;
+    int s = pretok_run(&sc->tk, text, n, &p->toks);
+    *len = p->toks.n - *at;
+    return s;
+}
+
+/* The chunks of P->text with their columns, their tokens, hashes and
+ * compressed texts. */
 static int prep_chunks(prep_scratch_t *sc, const char *path, size_t tlen, prep_t *p)
 {
     const char *text = p->text;
@@ -327,7 +346,9 @@ static int prep_chunks(prep_scratch_t *sc, const char *path, size_t tlen, prep_t
     off[lines + 1] = tlen && text[tlen - 1] == '\n' ? tlen : tlen + 1;
     store_name_col(&p->cols, path, strlen(path));
     p->path_n = p->cols.n;
-    for (size_t c = 0; c < p->cl.n; c++) {
+    size_t at;
+    int ts = p->cols.oom ? SQLITE_NOMEM : prep_tokens(sc, p, p->cols.s, p->path_n, &at, &p->path_tok_n);
+    for (size_t c = 0; c < p->cl.n && ts == SQLITE_OK; c++) {
         const chunk_t *ch = &p->cl.v[c];
         prep_chunk_t *pc = &p->ch[c];
         size_t a = off[ch->start], b = off[ch->end + 1] - 1;
@@ -343,6 +364,9 @@ static int prep_chunks(prep_scratch_t *sc, const char *path, size_t tlen, prep_t
         pc->sym_n = sc->col.n;
         if (sc->col.n)
             sb_addn(&p->cols, sc->col.s, sc->col.n);
+        if (sc->col.oom)
+            goto oom;
+        ts = prep_tokens(sc, p, sc->col.s, sc->col.n, &pc->tok[0], &pc->tok_n[0]);
         sc->col.n = 0;
         store_split_words(&sc->col, text + a, b - a);
         pc->words = p->cols.n;
@@ -351,6 +375,10 @@ static int prep_chunks(prep_scratch_t *sc, const char *path, size_t tlen, prep_t
             sb_addn(&p->cols, sc->col.s, sc->col.n);
         if (sc->col.oom)
             goto oom;
+        if (ts == SQLITE_OK)
+            ts = prep_tokens(sc, p, sc->col.s, sc->col.n, &pc->tok[1], &pc->tok_n[1]);
+        if (ts == SQLITE_OK)
+            ts = prep_tokens(sc, p, text + a, b - a, &pc->tok[2], &pc->tok_n[2]);
         if (store_zip(&sc->zip, text + a, b - a, &z, &zn))
             goto oom;
         pc->z = p->z.n;
@@ -359,6 +387,10 @@ static int prep_chunks(prep_scratch_t *sc, const char *path, size_t tlen, prep_t
         if (p->cols.oom || p->z.oom)
             goto oom;
     }
+    if (ts == SQLITE_NOMEM)
+        goto oom;
+    if (ts != SQLITE_OK)
+        rc = errmsg_set(&p->err, OCT_EINTERNAL, "%s: FTS5's tokenizer failed: %s", path, sqlite3_errstr(ts));
     goto done;
 oom:
     rc = errmsg_set(&p->err, OCT_ENOMEM, "out of memory chunking %s", path);
@@ -441,7 +473,7 @@ static void prep_file(upd_t *u, prep_scratch_t *sc, const char *path, prep_t *p)
     }
     p->lang = chunk_lang(path, p->text, tlen);
     p->kind = prep_chunks(sc, path, tlen, p) ? P_FAIL : P_CHANGED;
-    p->bytes = tlen + p->cols.n + p->z.n;
+    p->bytes = tlen + p->cols.n + p->toks.n + p->z.n;
 }
 
 /* Replace the chunks of file ID with those P holds. */
@@ -463,12 +495,22 @@ static int write_chunks(upd_t *u, int64_t id, const prep_t *p)
         if (rc)
             return rc;
         int64_t cid = sqlite3_last_insert_rowid(u->db);
+        const char *sym = pc->sym_n ? p->cols.s + pc->sym : NULL;
+        const char *words = pc->words_n ? p->cols.s + pc->words : NULL;
         sqlite3_bind_int64(u->ins_fts, 1, cid);
         bind_text(u->ins_fts, 2, p->cols.s, p->path_n);
-        bind_text(u->ins_fts, 3, pc->sym_n ? p->cols.s + pc->sym : NULL, pc->sym_n);
-        bind_text(u->ins_fts, 4, pc->words_n ? p->cols.s + pc->words : NULL, pc->words_n);
+        bind_text(u->ins_fts, 3, sym, pc->sym_n);
+        bind_text(u->ins_fts, 4, words, pc->words_n);
         bind_text(u->ins_fts, 5, p->text + pc->text, pc->text_n);
+        /* the tokens the workers made, for FTS5 to take instead of
+         * tokenizing the columns again here */
+        pretok_t *pt = u->r->pretok;
+        pretok_expect(pt, 0, p->cols.s, p->path_n, p->toks.s, p->path_tok_n);
+        pretok_expect(pt, 1, sym ? sym : "", pc->sym_n, p->toks.s + pc->tok[0], pc->tok_n[0]);
+        pretok_expect(pt, 2, words ? words : "", pc->words_n, p->toks.s + pc->tok[1], pc->tok_n[1]);
+        pretok_expect(pt, 3, p->text + pc->text, pc->text_n, p->toks.s + pc->tok[2], pc->tok_n[2]);
         rc = run(u, u->ins_fts, "writing a chunk");
+        pretok_clear(pt);
         if (rc)
             return rc;
     }
@@ -621,16 +663,22 @@ static size_t ring_work(ring_t *g, prep_scratch_t *sc)
     return k;
 }
 
+/* A worker's ring and its scratch (made, with its tokenizer, by the
+ * writer's thread, which owns the connection the tokenizer comes from). */
+typedef struct worker {
+    ring_t *g;
+    prep_scratch_t sc;
+} worker_t;
+
 static void *worker_main(void *arg)
 {
-    ring_t *g = arg;
-    prep_scratch_t sc = {0};
+    worker_t *w = arg;
+    ring_t *g = w->g;
     pthread_mutex_lock(&g->mu);
     while (!g->stop && g->next < g->list->n)
-        if (!ring_work(g, &sc) && !g->stop && g->next < g->list->n)
+        if (!ring_work(g, &w->sc) && !g->stop && g->next < g->list->n)
             pthread_cond_wait(&g->freed, &g->mu);
     pthread_mutex_unlock(&g->mu);
-    scratch_free(&sc);
     return NULL;
 }
 
@@ -765,6 +813,7 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
     bool full = false;
     ring_t *ring = NULL;
     pthread_t th[RAG_MAX_WORKERS];
+    worker_t wk[RAG_MAX_WORKERS] = {0};
     int workers = 0;
     prep_scratch_t sc = {0};
     bool in_tx = false;
@@ -839,9 +888,20 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
     pthread_cond_init(&ring->ready, NULL);
     pthread_cond_init(&ring->freed, NULL);
     /* a thread that cannot start leaves its share to the others and to
-     * this one; none starts for nothing to read */
-    while (workers < r->workers && (size_t)workers < todo.n && pthread_create(&th[workers], NULL, worker_main, ring) == 0)
-        workers++;
+     * this one; none starts for nothing to read. Their tokenizers are made
+     * here, on the thread of the connection they come from. */
+    int want = (size_t)r->workers < todo.n ? r->workers : (int)todo.n;
+    for (int i = -1; i < want && todo.n; i++)
+        if (pretok_tok_new(r->pretok, i < 0 ? &sc.tk : &wk[i].sc.tk) != SQLITE_OK) {
+            rc = errmsg_set(u->err, OCT_EINTERNAL, "%s: SQLite's FTS5 porter tokenizer is not available",
+                            r->db_path);
+            goto done;
+        }
+    for (; workers < want; workers++) {
+        wk[workers].g = ring;
+        if (pthread_create(&th[workers], NULL, worker_main, &wk[workers]) != 0)
+            break;
+    }
     double batch = now_s();
     for (size_t i = 0; i < todo.n; i++) {
         if (progress)
@@ -926,6 +986,8 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
 done:
     ring_free(ring, th, workers);
     scratch_free(&sc);
+    for (int i = 0; i < RAG_MAX_WORKERS; i++)
+        scratch_free(&wk[i].sc);
     if (u->root >= 0)
         close(u->root);
     u->root = -1;
