@@ -1,8 +1,14 @@
 /* store.c - the stored form of chunk texts and the FTS5 columns made from
- * them (see store.h). zstd level 1: source code shrinks about 2.5x at a
+ * them (see store.h). zstd: source code shrank about 2.5x at level 1, at a
  * third of the time zlib's fastest level took on the cold index (where it
  * was a quarter of the time), and a search decompresses only the few
- * texts it shows. */
+ * texts it shows. Level -1 (no entropy coding of literals) compresses the
+ * standard library's chunk texts 2.0x in 0.15 s of CPU instead of 2.5x in
+ * 0.26 s: 3.7 MB more index (1.26x the text instead of 1.18x, within the
+ * 1.5x allowed) for a tenth of the workers' time on a cold index
+ * (docs/BENCHMARKS.md, "Sixth pass"). Frames of either level read the
+ * same. */
+#define STORE_ZSTD_LEVEL (-1)
 #include "store.h"
 
 #include <stdbool.h>
@@ -64,7 +70,7 @@ int store_zip(store_zip_t *zs, const char *text, size_t len, const unsigned char
         zs->out = o;
         zs->cap = need;
     }
-    size_t n = ZSTD_compressCCtx(zs->cx, zs->out, zs->cap, text, len, 1);
+    size_t n = ZSTD_compressCCtx(zs->cx, zs->out, zs->cap, text, len, STORE_ZSTD_LEVEL);
     if (ZSTD_isError(n))
         return -1;
     *z = zs->out;
