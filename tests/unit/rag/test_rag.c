@@ -1144,7 +1144,8 @@ static void slow_start(const rag_progress_t *p, void *ud)
 /* Files large enough that the prepared files waiting for the writer pass
  * the ring's bound on bytes (update.c, RING_BYTES: 32 MB) long before its
  * slots run out: the workers then wait for the writer, and the index is
- * still the one made with no worker. */
+ * still the one made with no worker. The update is long enough to start
+ * its checkpointer (update.c). */
 static void test_workers_large(void)
 {
     char d[512];
@@ -1171,6 +1172,10 @@ static void test_workers_large(void)
         CHECKF(rag_update(r, slow_start, NULL, NULL, &st, &err) == 0, "rag_update: %s", err.msg);
         CHECK_EQ_INT(st.changed, 160);
         CHECK(found(r, "word137290", "f137.txt"));
+        /* the update ran over a batch (the callback's half second): its
+         * checkpointer copied the log into the file before the close */
+        struct stat dst;
+        CHECK(stat(db, &dst) == 0 && dst.st_size > 512 * 1024);
         rag_close(r);
         index_digest(db, dg[w]);
     }
