@@ -62,22 +62,21 @@
  * them) are recomputed: each is what update.c inserted.
  *
  * FTS5 gathers new terms in memory and writes them out as a segment when
- * they pass 'hashsize' bytes (default 1 MB), then merges segments
- * 'automerge' at a time (default 4). On a cold index of the standard
- * library that was ~40 segments merged over and over: a third of the
- * writer's FTS5 time. 4 MB and 16 (at most 'crisismerge', 16, anyway) took
- * a cold index from about 1.4 to 1.1 s; the index ends with 9 segments
- * instead of 6 and queries took the same time (docs/BENCHMARKS.md, "Sixth
- * pass"). A larger hash was slower: its terms no longer stay in cache.
- * Results do not depend on how the index is cut into segments. */
+ * they pass 'hashsize' bytes (default 1 MB); segments are then merged
+ * 'automerge' at a time (default 4), which on a cold index of the standard
+ * library was a third of the writer's FTS5 time. An 8 MB hash makes 7
+ * segments of that index instead of ~40, and a large update merges them 16
+ * at a time (update.c); queries take the same time as over the 5 segments
+ * of before (docs/BENCHMARKS.md, "Sixth pass"). A larger hash was slower:
+ * its terms no longer stay in cache. Results do not depend on how the
+ * index is cut into segments. */
 #define FTS_TABLES                                                                                     \
     "CREATE VIEW fts_src(id, path, symbol, words, text) AS SELECT c.id, rag_name(f.path),"             \
     " rag_name(c.symbol), rag_words(rag_unzip(c.ztext)), rag_unzip(c.ztext)"                           \
     " FROM chunks c JOIN files f ON f.id = c.file_id;"                                                 \
     "CREATE VIRTUAL TABLE fts USING fts5(path, symbol, words, text, content = 'fts_src',"               \
     " content_rowid = 'id', tokenize = \"porter unicode61 remove_diacritics 2 tokenchars '_'\");"     \
-    "INSERT INTO fts(fts, rank) VALUES('hashsize', 4194304);"                                           \
-    "INSERT INTO fts(fts, rank) VALUES('automerge', 16);"
+    "INSERT INTO fts(fts, rank) VALUES('hashsize', 8388608);"
 
 static const char SCHEMA[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"

@@ -675,23 +675,19 @@ static int exec_sql_rag(const char *db, const char *sql)
     return rc;
 }
 
-/* Whether DB's FTS5 table has the settings rag.c makes it with (FTS_TABLES:
- * a 4 MB hash of new terms, segments merged 16 at a time). */
-static bool fts_tuned(const char *db)
+/* An FTS5 setting of DB's fts table (fts_config), 0 when not set. */
+static int64_t fts_setting(const char *db, const char *key)
 {
     sqlite3 *h;
     sqlite3_stmt *st = NULL;
-    bool ok = false;
+    int64_t v = 0;
     if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(h,
-                           "SELECT count(*) FROM fts_config WHERE k = 'hashsize' AND v = 4194304"
-                           " OR k = 'automerge' AND v = 16",
-                           -1, &st, NULL) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        ok = sqlite3_column_int(st, 0) == 2;
+        sqlite3_prepare_v2(h, "SELECT v FROM fts_config WHERE k = ?1", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(h);
-    return ok;
+    return v;
 }
 
 /* The index at DB as version 2 wrote it: the texts and derived columns
@@ -758,7 +754,7 @@ static void test_corrupt_and_foreign(void)
     rag_close(r);
     CHECK_EQ_INT(exec_sql(db, "INSERT INTO skipped VALUES('x', 0, 0, 0, 0); DELETE FROM skipped"), SQLITE_OK);
     CHECK_EQ_INT(exec_sql_rag(db, "INSERT INTO fts(fts) VALUES('integrity-check')"), SQLITE_OK);
-    CHECK(fts_tuned(db)); /* the migration makes the table as a new index does */
+    CHECK(fts_setting(db, "hashsize") == 8388608); /* the migration makes the table as a new index does */
     put(d, "m.c", "int markertoken(void) { return 8; }\nint otherMarkerWord(void) { return 9; }\n");
     r = open_at(d, &o);
     if (!r)
@@ -1081,7 +1077,8 @@ static void test_workers(void)
         if (!r[w])
             goto done;
         st[w] = update(r[w]);
-        CHECK(fts_tuned(db[w]));
+        CHECK(fts_setting(db[w], "hashsize") == 8388608);
+        CHECK(fts_setting(db[w], "automerge") == 0); /* a small update: FTS5's default */
     }
     for (int round = 0; round < 2; round++) {
         uint64_t dg[3][4];
@@ -1145,14 +1142,15 @@ static void slow_start(const rag_progress_t *p, void *ud)
  * the ring's bound on bytes (update.c, RING_BYTES: 32 MB) long before its
  * slots run out: the workers then wait for the writer, and the index is
  * still the one made with no worker. The update is long enough to start
- * its checkpointer (update.c). */
+ * its checkpointer, and large enough to merge FTS5's segments 16 at a
+ * time (update.c). */
 static void test_workers_large(void)
 {
     char d[512];
     new_dir(d, sizeof d, "workers_large", true);
-    /* 160 files of 400 KB (65 MB), few words in each, and a binary file:
+    /* 300 files of 200 KB (60 MB), few words in each, and a binary file:
      * the workers take 16 files at a time, and check the bound then */
-    CHECK_EQ_INT(sh(d, "for i in $(seq 100 259); do awk -v i=$i 'BEGIN { for (k = 1; k <= 5000; k++)"
+    CHECK_EQ_INT(sh(d, "for i in $(seq 100 399); do awk -v i=$i 'BEGIN { for (k = 1; k <= 2500; k++)"
                        " if (k %% 10) print \"========================================"
                        "========================================\";"
                        " else printf \"word%%d%%d parseValue%%d\\n\", i, k %% 300, k }' > f$i.txt; done"
@@ -1170,8 +1168,10 @@ static void test_workers_large(void)
         rag_update_stats_t st = {0};
         errmsg_t err = {0};
         CHECKF(rag_update(r, slow_start, NULL, NULL, &st, &err) == 0, "rag_update: %s", err.msg);
-        CHECK_EQ_INT(st.changed, 160);
+        CHECK_EQ_INT(st.changed, 300);
         CHECK(found(r, "word137290", "f137.txt"));
+        /* a large update merged 16 segments at a time, and set 4 back */
+        CHECK(fts_setting(db, "automerge") == 4);
         /* the update ran over a batch (the callback's half second): its
          * checkpointer copied the log into the file before the close */
         struct stat dst;
@@ -1181,6 +1181,19 @@ static void test_workers_large(void)
     }
     for (int k = 0; k < 4; k++)
         CHECKF(dg[1][k] == dg[0][k], "digest %d differs with workers", k);
+    /* a large update killed midway left 16: the next update that reads a
+     * file sets 4 back */
+    char db[600];
+    snprintf(db, sizeof db, "%s/large0.sqlite", g_tmp);
+    CHECK_EQ_INT(exec_sql_rag(db, "INSERT INTO fts(fts, rank) VALUES('automerge', 16)"), SQLITE_OK);
+    put(d, "f100.txt", "edited\n");
+    rag_options_t o = {.db_path = db};
+    rag_t *r = open_at(d, &o);
+    if (!r)
+        return;
+    CHECK_EQ_INT(update(r).changed, 1);
+    rag_close(r);
+    CHECK(fts_setting(db, "automerge") == 4);
 }
 
 /* ---- concurrency --------------------------------------------------------- */
