@@ -195,8 +195,8 @@ static int bind_text(sqlite3_stmt *st, int i, const char *s, size_t n)
  * bytes held by files prepared and not yet applied. While the writer
  * commits (FTS5 then writes out its hash of new terms, tens of
  * milliseconds) the workers go on filling the ring; 64 slots were filled
- * before a commit ended, and 256 took a cold stdlib index from 1.2 to 1.1 s
- * (docs/BENCHMARKS.md, "Sixth pass"). The bound on bytes keeps a ring of
+ * before a commit ended, and 256 took a cold stdlib index's update from
+ * 1.26 to 1.10 s (docs/BENCHMARKS.md, "Sixth pass"). The bound on bytes keeps a ring of
  * large files from holding hundreds of megabytes; it is checked when a
  * batch is taken, so each worker's batch in progress may pass it. */
 #define RING 256
@@ -315,7 +315,7 @@ static int read_file(prep_scratch_t *sc, size_t max, int root, const char *path,
 static int prep_tokens(prep_scratch_t *sc, prep_t *p, const char *text, size_t n, size_t *at, size_t *len)
 {
     *at = p->toks.n;
-    int s = pretok_run(&sc->tk, text, n, &p->toks);
+    int s = pretok_run(&sc->tk, text ? text : "", n, &p->toks);
     *len = p->toks.n - *at;
     return s;
 }
@@ -505,10 +505,11 @@ static int write_chunks(upd_t *u, int64_t id, const prep_t *p)
         /* the tokens the workers made, for FTS5 to take instead of
          * tokenizing the columns again here */
         pretok_t *pt = u->r->pretok;
-        pretok_expect(pt, 0, p->cols.s, p->path_n, p->toks.s, p->path_tok_n);
-        pretok_expect(pt, 1, sym ? sym : "", pc->sym_n, p->toks.s + pc->tok[0], pc->tok_n[0]);
-        pretok_expect(pt, 2, words ? words : "", pc->words_n, p->toks.s + pc->tok[1], pc->tok_n[1]);
-        pretok_expect(pt, 3, p->text + pc->text, pc->text_n, p->toks.s + pc->tok[2], pc->tok_n[2]);
+        const char *tk = p->toks.s ? p->toks.s : ""; /* none when no column had a token */
+        pretok_expect(pt, 0, p->cols.s, p->path_n, tk, p->path_tok_n);
+        pretok_expect(pt, 1, sym ? sym : "", pc->sym_n, tk + pc->tok[0], pc->tok_n[0]);
+        pretok_expect(pt, 2, words ? words : "", pc->words_n, tk + pc->tok[1], pc->tok_n[1]);
+        pretok_expect(pt, 3, p->text + pc->text, pc->text_n, tk + pc->tok[2], pc->tok_n[2]);
         rc = run(u, u->ins_fts, "writing a chunk");
         pretok_clear(pt);
         if (rc)
@@ -883,8 +884,8 @@ static void ckpt_stop(ckpt_t *c)
  * FTS5 merges its segments 'automerge' at a time (FTS5's default 4). On a
  * cold index of the standard library, merging 4 at a time rewrote the
  * inverted index several times over; 16 at a time a large update merges
- * nothing (its 7 segments, rag.c, stay), which took the cold index from
- * 1.4 to 1.1 s with the other settings of the sixth pass. Small updates
+ * nothing (its 6-8 segments, rag.c, stay): the cold index's update went
+ * from 1.39 to 1.26 s (docs/BENCHMARKS.md, "Sixth pass"). Small updates
  * keep 4, so that the small segments each of them adds are merged soon:
  * queries read every segment (0.1 ms each). An update that reads files
  * sets the value it needs and a large one sets 4 back after its last
