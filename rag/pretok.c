@@ -30,6 +30,7 @@ typedef struct rec {
 typedef struct wrap {
     pretok_t *pt;
     Fts5Tokenizer *inner;
+    bool same_args; /* made with pretok_args, as the workers' tokens were */
 } wrap_t;
 
 static int wrap_create(void *ud, const char **args, int nargs, Fts5Tokenizer **out)
@@ -39,6 +40,11 @@ static int wrap_create(void *ud, const char **args, int nargs, Fts5Tokenizer **o
     if (!w)
         return SQLITE_NOMEM;
     w->pt = pt;
+    /* a table made with other options (an index of another version) must
+     * not be handed tokens made with these */
+    w->same_args = nargs == PRETOK_NARGS;
+    for (int i = 0; w->same_args && i < nargs; i++)
+        w->same_args = !strcmp(args[i], pretok_args[i]);
     int s = pt->porter.xCreate(pt->porter_ud, args, nargs, &w->inner);
     if (s != SQLITE_OK) {
         sqlite3_free(w);
@@ -79,7 +85,7 @@ static int wrap_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *tex
     /* the row being inserted: its columns come in order, and each is
      * compared whole, so a text that is not the one prepared (whatever
      * the reason) is tokenized here as always */
-    if (flags == FTS5_TOKENIZE_DOCUMENT && pt->next < PRETOK_COLS && pt->col[pt->next].set) {
+    if (w->same_args && flags == FTS5_TOKENIZE_DOCUMENT && pt->next < PRETOK_COLS && pt->col[pt->next].set) {
         const char *want = pt->col[pt->next].text;
         size_t len = pt->col[pt->next].len;
         if (n >= 0 && (size_t)n == len && (len == 0 || memcmp(text, want, len) == 0)) {
