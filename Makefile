@@ -125,7 +125,7 @@ $(BUILD)/obj/%.cu.o: %.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(APP_LIB_OBJ) $(LIBS) tests/test.h tests/test_repo.h tests/fuzz_replay.h
+$(BUILD)/tests/%: tests/%.c $(APP_LIB_OBJ) $(LIBS) tests/test.h tests/test_repo.h tests/test_sh.h tests/fuzz_replay.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(APP_LIB_OBJ) $(LIBS) $(LDLIBS)
 

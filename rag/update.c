@@ -920,19 +920,19 @@ static int set_automerge(upd_t *u, int64_t n)
  * instead of 2.7 in a test program, but splitting the pass made no
  * difference to the update: not done.) */
 
-/* The files of LIST to read, into TODO (its paths borrowed from LIST); the
+/* The files of LIST to read, into TO_READ (its paths borrowed from LIST); the
  * others applied. */
-static int stat_pass(upd_t *u, const walk_list_t *list, walk_list_t *todo)
+static int stat_pass(upd_t *u, const walk_list_t *list, walk_list_t *to_read)
 {
-    todo->paths = malloc((list->n ? list->n : 1) * sizeof *todo->paths);
-    todo->n = 0;
-    if (!todo->paths)
+    to_read->paths = malloc((list->n ? list->n : 1) * sizeof *to_read->paths);
+    to_read->n = 0;
+    if (!to_read->paths)
         return errmsg_set(u->err, OCT_ENOMEM, "out of memory");
     int rc = 0;
     for (size_t i = 0; i < list->n && !rc; i++) {
         prep_t p;
         if (stat_kind(u, list->paths[i], &p) == P_READ)
-            todo->paths[todo->n++] = list->paths[i];
+            to_read->paths[to_read->n++] = list->paths[i];
         else
             rc = apply_file(u, list->paths[i], &p);
     }
@@ -941,7 +941,7 @@ static int stat_pass(upd_t *u, const walk_list_t *list, walk_list_t *todo)
 
 static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_int *cancel, upd_t *u)
 {
-    walk_list_t list = {0}, todo = {0};
+    walk_list_t list = {0}, to_read = {0};
     sbuf_t witness = {0}, old = {0};
     bool full = false;
     ring_t *ring = NULL;
@@ -1010,9 +1010,9 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
         goto done;
     }
     u->dirty = gen == 0;
-    rc = stat_pass(u, &list, &todo);
-    if (!rc && todo.n)
-        rc = set_automerge(u, todo.n >= LARGE_UPDATE ? MERGE_LARGE : MERGE_SMALL);
+    rc = stat_pass(u, &list, &to_read);
+    if (!rc && to_read.n)
+        rc = set_automerge(u, to_read.n >= LARGE_UPDATE ? MERGE_LARGE : MERGE_SMALL);
     if (rc)
         goto done;
     ring = calloc(1, sizeof *ring);
@@ -1021,15 +1021,15 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
         goto done;
     }
     ring->u = u;
-    ring->list = &todo;
+    ring->list = &to_read;
     pthread_mutex_init(&ring->mu, NULL);
     pthread_cond_init(&ring->ready, NULL);
     pthread_cond_init(&ring->freed, NULL);
     /* a thread that cannot start leaves its share to the others and to
      * this one; none starts for nothing to read. Their tokenizers are made
      * here, on the thread of the connection they come from. */
-    int want = (size_t)r->workers < todo.n ? r->workers : (int)todo.n;
-    for (int i = -1; i < want && todo.n; i++)
+    int want = (size_t)r->workers < to_read.n ? r->workers : (int)to_read.n;
+    for (int i = -1; i < want && to_read.n; i++)
         if (pretok_tok_new(r->pretok, i < 0 ? &sc.tk : &wk[i].sc.tk) != SQLITE_OK) {
             rc = errmsg_set(u->err, OCT_EINTERNAL, "%s: SQLite's FTS5 porter tokenizer is not available",
                             r->db_path);
@@ -1041,16 +1041,16 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
             break;
     }
     double batch = now_s();
-    for (size_t i = 0; i < todo.n; i++) {
+    for (size_t i = 0; i < to_read.n; i++) {
         if (progress)
-            progress(&(rag_progress_t){.phase = RAG_PHASE_INDEX, .done = list.n - todo.n + i, .total = list.n,
-                                       .path = todo.paths[i]},
+            progress(&(rag_progress_t){.phase = RAG_PHASE_INDEX, .done = list.n - to_read.n + i, .total = list.n,
+                                       .path = to_read.paths[i]},
                      ud);
         if (cancel && atomic_load(cancel)) {
             rc = errmsg_set(u->err, OCT_ECANCELED, "update canceled");
             break;
         }
-        rc = apply_file(u, todo.paths[i], ring_take(ring, i, &sc));
+        rc = apply_file(u, to_read.paths[i], ring_take(ring, i, &sc));
         ring_release(ring, i);
         if (rc)
             goto done;
@@ -1131,7 +1131,7 @@ static int do_update(rag_t *r, rag_progress_fn progress, void *ud, const atomic_
     }
     /* in a transaction of its own: set in the last one, FTS5 merged 4 at
      * a time when that commit wrote out its last terms */
-    if (todo.n >= LARGE_UPDATE) {
+    if (to_read.n >= LARGE_UPDATE) {
         int c = begin(u);
         if (!c) {
             in_tx = true;
@@ -1159,7 +1159,7 @@ done:
     u->root = -1;
     if (in_tx)
         exec(u->db, "ROLLBACK");
-    free(todo.paths); /* borrowed from list */
+    free(to_read.paths); /* borrowed from list */
     walk_list_free(&list);
     sb_free(&witness);
     sb_free(&old);

@@ -23,25 +23,9 @@
 #include "rag.h"
 #include "store.h"
 #include "test.h"
+#include "test_sh.h"
 
 static char g_tmp[256]; /* all repositories of this run live here */
-
-/* Run a shell command (printf-style) in directory DIR; returns its status. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static int sh(const char *dir, const char *fmt, ...)
-{
-    char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "cd '%s' && (", dir);
-    va_list ap;
-    va_start(ap, fmt);
-    n += vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    snprintf(cmd + n, sizeof cmd - (size_t)n, ") >/dev/null 2>&1");
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void write_file(const char *dir, const char *rel, const char *data, size_t len)
 {

@@ -16,24 +16,9 @@
 #include "errmsg.h"
 #include "gitindex.h"
 #include "test.h"
+#include "test_sh.h"
 
 static char g_tmp[256];
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static int sh(const char *dir, const char *fmt, ...)
-{
-    char cmd[4096];
-    int n = snprintf(cmd, sizeof cmd, "cd '%s' && (", dir);
-    va_list ap;
-    va_start(ap, fmt);
-    n += vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    snprintf(cmd + n, sizeof cmd - (size_t)n, ") >/dev/null 2>&1");
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static unsigned char *slurp(const char *path, size_t *n)
 {
