@@ -22,7 +22,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -MMD -MP \
 	-Ibase -Iengine -Ikernels -Irag -Ipresets -Iserve -Iflows -Itui -Icli -DOCTET_VERSION='"$(VERSION)"'
 # libmicrohttpd, libcurl and libgit2 are compiled against but not linked:
 # serve/ opens the first two with dlopen when a server or a remote engine is
-# first used (serve/lazylib.h), rag/ and flows/ libgit2 when a repository
+# first used (engine/lazylib.h), rag/ and flows/ libgit2 when a repository
 # needs it (rag/gitlib.h), so that the other commands start without them.
 PKGS_LINKED := libpcre2-8 sqlite3 ncursesw libcjson libzstd
 PKGS := $(PKGS_LINKED) libmicrohttpd libcurl libgit2

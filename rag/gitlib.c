@@ -1,9 +1,9 @@
 /* gitlib.c - libgit2, opened with dlopen when first needed (see gitlib.h). */
 #include "gitlib.h"
 
-#include <dlfcn.h>
+#include "lazylib.h"
+
 #include <pthread.h>
-#include <string.h>
 
 /* the library the headers octet was built with describe: libgit2 changes its
  * ABI, and its soname, with every minor version */
@@ -18,29 +18,12 @@ int gitlib_open(gitlib_fns_t *table, const char *soname, errmsg_t *err)
 {
 #define GITLIB_SYM(n) {"git_" #n, &t.n},
     gitlib_fns_t t;
-    const struct {
-        const char *name;
-        void *fn; /* the address of the function pointer */
-    } syms[] = {GITLIB_FUNCS(GITLIB_SYM)};
+    const lazylib_sym_t syms[] = {GITLIB_FUNCS(GITLIB_SYM)};
 #undef GITLIB_SYM
-    void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *why = dlerror();
-        return errmsg_set(err, OCT_ENOTFOUND, "cannot load %s (libgit2, for git repositories): %.400s", soname,
-                          why ? why : "dlopen failed");
-    }
-    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-        void *p = dlsym(h, syms[i].name);
-        if (!p) {
-            errmsg_set(err, OCT_ENOTFOUND, "%s has no %s: not the libgit2 %s octet was built for", soname,
-                       syms[i].name, LIBGIT2_VERSION);
-            dlclose(h);
-            return OCT_ENOTFOUND;
-        }
-        /* POSIX guarantees a function's address survives the trip through
-         * void *; memcpy says so without casting between pointer kinds */
-        memcpy(syms[i].fn, &p, sizeof p);
-    }
+    errmsg_t e = {0};
+    int rc = lazylib_open(soname, syms, sizeof syms / sizeof syms[0], &e);
+    if (rc)
+        return errmsg_set(err, rc, "%s (libgit2 %s, for git repositories)", e.msg, LIBGIT2_VERSION);
     /* whole or not at all: a table is never left half filled */
     *table = t;
     return 0;

@@ -65,13 +65,13 @@ spec patch blocks preset openai client: %: $(FUZZ_BUILD)/fuzz_%
 	$(FUZZ_BUILD)/fuzz_$@ $(FUZZ_X_FLAGS) -artifact_prefix=tests/fuzz/regressions/$@/ \
 		$(FUZZ_BUILD)/corpus/$@ tests/fuzz/corpus/$@
 
-$(FUZZ_BUILD)/fuzz_patch: tests/fuzz/fuzz_patch.c flows/patch.c flows/patch.h flows/patch_io.c rag/gitlib.c rag/gitlib.h
+$(FUZZ_BUILD)/fuzz_patch: tests/fuzz/fuzz_patch.c flows/patch.c flows/patch.h flows/patch_io.c rag/gitlib.c rag/gitlib.h engine/lazylib.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_patch.c flows/patch.c flows/patch_io.c rag/gitlib.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_patch.c flows/patch.c flows/patch_io.c rag/gitlib.c engine/lazylib.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
-$(FUZZ_BUILD)/fuzz_blocks: tests/fuzz/fuzz_blocks.c flows/blocks.c flows/blocks.h rag/gitlib.c rag/gitlib.h
+$(FUZZ_BUILD)/fuzz_blocks: tests/fuzz/fuzz_blocks.c flows/blocks.c flows/blocks.h rag/gitlib.c rag/gitlib.h engine/lazylib.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_blocks.c flows/blocks.c rag/gitlib.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_blocks.c flows/blocks.c rag/gitlib.c engine/lazylib.c $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
 FUZZ_SPEC_SRC = $(wildcard flows/*.c)
 $(FUZZ_BUILD)/fuzz_spec: tests/fuzz/fuzz_spec.c $(FUZZ_SPEC_SRC) flows/spec.h flows/spec_int.h
@@ -91,7 +91,7 @@ $(FUZZ_BUILD)/fuzz_openai: tests/fuzz/fuzz_openai.c tests/fuzz/fuzz_utf8.h serve
 	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_openai.c serve/openai.c $(FUZZ_ENGINE_SRC) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
 
 $(FUZZ_BUILD)/fuzz_client: tests/fuzz/fuzz_client.c serve/openai.c serve/openai.h serve/remote.c serve/remote.h \
-		serve/lazylib.c serve/lazylib.h $(FUZZ_ENGINE_SRC)
+		$(FUZZ_ENGINE_SRC)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_client.c serve/openai.c serve/remote.c serve/lazylib.c \
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_client.c serve/openai.c serve/remote.c \
 		$(FUZZ_ENGINE_SRC) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
