@@ -5,8 +5,8 @@
  * loaded) was 2.2 of the 3.7 ms start of every command (docs/BENCHMARKS.md,
  * "Fifth pass"), and most commands never call it: a search over an
  * unchanged repository lists its files without libgit2 (walk.c, "the
- * witness"). rag/ and flows/ open it with gitlib_init, the way serve/ opens
- * libcurl (serve/lazylib.h).
+ * witness"). rag/ and flows/ open it with gitlib_init, through lazylib.h
+ * as serve/ opens libcurl.
  *
  * Every libgit2 function octet calls is in GITLIB_FUNCS, and a macro of the
  * function's own name (below) sends the call through the table of pointers

@@ -2,7 +2,7 @@
 # startup.sh - what every octet command pays before doing anything: libcurl,
 # libmicrohttpd and libgit2 (and the TLS, Kerberos and LDAP libraries they
 # bring) are not linked but opened when first used: the first two by serve/
-# when a server or a remote engine starts (serve/lazylib.h), libgit2 by rag/
+# when a server or a remote engine starts (engine/lazylib.h), libgit2 by rag/
 # and flows/ when a repository needs it (rag/gitlib.h). A search loads no
 # HTTP library, and over an unchanged repository no libgit2 either;
 # `octet serve` loads libmicrohttpd, a first listing libgit2.

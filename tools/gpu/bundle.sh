@@ -26,7 +26,7 @@ strip --strip-debug .gpu/b/octet.bin .gpu/b/octet-cuda.so
 # the shipped presets: octet looks for them next to /proc/self/exe, which is
 # the bundled loader here, so the wrapper names them (the TUI's /preset)
 cp -r presets .gpu/b/presets
-# the libraries octet opens with dlopen when first used (serve/lazylib.h,
+# the libraries octet opens with dlopen when first used (engine/lazylib.h,
 # rag/gitlib.h), which ldd cannot see in the binary; libgit2's soname is the
 # one of the headers octet was built with
 git2=libgit2.so.$(sed -n 's/^#define LIBGIT2_SOVERSION *"\(.*\)"/\1/p' "$(pkg-config --variable=includedir libgit2)/git2/version.h")
