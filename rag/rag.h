@@ -243,6 +243,18 @@ typedef struct rag_query_info {
 int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, rag_mode_t want, rag_results_t *out,
                  rag_query_info_t *info, errmsg_t *err);
 
+/* A query run on its own thread while this one updates the index: the
+ * answer of rag_update then rag_query_ex, sooner. rag_ahead_start starts
+ * rag_query_ex(R, PROMPT, LEN, K, WANT) (PROMPT is copied);
+ * rag_ahead_finish waits for it and gives its answer when the index did not
+ * change meanwhile, else queries again; rag_ahead_free (also after
+ * finish, and on any path) waits and frees. */
+typedef struct rag_ahead rag_ahead_t;
+int rag_ahead_start(rag_t *r, const char *prompt, size_t len, size_t k, rag_mode_t want, rag_ahead_t **out,
+                    errmsg_t *err);
+int rag_ahead_finish(rag_ahead_t *a, rag_results_t *out, rag_query_info_t *info, errmsg_t *err);
+void rag_ahead_free(rag_ahead_t *a);
+
 /* Token counter for the packer: the number of tokens TEXT (LEN bytes) takes. */
 typedef size_t (*rag_count_fn)(const char *text, size_t len, void *ud);
 

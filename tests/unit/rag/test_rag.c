@@ -1248,6 +1248,109 @@ static void test_query_while_updating(void)
     rag_close(r);
 }
 
+/* Over 256 files the stats are taken by a thread beside the one loading
+ * the rows (update.c's stat pass): edits, deletions, a new file and one
+ * become binary, in different blocks of the listing, are all seen. */
+static void test_stat_thread(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "statthread", true);
+    make_many(d, 300, "stword");
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm many"), 0);
+    rag_t *r = open_at(d, NULL);
+    if (!r)
+        return;
+    rag_update_stats_t st = update(r);
+    CHECK_EQ_INT(st.changed, 300);
+    st = update(r);
+    CHECK_EQ_INT(st.unchanged, 300);
+    CHECK_EQ_INT(st.changed, 0);
+    static const int edited[] = {0, 63, 64, 150, 299};
+    for (size_t i = 0; i < sizeof edited / sizeof *edited; i++) {
+        char name[32], body[128];
+        snprintf(name, sizeof name, "m/f%03d.c", edited[i]);
+        snprintf(body, sizeof body, "int edited%03d(void) { return 0; } /* %s */\n", edited[i],
+                 tag("stnew", edited[i]));
+        put(d, name, body);
+    }
+    put(d, "m/zz_new.c", "int brandnewstat(void) { return 1; }\n");
+    CHECK_EQ_INT(sh(d, "rm m/f010.c m/f200.c && printf 'bin\\0ary' > m/f100.c"), 0);
+    st = update(r);
+    CHECK_EQ_INT(st.changed, 6);
+    CHECK_EQ_INT(st.removed, 3);
+    CHECK_EQ_INT(st.skip_binary, 1);
+    CHECK_EQ_INT(st.unchanged, 292);
+    CHECK_EQ_INT(st.files, 298);
+    for (size_t i = 0; i < sizeof edited / sizeof *edited; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "m/f%03d.c", edited[i]);
+        CHECK(found(r, tag("stnew", edited[i]), name));
+        CHECK_EQ_INT(n_hits(r, tag("stword", edited[i])), 0);
+    }
+    CHECK(found(r, "brandnewstat", "m/zz_new.c"));
+    CHECK_EQ_INT(n_hits(r, tag("stword", 10)), 0);
+    CHECK_EQ_INT(n_hits(r, tag("stword", 100)), 0);
+    CHECK(found(r, tag("stword", 101), "m/f101.c"));
+    rag_close(r);
+}
+
+/* rag_ahead: the query run beside the update answers as rag_update then
+ * rag_query_ex would, whether the update changed the index (the query is
+ * asked again) or not (its answer stands). */
+static bool same_results(const rag_results_t *a, const rag_results_t *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->hits[i].path, b->hits[i].path) || a->hits[i].start != b->hits[i].start ||
+            a->hits[i].end != b->hits[i].end || a->hits[i].score != b->hits[i].score ||
+            strcmp(a->hits[i].text, b->hits[i].text))
+            return false;
+    return true;
+}
+
+static void test_ahead(void)
+{
+    char d[512];
+    new_dir(d, sizeof d, "ahead", true);
+    make_many(d, 40, "ahword");
+    put(d, "a.c", "int parse_header(const char *s) { return s[0]; } /* stalewordx */\n");
+    CHECK_EQ_INT(sh(d, "git add -A && git commit -qm one"), 0);
+    rag_t *r = open_at(d, NULL);
+    if (!r)
+        return;
+    update(r);
+    errmsg_t err = {0};
+    rag_results_t want = {0}, got = {0};
+    rag_query_info_t info;
+    const char *q = "parse the header";
+    /* unchanged: the answer that ran beside the update */
+    rag_ahead_t *a = NULL;
+    CHECK_EQ_INT(rag_ahead_start(r, q, strlen(q), 5, RAG_MODE_LEXICAL, &a, &err), 0);
+    update(r);
+    CHECK_EQ_INT(rag_ahead_finish(a, &got, &info, &err), 0);
+    rag_ahead_free(a);
+    CHECK_EQ_INT(rag_query_ex(r, q, strlen(q), 5, RAG_MODE_LEXICAL, &want, NULL, &err), 0);
+    CHECK(want.n > 0 && same_results(&want, &got));
+    rag_results_free(&want);
+    rag_results_free(&got);
+    /* changed: the query ran on the old index (it had time to), so it is
+     * asked again */
+    put(d, "a.c", "int parse_header(const char *s) { return s[1]; } /* freshwordx */\n");
+    const char *q2 = "freshwordx";
+    CHECK_EQ_INT(rag_ahead_start(r, q2, strlen(q2), 5, RAG_MODE_LEXICAL, &a, &err), 0);
+    usleep(200000);
+    CHECK_EQ_INT(update(r).changed, 1);
+    CHECK_EQ_INT(rag_ahead_finish(a, &got, &info, &err), 0);
+    rag_ahead_free(a);
+    CHECK(got.n == 1 && !strcmp(got.hits[0].path, "a.c"));
+    rag_results_free(&got);
+    /* freed without finishing (an update that failed, say) */
+    CHECK_EQ_INT(rag_ahead_start(r, q, strlen(q), 5, RAG_MODE_LEXICAL, &a, &err), 0);
+    rag_ahead_free(a);
+    rag_close(r);
+}
+
 int main(void)
 {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/octet-test-rag-XXXXXX");
@@ -1278,6 +1381,8 @@ int main(void)
     TEST_RUN(test_workers);
     TEST_RUN(test_workers_large);
     TEST_RUN(test_query_while_updating);
+    TEST_RUN(test_stat_thread);
+    TEST_RUN(test_ahead);
     sh("/tmp", "rm -rf '%s'", g_tmp);
     TEST_END();
 }
