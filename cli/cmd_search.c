@@ -75,6 +75,7 @@ int cmd_search(int argc, char **argv)
     char why[512] = "";
     double t0 = cli_now();
     rag_results_t res = {0};
+    rag_ahead_t *ahead = NULL;
     errmsg_t err = {0};
     char *query = NULL;
     size_t qlen = 0;
@@ -168,8 +169,11 @@ int cmd_search(int argc, char **argv)
         fprintf(stderr, "octet search: %s\n", rag_notice(r));
     /* one thread: a query's pass is too short to pay for waking a second one */
     encoder_use(r, lexical, 1, &enc, why, sizeof why);
+    encoder_prefetch(enc, query, qlen);
     for (int attempt = 0;; attempt++) {
-        if (rag_update(r, NULL, NULL, NULL, NULL, &err) != 0) {
+        /* the query on the other core while the update stats the files */
+        if (rag_ahead_start(r, query, qlen, k, lexical ? RAG_MODE_LEXICAL : RAG_MODE_HYBRID, &ahead, &err) != 0 ||
+            rag_update(r, NULL, NULL, NULL, NULL, &err) != 0) {
             rc = cli_fail_err("search", &err);
             goto done;
         }
@@ -178,7 +182,9 @@ int cmd_search(int argc, char **argv)
         errmsg_t eerr = {0};
         if (enc && encoder_catch_up(r, ENCODER_CATCH_UP, &eerr) != 0 && verbose)
             fprintf(stderr, "octet search: embedding the new chunks failed: %s\n", eerr.msg);
-        int q = rag_query_ex(r, query, qlen, k, lexical ? RAG_MODE_LEXICAL : RAG_MODE_HYBRID, &res, &info, &err);
+        int q = rag_ahead_finish(ahead, &res, &info, &err);
+        rag_ahead_free(ahead);
+        ahead = NULL;
         if (q == 0)
             break;
         /* a corrupt index found by the query is rebuilt by the next update */
@@ -248,6 +254,7 @@ int cmd_search(int argc, char **argv)
         rc = CLI_EXIT_FAIL;
     }
 done:
+    rag_ahead_free(ahead);
     rag_results_free(&res);
     rag_close(r);
     encoder_close(enc);

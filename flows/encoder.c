@@ -9,6 +9,18 @@
 #include "embed.h"
 #include "preset.h"
 
+/* A query embedded ahead (encoder_prefetch). */
+typedef struct ahead {
+    pthread_mutex_t mu; /* guards the join */
+    pthread_t th;
+    bool started, joined;
+    char *text;
+    size_t len;
+    float *vec; /* re.dim */
+    int rc;
+    errmsg_t err;
+} ahead_t;
+
 struct encoder {
     char *path;
     int n_threads;
@@ -17,12 +29,40 @@ struct encoder {
     emb_t *emb;         /* NULL until the first text */
     int load_rc;        /* a failed load is not tried again */
     errmsg_t load_err;
+    ahead_t ah;
 };
 
-/* rag_embed_fn: load on first use, then embed. */
+static int embed_now(encoder_t *e, rag_embed_kind_t kind, const char *text, size_t len, float *out, errmsg_t *err);
+
+/* The prefetched vector of the query TEXT into OUT: true, after waiting for
+ * it, when it was asked for and made. */
+static bool ahead_take(encoder_t *e, const char *text, size_t len, float *out)
+{
+    ahead_t *a = &e->ah;
+    if (!a->started || len != a->len || memcmp(text, a->text, len) != 0)
+        return false;
+    pthread_mutex_lock(&a->mu);
+    if (!a->joined)
+        pthread_join(a->th, NULL);
+    a->joined = true;
+    pthread_mutex_unlock(&a->mu);
+    if (a->rc)
+        return false; /* the caller's own try says why */
+    memcpy(out, a->vec, e->re.dim * sizeof *out);
+    return true;
+}
+
+/* rag_embed_fn: a prefetched query, or load on first use, then embed. */
 static int embed(void *ud, rag_embed_kind_t kind, const char *text, size_t len, float *out, errmsg_t *err)
 {
     encoder_t *e = ud;
+    if (kind == RAG_EMBED_QUERY && ahead_take(e, text, len, out))
+        return 0;
+    return embed_now(e, kind, text, len, out, err);
+}
+
+static int embed_now(encoder_t *e, rag_embed_kind_t kind, const char *text, size_t len, float *out, errmsg_t *err)
+{
     pthread_mutex_lock(&e->mu);
     if (!e->emb && !e->load_rc) {
         e->load_rc = emb_open(&e->emb, e->path, e->n_threads, &e->load_err);
@@ -74,10 +114,47 @@ int encoder_open(encoder_t **out, const char *path, int n_threads, char *why, si
     return 0;
 }
 
+static void *ahead_main(void *p)
+{
+    encoder_t *e = p;
+    e->ah.rc = embed_now(e, RAG_EMBED_QUERY, e->ah.text, e->ah.len, e->ah.vec, &e->ah.err);
+    return NULL;
+}
+
+void encoder_prefetch(encoder_t *e, const char *text, size_t len)
+{
+    ahead_t *a = e ? &e->ah : NULL;
+    if (!a || a->started || len == 0)
+        return;
+    a->text = malloc(len);
+    a->vec = malloc(e->re.dim * sizeof *a->vec);
+    if (a->text && a->vec) {
+        memcpy(a->text, text, len);
+        a->len = len;
+        pthread_mutex_init(&a->mu, NULL);
+        a->started = pthread_create(&a->th, NULL, ahead_main, e) == 0;
+        if (!a->started)
+            pthread_mutex_destroy(&a->mu);
+    }
+    if (!a->started) { /* the query is embedded when it is asked */
+        free(a->text);
+        free(a->vec);
+        a->text = NULL;
+        a->vec = NULL;
+    }
+}
+
 void encoder_close(encoder_t *e)
 {
     if (!e)
         return;
+    if (e->ah.started) {
+        if (!e->ah.joined)
+            pthread_join(e->ah.th, NULL);
+        pthread_mutex_destroy(&e->ah.mu);
+    }
+    free(e->ah.text);
+    free(e->ah.vec);
     emb_close(e->emb);
     pthread_mutex_destroy(&e->mu);
     free(e->path);

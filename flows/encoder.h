@@ -28,6 +28,12 @@ int encoder_open(encoder_t **out, const char *path, int n_threads, char *why, si
 void encoder_close(encoder_t *e);
 const char *encoder_path(const encoder_t *e);
 
+/* Load E and embed TEXT (LEN bytes) as a query on a thread of its own, now,
+ * so that a search asking for that query's vector finds it made (the
+ * model's load is most of a search's time otherwise). E may be NULL; a
+ * failure here is met again, and told, when the query is embedded. */
+void encoder_prefetch(encoder_t *e, const char *text, size_t len);
+
 /* Hand E to R as its embedder (R must be closed, or given another, before E
  * is). */
 void encoder_attach(encoder_t *e, rag_t *r);

@@ -662,6 +662,13 @@ int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, rag_mode_t 
             snprintf(info.why, sizeof info.why, "%zu of %zu chunks have their vector (octet index makes them)",
                      info.ready, info.total);
     }
+    if ((rc = rows_prepare(r, &rs, err)))
+        goto done;
+    /* BM25 before the query's vector, which a front end may be making
+     * meanwhile on another thread (encoder_prefetch) */
+    bool lex_done = !(hybrid && want == RAG_MODE_DENSE);
+    if (lex_done && (rc = lexical(r, &q, n_cand, &rs, &cands, &nc, err)))
+        goto done;
     if (hybrid) {
         errmsg_t eerr = {0};
         double t0 = now_s();
@@ -677,9 +684,7 @@ int rag_query_ex(rag_t *r, const char *prompt, size_t len, size_t k, rag_mode_t 
         }
         info.embed_ms = (now_s() - t0) * 1e3;
     }
-    if ((rc = rows_prepare(r, &rs, err)))
-        goto done;
-    if (!(hybrid && want == RAG_MODE_DENSE) && (rc = lexical(r, &q, n_cand, &rs, &cands, &nc, err)))
+    if (!hybrid && !lex_done && (rc = lexical(r, &q, n_cand, &rs, &cands, &nc, err)))
         goto done;
     info.lex_hits = nc;
     if (hybrid) {
