@@ -15,6 +15,8 @@
 #include "engine.h"
 
 struct emb {
+    gguf_t *g;      /* opened once: its keys checked, then the model's file */
+    model_t *md;
     eng_model_t *m;
     eng_session_t *s;
     uint32_t dim;
@@ -57,11 +59,11 @@ int emb_open(emb_t **out, const char *path, int n_threads, errmsg_t *err)
     /* a pass holds at most a few hundred tokens: the KV cache in f32 costs
      * little and keeps the attention as exact as the weights allow */
     o.kvfmt = ENG_KV_F32;
-    gguf_t *g = NULL;
     uint64_t v[5];
-    int rc = gguf_open(&g, path, err);
+    int rc = gguf_open(&e->g, path, err);
     if (rc)
         goto fail;
+    const gguf_t *g = e->g;
     bool causal = true;
     if (gguf_find_key(g, "octet.encoder.causal") < 0) {
         rc = errmsg_set(err, OCT_EINVAL, "%s: not a retrieval encoder (no octet.encoder.causal key)", path);
@@ -88,9 +90,7 @@ int emb_open(emb_t **out, const char *path, int n_threads, errmsg_t *err)
     e->max_tok[EMB_CODE] = (uint32_t)v[3];
     e->dim = (uint32_t)v[4];
     o.n_ctx = o.n_batch = v[2] > v[3] ? (uint32_t)v[2] : (uint32_t)v[3];
-    gguf_close(g);
-    g = NULL;
-    if ((rc = eng_open(&e->m, path, &o, err)))
+    if ((rc = model_load(&e->md, g, err)) || (rc = eng_open_model(&e->m, g, e->md, &o, err)))
         goto fail;
     const model_hparams_t *hp = eng_hparams(e->m);
     if (hp->n_embd != e->dim) {
@@ -113,7 +113,6 @@ int emb_open(emb_t **out, const char *path, int n_threads, errmsg_t *err)
     *out = e;
     return 0;
 fail:
-    gguf_close(g);
     emb_close(e);
     return rc;
 }
@@ -124,6 +123,8 @@ void emb_close(emb_t *e)
         return;
     eng_session_free(e->s);
     eng_close(e->m);
+    model_free(e->md);
+    gguf_close(e->g);
     pthread_mutex_destroy(&e->mu);
     free(e);
 }

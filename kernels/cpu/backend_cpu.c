@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #if defined(__x86_64__)
@@ -27,6 +28,7 @@
 struct be_buf {
     float *data;
     size_t n;
+    size_t map_bytes; /* a mapping of its own (BUF_MAP_MIN and up), else 0 */
 };
 
 struct be_mat {
@@ -457,6 +459,12 @@ static void choose_fns(cpu_be_t *b, int head_dim)
 
 /* ---- memory ----------------------------------------------------------------- */
 
+/* Buffers from this size on get a mapping of their own: its pages are zero
+ * already and are faulted in only where a pass writes, so the activations
+ * of a large batch cost nothing for tokens never fed (an encoder's short
+ * query), and nothing is zeroed twice. */
+#define BUF_MAP_MIN ((size_t)64 << 10)
+
 static int cpu_buf_new(be_t *be, be_buf_t **out, size_t n, errmsg_t *err)
 {
     (void)be;
@@ -466,12 +474,20 @@ static int cpu_buf_new(be_t *be, be_buf_t **out, size_t n, errmsg_t *err)
     be_buf_t *b = calloc(1, sizeof *b);
     if (!b)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
-    b->data = alloc_aligned(n * sizeof(float));
+    size_t bytes = n * sizeof(float);
+    if (bytes >= BUF_MAP_MIN) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+            b->data = p;
+            b->map_bytes = bytes;
+        }
+    } else if ((b->data = alloc_aligned(bytes))) {
+        memset(b->data, 0, bytes);
+    }
     if (!b->data) {
         free(b);
-        return errmsg_set(err, OCT_ENOMEM, "out of memory allocating %zu bytes", n * sizeof(float));
+        return errmsg_set(err, OCT_ENOMEM, "out of memory allocating %zu bytes", bytes);
     }
-    memset(b->data, 0, n * sizeof(float));
     b->n = n;
     *out = b;
     return 0;
@@ -480,10 +496,13 @@ static int cpu_buf_new(be_t *be, be_buf_t **out, size_t n, errmsg_t *err)
 static void cpu_buf_free(be_t *be, be_buf_t *b)
 {
     (void)be;
-    if (b) {
+    if (!b)
+        return;
+    if (b->map_bytes)
+        munmap(b->data, b->map_bytes);
+    else
         free(b->data);
-        free(b);
-    }
+    free(b);
 }
 
 static int cpu_buf_set(be_t *be, be_buf_t *b, size_t off, const float *src, size_t n, errmsg_t *err)

@@ -122,15 +122,18 @@ static void src_row_f32(cpu_src_t src, const uint8_t *data, int r, int cols, con
             out[j] *= col_scale[j];
 }
 
-/* Scatter 64 rows x KP int8 values (row-major in TMP, padded with zeros)
- * into one row group of the column-group layout at DST, offset by +128. */
-static void pack_groups(const int8_t *tmp, int kp, int ng, uint8_t *dst)
+/* Scatter 64 rows x NG groups of 4 int8 values, from column C0 of TMP
+ * (row-major, KP per row, padded with zeros), into NG column groups at DST,
+ * offset by +128: x ^ 0x80 on each byte, 4 bytes at a time. */
+static void pack_groups(const int8_t *tmp, int kp, int c0, int ng, uint8_t *dst)
 {
-    for (int g = 0; g < ng; g++)
-        for (int r = 0; r < CPU_RG; r++)
-            for (int k = 0; k < 4; k++)
-                dst[(size_t)g * CPU_GROUP_BYTES + 4 * r + k] =
-                    (uint8_t)((int)tmp[(size_t)r * kp + 4 * g + k] + 128);
+    for (int r = 0; r < CPU_RG; r++)
+        for (int g = 0; g < ng; g++) {
+            uint32_t w;
+            memcpy(&w, tmp + (size_t)r * kp + c0 + 4 * g, 4);
+            w ^= 0x80808080u;
+            memcpy(dst + (size_t)g * CPU_GROUP_BYTES + 4 * r, &w, 4);
+        }
 }
 
 /* Q8_0 block quantization of N <= 32 values (the rest zero): the f16 scale
@@ -168,15 +171,15 @@ static void fill_int8(cpu_mat_t *m, cpu_src_t src, const uint8_t *data, const fl
             src_row_f32(src, data, r, m->cols, col_scale, row);
             m->row_scale[r] = cpu_quantize_row_i8(row, tmp + (size_t)rr * kp, (size_t)m->cols);
         }
-        pack_groups(tmp, kp, ng, m->data + (size_t)rg * CPU_RG * kp);
+        pack_groups(tmp, kp, 0, ng, m->data + (size_t)rg * CPU_RG * kp);
     }
 }
 
+/* Q8_0 blocks requantized from another source (or column-scaled). */
 static void fill_q8(cpu_mat_t *m, cpu_src_t src, const uint8_t *data, const float *col_scale,
                    float *row, int8_t *tmp)
 {
     const int kp = m->kp, nb = kp / CPU_QK;
-    const size_t rb = src_row_bytes(src, m->cols);
     uint16_t *d = (uint16_t *)(void *)(row + kp); /* nb * 64 scales after the row */
     for (int rg = 0; rg < m->n_rg; rg++) {
         memset(tmp, 0, (size_t)CPU_RG * kp);
@@ -186,35 +189,59 @@ static void fill_q8(cpu_mat_t *m, cpu_src_t src, const uint8_t *data, const floa
             if (r >= m->rows)
                 break;
             int8_t *q = tmp + (size_t)rr * kp;
-            if (src == CPU_SRC_Q8_0 && !col_scale) {
-                /* Used as is; -128 (never written by GGML) becomes -127 so
-                 * that every kernel's products stay exact. */
-                const uint8_t *srow = data + (size_t)r * rb;
-                for (int b = 0; b < m->cols / CPU_QK; b++) {
-                    const uint8_t *blk = srow + (size_t)b * 34;
-                    d[(size_t)b * CPU_RG + rr] = load_u16(blk);
-                    for (int k = 0; k < CPU_QK; k++) {
-                        int8_t v = (int8_t)blk[2 + k];
-                        q[b * CPU_QK + k] = v == -128 ? -127 : v;
-                    }
-                }
-            } else {
-                src_row_f32(src, data, r, m->cols, col_scale, row);
-                for (int b = 0; b * CPU_QK < m->cols; b++) {
-                    int n = m->cols - b * CPU_QK < CPU_QK ? m->cols - b * CPU_QK : CPU_QK;
-                    d[(size_t)b * CPU_RG + rr] = quant_q8_block(row + b * CPU_QK, n, q + b * CPU_QK);
-                }
+            src_row_f32(src, data, r, m->cols, col_scale, row);
+            for (int b = 0; b * CPU_QK < m->cols; b++) {
+                int n = m->cols - b * CPU_QK < CPU_QK ? m->cols - b * CPU_QK : CPU_QK;
+                d[(size_t)b * CPU_RG + rr] = quant_q8_block(row + b * CPU_QK, n, q + b * CPU_QK);
             }
         }
         uint8_t *base = m->data + (size_t)rg * nb * CPU_Q8_BLK;
         for (int b = 0; b < nb; b++) {
             uint8_t *blk = base + (size_t)b * CPU_Q8_BLK;
-            for (int g = 0; g < CPU_QK / 4; g++)
-                for (int r = 0; r < CPU_RG; r++)
-                    for (int k = 0; k < 4; k++)
-                        blk[g * CPU_GROUP_BYTES + 4 * r + k] =
-                            (uint8_t)((int)tmp[(size_t)r * kp + b * CPU_QK + 4 * g + k] + 128);
+            pack_groups(tmp, kp, b * CPU_QK, CPU_QK / 4, blk);
             memcpy(blk + CPU_RG * CPU_QK, d + (size_t)b * CPU_RG, CPU_RG * sizeof *d);
+        }
+    }
+}
+
+/* 4 stored Q8_0 quants offset by +128 (x ^ 0x80), with -128 (never written
+ * by GGML) read as -127 so that every kernel's products stay exact: a byte
+ * that became 0 is made 1 (exact zero-byte test: no carry between bytes). */
+static uint32_t q8_bias4(uint32_t w)
+{
+    w ^= 0x80808080u;
+    uint32_t nonzero = (((w & 0x7f7f7f7fu) + 0x7f7f7f7fu) | w) & 0x80808080u;
+    return w | (~nonzero & 0x80808080u) >> 7;
+}
+
+/* Q8_0 blocks used as stored: the scales copied and the quants moved into
+ * their column groups 4 bytes at a time. Padding rows and columns are
+ * quants 0 (byte 128) with scale 0, as fill_q8 leaves them. */
+static void fill_q8_copy(cpu_mat_t *m, const uint8_t *data)
+{
+    const int nb = m->kp / CPU_QK, nsb = m->cols / CPU_QK;
+    const size_t rb = (size_t)nsb * 34;
+    for (int rg = 0; rg < m->n_rg; rg++) {
+        uint8_t *base = m->data + (size_t)rg * nb * CPU_Q8_BLK;
+        const int nr = m->rows - rg * CPU_RG < CPU_RG ? m->rows - rg * CPU_RG : CPU_RG;
+        for (int b = 0; b < nb; b++) {
+            uint8_t *blk = base + (size_t)b * CPU_Q8_BLK, *scales = blk + CPU_RG * CPU_QK;
+            const int stored = b < nsb ? nr : 0;
+            for (int rr = 0; rr < stored; rr++) {
+                const uint8_t *sb = data + (size_t)(rg * CPU_RG + rr) * rb + (size_t)b * 34;
+                for (int g = 0; g < CPU_QK / 4; g++) {
+                    uint32_t w;
+                    memcpy(&w, sb + 2 + 4 * g, 4);
+                    w = q8_bias4(w);
+                    memcpy(blk + g * CPU_GROUP_BYTES + 4 * rr, &w, 4);
+                }
+                memcpy(scales + 2 * rr, sb, 2);
+            }
+            for (int rr = stored; rr < CPU_RG; rr++) {
+                for (int g = 0; g < CPU_QK / 4; g++)
+                    memset(blk + g * CPU_GROUP_BYTES + 4 * rr, 128, 4);
+                memset(scales + 2 * rr, 0, 2);
+            }
         }
     }
 }
@@ -278,19 +305,25 @@ int cpu_mat_new(cpu_mat_t **out, cpu_wfmt_t fmt, cpu_src_t src, const void *data
                                             : (size_t)(m->kp / CPU_QK) * CPU_Q8_BLK;
         m->data_bytes = rg_bytes * m->n_rg;
         m->data = mat_alloc(m->data_bytes, &m->alloc_bytes, &m->mapped);
-        /* The row buffer also holds a row group's Q8_0 scales. */
-        row = malloc((size_t)m->kp * sizeof *row + (size_t)(m->kp / CPU_QK) * CPU_RG * 2);
-        tmp = malloc((size_t)CPU_RG * m->kp);
-        if (!m->data || !row || !tmp)
+        if (!m->data)
             goto nomem;
-        memset(row, 0, (size_t)m->kp * sizeof *row);
-        if (fmt == CPU_W_INT8) {
-            m->row_scale = calloc((size_t)m->n_rg * CPU_RG, sizeof *m->row_scale);
-            if (!m->row_scale)
-                goto nomem;
-            fill_int8(m, src, data, col_scale, row, tmp);
+        if (fmt == CPU_W_Q8_0 && src == CPU_SRC_Q8_0 && !col_scale) {
+            fill_q8_copy(m, data);
         } else {
-            fill_q8(m, src, data, col_scale, row, tmp);
+            /* The row buffer also holds a row group's Q8_0 scales. */
+            row = malloc((size_t)m->kp * sizeof *row + (size_t)(m->kp / CPU_QK) * CPU_RG * 2);
+            tmp = malloc((size_t)CPU_RG * m->kp);
+            if (!row || !tmp)
+                goto nomem;
+            memset(row, 0, (size_t)m->kp * sizeof *row);
+            if (fmt == CPU_W_INT8) {
+                m->row_scale = calloc((size_t)m->n_rg * CPU_RG, sizeof *m->row_scale);
+                if (!m->row_scale)
+                    goto nomem;
+                fill_int8(m, src, data, col_scale, row, tmp);
+            } else {
+                fill_q8(m, src, data, col_scale, row, tmp);
+            }
         }
     }
     free(row);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cpu/cpu_kern.h"
 #include "cpu/cpu_kernels.h"
 #include "test.h"
 
@@ -595,6 +596,50 @@ static void test_col_scale(void)
 }
 
 /* get_row: exact for f32 and for the stored quantizations. */
+/* A Q8_0 source kept as Q8_0 is copied into the packed layout without
+ * going through floats: the bytes must be those of the layout as
+ * cpu_kern.h describes it, built here element by element (quants + 128,
+ * -128 read as -127, padding rows and columns quant 0 with scale 0), the
+ * scales' bits kept whatever they are (NaN, subnormal). */
+static void test_q8_copy_layout(void)
+{
+    static const int shapes[][2] = {{1, 32}, {63, 96}, {64, 64}, {65, 160}, {131, 256}, {200, 32}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const int rows = shapes[si][0], cols = shapes[si][1], nb = cols / 32;
+        const int kp = (cols + 63) / 64 * 64, nrg = (rows + 63) / 64, nbp = kp / 32;
+        uint8_t *src = malloc((size_t)rows * nb * 34);
+        for (size_t i = 0; i < (size_t)rows * nb * 34; i++)
+            src[i] = (uint8_t)rnd_u32();
+        src[2] = 0x80; /* -128 */
+        size_t bytes = (size_t)nrg * nbp * CPU_Q8_BLK;
+        uint8_t *ref = malloc(bytes);
+        for (int rg = 0; rg < nrg; rg++)
+            for (int b = 0; b < nbp; b++) {
+                uint8_t *blk = ref + ((size_t)rg * nbp + b) * CPU_Q8_BLK;
+                for (int rr = 0; rr < 64; rr++) {
+                    const int r = rg * 64 + rr;
+                    const uint8_t *sb = r < rows && b < nb ? src + ((size_t)r * nb + b) * 34 : NULL;
+                    for (int k = 0; k < 32; k++) {
+                        int v = sb ? (int8_t)sb[2 + k] : 0;
+                        blk[(k / 4) * CPU_GROUP_BYTES + 4 * rr + k % 4] = (uint8_t)((v == -128 ? -127 : v) + 128);
+                    }
+                    blk[64 * 32 + 2 * rr] = sb ? sb[0] : 0;
+                    blk[64 * 32 + 2 * rr + 1] = sb ? sb[1] : 0;
+                }
+            }
+        cpu_mat_t *m = mat_new_ok(CPU_W_Q8_0, CPU_SRC_Q8_0, src, rows, cols, NULL);
+        if (m) {
+            CHECKF(m->data_bytes == bytes, "q8 copy %dx%d: %zu bytes, expected %zu", rows, cols, m->data_bytes,
+                   bytes);
+            CHECKF(m->data_bytes == bytes && !memcmp(m->data, ref, bytes), "q8 copy %dx%d: layout differs", rows,
+                   cols);
+        }
+        cpu_mat_free(m);
+        free(src);
+        free(ref);
+    }
+}
+
 static void test_get_row(void)
 {
     const int rows = 131, cols = 100;
@@ -774,6 +819,7 @@ int main(void)
     TEST_RUN(test_matmul_vs_double);
     TEST_RUN(test_matmul_threads_identical);
     TEST_RUN(test_col_scale);
+    TEST_RUN(test_q8_copy_layout);
     TEST_RUN(test_get_row);
     TEST_RUN(test_mat_errors);
     TEST_RUN(test_matmul_nonfinite);
