@@ -38,7 +38,8 @@ struct cpu_mat {
     float *row_scale; /* INT8: n_rg * 64 scales, 0 for padding rows */
     size_t data_bytes;
     size_t alloc_bytes; /* data allocation (rounded up to pages or 64 bytes) */
-    int mapped;         /* data is an mmap of its own (else malloc) */
+    int mapped;         /* data is an mmap of its own (else in slab) */
+    struct slab *slab;  /* the shared mapping holding data, when not mapped */
 };
 
 /* Activations quantized for the int8 layouts (in the caller's scratch). */

@@ -6,6 +6,7 @@
  * same operations whatever the chunking, so the result does not depend on
  * the thread count. */
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,40 +30,97 @@ static size_t round_up(size_t n, size_t a)
     return (n + a - 1) / a * a;
 }
 
+/* A 2 MiB-aligned mapping of LEN bytes (a multiple of 4096) advised to be
+ * backed by transparent huge pages, or NULL. */
+static uint8_t *huge_map(size_t len)
+{
+    uint8_t *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uint8_t *a = (uint8_t *)round_up((size_t)p, HUGE_PAGE);
+    if (a > p)
+        munmap(p, (size_t)(a - p));
+    if (a + len < p + len + HUGE_PAGE)
+        munmap(a + len, (size_t)(p + len + HUGE_PAGE - (a + len)));
+    madvise(a, len, MADV_HUGEPAGE); /* advice only: without THP, plain pages */
+    return a;
+}
+
+/* Smaller matrices share 2 MiB slabs, one huge page each, taken in order
+ * and unmapped when their last matrix goes. From malloc each would be
+ * faulted in 4 KiB at a time: the retrieval encoder's 3 MB of weights were
+ * 750 page faults, most of the time it took to load (2 ms of a search). */
+typedef struct slab {
+    uint8_t *base;
+    size_t used;
+    int live; /* matrices in it */
+} slab_t;
+
+static pthread_mutex_t g_slab_mu = PTHREAD_MUTEX_INITIALIZER;
+static slab_t *g_slab; /* the one being filled */
+
+static void *slab_alloc(size_t n, slab_t **out)
+{
+    void *p = NULL;
+    pthread_mutex_lock(&g_slab_mu);
+    if (g_slab && HUGE_PAGE - g_slab->used < n) {
+        if (g_slab->live == 0) {
+            munmap(g_slab->base, HUGE_PAGE);
+            free(g_slab);
+        }
+        g_slab = NULL; /* its matrices free it */
+    }
+    if (!g_slab) {
+        slab_t *s = calloc(1, sizeof *s);
+        if (s && !(s->base = huge_map(HUGE_PAGE))) {
+            free(s);
+            s = NULL;
+        }
+        g_slab = s;
+    }
+    if (g_slab) {
+        p = g_slab->base + g_slab->used;
+        g_slab->used += n;
+        g_slab->live++;
+        *out = g_slab;
+    }
+    pthread_mutex_unlock(&g_slab_mu);
+    return p;
+}
+
+static void slab_free(slab_t *s)
+{
+    pthread_mutex_lock(&g_slab_mu);
+    if (--s->live == 0 && s != g_slab) {
+        munmap(s->base, HUGE_PAGE);
+        free(s);
+    }
+    pthread_mutex_unlock(&g_slab_mu);
+}
+
 /* Large matrices get their own 2 MiB-aligned mapping backed by transparent
  * huge pages: decode streams every weight once per token and TLB misses
- * would cost a noticeable part of the memory bandwidth. Smaller ones come
- * from malloc, 64-byte aligned for the vector loads. */
-static void *mat_alloc(size_t n, size_t *alloc_bytes, int *mapped)
+ * would cost a noticeable part of the memory bandwidth. Smaller ones share
+ * slabs (above), 64-byte aligned for the vector loads. */
+static void *mat_alloc(cpu_mat_t *m, size_t n)
 {
     if (n >= HUGE_PAGE) {
         size_t len = round_up(n, 4096);
-        uint8_t *p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-            return NULL;
-        uint8_t *a = (uint8_t *)round_up((size_t)p, HUGE_PAGE);
-        if (a > p)
-            munmap(p, (size_t)(a - p));
-        if (a + len < p + len + HUGE_PAGE)
-            munmap(a + len, (size_t)(p + len + HUGE_PAGE - (a + len)));
-        madvise(a, len, MADV_HUGEPAGE); /* advice only: without THP, plain pages */
-        *alloc_bytes = len;
-        *mapped = 1;
-        return a;
+        m->alloc_bytes = len;
+        m->mapped = 1;
+        return huge_map(len);
     }
-    size_t a = round_up(n ? n : 1, 64);
-    *alloc_bytes = a;
-    *mapped = 0;
-    return aligned_alloc(64, a);
+    m->alloc_bytes = round_up(n ? n : 1, 64);
+    m->mapped = 0;
+    return slab_alloc(m->alloc_bytes, &m->slab);
 }
 
-static void mat_dealloc(void *p, size_t alloc_bytes, int mapped)
+static void mat_dealloc(cpu_mat_t *m)
 {
-    if (mapped)
-        munmap(p, alloc_bytes);
+    if (m->mapped)
+        munmap(m->data, m->alloc_bytes);
     else
-        free(p);
+        slab_free(m->slab);
 }
 
 /* ---- conversion from the source layouts ------------------------------------------------ */
@@ -282,7 +340,7 @@ int cpu_mat_new(cpu_mat_t **out, cpu_wfmt_t fmt, cpu_src_t src, const void *data
     if (fmt == CPU_W_F32 || fmt == CPU_W_F16) {
         size_t es = fmt == CPU_W_F32 ? 4 : 2;
         m->data_bytes = (size_t)rows * cols * es;
-        m->data = mat_alloc(m->data_bytes, &m->alloc_bytes, &m->mapped);
+        m->data = mat_alloc(m, m->data_bytes);
         row = malloc((size_t)cols * sizeof *row);
         if (!m->data || !row)
             goto nomem;
@@ -304,7 +362,7 @@ int cpu_mat_new(cpu_mat_t **out, cpu_wfmt_t fmt, cpu_src_t src, const void *data
         size_t rg_bytes = fmt == CPU_W_INT8 ? (size_t)CPU_RG * m->kp
                                             : (size_t)(m->kp / CPU_QK) * CPU_Q8_BLK;
         m->data_bytes = rg_bytes * m->n_rg;
-        m->data = mat_alloc(m->data_bytes, &m->alloc_bytes, &m->mapped);
+        m->data = mat_alloc(m, m->data_bytes);
         if (!m->data)
             goto nomem;
         if (fmt == CPU_W_Q8_0 && src == CPU_SRC_Q8_0 && !col_scale) {
@@ -343,7 +401,7 @@ void cpu_mat_free(cpu_mat_t *m)
     if (!m)
         return;
     if (m->data)
-        mat_dealloc(m->data, m->alloc_bytes, m->mapped);
+        mat_dealloc(m);
     free(m->row_scale);
     free(m);
 }

@@ -691,6 +691,49 @@ static void test_get_row(void)
     free(q);
 }
 
+/* Matrices under 2 MiB share huge-page slabs (cpu_mat.c): each is 64-byte
+ * aligned, none overlaps another, each keeps its rows while others come
+ * and go in any order over several slabs, and a freed slab's memory is
+ * given back and taken again. */
+static void test_mat_slabs(void)
+{
+    enum { N = 90, ROWS = 64, COLS = 1000 }; /* 64 KB each: 90 fill three slabs */
+    cpu_mat_t *m[N] = {0};
+    float *w = rnd_vec((size_t)ROWS * COLS), *out = malloc(COLS * sizeof *out);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++)
+            if (!m[i]) {
+                w[0] = (float)i; /* each matrix its own first row */
+                m[i] = mat_new_ok(CPU_W_F32, CPU_SRC_F32, w, ROWS, COLS, NULL);
+            }
+        int misaligned = 0, overlap = 0, wrong = 0;
+        for (int i = 0; i < N; i++) {
+            if (!m[i])
+                return;
+            misaligned += ((uintptr_t)m[i]->data & 63) != 0;
+            for (int j = 0; j < i; j++)
+                overlap += m[i]->data < m[j]->data + m[j]->data_bytes && m[j]->data < m[i]->data + m[i]->data_bytes;
+            cpu_mat_get_row(m[i], 0, out);
+            wrong += out[0] != (float)i || memcmp(out + 1, w + 1, (COLS - 1) * sizeof *out) != 0;
+        }
+        CHECKF(misaligned == 0 && overlap == 0 && wrong == 0, "round %d: %d misaligned, %d overlapping, %d wrong",
+               round, misaligned, overlap, wrong);
+        /* every other one, then a whole slab's worth: the rest keep their rows */
+        for (int i = 0; i < N; i += 2) {
+            cpu_mat_free(m[i]);
+            m[i] = NULL;
+        }
+        for (int i = 1; i < 40; i += 2) {
+            cpu_mat_free(m[i]);
+            m[i] = NULL;
+        }
+    }
+    for (int i = 0; i < N; i++)
+        cpu_mat_free(m[i]);
+    free(w);
+    free(out);
+}
+
 static void test_mat_errors(void)
 {
     errmsg_t err;
@@ -821,6 +864,7 @@ int main(void)
     TEST_RUN(test_col_scale);
     TEST_RUN(test_q8_copy_layout);
     TEST_RUN(test_get_row);
+    TEST_RUN(test_mat_slabs);
     TEST_RUN(test_mat_errors);
     TEST_RUN(test_matmul_nonfinite);
     TEST_RUN(test_pool_stress);
