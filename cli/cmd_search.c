@@ -161,15 +161,17 @@ int cmd_search(int argc, char **argv)
         rc = cli_fail_err("search", &err);
         goto done;
     }
+    /* one thread: a query's pass is too short to pay for waking a second
+     * one; the encoder loaded and the query embedded while the index opens */
+    encoder_use(NULL, lexical, 1, &enc, why, sizeof why);
+    encoder_prefetch(enc, query, qlen);
     if (rag_open(&r, &ro, &err) != 0) {
         rc = cli_fail_err("search", &err);
         goto done;
     }
     if (rag_notice(r)[0])
         fprintf(stderr, "octet search: %s\n", rag_notice(r));
-    /* one thread: a query's pass is too short to pay for waking a second one */
-    encoder_use(r, lexical, 1, &enc, why, sizeof why);
-    encoder_prefetch(enc, query, qlen);
+    encoder_attach(enc, r);
     for (int attempt = 0;; attempt++) {
         /* the query on the other core while the update stats the files */
         if (rag_ahead_start(r, query, qlen, k, lexical ? RAG_MODE_LEXICAL : RAG_MODE_HYBRID, &ahead, &err) != 0 ||

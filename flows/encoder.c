@@ -188,7 +188,8 @@ void encoder_use(rag_t *r, bool lexical, int n_threads, encoder_t **out, char *w
         snprintf(why, n, "--lexical");
     else if (encoder_open(out, NULL, n_threads, why, n, &err) != 0)
         snprintf(why, n, "%s", err.msg);
-    encoder_attach(*out, r);
+    if (r)
+        encoder_attach(*out, r);
 }
 
 void encoder_describe(rag_t *r, const encoder_t *e, bool lexical, const char *why, char *buf, size_t n)

@@ -39,7 +39,8 @@ void encoder_prefetch(encoder_t *e, const char *text, size_t len);
 void encoder_attach(encoder_t *e, rag_t *r);
 
 /* For a front end about to retrieve from R: unless LEXICAL, open the
- * default encoder for N_THREADS threads and hand it to R. Never an error:
+ * default encoder for N_THREADS threads and hand it to R (R NULL: not yet,
+ * encoder_attach does it once R is open). Never an error:
  * without an encoder (none there, or a file octet cannot read) *OUT is
  * NULL, WHY (N bytes) says why, and retrieval is lexical. Close *OUT after
  * R. */
