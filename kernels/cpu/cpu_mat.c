@@ -8,11 +8,16 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "cpu_kern.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define HUGE_PAGE (2u << 20)
 /* Tokens of quantized activations are padded to a multiple of this, so the
@@ -272,20 +277,66 @@ static uint32_t q8_bias4(uint32_t w)
     return w | (~nonzero & 0x80808080u) >> 7;
 }
 
+#if defined(__x86_64__)
+#define T_AVX2 __attribute__((target("avx2")))
+
+/* The quants of eight rows' blocks (SB[i] + 2) into the column groups of
+ * BLK from row RR on: q8_bias4 on each byte (x ^ 0x80, then 0 made 1), and
+ * an 8 x 8 transpose of their 4-byte words, word g of row i going to group
+ * g. A third of the time of the scalar loop. */
+T_AVX2 static void q8_rows8_avx2(const uint8_t *const sb[8], uint8_t *blk, int rr)
+{
+    const __m256i flip = _mm256_set1_epi8((char)0x80), one = _mm256_set1_epi8(1);
+    __m256i r[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm256_max_epu8(_mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(sb[i] + 2)), flip),
+                               one);
+    /* per 128-bit lane: words 0-3 then 4-7 */
+    __m256i t0 = _mm256_unpacklo_epi32(r[0], r[1]), t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    __m256i t2 = _mm256_unpacklo_epi32(r[2], r[3]), t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    __m256i t4 = _mm256_unpacklo_epi32(r[4], r[5]), t5 = _mm256_unpackhi_epi32(r[4], r[5]);
+    __m256i t6 = _mm256_unpacklo_epi32(r[6], r[7]), t7 = _mm256_unpackhi_epi32(r[6], r[7]);
+    __m256i u[8] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2), _mm256_unpacklo_epi64(t1, t3),
+                    _mm256_unpackhi_epi64(t1, t3), _mm256_unpacklo_epi64(t4, t6), _mm256_unpackhi_epi64(t4, t6),
+                    _mm256_unpacklo_epi64(t5, t7), _mm256_unpackhi_epi64(t5, t7)};
+    for (int g = 0; g < 4; g++) {
+        _mm256_storeu_si256((__m256i *)(void *)(blk + g * CPU_GROUP_BYTES + 4 * rr),
+                            _mm256_permute2x128_si256(u[g], u[g + 4], 0x20));
+        _mm256_storeu_si256((__m256i *)(void *)(blk + (g + 4) * CPU_GROUP_BYTES + 4 * rr),
+                            _mm256_permute2x128_si256(u[g], u[g + 4], 0x31));
+    }
+}
+#endif
+
 /* Q8_0 blocks used as stored: the scales copied and the quants moved into
- * their column groups 4 bytes at a time. Padding rows and columns are
- * quants 0 (byte 128) with scale 0, as fill_q8 leaves them. */
+ * their column groups 4 bytes at a time (eight rows at a time with AVX2).
+ * Padding rows and columns are quants 0 (byte 128) with scale 0, as fill_q8
+ * leaves them. */
 static void fill_q8_copy(cpu_mat_t *m, const uint8_t *data)
 {
     const int nb = m->kp / CPU_QK, nsb = m->cols / CPU_QK;
     const size_t rb = (size_t)nsb * 34;
+#if defined(__x86_64__)
+    const bool avx2 = cpu_isa_detect() >= CPU_ISA_AVX2;
+#endif
     for (int rg = 0; rg < m->n_rg; rg++) {
         uint8_t *base = m->data + (size_t)rg * nb * CPU_Q8_BLK;
         const int nr = m->rows - rg * CPU_RG < CPU_RG ? m->rows - rg * CPU_RG : CPU_RG;
         for (int b = 0; b < nb; b++) {
             uint8_t *blk = base + (size_t)b * CPU_Q8_BLK, *scales = blk + CPU_RG * CPU_QK;
             const int stored = b < nsb ? nr : 0;
-            for (int rr = 0; rr < stored; rr++) {
+            int rr = 0;
+#if defined(__x86_64__)
+            for (; avx2 && rr + 8 <= stored; rr += 8) {
+                const uint8_t *sb[8];
+                for (int i = 0; i < 8; i++) {
+                    sb[i] = data + (size_t)(rg * CPU_RG + rr + i) * rb + (size_t)b * 34;
+                    memcpy(scales + 2 * (rr + i), sb[i], 2);
+                }
+                q8_rows8_avx2(sb, blk, rr);
+            }
+#endif
+            for (; rr < stored; rr++) {
                 const uint8_t *sb = data + (size_t)(rg * CPU_RG + rr) * rb + (size_t)b * 34;
                 for (int g = 0; g < CPU_QK / 4; g++) {
                     uint32_t w;
@@ -295,7 +346,7 @@ static void fill_q8_copy(cpu_mat_t *m, const uint8_t *data)
                 }
                 memcpy(scales + 2 * rr, sb, 2);
             }
-            for (int rr = stored; rr < CPU_RG; rr++) {
+            for (rr = stored; rr < CPU_RG; rr++) {
                 for (int g = 0; g < CPU_QK / 4; g++)
                     memset(blk + g * CPU_GROUP_BYTES + 4 * rr, 128, 4);
                 memset(scales + 2 * rr, 0, 2);

@@ -627,14 +627,19 @@ static void test_q8_copy_layout(void)
                     blk[64 * 32 + 2 * rr + 1] = sb ? sb[1] : 0;
                 }
             }
-        cpu_mat_t *m = mat_new_ok(CPU_W_Q8_0, CPU_SRC_Q8_0, src, rows, cols, NULL);
-        if (m) {
-            CHECKF(m->data_bytes == bytes, "q8 copy %dx%d: %zu bytes, expected %zu", rows, cols, m->data_bytes,
-                   bytes);
-            CHECKF(m->data_bytes == bytes && !memcmp(m->data, ref, bytes), "q8 copy %dx%d: layout differs", rows,
-                   cols);
+        /* the portable loop and the ISA's (eight rows at a time with AVX2) */
+        for (int isa = CPU_ISA_PORTABLE; isa <= (int)g_hw; isa += g_hw > CPU_ISA_PORTABLE ? (int)g_hw : 1) {
+            cpu_isa_force((cpu_isa_t)isa);
+            cpu_mat_t *m = mat_new_ok(CPU_W_Q8_0, CPU_SRC_Q8_0, src, rows, cols, NULL);
+            if (m) {
+                CHECKF(m->data_bytes == bytes, "q8 copy %dx%d: %zu bytes, expected %zu", rows, cols, m->data_bytes,
+                       bytes);
+                CHECKF(m->data_bytes == bytes && !memcmp(m->data, ref, bytes), "q8 copy %dx%d, ISA %d: layout differs",
+                       rows, cols, isa);
+            }
+            cpu_mat_free(m);
         }
-        cpu_mat_free(m);
+        cpu_isa_force(g_hw);
         free(src);
         free(ref);
     }
