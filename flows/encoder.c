@@ -114,7 +114,7 @@ int encoder_open(encoder_t **out, const char *path, int n_threads, char *why, si
     return 0;
 }
 
-static void *ahead_main(void *p)
+static void *prefetch_main(void *p)
 {
     encoder_t *e = p;
     e->ah.rc = embed_now(e, RAG_EMBED_QUERY, e->ah.text, e->ah.len, e->ah.vec, &e->ah.err);
@@ -132,7 +132,7 @@ void encoder_prefetch(encoder_t *e, const char *text, size_t len)
         memcpy(a->text, text, len);
         a->len = len;
         pthread_mutex_init(&a->mu, NULL);
-        a->started = pthread_create(&a->th, NULL, ahead_main, e) == 0;
+        a->started = pthread_create(&a->th, NULL, prefetch_main, e) == 0;
         if (!a->started)
             pthread_mutex_destroy(&a->mu);
     }
