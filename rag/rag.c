@@ -598,6 +598,43 @@ static int db_place(rag_t *r, const rag_options_t *opt, errmsg_t *err)
     return 0;
 }
 
+int rag_locate(const rag_options_t *opt, char *root, char *db, errmsg_t *err)
+{
+    char *rt = NULL, *gd = NULL;
+    int rc = 0;
+    if (walk_find(opt->dir ? opt->dir : ".", opt->no_git, &rt, &gd) != 0) {
+        rc = errmsg_set(err, OCT_ENOTFOUND, "%s: no .git directory above it (libgit2 would decide)",
+                        opt->dir ? opt->dir : ".");
+        goto fail;
+    }
+    /* db_place's path, its directory's real path, nothing created */
+    char dbp[PATH_MAX], dir[PATH_MAX];
+    if (opt->db_path)
+        snprintf(dbp, sizeof dbp, "%s", opt->db_path);
+    else if (opt->no_git)
+        snprintf(dbp, sizeof dbp, "%s/.octet/index.sqlite", rt);
+    else
+        snprintf(dbp, sizeof dbp, "%s/octet/index.sqlite", gd);
+    const char *slash = strrchr(dbp, '/');
+    const char *base = slash ? slash + 1 : dbp;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - dbp) : 1, slash ? dbp : ".");
+    if (!*base || !realpath(dir[0] ? dir : "/", db)) {
+        rc = errmsg_set(err, OCT_ENOTFOUND, "%s: no such index directory", dir);
+        goto fail;
+    }
+    size_t dl = strlen(db);
+    if (dl + strlen(base) + 2 > PATH_MAX || strlen(rt) >= PATH_MAX) {
+        rc = errmsg_set(err, OCT_EINVAL, "%s: path too long", dbp);
+        goto fail;
+    }
+    snprintf(db + dl, PATH_MAX - dl, "%s%s", db[dl - 1] == '/' ? "" : "/", base);
+    snprintf(root, PATH_MAX, "%s", rt);
+fail:
+    free(rt);
+    free(gd);
+    return rc;
+}
+
 /* True when the index that belongs to the root and git directory walk_open
  * found without libgit2 holds the witness of a listing libgit2 made for
  * them: then the index is in the right place and libgit2 need not start.

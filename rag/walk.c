@@ -160,6 +160,18 @@ int walk_git(walk_t *w, bool adopt, errmsg_t *err)
     return 0;
 }
 
+int walk_find(const char *dir, bool no_git, char **root, char **gitdir)
+{
+    char real[PATH_MAX];
+    struct stat st;
+    *root = *gitdir = NULL;
+    if (!realpath(dir, real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+        return -1;
+    if (no_git)
+        return (*root = strdup(real)) ? 0 : -1;
+    return find_light(real, root, gitdir);
+}
+
 int walk_open(walk_t **out, const char *dir, bool no_git, errmsg_t *err)
 {
     *out = NULL;
