@@ -15,10 +15,12 @@
 #include "cli.h"
 #include "encoder.h"
 #include "rag.h"
+#include "searchd.h"
+#include "watch.h"
 
 static const char USAGE[] =
     "Usage: octet index [--repo DIR] [--db PATH] [--no-git] [--exclude PATTERN]...\n"
-    "                   [--max-size BYTES] [--stats] [--lexical]\n"
+    "                   [--max-size BYTES] [--stats] [--lexical] [--watch [--idle MINUTES]]\n"
     "\n"
     "Index the git repository that contains DIR (default: the current directory)\n"
     "for retrieval: the files git tracks plus untracked files that are not ignored,\n"
@@ -41,6 +43,12 @@ static const char USAGE[] =
     "  --max-size BYTES  skip larger files (suffix K or M; default 1M)\n"
     "  --stats           also list files and chunks per language\n"
     "  --lexical         no vectors: the lexical index only\n"
+    "  --watch           then stay, watching the work tree (inotify), and answer\n"
+    "                    'octet search' from memory over a socket beside the index\n"
+    "                    (PATH.sock, this user only); the index is updated before a\n"
+    "                    search only when something changed. Ctrl-C stops it\n"
+    "  --idle MINUTES    with --watch: stop after MINUTES without a search\n"
+    "                    (default 30; 0: never)\n"
     "  -h, --help        show this help\n";
 
 static atomic_int g_cancel;
@@ -151,13 +159,17 @@ int cmd_index(int argc, char **argv)
         {"no-git", no_argument, NULL, 'n'},       {"exclude", required_argument, NULL, 'x'},
         {"max-size", required_argument, NULL, 'm'}, {"stats", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},         {"lexical", no_argument, NULL, 'l'},
+        {"watch", no_argument, NULL, 'w'},        {"idle", required_argument, NULL, 'i'},
         {NULL, 0, NULL, 0},
     };
     rag_options_t ro = {0};
     const char **ex = calloc((size_t)argc + 1, sizeof *ex);
-    bool stats = false, lexical = false;
+    bool stats = false, lexical = false, watch = false, idle_set = false;
+    double idle_min = 30;
     int rc = CLI_EXIT_OK, c;
     rag_t *r = NULL;
+    searchd_t *sd = NULL;
+    rag_watch_t *w = NULL;
     encoder_t *enc = NULL;
     char why[512] = "";
     errmsg_t err = {0};
@@ -190,6 +202,19 @@ int cmd_index(int argc, char **argv)
         case 'l':
             lexical = true;
             break;
+        case 'w':
+            watch = true;
+            break;
+        case 'i': {
+            char *end;
+            idle_min = strtod(optarg, &end);
+            if (end == optarg || *end || !(idle_min >= 0 && idle_min <= 1e6)) {
+                free(ex);
+                return cli_usage("index", "--idle: '%s' is not a number of minutes (0: never)", optarg);
+            }
+            idle_set = true;
+            break;
+        }
         case 'h':
             fputs(USAGE, stdout);
             free(ex);
@@ -203,6 +228,10 @@ int cmd_index(int argc, char **argv)
         free(ex);
         return cli_usage("index", "unexpected argument '%s'", argv[optind]);
     }
+    if (idle_set && !watch) {
+        free(ex);
+        return cli_usage("index", "--idle goes with --watch");
+    }
     ro.exclude = ex;
     ro.check = true; /* an explicit index finds damage no search has met yet */
     if (rag_open(&r, &ro, &err) != 0) {
@@ -211,6 +240,20 @@ int cmd_index(int argc, char **argv)
     }
     if (rag_notice(r)[0])
         fprintf(stderr, "octet index: %s\n", rag_notice(r));
+    if (watch) {
+        if (searchd_claim(&sd, r, &err) != 0) {
+            rc = cli_fail_err("index", &err);
+            goto done;
+        }
+        /* watching before the update: what changes meanwhile is seen */
+        int wr = rag_watch_open(&w, r, &err);
+        if (wr == OCT_EUNSUPPORTED)
+            fprintf(stderr, "octet index: %s; the index will be updated before every search\n", err.msg);
+        else if (wr) {
+            rc = cli_fail_err("index", &err);
+            goto done;
+        }
+    }
 
     bar_t bar = {.width = 80};
     bool tty = isatty(STDERR_FILENO);
@@ -271,7 +314,17 @@ int cmd_index(int argc, char **argv)
             printf("%-12s %8zu %8zu\n", is.langs[i].lang, is.langs[i].files, is.langs[i].chunks);
     }
     rag_index_stats_free(&is);
+    if (watch && rc == CLI_EXIT_OK) {
+        printf("watching  %s: searches answered at %s (pid %ld)\n", rag_root(r), searchd_path(sd), (long)getpid());
+        fflush(stdout);
+        searchd_config_t cfg = {.exclude = ex, .n_exclude = ro.n_exclude, .max_size = ro.max_file_bytes,
+                                .no_git = ro.no_git, .lexical = lexical, .idle_s = idle_min * 60};
+        if (searchd_serve(sd, r, w, enc, &cfg, &err) != 0)
+            rc = cli_fail_err("index", &err);
+    }
 done:
+    searchd_close(sd);
+    rag_watch_close(w);
     rag_close(r);
     encoder_close(enc);
     free(ex);

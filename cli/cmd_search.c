@@ -4,6 +4,7 @@
  * otherwise or with --lexical), as a ranked list, as JSON, or packed into a
  * token budget the way the assistant's prompt gets them. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +12,15 @@
 
 #include "cli.h"
 #include "encoder.h"
+#include "preset.h"
 #include "rag.h"
+#include "searchd.h"
 #include "termsafe.h"
 
 static const char USAGE[] =
     "Usage: octet search [QUERY...] [-k N] [--json] [--context TOKENS] [--lexical] [-v]\n"
     "                    [--repo DIR] [--db PATH] [--no-git] [--exclude PATTERN]...\n"
-    "                    [--max-size BYTES]\n"
+    "                    [--max-size BYTES] [--no-watch]\n"
     "\n"
     "Update the repository's index (see 'octet index --help'), then print the\n"
     "chunks most relevant to QUERY (the words given, or standard input when none):\n"
@@ -30,6 +33,9 @@ static const char USAGE[] =
     "--lexical, BM25 alone. Up to %d chunks missing their vector are embedded\n"
     "first; more are left to 'octet index'.\n"
     "\n"
+    "When 'octet index --watch' serves this index with the same options, it\n"
+    "answers (the same results, sooner); otherwise the search runs here.\n"
+    "\n"
     "  -k N              how many chunks (default 10)\n"
     "  --json            a JSON array of {\"path\", \"start\", \"end\", \"symbol\", \"score\"}\n"
     "                    (path relative to the root, lines 1-based and inclusive)\n"
@@ -37,7 +43,9 @@ static const char USAGE[] =
     "                    3 bytes per token) as the assistant's prompt gets them\n"
     "  --lexical         BM25 only, without the encoder\n"
     "  -v, --verbose     say on stderr how the query was answered (hybrid or\n"
-    "                    lexical and why, vectors scanned, times)\n"
+    "                    lexical and why, vectors scanned, times; by the watcher\n"
+    "                    or here, and why)\n"
+    "  --no-watch        search here, without asking a watcher\n"
     "  --repo DIR, --db PATH, --no-git, --exclude PATTERN, --max-size BYTES\n"
     "                    as for 'octet index'\n"
     "  -h, --help        show this help\n"
@@ -55,6 +63,55 @@ static int parse_count(const char *s, size_t max, size_t *out)
     return 0;
 }
 
+/* The hits as a ranked list or as JSON: the same bytes whether the watcher
+ * or this process answered. */
+static void print_hits(const rag_results_t *res, bool json)
+{
+    if (json) {
+        putchar('[');
+        for (size_t i = 0; i < res->n; i++) {
+            const rag_hit_t *h = &res->hits[i];
+            printf("%s\n  {\"path\": ", i ? "," : "");
+            cli_json_str(h->path);
+            printf(", \"start\": %d, \"end\": %d, \"symbol\": ", h->start, h->end);
+            if (h->symbol)
+                cli_json_str(h->symbol);
+            else
+                fputs("null", stdout);
+            printf(", \"score\": %.4f}", h->score);
+        }
+        printf("%s]\n", res->n ? "\n" : "");
+        return;
+    }
+    for (size_t i = 0; i < res->n; i++) {
+        const rag_hit_t *h = &res->hits[i];
+        /* names from the repository: their control characters shown as escapes */
+        char *path = termsafe_str(h->path, strlen(h->path));
+        char *sym = h->symbol ? termsafe_str(h->symbol, strlen(h->symbol)) : NULL;
+        printf("%3zu  %8.3f  %s:%d-%d%s%s\n", i + 1, h->score, path ? path : "?", h->start, h->end,
+               sym ? "  " : "", sym ? sym : "");
+        free(path);
+        free(sym);
+    }
+}
+
+/* The watcher's answer to the search RO, K, LEXICAL asks: 0 with *RES and
+ * *ANS, else an OCT_E* code with ERR saying why (then search here). */
+static int ask_watcher(const rag_options_t *ro, const char *query, size_t qlen, size_t k, bool lexical,
+                       rag_results_t *res, searchd_answer_t *ans, errmsg_t *err)
+{
+    char root[PATH_MAX], db[PATH_MAX], enc[128], w[512];
+    int rc = rag_locate(ro, root, db, err);
+    if (rc)
+        return rc;
+    searchd_encoder_id(lexical ? NULL : preset_embed_model(w, sizeof w), enc, sizeof enc);
+    searchd_req_t q = {.k = (uint32_t)k, .mode = lexical ? RAG_MODE_LEXICAL : RAG_MODE_HYBRID,
+                       .no_git = ro->no_git, .max_size = ro->max_file_bytes, .root = root, .db = db,
+                       .encoder = enc, .exclude = (char **)ro->exclude, .n_exclude = ro->n_exclude,
+                       .query = (char *)query, .qlen = qlen};
+    return searchd_ask(&q, res, ans, err);
+}
+
 int cmd_search(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -63,11 +120,11 @@ int cmd_search(int argc, char **argv)
         {"no-git", no_argument, NULL, 'n'},        {"exclude", required_argument, NULL, 'x'},
         {"max-size", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
         {"lexical", no_argument, NULL, 'l'},       {"verbose", no_argument, NULL, 'v'},
-        {NULL, 0, NULL, 0},
+        {"no-watch", no_argument, NULL, 'W'},      {NULL, 0, NULL, 0},
     };
     rag_options_t ro = {0};
     size_t k = 10, budget = 0;
-    bool json = false, lexical = false, verbose = false;
+    bool json = false, lexical = false, verbose = false, no_watch = false;
     int rc = CLI_EXIT_OK, c;
     rag_t *r = NULL;
     encoder_t *enc = NULL;
@@ -124,6 +181,9 @@ int cmd_search(int argc, char **argv)
         case 'v':
             verbose = true;
             break;
+        case 'W':
+            no_watch = true;
+            break;
         case 'h':
             printf(USAGE, ENCODER_CATCH_UP);
             goto done;
@@ -160,6 +220,26 @@ int cmd_search(int argc, char **argv)
     } else if (cli_read_all(stdin, &query, &qlen, &err) != 0) {
         rc = cli_fail_err("search", &err);
         goto done;
+    }
+    if (!no_watch && !budget) {
+        searchd_answer_t ans;
+        errmsg_t werr = {0};
+        if (ask_watcher(&ro, query, qlen, k, lexical, &res, &ans, &werr) == 0) {
+            print_hits(&res, json);
+            if (verbose)
+                fprintf(stderr,
+                        "octet search: answered by the watcher (pid %ld): %s%s%s, %zu overlapping hits merged; the "
+                        "index %s; %.1f ms in the watcher, %.1f ms in all\n",
+                        ans.pid, ans.info.mode == RAG_MODE_HYBRID ? "hybrid" : "lexical",
+                        ans.info.why[0] ? ": " : "", ans.info.why, ans.info.merged,
+                        ans.updated ? "updated first" : "unchanged since its last update", ans.ms,
+                        (cli_now() - t0) * 1e3);
+            goto printed;
+        }
+        if (verbose)
+            fprintf(stderr, "octet search: searching here: %s\n", werr.msg);
+    } else if (verbose && budget && !no_watch) {
+        fprintf(stderr, "octet search: searching here: --context is not asked of the watcher\n");
     }
     /* one thread: a query's pass is too short to pay for waking a second
      * one; the encoder loaded and the query embedded while the index opens */
@@ -207,31 +287,8 @@ int cmd_search(int argc, char **argv)
         else
             fputs(ctx, stdout);
         free(ctx);
-    } else if (json) {
-        putchar('[');
-        for (size_t i = 0; i < res.n; i++) {
-            const rag_hit_t *h = &res.hits[i];
-            printf("%s\n  {\"path\": ", i ? "," : "");
-            cli_json_str(h->path);
-            printf(", \"start\": %d, \"end\": %d, \"symbol\": ", h->start, h->end);
-            if (h->symbol)
-                cli_json_str(h->symbol);
-            else
-                fputs("null", stdout);
-            printf(", \"score\": %.4f}", h->score);
-        }
-        printf("%s]\n", res.n ? "\n" : "");
     } else {
-        for (size_t i = 0; i < res.n; i++) {
-            const rag_hit_t *h = &res.hits[i];
-            /* names from the repository: their control characters shown as escapes */
-            char *path = termsafe_str(h->path, strlen(h->path));
-            char *sym = h->symbol ? termsafe_str(h->symbol, strlen(h->symbol)) : NULL;
-            printf("%3zu  %8.3f  %s:%d-%d%s%s\n", i + 1, h->score, path ? path : "?", h->start, h->end,
-                   sym ? "  " : "", sym ? sym : "");
-            free(path);
-            free(sym);
-        }
+        print_hits(&res, json);
     }
     if (verbose) {
         if (info.mode == RAG_MODE_HYBRID)
@@ -247,6 +304,7 @@ int cmd_search(int argc, char **argv)
                     info.lex_hits, enc || lexical ? "" : "no retrieval encoder (", enc ? info.why : why,
                     enc || lexical ? "" : ")", info.merged, (cli_now() - t0) * 1e3);
     }
+printed:
     if (fflush(stdout) != 0)
         rc = cli_fail("search", "writing the results failed");
     else if (res.n == 0) {
