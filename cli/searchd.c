@@ -483,7 +483,7 @@ int searchd_claim(searchd_t **out, const rag_t *r, errmsg_t *err)
         rc = errmsg_set(err, OCT_EIO, "socket: %s", strerror(errno));
         goto fail;
     }
-    mode_t old = umask(077); /* the socket file is made 0600 by bind itself */
+    mode_t old = umask(0177); /* the socket file is made 0600 by bind itself */
     int b = bind(sd->fd, (struct sockaddr *)&a, sizeof a);
     int e = errno;
     umask(old);
