@@ -516,6 +516,10 @@ void searchd_close(searchd_t *sd)
     free(sd);
 }
 
+/* How long the work tree must be quiet after a change before a watcher
+ * with no search to answer updates the index by itself. */
+#define IDLE_UPDATE_MS 50
+
 typedef struct server {
     rag_t *r;
     rag_watch_t *w;
@@ -523,6 +527,7 @@ typedef struct server {
     const searchd_config_t *cfg;
     char enc_id[128];
     bool stale;      /* the work tree changed since the last update */
+    bool idle_tried; /* an update while idle failed: not again before the next event */
     bool told_blind; /* the fall-back said once */
     struct stat db;  /* the index database when it was last checked */
     bool db_gone;
@@ -737,7 +742,14 @@ int searchd_serve(searchd_t *sd, rag_t *r, rag_watch_t *w, encoder_t *enc, const
         }
         struct pollfd p[3] = {{.fd = pfd[0], .events = POLLIN}, {.fd = sd->fd, .events = POLLIN},
                               {.fd = w ? rag_watch_fd(w) : -1, .events = POLLIN}};
-        int n = poll(p, 3, left > 60e3 ? 60000 : (int)left + 1);
+        int wait = left > 60e3 ? 60000 : (int)left + 1;
+        /* changes seen while idle: the update runs once the tree has been
+         * quiet for IDLE_UPDATE_MS (an editor's save, a checkout), so that
+         * the next search finds the index up to date */
+        bool idle_update = w && !rag_watch_blind(w)[0] && s.stale && !s.idle_tried;
+        if (idle_update && wait > IDLE_UPDATE_MS)
+            wait = IDLE_UPDATE_MS;
+        int n = poll(p, 3, wait);
         if (n < 0 && errno != EINTR) {
             rc = errmsg_set(err, OCT_EIO, "poll: %s", strerror(errno));
             break;
@@ -755,6 +767,8 @@ int searchd_serve(searchd_t *sd, rag_t *r, rag_watch_t *w, encoder_t *enc, const
             if (rag_watch_dirty(w, &d, &werr) != 0)
                 d = true;
             s.stale |= d;
+            if (d)
+                s.idle_tried = false;
         }
         if (n > 0 && p[1].revents) {
             int c = accept4(sd->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -766,6 +780,14 @@ int searchd_serve(searchd_t *sd, rag_t *r, rag_watch_t *w, encoder_t *enc, const
         }
         if (n == 0)
             db_same(&s);
+        if (n == 0 && idle_update && !s.db_gone) {
+            bool updated;
+            errmsg_t uerr = {0};
+            if (refresh(&s, &updated, &uerr) != 0) {
+                fprintf(stderr, "octet index: updating the index failed: %s\n", uerr.msg);
+                s.idle_tried = true;
+            }
+        }
         if (s.db_gone) {
             fprintf(stderr, "octet index: %s was deleted or replaced: the watcher stops\n", rag_db_path(r));
             break;

@@ -3,7 +3,8 @@
 # git repository with the tiny test encoder: the watcher answers (-v says so)
 # with the same bytes as a search of its own (plain and --json, lexical and
 # hybrid); an edit, a file in a new directory and a deletion are seen by the
-# next search at once; a second watcher refuses; other options are answered
+# next search at once, or updated by the watcher itself once the tree is
+# quiet; a second watcher refuses; other options are answered
 # locally with the same results; a watcher killed with -9 leaves a socket that
 # searches pass by and a new watcher replaces; SIGTERM stops it cleanly,
 # removing its socket; the socket is this user's only.
@@ -95,7 +96,13 @@ kill "$STUCK" 2>/dev/null; wait "$STUCK" 2>/dev/null
 printf 'int zebra_quagga(void) { return 7; }\n' >>"$R/src/config.c"
 (cd "$R" && "$OCTET" search -v --lexical zebra quagga) >"$T_TMP/out" 2>"$T_TMP/err"
 t_grep "an edit, searched at once: found" 'src/config\.c:[0-9]+-[0-9]+ +zebra_quagga' "$T_TMP/out"
-t_grep "an edit: the watcher updated first" 'answered by the watcher .*the index updated first' "$T_TMP/err"
+t_grep "an edit: answered by the watcher" 'answered by the watcher .*the index (updated first|unchanged since its last update)' "$T_TMP/err"
+# left alone after a change, the watcher updates by itself (once the tree is quiet for 50 ms)
+printf 'int narwhal_ibex(void) { return 10; }\n' >>"$R/src/config.c"
+sleep 1
+(cd "$R" && "$OCTET" search -v --lexical narwhal ibex) >"$T_TMP/out" 2>"$T_TMP/err"
+t_grep "an edit, searched a second later: found" 'src/config\.c:[0-9]+-[0-9]+ +narwhal_ibex' "$T_TMP/out"
+t_grep "an edit, searched a second later: updated while idle" 'the index unchanged since its last update' "$T_TMP/err"
 mkdir -p "$R/new/deeper"
 printf 'int okapi_lemur(void) { return 8; }\n' >"$R/new/deeper/o.c"
 (cd "$R" && "$OCTET" search --lexical okapi lemur) >"$T_TMP/out" 2>&1
