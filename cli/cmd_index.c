@@ -45,8 +45,8 @@ static const char USAGE[] =
     "  --lexical         no vectors: the lexical index only\n"
     "  --watch           then stay, watching the work tree (inotify), and answer\n"
     "                    'octet search' from memory over a socket beside the index\n"
-    "                    (PATH.sock, this user only); the index is updated before a\n"
-    "                    search only when something changed. Ctrl-C stops it\n"
+    "                    (PATH.sock, this user only); the index is updated when files\n"
+    "                    change, not at every search. Ctrl-C stops it\n"
     "  --idle MINUTES    with --watch: stop after MINUTES without a search\n"
     "                    (default 30; 0: never)\n"
     "  -h, --help        show this help\n";
