@@ -1353,20 +1353,8 @@ static void test_ahead(void)
 
 int main(void)
 {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/octet-test-rag-XXXXXX");
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
+    if (sh_test_home(g_tmp, sizeof g_tmp, "octet-test-rag") != 0)
         return 1;
-    }
-    /* git and libgit2 must not read the host's configuration */
-    setenv("HOME", g_tmp, 1);
-    setenv("XDG_CONFIG_HOME", g_tmp, 1);
-    setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-    setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
-    setenv("GIT_AUTHOR_NAME", "octet test", 1);
-    setenv("GIT_AUTHOR_EMAIL", "test@octet.invalid", 1);
-    setenv("GIT_COMMITTER_NAME", "octet test", 1);
-    setenv("GIT_COMMITTER_EMAIL", "test@octet.invalid", 1);
     TEST_RUN(test_walk_and_query);
     TEST_RUN(test_incremental);
     TEST_RUN(test_witness);

@@ -205,20 +205,8 @@ static void test_damaged(void)
 
 int main(void)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(g_tmp, sizeof g_tmp, "%s/octet-gitindex-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
+    if (sh_test_home(g_tmp, sizeof g_tmp, "octet-gitindex") != 0)
         return 1;
-    }
-    setenv("HOME", g_tmp, 1);
-    setenv("XDG_CONFIG_HOME", g_tmp, 1);
-    setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-    setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
-    setenv("GIT_AUTHOR_NAME", "octet test", 1);
-    setenv("GIT_AUTHOR_EMAIL", "test@octet.invalid", 1);
-    setenv("GIT_COMMITTER_NAME", "octet test", 1);
-    setenv("GIT_COMMITTER_EMAIL", "test@octet.invalid", 1);
     TEST_RUN(test_versions);
     TEST_RUN(test_damaged);
     sh("/tmp", "rm -rf '%s'", g_tmp);

@@ -572,15 +572,8 @@ static void test_vec_file(void)
 
 int main(void)
 {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/octet-test-hybrid-XXXXXX");
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
+    if (sh_test_home(g_tmp, sizeof g_tmp, "octet-test-hybrid") != 0)
         return 1;
-    }
-    setenv("HOME", g_tmp, 1);
-    setenv("XDG_CONFIG_HOME", g_tmp, 1);
-    setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-    setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
     TEST_RUN(test_quantize_and_scan);
     TEST_RUN(test_top);
     TEST_RUN(test_rrf);

@@ -182,19 +182,8 @@ static void test_overflow(void)
 
 int main(void)
 {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/octet-test-watch-XXXXXX");
-    if (!mkdtemp(g_tmp)) {
-        perror("mkdtemp");
+    if (sh_test_home(g_tmp, sizeof g_tmp, "octet-test-watch") != 0)
         return 1;
-    }
-    setenv("HOME", g_tmp, 1);
-    setenv("XDG_CONFIG_HOME", g_tmp, 1);
-    setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-    setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
-    setenv("GIT_AUTHOR_NAME", "octet test", 1);
-    setenv("GIT_AUTHOR_EMAIL", "test@octet.invalid", 1);
-    setenv("GIT_COMMITTER_NAME", "octet test", 1);
-    setenv("GIT_COMMITTER_EMAIL", "test@octet.invalid", 1);
     TEST_RUN(test_git_tree);
     TEST_RUN(test_plain_dir);
     TEST_RUN(test_overflow);
