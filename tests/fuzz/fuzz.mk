@@ -1,10 +1,12 @@
 # fuzz.mk - libFuzzer runs over octet's parsers of untrusted files: GGUF (reader
 # and model description), function specs, patches, search/replace blocks,
-# presets, the HTTP server's requests and a remote engine's replies.
+# presets, the HTTP server's requests, a remote engine's replies and the
+# requests a search watcher reads from its socket.
 # Invoked by `make fuzz` (FUZZ_SECONDS, default 600):
 #   make -f tests/fuzz/fuzz.mk [FUZZ_SECONDS=N]   build every harness, then fuzz the GGUF one
 #   make -f tests/fuzz/fuzz.mk spec|patch|blocks  the spec, patch or blocks parser likewise
 #   make -f tests/fuzz/fuzz.mk preset|openai|client  presets, server requests, remote replies
+#   make -f tests/fuzz/fuzz.mk searchd             the watcher's requests
 #   make -f tests/fuzz/fuzz.mk seeds               rewrite the seed corpus
 # The harness is built with clang -fsanitize=fuzzer,address,undefined. New
 # inputs go to build-fuzz/corpus/gguf (not committed); the committed seeds in
@@ -27,10 +29,10 @@ REGRESSIONS := tests/fuzz/regressions/gguf
 FUZZ_FLAGS := -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=65536 \
 	-dict=tests/fuzz/gguf.dict -artifact_prefix=$(REGRESSIONS)/ -timeout=10 -rss_limit_mb=2048
 
-.PHONY: run all-harnesses seeds spec patch blocks preset openai client
+.PHONY: run all-harnesses seeds spec patch blocks preset openai client searchd
 # every harness is linked before the GGUF run, so a source list that fell
 # behind the code (a module split, a library opened with dlopen) shows at once
-HARNESSES := $(addprefix $(FUZZ_BUILD)/fuzz_,gguf spec patch blocks preset openai client)
+HARNESSES := $(addprefix $(FUZZ_BUILD)/fuzz_,gguf spec patch blocks preset openai client searchd)
 all-harnesses: $(HARNESSES)
 
 run: all-harnesses
@@ -60,7 +62,7 @@ FUZZ_ENGINE_SRC = $(wildcard engine/*.c kernels/cpu/*.c)
 FUZZ_BASE_SRC = $(wildcard base/*.c)
 FUZZ_X_FLAGS = -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
 
-spec patch blocks preset openai client: %: $(FUZZ_BUILD)/fuzz_%
+spec patch blocks preset openai client searchd: %: $(FUZZ_BUILD)/fuzz_%
 	@mkdir -p $(FUZZ_BUILD)/corpus/$@ tests/fuzz/regressions/$@
 	$(FUZZ_BUILD)/fuzz_$@ $(FUZZ_X_FLAGS) -artifact_prefix=tests/fuzz/regressions/$@/ \
 		$(FUZZ_BUILD)/corpus/$@ tests/fuzz/corpus/$@
@@ -95,3 +97,8 @@ $(FUZZ_BUILD)/fuzz_client: tests/fuzz/fuzz_client.c serve/openai.c serve/openai.
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_client.c serve/openai.c serve/remote.c \
 		$(FUZZ_ENGINE_SRC) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
+
+$(FUZZ_BUILD)/fuzz_searchd: tests/fuzz/fuzz_searchd.c cli/searchd.c cli/searchd.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_X_CFLAGS) -o $@ tests/fuzz/fuzz_searchd.c cli/searchd.c flows/encoder.c \
+		$(wildcard rag/*.c presets/*.c) $(FUZZ_ENGINE_SRC) $(FUZZ_BASE_SRC) $(FUZZ_X_LIBS)
