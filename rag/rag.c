@@ -598,11 +598,57 @@ static int db_place(rag_t *r, const rag_options_t *opt, errmsg_t *err)
     return 0;
 }
 
+/* The work tree above DIR whose .git is a file ("gitdir: PATH", as a git
+ * worktree or a submodule checkout has), into *ROOT and *GITDIR (malloc'd,
+ * real paths): 0, or -1. Only a guess of what libgit2 finds: a watcher
+ * compares the paths a request names with its own. */
+static int find_gitfile(const char *dir, char **root, char **gitdir)
+{
+    char p[PATH_MAX], g[PATH_MAX + 8], line[PATH_MAX + 16], real[PATH_MAX];
+    struct stat st;
+    *root = *gitdir = NULL;
+    if (!realpath(dir, p) || stat(p, &st) != 0)
+        return -1;
+    dev_t dev = st.st_dev;
+    for (;;) {
+        size_t n = strlen(p);
+        snprintf(g, sizeof g, "%s%s.git", p, n > 1 ? "/" : "");
+        if (lstat(g, &st) == 0) {
+            FILE *f = S_ISREG(st.st_mode) ? fopen(g, "r") : NULL;
+            bool got = f && fgets(line, sizeof line, f) && !strncmp(line, "gitdir: ", 8);
+            if (f)
+                fclose(f);
+            if (!got)
+                return -1;
+            line[strcspn(line, "\r\n")] = '\0';
+            const char *gd = line + 8;
+            if (gd[0] != '/' && snprintf(g, sizeof g, "%s/%s", p, gd) < (int)sizeof g)
+                gd = g;
+            if (!realpath(gd, real) || !(*root = strdup(p)) || !(*gitdir = strdup(real))) {
+                free(*root);
+                *root = NULL;
+                return -1;
+            }
+            return 0;
+        }
+        char *slash = strrchr(p, '/');
+        if (errno != ENOENT || n <= 1 || !slash)
+            return -1;
+        if (slash == p)
+            p[1] = '\0';
+        else
+            *slash = '\0';
+        if (stat(p, &st) || st.st_dev != dev)
+            return -1;
+    }
+}
+
 int rag_locate(const rag_options_t *opt, char *root, char *db, errmsg_t *err)
 {
     char *rt = NULL, *gd = NULL;
     int rc = 0;
-    if (walk_find(opt->dir ? opt->dir : ".", opt->no_git, &rt, &gd) != 0) {
+    if (walk_find(opt->dir ? opt->dir : ".", opt->no_git, &rt, &gd) != 0 &&
+        (opt->no_git || find_gitfile(opt->dir ? opt->dir : ".", &rt, &gd) != 0)) {
         rc = errmsg_set(err, OCT_ENOTFOUND, "%s: no .git directory above it (libgit2 would decide)",
                         opt->dir ? opt->dir : ".");
         goto fail;

@@ -80,9 +80,10 @@ void rag_close(rag_t *r);
 /* Where rag_open(OPT) finds the work tree and the index in the usual case,
  * told cheaply (no SQLite, no libgit2, nothing created): the root into ROOT
  * and the database's path into DB (PATH_MAX bytes each, absolute and real,
- * as rag_root and rag_db_path give them). OCT_ENOTFOUND when only libgit2
- * could tell (no .git directory above OPT->dir) or the index's directory
- * does not exist. rag_open may still decide otherwise in rare cases (its
+ * as rag_root and rag_db_path give them; a .git file, as a worktree has, is
+ * followed to the git directory it names). OCT_ENOTFOUND when only libgit2
+ * could tell (no .git above OPT->dir) or the index's directory does not
+ * exist. rag_open may still decide otherwise in rare cases (its
  * libgit2 finds another repository): compare with the handle's. */
 int rag_locate(const rag_options_t *opt, char *root, char *db, errmsg_t *err);
 

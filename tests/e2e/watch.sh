@@ -157,6 +157,18 @@ t_grep "a replaced index: searched here" 'searching here: .*deleted or replaced'
 for _ in $(seq 1 100); do kill -0 "$WPID" 2>/dev/null || break; sleep 0.05; done
 if kill -0 "$WPID" 2>/dev/null; then t_fail "a replaced index: the watcher stops"; else t_ok "a replaced index: the watcher stops"; WPID=; fi
 
+# ---- a git worktree (its .git is a file naming the git directory): answered by its watcher --------
+git -C "$R" worktree add -q "$T_TMP/wt" 2>/dev/null
+R_MAIN=$R R=$T_TMP/wt
+watch_start "$T_TMP/w4" || t_fail "a worktree's watcher starts" "$(cat "$T_TMP/w4.err")"
+(cd "$R/src" && "$OCTET" search -v --lexical parse config) >"$T_TMP/out" 2>"$T_TMP/err"
+t_grep "a worktree: answered by its watcher" 'answered by the watcher' "$T_TMP/err"
+(cd "$R/src" && "$OCTET" search --no-watch --lexical parse config) >"$T_TMP/b.out" 2>&1
+if cmp -s "$T_TMP/out" "$T_TMP/b.out"; then t_ok "a worktree: the same as searched here"; else
+    t_fail "a worktree: the same as searched here" "$(diff "$T_TMP/out" "$T_TMP/b.out")"; fi
+kill -TERM "$WPID"; wait "$WPID"; WPID=
+R=$R_MAIN
+
 t_expect "--idle without --watch: usage" 2 "$OCTET" index --repo "$R" --idle 3
 t_expect "--idle: not a number" 2 "$OCTET" index --repo "$R" --watch --idle soon
 "$OCTET" index --help >"$T_TMP/out"
