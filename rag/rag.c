@@ -541,6 +541,18 @@ static int auto_workers(void)
     return n > 1 ? n - 1 : 0;
 }
 
+/* Where the index is: --db's path, else DIR/.octet/ (--no-git) or the git
+ * directory's octet/, for the work tree ROOT and git directory GITDIR. */
+static void index_path(const rag_options_t *opt, const char *root, const char *gitdir, char *buf, size_t n)
+{
+    if (opt->db_path)
+        snprintf(buf, n, "%s", opt->db_path);
+    else if (opt->no_git)
+        snprintf(buf, n, "%s/.octet/index.sqlite", root);
+    else
+        snprintf(buf, n, "%s/octet/index.sqlite", gitdir);
+}
+
 /* Where the index of the repository walk_open found lives: r->db_path,
  * its lock, and the prefix the listing leaves out when it is inside the
  * work tree. */
@@ -548,12 +560,7 @@ static int db_place(rag_t *r, const rag_options_t *opt, errmsg_t *err)
 {
     const char *root = walk_root(r->walk);
     char dbp[PATH_MAX];
-    if (opt->db_path)
-        snprintf(dbp, sizeof dbp, "%s", opt->db_path);
-    else if (opt->no_git)
-        snprintf(dbp, sizeof dbp, "%s/.octet/index.sqlite", root);
-    else
-        snprintf(dbp, sizeof dbp, "%s/octet/index.sqlite", walk_gitdir(r->walk));
+    index_path(opt, root, walk_gitdir(r->walk), dbp, sizeof dbp);
     /* the directory must exist (octet creates only its own, .git/octet or
      * .octet, never the directories of a --db path); then use its real
      * path, to compare with the root */
@@ -598,69 +605,18 @@ static int db_place(rag_t *r, const rag_options_t *opt, errmsg_t *err)
     return 0;
 }
 
-/* The work tree above DIR whose .git is a file ("gitdir: PATH", as a git
- * worktree or a submodule checkout has), into *ROOT and *GITDIR (malloc'd,
- * real paths): 0, or -1. Only a guess of what libgit2 finds: a watcher
- * compares the paths a request names with its own. */
-static int find_gitfile(const char *dir, char **root, char **gitdir)
-{
-    char p[PATH_MAX], g[PATH_MAX + 8], line[PATH_MAX + 16], real[PATH_MAX];
-    struct stat st;
-    *root = *gitdir = NULL;
-    if (!realpath(dir, p) || stat(p, &st) != 0)
-        return -1;
-    dev_t dev = st.st_dev;
-    for (;;) {
-        size_t n = strlen(p);
-        snprintf(g, sizeof g, "%s%s.git", p, n > 1 ? "/" : "");
-        if (lstat(g, &st) == 0) {
-            FILE *f = S_ISREG(st.st_mode) ? fopen(g, "r") : NULL;
-            bool got = f && fgets(line, sizeof line, f) && !strncmp(line, "gitdir: ", 8);
-            if (f)
-                fclose(f);
-            if (!got)
-                return -1;
-            line[strcspn(line, "\r\n")] = '\0';
-            const char *gd = line + 8;
-            if (gd[0] != '/' && snprintf(g, sizeof g, "%s/%s", p, gd) < (int)sizeof g)
-                gd = g;
-            if (!realpath(gd, real) || !(*root = strdup(p)) || !(*gitdir = strdup(real))) {
-                free(*root);
-                *root = NULL;
-                return -1;
-            }
-            return 0;
-        }
-        char *slash = strrchr(p, '/');
-        if (errno != ENOENT || n <= 1 || !slash)
-            return -1;
-        if (slash == p)
-            p[1] = '\0';
-        else
-            *slash = '\0';
-        if (stat(p, &st) || st.st_dev != dev)
-            return -1;
-    }
-}
-
 int rag_locate(const rag_options_t *opt, char *root, char *db, errmsg_t *err)
 {
     char *rt = NULL, *gd = NULL;
     int rc = 0;
-    if (walk_find(opt->dir ? opt->dir : ".", opt->no_git, &rt, &gd) != 0 &&
-        (opt->no_git || find_gitfile(opt->dir ? opt->dir : ".", &rt, &gd) != 0)) {
+    if (walk_find(opt->dir ? opt->dir : ".", opt->no_git, &rt, &gd) != 0) {
         rc = errmsg_set(err, OCT_ENOTFOUND, "%s: no .git directory above it (libgit2 would decide)",
                         opt->dir ? opt->dir : ".");
         goto fail;
     }
     /* db_place's path, its directory's real path, nothing created */
     char dbp[PATH_MAX], dir[PATH_MAX];
-    if (opt->db_path)
-        snprintf(dbp, sizeof dbp, "%s", opt->db_path);
-    else if (opt->no_git)
-        snprintf(dbp, sizeof dbp, "%s/.octet/index.sqlite", rt);
-    else
-        snprintf(dbp, sizeof dbp, "%s/octet/index.sqlite", gd);
+    index_path(opt, rt, gd, dbp, sizeof dbp);
     const char *slash = strrchr(dbp, '/');
     const char *base = slash ? slash + 1 : dbp;
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - dbp) : 1, slash ? dbp : ".");
@@ -689,10 +645,7 @@ fail:
 static bool walk_confirmed(rag_t *r, const rag_options_t *opt)
 {
     char path[PATH_MAX];
-    if (opt->db_path)
-        snprintf(path, sizeof path, "%s", opt->db_path);
-    else
-        snprintf(path, sizeof path, "%s/octet/index.sqlite", walk_gitdir(r->walk));
+    index_path(opt, walk_root(r->walk), walk_gitdir(r->walk), path, sizeof path);
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return false;

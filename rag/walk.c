@@ -68,11 +68,34 @@ static int git_fail(errmsg_t *err, int code, const char *what)
     return errmsg_set(err, code, "%s: %s", what, e && e->message ? e->message : "libgit2 error");
 }
 
+/* The git directory a .git file at PATH names ("gitdir: DIR", relative to
+ * the work tree ROOT or absolute), as a real path into OUT (PATH_MAX
+ * bytes): 0, or -1. */
+static int read_gitfile(const char *path, const char *root, char *out)
+{
+    char line[PATH_MAX + 16], joined[PATH_MAX * 2];
+    FILE *f = fopen(path, "r");
+    bool got = f && fgets(line, sizeof line, f) && !strncmp(line, "gitdir: ", 8);
+    if (f)
+        fclose(f);
+    if (!got)
+        return -1;
+    line[strcspn(line, "\r\n")] = '\0';
+    const char *gd = line + 8;
+    if (gd[0] != '/') {
+        snprintf(joined, sizeof joined, "%s/%s", root, gd);
+        gd = joined;
+    }
+    return realpath(gd, out) ? 0 : -1;
+}
+
 /* The repository containing REAL as git's discovery would find it in the
  * usual case: the nearest ancestor with a .git directory, on the same file
- * system. Anything else (a .git file of a worktree or submodule, a mount
- * point on the way, no .git at all) is left to libgit2: -1. */
-static int find_light(const char *real, char **root, char **gitdir)
+ * system; with GITFILE, also one whose .git is a file naming the git
+ * directory (a worktree, a submodule checkout). Anything else (a .git file
+ * without GITFILE, a mount point on the way, no .git at all) is left to
+ * libgit2: -1. */
+static int find_light(const char *real, bool gitfile, char **root, char **gitdir)
 {
     char p[PATH_MAX];
     struct stat st;
@@ -90,10 +113,11 @@ static int find_light(const char *real, char **root, char **gitdir)
             return -1;
         snprintf(g, sizeof g, "%s%s.git", p, n > 1 ? "/" : "");
         if (lstat(g, &st) == 0) {
-            if (!S_ISDIR(st.st_mode))
+            char named[PATH_MAX];
+            if (!S_ISDIR(st.st_mode) && !(gitfile && S_ISREG(st.st_mode) && read_gitfile(g, p, named) == 0))
                 return -1;
             *root = strdup(p);
-            *gitdir = strdup(g);
+            *gitdir = strdup(S_ISDIR(st.st_mode) ? g : named);
             if (!*root || !*gitdir) {
                 free(*root);
                 free(*gitdir);
@@ -169,7 +193,7 @@ int walk_find(const char *dir, bool no_git, char **root, char **gitdir)
         return -1;
     if (no_git)
         return (*root = strdup(real)) ? 0 : -1;
-    return find_light(real, root, gitdir);
+    return find_light(real, true, root, gitdir);
 }
 
 int walk_open(walk_t **out, const char *dir, bool no_git, errmsg_t *err)
@@ -195,7 +219,7 @@ int walk_open(walk_t **out, const char *dir, bool no_git, errmsg_t *err)
         *out = w;
         return 0;
     }
-    if (find_light(real, &w->root, &w->gitdir) == 0) {
+    if (find_light(real, false, &w->root, &w->gitdir) == 0) {
         *out = w;
         return 0;
     }

@@ -27,8 +27,10 @@ typedef struct walk_list {
  * (walk_witness_root) or asks libgit2 (walk_git). */
 int walk_open(walk_t **out, const char *dir, bool no_git, errmsg_t *err);
 void walk_close(walk_t *w);
-/* What walk_open finds without libgit2: 0 with *ROOT (and *GITDIR, NULL
- * with no_git) malloc'd, or -1 when only libgit2 could tell. */
+/* What walk_open finds without libgit2, and a .git file followed to the
+ * git directory it names (only a guess of libgit2's answer: callers
+ * compare): 0 with *ROOT (and *GITDIR, NULL with no_git) malloc'd, or -1
+ * when only libgit2 could tell. */
 int walk_find(const char *dir, bool no_git, char **root, char **gitdir);
 /* Open the repository with libgit2 (once). With ADOPT, what libgit2 finds
  * replaces what walk_open found; without, finding another root or git
