@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "draft.h"
+#include "lines.h"
 
 #define NGRAM_MAX 4
 #define STAT_DECAY 0.95   /* counts kept after each verification */
@@ -13,13 +14,15 @@
 #define MAX_PASS 64       /* pass sizes whose cost is tracked */
 #define PRIOR_STEP 0.10   /* extra cost per token assumed for a pass size not yet timed */
 #define PRIOR_ACC 0.3     /* acceptance assumed for a source not yet tried */
+#define PRIOR_LINES 0.7   /* the same for line drafts: a hunk's context lines are copies by definition */
 #define PRIOR_N 2.0       /* worth this many observations */
 #define MIN_GAIN 1.02     /* speculate only when the expected speed-up beats this */
 
-enum { SRC_NONE = -1, SRC_MODEL = NGRAM_MAX + 1, SRC_FN = NGRAM_MAX + 2, N_SRC = NGRAM_MAX + 3 };
+enum { SRC_NONE = -1, SRC_MODEL = NGRAM_MAX + 1, SRC_FN = NGRAM_MAX + 2, SRC_LINES = NGRAM_MAX + 3, N_SRC = NGRAM_MAX + 4 };
 
 typedef struct stat {
     double acc, rej; /* decaying counts of accepted drafts and of rejections */
+    double prior;    /* acceptance assumed before any */
 } stat_t;
 
 struct draft {
@@ -31,6 +34,7 @@ struct draft {
     uint32_t *tab[NGRAM_MAX + 1];
     size_t tab_mask;
     size_t prev[NGRAM_MAX + 1]; /* end of the latest earlier occurrence of the current suffix; 0: none */
+    lines_t *lines; /* line drafts (cfg.tok); NULL: none */
     /* policy */
     stat_t st[N_SRC];
     /* fastest pass seen for each token count (0: none yet): another process
@@ -109,6 +113,9 @@ int draft_push(draft_t *d, const int32_t *ids, size_t n, errmsg_t *err)
         d->hist = h;
         d->cap = cap;
     }
+    int rc = d->lines ? lines_push(d->lines, ids, n, err) : 0;
+    if (rc)
+        return rc;
     if (!d->cfg.lookup) {
         memcpy(d->hist + d->n, ids, n * sizeof *ids);
         d->n += n;
@@ -134,11 +141,12 @@ int draft_push(draft_t *d, const int32_t *ids, size_t n, errmsg_t *err)
 /* ---- the cost model -------------------------------------------------------- */
 
 /* Per-token acceptance: accepted drafts over accepted drafts and
- * rejections, from a prior of 0.3 worth two observations (a source must
- * show it pays: one failed guess is enough to stop trying it for a while). */
+ * rejections, from a prior (0.3 for most sources) worth two observations
+ * (a source must show it pays: one failed guess is enough to stop trying
+ * it for a while). */
 static double accept_p(const stat_t *s)
 {
-    return (s->acc + PRIOR_ACC * PRIOR_N) / (s->acc + s->rej + PRIOR_N);
+    return (s->acc + s->prior * PRIOR_N) / (s->acc + s->rej + PRIOR_N);
 }
 
 /* Cost of a pass of M tokens relative to one of a single token; sizes not
@@ -218,6 +226,21 @@ static size_t lookup(draft_t *d, size_t max, int32_t *out)
     return 0;
 }
 
+static int from_lines(draft_t *d, size_t max, int32_t *out, size_t *n_out, errmsg_t *err)
+{
+    size_t got = 0;
+    int rc = lines_propose(d->lines, max, out, &got, err);
+    if (rc)
+        return rc;
+    size_t k = d->cfg.fixed ? got : best_k(d, &d->st[SRC_LINES], got, 0.0);
+    if (got && k == 0)
+        skipped(&d->st[SRC_LINES]);
+    if (k)
+        d->last_src = SRC_LINES;
+    *n_out = k;
+    return 0;
+}
+
 /* Greedy drafts from the draft model, after bringing its cache in step
  * with the accepted sequence. */
 static int from_model(draft_t *d, size_t max, int32_t *out, size_t *n_out, errmsg_t *err)
@@ -293,9 +316,11 @@ int draft_propose(draft_t *d, size_t max, int32_t *out, size_t *n_out, errmsg_t 
         max = d->cfg.k_max;
     if (max == 0)
         return 0;
+    int rc = 0;
+    if (d->lines && ((rc = from_lines(d, max, out, n_out, err)) || *n_out))
+        return rc;
     if (d->cfg.lookup && (*n_out = lookup(d, max, out)))
         return 0;
-    int rc = 0;
     if (d->cfg.model && (rc = from_model(d, max, out, n_out, err)))
         return rc;
     if (*n_out == 0 && d->cfg.fn)
@@ -315,8 +340,12 @@ int draft_new(draft_t **out, const draft_cfg_t *cfg, errmsg_t *err)
     if (d->cfg.k_max == 0)
         d->cfg.k_max = 1;
     d->last_src = SRC_NONE;
+    for (int i = 0; i < N_SRC; i++)
+        d->st[i].prior = i == SRC_LINES ? PRIOR_LINES : PRIOR_ACC;
     int rc = 0;
-    if (cfg->lookup && cfg->n_context)
+    if (cfg->lookup && cfg->tok)
+        rc = lines_new(&d->lines, cfg->tok, err);
+    if (rc == 0 && cfg->lookup && cfg->n_context)
         rc = draft_push(d, cfg->context, cfg->n_context, err);
     if (rc) {
         draft_free(d);
@@ -333,6 +362,7 @@ void draft_free(draft_t *d)
         return;
     for (size_t n = 0; n <= NGRAM_MAX; n++)
         free(d->tab[n]);
+    lines_free(d->lines);
     free(d->hist);
     free(d);
 }

@@ -1,6 +1,8 @@
 /* draft.h - the guesses of speculative decoding and how many to make.
  *
  * Sources, tried in this order:
+ *  - line drafts, inside a unified diff's hunk (lines.h): the next lines of
+ *    the prompt's text the hunk is copying, behind their markers;
  *  - prompt lookup: the last n tokens (n = 4 down to 1) are looked up in an
  *    n-gram index over the extra context, the prompt and the text accepted
  *    so far; the tokens that followed their latest earlier occurrence are
@@ -33,6 +35,7 @@
 
 #include "engine.h"
 #include "errmsg.h"
+#include "tokenizer.h"
 
 /* A caller's drafter: up to MAX tokens to follow SEQ[0..N) (the prompt and
  * the accepted tokens) into OUT, their number in *N_OUT. */
@@ -41,6 +44,7 @@ typedef int (*draft_fn_t)(void *ud, const int32_t *seq, size_t n, size_t max, in
 
 typedef struct draft_cfg {
     bool lookup;              /* prompt lookup */
+    const tok_t *tok;         /* with LOOKUP: line drafts in diffs, in this tokenizer; NULL: none */
     const int32_t *context;   /* extra tokens for the lookup index (retrieved code...) */
     size_t n_context;
     eng_session_t *model;     /* a draft model's session; NULL: none */

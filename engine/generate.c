@@ -229,7 +229,7 @@ static int setup_draft(gen_t *g, const int32_t *prompt, size_t n, errmsg_t *err)
     if (sp->lookup && sp->context && sp->context_len &&
         (rc = tok_encode(g->tok, sp->context, sp->context_len, 0, &ctx, &n_ctx, err)))
         return rc;
-    draft_cfg_t cfg = {.lookup = sp->lookup, .context = ctx, .n_context = n_ctx, .model = sp->draft,
+    draft_cfg_t cfg = {.lookup = sp->lookup, .tok = g->tok, .context = ctx, .n_context = n_ctx, .model = sp->draft,
                        .fn = sp->fn, .fn_ud = sp->fn_ud, .k_max = g->k_max, .fixed = sp->fixed_k};
     rc = draft_new(&g->draft, &cfg, err);
     free(ctx);

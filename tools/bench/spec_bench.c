@@ -131,7 +131,7 @@ static int replay(eng_session_t *s, const int32_t *p, size_t np, const int32_t *
     draft_t *d = NULL;
     if (eng_truncate(s, 0, &err) || eng_feed(s, p, np, &err))
         return die("prefill", &err);
-    draft_cfg_t cfg = {.lookup = true, .k_max = eng_verify_max(m) - 1};
+    draft_cfg_t cfg = {.lookup = true, .tok = eng_tokenizer(m), .k_max = eng_verify_max(m) - 1};
     if (spec && (draft_new(&d, &cfg, &err) || draft_push(d, p, np, &err)))
         return die("draft", &err);
     double t0 = now_s();

@@ -728,6 +728,34 @@ static char *copy_prompt(const char *path, size_t max_bytes, size_t cue)
     return buf;
 }
 
+/* A diff of a file that has begun: the file, then a hunk over its first
+ * lines with eight of them written as context and the ninth cut after its
+ * first word (line drafts follow it). */
+static char *diff_prompt(const char *path, size_t max_bytes)
+{
+    char *file = copy_prompt(path, max_bytes, 0);
+    if (!file)
+        return NULL;
+    size_t n = strlen(file);
+    char *buf = calloc(1, n + 1024);
+    memcpy(buf, file, n);
+    strcat(buf, "```diff\n--- a/f.c\n+++ b/f.c\n@@ -1,12 +1,12 @@\n");
+    size_t at = 0;
+    for (int line = 0; line < 8; line++) {
+        const char *e = strchr(file + at, '\n');
+        size_t len = e ? (size_t)(e - file - at) + 1 : 0;
+        if (len > 100)
+            len = 100;
+        strcat(buf, " ");
+        strncat(buf, file + at, len);
+        at += len;
+    }
+    strcat(buf, " ");
+    strncat(buf, file + at, strcspn(file + at, " \n"));
+    free(file);
+    return buf;
+}
+
 /* Greedy and sampled output with speculation (adaptive, and forced to
  * draft) equal plain decoding's, token for token, and the cache is cut back
  * to what plain decoding leaves. */
@@ -790,6 +818,9 @@ static void test_spec_exact_tiny(void)
         "if x:\n    y = 1\nelse:\n    y = 2\nif x:\n",
         "for (int i = 0; i < n; i++) { s += a[i]; }\nfor (int i = 0;",
         "x = 1\n", "import os\nimport sys\nimport",
+        /* inside a hunk: line drafts (lines.h) are verified too */
+        "int a;\nint b;\nint d;\nint e;\nint f;\n```diff\n--- a/x.c\n+++ b/x.c\n@@ -1,5 +1,5 @@\n int a;\n-int b;\n"
+        "+int c;\n",
     };
     for (size_t i = 0; i < N_TINY; i++) {
         eng_model_t *m = open_tiny(TINY[i]);
@@ -806,8 +837,9 @@ static void test_spec_exact_shipped(void)
     if (!m)
         return;
     char *c1 = copy_prompt("engine/sample.c", 1500, 200), *c2 = copy_prompt("engine/heal.c", 1200, 300);
+    char *d1 = diff_prompt("engine/draft.c", 1500);
     const char *prompts[] = {PROMPTS[0], PROMPTS[1], PROMPTS[2], PROMPTS[3], c1, c2,
-                             "def fibonacci(n):\n    if n < 2:\n        return n\n    return"};
+                             "def fibonacci(n):\n    if n < 2:\n        return n\n    return", d1};
     double acc = 0;
     check_spec_same(m, NULL, "octet-code", prompts, sizeof prompts / sizeof *prompts, 64, &acc);
     /* a copying answer: most drafts are accepted, several tokens per pass */
@@ -832,6 +864,7 @@ static void test_spec_exact_shipped(void)
     eng_session_free(s);
     free(c1);
     free(c2);
+    free(d1);
     eng_close(m);
 }
 

@@ -1,0 +1,572 @@
+/* lines.c - line drafts for answers that are unified diffs of their
+ * prompt's text; see lines.h. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lines.h"
+
+#define CHAIN_MAX 256  /* candidates looked at when an old-side line is searched for */
+#define DRAFT_LINES 16 /* most lines of text drafted at once */
+#define RULES_MAX 8    /* replacements remembered */
+#define CONTEXT 3      /* context lines around a change (git's default) */
+
+/* A replacement the answer has made: whole-word OLD became NEW. */
+typedef struct rule {
+    char *old, *new_;
+    size_t n_old, n_new;
+} rule_t;
+
+struct lines {
+    const tok_t *tok;
+    char *text; /* every pushed token's text */
+    size_t n, cap;
+    /* complete lines: line I is text[start[I] .. start[I + 1] - 1), the
+     * newline excluded; start[n_lines] begins the line in progress */
+    size_t *start;
+    size_t n_lines, cap_lines;
+    /* lines by content: head[h] and same[i] are line index + 1 (0: none) */
+    uint32_t *head, *same;
+    size_t mask, cap_same;
+    /* the hunk being written */
+    bool in_hunk;
+    long next;      /* line of the prompt expected as the next old-side line; -1: unknown */
+    long prev_old;  /* the hunk's last old-side line (its index among all lines); -1: none */
+    long old_start; /* the hunk header's first old line number; -1: none */
+    bool located;   /* an old-side line of this hunk was found in the prompt */
+    bool have_offset;
+    long offset;    /* prompt line index minus the file's line number */
+    char marker;    /* first byte of the hunk's last line */
+    long *minus;    /* the prompt's lines removed by the current run of '-' lines (-1: not found) */
+    size_t n_minus, cap_minus;
+    size_t n_plus;  /* '+' lines written since that run */
+    size_t ctx_run; /* context lines since the hunk's last change */
+    bool changed;   /* the hunk has a change */
+    rule_t rule[RULES_MAX];
+    size_t n_rules, rule_next;
+    char *draft; /* scratch: the drafted text, a line with the rules applied */
+    size_t draft_cap;
+    char *sub;
+    size_t sub_cap;
+};
+
+static bool ident(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           (unsigned char)c >= 0x80;
+}
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ull;
+    }
+    return h ^ (h >> 29);
+}
+
+static const char *line_at(const lines_t *l, size_t i, size_t *len)
+{
+    *len = l->start[i + 1] - l->start[i] - 1;
+    return l->text + l->start[i];
+}
+
+static bool valid(const lines_t *l, long i)
+{
+    return i >= 0 && (size_t)i < l->n_lines;
+}
+
+static bool line_is(const lines_t *l, long i, const char *s, size_t n)
+{
+    if (!valid(l, i))
+        return false;
+    size_t len;
+    const char *t = line_at(l, (size_t)i, &len);
+    return len == n && !memcmp(t, s, n);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size, errmsg_t *err)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 256;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * size);
+    if (!q)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* ---- replacements ---------------------------------------------------------- */
+
+/* The rule whose OLD stands as a whole word at S[I], or NULL. */
+static const rule_t *rule_at(const lines_t *l, const char *s, size_t n, size_t i)
+{
+    if (i > 0 && ident(s[i - 1]) && ident(s[i]))
+        return NULL;
+    for (size_t r = 0; r < l->n_rules; r++) {
+        const rule_t *u = &l->rule[r];
+        if (u->n_old <= n - i && !memcmp(s + i, u->old, u->n_old) &&
+            !(i + u->n_old < n && ident(s[i + u->n_old]) && ident(u->old[u->n_old - 1])))
+            return u;
+    }
+    return NULL;
+}
+
+static bool changes(const lines_t *l, long line)
+{
+    if (!l->n_rules || !valid(l, line))
+        return false;
+    size_t n;
+    const char *s = line_at(l, (size_t)line, &n);
+    for (size_t i = 0; i < n; i++)
+        if (rule_at(l, s, n, i))
+            return true;
+    return false;
+}
+
+/* Line LINE with every rule applied, in l->sub. */
+static int substitute(lines_t *l, long line, size_t *out_n, errmsg_t *err)
+{
+    size_t n;
+    const char *s = line_at(l, (size_t)line, &n);
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        const rule_t *u = rule_at(l, s, n, i);
+        const char *add = u ? u->new_ : s + i;
+        size_t n_add = u ? u->n_new : 1;
+        if (grow((void **)&l->sub, &l->sub_cap, o + n_add + 1, 1, err))
+            return OCT_ENOMEM;
+        memcpy(l->sub + o, add, n_add);
+        o += n_add;
+        i += u ? u->n_old : 1;
+    }
+    *out_n = o;
+    return 0;
+}
+
+static bool word_like(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!ident(s[i]) && s[i] != '.')
+            return false;
+    return n > 0;
+}
+
+/* Learn from removed line A[0..NA) written again as B[0..NB): when they
+ * differ by one word or number, remember the replacement. */
+static int learn(lines_t *l, const char *a, size_t na, const char *b, size_t nb, errmsg_t *err)
+{
+    size_t p = 0, q = 0;
+    while (p < na && p < nb && a[p] == b[p])
+        p++;
+    while (q < na - p && q < nb - p && a[na - 1 - q] == b[nb - 1 - q])
+        q++;
+    while (p > 0 && ident(a[p - 1]))
+        p--;
+    while (q > 0 && ident(a[na - q]))
+        q--;
+    const char *o = a + p, *w = b + p;
+    size_t no = na - p - q, nw = nb - p - q;
+    if (!word_like(o, no) || !word_like(w, nw) || (no == nw && !memcmp(o, w, no)))
+        return 0;
+    rule_t *u = NULL;
+    for (size_t r = 0; r < l->n_rules && !u; r++)
+        if (l->rule[r].n_old == no && !memcmp(l->rule[r].old, o, no))
+            u = &l->rule[r];
+    if (!u) {
+        u = &l->rule[l->rule_next];
+        l->rule_next = (l->rule_next + 1) % RULES_MAX;
+        if (l->n_rules < RULES_MAX)
+            l->n_rules++;
+    }
+    char *co = malloc(no), *cw = malloc(nw);
+    if (!co || !cw) {
+        free(co);
+        free(cw);
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    }
+    memcpy(co, o, no);
+    memcpy(cw, w, nw);
+    free(u->old);
+    free(u->new_);
+    *u = (rule_t){co, cw, no, nw};
+    return 0;
+}
+
+/* ---- following the answer -------------------------------------------------- */
+
+static int rehash(lines_t *l, size_t slots, errmsg_t *err)
+{
+    uint32_t *h = calloc(slots, sizeof *h);
+    if (!h)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    free(l->head);
+    l->head = h;
+    l->mask = slots - 1;
+    for (size_t i = 0; i < l->n_lines; i++) {
+        size_t len;
+        const char *s = line_at(l, i, &len);
+        size_t b = hash_bytes(s, len) & l->mask;
+        l->same[i] = l->head[b];
+        l->head[b] = (uint32_t)(i + 1);
+    }
+    return 0;
+}
+
+/* The prompt's line holding old-side text S[0..N): the expected one if it
+ * matches, else the latest one whose line before it is the hunk's previous
+ * old-side line, else the latest one. */
+static long locate(const lines_t *l, const char *s, size_t n)
+{
+    if (line_is(l, l->next, s, n))
+        return l->next;
+    const char *ps = NULL;
+    size_t pn = 0;
+    if (l->prev_old >= 0) {
+        ps = line_at(l, (size_t)l->prev_old, &pn);
+        if (pn > 0)
+            ps++, pn--; /* without its marker */
+    }
+    long any = -1;
+    size_t seen = 0;
+    for (uint32_t e = l->head[hash_bytes(s, n) & l->mask]; e && seen < CHAIN_MAX; e = l->same[e - 1], seen++) {
+        long i = (long)e - 1;
+        if (!line_is(l, i, s, n))
+            continue;
+        if (!ps || line_is(l, i - 1, ps, pn))
+            return i;
+        if (any < 0)
+            any = i;
+    }
+    return any;
+}
+
+/* A hunk header "@@ -A[,B] +C[,D] @@...": A, or -1. */
+static long header_start(const char *s, size_t n)
+{
+    if (n < 4 || memcmp(s, "@@ -", 4))
+        return -1;
+    long a = 0;
+    size_t i = 4;
+    for (; i < n && s[i] >= '0' && s[i] <= '9' && a < 100000000; i++)
+        a = a * 10 + (s[i] - '0');
+    return i > 4 ? a : -1;
+}
+
+static void hunk_start(lines_t *l, const char *s, size_t len)
+{
+    l->in_hunk = true;
+    l->prev_old = -1;
+    l->n_minus = l->n_plus = l->ctx_run = 0;
+    l->changed = l->located = false;
+    l->old_start = header_start(s, len);
+    l->next = -1;
+    if (l->have_offset && l->old_start >= 0 && valid(l, l->old_start + l->offset))
+        l->next = l->old_start + l->offset;
+}
+
+/* Follow the hunk through the line just completed, line I. */
+static int hunk_line(lines_t *l, size_t i, errmsg_t *err)
+{
+    size_t len;
+    const char *s = line_at(l, i, &len);
+    char m = len ? s[0] : ' '; /* a blank context line may have lost its space */
+    if (len >= 2 && s[0] == '@' && s[1] == '@') {
+        hunk_start(l, s, len);
+        l->marker = '@';
+        return 0;
+    }
+    if (!l->in_hunk)
+        return 0;
+    if (m == ' ' || m == '-') {
+        long at = len ? locate(l, s + 1, len - 1) : locate(l, "", 0);
+        if (at >= 0 && !l->located && l->old_start >= 0) {
+            l->offset = at - l->old_start;
+            l->have_offset = true;
+        }
+        l->located |= at >= 0;
+        if (m == '-') {
+            if (l->marker != '-')
+                l->n_minus = l->n_plus = 0;
+            if (grow((void **)&l->minus, &l->cap_minus, l->n_minus + 1, sizeof *l->minus, err))
+                return OCT_ENOMEM;
+            l->minus[l->n_minus++] = at;
+            l->ctx_run = 0;
+            l->changed = true;
+        } else {
+            l->n_minus = l->n_plus = 0;
+            l->ctx_run++;
+        }
+        l->next = at >= 0 ? at + 1 : -1;
+        l->prev_old = (long)i;
+    } else if (m == '+') {
+        if (l->n_plus < l->n_minus && l->minus[l->n_plus] >= 0) {
+            size_t na;
+            const char *a = line_at(l, (size_t)l->minus[l->n_plus], &na);
+            int rc = learn(l, a, na, s + 1, len - 1, err);
+            if (rc)
+                return rc;
+        }
+        l->n_plus++;
+        l->ctx_run = 0;
+        l->changed = true;
+    } else if (m != '\\') { /* "\ No newline at end of file" stays in the hunk */
+        l->in_hunk = false;
+    }
+    l->marker = m;
+    return 0;
+}
+
+/* Index the line just completed (the newline at text[N - 1]). */
+static int line_done(lines_t *l, errmsg_t *err)
+{
+    if (grow((void **)&l->start, &l->cap_lines, l->n_lines + 2, sizeof *l->start, err) ||
+        grow((void **)&l->same, &l->cap_same, l->n_lines + 1, sizeof *l->same, err))
+        return OCT_ENOMEM;
+    size_t i = l->n_lines++;
+    l->start[l->n_lines] = l->n;
+    int rc = hunk_line(l, i, err);
+    if (rc)
+        return rc;
+    if (2 * l->n_lines > l->mask + 1)
+        return rehash(l, 2 * (l->mask + 1), err);
+    size_t len;
+    const char *s = line_at(l, i, &len);
+    size_t b = hash_bytes(s, len) & l->mask;
+    l->same[i] = l->head[b];
+    l->head[b] = (uint32_t)(i + 1);
+    return 0;
+}
+
+int lines_push(lines_t *l, const int32_t *ids, size_t n, errmsg_t *err)
+{
+    for (size_t t = 0; t < n; t++) {
+        const char *p;
+        size_t len = tok_piece(l->tok, ids[t], false, &p);
+        if (grow((void **)&l->text, &l->cap, l->n + len, 1, err))
+            return OCT_ENOMEM;
+        for (size_t j = 0; j < len; j++) {
+            l->text[l->n++] = p[j];
+            int rc = p[j] == '\n' ? line_done(l, err) : 0;
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- drafting -------------------------------------------------------------- */
+
+/* Where the simulated answer stands: the removed lines still to be written
+ * again, the next line of the prompt, the context since the last change. */
+typedef struct sim {
+    long pend[DRAFT_LINES + 64];
+    size_t n_pend, i_pend;
+    long next;
+    size_t ctx_run;
+    bool changed;
+} sim_t;
+
+static int put(lines_t *l, size_t *at, const char *s, size_t n, errmsg_t *err)
+{
+    if (grow((void **)&l->draft, &l->draft_cap, *at + n + 1, 1, err))
+        return OCT_ENOMEM;
+    memcpy(l->draft + *at, s, n);
+    *at += n;
+    return 0;
+}
+
+static int put_line(lines_t *l, size_t *at, char m, const char *s, size_t n, errmsg_t *err)
+{
+    return put(l, at, &m, 1, err) || put(l, at, s, n, err) || put(l, at, "\n", 1, err) ? OCT_ENOMEM : 0;
+}
+
+/* Whether a change comes within the next N lines from line I. */
+static bool change_within(const lines_t *l, long i, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (changes(l, i + (long)k))
+            return true;
+    return false;
+}
+
+/* Append predicted whole lines to the draft, from state S, until about
+ * BUDGET bytes: a line the rules change is removed, the removed lines are
+ * written again with the rules applied once their run ends (at once while
+ * no rule is known), other lines are context, and the hunk ends after
+ * CONTEXT lines of context that no change follows closely. */
+static int more_lines(lines_t *l, sim_t *s, size_t *at, size_t budget, errmsg_t *err)
+{
+    size_t len;
+    const char *t;
+    int rc;
+    for (int k = 0; k < DRAFT_LINES && *at < budget; k++) {
+        bool next_changes = changes(l, s->next);
+        if (s->i_pend < s->n_pend && !next_changes) {
+            long src = s->pend[s->i_pend++];
+            if (src < 0 || (rc = substitute(l, src, &len, err)))
+                return src < 0 ? 0 : rc;
+            if ((rc = put_line(l, at, '+', l->sub, len, err)))
+                return rc;
+            s->ctx_run = 0;
+            continue;
+        }
+        if (!valid(l, s->next))
+            return 0;
+        t = line_at(l, (size_t)s->next, &len);
+        if (next_changes) {
+            if (s->n_pend == sizeof s->pend / sizeof *s->pend)
+                return 0;
+            if ((rc = put_line(l, at, '-', t, len, err)))
+                return rc;
+            s->pend[s->n_pend++] = s->next++;
+            s->ctx_run = 0;
+            s->changed = true;
+            continue;
+        }
+        if (l->n_rules && s->changed && s->ctx_run >= CONTEXT && !change_within(l, s->next, CONTEXT + 1))
+            return 0;
+        if ((rc = put_line(l, at, ' ', t, len, err)))
+            return rc;
+        s->next++;
+        s->ctx_run++;
+    }
+    return 0;
+}
+
+/* The draft's tokens: it is encoded from where the answer's last token
+ * ends, as that token leaves it (so a newline at the end of the answer
+ * stays a token of its own, whatever whitespace the draft begins with).
+ * SentencePiece puts a space before the text it encodes: there the draft
+ * is encoded after a newline, which it never merges with, and the tokens
+ * that spell the draft alone are kept (none when the cut falls inside a
+ * token). The last token is left out, as it may merge with what follows
+ * in the answer. */
+static int encode_draft(lines_t *l, size_t n_draft, size_t max, int32_t *out, size_t *n_out, errmsg_t *err)
+{
+    bool spm = tok_kind(l->tok) == TOK_KIND_SPM;
+    const char *anchor = spm ? "\n" : "";
+    size_t n_anchor = spm ? 1 : 0;
+    char *buf = malloc(n_anchor + n_draft);
+    if (!buf)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    memcpy(buf, anchor, n_anchor);
+    memcpy(buf + n_anchor, l->draft, n_draft);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = tok_encode(l->tok, buf, n_anchor + n_draft, 0, &ids, &n, err);
+    free(buf);
+    if (rc)
+        return rc;
+    size_t tail = 0, c = n;
+    while (c > 0 && tail < n_draft) {
+        const char *p;
+        tail += tok_piece(l->tok, ids[--c], false, &p);
+    }
+    if (tail == n_draft && n > c + 1) {
+        size_t k = n - 1 - c;
+        if (k > max)
+            k = max;
+        memcpy(out, ids + c, k * sizeof *out);
+        *n_out = k;
+    }
+    free(ids);
+    return 0;
+}
+
+int lines_propose(lines_t *l, size_t max, int32_t *out, size_t *n_out, errmsg_t *err)
+{
+    *n_out = 0;
+    if (!l->in_hunk || max == 0)
+        return 0;
+    const char *cur = l->text + l->start[l->n_lines];
+    size_t n_cur = l->n - l->start[l->n_lines];
+    size_t budget = 64 + 6 * max, at = 0;
+    sim_t s = {.next = l->next, .ctx_run = l->ctx_run, .changed = l->changed};
+    /* the removed lines not yet written again; a new run starts after a context line */
+    if (l->marker == '-' || l->marker == '+')
+        for (size_t i = l->n_plus; i < l->n_minus && s.n_pend < DRAFT_LINES; i++)
+            s.pend[s.n_pend++] = l->minus[i];
+    int rc;
+    if (n_cur == 0) {
+        if ((rc = more_lines(l, &s, &at, budget, err)))
+            return rc;
+        return at ? encode_draft(l, at, max, out, n_out, err) : 0;
+    }
+    /* the line in progress: the rest of the line it is expected to copy */
+    const char *e;
+    size_t n_e;
+    if (cur[0] == ' ' || cur[0] == '-') {
+        if (!valid(l, s.next))
+            return 0;
+        long src = s.next++;
+        e = line_at(l, (size_t)src, &n_e);
+        if (cur[0] == '-') {
+            if (l->marker != '-')
+                s.n_pend = 0;
+            s.pend[s.n_pend++] = src;
+            s.ctx_run = 0;
+            s.changed = true;
+        } else {
+            s.n_pend = 0;
+            s.ctx_run++;
+        }
+    } else if (cur[0] == '+' && s.i_pend < s.n_pend && s.pend[s.i_pend] >= 0) {
+        if ((rc = substitute(l, s.pend[s.i_pend++], &n_e, err)))
+            return rc;
+        e = l->sub;
+        s.ctx_run = 0;
+    } else {
+        return 0;
+    }
+    if (n_e < n_cur - 1 || memcmp(e, cur + 1, n_cur - 1))
+        return 0;
+    /* E may be l->sub, which more_lines writes again: it is copied first */
+    if ((rc = put(l, &at, e + n_cur - 1, n_e - (n_cur - 1), err)) || (rc = put(l, &at, "\n", 1, err)) ||
+        (rc = more_lines(l, &s, &at, budget, err)))
+        return rc;
+    return encode_draft(l, at, max, out, n_out, err);
+}
+
+int lines_new(lines_t **out, const tok_t *tok, errmsg_t *err)
+{
+    *out = NULL;
+    lines_t *l = calloc(1, sizeof *l);
+    if (!l)
+        return errmsg_set(err, OCT_ENOMEM, "out of memory");
+    l->tok = tok;
+    l->next = l->prev_old = l->old_start = -1;
+    int rc = grow((void **)&l->start, &l->cap_lines, 1, sizeof *l->start, err);
+    if (rc == 0)
+        rc = rehash(l, 1024, err);
+    if (rc) {
+        lines_free(l);
+        return rc;
+    }
+    l->start[0] = 0;
+    *out = l;
+    return 0;
+}
+
+void lines_free(lines_t *l)
+{
+    if (!l)
+        return;
+    for (size_t r = 0; r < l->n_rules; r++) {
+        free(l->rule[r].old);
+        free(l->rule[r].new_);
+    }
+    free(l->text);
+    free(l->start);
+    free(l->head);
+    free(l->same);
+    free(l->minus);
+    free(l->draft);
+    free(l->sub);
+    free(l);
+}
