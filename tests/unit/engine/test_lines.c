@@ -5,7 +5,7 @@
  * of the file behind their markers, a removed line written again with the
  * replacement the answer made before, a hunk that ends after three lines of
  * context, the next hunk found from the first one's line numbers, and no
- * draft outside a hunk or where the answer leaves the file. */
+ * draft outside a hunk or where the answer leaves the file; random answers. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,9 +197,38 @@ static void test_max(void)
     tok_free(t);
 }
 
+/* Any answer at all: random pieces of diffs and of the file, with drafts
+ * asked for after each; nothing is checked but that drafts stay within MAX
+ * and that nothing breaks (run under ASan by make asan). */
+static void test_random_answers(void)
+{
+    static const char *const bits[] = {"@@ -1,3 +1,3 @@\n", "@@ -18,6 +18,6 @@\n", "@@ -99999999999999999999,1 @@\n",
+                                       "@@", " ", "-", "+", "\n", "\\ No newline at end of file\n", "count",
+                                       "total", " count += n; }", "static int count;", "int a1(void) { return 1; }",
+                                       "{", "}", "\t", "\xc3\xa9", "\xff", "```\n"};
+    tok_t *t = load(TOKS[0]);
+    lines_t *l = t ? start(t) : NULL;
+    unsigned x = 12345;
+    for (int i = 0; l && i < 3000; i++) {
+        x = x * 1103515245u + 12345u;
+        const char *b = bits[(x >> 16) % (sizeof bits / sizeof *bits)];
+        int32_t *ids = NULL, out[16];
+        size_t n = 0, k = 0;
+        errmsg_t err = {0};
+        CHECK(tok_encode(t, b, strlen(b), 0, &ids, &n, &err) == 0);
+        CHECK(lines_push(l, ids, n, &err) == 0);
+        free(ids);
+        size_t max = 1 + (x >> 8) % 15;
+        CHECK(lines_propose(l, max, out, &k, &err) == 0 && k <= max);
+    }
+    lines_free(l);
+    tok_free(t);
+}
+
 int main(void)
 {
     TEST_RUN(test_rename_hunks);
     TEST_RUN(test_max);
+    TEST_RUN(test_random_answers);
     TEST_END();
 }
