@@ -10,6 +10,7 @@
 #define DRAFT_LINES 16 /* most lines of text drafted at once */
 #define RULES_MAX 8    /* replacements remembered */
 #define CONTEXT 3      /* context lines around a change (git's default) */
+#define PREFIX_MIN 6   /* bytes of a line in progress that may place it by their own */
 
 /* A replacement the answer has made: whole-word OLD became NEW. */
 typedef struct rule {
@@ -42,6 +43,7 @@ struct lines {
     size_t n_plus;  /* '+' lines written since that run */
     size_t ctx_run; /* context lines since the hunk's last change */
     bool changed;   /* the hunk has a change */
+    size_t hunk_line; /* the first line of the hunks written so far (the answer's diff) */
     rule_t rule[RULES_MAX];
     size_t n_rules, rule_next;
     char *draft; /* scratch: the drafted text, a line with the rules applied */
@@ -258,8 +260,10 @@ static long header_start(const char *s, size_t n)
     return i > 4 ? a : -1;
 }
 
-static void hunk_start(lines_t *l, const char *s, size_t len)
+static void hunk_start(lines_t *l, size_t i, const char *s, size_t len)
 {
+    if (!l->in_hunk)
+        l->hunk_line = i;
     l->in_hunk = true;
     l->prev_old = -1;
     l->n_minus = l->n_plus = l->ctx_run = 0;
@@ -277,7 +281,7 @@ static int hunk_line(lines_t *l, size_t i, errmsg_t *err)
     const char *s = line_at(l, i, &len);
     char m = len ? s[0] : ' '; /* a blank context line may have lost its space */
     if (len >= 2 && s[0] == '@' && s[1] == '@') {
-        hunk_start(l, s, len);
+        hunk_start(l, i, s, len);
         l->marker = '@';
         return 0;
     }
@@ -386,6 +390,36 @@ static int put_line(lines_t *l, size_t *at, char m, const char *s, size_t n, err
     return put(l, at, &m, 1, err) || put(l, at, s, n, err) || put(l, at, "\n", 1, err) ? OCT_ENOMEM : 0;
 }
 
+/* Whether line I begins with S[0..N). */
+static bool begins(const lines_t *l, long i, const char *s, size_t n)
+{
+    if (!valid(l, i))
+        return false;
+    size_t len;
+    const char *t = line_at(l, (size_t)i, &len);
+    return len >= n && !memcmp(t, s, n);
+}
+
+/* The latest line before the hunk that begins with S[0..N), for a line in
+ * progress that is not the expected one (the first line of a hunk placed
+ * by nothing yet): at least PREFIX_MIN bytes, and one line only, or no
+ * guess. */
+static long by_start(const lines_t *l, const char *s, size_t n)
+{
+    if (n < PREFIX_MIN)
+        return -1;
+    long found = -1;
+    for (size_t i = l->hunk_line; i-- > 0;)
+        if (begins(l, (long)i, s, n)) {
+            size_t len;
+            const char *t = line_at(l, i, &len);
+            if (found >= 0 && !line_is(l, found, t, len))
+                return -1;
+            found = found < 0 ? (long)i : found;
+        }
+    return found;
+}
+
 /* Whether a change comes within the next N lines from line I. */
 static bool change_within(const lines_t *l, long i, size_t n)
 {
@@ -439,27 +473,20 @@ static int more_lines(lines_t *l, sim_t *s, size_t *at, size_t budget, errmsg_t 
     return 0;
 }
 
-/* The draft's tokens: it is encoded from where the answer's last token
- * ends, as that token leaves it (so a newline at the end of the answer
- * stays a token of its own, whatever whitespace the draft begins with).
- * SentencePiece puts a space before the text it encodes: there the draft
- * is encoded after a newline, which it never merges with, and the tokens
- * that spell the draft alone are kept (none when the cut falls inside a
- * token). The last token is left out, as it may merge with what follows
- * in the answer. */
-static int encode_draft(lines_t *l, size_t n_draft, size_t max, int32_t *out, size_t *n_out, errmsg_t *err)
+/* Encode PRE[0..N_PRE) + the draft and keep, up to MAX, the tokens that
+ * spell the draft alone, less the last one (it may merge with what follows
+ * in the answer). *N_OUT stays 0 when the cut falls inside a token. */
+static int encode_cut(lines_t *l, const char *pre, size_t n_pre, size_t n_draft, size_t max, int32_t *out,
+                      size_t *n_out, errmsg_t *err)
 {
-    bool spm = tok_kind(l->tok) == TOK_KIND_SPM;
-    const char *anchor = spm ? "\n" : "";
-    size_t n_anchor = spm ? 1 : 0;
-    char *buf = malloc(n_anchor + n_draft);
+    char *buf = malloc(n_pre + n_draft);
     if (!buf)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
-    memcpy(buf, anchor, n_anchor);
-    memcpy(buf + n_anchor, l->draft, n_draft);
+    memcpy(buf, pre, n_pre);
+    memcpy(buf + n_pre, l->draft, n_draft);
     int32_t *ids = NULL;
     size_t n = 0;
-    int rc = tok_encode(l->tok, buf, n_anchor + n_draft, 0, &ids, &n, err);
+    int rc = tok_encode(l->tok, buf, n_pre + n_draft, 0, &ids, &n, err);
     free(buf);
     if (rc)
         return rc;
@@ -479,6 +506,32 @@ static int encode_draft(lines_t *l, size_t n_draft, size_t max, int32_t *out, si
     return 0;
 }
 
+/* The draft's tokens, as the tokenizer would spell them after the line in
+ * progress, CUR: the line encoded with the draft (a word the answer's last
+ * token ended inside goes on in the tokens that finish it), or where that
+ * cut falls inside a token, the draft alone from where the last token
+ * ends (a newline stays a token of its own, whatever whitespace follows).
+ * SentencePiece puts a space before the text it encodes: there a newline,
+ * which it never merges with, comes first. */
+static int encode_draft(lines_t *l, const char *cur, size_t n_cur, size_t n_draft, size_t max, int32_t *out,
+                        size_t *n_out, errmsg_t *err)
+{
+    bool spm = tok_kind(l->tok) == TOK_KIND_SPM;
+    int rc = 0;
+    if (n_cur) {
+        char *pre = malloc(n_cur + 1);
+        if (!pre)
+            return errmsg_set(err, OCT_ENOMEM, "out of memory");
+        pre[0] = '\n';
+        memcpy(pre + 1, cur, n_cur);
+        rc = encode_cut(l, spm ? pre : pre + 1, spm ? n_cur + 1 : n_cur, n_draft, max, out, n_out, err);
+        free(pre);
+        if (rc || *n_out)
+            return rc;
+    }
+    return encode_cut(l, "\n", spm ? 1 : 0, n_draft, max, out, n_out, err);
+}
+
 int lines_propose(lines_t *l, size_t max, int32_t *out, size_t *n_out, errmsg_t *err)
 {
     *n_out = 0;
@@ -496,15 +549,16 @@ int lines_propose(lines_t *l, size_t max, int32_t *out, size_t *n_out, errmsg_t 
     if (n_cur == 0) {
         if ((rc = more_lines(l, &s, &at, budget, err)))
             return rc;
-        return at ? encode_draft(l, at, max, out, n_out, err) : 0;
+        return at ? encode_draft(l, cur, n_cur, at, max, out, n_out, err) : 0;
     }
     /* the line in progress: the rest of the line it is expected to copy */
     const char *e;
     size_t n_e;
     if (cur[0] == ' ' || cur[0] == '-') {
-        if (!valid(l, s.next))
+        long src = begins(l, s.next, cur + 1, n_cur - 1) ? s.next : by_start(l, cur + 1, n_cur - 1);
+        if (src < 0)
             return 0;
-        long src = s.next++;
+        s.next = src + 1;
         e = line_at(l, (size_t)src, &n_e);
         if (cur[0] == '-') {
             if (l->marker != '-')
@@ -530,7 +584,7 @@ int lines_propose(lines_t *l, size_t max, int32_t *out, size_t *n_out, errmsg_t 
     if ((rc = put(l, &at, e + n_cur - 1, n_e - (n_cur - 1), err)) || (rc = put(l, &at, "\n", 1, err)) ||
         (rc = more_lines(l, &s, &at, budget, err)))
         return rc;
-    return encode_draft(l, at, max, out, n_out, err);
+    return encode_draft(l, cur, n_cur, at, max, out, n_out, err);
 }
 
 int lines_new(lines_t **out, const tok_t *tok, errmsg_t *err)

@@ -1,7 +1,8 @@
 /* test_lines.c - line drafts in diffs (engine/lines.h) with real
  * tokenizers: the shipped model's byte-level BPE and llama's SentencePiece
  * (tests/fixtures/vocab). An answer is pushed token by token as its own
- * tokenizer spells it and the drafts are read back as text: the next lines
+ * tokenizer spells it and the drafts are read back as text: a hunk's first
+ * line placed by its start, the next lines
  * of the file behind their markers, a removed line written again with the
  * replacement the answer made before, a hunk that ends after three lines of
  * context, the next hunk found from the first one's line numbers, and no
@@ -143,8 +144,11 @@ static void test_rename_hunks(void)
         CHECK_NO_DRAFT(l, t);
         push_text(l, t, "@@ -1,7 +1,7 @@\n");
         CHECK_NO_DRAFT(l, t);
+        /* a line in progress placed by its start alone (one line of the prompt begins so) */
+        push_text(l, t, " #include");
+        CHECK_DRAFT(l, t, " <stdio.h>\n \n static int count;\n");
         /* the first line found: the next ones follow as context */
-        push_text(l, t, " #include <stdio.h>\n");
+        push_text(l, t, " <stdio.h>\n");
         CHECK_DRAFT(l, t, " \n static int count;\n void add(int n) { count += n; }\n");
         /* the first removed line comes back as it was (no replacement known yet) */
         push_text(l, t, " \n-static int count;\n");
