@@ -202,6 +202,15 @@ static int learn(lines_t *l, const char *a, size_t na, const char *b, size_t nb,
 
 /* ---- following the answer -------------------------------------------------- */
 
+static void index_line(lines_t *l, size_t i)
+{
+    size_t len;
+    const char *s = line_at(l, i, &len);
+    size_t b = hash_bytes(s, len) & l->mask;
+    l->same[i] = l->head[b];
+    l->head[b] = (uint32_t)(i + 1);
+}
+
 static int rehash(lines_t *l, size_t slots, errmsg_t *err)
 {
     uint32_t *h = calloc(slots, sizeof *h);
@@ -210,13 +219,8 @@ static int rehash(lines_t *l, size_t slots, errmsg_t *err)
     free(l->head);
     l->head = h;
     l->mask = slots - 1;
-    for (size_t i = 0; i < l->n_lines; i++) {
-        size_t len;
-        const char *s = line_at(l, i, &len);
-        size_t b = hash_bytes(s, len) & l->mask;
-        l->same[i] = l->head[b];
-        l->head[b] = (uint32_t)(i + 1);
-    }
+    for (size_t i = 0; i < l->n_lines; i++)
+        index_line(l, i);
     return 0;
 }
 
@@ -339,11 +343,7 @@ static int line_done(lines_t *l, errmsg_t *err)
         return rc;
     if (2 * l->n_lines > l->mask + 1)
         return rehash(l, 2 * (l->mask + 1), err);
-    size_t len;
-    const char *s = line_at(l, i, &len);
-    size_t b = hash_bytes(s, len) & l->mask;
-    l->same[i] = l->head[b];
-    l->head[b] = (uint32_t)(i + 1);
+    index_line(l, i);
     return 0;
 }
 
