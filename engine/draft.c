@@ -22,6 +22,12 @@ typedef struct stat {
     double acc, rej; /* decaying counts of accepted drafts and of rejections */
 } stat_t;
 
+struct draft_mem {
+    stat_t st[N_SRC];
+    double pass_s[MAX_PASS + 1];
+    bool used;
+};
+
 struct draft {
     draft_cfg_t cfg;
     int32_t *hist; /* context tokens, then the prompt and accepted tokens */
@@ -37,6 +43,9 @@ struct draft {
      * taking the core only ever makes a pass slower, and the cost of a
      * count need not be smooth in it (kernel tiles) */
     double pass_s[MAX_PASS + 1];
+    /* the timings of earlier generations (cfg.mem), for the counts not timed
+     * in this one yet: those were taken at other context lengths */
+    double seed_s[MAX_PASS + 1];
     double draft_s; /* fastest draft-model step seen (0: none yet) */
     int last_src;
 };
@@ -141,12 +150,22 @@ static double accept_p(const stat_t *s)
     return (s->acc + PRIOR_ACC * PRIOR_N) / (s->acc + s->rej + PRIOR_N);
 }
 
+/* The fastest pass of M tokens seen in this generation, else in earlier
+ * ones; 0: none. */
+static double pass_time(const draft_t *d, size_t m)
+{
+    if (m > MAX_PASS)
+        return 0;
+    return d->pass_s[m] > 0 ? d->pass_s[m] : d->seed_s[m];
+}
+
 /* Cost of a pass of M tokens relative to one of a single token; sizes not
  * timed yet are assumed cheap, so that they get tried. */
 static double pass_ratio(const draft_t *d, size_t m)
 {
-    if (m <= MAX_PASS && d->pass_s[m] > 0 && d->pass_s[1] > 0)
-        return d->pass_s[m] / d->pass_s[1];
+    double t1 = pass_time(d, 1), tm = pass_time(d, m);
+    if (tm > 0 && t1 > 0)
+        return tm / t1;
     return 1.0 + PRIOR_STEP * (double)(m - 1);
 }
 
@@ -291,7 +310,8 @@ int draft_propose(draft_t *d, size_t max, int32_t *out, size_t *n_out, errmsg_t 
     d->last_src = SRC_NONE;
     if (max > d->cfg.k_max)
         max = d->cfg.k_max;
-    if (max == 0)
+    /* every cost is relative to a step of plain decoding: time one first */
+    if (max == 0 || (!d->cfg.fixed && pass_time(d, 1) <= 0))
         return 0;
     if (d->cfg.lookup && (*n_out = lookup(d, max, out)))
         return 0;
@@ -315,6 +335,10 @@ int draft_new(draft_t **out, const draft_cfg_t *cfg, errmsg_t *err)
     if (d->cfg.k_max == 0)
         d->cfg.k_max = 1;
     d->last_src = SRC_NONE;
+    if (cfg->mem && cfg->mem->used) {
+        memcpy(d->st, cfg->mem->st, sizeof d->st);
+        memcpy(d->seed_s, cfg->mem->pass_s, sizeof d->seed_s);
+    }
     int rc = 0;
     if (cfg->lookup && cfg->n_context)
         rc = draft_push(d, cfg->context, cfg->n_context, err);
@@ -331,8 +355,25 @@ void draft_free(draft_t *d)
 {
     if (!d)
         return;
+    draft_mem_t *mem = d->cfg.mem;
+    if (mem) {
+        memcpy(mem->st, d->st, sizeof mem->st);
+        for (size_t m = 0; m <= MAX_PASS; m++)
+            mem->pass_s[m] = pass_time(d, m);
+        mem->used = true;
+    }
     for (size_t n = 0; n <= NGRAM_MAX; n++)
         free(d->tab[n]);
     free(d->hist);
     free(d);
+}
+
+draft_mem_t *draft_mem_new(void)
+{
+    return calloc(1, sizeof(draft_mem_t));
+}
+
+void draft_mem_free(void *m)
+{
+    free(m);
 }
