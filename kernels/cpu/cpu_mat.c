@@ -678,8 +678,9 @@ void cpu_matmul(const cpu_mat_t *w, const float *x, int n_tok, float *y, void *s
         size_t off_scale, off_corr;
         uint8_t *s = (uint8_t *)round_up((size_t)scratch, 64);
         xq_layout(w, n_tok, &off_scale, &off_corr);
-        /* Decode's kernels read the one token only. */
-        j.n_pad = n_tok == 1 ? 1 : (int)round_up((size_t)n_tok, TOK_PAD);
+        /* Decode's kernels read the one token only, those of a few tokens
+         * at most FEW_TOK (AVX-512's tile of 5 to 8); the rest are zeroed. */
+        j.n_pad = n_tok == 1 ? 1 : n_tok <= FEW_TOK ? FEW_TOK : (int)round_up((size_t)n_tok, TOK_PAD);
         j.q = (int8_t *)s;
         j.scale = (float *)(void *)(s + off_scale);
         j.corr = (int32_t *)(void *)(s + off_corr);
