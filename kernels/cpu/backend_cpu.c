@@ -54,16 +54,13 @@ struct be_kv {
 #define ATT_TQ 8
 
 typedef void (*row_load_fn)(const void *src, float scale, float *dst, int d);
-/* One query. Q: the query (D floats); KT: D x ATT_P scaled keys
- * (kt[i*ATT_P + j]); VB: ATT_P x D values; NV (1..ATT_P) positions visible.
- * Running max M, sum L and unnormalized output ACC are updated. */
-typedef void (*att_q1_fn)(const float *q, const float *kt, const float *vb, int nv, int d, float *m, float *l,
-                          float *acc);
-/* NT x NH queries that all see NV positions of the block: query qi = tt *
- * NH + h (token tt, head h) at Q + tt * LDQ + h * D, its running max and sum
- * at ML[2 qi] and ML[2 qi + 1], its accumulator at ACC + qi * D. Each query
- * gets exactly the operations att_q1_fn would do, whatever NT and NH: a
- * verification pass of several tokens rounds as a decode step does. */
+/* NT x NH queries that all see NV (1..ATT_P) positions of the block: query
+ * qi = tt * NH + h (token tt, head h, D floats) at Q + tt * LDQ + h * D.
+ * KT: D x ATT_P scaled keys (kt[i*ATT_P + j]); VB: ATT_P x D values. Each
+ * query's running max and sum ML[2 qi], ML[2 qi + 1] and unnormalized
+ * output ACC + qi * D are updated with exactly the operations that query
+ * alone would get, whatever NT and NH: a verification pass of several
+ * tokens rounds as a decode step does. */
 typedef void (*att_qblock_fn)(const float *q, size_t ldq, int nt, int nh, const float *kt, const float *vb,
                               int nv, int d, float *ml, float *acc);
 typedef struct att_fns {
@@ -143,6 +140,7 @@ static void silu_mul_c(const float *g, const float *u, float *out, int n)
         out[i] = g[i] / (1.0f + exp_scalar(-g[i])) * u[i];
 }
 
+/* One query of att_qblock_fn; M and L are its running max and sum. */
 static void q1_c(const float *q, const float *kt, const float *vb, int nv, int d, float *m, float *l,
                  float *acc)
 {
@@ -187,22 +185,12 @@ static void load_i8_c(const void *src, float scale, float *dst, int d)
         dst[i] = (float)q[i] * scale;
 }
 
-/* The queries of att_qblock_fn one at a time with ONE. */
-static inline void qblock_each(att_q1_fn one, const float *q, size_t ldq, int nt, int nh, const float *kt,
-                               const float *vb, int nv, int d, float *ml, float *acc)
-{
-    for (int tt = 0; tt < nt; tt++)
-        for (int h = 0; h < nh; h++) {
-            int qi = tt * nh + h;
-            one(q + (size_t)tt * ldq + (size_t)h * (size_t)d, kt, vb, nv, d, &ml[2 * qi], &ml[2 * qi + 1],
-                acc + (size_t)qi * (size_t)d);
-        }
-}
-
 static void qblock_c(const float *q, size_t ldq, int nt, int nh, const float *kt, const float *vb, int nv, int d,
                      float *ml, float *acc)
 {
-    qblock_each(q1_c, q, ldq, nt, nh, kt, vb, nv, d, ml, acc);
+    for (int qi = 0; qi < nt * nh; qi++)
+        q1_c(q + (size_t)(qi / nh) * ldq + (size_t)(qi % nh) * (size_t)d, kt, vb, nv, d, &ml[2 * qi],
+             &ml[2 * qi + 1], acc + (size_t)qi * (size_t)d);
 }
 
 #if defined(__x86_64__)
@@ -260,70 +248,112 @@ T_AVX2 static inline float hmax8(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* D % 8 == 0. Two accumulators per half of the 16 positions. */
-T_AVX2 static void q1_avx2(const float *q, const float *kt, const float *vb, int nv, int d, float *m, float *l,
-                           float *acc)
+/* D % 8 == 0. N (1..2) queries of att_qblock_fn at once, so that each key
+ * and value vector loaded serves both; per query the operations are those of
+ * one query alone (two accumulators per half of the 16 positions, over even
+ * and odd dimensions, then one per value lane over the positions in order). */
+T_AVX2 static inline __attribute__((always_inline)) void
+qchunk_avx2(const float *const qp[2], const float *kt, const float *vb, int nv, int d, float *const mlp[2],
+            float *const accp[2], const int n)
 {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, t0 = s0, t1 = s0;
+    __m256 s[2][4];
+#pragma GCC unroll 2
+    for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+        for (int x = 0; x < 4; x++)
+            s[k][x] = _mm256_setzero_ps();
     for (int i = 0; i < d; i += 2) {
-        __m256 qi = _mm256_broadcast_ss(q + i), qj = _mm256_broadcast_ss(q + i + 1);
-        s0 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(kt + i * ATT_P), s0);
-        s1 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(kt + i * ATT_P + 8), s1);
-        t0 = _mm256_fmadd_ps(qj, _mm256_loadu_ps(kt + (i + 1) * ATT_P), t0);
-        t1 = _mm256_fmadd_ps(qj, _mm256_loadu_ps(kt + (i + 1) * ATT_P + 8), t1);
+        __m256 k0 = _mm256_loadu_ps(kt + i * ATT_P), k1 = _mm256_loadu_ps(kt + i * ATT_P + 8);
+        __m256 k2 = _mm256_loadu_ps(kt + (i + 1) * ATT_P), k3 = _mm256_loadu_ps(kt + (i + 1) * ATT_P + 8);
+#pragma GCC unroll 2
+        for (int k = 0; k < n; k++) {
+            __m256 qi = _mm256_broadcast_ss(qp[k] + i), qj = _mm256_broadcast_ss(qp[k] + i + 1);
+            s[k][0] = _mm256_fmadd_ps(qi, k0, s[k][0]);
+            s[k][1] = _mm256_fmadd_ps(qi, k1, s[k][1]);
+            s[k][2] = _mm256_fmadd_ps(qj, k2, s[k][2]);
+            s[k][3] = _mm256_fmadd_ps(qj, k3, s[k][3]);
+        }
     }
-    s0 = _mm256_add_ps(s0, t0);
-    s1 = _mm256_add_ps(s1, t1);
     /* lanes at or past NV do not exist: -inf for the max, 0 after exp */
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256 k0 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nv), lane));
-    __m256 k1 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nv - 8), lane));
+    __m256 m0 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nv), lane));
+    __m256 m1 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nv - 8), lane));
     __m256 ninf = _mm256_set1_ps(-INFINITY);
-    s0 = _mm256_blendv_ps(ninf, s0, k0);
-    s1 = _mm256_blendv_ps(ninf, s1, k1);
-    float bm = hmax8(_mm256_max_ps(s0, s1));
-    float mn = *m > bm ? *m : bm;
-    float c = *m == -INFINITY ? 0.0f : *m == mn ? 1.0f : exp_scalar(*m - mn);
-    __m256 mv = _mm256_set1_ps(mn);
-    __m256 p0 = _mm256_and_ps(exp8(_mm256_sub_ps(s0, mv)), k0);
-    __m256 p1 = _mm256_and_ps(exp8(_mm256_sub_ps(s1, mv)), k1);
-    *l = *l * c + hsum8(_mm256_add_ps(p0, p1));
-    float p[ATT_P];
-    _mm256_storeu_ps(p, p0);
-    _mm256_storeu_ps(p + 8, p1);
-    __m256 cv = _mm256_set1_ps(c);
+    float p[2][ATT_P], c[2];
+#pragma GCC unroll 2
+    for (int k = 0; k < n; k++) {
+        __m256 s0 = _mm256_blendv_ps(ninf, _mm256_add_ps(s[k][0], s[k][2]), m0);
+        __m256 s1 = _mm256_blendv_ps(ninf, _mm256_add_ps(s[k][1], s[k][3]), m1);
+        float *m = mlp[k], *l = mlp[k] + 1;
+        float bm = hmax8(_mm256_max_ps(s0, s1));
+        float mn = *m > bm ? *m : bm;
+        c[k] = *m == -INFINITY ? 0.0f : *m == mn ? 1.0f : exp_scalar(*m - mn);
+        __m256 mv = _mm256_set1_ps(mn);
+        __m256 p0 = _mm256_and_ps(exp8(_mm256_sub_ps(s0, mv)), m0);
+        __m256 p1 = _mm256_and_ps(exp8(_mm256_sub_ps(s1, mv)), m1);
+        *l = *l * c[k] + hsum8(_mm256_add_ps(p0, p1));
+        *m = mn;
+        _mm256_storeu_ps(p[k], p0);
+        _mm256_storeu_ps(p[k] + 8, p1);
+    }
     int i = 0;
     for (; i + 32 <= d; i += 32) {
-        __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc + i), cv);
-        __m256 a1 = _mm256_mul_ps(_mm256_loadu_ps(acc + i + 8), cv);
-        __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(acc + i + 16), cv);
-        __m256 a3 = _mm256_mul_ps(_mm256_loadu_ps(acc + i + 24), cv);
-        for (int j = 0; j < nv; j++) {
-            __m256 pj = _mm256_set1_ps(p[j]);
-            const float *v = vb + j * d + i;
-            a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v), a0);
-            a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 8), a1);
-            a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 16), a2);
-            a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 24), a3);
+        __m256 a[2][4];
+#pragma GCC unroll 2
+        for (int k = 0; k < n; k++) {
+            __m256 cv = _mm256_set1_ps(c[k]);
+#pragma GCC unroll 4
+            for (int x = 0; x < 4; x++)
+                a[k][x] = _mm256_mul_ps(_mm256_loadu_ps(accp[k] + i + 8 * x), cv);
         }
-        _mm256_storeu_ps(acc + i, a0);
-        _mm256_storeu_ps(acc + i + 8, a1);
-        _mm256_storeu_ps(acc + i + 16, a2);
-        _mm256_storeu_ps(acc + i + 24, a3);
+        for (int j = 0; j < nv; j++) {
+            const float *v = vb + j * d + i;
+            __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8);
+            __m256 v2 = _mm256_loadu_ps(v + 16), v3 = _mm256_loadu_ps(v + 24);
+#pragma GCC unroll 2
+            for (int k = 0; k < n; k++) {
+                __m256 pj = _mm256_set1_ps(p[k][j]);
+                a[k][0] = _mm256_fmadd_ps(pj, v0, a[k][0]);
+                a[k][1] = _mm256_fmadd_ps(pj, v1, a[k][1]);
+                a[k][2] = _mm256_fmadd_ps(pj, v2, a[k][2]);
+                a[k][3] = _mm256_fmadd_ps(pj, v3, a[k][3]);
+            }
+        }
+#pragma GCC unroll 2
+        for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+            for (int x = 0; x < 4; x++)
+                _mm256_storeu_ps(accp[k] + i + 8 * x, a[k][x]);
     }
-    for (; i < d; i += 8) {
-        __m256 a = _mm256_mul_ps(_mm256_loadu_ps(acc + i), cv);
-        for (int j = 0; j < nv; j++)
-            a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(vb + j * d + i), a);
-        _mm256_storeu_ps(acc + i, a);
-    }
-    *m = mn;
+    for (; i < d; i += 8)
+#pragma GCC unroll 2
+        for (int k = 0; k < n; k++) {
+            __m256 a = _mm256_mul_ps(_mm256_loadu_ps(accp[k] + i), _mm256_set1_ps(c[k]));
+            for (int j = 0; j < nv; j++)
+                a = _mm256_fmadd_ps(_mm256_set1_ps(p[k][j]), _mm256_loadu_ps(vb + j * d + i), a);
+            _mm256_storeu_ps(accp[k] + i, a);
+        }
 }
 
 T_AVX2 static void qblock_avx2(const float *q, size_t ldq, int nt, int nh, const float *kt, const float *vb,
                                int nv, int d, float *ml, float *acc)
 {
-    qblock_each(q1_avx2, q, ldq, nt, nh, kt, vb, nv, d, ml, acc);
+    const int nq = nt * nh;
+    for (int q0 = 0; q0 < nq; q0 += 2) {
+        const int n = nq - q0 < 2 ? nq - q0 : 2;
+        const float *qp[2];
+        float *mlp[2], *accp[2];
+        for (int k = 0; k < 2; k++) {
+            int qi = q0 + (k < n ? k : n - 1);
+            qp[k] = q + (size_t)(qi / nh) * ldq + (size_t)(qi % nh) * (size_t)d;
+            mlp[k] = ml + 2 * qi;
+            accp[k] = acc + (size_t)qi * (size_t)d;
+        }
+        if (n == 2)
+            qchunk_avx2(qp, kt, vb, nv, d, mlp, accp, 2);
+        else
+            qchunk_avx2(qp, kt, vb, nv, d, mlp, accp, 1);
+    }
 }
 
 T_AVX2 static void load_f32_avx2(const void *src, float scale, float *dst, int d)
