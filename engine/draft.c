@@ -15,6 +15,7 @@
 #define PRIOR_ACC 0.3     /* acceptance assumed for a source not yet tried */
 #define PRIOR_N 2.0       /* worth this many observations */
 #define MIN_GAIN 1.02     /* speculate only when the expected speed-up beats this */
+#define PROBE_EVERY 8     /* after this many proposals in a row without a draft, one token is drafted */
 
 enum { SRC_NONE = -1, SRC_MODEL = NGRAM_MAX + 1, SRC_FN = NGRAM_MAX + 2, N_SRC = NGRAM_MAX + 3 };
 
@@ -48,6 +49,7 @@ struct draft {
     double seed_s[MAX_PASS + 1];
     double draft_s; /* fastest draft-model step seen (0: none yet) */
     int last_src;
+    unsigned idle; /* proposals in a row without a draft */
 };
 
 static double now_s(void)
@@ -206,10 +208,22 @@ void draft_result(draft_t *d, size_t n_drafted, size_t n_accepted)
     d->last_src = SRC_NONE;
 }
 
-static void skipped(stat_t *s)
+/* How many of AVAIL drafts to make from a source with acceptance ST, each
+ * costing STEP. A source not worth asking has its counts decay toward the
+ * prior; but after PROBE_EVERY proposals in a row without a draft, one
+ * token is drafted anyway: with the measured cost of a pass the prior
+ * acceptance alone does not pay for a draft, so sources whose first guesses
+ * failed would otherwise never be asked again, though small models repeat
+ * themselves more as they go on (a probe costs the difference between a
+ * pass of 2 tokens and one of 1). */
+static size_t choose(draft_t *d, stat_t *st, size_t avail, double step)
 {
-    s->acc *= SKIP_DECAY;
-    s->rej *= SKIP_DECAY;
+    size_t k = d->cfg.fixed ? avail : best_k(d, st, avail, step);
+    if (k > 0 || avail == 0)
+        return k;
+    st->acc *= SKIP_DECAY;
+    st->rej *= SKIP_DECAY;
+    return d->idle + 1 >= PROBE_EVERY ? 1 : 0;
 }
 
 /* ---- sources --------------------------------------------------------------- */
@@ -223,11 +237,9 @@ static size_t lookup(draft_t *d, size_t max, int32_t *out)
         size_t e = d->prev[n];
         if (!e || d->n < n)
             continue;
-        size_t k = d->cfg.fixed ? max : best_k(d, &d->st[n], max, 0.0);
-        if (k == 0) {
-            skipped(&d->st[n]);
+        size_t k = choose(d, &d->st[n], max, 0.0);
+        if (k == 0)
             continue;
-        }
         size_t period = d->n - e;
         for (size_t i = 0; i < k; i++)
             out[i] = i < period ? d->hist[e + i] : out[i - period];
@@ -250,13 +262,11 @@ static int from_model(draft_t *d, size_t max, int32_t *out, size_t *n_out, errms
     if (max > room - n)
         max = room - n;
     double step = 1.0;
-    if (d->draft_s > 0 && d->pass_s[1] > 0)
-        step = d->draft_s / d->pass_s[1];
-    size_t k = d->cfg.fixed ? max : best_k(d, &d->st[SRC_MODEL], max, step);
-    if (k == 0) {
-        skipped(&d->st[SRC_MODEL]);
+    if (d->draft_s > 0 && pass_time(d, 1) > 0)
+        step = d->draft_s / pass_time(d, 1);
+    size_t k = choose(d, &d->st[SRC_MODEL], max, step);
+    if (k == 0)
         return 0;
-    }
     const int32_t *have = eng_tokens(ds);
     size_t p = 0, pos = eng_pos(ds);
     while (p < pos && p < n && have[p] == seq[p])
@@ -295,10 +305,8 @@ static int from_fn(draft_t *d, size_t max, int32_t *out, size_t *n_out, errmsg_t
         return rc;
     if (got > max)
         got = max;
-    size_t k = d->cfg.fixed ? got : best_k(d, &d->st[SRC_FN], got, 0.0);
-    if (k == 0)
-        skipped(&d->st[SRC_FN]);
-    else
+    size_t k = choose(d, &d->st[SRC_FN], got, 0.0);
+    if (k > 0)
         d->last_src = SRC_FN;
     *n_out = k;
     return 0;
@@ -313,13 +321,16 @@ int draft_propose(draft_t *d, size_t max, int32_t *out, size_t *n_out, errmsg_t 
     /* every cost is relative to a step of plain decoding: time one first */
     if (max == 0 || (!d->cfg.fixed && pass_time(d, 1) <= 0))
         return 0;
-    if (d->cfg.lookup && (*n_out = lookup(d, max, out)))
+    if (d->cfg.lookup && (*n_out = lookup(d, max, out))) {
+        d->idle = 0;
         return 0;
+    }
     int rc = 0;
     if (d->cfg.model && (rc = from_model(d, max, out, n_out, err)))
         return rc;
     if (*n_out == 0 && d->cfg.fn)
         rc = from_fn(d, max, out, n_out, err);
+    d->idle = *n_out ? 0 : d->idle + 1;
     return rc;
 }
 

@@ -24,7 +24,9 @@
  * draft of k tokens is made when (1 + a + ... + a^k) / (r(k+1) + k * r_d)
  * (r_d: one draft-model step) beats plain decoding, with the best such k.
  * Sources that stop paying are asked less and less, and tried again from
- * time to time as their counts decay. The counts and timings pass from one
+ * time to time as their counts decay; after 8 proposals in a row without a
+ * draft, one token is drafted anyway (with measured pass costs the prior
+ * acceptance alone does not pay, so a source would never be tried again). The counts and timings pass from one
  * drafter to the next through a draft_mem_t (the generation loop keeps one
  * with each session), a timing of this drafter replacing the inherited one
  * of the same size (those were taken at other context lengths). */

@@ -897,6 +897,38 @@ static void test_spec_memory(void)
     draft_mem_free(mem);
 }
 
+/* A source that does not pay at its prior acceptance (passes cost 1 + 0.5
+ * (m - 1) steps) is still asked for one token every 8th time in a row, and
+ * goes back to waiting when that guess fails. */
+static void test_spec_probe(void)
+{
+    int32_t seq[64];
+    for (size_t i = 0; i < 64; i++)
+        seq[i] = (int32_t)(i % 10);
+    draft_cfg_t cfg = {.lookup = true, .k_max = 8};
+    draft_t *d = NULL;
+    errmsg_t err = {0};
+    if (draft_new(&d, &cfg, &err) || draft_push(d, seq, 40, &err)) {
+        CHECKF(0, "drafter: %s", err.msg);
+        draft_free(d);
+        return;
+    }
+    for (size_t m = 1; m <= 9; m++)
+        draft_pass_time(d, m, 1e-3 * (1.0 + 0.5 * (double)(m - 1)));
+    for (int round = 0; round < 2; round++) {
+        int asked = 0;
+        size_t k = 0;
+        int32_t out[8];
+        while (k == 0 && asked < 20) {
+            CHECK(draft_propose(d, 8, out, &k, &err) == 0);
+            asked++;
+        }
+        CHECKF(asked == 8 && k == 1, "round %d: %zu drafts after %d proposals", round, k, asked);
+        draft_result(d, 1, 0);
+    }
+    draft_free(d);
+}
+
 /* A draft model: another tiny llama with the same vocabulary, and
  * octet-code drafting for itself (a second copy: every draft should agree). */
 static void test_spec_draft_model(void)
@@ -1100,6 +1132,7 @@ int main(void)
     TEST_RUN(test_spec_exact_shipped);
     TEST_RUN(test_spec_draft_model);
     TEST_RUN(test_spec_memory);
+    TEST_RUN(test_spec_probe);
     TEST_RUN(test_spec_distribution);
     TEST_END();
 }
