@@ -11,6 +11,7 @@
 #define STAT_DECAY 0.95   /* counts kept after each verification */
 #define SKIP_DECAY 0.97   /* counts kept when a guess is not verified */
 #define MAX_PASS 64       /* pass sizes whose cost is tracked */
+#define N_BAND 24         /* context lengths [2^b, 2^(b+1)) whose pass costs are tracked apart */
 #define PRIOR_STEP 0.10   /* extra cost per token assumed for a pass size not yet timed */
 #define PRIOR_ACC 0.3     /* acceptance assumed for a source not yet tried */
 #define PRIOR_N 2.0       /* worth this many observations */
@@ -25,7 +26,7 @@ typedef struct stat {
 
 struct draft_mem {
     stat_t st[N_SRC];
-    double pass_s[MAX_PASS + 1];
+    double pass_s[N_BAND][MAX_PASS + 1];
     bool used;
 };
 
@@ -40,13 +41,12 @@ struct draft {
     size_t prev[NGRAM_MAX + 1]; /* end of the latest earlier occurrence of the current suffix; 0: none */
     /* policy */
     stat_t st[N_SRC];
-    /* fastest pass seen for each token count (0: none yet): another process
+    /* fastest pass seen for each token count (0: none yet), by band of
+     * context length (attention makes a pass of many tokens cost more
+     * against one of a single token as the context grows): another process
      * taking the core only ever makes a pass slower, and the cost of a
      * count need not be smooth in it (kernel tiles) */
-    double pass_s[MAX_PASS + 1];
-    /* the timings of earlier generations (cfg.mem), for the counts not timed
-     * in this one yet: those were taken at other context lengths */
-    double seed_s[MAX_PASS + 1];
+    double pass_s[N_BAND][MAX_PASS + 1];
     double draft_s; /* fastest draft-model step seen (0: none yet) */
     int last_src;
     unsigned idle; /* proposals in a row without a draft */
@@ -152,13 +152,20 @@ static double accept_p(const stat_t *s)
     return (s->acc + PRIOR_ACC * PRIOR_N) / (s->acc + s->rej + PRIOR_N);
 }
 
-/* The fastest pass of M tokens seen in this generation, else in earlier
- * ones; 0: none. */
+/* The band of the current context length. */
+static size_t band(const draft_t *d)
+{
+    size_t b = 0;
+    for (size_t n = d->n - d->seq0; n > 1 && b + 1 < N_BAND; n >>= 1)
+        b++;
+    return b;
+}
+
+/* The fastest pass of M tokens seen at about the current context length; 0:
+ * none. */
 static double pass_time(const draft_t *d, size_t m)
 {
-    if (m > MAX_PASS)
-        return 0;
-    return d->pass_s[m] > 0 ? d->pass_s[m] : d->seed_s[m];
+    return m <= MAX_PASS ? d->pass_s[band(d)][m] : 0;
 }
 
 /* Cost of a pass of M tokens relative to one of a single token; sizes not
@@ -194,8 +201,9 @@ void draft_pass_time(draft_t *d, size_t n_tok, double seconds)
 {
     if (n_tok < 1 || n_tok > MAX_PASS || !(seconds > 0))
         return;
-    if (d->pass_s[n_tok] <= 0 || seconds < d->pass_s[n_tok])
-        d->pass_s[n_tok] = seconds;
+    double *t = &d->pass_s[band(d)][n_tok];
+    if (*t <= 0 || seconds < *t)
+        *t = seconds;
 }
 
 void draft_result(draft_t *d, size_t n_drafted, size_t n_accepted)
@@ -348,7 +356,7 @@ int draft_new(draft_t **out, const draft_cfg_t *cfg, errmsg_t *err)
     d->last_src = SRC_NONE;
     if (cfg->mem && cfg->mem->used) {
         memcpy(d->st, cfg->mem->st, sizeof d->st);
-        memcpy(d->seed_s, cfg->mem->pass_s, sizeof d->seed_s);
+        memcpy(d->pass_s, cfg->mem->pass_s, sizeof d->pass_s);
     }
     int rc = 0;
     if (cfg->lookup && cfg->n_context)
@@ -369,8 +377,7 @@ void draft_free(draft_t *d)
     draft_mem_t *mem = d->cfg.mem;
     if (mem) {
         memcpy(mem->st, d->st, sizeof mem->st);
-        for (size_t m = 0; m <= MAX_PASS; m++)
-            mem->pass_s[m] = pass_time(d, m);
+        memcpy(mem->pass_s, d->pass_s, sizeof mem->pass_s);
         mem->used = true;
     }
     for (size_t n = 0; n <= NGRAM_MAX; n++)

@@ -16,8 +16,10 @@
  * How many to draft: each source (and each n-gram length) keeps a decaying
  * count of accepted and rejected drafts, giving a per-token acceptance
  * probability a; the loop reports how long its forward passes take, and the
- * fastest pass seen for each token count m (another process taking the
- * core only ever slows a pass down) gives the relative cost r(m) = t(m) /
+ * fastest pass seen for each token count m at about the current context
+ * length (within a factor of 2: attention makes a pass of many tokens cost
+ * more against one of a single token as the context grows; another process
+ * taking the core only ever slows a pass down) gives the relative cost r(m) = t(m) /
  * t(1) of a verification pass; counts not timed yet are assumed cheap
  * (1 + 0.1 (m-1)) so that they get tried, and nothing is drafted before a
  * step of plain decoding has been timed. A
@@ -28,8 +30,7 @@
  * draft, one token is drafted anyway (with measured pass costs the prior
  * acceptance alone does not pay, so a source would never be tried again). The counts and timings pass from one
  * drafter to the next through a draft_mem_t (the generation loop keeps one
- * with each session), a timing of this drafter replacing the inherited one
- * of the same size (those were taken at other context lengths). */
+ * with each session). */
 #ifndef OCTET_DRAFT_H
 #define OCTET_DRAFT_H
 
