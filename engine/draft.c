@@ -12,6 +12,7 @@
 #define SKIP_DECAY 0.97   /* counts kept when a guess is not verified */
 #define MAX_PASS 64       /* pass sizes whose cost is tracked */
 #define N_BAND 24         /* context lengths [2^b, 2^(b+1)) whose pass costs are tracked apart */
+#define PASS_TRUST 3      /* timings of a pass size before its fastest counts (one may be slowed) */
 #define PRIOR_STEP 0.10   /* extra cost per token assumed for a pass size not yet timed */
 #define PRIOR_ACC 0.3     /* acceptance assumed for a source not yet tried */
 #define PRIOR_N 2.0       /* worth this many observations */
@@ -27,6 +28,7 @@ typedef struct stat {
 struct draft_mem {
     stat_t st[N_SRC];
     double pass_s[N_BAND][MAX_PASS + 1];
+    unsigned pass_n[N_BAND][MAX_PASS + 1];
     bool used;
 };
 
@@ -47,6 +49,7 @@ struct draft {
      * taking the core only ever makes a pass slower, and the cost of a
      * count need not be smooth in it (kernel tiles) */
     double pass_s[N_BAND][MAX_PASS + 1];
+    unsigned pass_n[N_BAND][MAX_PASS + 1]; /* how many were timed */
     double draft_s; /* fastest draft-model step seen (0: none yet) */
     int last_src;
     unsigned idle; /* proposals in a row without a draft */
@@ -162,10 +165,13 @@ static size_t band(const draft_t *d)
 }
 
 /* The fastest pass of M tokens seen at about the current context length; 0:
- * none. */
+ * not timed PASS_TRUST times yet. A size timed once while another process
+ * had the core would otherwise look dear for good, since only the sizes
+ * chosen are timed again. */
 static double pass_time(const draft_t *d, size_t m)
 {
-    return m <= MAX_PASS ? d->pass_s[band(d)][m] : 0;
+    size_t b = band(d);
+    return m <= MAX_PASS && d->pass_n[b][m] >= PASS_TRUST ? d->pass_s[b][m] : 0;
 }
 
 /* Cost of a pass of M tokens relative to one of a single token; sizes not
@@ -201,9 +207,12 @@ void draft_pass_time(draft_t *d, size_t n_tok, double seconds)
 {
     if (n_tok < 1 || n_tok > MAX_PASS || !(seconds > 0))
         return;
-    double *t = &d->pass_s[band(d)][n_tok];
+    size_t b = band(d);
+    double *t = &d->pass_s[b][n_tok];
     if (*t <= 0 || seconds < *t)
         *t = seconds;
+    if (d->pass_n[b][n_tok] < PASS_TRUST)
+        d->pass_n[b][n_tok]++;
 }
 
 void draft_result(draft_t *d, size_t n_drafted, size_t n_accepted)
@@ -357,6 +366,7 @@ int draft_new(draft_t **out, const draft_cfg_t *cfg, errmsg_t *err)
     if (cfg->mem && cfg->mem->used) {
         memcpy(d->st, cfg->mem->st, sizeof d->st);
         memcpy(d->pass_s, cfg->mem->pass_s, sizeof d->pass_s);
+        memcpy(d->pass_n, cfg->mem->pass_n, sizeof d->pass_n);
     }
     int rc = 0;
     if (cfg->lookup && cfg->n_context)
@@ -378,6 +388,7 @@ void draft_free(draft_t *d)
     if (mem) {
         memcpy(mem->st, d->st, sizeof mem->st);
         memcpy(mem->pass_s, d->pass_s, sizeof mem->pass_s);
+        memcpy(mem->pass_n, d->pass_n, sizeof mem->pass_n);
         mem->used = true;
     }
     for (size_t n = 0; n <= NGRAM_MAX; n++)
