@@ -19,18 +19,18 @@
  * fastest pass seen for each token count m at about the current context
  * length (within a factor of 2: attention makes a pass of many tokens cost
  * more against one of a single token as the context grows; another process
- * taking the core only ever slows a pass down) gives the relative cost r(m) = t(m) /
- * t(1) of a verification pass; counts not timed yet are assumed cheap
- * (1 + 0.1 (m-1)) so that they get tried, and nothing is drafted before a
- * step of plain decoding has been timed. A
- * draft of k tokens is made when (1 + a + ... + a^k) / (r(k+1) + k * r_d)
- * (r_d: one draft-model step) beats plain decoding, with the best such k.
- * Sources that stop paying are asked less and less, and tried again from
+ * taking the core only ever slows a pass down; a size counts as timed after
+ * 3 timings) gives the relative cost r(m) = t(m) / t(1) of a verification
+ * pass; counts not timed yet are assumed cheap (1 + 0.1 (m-1)) so that they
+ * get tried, and nothing is drafted before a step of plain decoding has been
+ * timed. A draft of k tokens is made when (1 + a + ... + a^k) / (r(k+1) + k
+ * r_d) (r_d: one draft-model step) beats plain decoding, with the best such
+ * k. Sources that stop paying are asked less and less, and tried again from
  * time to time as their counts decay; after 8 proposals in a row without a
  * draft, one token is drafted anyway (with measured pass costs the prior
- * acceptance alone does not pay, so a source would never be tried again). The counts and timings pass from one
- * drafter to the next through a draft_mem_t (the generation loop keeps one
- * with each session). */
+ * acceptance alone does not pay, so a source would never be tried again).
+ * The counts and timings pass from one drafter to the next through a
+ * draft_mem_t (the generation loop keeps one with each session). */
 #ifndef OCTET_DRAFT_H
 #define OCTET_DRAFT_H
 
