@@ -12,11 +12,14 @@
 #define STAT_DECAY 0.95   /* counts kept after each verification */
 #define SKIP_DECAY 0.97   /* counts kept when a guess is not verified */
 #define MAX_PASS 64       /* pass sizes whose cost is tracked */
+#define N_BAND 24         /* context lengths [2^b, 2^(b+1)) whose pass costs are tracked apart */
+#define PASS_TRUST 3      /* timings of a pass size before its fastest counts (one may be slowed) */
 #define PRIOR_STEP 0.10   /* extra cost per token assumed for a pass size not yet timed */
 #define PRIOR_ACC 0.3     /* acceptance assumed for a source not yet tried */
 #define PRIOR_LINES 0.7   /* the same for line drafts: a hunk's context lines are copies by definition */
 #define PRIOR_N 2.0       /* worth this many observations */
 #define MIN_GAIN 1.02     /* speculate only when the expected speed-up beats this */
+#define PROBE_EVERY 8     /* after this many proposals in a row without a draft, one token is drafted */
 
 enum { SRC_NONE = -1, SRC_MODEL = NGRAM_MAX + 1, SRC_FN = NGRAM_MAX + 2, SRC_LINES = NGRAM_MAX + 3, N_SRC = NGRAM_MAX + 4 };
 
@@ -24,6 +27,13 @@ typedef struct stat {
     double acc, rej; /* decaying counts of accepted drafts and of rejections */
     double prior;    /* acceptance assumed before any */
 } stat_t;
+
+struct draft_mem {
+    stat_t st[N_SRC];
+    double pass_s[N_BAND][MAX_PASS + 1];
+    unsigned pass_n[N_BAND][MAX_PASS + 1];
+    bool used;
+};
 
 struct draft {
     draft_cfg_t cfg;
@@ -37,12 +47,16 @@ struct draft {
     lines_t *lines; /* line drafts (cfg.tok); NULL: none */
     /* policy */
     stat_t st[N_SRC];
-    /* fastest pass seen for each token count (0: none yet): another process
+    /* fastest pass seen for each token count (0: none yet), by band of
+     * context length (attention makes a pass of many tokens cost more
+     * against one of a single token as the context grows): another process
      * taking the core only ever makes a pass slower, and the cost of a
      * count need not be smooth in it (kernel tiles) */
-    double pass_s[MAX_PASS + 1];
+    double pass_s[N_BAND][MAX_PASS + 1];
+    unsigned pass_n[N_BAND][MAX_PASS + 1]; /* how many were timed */
     double draft_s; /* fastest draft-model step seen (0: none yet) */
     int last_src;
+    unsigned idle; /* proposals in a row without a draft */
 };
 
 static double now_s(void)
@@ -149,12 +163,32 @@ static double accept_p(const stat_t *s)
     return (s->acc + s->prior * PRIOR_N) / (s->acc + s->rej + PRIOR_N);
 }
 
+/* The band of the current context length. */
+static size_t band(const draft_t *d)
+{
+    size_t b = 0;
+    for (size_t n = d->n - d->seq0; n > 1 && b + 1 < N_BAND; n >>= 1)
+        b++;
+    return b;
+}
+
+/* The fastest pass of M tokens seen at about the current context length; 0:
+ * not timed PASS_TRUST times yet. A size timed once while another process
+ * had the core would otherwise look dear for good, since only the sizes
+ * chosen are timed again. */
+static double pass_time(const draft_t *d, size_t m)
+{
+    size_t b = band(d);
+    return m <= MAX_PASS && d->pass_n[b][m] >= PASS_TRUST ? d->pass_s[b][m] : 0;
+}
+
 /* Cost of a pass of M tokens relative to one of a single token; sizes not
  * timed yet are assumed cheap, so that they get tried. */
 static double pass_ratio(const draft_t *d, size_t m)
 {
-    if (m <= MAX_PASS && d->pass_s[m] > 0 && d->pass_s[1] > 0)
-        return d->pass_s[m] / d->pass_s[1];
+    double t1 = pass_time(d, 1), tm = pass_time(d, m);
+    if (tm > 0 && t1 > 0)
+        return tm / t1;
     return 1.0 + PRIOR_STEP * (double)(m - 1);
 }
 
@@ -181,8 +215,12 @@ void draft_pass_time(draft_t *d, size_t n_tok, double seconds)
 {
     if (n_tok < 1 || n_tok > MAX_PASS || !(seconds > 0))
         return;
-    if (d->pass_s[n_tok] <= 0 || seconds < d->pass_s[n_tok])
-        d->pass_s[n_tok] = seconds;
+    size_t b = band(d);
+    double *t = &d->pass_s[b][n_tok];
+    if (*t <= 0 || seconds < *t)
+        *t = seconds;
+    if (d->pass_n[b][n_tok] < PASS_TRUST)
+        d->pass_n[b][n_tok]++;
 }
 
 void draft_result(draft_t *d, size_t n_drafted, size_t n_accepted)
@@ -195,10 +233,22 @@ void draft_result(draft_t *d, size_t n_drafted, size_t n_accepted)
     d->last_src = SRC_NONE;
 }
 
-static void skipped(stat_t *s)
+/* How many of AVAIL drafts to make from a source with acceptance ST, each
+ * costing STEP. A source not worth asking has its counts decay toward the
+ * prior; but after PROBE_EVERY proposals in a row without a draft, one
+ * token is drafted anyway: with the measured cost of a pass the prior
+ * acceptance alone does not pay for a draft, so sources whose first guesses
+ * failed would otherwise never be asked again, though small models repeat
+ * themselves more as they go on (a probe costs the difference between a
+ * pass of 2 tokens and one of 1). */
+static size_t choose(draft_t *d, stat_t *st, size_t avail, double step)
 {
-    s->acc *= SKIP_DECAY;
-    s->rej *= SKIP_DECAY;
+    size_t k = d->cfg.fixed ? avail : best_k(d, st, avail, step);
+    if (k > 0 || avail == 0)
+        return k;
+    st->acc *= SKIP_DECAY;
+    st->rej *= SKIP_DECAY;
+    return d->idle + 1 >= PROBE_EVERY ? 1 : 0;
 }
 
 /* ---- sources --------------------------------------------------------------- */
@@ -212,11 +262,9 @@ static size_t lookup(draft_t *d, size_t max, int32_t *out)
         size_t e = d->prev[n];
         if (!e || d->n < n)
             continue;
-        size_t k = d->cfg.fixed ? max : best_k(d, &d->st[n], max, 0.0);
-        if (k == 0) {
-            skipped(&d->st[n]);
+        size_t k = choose(d, &d->st[n], max, 0.0);
+        if (k == 0)
             continue;
-        }
         size_t period = d->n - e;
         for (size_t i = 0; i < k; i++)
             out[i] = i < period ? d->hist[e + i] : out[i - period];
@@ -232,9 +280,7 @@ static int from_lines(draft_t *d, size_t max, int32_t *out, size_t *n_out, errms
     int rc = lines_propose(d->lines, max, out, &got, err);
     if (rc)
         return rc;
-    size_t k = d->cfg.fixed ? got : best_k(d, &d->st[SRC_LINES], got, 0.0);
-    if (got && k == 0)
-        skipped(&d->st[SRC_LINES]);
+    size_t k = choose(d, &d->st[SRC_LINES], got, 0.0);
     if (k)
         d->last_src = SRC_LINES;
     *n_out = k;
@@ -254,13 +300,11 @@ static int from_model(draft_t *d, size_t max, int32_t *out, size_t *n_out, errms
     if (max > room - n)
         max = room - n;
     double step = 1.0;
-    if (d->draft_s > 0 && d->pass_s[1] > 0)
-        step = d->draft_s / d->pass_s[1];
-    size_t k = d->cfg.fixed ? max : best_k(d, &d->st[SRC_MODEL], max, step);
-    if (k == 0) {
-        skipped(&d->st[SRC_MODEL]);
+    if (d->draft_s > 0 && pass_time(d, 1) > 0)
+        step = d->draft_s / pass_time(d, 1);
+    size_t k = choose(d, &d->st[SRC_MODEL], max, step);
+    if (k == 0)
         return 0;
-    }
     const int32_t *have = eng_tokens(ds);
     size_t p = 0, pos = eng_pos(ds);
     while (p < pos && p < n && have[p] == seq[p])
@@ -299,10 +343,8 @@ static int from_fn(draft_t *d, size_t max, int32_t *out, size_t *n_out, errmsg_t
         return rc;
     if (got > max)
         got = max;
-    size_t k = d->cfg.fixed ? got : best_k(d, &d->st[SRC_FN], got, 0.0);
-    if (k == 0)
-        skipped(&d->st[SRC_FN]);
-    else
+    size_t k = choose(d, &d->st[SRC_FN], got, 0.0);
+    if (k > 0)
         d->last_src = SRC_FN;
     *n_out = k;
     return 0;
@@ -314,17 +356,23 @@ int draft_propose(draft_t *d, size_t max, int32_t *out, size_t *n_out, errmsg_t 
     d->last_src = SRC_NONE;
     if (max > d->cfg.k_max)
         max = d->cfg.k_max;
-    if (max == 0)
+    /* every cost is relative to a step of plain decoding: time one first */
+    if (max == 0 || (!d->cfg.fixed && pass_time(d, 1) <= 0))
         return 0;
     int rc = 0;
-    if (d->lines && ((rc = from_lines(d, max, out, n_out, err)) || *n_out))
+    if (d->lines && ((rc = from_lines(d, max, out, n_out, err)) || *n_out)) {
+        d->idle = 0;
         return rc;
-    if (d->cfg.lookup && (*n_out = lookup(d, max, out)))
+    }
+    if (d->cfg.lookup && (*n_out = lookup(d, max, out))) {
+        d->idle = 0;
         return 0;
+    }
     if (d->cfg.model && (rc = from_model(d, max, out, n_out, err)))
         return rc;
     if (*n_out == 0 && d->cfg.fn)
         rc = from_fn(d, max, out, n_out, err);
+    d->idle = *n_out ? 0 : d->idle + 1;
     return rc;
 }
 
@@ -342,6 +390,11 @@ int draft_new(draft_t **out, const draft_cfg_t *cfg, errmsg_t *err)
     d->last_src = SRC_NONE;
     for (int i = 0; i < N_SRC; i++)
         d->st[i].prior = i == SRC_LINES ? PRIOR_LINES : PRIOR_ACC;
+    if (cfg->mem && cfg->mem->used) {
+        memcpy(d->st, cfg->mem->st, sizeof d->st);
+        memcpy(d->pass_s, cfg->mem->pass_s, sizeof d->pass_s);
+        memcpy(d->pass_n, cfg->mem->pass_n, sizeof d->pass_n);
+    }
     int rc = 0;
     if (cfg->lookup && cfg->tok)
         rc = lines_new(&d->lines, cfg->tok, err);
@@ -360,9 +413,26 @@ void draft_free(draft_t *d)
 {
     if (!d)
         return;
+    draft_mem_t *mem = d->cfg.mem;
+    if (mem) {
+        memcpy(mem->st, d->st, sizeof mem->st);
+        memcpy(mem->pass_s, d->pass_s, sizeof mem->pass_s);
+        memcpy(mem->pass_n, d->pass_n, sizeof mem->pass_n);
+        mem->used = true;
+    }
     for (size_t n = 0; n <= NGRAM_MAX; n++)
         free(d->tab[n]);
     lines_free(d->lines);
     free(d->hist);
     free(d);
+}
+
+draft_mem_t *draft_mem_new(void)
+{
+    return calloc(1, sizeof(draft_mem_t));
+}
+
+void draft_mem_free(void *m)
+{
+    free(m);
 }

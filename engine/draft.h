@@ -18,14 +18,21 @@
  * How many to draft: each source (and each n-gram length) keeps a decaying
  * count of accepted and rejected drafts, giving a per-token acceptance
  * probability a; the loop reports how long its forward passes take, and the
- * fastest pass seen for each token count m (another process taking the
- * core only ever slows a pass down) gives the relative cost r(m) = t(m) /
- * t(1) of a verification pass; counts not timed yet are assumed cheap
- * (1 + 0.1 (m-1)) so that they get tried. A
- * draft of k tokens is made when (1 + a + ... + a^k) / (r(k+1) + k * r_d)
- * (r_d: one draft-model step) beats plain decoding, with the best such k.
- * Sources that stop paying are asked less and less, and tried again from
- * time to time as their counts decay. */
+ * fastest pass seen for each token count m at about the current context
+ * length (within a factor of 2: attention makes a pass of many tokens cost
+ * more against one of a single token as the context grows; another process
+ * taking the core only ever slows a pass down; a size counts as timed after
+ * 3 timings) gives the relative cost r(m) = t(m) / t(1) of a verification
+ * pass; counts not timed yet are assumed cheap (1 + 0.1 (m-1)) so that they
+ * get tried, and nothing is drafted before a step of plain decoding has been
+ * timed. A draft of k tokens is made when (1 + a + ... + a^k) / (r(k+1) + k
+ * r_d) (r_d: one draft-model step) beats plain decoding, with the best such
+ * k. Sources that stop paying are asked less and less, and tried again from
+ * time to time as their counts decay; after 8 proposals in a row without a
+ * draft, one token is drafted anyway (with measured pass costs the prior
+ * acceptance alone does not pay, so a source would never be tried again).
+ * The counts and timings pass from one drafter to the next through a
+ * draft_mem_t (the generation loop keeps one with each session). */
 #ifndef OCTET_DRAFT_H
 #define OCTET_DRAFT_H
 
@@ -42,6 +49,15 @@
 typedef int (*draft_fn_t)(void *ud, const int32_t *seq, size_t n, size_t max, int32_t *out, size_t *n_out,
                           errmsg_t *err);
 
+/* What the cost model learned (acceptance counts, pass timings), carried
+ * from one drafter to the next over generations in one session, so that
+ * each does not start again from the priors: a generation of a hundred
+ * tokens would otherwise spend most of its passes finding out that its
+ * drafts are accepted and what a pass costs. */
+typedef struct draft_mem draft_mem_t;
+draft_mem_t *draft_mem_new(void);
+void draft_mem_free(void *m);
+
 typedef struct draft_cfg {
     bool lookup;              /* prompt lookup */
     const tok_t *tok;         /* with LOOKUP: line drafts in diffs, in this tokenizer; NULL: none */
@@ -52,6 +68,7 @@ typedef struct draft_cfg {
     void *fn_ud;
     size_t k_max;             /* most drafts per pass (>= 1) */
     bool fixed;               /* always draft as many as the source gives, up to k_max (tests) */
+    draft_mem_t *mem;         /* start from it; draft_free stores what was learned in it; NULL: none */
 } draft_cfg_t;
 
 typedef struct draft draft_t;

@@ -475,6 +475,8 @@ void eng_session_free(eng_session_t *s)
     s->m->be->ops->kv_free(s->m->be, s->kv);
     pthread_mutex_unlock(&s->m->lock);
     atomic_fetch_sub(&s->m->n_sessions, 1);
+    if (s->aux_free)
+        s->aux_free(s->aux);
     free(s->logits);
     free(s->ids);
     free(s);
@@ -483,6 +485,19 @@ void eng_session_free(eng_session_t *s)
 eng_model_t *eng_session_model(const eng_session_t *s)
 {
     return s->m;
+}
+
+void eng_session_set_aux(eng_session_t *s, void *p, void (*free_fn)(void *))
+{
+    if (s->aux_free && s->aux != p)
+        s->aux_free(s->aux);
+    s->aux = p;
+    s->aux_free = free_fn;
+}
+
+void *eng_session_aux(const eng_session_t *s)
+{
+    return s->aux;
 }
 
 /* Feed N tokens in passes of up to n_batch; the last pass computes the

@@ -84,6 +84,12 @@ uint32_t eng_n_vocab(const eng_model_t *m);
 int eng_session_new(eng_session_t **out, eng_model_t *m, errmsg_t *err);
 void eng_session_free(eng_session_t *s);
 eng_model_t *eng_session_model(const eng_session_t *s);
+/* One pointer kept with the session for its caller between uses (the
+ * generation loop keeps what its speculation cost model learned there, so
+ * that the next generation starts from it): FREE_FN(P) is called when the
+ * session is freed or the pointer is replaced. */
+void eng_session_set_aux(eng_session_t *s, void *p, void (*free_fn)(void *));
+void *eng_session_aux(const eng_session_t *s);
 
 /* Append N tokens at the current position, in forward passes of up to
  * n_batch tokens (matrix-matrix), computing the logits of the last token

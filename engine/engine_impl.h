@@ -67,6 +67,8 @@ struct eng_session {
     size_t logits_n; /* rows of logits valid after the last feed */
     bool have_logits;
     bool dev_logits; /* they are still only on the device (M->logits): read on demand */
+    void *aux;       /* eng_session_set_aux */
+    void (*aux_free)(void *);
 };
 
 /* Smoothing factors of one layer (NULL: plain int8). */

@@ -229,8 +229,17 @@ static int setup_draft(gen_t *g, const int32_t *prompt, size_t n, errmsg_t *err)
     if (sp->lookup && sp->context && sp->context_len &&
         (rc = tok_encode(g->tok, sp->context, sp->context_len, 0, &ctx, &n_ctx, err)))
         return rc;
+    /* the cost model goes on from what the session's earlier generations learned */
+    draft_mem_t *mem = eng_session_aux(g->s);
+    if (!mem) {
+        if (!(mem = draft_mem_new())) {
+            free(ctx);
+            return errmsg_set(err, OCT_ENOMEM, "out of memory");
+        }
+        eng_session_set_aux(g->s, mem, draft_mem_free);
+    }
     draft_cfg_t cfg = {.lookup = sp->lookup, .tok = g->tok, .context = ctx, .n_context = n_ctx, .model = sp->draft,
-                       .fn = sp->fn, .fn_ud = sp->fn_ud, .k_max = g->k_max, .fixed = sp->fixed_k};
+                       .fn = sp->fn, .fn_ud = sp->fn_ud, .k_max = g->k_max, .fixed = sp->fixed_k, .mem = mem};
     rc = draft_new(&g->draft, &cfg, err);
     free(ctx);
     if (rc == 0)

@@ -54,11 +54,15 @@ struct be_kv {
 #define ATT_TQ 8
 
 typedef void (*row_load_fn)(const void *src, float scale, float *dst, int d);
-/* Q: the query (D floats); KT: D x ATT_P scaled keys (kt[i*ATT_P + j]); VB:
- * ATT_P x D values; NV (1..ATT_P) positions visible. Running max M, sum L
- * and unnormalized output ACC are updated. */
-typedef void (*att_qblock_fn)(const float *q, const float *kt, const float *vb, int nv, int d, float *m,
-                              float *l, float *acc);
+/* NT x NH queries that all see NV (1..ATT_P) positions of the block: query
+ * qi = tt * NH + h (token tt, head h, D floats) at Q + tt * LDQ + h * D.
+ * KT: D x ATT_P scaled keys (kt[i*ATT_P + j]); VB: ATT_P x D values. Each
+ * query's running max and sum ML[2 qi], ML[2 qi + 1] and unnormalized
+ * output ACC + qi * D are updated with exactly the operations that query
+ * alone would get, whatever NT and NH: a verification pass of several
+ * tokens rounds as a decode step does. */
+typedef void (*att_qblock_fn)(const float *q, size_t ldq, int nt, int nh, const float *kt, const float *vb,
+                              int nv, int d, float *ml, float *acc);
 typedef struct att_fns {
     row_load_fn load[3]; /* by be_kvfmt_t */
     att_qblock_fn qblock;
@@ -136,8 +140,9 @@ static void silu_mul_c(const float *g, const float *u, float *out, int n)
         out[i] = g[i] / (1.0f + exp_scalar(-g[i])) * u[i];
 }
 
-static void qblock_c(const float *q, const float *kt, const float *vb, int nv, int d, float *m, float *l,
-                     float *acc)
+/* One query of att_qblock_fn; M and L are its running max and sum. */
+static void q1_c(const float *q, const float *kt, const float *vb, int nv, int d, float *m, float *l,
+                 float *acc)
 {
     float sc[ATT_P] = {0}, bm = -INFINITY;
     for (int i = 0; i < d; i++)
@@ -178,6 +183,14 @@ static void load_i8_c(const void *src, float scale, float *dst, int d)
     const int8_t *q = src;
     for (int i = 0; i < d; i++)
         dst[i] = (float)q[i] * scale;
+}
+
+static void qblock_c(const float *q, size_t ldq, int nt, int nh, const float *kt, const float *vb, int nv, int d,
+                     float *ml, float *acc)
+{
+    for (int qi = 0; qi < nt * nh; qi++)
+        q1_c(q + (size_t)(qi / nh) * ldq + (size_t)(qi % nh) * (size_t)d, kt, vb, nv, d, &ml[2 * qi],
+             &ml[2 * qi + 1], acc + (size_t)qi * (size_t)d);
 }
 
 #if defined(__x86_64__)
@@ -235,64 +248,112 @@ T_AVX2 static inline float hmax8(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* D % 8 == 0. Two accumulators per half of the 16 positions. */
-T_AVX2 static void qblock_avx2(const float *q, const float *kt, const float *vb, int nv, int d, float *m,
-                               float *l, float *acc)
+/* D % 8 == 0. N (1..2) queries of att_qblock_fn at once, so that each key
+ * and value vector loaded serves both; per query the operations are those of
+ * one query alone (two accumulators per half of the 16 positions, over even
+ * and odd dimensions, then one per value lane over the positions in order). */
+T_AVX2 static inline __attribute__((always_inline)) void
+qchunk_avx2(const float *const qp[2], const float *kt, const float *vb, int nv, int d, float *const mlp[2],
+            float *const accp[2], const int n)
 {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, t0 = s0, t1 = s0;
+    __m256 s[2][4];
+#pragma GCC unroll 2
+    for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+        for (int x = 0; x < 4; x++)
+            s[k][x] = _mm256_setzero_ps();
     for (int i = 0; i < d; i += 2) {
-        __m256 qi = _mm256_broadcast_ss(q + i), qj = _mm256_broadcast_ss(q + i + 1);
-        s0 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(kt + i * ATT_P), s0);
-        s1 = _mm256_fmadd_ps(qi, _mm256_loadu_ps(kt + i * ATT_P + 8), s1);
-        t0 = _mm256_fmadd_ps(qj, _mm256_loadu_ps(kt + (i + 1) * ATT_P), t0);
-        t1 = _mm256_fmadd_ps(qj, _mm256_loadu_ps(kt + (i + 1) * ATT_P + 8), t1);
+        __m256 k0 = _mm256_loadu_ps(kt + i * ATT_P), k1 = _mm256_loadu_ps(kt + i * ATT_P + 8);
+        __m256 k2 = _mm256_loadu_ps(kt + (i + 1) * ATT_P), k3 = _mm256_loadu_ps(kt + (i + 1) * ATT_P + 8);
+#pragma GCC unroll 2
+        for (int k = 0; k < n; k++) {
+            __m256 qi = _mm256_broadcast_ss(qp[k] + i), qj = _mm256_broadcast_ss(qp[k] + i + 1);
+            s[k][0] = _mm256_fmadd_ps(qi, k0, s[k][0]);
+            s[k][1] = _mm256_fmadd_ps(qi, k1, s[k][1]);
+            s[k][2] = _mm256_fmadd_ps(qj, k2, s[k][2]);
+            s[k][3] = _mm256_fmadd_ps(qj, k3, s[k][3]);
+        }
     }
-    s0 = _mm256_add_ps(s0, t0);
-    s1 = _mm256_add_ps(s1, t1);
     /* lanes at or past NV do not exist: -inf for the max, 0 after exp */
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256 k0 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nv), lane));
-    __m256 k1 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nv - 8), lane));
+    __m256 m0 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nv), lane));
+    __m256 m1 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nv - 8), lane));
     __m256 ninf = _mm256_set1_ps(-INFINITY);
-    s0 = _mm256_blendv_ps(ninf, s0, k0);
-    s1 = _mm256_blendv_ps(ninf, s1, k1);
-    float bm = hmax8(_mm256_max_ps(s0, s1));
-    float mn = *m > bm ? *m : bm;
-    float c = *m == -INFINITY ? 0.0f : *m == mn ? 1.0f : exp_scalar(*m - mn);
-    __m256 mv = _mm256_set1_ps(mn);
-    __m256 p0 = _mm256_and_ps(exp8(_mm256_sub_ps(s0, mv)), k0);
-    __m256 p1 = _mm256_and_ps(exp8(_mm256_sub_ps(s1, mv)), k1);
-    *l = *l * c + hsum8(_mm256_add_ps(p0, p1));
-    float p[ATT_P];
-    _mm256_storeu_ps(p, p0);
-    _mm256_storeu_ps(p + 8, p1);
-    __m256 cv = _mm256_set1_ps(c);
+    float p[2][ATT_P], c[2];
+#pragma GCC unroll 2
+    for (int k = 0; k < n; k++) {
+        __m256 s0 = _mm256_blendv_ps(ninf, _mm256_add_ps(s[k][0], s[k][2]), m0);
+        __m256 s1 = _mm256_blendv_ps(ninf, _mm256_add_ps(s[k][1], s[k][3]), m1);
+        float *m = mlp[k], *l = mlp[k] + 1;
+        float bm = hmax8(_mm256_max_ps(s0, s1));
+        float mn = *m > bm ? *m : bm;
+        c[k] = *m == -INFINITY ? 0.0f : *m == mn ? 1.0f : exp_scalar(*m - mn);
+        __m256 mv = _mm256_set1_ps(mn);
+        __m256 p0 = _mm256_and_ps(exp8(_mm256_sub_ps(s0, mv)), m0);
+        __m256 p1 = _mm256_and_ps(exp8(_mm256_sub_ps(s1, mv)), m1);
+        *l = *l * c[k] + hsum8(_mm256_add_ps(p0, p1));
+        *m = mn;
+        _mm256_storeu_ps(p[k], p0);
+        _mm256_storeu_ps(p[k] + 8, p1);
+    }
     int i = 0;
     for (; i + 32 <= d; i += 32) {
-        __m256 a0 = _mm256_mul_ps(_mm256_loadu_ps(acc + i), cv);
-        __m256 a1 = _mm256_mul_ps(_mm256_loadu_ps(acc + i + 8), cv);
-        __m256 a2 = _mm256_mul_ps(_mm256_loadu_ps(acc + i + 16), cv);
-        __m256 a3 = _mm256_mul_ps(_mm256_loadu_ps(acc + i + 24), cv);
-        for (int j = 0; j < nv; j++) {
-            __m256 pj = _mm256_set1_ps(p[j]);
-            const float *v = vb + j * d + i;
-            a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v), a0);
-            a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 8), a1);
-            a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 16), a2);
-            a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 24), a3);
+        __m256 a[2][4];
+#pragma GCC unroll 2
+        for (int k = 0; k < n; k++) {
+            __m256 cv = _mm256_set1_ps(c[k]);
+#pragma GCC unroll 4
+            for (int x = 0; x < 4; x++)
+                a[k][x] = _mm256_mul_ps(_mm256_loadu_ps(accp[k] + i + 8 * x), cv);
         }
-        _mm256_storeu_ps(acc + i, a0);
-        _mm256_storeu_ps(acc + i + 8, a1);
-        _mm256_storeu_ps(acc + i + 16, a2);
-        _mm256_storeu_ps(acc + i + 24, a3);
+        for (int j = 0; j < nv; j++) {
+            const float *v = vb + j * d + i;
+            __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8);
+            __m256 v2 = _mm256_loadu_ps(v + 16), v3 = _mm256_loadu_ps(v + 24);
+#pragma GCC unroll 2
+            for (int k = 0; k < n; k++) {
+                __m256 pj = _mm256_set1_ps(p[k][j]);
+                a[k][0] = _mm256_fmadd_ps(pj, v0, a[k][0]);
+                a[k][1] = _mm256_fmadd_ps(pj, v1, a[k][1]);
+                a[k][2] = _mm256_fmadd_ps(pj, v2, a[k][2]);
+                a[k][3] = _mm256_fmadd_ps(pj, v3, a[k][3]);
+            }
+        }
+#pragma GCC unroll 2
+        for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+            for (int x = 0; x < 4; x++)
+                _mm256_storeu_ps(accp[k] + i + 8 * x, a[k][x]);
     }
-    for (; i < d; i += 8) {
-        __m256 a = _mm256_mul_ps(_mm256_loadu_ps(acc + i), cv);
-        for (int j = 0; j < nv; j++)
-            a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), _mm256_loadu_ps(vb + j * d + i), a);
-        _mm256_storeu_ps(acc + i, a);
+    for (; i < d; i += 8)
+#pragma GCC unroll 2
+        for (int k = 0; k < n; k++) {
+            __m256 a = _mm256_mul_ps(_mm256_loadu_ps(accp[k] + i), _mm256_set1_ps(c[k]));
+            for (int j = 0; j < nv; j++)
+                a = _mm256_fmadd_ps(_mm256_set1_ps(p[k][j]), _mm256_loadu_ps(vb + j * d + i), a);
+            _mm256_storeu_ps(accp[k] + i, a);
+        }
+}
+
+T_AVX2 static void qblock_avx2(const float *q, size_t ldq, int nt, int nh, const float *kt, const float *vb,
+                               int nv, int d, float *ml, float *acc)
+{
+    const int nq = nt * nh;
+    for (int q0 = 0; q0 < nq; q0 += 2) {
+        const int n = nq - q0 < 2 ? nq - q0 : 2;
+        const float *qp[2];
+        float *mlp[2], *accp[2];
+        for (int k = 0; k < 2; k++) {
+            int qi = q0 + (k < n ? k : n - 1);
+            qp[k] = q + (size_t)(qi / nh) * ldq + (size_t)(qi % nh) * (size_t)d;
+            mlp[k] = ml + 2 * qi;
+            accp[k] = acc + (size_t)qi * (size_t)d;
+        }
+        if (n == 2)
+            qchunk_avx2(qp, kt, vb, nv, d, mlp, accp, 2);
+        else
+            qchunk_avx2(qp, kt, vb, nv, d, mlp, accp, 1);
     }
-    *m = mn;
 }
 
 T_AVX2 static void load_f32_avx2(const void *src, float scale, float *dst, int d)
@@ -352,55 +413,115 @@ T_AVX512 static void silu_mul_avx512(const float *g, const float *u, float *out,
     }
 }
 
-/* D % 16 == 0. Independent accumulators keep the FMA latency hidden. */
-T_AVX512 static void qblock_avx512(const float *q, const float *kt, const float *vb, int nv, int d, float *m,
-                                 float *l, float *acc)
+/* D % 16 == 0. N (1..4) queries of att_qblock_fn at once, so that each
+ * key and value vector loaded serves all of them; per query the operations
+ * are those of one query alone (four accumulators over the dimensions i % 4
+ * for the scores, then one per value lane over the positions in order). */
+T_AVX512 static inline __attribute__((always_inline)) void
+qchunk_avx512(const float *const qp[4], const float *kt, const float *vb, int nv, int d, float *const mlp[4],
+              float *const accp[4], const int n)
 {
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    __m512 s[4][4];
+#pragma GCC unroll 4
+    for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+        for (int x = 0; x < 4; x++)
+            s[k][x] = _mm512_setzero_ps();
     for (int i = 0; i < d; i += 4) {
-        s0 = _mm512_fmadd_ps(_mm512_set1_ps(q[i]), _mm512_loadu_ps(kt + i * ATT_P), s0);
-        s1 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 1]), _mm512_loadu_ps(kt + (i + 1) * ATT_P), s1);
-        s2 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 2]), _mm512_loadu_ps(kt + (i + 2) * ATT_P), s2);
-        s3 = _mm512_fmadd_ps(_mm512_set1_ps(q[i + 3]), _mm512_loadu_ps(kt + (i + 3) * ATT_P), s3);
+        __m512 k0 = _mm512_loadu_ps(kt + i * ATT_P), k1 = _mm512_loadu_ps(kt + (i + 1) * ATT_P);
+        __m512 k2 = _mm512_loadu_ps(kt + (i + 2) * ATT_P), k3 = _mm512_loadu_ps(kt + (i + 3) * ATT_P);
+#pragma GCC unroll 4
+        for (int k = 0; k < n; k++) {
+            s[k][0] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i]), k0, s[k][0]);
+            s[k][1] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i + 1]), k1, s[k][1]);
+            s[k][2] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i + 2]), k2, s[k][2]);
+            s[k][3] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i + 3]), k3, s[k][3]);
+        }
     }
-    __m512 sc = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3));
     /* lanes at or past NV do not exist: -inf for the max, 0 after exp */
-    __mmask16 k = nv >= ATT_P ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1);
-    sc = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), k, sc);
-    float bm = _mm512_reduce_max_ps(sc);
-    float mn = *m > bm ? *m : bm;
-    float c = *m == -INFINITY ? 0.0f : *m == mn ? 1.0f : exp_scalar(*m - mn);
-    __m512 pv = _mm512_maskz_mov_ps(k, exp16(_mm512_sub_ps(sc, _mm512_set1_ps(mn))));
-    *l = *l * c + _mm512_reduce_add_ps(pv);
-    float p[ATT_P];
-    _mm512_storeu_ps(p, pv);
-    __m512 cv = _mm512_set1_ps(c);
+    __mmask16 km = nv >= ATT_P ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1);
+    float p[4][ATT_P], c[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < n; k++) {
+        __m512 sc = _mm512_add_ps(_mm512_add_ps(s[k][0], s[k][1]), _mm512_add_ps(s[k][2], s[k][3]));
+        sc = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), km, sc);
+        float *m = mlp[k], *l = mlp[k] + 1;
+        float bm = _mm512_reduce_max_ps(sc);
+        float mn = *m > bm ? *m : bm;
+        c[k] = *m == -INFINITY ? 0.0f : *m == mn ? 1.0f : exp_scalar(*m - mn);
+        __m512 pv = _mm512_maskz_mov_ps(km, exp16(_mm512_sub_ps(sc, _mm512_set1_ps(mn))));
+        *l = *l * c[k] + _mm512_reduce_add_ps(pv);
+        *m = mn;
+        _mm512_storeu_ps(p[k], pv);
+    }
     int i = 0;
     for (; i + 64 <= d; i += 64) {
-        __m512 a0 = _mm512_mul_ps(_mm512_loadu_ps(acc + i), cv);
-        __m512 a1 = _mm512_mul_ps(_mm512_loadu_ps(acc + i + 16), cv);
-        __m512 a2 = _mm512_mul_ps(_mm512_loadu_ps(acc + i + 32), cv);
-        __m512 a3 = _mm512_mul_ps(_mm512_loadu_ps(acc + i + 48), cv);
-        for (int j = 0; j < nv; j++) {
-            __m512 pj = _mm512_set1_ps(p[j]);
-            const float *v = vb + j * d + i;
-            a0 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v), a0);
-            a1 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 16), a1);
-            a2 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 32), a2);
-            a3 = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 48), a3);
+        __m512 a[4][4];
+#pragma GCC unroll 4
+        for (int k = 0; k < n; k++) {
+            __m512 cv = _mm512_set1_ps(c[k]);
+#pragma GCC unroll 4
+            for (int x = 0; x < 4; x++)
+                a[k][x] = _mm512_mul_ps(_mm512_loadu_ps(accp[k] + i + 16 * x), cv);
         }
-        _mm512_storeu_ps(acc + i, a0);
-        _mm512_storeu_ps(acc + i + 16, a1);
-        _mm512_storeu_ps(acc + i + 32, a2);
-        _mm512_storeu_ps(acc + i + 48, a3);
+        for (int j = 0; j < nv; j++) {
+            const float *v = vb + j * d + i;
+            __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16);
+            __m512 v2 = _mm512_loadu_ps(v + 32), v3 = _mm512_loadu_ps(v + 48);
+#pragma GCC unroll 4
+            for (int k = 0; k < n; k++) {
+                __m512 pj = _mm512_set1_ps(p[k][j]);
+                a[k][0] = _mm512_fmadd_ps(pj, v0, a[k][0]);
+                a[k][1] = _mm512_fmadd_ps(pj, v1, a[k][1]);
+                a[k][2] = _mm512_fmadd_ps(pj, v2, a[k][2]);
+                a[k][3] = _mm512_fmadd_ps(pj, v3, a[k][3]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+            for (int x = 0; x < 4; x++)
+                _mm512_storeu_ps(accp[k] + i + 16 * x, a[k][x]);
     }
-    for (; i < d; i += 16) {
-        __m512 a = _mm512_mul_ps(_mm512_loadu_ps(acc + i), cv);
-        for (int j = 0; j < nv; j++)
-            a = _mm512_fmadd_ps(_mm512_set1_ps(p[j]), _mm512_loadu_ps(vb + j * d + i), a);
-        _mm512_storeu_ps(acc + i, a);
+    for (; i < d; i += 16)
+#pragma GCC unroll 4
+        for (int k = 0; k < n; k++) {
+            __m512 a = _mm512_mul_ps(_mm512_loadu_ps(accp[k] + i), _mm512_set1_ps(c[k]));
+            for (int j = 0; j < nv; j++)
+                a = _mm512_fmadd_ps(_mm512_set1_ps(p[k][j]), _mm512_loadu_ps(vb + j * d + i), a);
+            _mm512_storeu_ps(accp[k] + i, a);
+        }
+}
+
+T_AVX512 static void qblock_avx512(const float *q, size_t ldq, int nt, int nh, const float *kt, const float *vb,
+                                   int nv, int d, float *ml, float *acc)
+{
+    const int nq = nt * nh;
+    for (int q0 = 0; q0 < nq; q0 += 4) {
+        const int n = nq - q0 < 4 ? nq - q0 : 4;
+        const float *qp[4];
+        float *mlp[4], *accp[4];
+        for (int k = 0; k < 4; k++) {
+            int qi = q0 + (k < n ? k : n - 1);
+            qp[k] = q + (size_t)(qi / nh) * ldq + (size_t)(qi % nh) * (size_t)d;
+            mlp[k] = ml + 2 * qi;
+            accp[k] = acc + (size_t)qi * (size_t)d;
+        }
+        switch (n) {
+        case 1:
+            qchunk_avx512(qp, kt, vb, nv, d, mlp, accp, 1);
+            break;
+        case 2:
+            qchunk_avx512(qp, kt, vb, nv, d, mlp, accp, 2);
+            break;
+        case 3:
+            qchunk_avx512(qp, kt, vb, nv, d, mlp, accp, 3);
+            break;
+        default:
+            qchunk_avx512(qp, kt, vb, nv, d, mlp, accp, 4);
+            break;
+        }
     }
-    *m = mn;
 }
 
 T_AVX512 static void load_f32_avx512(const void *src, float scale, float *dst, int d)
@@ -897,6 +1018,13 @@ static void att_tiles(const att_job_t *j, size_t r0, int p0, int nvalid, float *
             kt[i * ATT_P + jj] = 0;
 }
 
+/* Positions (0..ATT_P) of the block at P0 that token T sees. */
+static int block_nv(const att_job_t *j, int t, int p0, int n_pos)
+{
+    int nv = (j->causal ? j->b->pos0 + t + 1 : n_pos) - p0;
+    return nv < 0 ? 0 : nv > ATT_P ? ATT_P : nv;
+}
+
 /* The query heads of KV head G0 for tokens T0 .. T1-1, block by block over
  * the visible positions with an online softmax. A query skips the blocks it
  * cannot see, so its result does not depend on which tokens share its work
@@ -919,18 +1047,17 @@ static void att_item(const att_job_t *j, int t0, int t1, int g0, float *scratch)
     for (int p0 = 0; p0 < n_pos; p0 += ATT_P) {
         int nvalid = n_pos - p0 < ATT_P ? n_pos - p0 : ATT_P;
         att_tiles(j, r0, p0, nvalid, kt, vb, row);
-        for (int t = t0; t < t1; t++) {
-            int nv = (j->causal ? pos0 + t + 1 : n_pos) - p0;
-            if (nv <= 0)
-                continue;
-            if (nv > ATT_P)
-                nv = ATT_P;
-            for (int h = 0; h < G; h++) {
-                int qi = (t - t0) * G + h;
-                const float *q = j->q + (size_t)t * j->ld + ((size_t)g0 * (size_t)G + (size_t)h) * (size_t)d;
-                j->b->att.qblock(q, kt, vb, nv, d, &ml[2 * qi], &ml[2 * qi + 1],
-                                 acc + (size_t)qi * (size_t)d);
+        /* the tokens seeing the same positions of the block go together */
+        for (int t = t0; t < t1;) {
+            int nv = block_nv(j, t, p0, n_pos), te = t + 1;
+            while (te < t1 && block_nv(j, te, p0, n_pos) == nv)
+                te++;
+            if (nv > 0) {
+                int qi = (t - t0) * G;
+                const float *q = j->q + (size_t)t * j->ld + (size_t)g0 * (size_t)G * (size_t)d;
+                j->b->att.qblock(q, j->ld, te - t, G, kt, vb, nv, d, ml + 2 * qi, acc + (size_t)qi * (size_t)d);
             }
+            t = te;
         }
     }
     for (int t = t0; t < t1; t++)

@@ -202,6 +202,81 @@ static void test_f32_every_isa(void)
     cpu_isa_force(best);
 }
 
+/* A verification pass (eng_feed_all) gives each token the logits that
+ * decoding it alone gives, bit for bit, on every ISA: attention takes the
+ * queries of several tokens and heads together (tokens seeing the same
+ * positions of a block), which must not change any query's arithmetic.
+ * Positions cross the 16-position blocks of attention; the models have
+ * 1, 2, 4 (head size 16) and 3 (head size 64) query heads per KV head. */
+static void check_verify_exact(const char *path, const char *what, eng_wfmt_t w, eng_kvfmt_t kvf)
+{
+    eng_opts_t o;
+    eng_opts_default(&o);
+    o.wfmt = w;
+    o.kvfmt = kvf;
+    o.n_ctx = 64;
+    o.n_batch = 16;
+    o.n_threads = 2;
+    o.backend = "cpu";
+    eng_model_t *m = NULL;
+    eng_session_t *s = NULL;
+    errmsg_t err = {0};
+    float *one = NULL;
+    CHECKF(eng_open(&m, path, &o, &err) == 0, "%s: %s", path, err.msg);
+    if (!m || eng_session_new(&s, m, &err))
+        goto done;
+    const uint32_t nv = eng_n_vocab(m);
+    CHECK_EQ_INT(eng_verify_max(m), 16);
+    int32_t ids[64];
+    for (int i = 0; i < 64; i++)
+        ids[i] = (int32_t)((uint32_t)(i * 7919 + 13) % nv);
+    one = malloc(16 * (size_t)nv * sizeof *one);
+    if (!one)
+        goto done;
+    static const int pos[] = {0, 9, 30};
+    static const int ms[] = {2, 3, 5, 8, 11, 16};
+    for (size_t a = 0; a < sizeof pos / sizeof *pos; a++)
+        for (size_t b = 0; b < sizeof ms / sizeof *ms; b++) {
+            int p = pos[a], n = ms[b];
+            CHECK(eng_truncate(s, 0, &err) == 0);
+            CHECK(p == 0 || eng_feed(s, ids, (size_t)p, &err) == 0);
+            for (int i = 0; i < n; i++) {
+                CHECK(eng_decode(s, ids[p + i], &err) == 0);
+                if (eng_logits(s))
+                    memcpy(one + (size_t)i * nv, eng_logits(s), nv * sizeof *one);
+            }
+            CHECK(eng_truncate(s, (uint32_t)p, &err) == 0);
+            CHECKF(eng_feed_all(s, ids + p, (size_t)n, &err) == 0, "%s", err.msg);
+            for (int i = 0; i < n; i++) {
+                const float *row = eng_logits_at(s, (size_t)i);
+                CHECKF(row && !memcmp(row, one + (size_t)i * nv, nv * sizeof *row),
+                       "%s %s isa %s: token %d of a pass of %d at %d differs from decoding it", what,
+                       eng_wfmt_name(w), cpu_isa_name(cpu_isa_active()), i, n, p);
+            }
+        }
+done:
+    free(one);
+    eng_session_free(s);
+    eng_close(m);
+}
+
+static void test_verify_exact_every_isa(void)
+{
+    static const char *const fix[] = {"llama_mha_f32", "qwen2_gqa_f32", "llama_gqa_f16"};
+    cpu_isa_t best = cpu_isa_detect();
+    for (int isa = CPU_ISA_PORTABLE; isa <= (int)best && isa <= CPU_ISA_AVX512VNNI; isa++) {
+        cpu_isa_force((cpu_isa_t)isa);
+        for (size_t i = 0; i < sizeof fix / sizeof *fix; i++) {
+            char path[256];
+            snprintf(path, sizeof path, FIX "%s.gguf", fix[i]);
+            check_verify_exact(path, fix[i], ENG_W_F32, ENG_KV_F32);
+            check_verify_exact(path, fix[i], ENG_W_INT8, ENG_KV_INT8);
+        }
+        check_verify_exact("models/octet-code.gguf", "octet-code", ENG_W_INT8, ENG_KV_INT8);
+    }
+    cpu_isa_force(best);
+}
+
 /* SmoothQuant's folding with f32 matrices leaves the model's function
  * unchanged: checks every fold (norms, v rows and bias, up rows, columns). */
 static void test_smooth_folding_exact(void)
@@ -661,6 +736,7 @@ int main(void)
 {
     TEST_RUN(test_f32_exact);
     TEST_RUN(test_f32_every_isa);
+    TEST_RUN(test_verify_exact_every_isa);
     TEST_RUN(test_smooth_folding_exact);
     TEST_RUN(test_reduced_precision);
     TEST_RUN(test_threads_identical);

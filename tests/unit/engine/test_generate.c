@@ -868,6 +868,102 @@ static void test_spec_exact_shipped(void)
     eng_close(m);
 }
 
+/* Drafts from a lookup source on SEQ (a text repeating every 10 tokens) in
+ * rounds where every draft is accepted and a pass of m tokens costs 1 +
+ * 0.1 (m - 1) steps; returns the draft length of the first round. */
+static size_t memory_rounds(draft_mem_t *mem, int rounds, size_t *last)
+{
+    int32_t seq[400];
+    for (size_t i = 0; i < sizeof seq / sizeof *seq; i++)
+        seq[i] = (int32_t)(i % 10);
+    draft_cfg_t cfg = {.lookup = true, .k_max = 8, .mem = mem};
+    draft_t *d = NULL;
+    errmsg_t err = {0};
+    size_t first = 0, n = 40;
+    *last = 0;
+    if (draft_new(&d, &cfg, &err) || draft_push(d, seq, n, &err)) {
+        CHECKF(0, "drafter: %s", err.msg);
+        draft_free(d);
+        return 0;
+    }
+    for (int r = 0; r < rounds; r++) {
+        int32_t out[8];
+        size_t k = 0;
+        CHECK(draft_propose(d, 8, out, &k, &err) == 0);
+        if (r == 0)
+            first = k;
+        *last = k;
+        if (k == 0) {
+            draft_pass_time(d, 1, 1e-3); /* the loop decodes one token alone */
+            CHECK(draft_push(d, seq + n, 1, &err) == 0);
+            n++;
+            continue;
+        }
+        for (size_t i = 0; i < k; i++)
+            CHECK_EQ_INT(out[i], seq[n + i]);
+        draft_pass_time(d, k + 1, 1e-3 * (1.0 + 0.1 * (double)k));
+        draft_result(d, k, k);
+        CHECK(draft_push(d, seq + n, k, &err) == 0);
+        n += k;
+    }
+    draft_free(d);
+    return first;
+}
+
+/* The cost model goes on from what earlier drafters learned (draft_mem_t):
+ * a fresh one times a plain step first and ramps its drafts up as they are
+ * accepted; the next one, given the same memory, drafts the most at once. */
+static void test_spec_memory(void)
+{
+    size_t last = 0;
+    CHECK_EQ_INT(memory_rounds(NULL, 12, &last), 0);
+    CHECKF(last == 8, "without memory: %zu drafts after 12 accepted rounds", last);
+    draft_mem_t *mem = draft_mem_new();
+    CHECK(mem != NULL);
+    if (!mem)
+        return;
+    size_t first = memory_rounds(mem, 12, &last);
+    CHECK_EQ_INT(first, 0);
+    CHECK_EQ_INT(last, 8);
+    first = memory_rounds(mem, 1, &last);
+    CHECKF(first == 8, "with memory: %zu drafts in the first round", first);
+    draft_mem_free(mem);
+}
+
+/* A source that does not pay at its prior acceptance (passes cost 1 + 0.5
+ * (m - 1) steps) is still asked for one token every 8th time in a row, and
+ * goes back to waiting when that guess fails. */
+static void test_spec_probe(void)
+{
+    int32_t seq[64];
+    for (size_t i = 0; i < 64; i++)
+        seq[i] = (int32_t)(i % 10);
+    draft_cfg_t cfg = {.lookup = true, .k_max = 8};
+    draft_t *d = NULL;
+    errmsg_t err = {0};
+    if (draft_new(&d, &cfg, &err) || draft_push(d, seq, 40, &err)) {
+        CHECKF(0, "drafter: %s", err.msg);
+        draft_free(d);
+        return;
+    }
+    /* each size timed three times: until then its cost is the prior */
+    for (int rep = 0; rep < 3; rep++)
+        for (size_t m = 1; m <= 9; m++)
+            draft_pass_time(d, m, 1e-3 * (1.0 + 0.5 * (double)(m - 1)));
+    for (int round = 0; round < 2; round++) {
+        int asked = 0;
+        size_t k = 0;
+        int32_t out[8];
+        while (k == 0 && asked < 20) {
+            CHECK(draft_propose(d, 8, out, &k, &err) == 0);
+            asked++;
+        }
+        CHECKF(asked == 8 && k == 1, "round %d: %zu drafts after %d proposals", round, k, asked);
+        draft_result(d, 1, 0);
+    }
+    draft_free(d);
+}
+
 /* A draft model: another tiny llama with the same vocabulary, and
  * octet-code drafting for itself (a second copy: every draft should agree). */
 static void test_spec_draft_model(void)
@@ -1070,6 +1166,8 @@ int main(void)
     TEST_RUN(test_spec_exact_tiny);
     TEST_RUN(test_spec_exact_shipped);
     TEST_RUN(test_spec_draft_model);
+    TEST_RUN(test_spec_memory);
+    TEST_RUN(test_spec_probe);
     TEST_RUN(test_spec_distribution);
     TEST_END();
 }

@@ -517,7 +517,8 @@ static void test_matmul_vs_double(void)
 static void test_matmul_threads_identical(void)
 {
     static const shape_t shapes[] = {{1000, 300}, {259, 1100}};
-    static const int ntoks[] = {1, 5, 100};
+    /* 1 to 8 tokens: one contiguous share of the rows per thread; more: chunks taken in turn */
+    static const int ntoks[] = {1, 5, 8, 9, 100};
     errmsg_t err;
     cpu_pool_t *pools[4] = {NULL};
     for (int i = 1; i < 4; i++)
@@ -527,7 +528,7 @@ static void test_matmul_threads_identical(void)
         float *w = rnd_vec((size_t)rows * cols);
         for (int fmt = 0; fmt < 4; fmt++) {
             cpu_mat_t *m = mat_new_ok((cpu_wfmt_t)fmt, CPU_SRC_F32, w, rows, cols, NULL);
-            for (size_t ni = 0; ni < 3 && m; ni++) {
+            for (size_t ni = 0; ni < sizeof ntoks / sizeof *ntoks && m; ni++) {
                 const int n_tok = ntoks[ni];
                 const size_t ny = (size_t)n_tok * rows;
                 float *x = rnd_vec((size_t)n_tok * cols);
