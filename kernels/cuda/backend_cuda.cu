@@ -1281,8 +1281,10 @@ static int cu_create(be_t **out, int device, errmsg_t *err)
         b->mm.q8_exact = b->exact;
         const char *sp = getenv("OCTET_CUDA_SPLITS");
         b->split_cap = !sp || !strcmp(sp, "auto") ? -1 : atoi(sp) > 0 ? atoi(sp) : 0;
-        /* off until a GPU run has checked it (tools/gpu/exact.sh; docs/cuda.md) */
-        bool few = env_flag("OCTET_CUDA_FEW", false);
+        /* on since tools/gpu/exact.sh passed on an H100 (2026-12-07,
+         * docs/cuda.md): "0" turns it off, and the engine then does not
+         * speculate on the GPU */
+        bool few = env_flag("OCTET_CUDA_FEW", true);
         b->few_max = few ? CU_FEW_MAX : 1;
         b->mm.few_max = b->few_max;
         b->base.ops = few ? &CUDA_OPS_FEW : &CUDA_OPS;

@@ -819,8 +819,8 @@ static void test_spec_exact_tiny(void)
         "for (int i = 0; i < n; i++) { s += a[i]; }\nfor (int i = 0;",
         "x = 1\n", "import os\nimport sys\nimport",
         /* inside a hunk: line drafts (lines.h) are verified too */
-        "int a;\nint b;\nint d;\nint e;\nint f;\n```diff\n--- a/x.c\n+++ b/x.c\n@@ -1,5 +1,5 @@\n int a;\n-int b;\n"
-        "+int c;\n",
+        ("int a;\nint b;\nint d;\nint e;\nint f;\n```diff\n--- a/x.c\n+++ b/x.c\n@@ -1,5 +1,5 @@\n int a;\n-int b;\n"
+         "+int c;\n"),
     };
     for (size_t i = 0; i < N_TINY; i++) {
         eng_model_t *m = open_tiny(TINY[i]);
