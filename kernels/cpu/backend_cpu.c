@@ -48,12 +48,14 @@ struct be_kv {
  * converted once into a transposed f32 tile and their V rows into an f32
  * tile, both used by every query of a work item (ATT_TQ tokens times the
  * query heads of one KV group). LOAD turns one cached row (f32, f16 or
- * int8) into floats times SCALE; QBLOCK advances one query's online softmax
- * over one block. */
+ * int8) into floats times SCALE; KTILE transposes ATT_P such rows into the
+ * key tile; QBLOCK advances one query's online softmax over one block. */
 #define ATT_P 16
 #define ATT_TQ 8
 
 typedef void (*row_load_fn)(const void *src, float scale, float *dst, int d);
+/* KT[i * ATT_P + j] = ROWS[j * D + i] for the ATT_P rows of D floats. */
+typedef void (*att_ktile_fn)(const float *rows, int d, float *kt);
 /* NT x NH queries that all see NV (1..ATT_P) positions of the block: query
  * qi = tt * NH + h (token tt, head h, D floats) at Q + tt * LDQ + h * D.
  * KT: D x ATT_P scaled keys (kt[i*ATT_P + j]); VB: ATT_P x D values. Each
@@ -65,6 +67,7 @@ typedef void (*att_qblock_fn)(const float *q, size_t ldq, int nt, int nh, const 
                               int nv, int d, float *ml, float *acc);
 typedef struct att_fns {
     row_load_fn load[3]; /* by be_kvfmt_t */
+    att_ktile_fn ktile;
     att_qblock_fn qblock;
 } att_fns_t;
 
@@ -183,6 +186,13 @@ static void load_i8_c(const void *src, float scale, float *dst, int d)
     const int8_t *q = src;
     for (int i = 0; i < d; i++)
         dst[i] = (float)q[i] * scale;
+}
+
+static void ktile_c(const float *rows, int d, float *kt)
+{
+    for (int j = 0; j < ATT_P; j++)
+        for (int i = 0; i < d; i++)
+            kt[i * ATT_P + j] = rows[(size_t)j * (size_t)d + (size_t)i];
 }
 
 static void qblock_c(const float *q, size_t ldq, int nt, int nh, const float *kt, const float *vb, int nv, int d,
@@ -332,6 +342,36 @@ qchunk_avx2(const float *const qp[2], const float *kt, const float *vb, int nv, 
             for (int j = 0; j < nv; j++)
                 a = _mm256_fmadd_ps(_mm256_set1_ps(p[k][j]), _mm256_loadu_ps(vb + j * d + i), a);
             _mm256_storeu_ps(accp[k] + i, a);
+        }
+}
+
+/* D % 8 == 0. 8 x 8 blocks transposed in registers: pairs of rows
+ * interleaved, then pairs of pairs, then the 128-bit halves exchanged. */
+T_AVX2 static void ktile_avx2(const float *rows, int d, float *kt)
+{
+    for (int j0 = 0; j0 < ATT_P; j0 += 8)
+        for (int c0 = 0; c0 < d; c0 += 8) {
+            __m256 r[8], t[8], u[8];
+            for (int j = 0; j < 8; j++)
+                r[j] = _mm256_loadu_ps(rows + (size_t)(j0 + j) * (size_t)d + (size_t)c0);
+            for (int p = 0; p < 8; p += 2) {
+                t[p] = _mm256_unpacklo_ps(r[p], r[p + 1]);
+                t[p + 1] = _mm256_unpackhi_ps(r[p], r[p + 1]);
+            }
+            /* u[q + c], 128-bit half h: column 4h + c of rows q .. q + 3 */
+            for (int q = 0; q < 8; q += 4) {
+                __m256d a = _mm256_castps_pd(t[q]), b = _mm256_castps_pd(t[q + 1]);
+                __m256d e = _mm256_castps_pd(t[q + 2]), f = _mm256_castps_pd(t[q + 3]);
+                u[q] = _mm256_castpd_ps(_mm256_unpacklo_pd(a, e));
+                u[q + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(a, e));
+                u[q + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(b, f));
+                u[q + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(b, f));
+            }
+            for (int c = 0; c < 4; c++) {
+                _mm256_storeu_ps(kt + (size_t)(c0 + c) * ATT_P + j0, _mm256_permute2f128_ps(u[c], u[4 + c], 0x20));
+                _mm256_storeu_ps(kt + (size_t)(c0 + 4 + c) * ATT_P + j0,
+                                 _mm256_permute2f128_ps(u[c], u[4 + c], 0x31));
+            }
         }
 }
 
@@ -493,6 +533,41 @@ qchunk_avx512(const float *const qp[4], const float *kt, const float *vb, int nv
         }
 }
 
+/* D % 16 == 0. 16 x 16 blocks transposed in registers: pairs of rows
+ * interleaved, then pairs of pairs, then a 4 x 4 transpose of the 128-bit
+ * lanes in two rounds of lane shuffles. */
+T_AVX512 static void ktile_avx512(const float *rows, int d, float *kt)
+{
+    for (int c0 = 0; c0 < d; c0 += 16) {
+        __m512 r[16], t[16], u[16];
+        for (int j = 0; j < 16; j++)
+            r[j] = _mm512_loadu_ps(rows + (size_t)j * (size_t)d + (size_t)c0);
+        for (int p = 0; p < 16; p += 2) {
+            t[p] = _mm512_unpacklo_ps(r[p], r[p + 1]);
+            t[p + 1] = _mm512_unpackhi_ps(r[p], r[p + 1]);
+        }
+        /* u[q + c], lane l: column 4l + c of rows q .. q + 3 */
+        for (int q = 0; q < 16; q += 4) {
+            __m512d a = _mm512_castps_pd(t[q]), b = _mm512_castps_pd(t[q + 1]);
+            __m512d e = _mm512_castps_pd(t[q + 2]), f = _mm512_castps_pd(t[q + 3]);
+            u[q] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, e));
+            u[q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, e));
+            u[q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, f));
+            u[q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, f));
+        }
+        /* column 4l + c takes lane l of u[c], u[4 + c], u[8 + c], u[12 + c] */
+        for (int c = 0; c < 4; c++) {
+            __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xee);
+            __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+            __m512 v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xee);
+            _mm512_storeu_ps(kt + (size_t)(c0 + c) * ATT_P, _mm512_shuffle_f32x4(v0, v2, 0x88));
+            _mm512_storeu_ps(kt + (size_t)(c0 + 4 + c) * ATT_P, _mm512_shuffle_f32x4(v0, v2, 0xdd));
+            _mm512_storeu_ps(kt + (size_t)(c0 + 8 + c) * ATT_P, _mm512_shuffle_f32x4(v1, v3, 0x88));
+            _mm512_storeu_ps(kt + (size_t)(c0 + 12 + c) * ATT_P, _mm512_shuffle_f32x4(v1, v3, 0xdd));
+        }
+    }
+}
+
 T_AVX512 static void qblock_avx512(const float *q, size_t ldq, int nt, int nh, const float *kt, const float *vb,
                                    int nv, int d, float *ml, float *acc)
 {
@@ -556,12 +631,12 @@ T_AVX512 static void load_i8_avx512(const void *src, float scale, float *dst, in
 /* Pick the loops for ISA; the attention loops also depend on the head size. */
 static void choose_fns(cpu_be_t *b, int head_dim)
 {
-    static const att_fns_t portable = {{load_f32_c, load_f16_c, load_i8_c}, qblock_c};
+    static const att_fns_t portable = {{load_f32_c, load_f16_c, load_i8_c}, ktile_c, qblock_c};
     b->att = portable;
     b->silu_mul = silu_mul_c;
 #if defined(__x86_64__)
-    static const att_fns_t f512 = {{load_f32_avx512, load_f16_avx512, load_i8_avx512}, qblock_avx512};
-    static const att_fns_t f256 = {{load_f32_avx2, load_f16_avx2, load_i8_avx2}, qblock_avx2};
+    static const att_fns_t f512 = {{load_f32_avx512, load_f16_avx512, load_i8_avx512}, ktile_avx512, qblock_avx512};
+    static const att_fns_t f256 = {{load_f32_avx2, load_f16_avx2, load_i8_avx2}, ktile_avx2, qblock_avx2};
     if (b->isa >= CPU_ISA_AVX512VNNI) {
         b->silu_mul = silu_mul_avx512;
         if (head_dim % 16 == 0)
@@ -762,13 +837,13 @@ static int cpu_reserve(be_t *be, int max_tok, int n_ctx, int n_head, int n_head_
     free(b->mm_scratch);
     free(b->att_scratch);
     b->mm_scratch = alloc_aligned(mm);
-    /* per thread: the K and V tiles, one converted row, and for each query
+    /* per thread: the K and V tiles, the converted K rows, and for each query
      * of a work item (ATT_TQ tokens x the heads of a KV group) an output
      * accumulator and its running max and sum; rounded to a cache line so
      * threads do not share lines */
     size_t D = (size_t)head_dim, nq = (size_t)ATT_TQ * (size_t)(n_head / n_head_kv);
     (void)n_ctx;
-    b->att_stride = (2 * D * ATT_P + D + nq * (D + 2) + 15) / 16 * 16;
+    b->att_stride = (3 * D * ATT_P + nq * (D + 2) + 15) / 16 * 16;
     b->att_bytes = b->att_stride * (size_t)b->n_threads * sizeof(float);
     b->att_scratch = alloc_aligned(b->att_bytes);
     if (!b->mm_scratch || !b->att_scratch) {
@@ -996,11 +1071,11 @@ typedef struct att_job {
     atomic_int next; /* work items (token block, KV head) handed out in order */
 } att_job_t;
 
-/* Convert the cached rows P0 .. P0+NVALID-1 of one KV head: K transposed
- * and scaled (attention scale and int8 row scale folded in) into KT, V
- * scaled into VB. Key lanes past NVALID are zeroed; value rows past it are
- * never read. */
-static void att_tiles(const att_job_t *j, size_t r0, int p0, int nvalid, float *kt, float *vb, float *row)
+/* Convert the cached rows P0 .. P0+NVALID-1 of one KV head: K scaled
+ * (attention scale and int8 row scale folded in) into ROWS, then transposed
+ * into KT, V scaled into VB. Key lanes past NVALID are zeroed; value rows
+ * past it are never read. */
+static void att_tiles(const att_job_t *j, size_t r0, int p0, int nvalid, float *kt, float *vb, float *rows)
 {
     const be_kv_t *kv = j->kv;
     row_load_fn load = j->b->att.load[kv->d.fmt];
@@ -1008,14 +1083,12 @@ static void att_tiles(const att_job_t *j, size_t r0, int p0, int nvalid, float *
     size_t rb = (size_t)d * kv->esize;
     for (int jj = 0; jj < nvalid; jj++) {
         size_t r = r0 + (size_t)(p0 + jj);
-        load(kv->k + r * rb, kv->ks ? kv->ks[r] * j->scale : j->scale, row, d);
-        for (int i = 0; i < d; i++)
-            kt[i * ATT_P + jj] = row[i];
+        load(kv->k + r * rb, kv->ks ? kv->ks[r] * j->scale : j->scale, rows + (size_t)jj * (size_t)d, d);
         load(kv->v + r * rb, kv->vs ? kv->vs[r] : 1.0f, vb + (size_t)jj * (size_t)d, d);
     }
-    for (int jj = nvalid; jj < ATT_P; jj++)
-        for (int i = 0; i < d; i++)
-            kt[i * ATT_P + jj] = 0;
+    if (nvalid < ATT_P)
+        memset(rows + (size_t)nvalid * (size_t)d, 0, (size_t)(ATT_P - nvalid) * (size_t)d * sizeof *rows);
+    j->b->att.ktile(rows, d, kt);
 }
 
 /* Positions (0..ATT_P) of the block at P0 that token T sees. */
@@ -1035,8 +1108,8 @@ static void att_item(const att_job_t *j, int t0, int t1, int g0, float *scratch)
     const be_kv_t *kv = j->kv;
     int d = kv->d.head_dim, G = j->n_head / kv->d.n_head_kv, pos0 = j->b->pos0;
     int nq = (t1 - t0) * G;
-    float *kt = scratch, *vb = kt + (size_t)d * ATT_P, *row = vb + (size_t)d * ATT_P;
-    float *acc = row + d, *ml = acc + (size_t)nq * (size_t)d; /* ml: m and l of each query */
+    float *kt = scratch, *vb = kt + (size_t)d * ATT_P, *rows = vb + (size_t)d * ATT_P;
+    float *acc = rows + (size_t)d * ATT_P, *ml = acc + (size_t)nq * (size_t)d; /* ml: m and l of each query */
     for (int qi = 0; qi < nq; qi++) {
         ml[2 * qi] = -INFINITY;
         ml[2 * qi + 1] = 0;
@@ -1046,7 +1119,7 @@ static void att_item(const att_job_t *j, int t0, int t1, int g0, float *scratch)
     int n_pos = pos0 + (j->causal ? t1 : j->n_tok); /* positions the last token sees */
     for (int p0 = 0; p0 < n_pos; p0 += ATT_P) {
         int nvalid = n_pos - p0 < ATT_P ? n_pos - p0 : ATT_P;
-        att_tiles(j, r0, p0, nvalid, kt, vb, row);
+        att_tiles(j, r0, p0, nvalid, kt, vb, rows);
         /* the tokens seeing the same positions of the block go together */
         for (int t = t0; t < t1;) {
             int nv = block_nv(j, t, p0, n_pos), te = t + 1;
@@ -1097,11 +1170,13 @@ static void attention(be_t *be, const be_kv_t *kv, int layer, const be_buf_t *q,
                    .causal = causal};
     atomic_init(&j.next, 0);
     /* a short decode step costs less than waking the pool (and a barrier
-     * stalls on any descheduled worker): about 2^18 multiply-adds or fewer
-     * stay on the calling thread */
+     * stalls on any descheduled worker): 2^16 multiply-adds or fewer stay on
+     * the calling thread (85 positions of octet-code; at 100-300 positions
+     * pooling is 10-15% faster a step since the key tiles are transposed in
+     * registers) */
     uint64_t work = (uint64_t)n_tok * (uint64_t)(b->pos0 + n_tok) * (uint64_t)n_head *
                     (uint64_t)kv->d.head_dim * 2;
-    if (b->n_threads > 1 && j.n_tblk * kv->d.n_head_kv > 1 && work > (1u << 18))
+    if (b->n_threads > 1 && j.n_tblk * kv->d.n_head_kv > 1 && work > (1u << 16))
         cpu_pool_run(b->pool, att_worker, &j);
     else
         att_worker(&j, 0, 1);
