@@ -108,7 +108,7 @@ static void report(eng_model_t *m, eng_session_t *s, const bench_args_t *a, cons
         printf(", \"ctx\": %u, \"batch\": %u, \"dev_free_bytes\": %llu, \"dev_total_bytes\": %llu", o->n_ctx,
                o->n_batch, (unsigned long long)mem.dev[0].dev_free, (unsigned long long)mem.dev[0].dev_total);
         printf(", \"backend\": \"%s\", \"weights\": \"%s\", \"kv\": \"%s\", \"threads\": %d, "
-               "\"prompt\": %ld, \"gen\": %ld, \"a->depth\": %ld, \"a->reps\": %ld, "
+               "\"prompt\": %ld, \"gen\": %ld, \"depth\": %ld, \"reps\": %ld, "
                "\"prefill_tok_s\": %.2f, \"prefill_tok_s_sd\": %.2f, "
                "\"decode_tok_s\": %.2f, \"decode_tok_s_sd\": %.2f, "
                "\"weights_bytes\": %llu, \"kv_bytes\": %llu, \"scratch_bytes\": %llu, \"load_s\": %.3f}\n",

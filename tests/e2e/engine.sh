@@ -129,6 +129,7 @@ for k in prefill_tok_s decode_tok_s weights_bytes kv_bytes scratch_bytes ctx bat
     t_grep "bench json $k" "\"$k\": [0-9.]+[,}]" "$T_TMP/out"
 done
 t_grep "bench json device" '"device": "cpu' "$T_TMP/out"
+t_grep "bench json settings" '"prompt": 16, "gen": 8, "depth": 4, "reps": 1,' "$T_TMP/out"
 t_expect "bench text" 0 "$OCTET" bench -m "$Q" --prompt 8 --gen 0 --reps 1
 t_grep "bench prefill line" '^prefill +pp8 ' "$T_TMP/out"
 t_expect "bench on one thread" 0 "$OCTET" bench -m "$Q" --prompt 8 --gen 0 --reps 1 --threads 1
