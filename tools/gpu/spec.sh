@@ -10,7 +10,7 @@
 #   bash tools/gpu/bundle.sh
 #   cc -std=c11 -D_GNU_SOURCE -O2 -Iengine -Ikernels -pthread -o .gpu/spec/spec_bench \
 #      tools/bench/spec_bench.c build-bundle/libengine.a build-bundle/libbase.a -lpcre2-8 -lm -ldl
-#   python3 tools/bench/spec_prompts.py .gpu/spec/prompts
+#   python3 tools/bench/spec_prompts.py .gpu/spec/prompts   (else made on the device)
 # then on the device, carrying .gpu:  bash tools/gpu/spec.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -18,6 +18,8 @@ R=${OUT:-/tmp/spec}
 mkdir -p "$R" /tmp/gb
 M=/tmp/q7.gguf
 tar -xJf .gpu/bundle.tar.xz -C /tmp/gb || exit 2
+# the prompt sets are made from this tree's files (a run once failed for want of them)
+[ -d .gpu/spec/prompts/edit ] || python3 tools/bench/spec_prompts.py .gpu/spec/prompts || exit 2
 [ -s $M ] || python3 tools/gen_tiny.py --shape qwen2.5-7b --type f16 --fill fast --out $M >/dev/null || exit 2
 cuda=/usr/local/cuda/lib64
 for p in $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(q, "cu13", "lib") for q in nvidia.__path__))' 2>/dev/null); do
