@@ -58,8 +58,8 @@ static void *run(void *arg)
         else if (e)
             snprintf(x->msg + n, sizeof x->msg - n, "; embedding failed (retrieval stays lexical): %s", err.msg);
         else
-            snprintf(x->msg + n, sizeof x->msg - n, "; %zu chunks embedded in %.1f s: retrieval is hybrid",
-                     es.embedded, es.seconds);
+            snprintf(x->msg + n, sizeof x->msg - n, "; %zu chunk%s embedded in %.1f s: retrieval is hybrid",
+                     es.embedded, es.embedded == 1 ? "" : "s", es.seconds);
         pthread_mutex_unlock(&x->mu);
     }
     atomic_store(&x->running, 0);

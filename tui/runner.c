@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "chat.h"
+#include "cont.h"
 #include "generate.h"
 #include "llm.h"
 #include "patch.h"
@@ -91,6 +92,7 @@ struct tui_runner {
     size_t n_hist, cap_hist;
     uint64_t seed_counter;
     remote_t *rem; /* the remote engine of the preset, or NULL */
+    cont_t *cont;  /* completion mode: where the answer's code unit ends (cont.h), during job_send */
     int mode_said; /* the mode the last notice named: -1 none yet, 0 chat, 1 completion */
 };
 
@@ -848,7 +850,8 @@ static chat_msg_t *remote_msgs(tui_runner_t *r, const char *sys, const char *con
 typedef struct rstream {
     tui_runner_t *r;
     char *text;
-    size_t len, cap, shown; /* SHOWN: bytes posted, whole characters only */
+    size_t len, cap, shown; /* SHOWN: bytes posted (with CONT: given to it), whole characters only */
+    cont_t *cont;           /* completion mode: where the code unit ends */
     uint32_t chunks;
     double t0, t_first, t_last;
     bool oom;
@@ -865,6 +868,26 @@ static void rstream_speed(rstream_t *s, long tokens)
     s->r->st.n_gen = n;
     s->r->st.tok_s = tok_s;
     pthread_mutex_unlock(&s->r->mu);
+}
+
+/* Post TEXT[0..LEN) of a remote answer, through its code-unit follower if
+ * it has one; nonzero when the unit is over (or memory ran out). */
+static int rstream_post(rstream_t *s, const char *text, size_t len)
+{
+    if (!s->cont) {
+        post(s->r, TUI_EV_TEXT, text, len);
+        return 0;
+    }
+    const char *show;
+    size_t n;
+    errmsg_t err = {0};
+    if (cont_push(s->cont, text, len, &show, &n, &err)) {
+        s->oom = true;
+        return 1;
+    }
+    if (n)
+        post(s->r, TUI_EV_TEXT, show, n);
+    return cont_state(s->cont) != CONT_GOING;
 }
 
 /* remote_text_fn: a streamed piece into the answer and the transcript; each
@@ -887,8 +910,9 @@ static int on_remote_text(void *ud, const char *t, size_t len)
     s->len += len;
     s->text[s->len] = '\0';
     size_t ok = utf8_complete(s->text, s->len);
+    int over = 0;
     if (ok > s->shown) {
-        post(r, TUI_EV_TEXT, s->text + s->shown, ok - s->shown);
+        over = rstream_post(s, s->text + s->shown, ok - s->shown);
         s->shown = ok;
     }
     s->t_last = now_s();
@@ -899,7 +923,7 @@ static int on_remote_text(void *ud, const char *t, size_t len)
     rstream_speed(s, -1);
     if (r->delay_ms)
         sleep_ms(r->delay_ms);
-    return atomic_load(&r->cancel) ? 1 : 0;
+    return over || atomic_load(&r->cancel) ? 1 : 0;
 }
 
 static void send_remote(tui_runner_t *r, job_t *j)
@@ -942,6 +966,10 @@ static void send_remote(tui_runner_t *r, job_t *j)
     if (completion) {
         g.stops = COMPLETION_STOPS;
         g.n_stops = sizeof COMPLETION_STOPS / sizeof COMPLETION_STOPS[0];
+        if (cont_new(&s.cont, j->text, strlen(j->text), &err)) {
+            postf(r, TUI_EV_ERROR, "%s", err.msg);
+            goto done;
+        }
     }
     pthread_mutex_lock(&r->mu);
     r->st.generating = true;
@@ -958,10 +986,20 @@ static void send_remote(tui_runner_t *r, job_t *j)
     s.t0 = now_s();
     int rc = completion ? remote_complete(r->rem, content, &g, on_remote_text, &s, &r->cancel, &res, &err)
                         : remote_chat(r->rem, msgs, n_msgs, &g, on_remote_text, &s, &r->cancel, &res, &err);
+    const char *ended = s.cont ? cont_why(s.cont) : NULL;
+    if (ended && rc == OCT_ECANCELED && !atomic_load(&r->cancel))
+        rc = 0; /* stopped at the end of the unit, not by the user */
+    if (!ended && s.len > s.shown)
+        rstream_post(&s, s.text + s.shown, s.len - s.shown);
+    if (s.cont && !(ended = cont_why(s.cont))) {
+        const char *rest;
+        size_t n_rest;
+        cont_flush(s.cont, &rest, &n_rest);
+        if (n_rest)
+            post(r, TUI_EV_TEXT, rest, n_rest);
+    }
     if (s.oom)
         rc = errmsg_set(&err, OCT_ENOMEM, "out of memory");
-    if (s.len > s.shown)
-        post(r, TUI_EV_TEXT, s.text + s.shown, s.len - s.shown);
     if (rc && rc != OCT_ECANCELED && !s.chunks) {
         /* nothing came: the turn is not kept, so sending it again retries it */
         postf(r, TUI_EV_ERROR, "remote engine: %s", err.msg);
@@ -986,14 +1024,16 @@ static void send_remote(tui_runner_t *r, job_t *j)
     uint32_t n_gen = r->st.n_gen;
     double tok_s = r->st.tok_s;
     pthread_mutex_unlock(&r->mu);
-    postf(r, TUI_EV_ANSWER_END, "%u tokens, %.1f tok/s%s (remote %s)%s%s", n_gen, tok_s, prompt, r->st.host,
+    postf(r, TUI_EV_ANSWER_END, "%u tokens, %.1f tok/s%s (remote %s)%s%s%s%s", n_gen, tok_s, prompt, r->st.host,
           rc == OCT_ECANCELED ? "; stopped (Ctrl-C)" : "",
-          !rc && !strcmp(res.finish, "length") ? "; cut at max_new_tokens" : "");
+          !rc && !ended && !strcmp(res.finish, "length") ? "; cut at max_new_tokens" : "",
+          ended && rc != OCT_ECANCELED ? "; " : "", ended && rc != OCT_ECANCELED ? ended : "");
 done:
     pthread_mutex_lock(&r->mu);
     r->st.generating = false;
     pthread_mutex_unlock(&r->mu);
     free(s.text);
+    cont_free(s.cont);
     free(msgs);
     pin_ctx_free(&c);
     free(sys);
@@ -1139,8 +1179,19 @@ static void publish_gen(tui_runner_t *r, const gen_result_t *g)
 static int on_answer_text(void *ud, const char *text, size_t len, const gen_result_t *so_far)
 {
     tui_runner_t *r = ud;
-    if (len)
+    if (len && r->cont) {
+        const char *show;
+        size_t n;
+        errmsg_t err = {0};
+        if (cont_push(r->cont, text, len, &show, &n, &err))
+            return 1;
+        if (n)
+            post(r, TUI_EV_TEXT, show, n);
+        if (cont_state(r->cont) != CONT_GOING)
+            return 1; /* the unit is complete: nothing after it is shown */
+    } else if (len) {
         post(r, TUI_EV_TEXT, text, len);
+    }
     gen_result_t g = *so_far;
     g.accept_rate = g.n_drafted ? (double)g.n_accepted / (double)g.n_drafted : 0;
     g.tok_per_pass = (double)g.n_tokens / (double)(g.n_passes + 1);
@@ -1186,6 +1237,10 @@ static void job_send(tui_runner_t *r, job_t *j)
     if (completion) {
         p.stops = COMPLETION_STOPS;
         p.n_stops = sizeof COMPLETION_STOPS / sizeof COMPLETION_STOPS[0];
+        if (cont_new(&r->cont, j->text, strlen(j->text), &err)) {
+            postf(r, TUI_EV_ERROR, "%s", err.msg);
+            goto done;
+        }
     }
     /* lookup drafts from the prompt: the retrieved code and the conversation, which answers quote */
     p.speculate = r->speculate;
@@ -1201,7 +1256,15 @@ static void job_send(tui_runner_t *r, job_t *j)
     pthread_mutex_unlock(&r->mu);
     int rc = gen_run(r->s, ids, n_ids, &p, &g, &err);
     publish_gen(r, &g);
-    canceled = rc == OCT_ECANCELED || g.stop == GEN_STOP_CALLER;
+    const char *ended = r->cont ? cont_why(r->cont) : NULL;
+    if (r->cont && !ended) {
+        const char *rest;
+        size_t n_rest;
+        cont_flush(r->cont, &rest, &n_rest);
+        if (n_rest)
+            post(r, TUI_EV_TEXT, rest, n_rest);
+    }
+    canceled = rc == OCT_ECANCELED || (g.stop == GEN_STOP_CALLER && !ended);
     if (rc && !canceled)
         postf(r, TUI_EV_ERROR, "%s", err.msg);
     if ((canceled || rc) && g.n_tokens == 0)
@@ -1219,8 +1282,9 @@ static void job_send(tui_runner_t *r, job_t *j)
         pthread_mutex_lock(&r->mu);
         r->st.generating = false;
         pthread_mutex_unlock(&r->mu);
-        postf(r, TUI_EV_ANSWER_END, "%zu tokens, %.1f tok/s; prompt %zu tokens, %zu reused from the KV cache%s%s",
-              g.n_tokens, g.decode_tok_s, n_ids, g.n_reused, spec, canceled ? "; stopped (Ctrl-C)" : "");
+        postf(r, TUI_EV_ANSWER_END, "%zu tokens, %.1f tok/s; prompt %zu tokens, %zu reused from the KV cache%s%s%s%s",
+              g.n_tokens, g.decode_tok_s, n_ids, g.n_reused, spec, canceled ? "; stopped (Ctrl-C)" : "",
+              ended && !canceled ? "; " : "", ended && !canceled ? ended : "");
     }
     canceled = false; /* reported with the figures */
 done:
@@ -1232,6 +1296,8 @@ done:
     r->st.generating = false;
     pthread_mutex_unlock(&r->mu);
     publish_pos(r);
+    cont_free(r->cont);
+    r->cont = NULL;
     gen_result_free(&g);
     free(ids);
     free(packed);

@@ -120,7 +120,7 @@ if command -v tmux >/dev/null 2>&1; then
     mkdir -p "$HOMEDIR/cfg" "$HOMEDIR/state"
     printf 'int tui_only_function(void) { return 5; }\n' >"$R/tui.c"
     tui_start
-    check "TUI: vectors made after the index, said" 'chunks embedded in [0-9.]+ s:'
+    check "TUI: vectors made after the index, said" 'chunks? embedded in [0-9.]+ s:'
     check "TUI: retrieval is hybrid, said" 'retrieval is hybrid'
     type_line "/search tui only function"
     check "TUI: /search answers hybrid" "search 'tui only function': [0-9]+ chunks \(hybrid\)"

@@ -62,13 +62,21 @@ backend = http://127.0.0.1:$PORT/v1
 [retrieval]
 enabled = false
 [generation]
-max_new_tokens = 24
+max_new_tokens = 48
+temperature = 0
 EOF
     tui_start --preset rt --no-index
     check "remote base model: completion mode is said" "octet-code has no chat template: completion mode" 20
     check "remote base model: the status bar says completion" " completion +idle"
-    type_line 'int add(int a, int b) {'
+    # greedy, this model closes the function, then writes another (flows/cont.h stops it)
+    type_line 'int sum(const int *a, int n) {'
     check "remote base model: the continuation comes from /completions" "[0-9]+ tokens, [0-9.]+ tok/s.*remote 127" 60
+    check "remote base model: stopped at the closing brace" "stopped at the end of the block you began"
+    if grep -q "int sum(int n)" "$SCREEN"; then
+        t_fail "remote base model: nothing after the function is shown" "$(cat "$SCREEN")"
+    else
+        t_ok "remote base model: nothing after the function is shown"
+    fi
     keys C-d
     wait_exit "remote: quits"
     # gen with the remote base model asks for completions, and says so

@@ -519,6 +519,39 @@ static void test_runner_speculation(void)
                answers[1][t]);
 }
 
+/* Completion mode stops where the block the user began ends (flows/cont.h):
+ * nothing after the closing brace is shown, and the figures say why. */
+static void test_runner_unit_end(void)
+{
+    tui_runner_t *r = NULL;
+    errmsg_t err = {0};
+    tui_runner_cfg_t cfg = {NULL, {"models/octet-code.gguf", NULL}, 0, false, false, NULL};
+    CHECK(tui_runner_new(&r, &cfg, &err) == 0);
+    if (!r)
+        return;
+    preset_t p;
+    tiny_preset(&p, "unit", 1024);
+    p.temperature = 0;
+    p.max_new_tokens = 200;
+    CHECK(tui_runner_use(r, &p, NULL) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    evlog_t log;
+    memset(&log, 0, sizeof log);
+    collect(r, &log);
+    memset(&log, 0, sizeof log);
+    CHECK(tui_runner_send(r, "int sum(const int *a, int n) {") == 0);
+    CHECK(tui_runner_wait_idle(r, 30000));
+    collect(r, &log);
+    CHECKF(log.n_err == 0 && log.n_end == 1, "%s", log.notices);
+    CHECKF(strstr(log.notices, "; stopped at the end of the block you began (its closing brace)"), "%s", log.notices);
+    CHECKF(log.text_len > 0 && log.text[log.text_len - 1] == '}', "[%.*s]", (int)log.text_len, log.text);
+    int depth = 1;
+    for (size_t i = 0; i < log.text_len; i++)
+        depth += log.text[i] == '{' ? 1 : log.text[i] == '}' ? -1 : 0;
+    CHECKF(depth == 0, "[%.*s]", (int)log.text_len, log.text);
+    tui_runner_free(r);
+}
+
 int main(void)
 {
     if (!setlocale(LC_CTYPE, "C.UTF-8")) {
@@ -530,5 +563,6 @@ int main(void)
     TEST_RUN(test_runner_flows);
     TEST_RUN(test_runner_pins);
     TEST_RUN(test_runner_speculation);
+    TEST_RUN(test_runner_unit_end);
     TEST_END();
 }
