@@ -86,6 +86,28 @@ static void tiny_preset(preset_t *p, const char *name, uint32_t ctx)
     p->seed = 7;
 }
 
+/* A runner on the shipped model, greedy, MAX_NEW tokens an answer, its
+ * start-up events drained; NULL on failure (checked). */
+static tui_runner_t *greedy_runner(bool no_spec, int max_new)
+{
+    tui_runner_t *r = NULL;
+    errmsg_t err = {0};
+    tui_runner_cfg_t cfg = {NULL, {"models/octet-code.gguf", NULL}, 0, false, no_spec, NULL};
+    CHECK(tui_runner_new(&r, &cfg, &err) == 0);
+    if (!r)
+        return NULL;
+    preset_t p;
+    tiny_preset(&p, "greedy", 1024);
+    p.temperature = 0;
+    p.max_new_tokens = max_new;
+    CHECK(tui_runner_use(r, &p, NULL) == 0);
+    CHECK(tui_runner_wait_idle(r, 20000));
+    evlog_t log;
+    memset(&log, 0, sizeof log);
+    collect(r, &log);
+    return r;
+}
+
 static void test_runner(void)
 {
     tui_runner_t *r = NULL;
@@ -478,21 +500,10 @@ static void test_runner_speculation(void)
     char answers[2][2][4096];
     tui_runner_status_t st[2];
     for (int spec = 0; spec < 2; spec++) {
-        tui_runner_t *r = NULL;
-        errmsg_t err = {0};
-        tui_runner_cfg_t cfg = {NULL, {"models/octet-code.gguf", NULL}, 0, false, spec == 0, NULL};
-        CHECK(tui_runner_new(&r, &cfg, &err) == 0);
+        tui_runner_t *r = greedy_runner(spec == 0, 96);
         if (!r)
             return;
-        preset_t p;
-        tiny_preset(&p, "spec", 1024);
-        p.temperature = 0;
-        p.max_new_tokens = 96;
-        CHECK(tui_runner_use(r, &p, NULL) == 0);
-        CHECK(tui_runner_wait_idle(r, 20000));
         evlog_t log;
-        memset(&log, 0, sizeof log);
-        collect(r, &log);
         for (int t = 0; t < 2; t++) {
             memset(&log, 0, sizeof log);
             CHECK(tui_runner_send(r, turns[t]) == 0);
@@ -523,21 +534,10 @@ static void test_runner_speculation(void)
  * nothing after the closing brace is shown, and the figures say why. */
 static void test_runner_unit_end(void)
 {
-    tui_runner_t *r = NULL;
-    errmsg_t err = {0};
-    tui_runner_cfg_t cfg = {NULL, {"models/octet-code.gguf", NULL}, 0, false, false, NULL};
-    CHECK(tui_runner_new(&r, &cfg, &err) == 0);
+    tui_runner_t *r = greedy_runner(false, 200);
     if (!r)
         return;
-    preset_t p;
-    tiny_preset(&p, "unit", 1024);
-    p.temperature = 0;
-    p.max_new_tokens = 200;
-    CHECK(tui_runner_use(r, &p, NULL) == 0);
-    CHECK(tui_runner_wait_idle(r, 20000));
     evlog_t log;
-    memset(&log, 0, sizeof log);
-    collect(r, &log);
     memset(&log, 0, sizeof log);
     CHECK(tui_runner_send(r, "int sum(const int *a, int n) {") == 0);
     CHECK(tui_runner_wait_idle(r, 30000));
