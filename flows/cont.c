@@ -22,6 +22,7 @@ struct cont {
     int lex;
     char quote;
     bool esc;
+    bool pend; /* in code: the last byte was a '/'; in a block comment: a '*' */
     bool closing; /* the unit's brace was closed: a ';' may follow */
     /* indentation */
     int base;
@@ -54,8 +55,8 @@ static bool is_blank(char ch)
 }
 
 /* One byte of C-like code through the lexer; returns +1 for an opening
- * brace in code, -1 for a closing one, else 0. PREV is the byte before. */
-static int lex_byte(cont_t *c, char prev, char ch)
+ * brace in code, -1 for a closing one, else 0. */
+static int lex_byte(cont_t *c, char ch)
 {
     switch (c->lex) {
     case LEX_STRING:
@@ -71,20 +72,26 @@ static int lex_byte(cont_t *c, char prev, char ch)
             c->lex = LEX_CODE;
         return 0;
     case LEX_BLOCK_COMMENT:
-        if (prev == '*' && ch == '/')
+        if (c->pend && ch == '/')
             c->lex = LEX_CODE;
+        c->pend = c->lex == LEX_BLOCK_COMMENT && ch == '*';
         return 0;
     default:
         break;
     }
-    if (ch == '"' || ch == '\'') {
+    if (c->pend) {
+        c->pend = false;
+        if (ch == '/' || ch == '*') {
+            c->lex = ch == '/' ? LEX_LINE_COMMENT : LEX_BLOCK_COMMENT;
+            return 0;
+        }
+    }
+    if (ch == '/') {
+        c->pend = true;
+    } else if (ch == '"' || ch == '\'') {
         c->lex = LEX_STRING;
         c->quote = ch;
         c->esc = false;
-    } else if (prev == '/' && ch == '/') {
-        c->lex = LEX_LINE_COMMENT;
-    } else if (prev == '/' && ch == '*') {
-        c->lex = LEX_BLOCK_COMMENT;
     } else if (ch == '{') {
         return 1;
     } else if (ch == '}') {
@@ -131,7 +138,7 @@ int cont_new(cont_t **out, const char *typed, size_t len, errmsg_t *err)
     if (!c)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     for (size_t i = 0; i < len; i++)
-        c->depth0 += lex_byte(c, i ? typed[i - 1] : '\0', typed[i]);
+        c->depth0 += lex_byte(c, typed[i]);
     if (c->depth0 > 0) {
         c->mode = MODE_BRACES;
         c->depth = c->depth0;
@@ -257,7 +264,7 @@ static int scan(cont_t *c)
             break;
         }
         if (c->mode == MODE_BRACES) {
-            int d = lex_byte(c, i ? b[i - 1] : '\0', ch);
+            int d = lex_byte(c, ch);
             if (d && (c->depth += d) < c->depth0) {
                 c->closing = true; /* ends after this byte, or after a ';' next */
                 continue;

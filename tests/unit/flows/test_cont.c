@@ -41,6 +41,9 @@ static const expect_t CASES[] = {
      "\n    if (x) { return 1; }\n    /* { */ // }\n    return \"}\"[0] + '}';\n}\nint g(void) {\n",
      "\n    if (x) { return 1; }\n    /* { */ // }\n    return \"}\"[0] + '}';\n}", CONT_UNIT_END},
     {"struct s {", "\n    int a;\n};\nint x;\n", "\n    int a;\n};", CONT_UNIT_END},
+    /* a block comment whose first star is not the one that closes it, and one right after another */
+    {"void f(void) { /*/ } */", "\n    g(); /* } *//* } */\n}\nvoid h(void) {\n",
+     "\n    g(); /* } *//* } */\n}", CONT_UNIT_END},
     /* the innermost open block: a method of a class */
     {"class A {\n    int f() {", "\n        return 1;\n    }\n    int g() {}\n};\n", "\n        return 1;\n    }",
      CONT_UNIT_END},
