@@ -102,10 +102,11 @@ static int lex_byte(cont_t *c, char ch)
 
 /* The indentation of the block opener that TYPED leaves open, or -1: its
  * last non-blank line when that ends in ':', else the nearest line above
- * it ending in ':' and indented less than it. */
+ * it indented less than it, if that ends in ':' (otherwise the last line
+ * continues a bracket, not a block). */
 static int opener(const char *typed, size_t len)
 {
-    int want = -1; /* the opener must be indented less than this; -1: any */
+    int want = -1; /* the opener is the first line indented less than this; -1: any */
     size_t e = len;
     while (e > 0) {
         size_t s = e;
@@ -119,11 +120,9 @@ static int opener(const char *typed, size_t len)
             if (want < 0 || col < want) {
                 if (typed[t - 1] == ':')
                     return col;
-                if (want < 0) {
-                    if (col == 0)
-                        return -1; /* a statement at the top: no block open */
-                    want = col;
-                }
+                if (want >= 0 || col == 0)
+                    return -1; /* a bracket's continuation, or a statement at the top */
+                want = col;
             }
         }
         e = s > 0 ? s - 1 : 0;

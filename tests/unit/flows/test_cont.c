@@ -31,6 +31,8 @@ static const expect_t CASES[] = {
     {"try:", "\n    a()\nexcept OSError:\n    pass\nfinally:\n    b()\nc()\n",
      "\n    a()\nexcept OSError:\n    pass\nfinally:\n    b()\n", CONT_UNIT_END},
     {"x = f(", "\n    1,\n)\ny = 2\n", "\n    1,\n)\ny = 2\n", CONT_GOING},
+    /* the last line continues a bracket, not the def above */
+    {"def f():\n    pass\nx = [\n    1,", "\n    2,\n]\ny = 3\n", "\n    2,\n]\ny = 3\n", CONT_GOING},
     {"def f():\n", "    pass\n# a comment\n", "    pass\n", CONT_UNIT_END},
     /* a complete function typed: the next one is written whole */
     {"def f():\n    return 1\n", "\n\ndef g():\n    return 2\n\n\ndef h():\n", "\n\ndef g():\n    return 2\n",
