@@ -172,6 +172,36 @@ static void postf(tui_runner_t *r, tui_ev_kind_t kind, const char *fmt, ...)
     post(r, kind, buf, n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+/* Answer text in completion mode, through the follower C of the code unit
+ * (cont.h): what it lets show is posted. 1 when the unit is over, -1 when
+ * memory ran out, else 0. */
+static int post_code(tui_runner_t *r, cont_t *c, const char *text, size_t len)
+{
+    const char *show;
+    size_t n;
+    errmsg_t err = {0};
+    if (cont_push(c, text, len, &show, &n, &err))
+        return -1;
+    if (n)
+        post(r, TUI_EV_TEXT, show, n);
+    return cont_state(c) != CONT_GOING;
+}
+
+/* The end of a completion answer: the text C still holds back is posted
+ * unless the unit ended; returns why it ended (cont_why), or NULL. */
+static const char *post_code_end(tui_runner_t *r, cont_t *c)
+{
+    const char *why = cont_why(c);
+    if (!why) {
+        const char *rest;
+        size_t n;
+        cont_flush(c, &rest, &n);
+        if (n)
+            post(r, TUI_EV_TEXT, rest, n);
+    }
+    return why;
+}
+
 /* The context event: C's items (moved to the event; C keeps its texts),
  * after the summary of what was pinned or cut, when there is one. */
 static void post_ctx(tui_runner_t *r, pin_ctx_t *c)
@@ -878,16 +908,10 @@ static int rstream_post(rstream_t *s, const char *text, size_t len)
         post(s->r, TUI_EV_TEXT, text, len);
         return 0;
     }
-    const char *show;
-    size_t n;
-    errmsg_t err = {0};
-    if (cont_push(s->cont, text, len, &show, &n, &err)) {
+    int over = post_code(s->r, s->cont, text, len);
+    if (over < 0)
         s->oom = true;
-        return 1;
-    }
-    if (n)
-        post(s->r, TUI_EV_TEXT, show, n);
-    return cont_state(s->cont) != CONT_GOING;
+    return over != 0;
 }
 
 /* remote_text_fn: a streamed piece into the answer and the transcript; each
@@ -991,13 +1015,8 @@ static void send_remote(tui_runner_t *r, job_t *j)
         rc = 0; /* stopped at the end of the unit, not by the user */
     if (!ended && s.len > s.shown)
         rstream_post(&s, s.text + s.shown, s.len - s.shown);
-    if (s.cont && !(ended = cont_why(s.cont))) {
-        const char *rest;
-        size_t n_rest;
-        cont_flush(s.cont, &rest, &n_rest);
-        if (n_rest)
-            post(r, TUI_EV_TEXT, rest, n_rest);
-    }
+    if (s.cont)
+        ended = post_code_end(r, s.cont);
     if (s.oom)
         rc = errmsg_set(&err, OCT_ENOMEM, "out of memory");
     if (rc && rc != OCT_ECANCELED && !s.chunks) {
@@ -1180,15 +1199,8 @@ static int on_answer_text(void *ud, const char *text, size_t len, const gen_resu
 {
     tui_runner_t *r = ud;
     if (len && r->cont) {
-        const char *show;
-        size_t n;
-        errmsg_t err = {0};
-        if (cont_push(r->cont, text, len, &show, &n, &err))
-            return 1;
-        if (n)
-            post(r, TUI_EV_TEXT, show, n);
-        if (cont_state(r->cont) != CONT_GOING)
-            return 1; /* the unit is complete: nothing after it is shown */
+        if (post_code(r, r->cont, text, len))
+            return 1; /* the unit is complete (nothing after it is shown), or out of memory */
     } else if (len) {
         post(r, TUI_EV_TEXT, text, len);
     }
@@ -1256,14 +1268,7 @@ static void job_send(tui_runner_t *r, job_t *j)
     pthread_mutex_unlock(&r->mu);
     int rc = gen_run(r->s, ids, n_ids, &p, &g, &err);
     publish_gen(r, &g);
-    const char *ended = r->cont ? cont_why(r->cont) : NULL;
-    if (r->cont && !ended) {
-        const char *rest;
-        size_t n_rest;
-        cont_flush(r->cont, &rest, &n_rest);
-        if (n_rest)
-            post(r, TUI_EV_TEXT, rest, n_rest);
-    }
+    const char *ended = r->cont ? post_code_end(r, r->cont) : NULL;
     canceled = rc == OCT_ECANCELED || (g.stop == GEN_STOP_CALLER && !ended);
     if (rc && !canceled)
         postf(r, TUI_EV_ERROR, "%s", err.msg);
