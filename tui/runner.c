@@ -77,6 +77,7 @@ struct tui_runner {
     unsigned delay_ms;
     bool heal, speculate; /* gen_run's, for answers and workflows alike */
     char *draft_path;     /* --draft-model, or NULL */
+    char *tmpl_name;      /* --template, or NULL: the model's own */
     pin_list_t pins;      /* under MU: what /add pinned */
     bool verbose;         /* under MU: post each prompt */
 
@@ -281,7 +282,7 @@ static void set_state(tui_runner_t *r, const char *fmt, ...)
 
 /* Say once per change which mode the model gets and what to expect of it:
  * a base model asked a question in words only rambles (issue 15). */
-static void say_mode(tui_runner_t *r, bool completion, const char *model, const char *tmpl)
+static void say_mode(tui_runner_t *r, bool completion, const char *model, const char *tmpl, const char *why)
 {
     pthread_mutex_lock(&r->mu);
     r->st.completion = completion;
@@ -291,11 +292,11 @@ static void say_mode(tui_runner_t *r, bool completion, const char *model, const 
     r->mode_said = (int)completion;
     if (completion)
         postf(r, TUI_EV_NOTICE,
-              "%s has no chat template: completion mode. What you type is continued, not answered: start the "
+              "%s %s: completion mode. What you type is continued, not answered: start the "
               "code (a signature and a docstring or comment) and octet writes the rest; each message stands "
               "alone. /spec writes a function from a spec, /refactor changes code; for questions in words, load "
               "an instruction model (/model FILE.gguf)",
-              model);
+              model, why);
     else
         postf(r, TUI_EV_NOTICE, "%s chats (%s template): ask about your code; the conversation is kept until /clear",
               model, tmpl);
@@ -494,7 +495,7 @@ static int remote_name(tui_runner_t *r)
     if (rc)
         postf(r, TUI_EV_ERROR, "remote engine %s: %s", remote_url(r->rem), err.msg);
     else /* the server formats chats itself: only a model it says cannot chat gets completion mode */
-        say_mode(r, remote_model_chat(r->rem, NULL) == 0, id, "the server's");
+        say_mode(r, remote_model_chat(r->rem, NULL) == 0, id, "the server's", "has no chat template");
     return rc;
 }
 
@@ -705,7 +706,7 @@ static void job_use(tui_runner_t *r, job_t *j)
         postf(r, TUI_EV_ERROR, "%s has no tokenizer: octet cannot chat with it", real);
         goto fail;
     }
-    rc = chat_tmpl_from_gguf(&t, eng_gguf(m), NULL, &err);
+    rc = chat_tmpl_from_gguf(&t, eng_gguf(m), r->tmpl_name, &err);
     if (rc == OCT_ENOTFOUND) {
         postf(r, TUI_EV_NOTICE, "%s: unknown chat template, using plain text", eng_hparams(m)->name);
         rc = chat_tmpl_by_name(&t, "none", &err);
@@ -737,7 +738,8 @@ static void job_use(tui_runner_t *r, job_t *j)
           keep_w ? "reopened" : "loaded", eng_hparams(m)->name, p->name, eng_wfmt_name(ro->wfmt),
           eng_kvfmt_name(ro->kvfmt), ro->n_ctx, eng_backend_name(m), ro->n_threads, ro->n_threads == 1 ? "" : "s",
           now_s() - t0);
-    say_mode(r, !strcmp(chat_tmpl_name(t), "none"), eng_hparams(m)->name, chat_tmpl_name(t));
+    say_mode(r, !strcmp(chat_tmpl_name(t), "none"), eng_hparams(m)->name, chat_tmpl_name(t),
+             r->tmpl_name ? "without its chat template (--template none)" : "has no chat template");
     load_draft(r, ro);
     refeed_conversation(r);
     post_str(r, TUI_EV_LOADED, "");
@@ -1790,11 +1792,12 @@ int tui_runner_new(tui_runner_t **out, const tui_runner_cfg_t *cfg, errmsg_t *er
     r->heal = !cfg->no_heal;
     r->speculate = !cfg->no_spec;
     r->draft_path = dup_or_null(cfg->draft_model);
+    r->tmpl_name = dup_or_null(cfg->template_name);
     r->model_def = dup_or_null(cfg->models.def);
     r->model_large = dup_or_null(cfg->models.large);
     snprintf(r->st.state, sizeof r->st.state, "idle");
     if ((cfg->models.def && !r->model_def) || (cfg->models.large && !r->model_large) ||
-        (cfg->draft_model && !r->draft_path)) {
+        (cfg->draft_model && !r->draft_path) || (cfg->template_name && !r->tmpl_name)) {
         tui_runner_free(r);
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     }
@@ -1812,6 +1815,7 @@ int tui_runner_new(tui_runner_t **out, const tui_runner_cfg_t *cfg, errmsg_t *er
         free(r->model_def);
         free(r->model_large);
         free(r->draft_path);
+        free(r->tmpl_name);
         free(r);
         return errmsg_set(err, OCT_EINTERNAL, "cannot start the worker thread");
     }
@@ -1858,6 +1862,7 @@ void tui_runner_free(tui_runner_t *r)
     free(r->model_def);
     free(r->model_large);
     free(r->draft_path);
+    free(r->tmpl_name);
     free(r);
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "chat.h"
 #include "config.h"
 #include "history.h"
 #include "patch.h"
@@ -1447,6 +1448,9 @@ static void usage(FILE *f)
             "                          what answers copy from the prompt; the same answers either way)\n"
             "      --draft-model FILE  a smaller GGUF model with the same vocabulary drafting tokens\n"
             "                          beside prompt lookup (opened with each local preset's settings)\n"
+            "      --template NAME     chat format of every local model: chatml | qwen | llama3 | llama2 |\n"
+            "                          deepseek | none (default: each model's tokenizer.chat_template;\n"
+            "                          'none': completion mode, what you type is continued)\n"
             "      --tui-help          show this help\n\n"
             "Presets: presets/*.ini next to octet and $XDG_CONFIG_HOME/octet/presets/*.ini\n"
             "(see docs/presets.md). Settings (default preset, models, backend, commit, colors):\n"
@@ -1568,7 +1572,7 @@ static void main_loop(tui_app_t *a)
 
 /* The command line of the TUI. */
 typedef struct tui_args {
-    const char *model, *large, *preset_name, *dir, *backend, *draft;
+    const char *model, *large, *preset_name, *dir, *backend, *draft, *template_name;
     bool index, no_git, no_heal, no_spec, lexical;
 } tui_args_t;
 
@@ -1587,6 +1591,7 @@ static int parse_args(int argc, char **argv, tui_args_t *o)
         OPT_NO_SPEC,
         OPT_DRAFT,
         OPT_LEXICAL,
+        OPT_TEMPLATE,
     };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},    {"large-model", required_argument, NULL, OPT_LARGE},
@@ -1596,6 +1601,7 @@ static int parse_args(int argc, char **argv, tui_args_t *o)
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},   {"no-spec", no_argument, NULL, OPT_NO_SPEC},
         {"draft-model", required_argument, NULL, OPT_DRAFT},
         {"lexical", no_argument, NULL, OPT_LEXICAL},
+        {"template", required_argument, NULL, OPT_TEMPLATE},
         {"tui-help", no_argument, NULL, OPT_HELP},
         {"help", no_argument, NULL, OPT_HELP},      {NULL, 0, NULL, 0},
     };
@@ -1638,6 +1644,17 @@ static int parse_args(int argc, char **argv, tui_args_t *o)
         case OPT_DRAFT:
             o->draft = optarg;
             break;
+        case OPT_TEMPLATE: {
+            chat_tmpl_t *t = NULL;
+            errmsg_t terr = {0};
+            if (chat_tmpl_by_name(&t, optarg, &terr)) {
+                fprintf(stderr, "octet: --template: %s\n", terr.msg);
+                return 2;
+            }
+            chat_tmpl_free(t);
+            o->template_name = optarg;
+            break;
+        }
         case OPT_BACKEND: {
             preset_t scratch;
             errmsg_t berr;
@@ -1795,7 +1812,7 @@ int tui_main(int argc, char **argv)
     const char *d = getenv("OCTET_TUI_TOKEN_DELAY_MS");
     if (d && d[0])
         delay = (unsigned)strtoul(d, NULL, 10);
-    tui_runner_cfg_t cfg = {a->rag, models_of(a), delay, o.no_heal, o.no_spec, o.draft};
+    tui_runner_cfg_t cfg = {a->rag, models_of(a), delay, o.no_heal, o.no_spec, o.draft, o.template_name};
     if (tui_runner_new(&a->run, &cfg, &err)) {
         fprintf(stderr, "octet: %s\n", err.msg);
         status = 1;

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # tui_mode.sh - issue 15 item 3, through tmux: the TUI knows what the model
-# is. The embedded model has no chat template: completion mode, said in the
+# is. The embedded model is instruction-tuned (a ChatML template): it chats.
+# Run without a template (--template none, or a file that has none: the
+# engine's side is test_chat's), a model gets completion mode, said in the
 # first notice, the status bar and the input's placeholder; what is typed
-# is continued (no chat scaffolding in front of it) and stops at two blank
-# lines. A model with a chat template chats. The same for a remote engine:
-# octet serve lists "chat" in its model's capabilities only with a template.
+# is continued (no chat scaffolding in front of it). The same for a remote
+# engine: octet serve lists "chat" in its model's capabilities only with a
+# template (octet serve --template none serves the embedded model as a base
+# model), and there the continuation stops at the end of the block begun.
 source "$(dirname "$0")/lib.sh"
 export LC_ALL=C.UTF-8
 if ! command -v tmux >/dev/null 2>&1; then
@@ -25,23 +28,33 @@ git -C "$REPO" init -q
 printf 'def add(a, b):\n    return a + b\n' >"$REPO/calc.py"
 git -C "$REPO" add -A && git -C "$REPO" -c user.name=t -c user.email=t@t commit -qm init
 
-# ---- a base model: completion mode
+# ---- the embedded model chats
 tui_start -m "$BASE" --no-index
-check "base model: completion mode is said" "has no chat template: completion mode" 30
-check "base model: what to expect is said" "What you type is continued, not answered"
-check "base model: the status bar says completion" " completion +idle"
-check "base model: the placeholder asks for code" "Start some code"
+check "embedded model: chat is said" "chats \(chatml template\)" 30
+check "embedded model: the status bar says chat" " chat +idle"
+check "embedded model: the placeholder asks a question" "Ask about your code"
+keys C-d
+wait_exit "embedded model: quits"
+
+# ---- without a template: completion mode
+tui_start -m "$BASE" --no-index --template none
+check "--template none: completion mode is said" "without its chat template \(--template none\): completion mode" 30
+check "--template none: what to expect is said" "continued, not answered"
+check "--template none: the status bar says completion" " completion +idle"
+check "--template none: the placeholder asks for code" "Start some code"
 "${TM[@]}" send-keys -l -- 'def fibonacci(n):' 2>/dev/null
 "${TM[@]}" send-keys M-Enter 2>/dev/null
 "${TM[@]}" send-keys -l -- '    """Return the n-th Fibonacci number."""' 2>/dev/null
 "${TM[@]}" send-keys Enter 2>/dev/null
-check "base model: the continuation ends with its figures" "[0-9]+ tokens, [0-9.]+ tok/s; prompt [0-9]+ tokens" 60
+check "--template none: the continuation ends with its figures" "[0-9]+ tokens, [0-9.]+ tok/s; prompt [0-9]+ tokens" 60
 "${TM[@]}" capture-pane -p -S -200 >"$T_TMP/transcript"
-if grep -q "You are octet" "$T_TMP/transcript"; then t_fail "base model: no system prompt is continued"; else t_ok "base model: no system prompt is continued"; fi
+if grep -q "You are octet" "$T_TMP/transcript"; then t_fail "--template none: no system prompt is continued"; else t_ok "--template none: no system prompt is continued"; fi
 keys C-d
-wait_exit "base model: quits"
+wait_exit "--template none: quits"
+t_expect "--template with an unknown name: usage error" 2 "$OCT" --template nosuch
+t_grep "--template: the known names" "unknown chat template 'nosuch' \(known: chatml" "$T_TMP/err"
 
-# ---- a model with a chat template: chat
+# ---- another model with a chat template: chat
 tui_start -m "$CHAT" --no-index
 check "chat model: chat is said" "chats \(llama3 template\)" 20
 check "chat model: the status bar says chat" " chat +idle"
@@ -49,8 +62,8 @@ check "chat model: the placeholder asks a question" "Ask about your code"
 keys C-d
 wait_exit "chat model: quits"
 
-# ---- a remote engine serving the base model: octet serve says it cannot chat
-serve_start "$T_TMP/serve.log" -m "$BASE" --ctx 1024 --threads 1
+# ---- a remote engine serving a base model (the embedded one without its template): it cannot chat
+serve_start "$T_TMP/serve.log" -m "$BASE" --template none --ctx 1024 --threads 1
 if [ -n "$PORT" ]; then
     curl -s "http://127.0.0.1:$PORT/v1/models" >"$T_TMP/models.json"
     t_grep "serve: a base model's capabilities leave out chat" '"capabilities":\["completion"\]' "$T_TMP/models.json"

@@ -144,7 +144,7 @@ check "flows run starts" 'loaded octet-code with preset pin_flows' 30
 type_line "/add pinned.c"
 type_line "/verbose on"
 type_line "/refactor swap the operands --path add.c"
-check "/refactor's prompt is shown" 'Target: the file add\.c and the code that refers to it' 30
+check "/refactor's prompt is shown, the target's code in it" '^ *add\.c:1-4$' 30
 check "with the pinned file in it" 'int pinned_marker_4711 = 1;'
 check "/refactor ends" 'nothing was changed' 60
 check "the packing is said" 'context: the target add\.c, 1 pinned'

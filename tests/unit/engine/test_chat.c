@@ -542,6 +542,8 @@ static void test_from_gguf(void)
         {TINY_DIR "/qwen2_gqa_f32.gguf", NULL, "qwen", "<|endoftext|>", "You are Qwen"},
         {TINY_DIR "/llama_mha_f32.gguf", NULL, "llama3", "<|begin_of_text|>", NULL},
         {TINY_DIR "/llama_mha_f32.gguf", "deepseek", "deepseek", "<|begin_of_text|>", "You are an AI"},
+        /* the embedded model is instruction-tuned on ChatML (tools/train/sft.py) */
+        {"models/octet-code.gguf", NULL, "chatml", "<|endoftext|>", NULL},
     };
     for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
         errmsg_t err = {0};

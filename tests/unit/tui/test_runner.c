@@ -88,11 +88,11 @@ static void tiny_preset(preset_t *p, const char *name, uint32_t ctx)
 
 /* A runner on the shipped model, greedy, MAX_NEW tokens an answer, its
  * start-up events drained; NULL on failure (checked). */
-static tui_runner_t *greedy_runner(bool no_spec, int max_new)
+static tui_runner_t *greedy_runner(bool no_spec, int max_new, const char *tmpl)
 {
     tui_runner_t *r = NULL;
     errmsg_t err = {0};
-    tui_runner_cfg_t cfg = {NULL, {"models/octet-code.gguf", NULL}, 0, false, no_spec, NULL};
+    tui_runner_cfg_t cfg = {NULL, {"models/octet-code.gguf", NULL}, 0, false, no_spec, NULL, tmpl};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r)
         return NULL;
@@ -112,7 +112,7 @@ static void test_runner(void)
 {
     tui_runner_t *r = NULL;
     errmsg_t err = {0};
-    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0, false, false, NULL};
+    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0, false, false, NULL, NULL};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r)
         return;
@@ -195,7 +195,7 @@ static void test_runner(void)
     tui_runner_free(r);
 
     /* no model configured */
-    tui_runner_cfg_t none = {NULL, {NULL, NULL}, 0, false, false, NULL};
+    tui_runner_cfg_t none = {NULL, {NULL, NULL}, 0, false, false, NULL, NULL};
     CHECK(tui_runner_new(&r, &none, &err) == 0);
     if (!r)
         return;
@@ -229,7 +229,7 @@ static void test_runner_cancel(void)
     tui_runner_t *r = NULL;
     errmsg_t err = {0};
     /* 20 ms after each token: an answer of 200 tokens takes 4 s unless stopped */
-    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20, false, false, NULL};
+    tui_runner_cfg_t cfg = {NULL, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20, false, false, NULL, NULL};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r)
         return;
@@ -293,7 +293,7 @@ static void test_runner_flows(void)
     tui_runner_t *r = NULL;
     /* tokens slowed down so that the chat answer below is still running when
      * the workflow is asked for */
-    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20, false, false, NULL};
+    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 20, false, false, NULL, NULL};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r || !rg) {
         tui_runner_free(r);
@@ -416,7 +416,7 @@ static void test_runner_pins(void)
     ro.dir = g_repo;
     CHECKF(rag_open(&rg, &ro, &err) == 0 && rag_update(rg, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
     tui_runner_t *r = NULL;
-    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0, false, false, NULL};
+    tui_runner_cfg_t cfg = {rg, {TINY "/llama_rope_linear_q8_0.gguf", NULL}, 0, false, false, NULL, NULL};
     CHECK(tui_runner_new(&r, &cfg, &err) == 0);
     if (!r || !rg) {
         tui_runner_free(r);
@@ -486,21 +486,22 @@ static void test_runner_pins(void)
  * token, as with octet --no-spec; the figures reach the status bar. */
 static void test_runner_speculation(void)
 {
-    /* the embedded model has no chat template: completion mode, each text
-     * continued on its own; the second starts with the first (its KV cache
-     * reused) and asks for a near copy of the function (what lookup drafts) */
+    /* the embedded model in completion mode (--template none): each text
+     * continued on its own; both start with the same function (the second
+     * reuses it from the KV cache) and ask for a near copy of it (what
+     * lookup drafts) */
 #define FN "def total_price(items, tax_rate):\n    subtotal = 0\n    for item in items:\n" \
            "        subtotal += item.price * item.quantity\n    tax = subtotal * tax_rate\n" \
            "    return subtotal + tax\n"
     static const char *const turns[] = {
-        FN,
+        FN "\n\ndef total_with_discount(items, tax_rate, discount):\n    subtotal = 0\n",
         FN "\n\ndef order_total(items, tax_rate):\n    subtotal = 0\n",
     };
 #undef FN
     char answers[2][2][4096];
     tui_runner_status_t st[2];
     for (int spec = 0; spec < 2; spec++) {
-        tui_runner_t *r = greedy_runner(spec == 0, 96);
+        tui_runner_t *r = greedy_runner(spec == 0, 96, "none");
         if (!r)
             return;
         evlog_t log;
@@ -534,7 +535,8 @@ static void test_runner_speculation(void)
  * nothing after the closing brace is shown, and the figures say why. */
 static void test_runner_unit_end(void)
 {
-    tui_runner_t *r = greedy_runner(false, 200);
+    /* the shipped model chats; --template none puts it in completion mode */
+    tui_runner_t *r = greedy_runner(false, 200, "none");
     if (!r)
         return;
     evlog_t log;
