@@ -574,6 +574,9 @@ static const variant VARIANTS[] = {
     VARIANT(8, 1, 8, true, " pref"),  VARIANT(4, 1, 8, true, " pref"),  VARIANT(8, 1, 4, true, " pref"),
     VARIANT(8, 2, 8, false, ""),      VARIANT(8, 4, 8, false, ""),      VARIANT(4, 2, 8, false, ""),
     VARIANT(8, 2, 4, true, " pref"),  VARIANT(16, 4, 8, false, ""),     VARIANT(16, 2, 8, true, " pref"),
+    /* around the fastest of 2026-12-07 (8 warps, 4 loads: docs/BENCHMARKS.md, "Sixth run") */
+    VARIANT(8, 1, 2, false, ""),      VARIANT(8, 1, 3, false, ""),      VARIANT(8, 1, 6, false, ""),
+    VARIANT(4, 1, 4, false, ""),      VARIANT(16, 1, 4, false, ""),     VARIANT(8, 2, 2, false, ""),
 };
 
 static void run_variants(cu_mm_t *mm, model *md, cudaStream_t st)
