@@ -494,6 +494,8 @@ static int remote_name(tui_runner_t *r)
     pthread_mutex_unlock(&r->mu);
     if (rc)
         postf(r, TUI_EV_ERROR, "remote engine %s: %s", remote_url(r->rem), err.msg);
+    else if (r->tmpl_name && !strcmp(r->tmpl_name, "none")) /* plain completions, as gen --template none */
+        say_mode(r, true, id, "the server's", "without its chat template (--template none)");
     else /* the server formats chats itself: only a model it says cannot chat gets completion mode */
         say_mode(r, remote_model_chat(r->rem, NULL) == 0, id, "the server's", "has no chat template");
     return rc;

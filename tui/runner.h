@@ -57,7 +57,7 @@ typedef struct tui_runner_cfg {
     bool no_heal, no_spec;   /* token healing, speculative decoding off (octet --no-heal/--no-spec) */
     const char *draft_model; /* octet --draft-model: opened beside each local model (copied); NULL: none */
     const char *template_name; /* octet --template: every local model's chat format (copied; "none":
-                                * completion mode); NULL: each model's own tokenizer.chat_template */
+                                * completion mode, remote engines too); NULL: each model's own */
 } tui_runner_cfg_t;
 
 int tui_runner_new(tui_runner_t **out, const tui_runner_cfg_t *cfg, errmsg_t *err);

@@ -7,7 +7,8 @@
 # is continued (no chat scaffolding in front of it). The same for a remote
 # engine: octet serve lists "chat" in its model's capabilities only with a
 # template (octet serve --template none serves the embedded model as a base
-# model), and there the continuation stops at the end of the block begun.
+# model), and there the continuation stops at the end of the block begun; a
+# server's chat model gets chat, or completion mode with --template none.
 source "$(dirname "$0")/lib.sh"
 export LC_ALL=C.UTF-8
 if ! command -v tmux >/dev/null 2>&1; then
@@ -99,5 +100,30 @@ EOF
     grep -q "attempt 1/1 failed.*no .python code block" "$T_TMP/err" && t_fail "gen: the reply is code, not a chat answer" "$(cat "$T_TMP/err")" || t_ok "gen: the reply is code, not a chat answer"
 else
     t_fail "octet serve starts" "$(cat "$T_TMP/serve.log")"
+fi
+[ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
+SPID=
+
+# ---- a remote engine whose model chats: chat, or completion mode with --template none
+serve_start "$T_TMP/serve2.log" -m "$BASE" --ctx 1024 --threads 1
+if [ -n "$PORT" ]; then
+    sed -i "s|^backend = .*|backend = http://127.0.0.1:$PORT/v1|" "$HOMEDIR/cfg/octet/presets/rt.ini"
+    tui_start --preset rt --no-index
+    check "remote chat model: chat is said" "octet-code chats \(the server's template\)" 20
+    check "remote chat model: the status bar says chat" " chat +idle"
+    keys C-d
+    wait_exit "remote chat model: quits"
+    tui_start --preset rt --no-index --template none
+    check "remote, --template none: completion mode is said" \
+        "octet-code without its chat template \(--template none\): completion mode" 20
+    check "remote, --template none: the status bar says completion" " completion +idle"
+    type_line 'int sum(const int *a, int n) {'
+    check "remote, --template none: the continuation comes from /completions" \
+        "[0-9]+ tokens, [0-9.]+ tok/s.*remote 127" 60
+    check "remote, --template none: stopped at the closing brace" "stopped at the end of the block you began"
+    keys C-d
+    wait_exit "remote, --template none: quits"
+else
+    t_fail "octet serve starts (chat model)" "$(cat "$T_TMP/serve2.log")"
 fi
 t_end
