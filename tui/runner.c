@@ -280,6 +280,9 @@ static void set_state(tui_runner_t *r, const char *fmt, ...)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* Why a model that could chat gets completion mode (say_mode's WHY). */
+static const char FORCED_NONE[] = "without its chat template (--template none)";
+
 /* Say once per change which mode the model gets and what to expect of it:
  * a base model asked a question in words only rambles (issue 15). */
 static void say_mode(tui_runner_t *r, bool completion, const char *model, const char *tmpl, const char *why)
@@ -495,7 +498,7 @@ static int remote_name(tui_runner_t *r)
     if (rc)
         postf(r, TUI_EV_ERROR, "remote engine %s: %s", remote_url(r->rem), err.msg);
     else if (r->tmpl_name && !strcmp(r->tmpl_name, "none")) /* plain completions, as gen --template none */
-        say_mode(r, true, id, "the server's", "without its chat template (--template none)");
+        say_mode(r, true, id, "the server's", FORCED_NONE);
     else /* the server formats chats itself: only a model it says cannot chat gets completion mode */
         say_mode(r, remote_model_chat(r->rem, NULL) == 0, id, "the server's", "has no chat template");
     return rc;
@@ -741,7 +744,7 @@ static void job_use(tui_runner_t *r, job_t *j)
           eng_kvfmt_name(ro->kvfmt), ro->n_ctx, eng_backend_name(m), ro->n_threads, ro->n_threads == 1 ? "" : "s",
           now_s() - t0);
     say_mode(r, !strcmp(chat_tmpl_name(t), "none"), eng_hparams(m)->name, chat_tmpl_name(t),
-             r->tmpl_name ? "without its chat template (--template none)" : "has no chat template");
+             r->tmpl_name ? FORCED_NONE : "has no chat template");
     load_draft(r, ro);
     refeed_conversation(r);
     post_str(r, TUI_EV_LOADED, "");
