@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -59,12 +60,27 @@ static inline const char *get(const char *path)
     return got;
 }
 
+static pid_t g_repo_owner;
+
+/* At exit: the last repository goes too, so a test run leaves nothing in
+ * /tmp. Only in the process that made it: a forked child's exit() must not
+ * pull the repository from under its parent. */
+static void repo_remove_at_exit(void)
+{
+    if (g_repo[0] && getpid() == g_repo_owner)
+        sh("rm -rf '%s'", g_repo);
+}
+
 /* A fresh empty directory for the repository named after TAG (the previous
  * one removed). Fill it with put(), then repo_commit(). */
 static inline void repo_dir(const char *tag)
 {
     if (g_repo[0])
         sh("rm -rf '%s'", g_repo);
+    if (!g_repo_owner) {
+        g_repo_owner = getpid();
+        atexit(repo_remove_at_exit);
+    }
     snprintf(g_repo, sizeof g_repo, "/tmp/octet-test-%s-XXXXXX", tag);
     CHECK(mkdtemp(g_repo) != NULL);
 }
