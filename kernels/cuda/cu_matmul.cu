@@ -10,7 +10,7 @@
 #define WS_BYTES (32u << 20)       /* cuBLASLt work space */
 #define DEQ_BYTES (64u << 20)      /* dequantized Q8_0 rows per cuBLASLt call */
 #define GEMV_WARPS 8               /* rows (one per warp) per block */
-#define GEMV_LOADS 8               /* 16-byte weight loads in flight per lane */
+#define GEMV_LOADS 4               /* 16-byte weight loads in flight per lane (4 beat 8 in gemv_bench) */
 
 /* ---- conversion ----------------------------------------------------------- */
 
@@ -297,8 +297,9 @@ __device__ __forceinline__ int4 ld_stream(const int4 *p)
 
 /* The first round of a row's weight loads: GEMV_LOADS 16-byte loads per
  * lane, issued before any is used so that enough bytes are in flight to
- * cover memory latency (a row of 3584 columns is one round, 7 loads per
- * lane, predicated at the end). */
+ * cover memory latency (a row of 3584 columns is two rounds, 7 loads per
+ * lane, predicated at the end). A lane visits its columns in the same order
+ * whatever GEMV_LOADS is, so the sums, float ones included, do not depend on it. */
 __device__ __forceinline__ void gemv_fetch(int4 a[GEMV_LOADS], const int4 *wr, int base, int n16)
 {
 #pragma unroll
