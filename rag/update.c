@@ -20,12 +20,12 @@
 
 #include "chunk.h"
 #include "dense.h"
-#include "gitlib.h"
 #include "pretok.h"
 #include "query.h"
 #include "rag.h"
 #include "rag_int.h"
 #include "sb.h"
+#include "sha1.h"
 #include "store.h"
 #include "walk.h"
 #include "words.h"
@@ -44,7 +44,7 @@
 typedef struct frow {
     int64_t id, size, mtime, ctime, ino;
     char *path;
-    char blob[GIT_OID_HEXSZ + 1];
+    char blob[SHA1_HEX_LEN + 1];
     bool seen;
 } frow_t;
 
@@ -230,7 +230,7 @@ typedef struct prep {
     prep_kind_t kind;
     frow_t *row, *skip; /* the file's rows, read-only to workers */
     int64_t size, mtime, ctime, ino;
-    char hex[GIT_OID_HEXSZ + 1];
+    char hex[SHA1_HEX_LEN + 1];
     const char *lang;
     char *text; /* normalized */
     int64_t lines;
@@ -480,17 +480,9 @@ static void prep_file(upd_t *u, prep_scratch_t *sc, const char *path, prep_t *p)
         p->kind = P_BINARY;
         return;
     }
-    git_oid oid;
-    if (gitlib_init(&p->err)) {
-        p->kind = P_FAIL;
-        return;
-    }
-    if (git_odb_hash(&oid, sc->buf, len, GIT_OBJECT_BLOB) < 0) {
-        p->kind = P_FAIL;
-        errmsg_set(&p->err, OCT_EINTERNAL, "%s: cannot hash the file", path);
-        return;
-    }
-    git_oid_tostr(p->hex, sizeof p->hex, &oid);
+    /* git's blob id, hashed here: libgit2 and the dozen libraries it pulls
+     * in would cost a search ~10 ms of loading after every edit */
+    sha1_git_blob(sc->buf, len, p->hex);
     if (p->row && !strcmp(p->row->blob, p->hex)) {
         p->kind = P_SAME_BLOB;
         return;

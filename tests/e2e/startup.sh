@@ -5,7 +5,8 @@
 # when a server or a remote engine starts (engine/lazylib.h), libgit2 by rag/
 # and flows/ when a repository needs it (rag/gitlib.h). A search loads no
 # HTTP library, and over an unchanged repository no libgit2 either;
-# `octet serve` loads libmicrohttpd, a first listing libgit2.
+# `octet serve` loads libmicrohttpd, a first listing libgit2; a search
+# after an edit hashes the file itself and loads no libgit2 either.
 source "$(dirname "$0")/lib.sh"
 
 readelf -d "$OCTET" >"$T_TMP/dyn" 2>&1
@@ -38,6 +39,17 @@ if grep -qE 'calling init: .*libgit2' "$T_TMP/ld"; then
     t_fail "the second search, over an unchanged repository, loads no libgit2" "$(grep -E 'calling init' "$T_TMP/ld")"
 else
     t_ok "the second search, over an unchanged repository, loads no libgit2"
+fi
+# an edit: the file is read and hashed again (octet's own SHA-1) and
+# re-chunked, still listed from the witness, so libgit2 stays out
+printf 'def parse_address(text):\n    return text.split("@")\n\n\ndef format_recipient(name):\n    return name\n' \
+    >"$REPO/mail.py"
+LD_DEBUG=libs "$OCTET" search format recipient --repo "$REPO" >"$T_TMP/out" 2>"$T_TMP/ld"
+t_grep "a search after an edit finds the new function" 'mail\.py:5-6' "$T_TMP/out"
+if grep -qE 'calling init: .*libgit2' "$T_TMP/ld"; then
+    t_fail "a search after an edit loads no libgit2" "$(grep -E 'calling init' "$T_TMP/ld")"
+else
+    t_ok "a search after an edit loads no libgit2"
 fi
 
 # the server opens libmicrohttpd itself: it answers, and the loader saw it
