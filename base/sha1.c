@@ -1,6 +1,7 @@
 /* sha1.c - SHA-1 with the x86 SHA extensions or in portable C (see sha1.h). */
 #include "sha1.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -118,13 +119,28 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void blocks_hw(uint32_t h[5],
 #undef SHA1_SCHED
 #endif
 
-bool sha1_hw_available(void)
-{
 #ifdef SHA1_X86
+static bool probe_hw(void)
+{
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3))
         return false;
     return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+}
+#endif
+
+bool sha1_hw_available(void)
+{
+#ifdef SHA1_X86
+    /* asked once: CPUID traps to the hypervisor in a virtual machine, which
+     * made it 2% of a cold index when every file's hash asked again */
+    static _Atomic int known = -1;
+    int v = atomic_load_explicit(&known, memory_order_relaxed);
+    if (v < 0) {
+        v = probe_hw();
+        atomic_store_explicit(&known, v, memory_order_relaxed);
+    }
+    return v;
 #else
     return false;
 #endif
