@@ -61,7 +61,12 @@ static const char *parse_range(const char *p, long *start, long *count)
     return end;
 }
 
-/* "@@ -a[,b] +c[,d] @@": 0 and the four numbers, or -1. */
+/* Past this a line number or count is not a file's: the arithmetic on them
+ * stays far from overflow. */
+#define HUNK_MAX 100000000L
+
+/* "@@ -a[,b] +c[,d] @@": 0 and the four numbers, -1 when malformed, -2 when
+ * a number is past HUNK_MAX. */
 static int parse_hunk_header(const char *line, long *a, long *b, long *c, long *d)
 {
     if (strncmp(line, "@@ -", 4))
@@ -69,8 +74,10 @@ static int parse_hunk_header(const char *line, long *a, long *b, long *c, long *
     const char *p = parse_range(line + 4, a, b);
     if (!p || strncmp(p, " +", 2) || !(p = parse_range(p + 2, c, d)))
         return -1;
-    if (strncmp(p, " @@", 3) || *a < 0 || *b < 0 || *c < 0 || *d < 0 || *b > 100000000 || *d > 100000000)
+    if (strncmp(p, " @@", 3) || *a < 0 || *b < 0 || *c < 0 || *d < 0)
         return -1;
+    if (*a > HUNK_MAX || *b > HUNK_MAX || *c > HUNK_MAX || *d > HUNK_MAX)
+        return -2;
     return 0;
 }
 
@@ -129,7 +136,11 @@ static int check_lines(const char *src, const char *text, size_t len, errmsg_t *
             for (char *q = hdr; *q; q++)
                 if ((unsigned char)*q < 0x20)
                     *q = '?'; /* the message stays one line */
-            if (parse_hunk_header(hdr, &a, &b, &c, &d))
+            int hr = parse_hunk_header(hdr, &a, &b, &c, &d);
+            if (hr == -2)
+                return errmsg_set(err, OCT_EFORMAT, "%s:%ld: hunk header '%.60s' has a line number or count past %ld",
+                                  src, line_no, hdr, HUNK_MAX);
+            if (hr)
                 return errmsg_set(err, OCT_EFORMAT, "%s:%ld: malformed hunk header '%.60s' (expected @@ -A,B +C,D @@)",
                                   src, line_no, hdr);
             if (!in_patch)

@@ -125,6 +125,8 @@ static void test_parse_errors(void)
     parse_bad("diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1,2 +1,2 @@\n a\n-b\n+B\n c\n", "t.diff:8: a hunk line after the end of the hunk at line 4");
     parse_bad("diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1,1 +1,2 @@\n a\n-b\n+c\n", "t.diff:6: the hunk at line 4 has more old (' ' or '-') lines than its header announces");
     parse_bad("diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -x +1 @@\n+a\n", "t.diff:4: malformed hunk header '@@ -x +1 @@'");
+    parse_bad("diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -99999999999999999999,0 +1 @@\n+a\n",
+              "t.diff:4: hunk header '@@ -99999999999999999999,0 +1 @@' has a line number or count past 100000000");
     parse_bad("@@ -1 +1 @@\n-a\n+b\n", "t.diff:1: a hunk before any file header");
     parse_bad("diff --git a/../x b/../x\n--- a/../x\n+++ b/../x\n@@ -1 +1 @@\n-a\n+b\n", "../x: paths with empty, '.' or '..' components are refused");
     parse_bad("diff --git a/.git/config b/.git/config\n--- a/.git/config\n+++ b/.git/config\n@@ -1 +1 @@\n-a\n+b\n", ".git/config: a patch may not touch .git");
