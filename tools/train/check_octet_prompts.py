@@ -1,4 +1,5 @@
-"""check_octet_prompts.py - the refactor prompts of sft.py against the ones a built octet really sends.
+"""check_octet_prompts.py - the refactor prompts of sft.py against the ones a built octet really sends, and
+the TUI chat texts of its rag samples against the C sources.
 
 A fake OpenAI-compatible server on 127.0.0.1 records each request and answers with sft.py's reply for the
 same refactor. For refactors made by sft.py from the given Python files, `octet refactor INSTRUCTION --path
@@ -15,6 +16,7 @@ import glob
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -94,6 +96,27 @@ def one(octet, port, w, instr, new, fmt, chat):
     return "; ".join(why)
 
 
+def c_strings(path):
+    """The text of PATH with adjacent C string literals joined, as the compiler joins them."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(root, path), encoding="utf-8") as f:
+        return re.sub(r'"\s*\n\s*"', "", f.read())
+
+
+def check_tui_chat():
+    """The TUI's chat with retrieval cannot be driven from here: its two texts that sft.py's rag samples copy
+    are compared with the C sources instead (flows/prompt.c prompt_user, tui/runner.c system_prompt)."""
+    ok = True
+    for path, text in (("flows/prompt.c", sft.RAG_HEAD), ("tui/runner.c", sft.TUI_SYSTEM)):
+        lit = '"' + text.replace("\n", "\\n") + '"'
+        if lit not in c_strings(path):
+            print(f"FAIL {path} no longer holds sft.py's {lit}")
+            ok = False
+        else:
+            print(f"ok   {path} holds sft.py's {lit}")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--octet", required=True)
@@ -101,6 +124,7 @@ def main():
     ap.add_argument("files", nargs="*")
     a = ap.parse_args()
     octet = os.path.abspath(a.octet)
+    tui_ok = check_tui_chat()
     files = a.files or sorted(glob.glob(os.path.join(os.path.dirname(os.__file__), "*.py")))
     random.Random(3).shuffle(files)
     srv = HTTPServer(("127.0.0.1", 0), Fake)
@@ -130,7 +154,7 @@ def main():
                     ok += 1
     srv.shutdown()
     print(f"octet refactor: {ok} of {ok + bad} runs sent sft.py's prompt and applied its reply")
-    return 0 if ok and not bad else 1
+    return 0 if ok and not bad and tui_ok else 1
 
 
 if __name__ == "__main__":

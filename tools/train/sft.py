@@ -14,6 +14,8 @@ jobs on code it has read:
   complete a function from its own def line and docstring (`octet run` on a
            HumanEval-style prompt), the prompt ending in the docstring's newline or,
            as token healing leaves it, at the closing quotes.
+  rag      the TUI's chat with retrieval on: retrieved chunks (the function asked about among others of
+           its file) and a question about it -> where it is and what it does, or how to call it.
   refactor mechanical refactors of real Python files -> search/replace blocks
            (3 in 4: `octet refactor --format blocks`) or unified diffs (the
            default --format diff), each in exactly the prompt octet sends for it
@@ -369,7 +371,8 @@ def py_functions(text, rel):
         examples = doctest_examples(doc, node.name, len(params)) if not (a.vararg or a.kwarg or a.kwonlyargs) else []
         out.append({"lang": "py", "name": node.name, "sig": sig, "description": desc, "inputs": inputs,
                     "output": ret, "output_desc": rdesc, "examples": examples, "body": body, "def": code_def,
-                    "head": "\n".join(lines[node.lineno - 1:d0.end_lineno]) + "\n", "imports": imports, "path": rel})
+                    "head": "\n".join(lines[node.lineno - 1:d0.end_lineno]) + "\n", "imports": imports, "path": rel,
+                    "span": (node.lineno, node.end_lineno)})
     return out
 
 
@@ -486,7 +489,8 @@ def c_functions(text, rel):
         ctype = re.sub(r"\b(static|inline|extern|__inline__|__inline)\b\s*", "", ret).strip()
         out.append({"lang": "c", "name": name, "sig": re.sub(r"\b(static|extern|inline|__inline__|__inline)\s+", "", sig), "description": desc,
                     "inputs": inputs, "output": ctype or ret, "output_desc": rdesc, "examples": [],
-                    "body": body.strip("\n") + "\n", "def": sig, "includes": includes[:6], "path": rel})
+                    "body": body.strip("\n") + "\n", "def": sig, "includes": includes[:6], "path": rel,
+                    "span": (text.count("\n", 0, m.start()) + 1, text.count("\n", 0, end - 1) + 1)})
     return out
 
 
@@ -559,6 +563,76 @@ def instr_samples(f, rng):
                                  f"{f['body']}{'}' + chr(10) if c else ''}```",
                          f"`{f['name']}`: {first}")))
     return out
+
+
+# ---- questions about retrieved code, as the TUI asks them ------------------------------------------
+
+# flows/prompt.c prompt_user(): the retrieved code, then the question, in the user's turn
+RAG_HEAD = "Code from the repository that may be relevant:\n\n"
+MAX_RAG_CHARS = 2600  # about the retrieved share of a 2048-token context
+
+
+def first_sentence(desc):
+    para = desc.split("\n\n")[0].replace("\n", " ").strip()
+    return re.split(r"(?<=[.!?])\s", para)[0]
+
+
+def rag_chat_samples(text, funcs, rel, rng, other=None):
+    """The TUI's chat with retrieval on: the user's turn holds retrieved chunks of the repository (rag/pack.c's
+    blocks, best first, a blank line between them) and a question about one of the functions in them. The
+    reply names the function and where it is, and says what it does from its own documentation, or shows how
+    to call it: the model learns to find the code a question is about among distractors (other functions of
+    the same file, and for Python a window of another file of its distribution, OTHER = (path, text)) and to
+    answer from it, instead of writing whatever a bare question suggests."""
+    if not funcs:
+        return []
+    lines = text.split("\n")
+    f = rng.choice(funcs)
+    lang = "python" if f["lang"] == "py" else "c"
+    a, b = f["span"]
+
+    def block(g):
+        ga, gb = g["span"]
+        return code_block(rel, ga, gb, "\n".join(lines[ga - 1:gb]) + "\n", lang)
+
+    blocks = [block(f)]
+    used = len(blocks[0])
+    if used > MAX_RAG_CHARS:
+        return []
+    others = [g for g in funcs if g["span"][1] < a or g["span"][0] > b]
+    rng.shuffle(others)
+    for g in others[:rng.randint(1, 4)]:
+        bl = block(g)
+        if used + len(bl) + 1 > MAX_RAG_CHARS:
+            continue
+        blocks.append(bl)
+        used += len(bl) + 1
+    if other and rng.random() < 0.5:
+        opath, otext = other
+        ol = otext.split("\n")
+        oa = rng.randrange(max(1, len(ol) - 30))
+        chunk = "\n".join(ol[oa:oa + rng.randint(12, 30)]).rstrip("\n")
+        bl = code_block(opath, oa + 1, oa + chunk.count("\n") + 1, chunk + "\n")
+        if chunk.strip() and used + len(bl) + 1 <= MAX_RAG_CHARS:
+            blocks.insert(rng.randrange(1, len(blocks) + 1), bl)
+            used += len(bl) + 1
+    if len(blocks) > 1 and rng.random() < 0.4:  # retrieval does not always rank it first
+        blocks.insert(rng.randrange(1, len(blocks)), blocks.pop(0))
+    name, loc, what = f["name"], f"{rel}:{a}-{b}", first_sentence(f["description"])
+    params = [p[0].lstrip("*") for p in f["inputs"] if p[0] not in ("self", "cls")]
+    kind = rng.random()
+    if kind < 0.45:
+        q = rng.choice(["What does `{n}` do?", "What is `{n}` for?", "Explain `{n}`.", "what does {n} do",
+                        "What does the function {n} do?"]).format(n=name)
+        reply = f"`{name}` ({loc}): {what}"
+    elif kind < 0.8:
+        q = rng.choice(["Which function does this: {d}", "Where is this done: {d}", "Find the code for this: {d}",
+                        "Is there a function that does this? {d}"]).format(d=what)
+        reply = f"`{name}` in {loc}:\n\n```{lang}\n{f['def'].rstrip()}\n```"
+    else:
+        q = rng.choice(["How do I use `{n}`?", "How do I call {n}?", "How is `{n}` called?"]).format(n=name)
+        reply = f"Call `{name}({', '.join(params)})` ({loc}). {what}"
+    return [("rag-chat-" + f["lang"], chat(TUI_SYSTEM, RAG_HEAD + "\n".join(blocks) + "\n\n" + q, reply))]
 
 
 # ---- refactors --------------------------------------------------------------------------------------
@@ -1061,6 +1135,9 @@ def doc_samples(doc, seed):
         out += spec_samples(f, rng)
         if rng.random() < 0.6:
             out += instr_samples(f, rng)
+    for _ in range(2 if len(funcs) >= 4 else 1):
+        if rng.random() < 0.7:
+            out += rag_chat_samples(doc["text"], funcs, rel, rng, doc.get("other"))
     if doc["kind"] == "py" and not rel.endswith(".pyi") and rng.random() < 0.8:
         out += refactor_samples(doc["text"], rel, rng, doc.get("other"))
     return [s for s in out if reply_starts(s[1])]
