@@ -4,7 +4,8 @@
  * more than the work: workers spin on a generation counter (with pause) for
  * a while after each job and only then sleep on a futex. The caller is
  * thread 0 and waits for the others by spinning too, yielding the core when
- * a worker is late (the machine may be shared). */
+ * a worker is late (the machine may be shared), and sleeping when it is
+ * very late. */
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -26,8 +27,14 @@
 /* Pauses between two looks at the clock (and sched_yield, which returns at
  * once unless another thread waits for this core) while spinning. */
 #define POOL_SPIN_CHECK 128
-/* Pauses the caller spins waiting for workers before it starts yielding. */
+/* Pauses the caller spins waiting for workers before it starts yielding,
+ * and yields before it sleeps until the last worker wakes it: a worker that
+ * lost its core to another process can take milliseconds, and a caller
+ * yielding all that time spent more of both cores in the kernel than in
+ * the job (an index's embeddings beside a busy process: 5x slower, 80%
+ * system time). */
 #define POOL_WAIT_SPINS 2000
+#define POOL_WAIT_YIELDS 64
 
 typedef struct pool_worker {
     cpu_pool_t *pool;
@@ -41,7 +48,8 @@ struct cpu_pool {
     void (*fn)(void *ctx, int ith, int nth);
     void *ctx;
     _Alignas(64) atomic_uint gen; /* futex word: bumped for each job */
-    _Alignas(64) atomic_int pending; /* workers still in the current job */
+    _Alignas(64) atomic_int pending; /* workers still in the current job; futex word of the caller's sleep */
+    atomic_int waiting;              /* the caller sleeps on pending */
     _Alignas(64) atomic_int sleepers;
     atomic_int stop;
 };
@@ -66,6 +74,16 @@ static void futex_wait(atomic_uint *addr, unsigned val)
 static void futex_wake_all(atomic_uint *addr)
 {
     syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* The job's end: the last worker out wakes a caller that went to sleep.
+ * The sequentially consistent decrement and load of waiting pair with the
+ * caller's store of waiting and load of pending: at least one side sees
+ * the other, so the caller never sleeps through the end. */
+static void job_done(cpu_pool_t *p)
+{
+    if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->waiting))
+        syscall(SYS_futex, &p->pending, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 /* Wait until the generation differs from SEEN; returns the new one. */
@@ -106,7 +124,7 @@ static void *worker_main(void *arg)
         if (atomic_load_explicit(&p->stop, memory_order_acquire))
             break;
         p->fn(p->ctx, w->ith, p->n);
-        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+        job_done(p);
     }
     return NULL;
 }
@@ -128,6 +146,7 @@ int cpu_pool_new(cpu_pool_t **out, int n_threads, errmsg_t *err)
     p->n = n_threads;
     atomic_init(&p->gen, 0);
     atomic_init(&p->pending, 0);
+    atomic_init(&p->waiting, 0);
     atomic_init(&p->sleepers, 0);
     atomic_init(&p->stop, 0);
     int started = 0;
@@ -193,13 +212,19 @@ void cpu_pool_run(cpu_pool_t *p, void (*fn)(void *ctx, int ith, int nth), void *
     if (atomic_load(&p->sleepers) > 0)
         futex_wake_all(&p->gen);
     fn(ctx, 0, p->n);
-    int spins = 0;
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+    int spins = 0, yields = 0, left;
+    while ((left = atomic_load_explicit(&p->pending, memory_order_acquire)) != 0) {
         if (spins < POOL_WAIT_SPINS) {
             cpu_relax();
             spins++;
-        } else {
+        } else if (yields < POOL_WAIT_YIELDS) {
             sched_yield();
+            yields++;
+        } else {
+            atomic_store(&p->waiting, 1);
+            if (atomic_load(&p->pending) == left)
+                syscall(SYS_futex, &p->pending, FUTEX_WAIT_PRIVATE, left, NULL, NULL, 0);
+            atomic_store(&p->waiting, 0);
         }
     }
 }
