@@ -17,6 +17,15 @@ else
     t_ok "octet links none of libcurl, libmicrohttpd and libgit2"
 fi
 
+# NAME passes when the last loader trace ($T_TMP/ld) shows no libgit2 started
+no_libgit2() {
+    if grep -qE 'calling init: .*libgit2' "$T_TMP/ld"; then
+        t_fail "$1" "$(grep -E 'calling init' "$T_TMP/ld")"
+    else
+        t_ok "$1"
+    fi
+}
+
 REPO=$T_TMP/repo
 mkdir -p "$REPO" && printf 'def parse_address(text):\n    return text.split("@")\n' >"$REPO/mail.py"
 git -C "$REPO" init -q && git -C "$REPO" add -A
@@ -35,22 +44,14 @@ fi
 t_grep "the first search opened libgit2 to list the files" 'calling init: .*libgit2' "$T_TMP/ld"
 LD_DEBUG=libs "$OCTET" search parse address --repo "$REPO" >"$T_TMP/out" 2>"$T_TMP/ld"
 t_grep "the second search works" 'mail\.py:1-2' "$T_TMP/out"
-if grep -qE 'calling init: .*libgit2' "$T_TMP/ld"; then
-    t_fail "the second search, over an unchanged repository, loads no libgit2" "$(grep -E 'calling init' "$T_TMP/ld")"
-else
-    t_ok "the second search, over an unchanged repository, loads no libgit2"
-fi
+no_libgit2 "the second search, over an unchanged repository, loads no libgit2"
 # an edit: the file is read and hashed again (octet's own SHA-1) and
 # re-chunked, still listed from the witness, so libgit2 stays out
 printf 'def parse_address(text):\n    return text.split("@")\n\n\ndef format_recipient(name):\n    return name\n' \
     >"$REPO/mail.py"
 LD_DEBUG=libs "$OCTET" search format recipient --repo "$REPO" >"$T_TMP/out" 2>"$T_TMP/ld"
 t_grep "a search after an edit finds the new function" 'mail\.py:5-6' "$T_TMP/out"
-if grep -qE 'calling init: .*libgit2' "$T_TMP/ld"; then
-    t_fail "a search after an edit loads no libgit2" "$(grep -E 'calling init' "$T_TMP/ld")"
-else
-    t_ok "a search after an edit loads no libgit2"
-fi
+no_libgit2 "a search after an edit loads no libgit2"
 
 # the server opens libmicrohttpd itself: it answers, and the loader saw it
 printf '#!/bin/sh\nLD_DEBUG=libs exec "%s" "$@"\n' "$(realpath "$OCTET")" >"$T_TMP/traced"
