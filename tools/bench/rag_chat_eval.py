@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""rag_chat_eval.py - how well a model answers the TUI's chat with retrieval on held-out code.
+
+The TUI sends the retrieved chunks (rag/pack.c's blocks) and the user's question in one user turn, under
+its system prompt (flows/prompt.c, tui/). This script builds such turns from the Python standard library's
+`email`, `json` and `http` packages, which tools/train holds out of training (models/README.md, "Data"),
+with tools/train/sft.py's own builder (the function asked about among other functions of its file and a
+window of another file), asks octet greedily (`octet run --chat --system ...`) and scores each answer:
+
+  name   the answer names the function the question is about (`name`, or name( )
+  where  it also gives its file (the path as the blocks show it)
+  first  the function's name is the first identifier the answer puts in backticks (the answer leads with it)
+
+A model that ignores the retrieved code scores near 0 on `where`; one that copies from the right block
+scores high. Run from the repository root:
+
+    python3 tools/bench/rag_chat_eval.py --octet $PWD/build/octet -m $PWD/models/octet-code.gguf --n 60 \
+        --out rag_chat.json
+"""
+import argparse
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "train"))
+import sft  # noqa: E402  (the prompt builder of the training data, so both see the same text)
+
+PACKAGES = ("email", "json", "http")
+
+
+def held_out_files():
+    std = sysconfig.get_paths()["stdlib"]
+    out = []
+    for pkg in PACKAGES:
+        for root, dirs, files in os.walk(os.path.join(std, pkg)):
+            dirs[:] = sorted(d for d in dirs if d not in ("__pycache__", "tests", "test"))
+            for f in sorted(files):
+                if f.endswith(".py"):
+                    path = os.path.join(root, f)
+                    out.append((path, os.path.relpath(path, std)))
+    return out
+
+
+def samples(n, seed):
+    """N (question kind, user text, function name, path) from the held-out packages, reproducibly."""
+    rng = random.Random(seed)
+    files = held_out_files()
+    texts = {}
+    for path, rel in files:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            texts[rel] = fh.read()
+    rels = sorted(texts)
+    out = []
+    tries = 0
+    while len(out) < n and tries < 50 * n:
+        tries += 1
+        rel = rng.choice(rels)
+        try:
+            funcs = sft.py_functions(texts[rel], rel)
+        except SyntaxError:
+            continue
+        if len(funcs) < 2:
+            continue
+        others = [r for r in rels if r != rel]
+        other = (rng.choice(others), texts[rng.choice(others)]) if others else None
+        got = sft.rag_chat_samples(texts[rel], funcs, rel, rng, other)
+        if not got:
+            continue
+        _, pieces = got[0]
+        user = next(t for t, _ in pieces if t.startswith("user\n"))[len("user\n"):]
+        reply = next(t for t, trained in pieces if trained)
+        m = re.match(r"`([A-Za-z_][A-Za-z0-9_]*)[`(]", reply) or re.match(r"Call `([A-Za-z_][A-Za-z0-9_]*)\(", reply)
+        if not m:
+            continue
+        name = m.group(1)
+        q = user.rsplit("\n\n", 1)[1]
+        kind = "what" if name in q and "use" not in q and "call" not in q else "which" if name not in q else "how"
+        out.append({"kind": kind, "user": user, "name": name, "path": rel, "expected": reply})
+    return out
+
+
+def ask(octet, model, user, n_predict, extra):
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+        fh.write(user)
+        name = fh.name
+    try:
+        r = subprocess.run([octet, "run", "-m", model, "--chat", "--system", sft.TUI_SYSTEM, "-f", name, "--temp",
+                            "0", "-n", str(n_predict)] + extra, capture_output=True, text=True, timeout=300)
+        return r.stdout, r.returncode
+    finally:
+        os.unlink(name)
+
+
+def score(s, answer):
+    name = s["name"]
+    named = re.search(r"(?<![A-Za-z0-9_])" + re.escape(name) + r"(?![A-Za-z0-9_])", answer) is not None
+    where = named and s["path"] in answer
+    ticks = re.findall(r"`([A-Za-z_][A-Za-z0-9_.]*)", answer)
+    first = bool(ticks) and ticks[0].split(".")[-1] == name
+    return {"name": named, "where": where, "first": first}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--octet", required=True, help="the octet binary (absolute path)")
+    ap.add_argument("-m", "--model", required=True, help="the GGUF model (absolute path)")
+    ap.add_argument("--n", type=int, default=60, help="questions (default 60)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--n-predict", type=int, default=160)
+    ap.add_argument("--out", help="write every question, answer and score here (JSON)")
+    ap.add_argument("extra", nargs="*", help="more octet run arguments (after --)")
+    a = ap.parse_args()
+    ss = samples(a.n, a.seed)
+    if not ss:
+        sys.exit("rag_chat_eval: no held-out functions found under the standard library")
+    rows = []
+    t0 = time.time()
+    for i, s in enumerate(ss):
+        ans, rc = ask(a.octet, a.model, s["user"], a.n_predict, a.extra)
+        sc = score(s, ans) if rc == 0 else {"name": False, "where": False, "first": False}
+        rows.append(dict(s, answer=ans, rc=rc, **sc))
+        print(f"\r{i + 1}/{len(ss)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    tot = {k: sum(r[k] for r in rows) for k in ("name", "where", "first")}
+    by = {}
+    for r in rows:
+        by.setdefault(r["kind"], []).append(r)
+    print(f"model {os.path.basename(a.model)}: {len(rows)} questions from the held-out stdlib packages "
+          f"({', '.join(PACKAGES)}), {time.time() - t0:.0f} s")
+    for k in ("name", "where", "first"):
+        print(f"  {k:6s} {tot[k]:3d}/{len(rows)} = {tot[k] / len(rows):.1%}   " +
+              "  ".join(f"{kind} {sum(r[k] for r in rs)}/{len(rs)}" for kind, rs in sorted(by.items())))
+    fails = sum(r["rc"] != 0 for r in rows)
+    if fails:
+        print(f"  octet failed on {fails} question(s)")
+    if a.out:
+        with open(a.out, "w") as fh:
+            json.dump({"model": a.model, "totals": tot, "n": len(rows), "rows": rows}, fh, indent=1)
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
