@@ -99,6 +99,7 @@ typedef struct cuda_be {
                       * per token and round as one-token passes do (batch_exact); else 1 */
     size_t pf_cap;   /* OCTET_CUDA_PREFETCH (MiB; 0 off): what a small kernel of a decode step prefetches of
                       * the next product's weights into L2 (step_pf) */
+    bool pf_bulk;    /* OCTET_CUDA_PREFETCH_BULK: through the bulk copy engine (sm_90), not line by line */
     bool launched;   /* a kernel of the running list was launched (the next may use PDL) */
     cmd_t *cmds;
     int n_cmd, cap_cmd;
@@ -658,7 +659,7 @@ static cu_att_opt_t att_opt(const cuda_be_t *b, float *pmax)
     return o;
 }
 
-static const cu_pf_t NO_PF = {{NULL, NULL}, {0, 0}};
+static const cu_pf_t NO_PF = {{NULL, NULL}, {0, 0}, false};
 
 static void exec_cmd(cuda_be_t *b, const cmd_t *c)
 {
@@ -741,7 +742,7 @@ static cu_pf_t step_pf(const cuda_be_t *b, const cmd_t *c, int j, int n, int n_t
         if (c[k].op != C_MATMUL)
             continue;
         bool glu = b->fuse && k + 1 < n && c[k + 1].op == C_SWIGLU && c[k + 1].p0 == c[k].out;
-        return c[k].i0 == n_tok ? cu_mat_pf(mat_of(&c[k]), b->pf_cap, glu) : NO_PF;
+        return c[k].i0 == n_tok ? cu_mat_pf(mat_of(&c[k]), b->pf_cap, glu, b->pf_bulk) : NO_PF;
     }
     return NO_PF;
 }
@@ -761,7 +762,7 @@ static int exec_prequant(cuda_be_t *b, const cmd_t *c, int j, int n)
     if (b->fuse && n1 && n1->op == C_SWIGLU && n1->p0 == mm->out && n1->i0 == 1 && 2 * n1->i1 == w->rows &&
         cu_gemv_glu_ok(&b->mm, w) && takes_quantized(n2, n1->out, 1, n1->i1)) {
         cu_gemv_glu(&b->mm, lc_next(b), w, b->exact, (float *)mm->out, (float *)n1->out,
-                    cu_mat_pf(mat_of(n2), b->pf_cap, false));
+                    cu_mat_pf(mat_of(n2), b->pf_cap, false, b->pf_bulk));
         check_launch(b);
         cu_gemv_quantized(&b->mm, lc_next(b), mat_of(n2), NULL, (float *)n2->out);
         check_launch(b);
@@ -1315,6 +1316,7 @@ static int cu_create(be_t **out, int device, errmsg_t *err)
         const char *pf = getenv("OCTET_CUDA_PREFETCH");
         long pf_mib = pf ? strtol(pf, NULL, 10) : PF_DEFAULT_MIB;
         b->pf_cap = pf_mib > 0 && pf_mib <= 1024 ? (size_t)pf_mib << 20 : 0;
+        b->pf_bulk = env_flag("OCTET_CUDA_PREFETCH_BULK", false) && b->prop.major >= 9;
         /* on since tools/gpu/exact.sh passed on an H100 (2026-12-07,
          * docs/cuda.md): "0" turns it off, and the engine then does not
          * speculate on the GPU */

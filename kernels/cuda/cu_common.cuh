@@ -101,17 +101,32 @@ __device__ __forceinline__ void cu_pdl_trigger()
 typedef struct cu_pf {
     const char *p[2];
     size_t n[2];
+    bool bulk; /* sm_90: cp.async.bulk.prefetch.L2 per 4 KiB instead of prefetch.global.L2 per line */
 } cu_pf_t;
 
 /* Extra blocks a prefetching kernel is given beyond its own work, so that
  * the requests leave from many SMs at once (one block issues too slowly). */
 #define CU_PF_BLOCKS 32
 
-/* Every thread of the grid asks L2 for its share of PF's 128-byte lines;
- * nothing waits for them. */
+/* Every thread of the grid asks L2 for its share of PF's bytes (128-byte
+ * lines, or 4 KiB pieces to the bulk copy engine); nothing waits for them. */
 __device__ __forceinline__ void cu_prefetch(const cu_pf_t &pf)
 {
     size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x, nt = (size_t)gridDim.x * blockDim.x;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (pf.bulk) {
+        for (int k = 0; k < 2; k++)
+            for (size_t off = t * 4096; off < pf.n[k]; off += nt * 4096) {
+                unsigned len = (unsigned)(pf.n[k] - off < 4096 ? pf.n[k] - off : 4096) & ~15u;
+                if (len)
+                    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(
+                                     __cvta_generic_to_global(pf.p[k] + off)),
+                                 "r"(len)
+                                 : "memory");
+            }
+        return;
+    }
+#endif
     for (int k = 0; k < 2; k++)
         for (size_t off = t * 128; off < pf.n[k]; off += nt * 128)
             asm volatile("prefetch.global.L2 [%0];" ::"l"(__cvta_generic_to_global(pf.p[k] + off)));

@@ -720,9 +720,9 @@ void cu_gemv_glu(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, bool cpu
           mm->xq, mm->xs, pf);
 }
 
-cu_pf_t cu_mat_pf(const cu_mat_t *w, size_t cap, bool glu)
+cu_pf_t cu_mat_pf(const cu_mat_t *w, size_t cap, bool glu, bool bulk)
 {
-    cu_pf_t pf = {{NULL, NULL}, {0, 0}};
+    cu_pf_t pf = {{NULL, NULL}, {0, 0}, bulk};
     if (!cap || w->host || !w->w)
         return pf;
     size_t esz = w->fmt == BE_W_F32 ? 4 : w->fmt == BE_W_F16 ? 2 : 1, row = (size_t)w->cols * esz;

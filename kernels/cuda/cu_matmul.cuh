@@ -68,8 +68,8 @@ size_t cu_src_row_bytes(be_src_t src, int cols);
  * the first CAP bytes of W's weights in the order the product reads them
  * (GLU: a gate/up matrix read by cu_gemv_glu, gate row k with up row k, so
  * the first rows of both halves); nothing when CAP is 0 or W lives in host
- * memory. */
-cu_pf_t cu_mat_pf(const cu_mat_t *w, size_t cap, bool glu);
+ * memory. BULK: through the bulk copy engine (cu_pf_t). */
+cu_pf_t cu_mat_pf(const cu_mat_t *w, size_t cap, bool glu, bool bulk);
 
 /* (Re)allocate MM for batches of MAX_TOK tokens over matrices of up to
  * MAX_ROWS x MAX_COLS; NEED_HALF/NEED_DEQ as in cu_mm_t. */
