@@ -23,7 +23,6 @@
 
 #define STAGING_BYTES (64u << 20) /* weight upload buffer */
 #define N_GRAPHS 24               /* graphs kept: decode steps and verification passes of a few sessions */
-#define PF_DEFAULT_MIB 0          /* OCTET_CUDA_PREFETCH when unset (docs/cuda.md, "Decode speed") */
 
 enum cmd_op {
     C_EMBED,
@@ -97,9 +96,6 @@ typedef struct cuda_be {
     int split_cap;   /* OCTET_CUDA_SPLITS (auto, 0 for the tile rule alone, or N): cu_att_opt_t.split_cap */
     int few_max;     /* OCTET_CUDA_FEW: CU_FEW_MAX, passes of up to that many tokens run the decode kernels
                       * per token and round as one-token passes do (batch_exact); else 1 */
-    size_t pf_cap;   /* OCTET_CUDA_PREFETCH (MiB; 0 off): what a small kernel of a decode step prefetches of
-                      * the next product's weights into L2 (step_pf) */
-    bool pf_bulk;    /* OCTET_CUDA_PREFETCH_BULK: through the bulk copy engine (sm_90), not line by line */
     bool launched;   /* a kernel of the running list was launched (the next may use PDL) */
     cmd_t *cmds;
     int n_cmd, cap_cmd;
@@ -176,18 +172,13 @@ __device__ void quantize_row(const float *out, int n, float amax, float *red, in
         *xs = s;
 }
 
-/* One block per token (N_TOK): X += Y (residual add, when Y), OUT =
- * RMSNorm(X) * W, and with XQ the one-token product's int8 activations of
- * OUT. Blocks past N_TOK only prefetch PF (cu_prefetch). */
-__global__ void k_norm(float *x, const float *y, const float *w, int n, float eps, float *out, int8_t *xq, float *xs,
-                       int n_tok, cu_pf_t pf)
+/* One block per token: X += Y (residual add, when Y), OUT = RMSNorm(X) * W,
+ * and with XQ the one-token product's int8 activations of OUT. */
+__global__ void k_norm(float *x, const float *y, const float *w, int n, float eps, float *out, int8_t *xq, float *xs)
 {
     __shared__ float red[32];
     cu_pdl_trigger();
-    cu_prefetch(pf);
     cu_pdl_wait();
-    if ((int)blockIdx.x >= n_tok)
-        return;
     float *row = x + (size_t)blockIdx.x * n;
     float *o = out + (size_t)blockIdx.x * n;
     float ss = 0.0f;
@@ -659,8 +650,6 @@ static cu_att_opt_t att_opt(const cuda_be_t *b, float *pmax)
     return o;
 }
 
-static const cu_pf_t NO_PF = {{NULL, NULL}, {0, 0}, false};
-
 static void exec_cmd(cuda_be_t *b, const cmd_t *c)
 {
     const int *pass = b->d_pass;
@@ -678,7 +667,7 @@ static void exec_cmd(cuda_be_t *b, const cmd_t *c)
     }
     case C_RMSNORM:
         cu_go(lc, k_norm, c->i0, 1024, 0, (float *)c->p0 + c->z0, (const float *)NULL, (const float *)c->p1, c->i1,
-              c->f0, (float *)c->out, (int8_t *)NULL, (float *)NULL, c->i0, NO_PF);
+              c->f0, (float *)c->out, (int8_t *)NULL, (float *)NULL);
         break;
     case C_ADD:
         cu_go(lc, k_add, grid(c->z0), 256, 0, (float *)c->out, (const float *)c->p0, c->z0);
@@ -728,25 +717,6 @@ static const cu_mat_t *mat_of(const cmd_t *c)
     return &((const be_mat_t *)c->p0)->m;
 }
 
-/* What a small kernel of a pass of N_TOK tokens, run before C[J..N),
- * prefetches (b->pf_cap bytes at most): the weights of the next product
- * when it comes within three commands (a norm's, or RoPE's through the
- * cache write and attention to the output product) and is a decode-kernel
- * product; a gate/up product fused with its SwiGLU reads gate and up rows
- * together. Prefill products are long enough to hide their own start. */
-static cu_pf_t step_pf(const cuda_be_t *b, const cmd_t *c, int j, int n, int n_tok)
-{
-    if (!b->pf_cap || n_tok > b->few_max)
-        return NO_PF;
-    for (int k = j; k < n && k < j + 3; k++) {
-        if (c[k].op != C_MATMUL)
-            continue;
-        bool glu = b->fuse && k + 1 < n && c[k + 1].op == C_SWIGLU && c[k + 1].p0 == c[k].out;
-        return c[k].i0 == n_tok ? cu_mat_pf(mat_of(&c[k]), b->pf_cap, glu, b->pf_bulk) : NO_PF;
-    }
-    return NO_PF;
-}
-
 /* C[J] is a one-token product whose activations are already in mm.xq/xs;
  * launch it, with (b->fuse) the bias add after it or the SwiGLU and down
  * product after it, and return how many commands that consumed. */
@@ -761,8 +731,7 @@ static int exec_prequant(cuda_be_t *b, const cmd_t *c, int j, int n)
     }
     if (b->fuse && n1 && n1->op == C_SWIGLU && n1->p0 == mm->out && n1->i0 == 1 && 2 * n1->i1 == w->rows &&
         cu_gemv_glu_ok(&b->mm, w) && takes_quantized(n2, n1->out, 1, n1->i1)) {
-        cu_gemv_glu(&b->mm, lc_next(b), w, b->exact, (float *)mm->out, (float *)n1->out,
-                    cu_mat_pf(mat_of(n2), b->pf_cap, false, b->pf_bulk));
+        cu_gemv_glu(&b->mm, lc_next(b), w, b->exact, (float *)mm->out, (float *)n1->out);
         check_launch(b);
         cu_gemv_quantized(&b->mm, lc_next(b), mat_of(n2), NULL, (float *)n2->out);
         check_launch(b);
@@ -796,10 +765,9 @@ static int exec_at(cuda_be_t *b, const cmd_t *c, int i, int n)
     }
     if (norm) {
         bool q = takes_quantized(mm, norm->out, norm->i0, norm->i1);
-        cu_pf_t pf = step_pf(b, c, i + (add ? 2 : 1), n, norm->i0);
-        cu_go(lc_next(b), k_norm, norm->i0 + (pf.n[0] ? CU_PF_BLOCKS : 0), 1024, 0, (float *)norm->p0 + norm->z0,
+        cu_go(lc_next(b), k_norm, norm->i0, 1024, 0, (float *)norm->p0 + norm->z0,
               add ? (const float *)add->p0 : (const float *)NULL, (const float *)norm->p1, norm->i1, norm->f0,
-              (float *)norm->out, q ? b->mm.xq : (int8_t *)NULL, q ? b->mm.xs : (float *)NULL, norm->i0, pf);
+              (float *)norm->out, q ? b->mm.xq : (int8_t *)NULL, q ? b->mm.xs : (float *)NULL);
         check_launch(b);
         int used = add ? 2 : 1;
         return q ? used + exec_prequant(b, c, i + used, n) : used;
@@ -836,7 +804,7 @@ static int exec_at(cuda_be_t *b, const cmd_t *c, int i, int n)
         const cu_kv_t *kv = &((const be_kv_t *)n1->out)->d;
         if (kv->head_dim == x->i2 && cu_rope_kv_ok(kv, x->i1, n1->z1, n1->z2)) {
             cu_rope_kv_write(lc_next(b), kv, n1->i0, 1, (float *)x->out, x->z0, x->i1, x->neox, b->exact,
-                             (const float *)x->p0, n1->z1, n1->z2, b->d_pass, step_pf(b, c, i + 2, n, 1));
+                             (const float *)x->p0, n1->z1, n1->z2, b->d_pass);
             check_launch(b);
             return 2;
         }
@@ -1313,10 +1281,6 @@ static int cu_create(be_t **out, int device, errmsg_t *err)
         b->mm.q8_exact = b->exact;
         const char *sp = getenv("OCTET_CUDA_SPLITS");
         b->split_cap = !sp || !strcmp(sp, "auto") ? -1 : atoi(sp) > 0 ? atoi(sp) : 0;
-        const char *pf = getenv("OCTET_CUDA_PREFETCH");
-        long pf_mib = pf ? strtol(pf, NULL, 10) : PF_DEFAULT_MIB;
-        b->pf_cap = pf_mib > 0 && pf_mib <= 1024 ? (size_t)pf_mib << 20 : 0;
-        b->pf_bulk = env_flag("OCTET_CUDA_PREFETCH_BULK", false) && b->prop.major >= 9;
         /* on since tools/gpu/exact.sh passed on an H100 (2026-12-07,
          * docs/cuda.md): "0" turns it off, and the engine then does not
          * speculate on the GPU */

@@ -252,10 +252,9 @@ void cu_kv_write(const cu_launch_t &lc, const cu_kv_t *kv, int layer, int n_tok,
 template <typename T>
 __global__ void __launch_bounds__(ATT_THREADS)
     rope_kv_kernel(cu_kv_t kv, int layer, int n_tok, float *x, size_t ld, int n_rope, int neox, bool exact,
-                   const float *cs, size_t k_off, size_t v_off, const int *d_pos0, cu_pf_t pf)
+                   const float *cs, size_t k_off, size_t v_off, const int *d_pos0)
 {
     cu_pdl_trigger();
-    cu_prefetch(pf);
     cu_pdl_wait();
     const int lane = threadIdx.x & 31, d = kv.head_dim, nkv = kv.n_head_kv, per = n_rope + nkv;
     const int row = blockIdx.x * ATT_WARPS + (threadIdx.x >> 5);
@@ -289,25 +288,23 @@ bool cu_rope_kv_ok(const cu_kv_t *kv, int n_rope, size_t k_off, size_t v_off)
 
 void cu_rope_kv_write(const cu_launch_t &lc, const cu_kv_t *kv, int layer, int n_tok, float *x, size_t ld,
                       int n_rope, bool neox, bool exact, const float *cs, size_t k_off, size_t v_off,
-                      const int *d_pos0, const cu_pf_t &pf)
+                      const int *d_pos0)
 {
     if (n_tok <= 0)
         return;
     int rows = n_tok * (n_rope + kv->n_head_kv), blocks = (rows + ATT_WARPS - 1) / ATT_WARPS, nx = neox;
-    if (pf.n[0] || pf.n[1])
-        blocks += CU_PF_BLOCKS; /* past the rows: they only prefetch */
     switch (kv->fmt) {
     case BE_KV_F32:
         cu_go(lc, rope_kv_kernel<float>, blocks, ATT_THREADS, 0, *kv, layer, n_tok, x, ld, n_rope, nx, exact, cs,
-              k_off, v_off, d_pos0, pf);
+              k_off, v_off, d_pos0);
         break;
     case BE_KV_F16:
         cu_go(lc, rope_kv_kernel<__half>, blocks, ATT_THREADS, 0, *kv, layer, n_tok, x, ld, n_rope, nx, exact, cs,
-              k_off, v_off, d_pos0, pf);
+              k_off, v_off, d_pos0);
         break;
     case BE_KV_INT8:
         cu_go(lc, rope_kv_kernel<int8_t>, blocks, ATT_THREADS, 0, *kv, layer, n_tok, x, ld, n_rope, nx, exact, cs,
-              k_off, v_off, d_pos0, pf);
+              k_off, v_off, d_pos0);
         break;
     }
 }

@@ -34,12 +34,11 @@ void cu_kv_write(const cu_launch_t &lc, const cu_kv_t *kv, int layer, int n_tok,
  * op: cos/sin table CS, NEOX pairs or adjacent ones; EXACT: products
  * rounded as the CPU rounds them, cu_rope_pair) followed by cu_kv_write, in
  * one launch. cu_rope_kv_ok: whether the K heads at K_OFF are among the
- * rotated ones and V at V_OFF is not, as the fusion needs. PF: weights
- * of a later product to prefetch (cu_prefetch; given extra blocks). */
+ * rotated ones and V at V_OFF is not, as the fusion needs. */
 bool cu_rope_kv_ok(const cu_kv_t *kv, int n_rope, size_t k_off, size_t v_off);
 void cu_rope_kv_write(const cu_launch_t &lc, const cu_kv_t *kv, int layer, int n_tok, float *x, size_t ld,
                       int n_rope, bool neox, bool exact, const float *cs, size_t k_off, size_t v_off,
-                      const int *d_pos0, const cu_pf_t &pf);
+                      const int *d_pos0);
 
 /* How cu_attention runs. */
 typedef struct cu_att_opt {

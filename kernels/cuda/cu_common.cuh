@@ -90,48 +90,6 @@ __device__ __forceinline__ void cu_pdl_trigger()
 #endif
 }
 
-/* Weights a later kernel of the pass will read, for a kernel with little
- * memory traffic of its own (a one-block norm, RoPE, a quantization) to
- * pull into L2 while it runs: up to two byte ranges (a gate/up product
- * reads gate row k with up row k). A decode step reads 7 GB of weights at
- * the card's bandwidth only inside the products; between them DRAM idles
- * for microseconds, and what the next product fetched in that gap it reads
- * from L2. Prefetches change what the kernels read from where, never what
- * they compute. */
-typedef struct cu_pf {
-    const char *p[2];
-    size_t n[2];
-    bool bulk; /* sm_90: cp.async.bulk.prefetch.L2 per 4 KiB instead of prefetch.global.L2 per line */
-} cu_pf_t;
-
-/* Extra blocks a prefetching kernel is given beyond its own work, so that
- * the requests leave from many SMs at once (one block issues too slowly). */
-#define CU_PF_BLOCKS 32
-
-/* Every thread of the grid asks L2 for its share of PF's bytes (128-byte
- * lines, or 4 KiB pieces to the bulk copy engine); nothing waits for them. */
-__device__ __forceinline__ void cu_prefetch(const cu_pf_t &pf)
-{
-    size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x, nt = (size_t)gridDim.x * blockDim.x;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if (pf.bulk) {
-        for (int k = 0; k < 2; k++)
-            for (size_t off = t * 4096; off < pf.n[k]; off += nt * 4096) {
-                unsigned len = (unsigned)(pf.n[k] - off < 4096 ? pf.n[k] - off : 4096) & ~15u;
-                if (len)
-                    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(
-                                     __cvta_generic_to_global(pf.p[k] + off)),
-                                 "r"(len)
-                                 : "memory");
-            }
-        return;
-    }
-#endif
-    for (int k = 0; k < 2; k++)
-        for (size_t off = t * 128; off < pf.n[k]; off += nt * 128)
-            asm volatile("prefetch.global.L2 [%0];" ::"l"(__cvta_generic_to_global(pf.p[k] + off)));
-}
-
 /* With OCTET_CUDA_FEW, passes of up to this many tokens (speculative
  * decoding's verification) run the decode step's kernels for each token
  * (matrix-vector products that read the weights once for all of them,

@@ -440,11 +440,10 @@ __device__ __forceinline__ float pmax_reduce(const float *pmax, int np, float *r
 /* X (N floats) to int8 in XQ with the scale max(PMAX[0..NP)) / 127 (the
  * per-block maxima of |X| that the producer left), as quantize_rows would
  * round them; many blocks, each reducing the NP maxima itself. */
-__global__ void quantize_pmax(const float *x, int n, const float *pmax, int np, int8_t *xq, float *xs, cu_pf_t pf)
+__global__ void quantize_pmax(const float *x, int n, const float *pmax, int np, int8_t *xq, float *xs)
 {
     __shared__ float red[32];
     cu_pdl_trigger();
-    cu_prefetch(pf);
     cu_pdl_wait();
     float s = pmax_reduce(pmax, np, red) / 127.0f;
     for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < n; j += gridDim.x * blockDim.x)
@@ -705,8 +704,7 @@ bool cu_gemv_glu_ok(const cu_mm_t *mm, const cu_mat_t *w)
            (size_t)(w->rows / 2 + GEMV_WARPS - 1) / GEMV_WARPS <= mm->pmax_n;
 }
 
-void cu_gemv_glu(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, bool cpu_exp, float *gu, float *h,
-                 const cu_pf_t &pf)
+void cu_gemv_glu(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, bool cpu_exp, float *gu, float *h)
 {
     int nff = w->rows / 2, blocks = (nff + GEMV_WARPS - 1) / GEMV_WARPS, th = GEMV_WARPS * 32;
     if (w->fmt == BE_W_INT8)
@@ -717,26 +715,7 @@ void cu_gemv_glu(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, bool cpu
               (const int8_t *)mm->xq, (const float *)mm->xs, nff, w->cols, cpu_exp, gu, h, mm->pmax);
     int qb = (nff + 255) / 256;
     cu_go(lc, quantize_pmax, qb < 256 ? qb : 256, 256, 0, (const float *)h, nff, (const float *)mm->pmax, blocks,
-          mm->xq, mm->xs, pf);
-}
-
-cu_pf_t cu_mat_pf(const cu_mat_t *w, size_t cap, bool glu, bool bulk)
-{
-    cu_pf_t pf = {{NULL, NULL}, {0, 0}, bulk};
-    if (!cap || w->host || !w->w)
-        return pf;
-    size_t esz = w->fmt == BE_W_F32 ? 4 : w->fmt == BE_W_F16 ? 2 : 1, row = (size_t)w->cols * esz;
-    size_t all = row * (size_t)w->rows;
-    if (glu && w->rows % 2 == 0) {
-        size_t half = all / 2, each = (cap / 2 < half ? cap / 2 : half) & ~(size_t)127;
-        pf.p[0] = (const char *)w->w;
-        pf.p[1] = (const char *)w->w + half;
-        pf.n[0] = pf.n[1] = each;
-    } else {
-        pf.p[0] = (const char *)w->w;
-        pf.n[0] = (cap < all ? cap : all) & ~(size_t)127;
-    }
-    return pf;
+          mm->xq, mm->xs);
 }
 
 bool cu_gemv_xf_ok(const cu_mm_t *mm, const cu_mat_t *w, int np)

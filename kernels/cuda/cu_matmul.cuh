@@ -64,13 +64,6 @@ void cu_mat_release(cu_mat_t *m);
 /* Bytes one source row of SRC with COLS columns takes. */
 size_t cu_src_row_bytes(be_src_t src, int cols);
 
-/* What a kernel before a product with W may prefetch for it (cu_pf_t):
- * the first CAP bytes of W's weights in the order the product reads them
- * (GLU: a gate/up matrix read by cu_gemv_glu, gate row k with up row k, so
- * the first rows of both halves); nothing when CAP is 0 or W lives in host
- * memory. BULK: through the bulk copy engine (cu_pf_t). */
-cu_pf_t cu_mat_pf(const cu_mat_t *w, size_t cap, bool glu, bool bulk);
-
 /* (Re)allocate MM for batches of MAX_TOK tokens over matrices of up to
  * MAX_ROWS x MAX_COLS; NEED_HALF/NEED_DEQ as in cu_mm_t. */
 int cu_mm_reserve(cu_mm_t *mm, int max_tok, int max_rows, int max_cols, bool need_half, bool need_deq,
@@ -97,11 +90,10 @@ void cu_gemv_quantized(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, co
 /* SwiGLU fused into a one-token gate/up product (W: n_ff gate rows, then
  * n_ff up rows; activations in mm->xq/xs): GU gets the product as
  * cu_gemv_quantized would write it, H (n_ff) silu(gate) * up (cu_silu_mul,
- * CPU_EXP as there), and mm->xq/xs H quantized for the next product, whose
- * weights the quantization prefetches (PF). Two launches. cu_gemv_glu_ok: whether W and MM allow it. */
+ * CPU_EXP as there), and mm->xq/xs H quantized for the next product. Two
+ * launches. cu_gemv_glu_ok: whether W and MM allow it. */
 bool cu_gemv_glu_ok(const cu_mm_t *mm, const cu_mat_t *w);
-void cu_gemv_glu(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, bool cpu_exp, float *gu, float *h,
-                 const cu_pf_t &pf);
+void cu_gemv_glu(cu_mm_t *mm, const cu_launch_t &lc, const cu_mat_t *w, bool cpu_exp, float *gu, float *h);
 
 /* Y = W X for one token whose float activations X (W->cols) the previous
  * kernel wrote with the maxima of |X| over NP parts in cu_mm_pmax(MM)

@@ -541,7 +541,7 @@ static void check_rope_kv(check_ctx *cx, uint64_t seed)
         CK(cudaMemcpy(dcs, cs.data(), cs.size() * 4, cudaMemcpyHostToDevice));
         CK(cudaMemcpy(x2, want.data(), want.size() * 4, cudaMemcpyHostToDevice));
         CK(cudaMemcpyAsync(cx->d_pos0, &pos0, sizeof(int), cudaMemcpyHostToDevice, cx->st));
-        cu_rope_kv_write({cx->st, false}, &a.kv, 0, T, cx->x, ld, n_rope, neox, true, dcs, k_off, v_off, cx->d_pos0, cu_pf_t{});
+        cu_rope_kv_write({cx->st, false}, &a.kv, 0, T, cx->x, ld, n_rope, neox, true, dcs, k_off, v_off, cx->d_pos0);
         CKL();
         cu_kv_write({cx->st, false}, &b.kv, 0, T, x2, ld, k_off, v_off, cx->d_pos0);
         CKL();

@@ -284,7 +284,7 @@ static void run_checks(cu_mm_t *mm)
                     /* the activations of X again (the previous run quantized H over them) */
                     CK(cudaMemcpy(mm->xq, xq.data(), (size_t)cols, cudaMemcpyHostToDevice));
                     CK(cudaMemcpy(mm->xs, &xs, 4, cudaMemcpyHostToDevice));
-                    cu_gemv_glu(mm, plain, &m, ce == 1, y, h, cu_pf_t{});
+                    cu_gemv_glu(mm, plain, &m, ce == 1, y, h);
                     CK(cudaDeviceSynchronize());
                     snprintf(what, sizeof what, "glu %s %dx%d (gate/up)%s", fn, rows, cols, ce ? " cpu-exp" : "");
                     check_rows(what, &m, y, xq.data(), xs, NULL, 0, rows);
@@ -455,7 +455,7 @@ static void record_step(cu_mm_t *mm, model *md, const cu_launch_t &lc0, int styl
         } else {
             cu_gemv_quantized(mm, L(), &md->m[l][QKV], md->bias, md->y);
             cu_gemv_xf(mm, L(), &md->m[l][WO], md->x, 28, md->y);
-            cu_gemv_glu(mm, L(), &md->m[l][GU], false, md->y, md->h, cu_pf_t{});
+            cu_gemv_glu(mm, L(), &md->m[l][GU], false, md->y, md->h);
             cu_gemv_quantized(mm, L(), &md->m[l][DOWN], NULL, md->y);
         }
     }
