@@ -6,6 +6,7 @@
 #   OUT=/some/dir tools/train/run.sh dry     # the same pipeline on 40 MB of text, ~200 s
 #   OUT=/some/dir tools/train/run.sh cpu     # the same pipeline with tiny models on the CPU (no GPU),
 #                                            # to test it anywhere before a GPU call (~5 min on 2 cores)
+#   SEED=N ...                               # another seed (default 1234): data order, SFT draws, init
 #
 # Writes to $OUT (at most 8 files of 16 MiB come back from the device machine):
 #   octet-code.gguf.part0..N   the GGUF split in 15 MB pieces (tools/train/install.sh joins them)
@@ -38,7 +39,7 @@ status=0
     [ "$mode" = cpu ] || nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
     python3 -c 'import sys, torch, tokenizers, numpy; print("python", sys.version.split()[0], "torch", torch.__version__, "tokenizers", tokenizers.__version__, "numpy", numpy.__version__)'
     python3 "$here/selftest.py"
-    python3 "$here/train.py" --mode "$mode" --work "$work" --start "$start" "${args[@]}"
+    python3 "$here/train.py" --mode "$mode" --work "$work" --start "$start" --seed "${SEED:-1234}" "${args[@]}"
 } 2>&1 | tee "$OUT/train.log" || status=$?
 
 # whatever was made comes back, even when a later step failed
