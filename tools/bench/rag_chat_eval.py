@@ -81,7 +81,8 @@ def samples(n, seed):
             continue
         name = m.group(1)
         q = user.rsplit("\n\n", 1)[1]
-        kind = "what" if name in q and "use" not in q and "call" not in q else "which" if name not in q else "how"
+        kind = ("how" if re.match(r"How (do I|is)", q) else
+                "which" if re.match(r"(Which function|Where is|Find the code|Is there a function)", q) else "what")
         out.append({"kind": kind, "user": user, "name": name, "path": rel, "expected": reply})
     return out
 
@@ -104,7 +105,7 @@ def score(s, answer):
     where = named and s["path"] in answer
     ticks = re.findall(r"`([A-Za-z_][A-Za-z0-9_.]*)", answer)
     first = bool(ticks) and ticks[0].split(".")[-1] == name
-    return {"name": named, "where": where, "first": first}
+    return {"ok_name": named, "ok_where": where, "ok_first": first}
 
 
 def main():
@@ -124,11 +125,11 @@ def main():
     t0 = time.time()
     for i, s in enumerate(ss):
         ans, rc = ask(a.octet, a.model, s["user"], a.n_predict, a.extra)
-        sc = score(s, ans) if rc == 0 else {"name": False, "where": False, "first": False}
+        sc = score(s, ans) if rc == 0 else {"ok_name": False, "ok_where": False, "ok_first": False}
         rows.append(dict(s, answer=ans, rc=rc, **sc))
         print(f"\r{i + 1}/{len(ss)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    tot = {k: sum(r[k] for r in rows) for k in ("name", "where", "first")}
+    tot = {k: sum(r["ok_" + k] for r in rows) for k in ("name", "where", "first")}
     by = {}
     for r in rows:
         by.setdefault(r["kind"], []).append(r)
@@ -136,7 +137,7 @@ def main():
           f"({', '.join(PACKAGES)}), {time.time() - t0:.0f} s")
     for k in ("name", "where", "first"):
         print(f"  {k:6s} {tot[k]:3d}/{len(rows)} = {tot[k] / len(rows):.1%}   " +
-              "  ".join(f"{kind} {sum(r[k] for r in rs)}/{len(rs)}" for kind, rs in sorted(by.items())))
+              "  ".join(f"{kind} {sum(r['ok_' + k] for r in rs)}/{len(rs)}" for kind, rs in sorted(by.items())))
     fails = sum(r["rc"] != 0 for r in rows)
     if fails:
         print(f"  octet failed on {fails} question(s)")
