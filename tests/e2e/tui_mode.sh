@@ -83,7 +83,7 @@ EOF
     check "remote base model: completion mode is said" "octet-code has no chat template: completion mode" 20
     check "remote base model: the status bar says completion" " completion +idle"
     # greedy, this model closes the function, then writes another (flows/cont.h stops it)
-    type_line 'int sum(const int *a, int n) {'
+    type_line 'int max(int a, int b) {'
     check "remote base model: the continuation comes from /completions" "[0-9]+ tokens, [0-9.]+ tok/s.*remote 127" 60
     check "remote base model: stopped at the closing brace" "stopped at the end of the block you began"
     if grep -q "int sum(int n)" "$SCREEN"; then
@@ -117,7 +117,7 @@ if [ -n "$PORT" ]; then
     check "remote, --template none: completion mode is said" \
         "octet-code without its chat template \(--template none\): completion mode" 20
     check "remote, --template none: the status bar says completion" " completion +idle"
-    type_line 'int sum(const int *a, int n) {'
+    type_line 'int max(int a, int b) {'
     check "remote, --template none: the continuation comes from /completions" \
         "[0-9]+ tokens, [0-9.]+ tok/s.*remote 127" 60
     check "remote, --template none: stopped at the closing brace" "stopped at the end of the block you began"

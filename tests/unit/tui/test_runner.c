@@ -541,7 +541,7 @@ static void test_runner_unit_end(void)
         return;
     evlog_t log;
     memset(&log, 0, sizeof log);
-    CHECK(tui_runner_send(r, "int sum(const int *a, int n) {") == 0);
+    CHECK(tui_runner_send(r, "int max(int a, int b) {") == 0);
     CHECK(tui_runner_wait_idle(r, 30000));
     collect(r, &log);
     CHECKF(log.n_err == 0 && log.n_end == 1, "%s", log.notices);
