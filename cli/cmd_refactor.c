@@ -42,15 +42,15 @@ static void usage(void)
     printf("Usage: octet refactor \"INSTRUCTION\" [--path P | --symbol S] [-m MODEL] [--yes] [OPTIONS]\n\n"
            "Change the repository as INSTRUCTION says: the target (the file P, the definition\n"
            "of the symbol S, or the code the instruction names) and the places that use it\n"
-           "are retrieved from the repository's index, the model is asked for a unified\n"
-           "diff (or search/replace blocks, made into one), which is shown and, after\n"
+           "are retrieved from the repository's index, the model is asked for search/replace\n"
+           "blocks (or a unified diff), made into a diff that is shown and, after\n"
            "confirmation, applied like 'octet apply' does (checked, all files or none,\n"
            "undone by 'octet undo').\n\n"
            "  --path P           the file to change (and the code that refers to it)\n"
            "  --symbol S         the function, class or method to change, and its uses\n"
-           "  --format F         what the model writes: diff (default) or blocks (a path,\n"
+           "  --format F         what the model writes: blocks (default: a path,\n"
            "                     <<<<<<< SEARCH, lines of the file, =======, new lines,\n"
-           "                     >>>>>>> REPLACE; matched exactly or re-indented)\n"
+           "                     >>>>>>> REPLACE; matched exactly or re-indented) or diff\n"
            "  --add PATH[:START-END] | SYMBOL\n"
            "                     also send this file, these lines of it, or the definition of\n"
            "                     this symbol, after the target and before the retrieved code\n"
@@ -151,6 +151,10 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
+    /* blocks need no line numbers and only as much context as makes each
+     * SEARCH unique: the embedded model writes applicable ones far more
+     * often than diffs (docs/BENCHMARKS.md, "Edit formats") */
+    o->format = REFACTOR_BLOCKS;
     cli_gen_init(&o->g, 1024, 2048, 64);
     o->commit = config_get()->commit;
     int opt, r;

@@ -97,7 +97,7 @@ typedef struct refactor_req {
     rag_count_fn count;   /* counts them (NULL: rag_estimate_tokens) */
     void *count_ud;
     bool force;           /* accept files with uncommitted changes */
-    refactor_format_t format; /* what the model is asked for (default: a diff) */
+    refactor_format_t format; /* what the model is asked for (zero: a diff; the CLI and the TUI ask for blocks) */
     /* Called (may be NULL) as each step starts, with the result so far
      * (its context is there from REFACTOR_PROMPT on). */
     void (*on_step)(void *ud, refactor_step_t step, const struct refactor_result *res);

@@ -1627,6 +1627,7 @@ static void job_refactor(tui_runner_t *r, job_t *j)
     refactor_req_t q = {
         .instruction = j->text,
         .rel = rel,
+        .format = REFACTOR_BLOCKS, /* as `octet refactor` by default */
         .symbol = j->symbol,
         .repo_dir = j->dir,
         .pins = &pins,
@@ -1652,7 +1653,7 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         flow_end_reply(&f, figures);
     }
     if (rc && res.step == REFACTOR_EXTRACT)
-        postf(r, TUI_EV_ERROR, "refactor: no usable diff in the model's reply: %s; nothing was changed", err.msg);
+        postf(r, TUI_EV_ERROR, "refactor: no usable edit in the model's reply: %s; nothing was changed", err.msg);
     else if (rc)
         postf(r, TUI_EV_ERROR, "refactor: %s; nothing was changed", err.msg);
     else

@@ -151,7 +151,7 @@ t_expect "a plain diff still applies" 0 "$OCT" apply --patch "$T_TMP/d.diff" --r
 t_expect "refactor --format bad is a usage error" 2 "$OCT" refactor "x" --format json --dry-run --repo "$R"
 t_grep "refactor --format: the message" "--format must be diff or blocks, not 'json'" "$T_TMP/err"
 "$OCT" refactor --help >"$T_TMP/help"
-t_grep "refactor --help documents --format" "--format F +what the model writes: diff \(default\) or blocks" "$T_TMP/help"
+t_grep "refactor --help documents --format" "--format F +what the model writes: blocks \(default" "$T_TMP/help"
 "$OCT" apply --help >"$T_TMP/help"
 t_grep "apply --help documents blocks" "<<<<<<< SEARCH" "$T_TMP/help"
 t_end

@@ -129,12 +129,12 @@ if [ -z "$(ls "$R/.git/octet/undo" 2>/dev/null | grep -v lock)" ]; then t_ok "ha
 else t_fail "half-way: no undo record" "$(ls "$R/.git/octet/undo")"; fi
 
 # ---- refactor: the pipeline on a model that writes gibberish
-t_expect "refactor: no diff in the reply" 1 "$OCT" refactor "rename add_numbers to plus" --symbol add_numbers --repo "$R" -m "$TINY" --ctx 1024 -n 16 --dry-run -v
+t_expect "refactor: no blocks in the reply" 1 "$OCT" refactor "rename add_numbers to plus" --symbol add_numbers --repo "$R" -m "$TINY" --ctx 1024 -n 16 --dry-run -v
 t_grep "refactor --symbol: the definition first" 'octet refactor: retrieved src/util.py:1-3' "$T_TMP/err"
-t_grep "refactor: message" 'no usable diff in the model.s reply: the reply has no unified diff' "$T_TMP/err"
-t_expect "refactor --path: no diff in the reply" 1 "$OCT" refactor "add a docstring" --path "$R/src/util.py" --repo "$R" -m "$TINY" --ctx 1024 -n 16 --dry-run -v
+t_grep "refactor: message" 'no usable search/replace blocks in the model.s reply: .*no search/replace blocks' "$T_TMP/err"
+t_expect "refactor --path: no blocks in the reply" 1 "$OCT" refactor "add a docstring" --path "$R/src/util.py" --repo "$R" -m "$TINY" --ctx 1024 -n 16 --dry-run -v
 t_grep "refactor --path: the file first" 'octet refactor: retrieved src/util.py:1-3' "$T_TMP/err"
-t_grep "refactor --path: message" 'no usable diff in the model.s reply' "$T_TMP/err"
+t_grep "refactor --path: message" 'no usable search/replace blocks in the model.s reply' "$T_TMP/err"
 t_expect "refactor --path outside the repository" 1 "$OCT" refactor "x" --path /etc/hostname --repo "$R" -m "$TINY" --dry-run
 t_grep "refactor --path outside: message" '/etc/hostname: not a file inside the repository' "$T_TMP/err"
 t_expect "refactor: unknown symbol" 1 "$OCT" refactor "rename it" --symbol no_such_symbol --repo "$R" -m "$TINY" --ctx 1024 --dry-run

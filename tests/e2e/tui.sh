@@ -6,7 +6,7 @@
 # panel, preset switches with /preset and F2, Ctrl-C during an answer,
 # resizing down to 80x24 and below, help, bracketed paste, /save, /copy,
 # history across runs, /undo, the /spec form (validation, Esc, a generation
-# whose check fails) and /refactor (no usable diff, nothing changed), and
+# whose check fails) and /refactor (no usable edit, nothing changed), and
 # every way out (/quit, Ctrl-D, Ctrl-C twice) with exit status 0. Screens are polled with a timeout, never fixed sleeps.
 source "$(dirname "$0")/lib.sh"
 export LC_ALL=C.UTF-8
@@ -333,7 +333,7 @@ type_line "/refactor"
 check "/refactor without an instruction: usage" 'usage: /refactor INSTRUCTION \[--path P \| --symbol S\] \[--force\]: no instruction given'
 type_line "/refactor swap the operands --symbol add"
 check "/refactor shows what it does" 'refactor: swap the operands \(the symbol add\)'
-check "/refactor: no usable diff from the model, said cleanly" "refactor: no usable diff in the model's reply: .*" 30
+check "/refactor: no usable edit from the model, said cleanly" "refactor: no usable edit in the model's reply: .*" 30
 check "/refactor: nothing was changed" "nothing was changed" 5
 if [ "$(cat "$REPO/add.c")" = "$(printf 'int add(int a, int b)\n{\n    return a + b;\n}')" ] &&
     (cd "$REPO" && git diff --quiet); then t_ok "/refactor changed nothing"; else
