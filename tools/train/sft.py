@@ -14,11 +14,12 @@ jobs on code it has read:
   complete a function from its own def line and docstring (`octet run` on a
            HumanEval-style prompt), the prompt ending in the docstring's newline or,
            as token healing leaves it, at the closing quotes.
-  rag      the TUI's chat with retrieval on: retrieved chunks (the function asked about among others of
-           its file) and a question about it -> where it is and what it does, or how to call it.
+  rag      the TUI's chat with retrieval on: retrieved chunks (the function or class asked about among
+           others of its file) and a question about it -> where it is and what it does, or how to call
+           it (create one).
   refactor mechanical refactors of real Python files -> search/replace blocks
-           (3 in 4: `octet refactor --format blocks`) or unified diffs (the
-           default --format diff), each in exactly the prompt octet sends for it
+           (3 in 4: octet refactor's default --format blocks) or unified diffs
+           (--format diff), each in exactly the prompt octet sends for it
            (flows/refactor.c, refactor_prompt; selftest.py compares the texts):
            renaming a function, a local variable or a parameter, extracting a
            constant, adding a parameter with a default. Blocks need no line
@@ -376,6 +377,36 @@ def py_functions(text, rel):
     return out
 
 
+def py_classes(text, rel):
+    """Documented top-level Python classes small enough to be one retrieved block, as dicts rag_chat_samples
+    takes beside functions: the class line(s) as "def", the docstring's description, __init__'s parameters as
+    "inputs" (how to create one)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    lines = text.split("\n")
+    out = []
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef) or node.decorator_list or node.name.startswith("Test"):
+            continue
+        d0 = node.body[0]
+        if not (isinstance(d0, ast.Expr) and isinstance(d0.value, ast.Constant) and isinstance(d0.value.value, str)):
+            continue
+        desc = parse_docstring(inspect.cleandoc(d0.value.value))[0]
+        src = "\n".join(lines[node.lineno - 1:node.end_lineno])
+        if len(desc) < 12 or len(desc) > 1500 or len(src) > MAX_FUNC_CHARS or "\t" in src:
+            continue
+        head = lines[node.lineno - 1:d0.lineno - 1]
+        if not head or not head[0].startswith("class "):
+            continue
+        init = next((b for b in node.body if isinstance(b, ast.FunctionDef) and b.name == "__init__"), None)
+        params = [] if init is None else [(p.arg, "any", None) for p in init.args.posonlyargs + init.args.args]
+        out.append({"lang": "py", "kind": "class", "name": node.name, "description": desc, "inputs": params,
+                    "def": "\n".join(head) + "\n", "path": rel, "span": (node.lineno, node.end_lineno)})
+    return out
+
+
 # ---- C functions --------------------------------------------------------------------------------------
 
 _CXX = re.compile(r"\bnamespace\b|\btemplate\s*<|\bclass\s+\w+\s*[:{]|::|\bpublic:|\bprivate:|#include\s*<(?:iostream|"
@@ -621,6 +652,19 @@ def rag_chat_samples(text, funcs, rel, rng, other=None):
     name, loc, what = f["name"], f"{rel}:{a}-{b}", first_sentence(f["description"])
     params = [p[0].lstrip("*") for p in f["inputs"] if p[0] not in ("self", "cls")]
     kind = rng.random()
+    if f.get("kind") == "class":
+        if kind < 0.45:
+            q = rng.choice(["What is `{n}`?", "What is `{n}` for?", "Explain the class {n}.",
+                            "what is {n}"]).format(n=name)
+            reply = f"`{name}` ({loc}): {what}"
+        elif kind < 0.8:
+            q = rng.choice(["Which class does this: {d}", "Where is this defined: {d}",
+                            "Is there a class for this? {d}"]).format(d=what)
+            reply = f"`{name}` in {loc}:\n\n```{lang}\n{f['def'].rstrip()}\n```"
+        else:
+            q = rng.choice(["How do I create a `{n}`?", "How do I use {n}?"]).format(n=name)
+            reply = f"Create one with `{name}({', '.join(params)})` ({loc}). {what}"
+        return [("rag-chat-" + f["lang"], chat(TUI_SYSTEM, RAG_HEAD + "\n".join(blocks) + "\n\n" + q, reply))]
     if kind < 0.45:
         q = rng.choice(["What does `{n}` do?", "What is `{n}` for?", "Explain `{n}`.", "what does {n} do",
                         "What does the function {n} do?"]).format(n=name)
@@ -1135,9 +1179,12 @@ def doc_samples(doc, seed):
         out += spec_samples(f, rng)
         if rng.random() < 0.6:
             out += instr_samples(f, rng)
-    for _ in range(2 if len(funcs) >= 4 else 1):
+    # questions about classes too (a fifth of a file's documented definitions at most), so that "What is
+    # X for?" about a class finds it among the retrieved blocks
+    known = funcs + (py_classes(doc["text"], rel)[:max(1, len(funcs) // 4)] if doc["kind"] == "py" else [])
+    for _ in range(2 if len(known) >= 4 else 1):
         if rng.random() < 0.7:
-            out += rag_chat_samples(doc["text"], funcs, rel, rng, doc.get("other"))
+            out += rag_chat_samples(doc["text"], known, rel, rng, doc.get("other"))
     if doc["kind"] == "py" and not rel.endswith(".pyi") and rng.random() < 0.8:
         out += refactor_samples(doc["text"], rel, rng, doc.get("other"))
     return [s for s in out if reply_starts(s[1])]
