@@ -48,14 +48,16 @@ for f in tests/fixtures/tiny/*.gguf; do
     done
 done
 
-# greedy speculation on the GPU prints what plain decoding prints
-P='def add(a, b):\n    return a + b\n\n\ndef add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n'
+# greedy speculation on the GPU prints what plain decoding prints, with drafts accepted (more than one
+# token a pass: else nothing was verified); a prompt whose continuation the embedded model copies from it
+# (v4: 4.57 tokens a pass on the CPU)
+P='int add(int a, int b) {\n    return a + b;\n}\n\nint sub(int a, int b) {\n    return a - b;\n}\n\nint mul(int a, int b) {\n'
 for extra in "" "--draft-model models/octet-code.gguf"; do
     plain=$($O run -m models/octet-code.gguf -p "$(printf "$P")" -n 64 --temp 0 --backend cuda --no-spec 2>/dev/null)
     # shellcheck disable=SC2086
     spec=$($O run -m models/octet-code.gguf -p "$(printf "$P")" -n 64 --temp 0 --backend cuda -v $extra 2>"$T/v.txt")
     tpp=$(grep -o '[0-9.]* tokens per pass' "$T/v.txt" | head -1)
-    [ "$plain" = "$spec" ] && [ -n "$spec" ]
+    [ "$plain" = "$spec" ] && [ -n "$spec" ] && awk -v t="${tpp%% *}" 'BEGIN { exit !(t > 1.0) }'
     check $? "greedy run with speculation${extra:+ ($extra)} = --no-spec on the embedded model (cuda): ${tpp:-no figure}"
 done
 
