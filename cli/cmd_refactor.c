@@ -313,8 +313,9 @@ int cmd_refactor(int argc, char **argv)
     if (o.g.verbose)
         cli_llm_report("refactor", &L);
     if (run && res.step == REFACTOR_EXTRACT) {
-        rc = cli_fail("refactor", "no usable %s in the model's reply: %s%s",
-                      o.format == REFACTOR_BLOCKS ? "search/replace blocks" : "diff", err.msg,
+        /* the blocks parser's messages name the model's reply already */
+        rc = cli_fail("refactor", "no usable %s: %s%s",
+                      o.format == REFACTOR_BLOCKS ? "search/replace blocks" : "diff in the model's reply", err.msg,
                       o.g.verbose ? "" : " (-v shows the reply)");
         goto done;
     }

@@ -1653,7 +1653,7 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         flow_end_reply(&f, figures);
     }
     if (rc && res.step == REFACTOR_EXTRACT)
-        postf(r, TUI_EV_ERROR, "refactor: no usable edit in the model's reply: %s; nothing was changed", err.msg);
+        postf(r, TUI_EV_ERROR, "refactor: no usable edit: %s; nothing was changed", err.msg);
     else if (rc)
         postf(r, TUI_EV_ERROR, "refactor: %s; nothing was changed", err.msg);
     else

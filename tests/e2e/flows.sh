@@ -131,10 +131,10 @@ else t_fail "half-way: no undo record" "$(ls "$R/.git/octet/undo")"; fi
 # ---- refactor: the pipeline on a model that writes gibberish
 t_expect "refactor: no blocks in the reply" 1 "$OCT" refactor "rename add_numbers to plus" --symbol add_numbers --repo "$R" -m "$TINY" --ctx 1024 -n 16 --dry-run -v
 t_grep "refactor --symbol: the definition first" 'octet refactor: retrieved src/util.py:1-3' "$T_TMP/err"
-t_grep "refactor: message" 'no usable search/replace blocks in the model.s reply: .*no search/replace blocks' "$T_TMP/err"
+t_grep "refactor: message" 'no usable search/replace blocks: the model.s reply: no search/replace blocks \(a path' "$T_TMP/err"
 t_expect "refactor --path: no blocks in the reply" 1 "$OCT" refactor "add a docstring" --path "$R/src/util.py" --repo "$R" -m "$TINY" --ctx 1024 -n 16 --dry-run -v
 t_grep "refactor --path: the file first" 'octet refactor: retrieved src/util.py:1-3' "$T_TMP/err"
-t_grep "refactor --path: message" 'no usable search/replace blocks in the model.s reply' "$T_TMP/err"
+t_grep "refactor --path: message" 'no usable search/replace blocks: the model.s reply: ' "$T_TMP/err"
 t_expect "refactor --path outside the repository" 1 "$OCT" refactor "x" --path /etc/hostname --repo "$R" -m "$TINY" --dry-run
 t_grep "refactor --path outside: message" '/etc/hostname: not a file inside the repository' "$T_TMP/err"
 t_expect "refactor: unknown symbol" 1 "$OCT" refactor "rename it" --symbol no_such_symbol --repo "$R" -m "$TINY" --ctx 1024 --dry-run
