@@ -3,7 +3,8 @@
 
   spec_prompts.py OUT_DIR [--files N]
 
-writes OUT_DIR/edit/NN.prompt + NN.answer and OUT_DIR/code/NN.prompt:
+writes OUT_DIR/edit/NN.prompt + NN.answer, OUT_DIR/blocks/NN.prompt + NN.answer and
+OUT_DIR/code/NN.prompt:
 
 edit: rename refactors of real files of this repository. Each takes a
   window of a C file, picks an identifier used at least three times in it,
@@ -14,6 +15,11 @@ edit: rename refactors of real files of this repository. Each takes a
   hunks: context lines copied from the code, - and + lines. The answer does
   not depend on any model (spec_bench replays it for random-weight models;
   a real model generates its own continuation).
+blocks: the same renames as search/replace blocks, what `octet refactor` asks
+  for by default: its completion prompt for blocks (the code, the request, an
+  opened fence with the path and <<<<<<< SEARCH, tools/train/sft.py's copy of
+  flows/refactor.c's text) and the blocks sft.make_blocks makes (SEARCH lines
+  with as much context as makes each unique in the window).
 code: plain code generation, function heads with a docstring or comment,
   where the continuation is new code.
 
@@ -25,6 +31,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools" / "train"))
+import sft  # noqa: E402  (octet refactor's blocks prompt and sft.make_blocks, as the training data has them)
 EDIT_FILES = ["engine/sample.c", "engine/tokenizer.c", "engine/gguf.c", "engine/chat.c", "engine/model.c",
               "engine/tok_pre.c", "kernels/cpu/cpu_mat.c", "kernels/cpu/cpu_pool.c", "rag/rag.c",
               "engine/heal.c", "engine/draft.c", "engine/generate.c"]
@@ -66,6 +74,7 @@ def main():
     out = Path(sys.argv[1])
     n_files = int(sys.argv[sys.argv.index("--files") + 1]) if "--files" in sys.argv else len(EDIT_FILES)
     (out / "edit").mkdir(parents=True, exist_ok=True)
+    (out / "blocks").mkdir(parents=True, exist_ok=True)
     (out / "code").mkdir(parents=True, exist_ok=True)
     k = 0
     for rel in EDIT_FILES[:n_files]:
@@ -94,10 +103,17 @@ def main():
                  "every use.\n\n```diff\n%s" % (context, instr, name, header)
         (out / "edit" / ("%02d.prompt" % k)).write_text(prompt)
         (out / "edit" / ("%02d.answer" % k)).write_text("".join(hunks) + "```\n")
+        edits = sft.make_blocks("".join(win), "".join(renamed))
+        if edits:
+            target = "\nTarget: %s, its definition and every use.\n" % name
+            (out / "blocks" / ("%02d.prompt" % k)).write_text(
+                sft.refactor_completion_prompt("blocks", context, instr, target, rel))
+            (out / "blocks" / ("%02d.answer" % k)).write_text(sft.blocks_completion_reply(rel, edits, True) + "\n")
         k += 1
     for i, p in enumerate(CODE_PROMPTS):
         (out / "code" / ("%02d.prompt" % i)).write_text(p)
-    print("%d edit prompts, %d code prompts in %s" % (k, len(CODE_PROMPTS), out))
+    print("%d edit prompts, %d as blocks, %d code prompts in %s" % (k, len(list((out / "blocks").glob("*.prompt"))),
+                                                                   len(CODE_PROMPTS), out))
 
 
 if __name__ == "__main__":
