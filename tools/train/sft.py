@@ -40,6 +40,7 @@ prompt and then generates the reply.
 
 import ast
 import difflib
+import functools
 import inspect
 import io
 import keyword
@@ -319,20 +320,37 @@ def _used_imports(tree, func_src):
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _py_module(text):
+    """TEXT parsed: (its syntax tree, its lines), or None. Kept for the next call with the same text, since a
+    document's functions and then its classes are asked for one after the other (the tree is not modified)."""
+    try:
+        return ast.parse(text), text.split("\n")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _docstring(node):
+    """The first statement of definition NODE when it is a string (its docstring), else None."""
+    d0 = node.body[0]
+    if isinstance(d0, ast.Expr) and isinstance(d0.value, ast.Constant) and isinstance(d0.value.value, str):
+        return d0
+    return None
+
+
 def py_functions(text, rel):
     """Documented top-level Python functions of a module as spec dicts."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    mod = _py_module(text)
+    if not mod:
         return []
-    lines = text.split("\n")
+    tree, lines = mod
     out = []
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef) or node.decorator_list or len(node.body) < 2 \
                 or node.name.startswith("test"):
             continue
-        d0 = node.body[0]
-        if not (isinstance(d0, ast.Expr) and isinstance(d0.value, ast.Constant) and isinstance(d0.value.value, str)):
+        d0 = _docstring(node)
+        if not d0:
             continue
         doc = inspect.cleandoc(d0.value.value)
         body_lines = lines[d0.end_lineno:node.end_lineno]
@@ -381,17 +399,16 @@ def py_classes(text, rel):
     """Documented top-level Python classes small enough to be one retrieved block, as dicts rag_chat_samples
     takes beside functions: the class line(s) as "def", the docstring's description, __init__'s parameters as
     "inputs" (how to create one)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    mod = _py_module(text)
+    if not mod:
         return []
-    lines = text.split("\n")
+    tree, lines = mod
     out = []
     for node in tree.body:
         if not isinstance(node, ast.ClassDef) or node.decorator_list or node.name.startswith("Test"):
             continue
-        d0 = node.body[0]
-        if not (isinstance(d0, ast.Expr) and isinstance(d0.value, ast.Constant) and isinstance(d0.value.value, str)):
+        d0 = _docstring(node)
+        if not d0:
             continue
         desc = parse_docstring(inspect.cleandoc(d0.value.value))[0]
         src = "\n".join(lines[node.lineno - 1:node.end_lineno])
