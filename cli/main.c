@@ -36,7 +36,7 @@ static const command_t COMMANDS[] = {
     {"gen", cmd_gen, "write the function a spec describes (with --check: verified, retried)"},
     {"apply", cmd_apply, "apply a unified diff to the working tree: checked, all files or none"},
     {"undo", cmd_undo, "restore the files the latest apply or refactor changed"},
-    {"refactor", cmd_refactor, "change code as instructed: the model writes a diff, applied on confirmation"},
+    {"refactor", cmd_refactor, "change code as instructed: edits shown as a diff, applied on confirmation"},
     {"serve", cmd_serve, "serve the OpenAI-compatible API (chat, completions, models, metrics) over HTTP"},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
