@@ -1,8 +1,9 @@
 /* draft.h - the guesses of speculative decoding and how many to make.
  *
  * Sources, tried in this order:
- *  - line drafts, inside a unified diff's hunk (lines.h): the next lines of
- *    the prompt's text the hunk is copying, behind their markers;
+ *  - line drafts, inside a unified diff's hunk or a search/replace block
+ *    (lines.h): the next lines of the prompt's text the answer is copying,
+ *    behind their markers, or written again with the answer's renames;
  *  - prompt lookup: the last n tokens (n = 4 down to 1) are looked up in an
  *    n-gram index over the extra context, the prompt and the text accepted
  *    so far; the tokens that followed their latest earlier occurrence are

@@ -1,5 +1,5 @@
-/* lines.c - line drafts for answers that are unified diffs of their
- * prompt's text; see lines.h. */
+/* lines.c - line drafts for answers that are unified diffs or
+ * search/replace blocks of their prompt's text; see lines.h. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,11 @@
 #define RULES_MAX 8    /* replacements remembered */
 #define CONTEXT 3      /* context lines around a change (git's default) */
 #define PREFIX_MIN 6   /* bytes of a line in progress that may place it by their own */
+#define MERGE_GAP 2    /* unchanged lines between two changes that one block holds */
+#define SCAN_MAX 4000  /* prompt lines looked through for the next block's first line */
+
+enum { BLK_NONE, BLK_SEARCH, BLK_REPLACE };
+enum { MARK_NONE, MARK_SEARCH, MARK_DIVIDER, MARK_REPLACE };
 
 /* A replacement the answer has made: whole-word OLD became NEW. */
 typedef struct rule {
@@ -26,9 +31,12 @@ struct lines {
      * newline excluded; start[n_lines] begins the line in progress */
     size_t *start;
     size_t n_lines, cap_lines;
-    /* lines by content: head[h] and same[i] are line index + 1 (0: none) */
+    /* lines by content: head[h] and same[i] are line index + 1 (0: none);
+     * lines written inside search/replace blocks are not indexed (own[i]),
+     * so that a SEARCH line is found in the prompt, not in an earlier block */
     uint32_t *head, *same;
-    size_t mask, cap_same;
+    unsigned char *own;
+    size_t mask, cap_same, cap_own;
     /* the hunk being written */
     bool in_hunk;
     long next;      /* line of the prompt expected as the next old-side line; -1: unknown */
@@ -44,6 +52,10 @@ struct lines {
     size_t ctx_run; /* context lines since the hunk's last change */
     bool changed;   /* the hunk has a change */
     size_t hunk_line; /* the first line of the hunks written so far (the answer's diff) */
+    /* the search/replace block being written: minus[] holds where its SEARCH
+     * lines stand in the prompt, n_plus counts its REPLACE lines so far */
+    int blk;        /* BLK_NONE, BLK_SEARCH or BLK_REPLACE */
+    long blk_after; /* the prompt line after the previous block's SEARCH lines; -1: unknown */
     rule_t rule[RULES_MAX];
     size_t n_rules, rule_next;
     char *draft; /* scratch: the drafted text, a line with the rules applied */
@@ -204,6 +216,8 @@ static int learn(lines_t *l, const char *a, size_t na, const char *b, size_t nb,
 
 static void index_line(lines_t *l, size_t i)
 {
+    if (l->own[i])
+        return;
     size_t len;
     const char *s = line_at(l, i, &len);
     size_t b = hash_bytes(s, len) & l->mask;
@@ -235,8 +249,8 @@ static long locate(const lines_t *l, const char *s, size_t n)
     size_t pn = 0;
     if (l->prev_old >= 0) {
         ps = line_at(l, (size_t)l->prev_old, &pn);
-        if (pn > 0)
-            ps++, pn--; /* without its marker */
+        if (pn > 0 && l->blk == BLK_NONE)
+            ps++, pn--; /* a hunk's line, without its marker */
     }
     long any = -1;
     size_t seen = 0;
@@ -278,11 +292,81 @@ static void hunk_start(lines_t *l, size_t i, const char *s, size_t len)
         l->next = l->old_start + l->offset;
 }
 
+/* Which block marker S[0..N) is: 5 to 9 '<' then SEARCH, '=' alone, '>'
+ * then REPLACE, spaces between, blanks after (as flows/blocks.c reads
+ * them). */
+static int block_marker(const char *s, size_t n)
+{
+    char c = n ? s[0] : '\0';
+    if (c != '<' && c != '=' && c != '>')
+        return MARK_NONE;
+    size_t k = 0;
+    while (k < n && s[k] == c)
+        k++;
+    if (k < 5 || k > 9)
+        return MARK_NONE;
+    while (k < n && s[k] == ' ')
+        k++;
+    const char *word = c == '<' ? "SEARCH" : c == '>' ? "REPLACE" : "";
+    size_t wl = strlen(word);
+    if (n - k < wl || memcmp(s + k, word, wl))
+        return MARK_NONE;
+    for (k += wl; k < n; k++)
+        if (s[k] != ' ' && s[k] != '\t' && s[k] != '\r')
+            return MARK_NONE;
+    return c == '<' ? MARK_SEARCH : c == '>' ? MARK_REPLACE : MARK_DIVIDER;
+}
+
+/* Follow a search/replace block through line I (marker M): a SEARCH line
+ * is placed in the prompt, a REPLACE line teaches the replacement it makes
+ * of the SEARCH line it stands for. Lines of a block are the answer's own
+ * and are not indexed. */
+static int block_line(lines_t *l, size_t i, const char *s, size_t len, int m, errmsg_t *err)
+{
+    l->own[i] = m == MARK_SEARCH || l->blk != BLK_NONE;
+    if (m == MARK_SEARCH) {
+        l->in_hunk = false;
+        l->blk = BLK_SEARCH;
+        l->n_minus = l->n_plus = 0;
+        l->prev_old = l->next = -1;
+    } else if (m == MARK_DIVIDER && l->blk == BLK_SEARCH) {
+        l->blk = BLK_REPLACE;
+        l->n_plus = 0;
+    } else if (m == MARK_REPLACE) {
+        for (size_t k = l->n_minus; l->blk != BLK_NONE && k-- > 0;)
+            if (l->minus[k] >= 0) {
+                l->blk_after = l->minus[k] + 1;
+                break;
+            }
+        l->blk = BLK_NONE;
+    } else if (l->blk == BLK_SEARCH) {
+        long at = locate(l, s, len);
+        if (grow((void **)&l->minus, &l->cap_minus, l->n_minus + 1, sizeof *l->minus, err))
+            return OCT_ENOMEM;
+        l->minus[l->n_minus++] = at;
+        l->next = at >= 0 ? at + 1 : -1;
+        l->prev_old = (long)i;
+    } else if (l->blk == BLK_REPLACE) {
+        if (l->n_plus < l->n_minus && l->minus[l->n_plus] >= 0) {
+            size_t na;
+            const char *a = line_at(l, (size_t)l->minus[l->n_plus], &na);
+            int rc = learn(l, a, na, s, len, err);
+            if (rc)
+                return rc;
+        }
+        l->n_plus++;
+    }
+    return 0;
+}
+
 /* Follow the hunk through the line just completed, line I. */
 static int hunk_line(lines_t *l, size_t i, errmsg_t *err)
 {
     size_t len;
     const char *s = line_at(l, i, &len);
+    int bm = block_marker(s, len);
+    if (bm != MARK_NONE || l->blk != BLK_NONE)
+        return block_line(l, i, s, len, bm, err);
     char m = len ? s[0] : ' '; /* a blank context line may have lost its space */
     if (len >= 2 && s[0] == '@' && s[1] == '@') {
         hunk_start(l, i, s, len);
@@ -334,9 +418,11 @@ static int hunk_line(lines_t *l, size_t i, errmsg_t *err)
 static int line_done(lines_t *l, errmsg_t *err)
 {
     if (grow((void **)&l->start, &l->cap_lines, l->n_lines + 2, sizeof *l->start, err) ||
-        grow((void **)&l->same, &l->cap_same, l->n_lines + 1, sizeof *l->same, err))
+        grow((void **)&l->same, &l->cap_same, l->n_lines + 1, sizeof *l->same, err) ||
+        grow((void **)&l->own, &l->cap_own, l->n_lines + 1, 1, err))
         return OCT_ENOMEM;
     size_t i = l->n_lines++;
+    l->own[i] = 0;
     l->start[l->n_lines] = l->n;
     int rc = hunk_line(l, i, err);
     if (rc)
@@ -374,6 +460,7 @@ typedef struct sim {
     long next;
     size_t ctx_run;
     bool changed;
+    bool search; /* in a block's SEARCH lines (else its REPLACE lines) */
 } sim_t;
 
 static int put(lines_t *l, size_t *at, const char *s, size_t n, errmsg_t *err)
@@ -409,8 +496,8 @@ static long by_start(const lines_t *l, const char *s, size_t n)
     if (n < PREFIX_MIN)
         return -1;
     long found = -1;
-    for (size_t i = l->hunk_line; i-- > 0;)
-        if (begins(l, (long)i, s, n)) {
+    for (size_t i = l->blk != BLK_NONE ? l->n_lines : l->hunk_line; i-- > 0;)
+        if (!l->own[i] && begins(l, (long)i, s, n)) {
             size_t len;
             const char *t = line_at(l, i, &len);
             if (found >= 0 && !line_is(l, found, t, len))
@@ -532,9 +619,129 @@ static int encode_draft(lines_t *l, const char *cur, size_t n_cur, size_t n_draf
     return encode_cut(l, "\n", spm ? 1 : 0, n_draft, max, out, n_out, err);
 }
 
+/* Whether line I is a prompt line that holds text (a line of a block is
+ * the answer's, a fence ends the code the blocks edit). */
+static bool prompt_line(const lines_t *l, long i)
+{
+    return valid(l, i) && !l->own[i] && !begins(l, i, "```", 3);
+}
+
+/* Where the next block's SEARCH lines start, once a replacement is known:
+ * the first line after the previous block that the rules change, provided
+ * no other line of the prompt reads the same (else the block needs lines
+ * around it to be unique, which are anyone's guess); -1: no guess. Lines
+ * before the previous block that the rules change are no longer in the
+ * file the blocks are applied to, and do not count. */
+static long block_start(const lines_t *l)
+{
+    if (!l->n_rules || l->blk_after < 0)
+        return -1;
+    long at = -1;
+    for (long i = l->blk_after, k = 0; k < SCAN_MAX && prompt_line(l, i); i++, k++)
+        if (changes(l, i)) {
+            at = i;
+            break;
+        }
+    if (at < 0)
+        return -1;
+    size_t n;
+    const char *s = line_at(l, (size_t)at, &n);
+    for (long i = 0; i < (long)l->n_lines; i++)
+        if (i != at && !l->own[i] && line_is(l, i, s, n) && !(i < l->blk_after && changes(l, i)))
+            return -1;
+    return at;
+}
+
+/* Append the rest of the block to the draft from state S: SEARCH lines
+ * copied from the prompt while the block has no change yet or another
+ * change comes within MERGE_GAP lines, then the divider, the SEARCH lines
+ * again with the rules applied, and the REPLACE marker. While no rule is
+ * known, where the SEARCH lines end is anyone's guess: one line at most. */
+static int more_block(lines_t *l, sim_t *s, size_t *at, size_t budget, errmsg_t *err)
+{
+    size_t len;
+    const char *t;
+    int rc;
+    for (int k = 0; s->search; k++) {
+        if (*at >= budget || !prompt_line(l, s->next) || s->n_pend == sizeof s->pend / sizeof *s->pend)
+            return 0;
+        bool ch = changes(l, s->next);
+        if (!ch && s->changed && !change_within(l, s->next + 1, MERGE_GAP))
+            break;
+        if (!l->n_rules && k > 0)
+            return 0;
+        t = line_at(l, (size_t)s->next, &len);
+        if ((rc = put(l, at, t, len, err)) || (rc = put(l, at, "\n", 1, err)))
+            return rc;
+        s->pend[s->n_pend++] = s->next++;
+        s->changed |= ch;
+    }
+    if (s->search) {
+        if ((rc = put(l, at, "=======\n", 8, err)))
+            return rc;
+        s->search = false;
+    }
+    for (; s->i_pend < s->n_pend; s->i_pend++) {
+        long src = s->pend[s->i_pend];
+        if (*at >= budget || src < 0)
+            return 0;
+        if ((rc = substitute(l, src, &len, err)) || (rc = put(l, at, l->sub, len, err)) ||
+            (rc = put(l, at, "\n", 1, err)))
+            return rc;
+    }
+    return put(l, at, ">>>>>>> REPLACE\n", 16, err);
+}
+
+/* Drafts inside a search/replace block: the rest of the line in progress
+ * (the prompt line it copies, or the SEARCH line it writes again with the
+ * rules applied), then the rest of the block. */
+static int propose_block(lines_t *l, size_t max, int32_t *out, size_t *n_out, errmsg_t *err)
+{
+    const char *cur = l->text + l->start[l->n_lines];
+    size_t n_cur = l->n - l->start[l->n_lines];
+    size_t budget = 64 + 6 * max, at = 0;
+    sim_t s = {.next = l->n_minus ? l->next : block_start(l), .search = l->blk == BLK_SEARCH};
+    for (size_t i = 0; i < l->n_minus && s.n_pend < DRAFT_LINES; i++) {
+        s.pend[s.n_pend++] = l->minus[i];
+        s.changed |= changes(l, l->minus[i]);
+    }
+    if (!s.search)
+        s.i_pend = l->n_plus;
+    int rc;
+    if (n_cur) {
+        const char *e;
+        size_t n_e;
+        if (s.search) {
+            long src = begins(l, s.next, cur, n_cur) ? s.next : by_start(l, cur, n_cur);
+            if (src < 0 || s.n_pend == sizeof s.pend / sizeof *s.pend)
+                return 0;
+            e = line_at(l, (size_t)src, &n_e);
+            s.pend[s.n_pend++] = src;
+            s.next = src + 1;
+            s.changed |= changes(l, src);
+        } else {
+            if (s.i_pend >= s.n_pend || s.pend[s.i_pend] < 0)
+                return 0;
+            if ((rc = substitute(l, s.pend[s.i_pend++], &n_e, err)))
+                return rc;
+            e = l->sub;
+        }
+        if (n_e < n_cur || memcmp(e, cur, n_cur))
+            return 0;
+        /* E may be l->sub, which more_block writes again: it is copied first */
+        if ((rc = put(l, &at, e + n_cur, n_e - n_cur, err)) || (rc = put(l, &at, "\n", 1, err)))
+            return rc;
+    }
+    if ((n_cur == 0 || l->n_rules || !s.search) && (rc = more_block(l, &s, &at, budget, err)))
+        return rc;
+    return at ? encode_draft(l, cur, n_cur, at, max, out, n_out, err) : 0;
+}
+
 int lines_propose(lines_t *l, size_t max, int32_t *out, size_t *n_out, errmsg_t *err)
 {
     *n_out = 0;
+    if (max && l->blk != BLK_NONE)
+        return propose_block(l, max, out, n_out, err);
     if (!l->in_hunk || max == 0)
         return 0;
     const char *cur = l->text + l->start[l->n_lines];
@@ -594,7 +801,7 @@ int lines_new(lines_t **out, const tok_t *tok, errmsg_t *err)
     if (!l)
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     l->tok = tok;
-    l->next = l->prev_old = l->old_start = -1;
+    l->next = l->prev_old = l->old_start = l->blk_after = -1;
     int rc = grow((void **)&l->start, &l->cap_lines, 1, sizeof *l->start, err);
     if (rc == 0)
         rc = rehash(l, 1024, err);
@@ -619,6 +826,7 @@ void lines_free(lines_t *l)
     free(l->start);
     free(l->head);
     free(l->same);
+    free(l->own);
     free(l->minus);
     free(l->draft);
     free(l->sub);

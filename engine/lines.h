@@ -1,5 +1,6 @@
-/* lines.h - drafts for an answer that is a unified diff of text in its
- * prompt, made from the text's lines rather than its tokens.
+/* lines.h - drafts for an answer that is a unified diff (or search/replace
+ * blocks) of text in its prompt, made from the text's lines rather than its
+ * tokens.
  *
  * Inside a hunk every context line is " " + a line of the file and every
  * removed line "-" + one, so a diff copies its file line after line; but
@@ -13,8 +14,14 @@
  * not the line), and encodes that text with the model's tokenizer. The
  * drafts are guesses like any other: the generation loop verifies them.
  *
- * Text outside a hunk, and a hunk line whose text so far does not begin
- * its predicted line, give no draft (token lookup takes over there). */
+ * Search/replace blocks (flows/blocks.c's format) are followed the same
+ * way: SEARCH lines are copies of prompt lines without a marker, REPLACE
+ * lines the SEARCH lines again with the renames the answer has made, and
+ * once a rename is known the next block is predicted whole from the next
+ * line of the file it changes (docs/engine.md, "Speculative decoding").
+ *
+ * Text outside a hunk or a block, and a line whose text so far does not
+ * begin its predicted line, give no draft (token lookup takes over there). */
 #ifndef OCTET_LINES_H
 #define OCTET_LINES_H
 

@@ -6,7 +6,10 @@
  * of the file behind their markers, a removed line written again with the
  * replacement the answer made before, a hunk that ends after three lines of
  * context, the next hunk found from the first one's line numbers, and no
- * draft outside a hunk or where the answer leaves the file; random answers. */
+ * draft outside a hunk or where the answer leaves the file; the same rename
+ * as search/replace blocks (a SEARCH line placed by its start, its REPLACE
+ * line the SEARCH line again, the whole next block once the replacement is
+ * known); random answers. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +184,61 @@ static void test_rename_hunks(void)
     }
 }
 
+#define CHECK_DRAFT_IS(l, t, want)                                                      \
+    do {                                                                                \
+        char *d_ = draft(l, t, 63);                                                     \
+        CHECKF(d_ && !strcmp(d_, want), "draft [%s], want exactly [%s]", d_ ? d_ : "(null)", want); \
+        free(d_);                                                                       \
+    } while (0)
+
+static void test_rename_blocks(void)
+{
+    for (size_t i = 0; i < sizeof TOKS / sizeof *TOKS; i++) {
+        tok_t *t = load(TOKS[i]);
+        lines_t *l = NULL;
+        errmsg_t err = {0};
+        CHECKF(!t || lines_new(&l, t, &err) == 0, "%s", err.msg);
+        if (!l) {
+            tok_free(t);
+            continue;
+        }
+        push_text(l, t, "Rename count to total.\n\n");
+        push_text(l, t, FILE_TEXT);
+        push_text(l, t, "\n```\nx.c\n<<<<<<< SEARCH\n");
+        /* (a draft keeps back its last token, here the newline: it may merge with what follows) */
+        /* the first SEARCH line: nothing to go by yet */
+        CHECK_NO_DRAFT(l, t);
+        /* placed by its start; no replacement known, so the line alone */
+        push_text(l, t, "static int");
+        CHECK_DRAFT_IS(l, t, " count;");
+        /* the next line of the prompt, one at most */
+        push_text(l, t, " count;\n");
+        CHECK_DRAFT_IS(l, t, "void add(int n) { count += n; }");
+        /* REPLACE lines: the SEARCH lines again, then the marker */
+        push_text(l, t, "void add(int n) { count += n; }\n=======\n");
+        CHECK_DRAFT(l, t, "static int count;\nvoid add(int n) { count += n; }\n>>>>>>> REPLACE");
+        /* the replacement learnt from the first REPLACE line */
+        push_text(l, t, "static int total;\n");
+        CHECK_DRAFT(l, t, "void add(int n) { total += n; }\n>>>>>>> REPLACE");
+        push_text(l, t, "void add(int n) { total += n; }\n>>>>>>> REPLACE\n");
+        /* between blocks, token lookup's turn */
+        CHECK_NO_DRAFT(l, t);
+        push_text(l, t, "```\n\n```\nx.c\n<<<<<<< SEARCH\n");
+        /* the next block whole: the next line the replacement changes, unique in the prompt */
+        CHECK_DRAFT_IS(l, t, "    printf(\"%d\\n\", count);\n=======\n    printf(\"%d\\n\", total);\n>>>>>>> REPLACE");
+        /* in the middle of a REPLACE line */
+        push_text(l, t, "    printf(\"%d\\n\", count);\n=======\n    printf(");
+        CHECK_DRAFT(l, t, "\"%d\\n\", total);\n>>>>>>> REPLACE");
+        /* a REPLACE line that is not the SEARCH line renamed: no draft */
+        push_text(l, t, "count");
+        CHECK_NO_DRAFT(l, t);
+        push_text(l, t, ");\n>>>>>>> REPLACE\n```\n");
+        CHECK_NO_DRAFT(l, t);
+        lines_free(l);
+        tok_free(t);
+    }
+}
+
 /* Drafts never exceed MAX tokens and spell a prefix of the full draft. */
 static void test_max(void)
 {
@@ -209,7 +267,8 @@ static void test_random_answers(void)
     static const char *const bits[] = {"@@ -1,3 +1,3 @@\n", "@@ -18,6 +18,6 @@\n", "@@ -99999999999999999999,1 @@\n",
                                        "@@", " ", "-", "+", "\n", "\\ No newline at end of file\n", "count",
                                        "total", " count += n; }", "static int count;", "int a1(void) { return 1; }",
-                                       "{", "}", "\t", "\xc3\xa9", "\xff", "```\n"};
+                                       "{", "}", "\t", "\xc3\xa9", "\xff", "```\n", "<<<<<<< SEARCH\n",
+                                       "=======\n", ">>>>>>> REPLACE\n", "static int total;\n"};
     tok_t *t = load(TOKS[0]);
     lines_t *l = t ? start(t) : NULL;
     unsigned x = 12345;
@@ -232,6 +291,7 @@ static void test_random_answers(void)
 int main(void)
 {
     TEST_RUN(test_rename_hunks);
+    TEST_RUN(test_rename_blocks);
     TEST_RUN(test_max);
     TEST_RUN(test_random_answers);
     TEST_END();
