@@ -1,6 +1,6 @@
 """data.py - collect the embedded model's training corpus from the machine it runs on.
 
-Sources (nothing is downloaded):
+Sources (nothing is downloaded on that machine):
   * the Python standard library of the running interpreter (PSF-2.0);
   * every installed distribution (importlib.metadata; the interpreter's
     site-packages, then /usr/lib/python3/dist-packages) whose metadata declares a
@@ -9,7 +9,13 @@ Sources (nothing is downloaded):
     files and its C/C++ headers and sources (torch/include, pybind11, jaxlib...);
   * C/C++ headers under /usr/include whose own notice is one of those licenses
     or the Boost Software License (files without a notice are skipped: their
-    license is unknown).
+    license is unknown);
+  * with --c-corpus DIR, the C corpus that tools/train/ccorpus.sh builds on the
+    development machine from Debian source packages of permissively licensed C
+    libraries (zlib, curl, redis, libxml2, nginx, musl...; carried to the device
+    as .gpu/ccorpus.tar.xz): every .c/.h under DIR/<project>/, with the project's
+    license from DIR/MANIFEST.tsv. It is taken before any other C/C++ text, which
+    is mostly C++ (Boost, torch), so that the C share is real C first.
 Any file whose first lines mention the GPL family, the MPL, the EPL or a
 proprietary notice is skipped whatever its distribution says, and so is any
 file marked as machine-generated. Vendored copies
@@ -18,8 +24,10 @@ file marked as machine-generated. Vendored copies
 Validation holds out whole packages (HOLDOUT): a file is in the validation
 split when its package is held out, and no training file may live under a
 directory of a held-out name (pip vendors requests and rich, torch bundles
-pybind11) or of a near-copy of one (simplejson). Exact duplicates are removed,
-validation first, so no validation text is also trained on.
+pybind11) or of a near-copy of one (simplejson). Of the C corpus, the project
+libyaml is held out, so that the held-out C loss and the C SFT samples of the
+validation split are real C of a library never trained on. Exact duplicates are
+removed, validation first, so no validation text is also trained on.
 """
 
 import glob
@@ -34,11 +42,21 @@ import sysconfig
 PY_EXT = {".py", ".pyi"}
 C_EXT = {".h", ".hh", ".hpp", ".hxx", ".cuh", ".c", ".cc", ".cpp", ".cxx"}
 
+# The C corpus's held-out project: libyaml (0.38 MB, MIT), a mid-sized plain C library whose
+# functions carry comments: 76 documented functions, ~130 held-out C SFT samples. jansson, smaller,
+# documents its API in doc/*.rst, not in the code: 8 functions, too few samples to measure on.
+C_HOLDOUT = {"libyaml"}
 # Whole packages held out for validation: stdlib packages, distributions,
-# header folders under /usr/include.
-HOLDOUT = {"email", "json", "http", "requests", "click", "rich", "pybind11", "expat.h", "X11"}
+# header folders under /usr/include, the C corpus's project.
+HOLDOUT = {"email", "json", "http", "requests", "click", "rich", "pybind11", "expat.h", "X11"} | C_HOLDOUT
 # Directory names no training file may sit under (held-out names and near-copies).
 NO_TRAIN_DIRS = HOLDOUT | {"simplejson"}
+# The same for the C corpus's files (paths inside their project): only the C held-out names, since
+# Python's would drop unrelated C code (nginx's src/http/ has nothing of the stdlib's http).
+C_NO_TRAIN_DIRS = C_HOLDOUT
+# Never trained on from the C corpus, whatever ccorpus.sh took: SQLite's src is octet's held-out C
+# benchmark repository (tools/bench/), expat a held-out header.
+C_NEVER = re.compile(r"sqlite|expat", re.I)
 SKIP_DIRS = {"_vendor", "vendor", "vendored", "__pycache__", "site-packages", "dist-packages",
              "lib-dynload", "certifi"}
 
@@ -166,13 +184,21 @@ def _dirs(rel):
     return rel.replace("\\", "/").split("/")[:-1]
 
 
-def _split_for(package, rel):
+def _split_for(package, rel, no_train=NO_TRAIN_DIRS):
     """'val', 'train' or None (dropped) for a file of PACKAGE at relative path REL."""
     if package in HOLDOUT:
         return "val"
-    if any(d in NO_TRAIN_DIRS for d in _dirs(rel)):
+    if any(d in no_train for d in _dirs(rel)):
         return None
     return "train"
+
+
+def read_manifest(c_corpus):
+    """{project: row} from the C corpus's MANIFEST.tsv (columns by their header names)."""
+    with open(os.path.join(c_corpus, "MANIFEST.tsv"), encoding="utf-8") as f:
+        lines = f.read().strip("\n").split("\n")
+    head = lines[0].split("\t")
+    return {r["project"]: r for r in (dict(zip(head, ln.split("\t"))) for ln in lines[1:])}
 
 
 def _read_head(path, n=4000):
@@ -183,8 +209,10 @@ def _read_head(path, n=4000):
         return ""
 
 
-def scan(log, include_dirs=("/usr/include",)):
-    """Every candidate file with its license and split, plus a report of what was excluded."""
+def scan(log, include_dirs=("/usr/include",), c_corpus=None):
+    """Every candidate file with its license and split, plus a report of what was excluded.
+
+    C_CORPUS: the folder ccorpus/ of tools/train/ccorpus.sh's archive (MANIFEST.tsv, <project>/...), or None."""
     cands = []
     excluded = {}  # reason -> [files, bytes]
 
@@ -275,6 +303,36 @@ def scan(log, include_dirs=("/usr/include",)):
                     exclude("under a held-out directory name", size)
                     continue
                 cands.append(Candidate(p, size, "c", "include", package, inc, "", lic, split, rel))
+
+    # 4. the C corpus: the project's license (ccorpus.sh checked its license file); each file's own
+    # notice is checked again when it is read (load), as for every source
+    if c_corpus:
+        manifest = read_manifest(c_corpus)
+        for project in sorted(os.listdir(c_corpus)):
+            pdir = os.path.join(c_corpus, project)
+            if not os.path.isdir(pdir):
+                continue
+            info = manifest.get(project)
+            for root, dirs, files in os.walk(pdir):
+                dirs[:] = sorted(dirs)
+                for fn in sorted(files):
+                    p = os.path.join(root, fn)
+                    if _kind(p) != "c" or os.path.islink(p):
+                        continue
+                    size = os.path.getsize(p)
+                    rel = os.path.relpath(p, pdir)  # the path in its repository, as octet shows it
+                    if info is None:
+                        exclude(f"C corpus project not in MANIFEST.tsv: {project}", size)
+                        continue
+                    if C_NEVER.search(rel) or C_NEVER.search(project):
+                        exclude("C corpus: held-out benchmark repository or header", size)
+                        continue
+                    split = _split_for(project, rel, C_NO_TRAIN_DIRS)
+                    if split is None:
+                        exclude("under a held-out directory name", size)
+                        continue
+                    cands.append(Candidate(p, size, "c", "ccorpus", project, project, info.get("version", ""),
+                                           info.get("license", ""), split, rel))
     log(f"scan: {len(cands)} candidate files, {sum(c.size for c in cands) / 1e6:.1f} MB")
     return cands, excluded
 
@@ -312,6 +370,9 @@ def load(cands, seed, max_train_mb, max_val_mb, c_share, log):
     for split, cap_mb in (("val", max_val_mb), ("train", max_train_mb)):
         pool = list(by_split[split])
         rng.shuffle(pool)
+        # the C corpus first (in its shuffled order): the C/C++ cap is reached by C++ headers alone,
+        # and of what it admits, real C should be all of the C corpus, not a random share of it
+        pool.sort(key=lambda c: c.source != "ccorpus")
         caps = {"c": cap_mb * 1e6 * c_share, "py": cap_mb * 1e6 * (1 - c_share)}
         if split == "val":
             caps = {"c": cap_mb * 1e6 * 0.35, "py": cap_mb * 1e6 * 0.65}

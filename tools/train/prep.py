@@ -229,12 +229,14 @@ def main():
     ap.add_argument("--probe-mb", type=float, default=40, help="text of the early stream the shapes are compared on")
     ap.add_argument("--sft-max-val", type=int, default=3000, help="most held-out SFT samples")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--c-corpus", default=None,
+                    help="the ccorpus/ folder of tools/train/ccorpus.sh's archive: C sources of permissive projects")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     t0 = time.time()
     times = {}
 
-    cands, excluded = data.scan(log)
+    cands, excluded = data.scan(log, c_corpus=a.c_corpus)
     train_docs, val_docs, table = data.load(cands, a.seed, a.max_train_mb, a.max_val_mb, a.c_share, log)
     times["collect"] = time.time() - t0
     with open(os.path.join(a.work, "sources.tsv"), "w") as f:

@@ -7,6 +7,11 @@
 #   OUT=/some/dir tools/train/run.sh cpu     # the same pipeline with tiny models on the CPU (no GPU),
 #                                            # to test it anywhere before a GPU call (~5 min on 2 cores)
 #   SEED=N ...                               # another seed (default 1234): data order, SFT draws, init
+#   NO_CCORPUS=1 ...                         # leave out .gpu/ccorpus.tar.xz even when it is there
+#
+# The C corpus (tools/train/ccorpus.sh, built on the development machine: the device has no network)
+# travels as .gpu/ccorpus.tar.xz with the carried .gpu folder; when it is in the tree it is unpacked into
+# the work folder and given to prep.py as --c-corpus.
 #
 # Writes to $OUT (at most 8 files of 16 MiB come back from the device machine):
 #   octet-code.gguf.part0..N   the GGUF split in 15 MB pieces (tools/train/install.sh joins them)
@@ -24,13 +29,20 @@ rm -rf "$work"
 mkdir -p "$work" "$OUT"
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true
 
+cc=""
+ccorpus=$here/../../.gpu/ccorpus.tar.xz
+if [ -f "$ccorpus" ] && [ -z "${NO_CCORPUS:-}" ]; then
+    tar -xJf "$ccorpus" -C "$work"  # ~1 s: 46 MB of C from 6.5 MB
+    cc=" --c-corpus $work/ccorpus"
+fi
+
 case $mode in
-full) args=(--total-seconds 560 --reserve-seconds 70 --prep-args "--max-train-mb 560 --c-share 0.25") ;;
+full) args=(--total-seconds 560 --reserve-seconds 70 --prep-args "--max-train-mb 560 --c-share 0.25$cc") ;;
 dry) args=(--total-seconds 240 --reserve-seconds 70 --warmup-steps 10 --trial-seconds 10
-           --prep-args "--max-train-mb 40 --max-val-mb 6 --tok-sample-mb 10 --probe-mb 5") ;;
+           --prep-args "--max-train-mb 40 --max-val-mb 6 --tok-sample-mb 10 --probe-mb 5$cc") ;;
 cpu) args=(--device cpu --total-seconds 330 --reserve-seconds 110 --warmup-steps 5 --trial-seconds 8
            --micro-bsz 2 --accum 2 --ctx 256 --shapes 64x2x2x1x128,64x3x4x2x96 --eval-tokens 20000
-           --trial-eval-tokens 5000 --prep-args "--max-train-mb 12 --max-val-mb 3 --tok-sample-mb 4 --probe-mb 2 --sft-max-val 200 --snippet-chars 500") ;;
+           --trial-eval-tokens 5000 --prep-args "--max-train-mb 12 --max-val-mb 3 --tok-sample-mb 4 --probe-mb 2 --sft-max-val 200 --snippet-chars 500$cc") ;;
 *) echo "usage: OUT=DIR $0 full|dry|cpu" >&2; exit 2 ;;
 esac
 
