@@ -7,8 +7,9 @@ jobs on code it has read:
   spec     spec -> function, as `octet gen` / the TUI's /spec build the request
            (cli/spec.c, spec_prompt_chat and spec_prompt_completion): Python
            functions with docstrings and C functions with a leading comment
-           become specs (signature, description, inputs, output, doctest
-           examples where the docstring has them); the body is the reply.
+           (`python3 sft.py` checks the C patterns) become specs (signature,
+           description, inputs, output, doctest examples where the docstring
+           has them); the body is the reply.
   instr    instruction -> code (and code -> what it does) in ChatML, the chat
            template the GGUF carries, with or without the TUI's system prompt.
   complete a function from its own def line and docstring (`octet run` on a
@@ -428,10 +429,91 @@ def py_classes(text, rel):
 
 _CXX = re.compile(r"\bnamespace\b|\btemplate\s*<|\bclass\s+\w+\s*[:{]|::|\bpublic:|\bprivate:|#include\s*<(?:iostream|"
                   r"vector|string|memory|map|algorithm)>|\bconstexpr\b|\bnullptr\b|\bstd::")
-_C_SIG = re.compile(r"^([A-Za-z_][\w \t\*]*?[\s\*])([A-Za-z_]\w*)\s*\(([^()]*)\)\s*$", re.S)
+# the return type may end its line (`static int` above `foo(...)`) or follow a storage class alone on its line;
+# a parameter may be a function pointer (one level of parentheses inside the list)
+# a literal of each _CXX alternative: most C files hold none, and `in` is much faster than the search
+_CXX_KEYS = ("namespace", "template", "class", "::", "public:", "private:", "iostream>", "vector>", "string>",
+             "memory>", "map>", "algorithm>", "constexpr", "nullptr")
+_C_SIG = re.compile(r"^((?:(?:static|extern|inline)[ \t]*\n)?[A-Za-z_][\w \t\*]*?[\s\*])([A-Za-z_]\w*)\s*"
+                    r"\(((?:[^()]|\([^()]*\))*)\)\s*$", re.S)
 _C_NOT_NAMES = set(keyword.kwlist) | {"if", "while", "for", "switch", "return", "sizeof", "main", "else", "do"}
 _STD_HEADERS = {"stdio.h", "stdlib.h", "string.h", "stdint.h", "stddef.h", "stdbool.h", "math.h", "limits.h",
                 "ctype.h", "errno.h", "assert.h", "float.h", "inttypes.h"}
+# comments and string/character literals, in one scan so that a "/*" inside a string is not a comment
+_C_LEXEMES = re.compile(r"/\*.*?\*/|//[^\n]*|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.S)
+# a conditional line may stand between a function's comment and its definition (the function exists only in
+# some builds); #else, #elif and #endif would mean the comment belongs to another branch
+_C_GAP = re.compile(r"[ \t]*#[ \t]*(?:if|ifdef|ifndef)\b(?:[^\n]*\\\n)*[^\n]*\n")
+_C_BLANK = re.compile(r"[ \t]*\n")
+# a title in a rule: "/****** General Interfaces ******", "/* ---- keys ---- */"
+_C_BANNER = re.compile(r"^[/*\s]*(?:[-=#~]{3,}\s*\w|\w[^\n]*?[-=*#~]{6,}\s*(?:\*/)?\s*$)", re.M)
+# words of a return type that are not the type: storage classes, and macros (SQLITE_API, SQLITE_TCLAPI)
+_C_QUALS = re.compile(r"\b(?:static|inline|extern|__inline__|__inline)\b\s*")
+_C_MACRO = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]*\b\s*")
+
+
+@functools.lru_cache(maxsize=1)
+def _c_masked(text):
+    """TEXT with comments and string/character literals blanked (newlines kept, offsets unchanged); kept for
+    the next call."""
+    return _C_LEXEMES.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+
+
+def _is_cxx(code):
+    return any(k in code for k in _CXX_KEYS) and _CXX.search(code) is not None
+
+
+def _c_comments(text):
+    """(start, end, text) of each comment of TEXT that begins its line; runs of // lines are one comment."""
+    out = []
+    for m in _C_LEXEMES.finditer(text):
+        s, e, c = m.start(), m.end(), m.group()
+        if c[0] in "\"'" or text[text.rfind("\n", 0, s) + 1:s].strip():
+            continue
+        if c.startswith("//") and out and out[-1][2].startswith("//") and not text[out[-1][1]:s].strip() \
+                and text.count("\n", out[-1][1], s) == 1:
+            out[-1] = (out[-1][0], e, text[out[-1][0]:e])
+            continue
+        out.append((s, e, c))
+    return out
+
+
+def _c_documented(text):
+    """(comment start, comment, start of the code it documents, whether a blank line is between) for each
+    comment of TEXT that begins its line, ends it, and is followed by a line of code: directly, or after
+    #if/#ifdef/#ifndef lines and at most one blank line."""
+    for cs, ce, comment in _c_comments(text):
+        nl = text.find("\n", ce)
+        if nl < 0 or text[ce:nl].strip():
+            continue
+        start, blank = nl + 1, False
+        while True:
+            gap = _C_GAP.match(text, start) or (not blank and _C_BLANK.match(text, start))
+            if not gap:
+                break
+            blank = blank or gap.re is _C_BLANK
+            start = gap.end()
+        if not _C_BLANK.match(text, start):
+            yield cs, comment, start, blank
+
+
+def _c_by_style(found):
+    """The definitions of FOUND, (dict, blank) pairs of one file, whose comment is the file's style: a comment
+    set apart by a blank line documents the definition below it where the file writes them so (libyaml,
+    libxml2, curl: most of its comments are so set apart); where most comments touch their definition
+    (SQLite), one set apart is a section's or the code above's, and is left out."""
+    spaced = sum(b for _, b in found)
+    return [f for f, b in found if not b or spaced > len(found) - spaced]
+
+
+def _c_description(comment):
+    """The description a C comment gives, or None: not a license, a section's banner ("sqlite3_value_  *****",
+    "---- keys ----") or a bare name."""
+    desc = _clean_comment(comment)
+    if len(desc) < 12 or len(desc) > 1200 or re.search(r"[Cc]opyright|[Ll]icen[sc]e|SPDX", desc) \
+            or re.search(r"[-=*#~]{6}", desc) or _C_BANNER.search(comment) or not re.search(r"\s", desc):
+        return None
+    return desc
 
 
 def c_body_end(text, i):
@@ -468,30 +550,87 @@ def c_body_end(text, i):
 def _clean_comment(c):
     if c.startswith("/*"):
         c = c[2:-2]
-        ls = [re.sub(r"^\s*\*+ ?", "", ln).rstrip() for ln in c.split("\n")]
+        # the right edge of a box of stars goes too (`*      Free compiled code      *`, pcre2)
+        ls = [re.sub(r"\s+\*+$", "", re.sub(r"^\s*\*+ ?", "", ln)).rstrip() for ln in c.split("\n")]
     else:
         ls = [re.sub(r"^\s*//+!?<? ?", "", ln).rstrip() for ln in c.split("\n")]
-    ls = [ln for ln in ls if not re.fullmatch(r"[-=*/#~_ ]*", ln) or not ln]
+    ls = [ln for ln in ls if not re.fullmatch(r"[-=*/#~_\s]*", ln) or not ln]
     return "\n".join(ls).strip()
 
 
+def _c_param_comments(sig, masked):
+    """Parameter name -> the comment after it on its line, in a signature written one parameter a line
+    (`int nByte,   /* Bytes of data */`): a description the spec can give that parameter."""
+    out = {}
+    for m in _C_LEXEMES.finditer(sig):
+        if m.group()[0] in "\"'":
+            continue
+        code = masked[masked.rfind("\n", 0, m.start()) + 1:m.start()].rstrip()
+        code = code[:-1].rstrip() if code.endswith(",") else code
+        pm = re.search(r"\(\s*\*+\s*(\w+)\s*\)\s*\([^()]*\)\)?$", code) or \
+            re.search(r"(\w+)\s*(?:\[\s*\w*\s*\])?\)?$", code)  # a function pointer's name, or the last word
+        desc = _clean_comment(m.group()).replace("\n", " ")
+        if pm and desc:
+            out.setdefault(pm.group(1), desc)
+    return out
+
+
+def _c_inputs(params, pdesc):
+    """(name, type, description) of each parameter of a C parameter list, or None when one is not understood.
+    A function pointer `void (*xDel)(void*)` is xDel of type `void (*)(void*)`; a final `...` is kept as such."""
+    if not params or params == "void":
+        return []
+    parts, depth, cur = [], 0, ""
+    for ch in params:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    inputs = []
+    for i, p in enumerate(parts):
+        p = p.strip()
+        fm = re.match(r"^(.*?)\(\s*(\*+)\s*(\w+)\s*\)\s*(\(.*\))$", p)
+        pm = re.match(r"^(.*?[\s\*])(\w+)(\s*\[\s*\w*\s*\])?$", p)
+        if p == "..." and i == len(parts) - 1 and i > 0:
+            inputs.append(("...", "variable arguments", None))
+        elif fm and fm.group(1).strip():
+            inputs.append((fm.group(3), f"{fm.group(1).strip()} ({fm.group(2)}){fm.group(4)}",
+                           pdesc.get(fm.group(3))))
+        elif pm and "(" not in p:
+            inputs.append((pm.group(2), re.sub(r"\s+", " ", pm.group(1) + (pm.group(3) or "")).strip(),
+                           pdesc.get(pm.group(2))))
+        else:
+            return None
+    return inputs
+
+
 def c_functions(text, rel):
-    """C (not C++) function definitions preceded by a comment, as spec dicts."""
-    if _CXX.search(text):
+    """C (not C++) function definitions preceded by a comment, as spec dicts. The comment begins its line and
+    only #if/#ifdef/#ifndef lines and one blank line (where the file's style has it: _c_by_style) stand between
+    it and the definition; the signature may span lines (the return type on a line of its own) and carry a
+    comment for each parameter."""
+    masked = _c_masked(text)
+    if _is_cxx(masked):  # in the code, not in comments or strings ("the namespace", "DBD::SQLite")
         return []
     out = []
     includes = [m.group(1) for m in re.finditer(r"^#include\s*<([\w/.]+)>", text, re.M) if m.group(1) in _STD_HEADERS]
-    for m in re.finditer(r"(/\*(?:[^*]|\*(?!/))*\*/|(?://[^\n]*\n)+)[ \t]*\n?", text):
-        start = m.end()
-        brace = text.find("{", start)
-        semi = text.find(";", start)
-        if brace < 0 or (0 <= semi < brace) or brace - start > 300:
+    for cs, comment, start, blank in _c_documented(text):
+        brace = masked.find("{", start)
+        semi = masked.find(";", start)
+        if brace < 0 or (0 <= semi < brace) or brace - start > 1200:
             continue
-        sig_text = text[start:brace]
-        if "#" in sig_text or "/*" in sig_text or "//" in sig_text or "\\\n" in sig_text or "=" in sig_text:
+        sig_code = masked[start:brace]
+        sig_text = sig_code.strip()
+        if not sig_text or "#" in sig_code or "\\\n" in sig_code or "=" in sig_code \
+                or len(re.sub(r"\s+", " ", sig_text)) > 300:
             continue
-        sm = _C_SIG.match(sig_text.strip())
-        if not sm or (start and text[start - 1] != "\n"):
+        if text[start:brace].lstrip().startswith(("/*", "//")):
+            continue  # a comment of its own stands in between: that one is the function's
+        sm = _C_SIG.match(sig_text)
+        if not sm:
             continue
         ret, name, params = re.sub(r"\s+", " ", sm.group(1)).strip(), sm.group(2), re.sub(r"\s+", " ", sm.group(3)).strip()
         if name in _C_NOT_NAMES or not ret or ret.split()[-1] in ("return", "else") or ret.isupper():
@@ -503,8 +642,8 @@ def c_functions(text, rel):
         body_lines = body.strip("\n").split("\n")
         if len(body_lines) > MAX_BODY_LINES or len(body) > MAX_FUNC_CHARS or not body.strip():
             continue
-        desc = _clean_comment(m.group(1))
-        if len(desc) < 12 or len(desc) > 1200 or re.search(r"[Cc]opyright|[Ll]icen[sc]e|SPDX", desc):
+        desc = _c_description(comment)
+        if not desc:
             continue
         pdesc, rdesc, keep = {}, None, []
         for ln in desc.split("\n"):
@@ -519,27 +658,23 @@ def c_functions(text, rel):
             elif not re.match(r"^[@\\]\w", ln):
                 keep.append(ln)
         desc = "\n".join(keep).strip()
-        if len(desc) < 12:
+        if len(desc) < 12 or not re.search(r"\s", desc):
             continue
-        inputs = []
-        if params and params != "void":
-            for p in params.split(","):
-                p = p.strip()
-                pm = re.match(r"^(.*?[\s\*])(\w+)(\s*\[\s*\w*\s*\])?$", p)
-                if not pm:
-                    inputs = None
-                    break
-                inputs.append((pm.group(2), re.sub(r"\s+", " ", pm.group(1) + (pm.group(3) or "")).strip(),
-                               pdesc.get(pm.group(2))))
+        for k, v in _c_param_comments(text[start:brace], masked[start:brace]).items():
+            pdesc.setdefault(k, v)
+        inputs = _c_inputs(params, pdesc)
         if inputs is None:
             continue
         sig = f"{ret} {name}({params})".replace("* ", "*") if ret.endswith("*") else f"{ret} {name}({params})"
-        ctype = re.sub(r"\b(static|inline|extern|__inline__|__inline)\b\s*", "", ret).strip()
-        out.append({"lang": "c", "name": name, "sig": re.sub(r"\b(static|extern|inline|__inline__|__inline)\s+", "", sig), "description": desc,
-                    "inputs": inputs, "output": ctype or ret, "output_desc": rdesc, "examples": [],
-                    "body": body.strip("\n") + "\n", "def": sig, "includes": includes[:6], "path": rel,
-                    "span": (text.count("\n", 0, m.start()) + 1, text.count("\n", 0, end - 1) + 1)})
-    return out
+        ctype = _C_QUALS.sub("", ret).strip()
+        plain = _C_MACRO.sub("", ctype).strip()  # "int SQLITE_TCLAPI" returns an int
+        if re.search(r"[a-z]", re.sub(r"\b(const|volatile|restrict|struct|union|enum)\b", "", plain)):
+            ctype = plain
+        out.append(({"lang": "c", "name": name, "sig": re.sub(r"\b(static|extern|inline|__inline__|__inline)\s+", "", sig),
+                     "description": desc, "inputs": inputs, "output": ctype or ret, "output_desc": rdesc,
+                     "examples": [], "body": body.strip("\n") + "\n", "def": sig, "includes": includes[:6],
+                     "path": rel, "span": (text.count("\n", 0, cs) + 1, text.count("\n", 0, end - 1) + 1)}, blank))
+    return _c_by_style(out)
 
 
 # ---- samples of the spec and instruction jobs ------------------------------------------------------
@@ -1212,3 +1347,113 @@ def reply_starts(pieces):
     (or pad) its reply right after the prompt, whatever the prompt ends with."""
     first = next((t for t, trained in pieces if trained), None)
     return first is not None and first not in (EOT, IM_END, IM_START) and first.strip() != ""
+
+
+# ---- a check of the C extraction: python3 tools/train/sft.py ----------------------------------------------
+
+_C_CHECK = '''/*
+ * Copyright (c) 2020 Someone. Licensed under MIT.
+ */
+#include <string.h>
+
+static const char *s = "/* not a comment */ // nor this, in a namespace::";
+
+/** Add two integers and return the sum.
+ *
+ * @param a the first one
+ * @return a + b
+ */
+static int
+add_two(int a, int b)
+{
+    return a + b;
+}
+
+// Count the spaces of S.
+// Stops at the NUL.
+MY_API size_t count_spaces(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += *s == ' ';
+    return n;
+}
+
+int x; /* a trailing comment about x */
+int after_x(void)
+{
+    return 1;
+}
+
+/* ---- section: helpers ---- */
+
+static int after_banner(void)
+{
+    return 2;
+}
+
+/* Call FN on every item of the array V, then print a message. */
+#ifndef NO_EACH
+void each(int *v, int n, void (*fn)(int item), const char *fmt, ...)
+{
+    for (int i = 0; i < n; i++) fn(v[i]);
+}
+#endif
+
+/* Return the length of a string in bytes. */
+static size_t my_strlen(
+  const char *s,   /* the string (NUL-terminated) */
+  size_t max,      /* give up after this many */
+  void (*warn)(const char *)  /* told when it gives up */
+){
+    size_t n = 0;
+    while (n < max && s[n]) n++;
+    return n;
+}
+'''
+
+
+# a file that sets every comment apart from its function by a blank line (libyaml's style)
+_C_CHECK_SPACED = """/*
+ * Serialize a scalar.
+ */
+
+static int
+dump_scalar(int x)
+{
+    return x;
+}
+
+/*
+ * Serialize an alias.
+ */
+
+static int
+dump_alias(int x)
+{
+    return -x;
+}
+"""
+
+
+def _check_c():
+    funcs = {f["name"]: f for f in c_functions(_C_CHECK, "x.c")}
+    bad = []
+    if sorted(funcs) != ["add_two", "count_spaces", "each", "my_strlen"]:
+        bad.append(f"functions {sorted(funcs)}")
+    elif (funcs["add_two"]["inputs"][0][2] != "the first one" or funcs["add_two"]["output_desc"] != "a + b"
+          or funcs["count_spaces"]["output"] != "size_t" or funcs["count_spaces"]["span"] != (19, 26)
+          or [p[1] for p in funcs["each"]["inputs"]] != ["int *", "int", "void (*)(int item)", "const char *",
+                                                       "variable arguments"]
+          or [p[2] for p in funcs["my_strlen"]["inputs"]] != ["the string (NUL-terminated)",
+                                                             "give up after this many", "told when it gives up"]
+          or funcs["my_strlen"]["sig"] != "size_t my_strlen(const char *s, size_t max, void (*warn)(const char *))"
+          or not funcs["my_strlen"]["body"].strip().endswith("return n;")):
+        bad.append("a function's parts")
+    if [f["name"] for f in c_functions(_C_CHECK_SPACED, "y.c")] != ["dump_scalar", "dump_alias"]:
+        bad.append("a file of comments set apart by a blank line")
+    print("sft.py C extraction: " + ("ok" if not bad else "FAILED - " + "; ".join(bad)))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_check_c())
