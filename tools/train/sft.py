@@ -15,9 +15,9 @@ jobs on code it has read:
   complete a function from its own def line and docstring (`octet run` on a
            HumanEval-style prompt), the prompt ending in the docstring's newline or,
            as token healing leaves it, at the closing quotes.
-  rag      the TUI's chat with retrieval on: retrieved chunks (the function or class asked about among
-           others of its file) and a question about it -> where it is and what it does, or how to call
-           it (create one).
+  rag      the TUI's chat with retrieval on: retrieved chunks (the function, Python
+           class or C struct asked about among others of its file) and a question
+           about it -> where it is and what it does, or how to call it (create one).
   refactor mechanical refactors of real Python files -> search/replace blocks
            (3 in 4: octet refactor's default --format blocks) or unified diffs
            (--format diff), each in exactly the prompt octet sends for it
@@ -455,7 +455,7 @@ _C_MACRO = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]*\b\s*")
 @functools.lru_cache(maxsize=1)
 def _c_masked(text):
     """TEXT with comments and string/character literals blanked (newlines kept, offsets unchanged); kept for
-    the next call."""
+    the next call, as a document's functions and then its structs are asked for."""
     return _C_LEXEMES.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
 
 
@@ -677,6 +677,39 @@ def c_functions(text, rel):
     return _c_by_style(out)
 
 
+_C_STRUCT = re.compile(r"(typedef[ \t]+)?(struct|union)[ \t]+(\w+)?[ \t]*\n?\{")
+
+
+def c_structs(text, rel):
+    """Documented C structs and unions at the top level (the C analogue of py_classes, for rag_chat_samples):
+    `struct Vdbe {...};` is asked about as `struct Vdbe`, `typedef struct tok {...} tok_t;` as `tok_t`. The
+    comment is found as c_functions finds a function's; the whole definition must fit one retrieved block."""
+    masked = _c_masked(text)
+    if _is_cxx(masked):
+        return []
+    out = []
+    for cs, comment, start, blank in _c_documented(text):
+        sm = _C_STRUCT.match(masked, start)
+        if not sm:
+            continue
+        end = c_body_end(text, sm.end() - 1)
+        if end < 0:
+            continue
+        tail = re.match(r"[ \t]*(\w+)?[ \t]*;", masked[end:end + 200])
+        if not tail or bool(sm.group(1)) != bool(tail.group(1)) or not (sm.group(3) or tail.group(1)):
+            continue  # not a plain definition: a variable of the type, or an unnamed one
+        name = tail.group(1) or f"{sm.group(2)} {sm.group(3)}"
+        desc = _c_description(comment)
+        stop = end + tail.end()
+        if not desc or stop - cs > MAX_FUNC_CHARS:
+            continue
+        head = re.sub(r"\s+", " ", masked[start:sm.end() - 1]).strip()
+        out.append(({"lang": "c", "kind": "struct", "name": name, "description": desc, "inputs": [],
+                     "def": f"{head} {{ ... }}" + (f" {tail.group(1)};" if tail.group(1) else ";"), "path": rel,
+                     "span": (text.count("\n", 0, cs) + 1, text.count("\n", 0, stop) + 1)}, blank))
+    return _c_by_style(out)
+
+
 # ---- samples of the spec and instruction jobs ------------------------------------------------------
 
 
@@ -755,6 +788,12 @@ RAG_HEAD = "Code from the repository that may be relevant:\n\n"
 MAX_RAG_CHARS = 2600  # about the retrieved share of a 2048-token context
 
 
+def block_lang(path, default):
+    """The language tag rag/chunk.c chunk_lang() gives PATH's blocks, for the files samples come from."""
+    ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    return {"py": "python", "pyi": "python", "pyw": "python", "c": "c", "h": "c"}.get(ext, default)
+
+
 def first_sentence(desc):
     para = desc.split("\n\n")[0].replace("\n", " ").strip()
     return re.split(r"(?<=[.!?])\s", para)[0]
@@ -795,7 +834,7 @@ def rag_chat_samples(text, funcs, rel, rng, other=None):
         ol = otext.split("\n")
         oa = rng.randrange(max(1, len(ol) - 30))
         chunk = "\n".join(ol[oa:oa + rng.randint(12, 30)]).rstrip("\n")
-        bl = code_block(opath, oa + 1, oa + chunk.count("\n") + 1, chunk + "\n")
+        bl = code_block(opath, oa + 1, oa + chunk.count("\n") + 1, chunk + "\n", block_lang(opath, lang))
         if chunk.strip() and used + len(bl) + 1 <= MAX_RAG_CHARS:
             blocks.insert(rng.randrange(1, len(blocks) + 1), bl)
             used += len(bl) + 1
@@ -804,6 +843,15 @@ def rag_chat_samples(text, funcs, rel, rng, other=None):
     name, loc, what = f["name"], f"{rel}:{a}-{b}", first_sentence(f["description"])
     params = [p[0].lstrip("*") for p in f["inputs"] if p[0] not in ("self", "cls")]
     kind = rng.random()
+    if f.get("kind") == "struct":
+        if kind < 0.6:
+            q = rng.choice(["What is `{n}`?", "What is `{n}` for?", "Explain {n}.", "what is {n}"]).format(n=name)
+            reply = f"`{name}` ({loc}): {what}"
+        else:
+            q = rng.choice(["Which struct holds this: {d}", "Where is this defined: {d}",
+                            "Is there a type for this? {d}"]).format(d=what)
+            reply = f"`{name}` in {loc}:\n\n```{lang}\n{f['def']}\n```"
+        return [("rag-chat-" + f["lang"], chat(TUI_SYSTEM, RAG_HEAD + "\n".join(blocks) + "\n\n" + q, reply))]
     if f.get("kind") == "class":
         if kind < 0.45:
             q = rng.choice(["What is `{n}`?", "What is `{n}` for?", "Explain the class {n}.",
@@ -1331,9 +1379,10 @@ def doc_samples(doc, seed):
         out += spec_samples(f, rng)
         if rng.random() < 0.6:
             out += instr_samples(f, rng)
-    # questions about classes too (a fifth of a file's documented definitions at most), so that "What is
-    # X for?" about a class finds it among the retrieved blocks
-    known = funcs + (py_classes(doc["text"], rel)[:max(1, len(funcs) // 4)] if doc["kind"] == "py" else [])
+    # questions about classes (C: structs) too (a fifth of a file's documented definitions at most), so that
+    # "What is X for?" about a class finds it among the retrieved blocks
+    types = py_classes(doc["text"], rel) if doc["kind"] == "py" else c_structs(doc["text"], rel)
+    known = funcs + types[:max(1, len(funcs) // 4)]
     for _ in range(2 if len(known) >= 4 else 1):
         if rng.random() < 0.7:
             out += rag_chat_samples(doc["text"], known, rel, rng, doc.get("other"))
@@ -1409,6 +1458,20 @@ static size_t my_strlen(
     while (n < max && s[n]) n++;
     return n;
 }
+
+/* A point on the plane, in pixels. */
+struct point {
+    int x, y;
+};
+
+/* Names kept in the order they came. */
+typedef struct names {
+    char **v;
+    int n;
+} names_t;
+
+/* The point every drawing starts from. */
+struct point origin = {0, 0};
 '''
 
 
@@ -1437,6 +1500,7 @@ dump_alias(int x)
 
 def _check_c():
     funcs = {f["name"]: f for f in c_functions(_C_CHECK, "x.c")}
+    structs = {f["name"]: f for f in c_structs(_C_CHECK, "x.c")}
     bad = []
     if sorted(funcs) != ["add_two", "count_spaces", "each", "my_strlen"]:
         bad.append(f"functions {sorted(funcs)}")
@@ -1449,8 +1513,22 @@ def _check_c():
           or funcs["my_strlen"]["sig"] != "size_t my_strlen(const char *s, size_t max, void (*warn)(const char *))"
           or not funcs["my_strlen"]["body"].strip().endswith("return n;")):
         bad.append("a function's parts")
+    if sorted(structs) != ["names_t", "struct point"] or structs["names_t"]["def"] != \
+            "typedef struct names { ... } names_t;" or structs["struct point"]["span"] != (60, 63):
+        bad.append(f"structs {sorted(structs)}")
     if [f["name"] for f in c_functions(_C_CHECK_SPACED, "y.c")] != ["dump_scalar", "dump_alias"]:
         bad.append("a file of comments set apart by a blank line")
+    asked = 0
+    for seed in range(20):  # questions about a struct among the blocks, answered with its name and place
+        s = rag_chat_samples(_C_CHECK, [structs.get("struct point"), funcs.get("add_two")], "x.c",
+                             random.Random(seed)) if len(structs) == 2 and len(funcs) == 4 else []
+        reply = next((t for t, trained in s[0][1] if trained), "") if s else ""
+        if "x.c:60-63" in reply:
+            asked += 1
+            if not reply.startswith("`struct point` "):
+                bad.append(f"the reply {reply!r}")
+    if not asked:
+        bad.append("no question about the struct")
     print("sft.py C extraction: " + ("ok" if not bad else "FAILED - " + "; ".join(bad)))
     return 1 if bad else 0
 
