@@ -14,8 +14,18 @@ window of another file), asks octet greedily (`octet run --chat --system ...`) a
 A model that ignores the retrieved code scores near 0 on `where`; one that copies from the right block
 scores high. Run from the repository root:
 
-    python3 tools/bench/rag_chat_eval.py --octet $PWD/build/octet -m $PWD/models/octet-code.gguf --n 60 \
+    python3 tools/bench/rag_chat_eval.py --octet $PWD/octet -m $PWD/models/octet-code.gguf --n 100 \
         --out rag_chat.json
+
+`--lang c --src DIR` asks the same questions about C: the documented functions sft.c_functions() finds in
+the .c and .h files under DIR, in ```c blocks, their paths as the repository shows them (DIR's own name
+first: `src/btree.c`), the window of another file taken from another C file of DIR. DIR is SQLite 3.40.1's
+src/ (octet's held-out C repository, never trained on: `cd /tmp && apt-get source sqlite3`), without its
+test harness (test*.c), as the Python set leaves out tests. The Python questions (the default) are the same
+as before this option for the same --seed.
+
+    python3 tools/bench/rag_chat_eval.py --lang c --src /tmp/sqlite3-3.40.1/src --octet $PWD/octet \
+        -m $PWD/models/octet-code.gguf --n 100 --out rag_chat_c.json
 """
 import argparse
 import json
@@ -48,14 +58,32 @@ def held_out_files():
     return out
 
 
-def samples(n, seed):
-    """N (question kind, user text, function name, path) from the held-out packages, reproducibly."""
-    rng = random.Random(seed)
-    files = held_out_files()
+def held_out_c_files(src):
+    """The C sources and headers under SRC, as paths and as the repository shows them (SRC's own name first:
+    src/btree.c), without SQLite's test harness (test*.c), as the Python set leaves out tests."""
+    src = os.path.abspath(src)
+    out = []
+    for root, dirs, files in os.walk(src):
+        dirs.sort()
+        for f in sorted(files):
+            if f.endswith((".c", ".h")) and not f.startswith("test"):
+                path = os.path.join(root, f)
+                out.append((path, os.path.join(os.path.basename(src), os.path.relpath(path, src))))
+    return out
+
+
+def read_texts(files):
     texts = {}
     for path, rel in files:
         with open(path, encoding="utf-8", errors="replace") as fh:
             texts[rel] = fh.read()
+    return texts
+
+
+def samples(n, seed, lang="python", src=None):
+    """N (question kind, user text, function name, path) from the held-out code, reproducibly."""
+    rng = random.Random(seed)
+    texts = read_texts(held_out_files() if lang == "python" else held_out_c_files(src))
     rels = sorted(texts)
     out = []
     tries = 0
@@ -63,13 +91,17 @@ def samples(n, seed):
         tries += 1
         rel = rng.choice(rels)
         try:
-            funcs = sft.py_functions(texts[rel], rel)
+            funcs = sft.py_functions(texts[rel], rel) if lang == "python" else sft.c_functions(texts[rel], rel)
         except SyntaxError:
             continue
         if len(funcs) < 2:
             continue
         others = [r for r in rels if r != rel]
-        other = (rng.choice(others), texts[rng.choice(others)]) if others else None
+        if lang == "python":  # path and text of two draws, kept so that the Python questions stay as they were
+            other = (rng.choice(others), texts[rng.choice(others)]) if others else None
+        else:
+            o = rng.choice(others) if others else None
+            other = (o, texts[o]) if o else None
         got = sft.rag_chat_samples(texts[rel], funcs, rel, rng, other)
         if not got:
             continue
@@ -113,14 +145,20 @@ def main():
     ap.add_argument("--octet", required=True, help="the octet binary (absolute path)")
     ap.add_argument("-m", "--model", required=True, help="the GGUF model (absolute path)")
     ap.add_argument("--n", type=int, default=60, help="questions (default 60)")
+    ap.add_argument("--lang", choices=("python", "c"), default="python",
+                    help="python: the stdlib's held-out packages (default); c: the C sources under --src")
+    ap.add_argument("--src", help="with --lang c: the held-out C source directory (SQLite 3.40.1's src/)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--n-predict", type=int, default=160)
     ap.add_argument("--out", help="write every question, answer and score here (JSON)")
     ap.add_argument("extra", nargs="*", help="more octet run arguments (after --)")
     a = ap.parse_args()
-    ss = samples(a.n, a.seed)
+    if a.lang == "c" and not (a.src and os.path.isdir(a.src)):
+        sys.exit("rag_chat_eval: --lang c needs --src DIR (SQLite's src/: cd /tmp && apt-get source sqlite3)")
+    ss = samples(a.n, a.seed, a.lang, a.src)
     if not ss:
-        sys.exit("rag_chat_eval: no held-out functions found under the standard library")
+        sys.exit("rag_chat_eval: no held-out functions found" +
+                 (" under the standard library" if a.lang == "python" else f" under {a.src}"))
     rows = []
     t0 = time.time()
     for i, s in enumerate(ss):
@@ -133,8 +171,9 @@ def main():
     by = {}
     for r in rows:
         by.setdefault(r["kind"], []).append(r)
-    print(f"model {os.path.basename(a.model)}: {len(rows)} questions from the held-out stdlib packages "
-          f"({', '.join(PACKAGES)}), {time.time() - t0:.0f} s")
+    where = (f"the held-out stdlib packages ({', '.join(PACKAGES)})" if a.lang == "python" else
+             f"the held-out C sources {os.path.abspath(a.src)}")
+    print(f"model {os.path.basename(a.model)}: {len(rows)} questions from {where}, {time.time() - t0:.0f} s")
     for k in ("name", "where", "first"):
         print(f"  {k:6s} {tot[k]:3d}/{len(rows)} = {tot[k] / len(rows):.1%}   " +
               "  ".join(f"{kind} {sum(r['ok_' + k] for r in rs)}/{len(rs)}" for kind, rs in sorted(by.items())))
@@ -143,7 +182,7 @@ def main():
         print(f"  octet failed on {fails} question(s)")
     if a.out:
         with open(a.out, "w") as fh:
-            json.dump({"model": a.model, "totals": tot, "n": len(rows), "rows": rows}, fh, indent=1)
+            json.dump({"model": a.model, "lang": a.lang, "totals": tot, "n": len(rows), "rows": rows}, fh, indent=1)
     return 1 if fails else 0
 
 
