@@ -41,7 +41,8 @@ static void usage(void)
 {
     printf("Usage: octet refactor \"INSTRUCTION\" [--path P | --symbol S] [-m MODEL] [--yes] [OPTIONS]\n\n"
            "Change the repository as INSTRUCTION says: the target (the file P, the definition\n"
-           "of the symbol S, or the code the instruction names) and the places that use it\n"
+           "of the symbol S, or with neither the file defining a name the instruction\n"
+           "mentions, else the code it is about) and the places that use it\n"
            "are retrieved from the repository's index, the model is asked for search/replace\n"
            "blocks (or a unified diff), made into a diff that is shown and, after\n"
            "confirmation, applied like 'octet apply' does (checked, all files or none,\n"

@@ -275,21 +275,83 @@ static int check_target(rag_t *r, const refactor_req_t *q, errmsg_t *err)
     return rc;
 }
 
+/* How much a word of an instruction looks like a name of the code: 0 in
+ * backticks, 1 with an underscore, a digit, a dot or a capital after its
+ * first letter, 2 any other word. */
+static int name_class(const char *instruction, const char *w, size_t n)
+{
+    if (w > instruction && w[-1] == '`')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (w[i] == '_' || w[i] == '.' || isdigit((unsigned char)w[i]) || (i && isupper((unsigned char)w[i])))
+            return 1;
+    return 2;
+}
+
+/* With neither a file nor a symbol, the file that defines a name the
+ * instruction mentions ("rename area to circle_area": the file defining
+ * area) becomes the target, sent whole as with --path when it fits two
+ * thirds of BUDGET: the model sees the code it changes in one piece, and a
+ * completion prompt opens the reply on its path and <<<<<<< SEARCH. Small
+ * models otherwise start their reply with one of the retrieved chunks'
+ * "path:first-last" headers and stop there. Names that look most like code
+ * are tried first, then the instruction's order. *REL NULL: no such file. */
+static int infer_target(rag_t *r, const refactor_req_t *q, rag_count_fn count, char **rel, errmsg_t *err)
+{
+    rag_results_t res = {0};
+    const char *ins = q->instruction;
+    *rel = NULL;
+    int rc = rag_query(r, ins, strlen(ins), REFACTOR_HITS, &res, err);
+    for (int cls = 0; rc == 0 && cls < 3 && !*rel; cls++)
+        for (const char *w = ins; *w && !*rel;) {
+            size_t n = 0;
+            while (isalnum((unsigned char)w[n]) || w[n] == '_' || (w[n] == '.' && isalnum((unsigned char)w[n + 1])))
+                n++;
+            if (n < 2 || name_class(ins, w, n) != cls) {
+                w += n ? n : 1;
+                continue;
+            }
+            char word[128];
+            snprintf(word, sizeof word, "%.*s", (int)(n < sizeof word ? n : sizeof word - 1), w);
+            for (size_t i = 0; i < res.n && !*rel; i++) {
+                const rag_hit_t *h = &res.hits[i];
+                char *full = NULL, *text = NULL;
+                size_t len = 0;
+                const char *lang;
+                if (!defines(h, word) || asprintf(&full, "%s/%s", rag_root(r), h->path) < 0)
+                    continue;
+                /* a file too long to send whole keeps the chunks: cut, it could lose the lines to change */
+                bool fits = rag_read(full, h->path, &text, &len, &lang, NULL) == 0 &&
+                            count(text, len, q->count_ud) <= q->budget * 2 / 3;
+                if (fits && !(*rel = strdup(h->path)))
+                    rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+                free(text);
+                free(full);
+            }
+            w += n;
+        }
+    rag_results_free(&res);
+    return rc;
+}
+
 int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_result_t *res, errmsg_t *err)
 {
     chat_msg_t msgs[2];
-    char *prompt = NULL;
+    char *prompt = NULL, *inferred = NULL;
+    rag_count_fn count = q->count ? q->count : rag_estimate_tokens;
     int rc;
     memset(res, 0, sizeof *res);
     step(q, res, REFACTOR_RETRIEVE);
-    if ((rc = check_target(r, q, err)) ||
-        (rc = refactor_context(r, q->instruction, q->rel, q->symbol, q->pins, q->budget,
-                               q->count ? q->count : rag_estimate_tokens, q->count_ud, &res->packed, err)))
+    if ((rc = check_target(r, q, err)) || (!q->rel && !q->symbol && (rc = infer_target(r, q, count, &inferred, err))))
+        goto done;
+    const char *rel = q->rel ? q->rel : inferred;
+    if ((rc = refactor_context(r, q->instruction, rel, q->symbol, q->pins, q->budget, count, q->count_ud,
+                               &res->packed, err)))
         goto done;
     res->context = res->packed.text;
     res->packed.text = NULL;
     step(q, res, REFACTOR_PROMPT);
-    refactor_reply_t how = {.completion = !llm->chat, .format = q->format, .rel = q->rel};
+    refactor_reply_t how = {.completion = !llm->chat, .format = q->format, .rel = rel};
     if ((rc = refactor_prompt(q->instruction, q->symbol, res->context, &how, msgs, &prompt, err)))
         goto done;
     step(q, res, REFACTOR_GENERATE);
@@ -305,6 +367,7 @@ int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_r
     step(q, res, REFACTOR_DONE);
 done:
     free(prompt);
+    free(inferred);
     return rc;
 }
 

@@ -259,6 +259,30 @@ static void test_refactor_blocks(void)
     CHECK(res.diff == NULL && res.patch == NULL);
     CHECK_EQ_STR(get("add.c"), ADD_C);
     refactor_result_free(&res);
+    /* neither a file nor a symbol: the file defining a name the instruction mentions is the target, whole */
+    sc.reply = "add.c\n<<<<<<< SEARCH\nint add(int a, int b)\n=======\nint sum(int a, int b)\n>>>>>>> REPLACE\n";
+    q.rel = NULL;
+    q.instruction = "rename add to sum";
+    CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "%s", err.msg);
+    CHECKF(strstr(sc.prompt, "Target: the file add.c and the code that refers to it."), "%s", sc.prompt);
+    CHECK(res.context && !strncmp(res.context, "add.c:1-4", 9) && res.patch);
+    refactor_result_free(&res);
+    q.instruction = "rename `greet` to hello";
+    sc.reply = "greet.py\n<<<<<<< SEARCH\ndef greet(name):\n=======\ndef hello(name):\n>>>>>>> REPLACE\n";
+    CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "%s", err.msg);
+    CHECKF(strstr(sc.prompt, "Target: the file greet.py"), "%s", sc.prompt);
+    refactor_result_free(&res);
+    /* no name of the code in it, or a file over two thirds of the budget: no target, the chunks as retrieved */
+    q.instruction = "make it better";
+    sc.reply = "nothing";
+    CHECK(refactor_run(r, &llm, &q, &res, &err) != 0);
+    CHECKF(!strstr(sc.prompt, "Target:"), "%s", sc.prompt);
+    refactor_result_free(&res);
+    q.instruction = "rename add to sum";
+    q.budget = 12;
+    CHECK(refactor_run(r, &llm, &q, &res, &err) != 0);
+    CHECKF(!strstr(sc.prompt, "Target:"), "%s", sc.prompt);
+    refactor_result_free(&res);
     rag_close(r);
 }
 
