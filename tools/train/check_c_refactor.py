@@ -49,6 +49,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 SQLITE_EXT = "/tmp/sqsrc/sqlite3-3.40.1/ext/misc"
 CORPUS = "/tmp/ccorpus-build/stage/ccorpus"
 WARN = ["-Wall", "-Wextra"]
+SCRATCH = tempfile.TemporaryDirectory(prefix="check_c_refactor-")  # removed at exit
 
 
 def octet_flags():
@@ -65,7 +66,7 @@ def corpus_flags(path):
     proj = os.path.join(CORPUS, os.path.relpath(path, CORPUS).split(os.sep)[0])
     here = os.path.dirname(path)
     dirs = [proj] + [proj + d for d in ("/include", "/src", "/lib", "/library", "/src/libsodium/include/sodium")]
-    stub = os.path.join(tempfile.gettempdir(), "check_c_refactor-inc")
+    stub = os.path.join(SCRATCH.name, "inc")
     os.makedirs(stub, exist_ok=True)
     with open(os.path.join(stub, "lua5.4-deb-multiarch.h"), "w") as f:
         f.write('#define DEB_HOST_MULTIARCH "x86_64-linux-gnu"\n')
@@ -263,7 +264,7 @@ def compile_asm(text, base, flags, extra=()):
     """(rc, assembly, number of warnings, diagnostics) of TEXT compiled as BASE in a scratch folder (the same
     path for every compile of a thread, so that file names in the output agree)."""
     if not hasattr(_local, "dir"):
-        _local.dir = tempfile.mkdtemp(prefix="ccr-")
+        _local.dir = tempfile.mkdtemp(dir=SCRATCH.name)
     with open(os.path.join(_local.dir, base), "w") as f:
         f.write(text)
     p = subprocess.run(["cc", *flags, *WARN, *extra, "-S", "-O0", "-o", "-", base], cwd=_local.dir,
