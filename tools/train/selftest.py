@@ -135,6 +135,10 @@ def check_prompts():
     for name, mine in (("SYSTEM_DIFF", sft.REFACTOR_SYSTEM), ("SYSTEM_BLOCKS", sft.REFACTOR_SYSTEM_BLOCKS)):
         if c_statement(src, src.index(f"static const char {name}[]")) != mine:
             bad.append(name)
+    for lead, kw in (('"\\nTarget: the file ', {"rel": "a.py"}), ('"\\nTarget: %.200s', {"symbol": "area"})):
+        lit = c_statement(src, src.index(lead)).replace("%.200s", "%s")
+        if lit.replace("%s", "{}").format(*kw.values()) != sft.refactor_target(**kw):
+            bad.append(f"target line {lead[1:]}")
     ctx, instr, tgt, rel = "a.py:1-2\n```\nx = 1\n```\n\n", "rename x to y", "\nTarget: the file a.py.\n", "a.py"
     fmt_chat = c_statement(src, src.index('"Instruction: %s'))
     if fmt_chat.replace("%s", "{}").format(instr, tgt, ctx) != sft.refactor_chat_user(instr, tgt, ctx):

@@ -29,7 +29,14 @@ jobs on code it has read:
            is checked as octet reads it: a diff by apply_unified(), blocks parsed
            from the reply text (parse_blocks, as flows/blocks.c) and applied one
            after another, each SEARCH found exactly once; the result must be the
-           refactored file exactly, and parse, before the sample is kept.
+           refactored file exactly, and parse, before the sample is kept. The
+           context is what octet sends for the target: the whole window for a file
+           (--path, or the file octet infers from a name in the instruction); for
+           `--symbol NAME` (a share of function renames) the chunks of octet's index
+           (py_chunks, as rag/chunk.c cuts the file) that define NAME and then those
+           that use it, and now and then, with no target at all, the chunks that
+           share words with the instruction; such a sample is kept only when every
+           line its blocks copy is in a chunk shown.
 
 No sample's reply is empty or blank (reply_starts): none teaches the model to
 end its reply right after the prompt, whatever the prompt ends with.
@@ -159,6 +166,16 @@ REFACTOR_SYSTEM_BLOCKS = ("You are a careful refactoring tool for a git reposito
                           "only once, a line =======, the lines to put there instead, and a line >>>>>>> REPLACE. "
                           "Write one block per place that changes, in ```-fenced blocks. An empty SEARCH creates a new "
                           "file.")
+
+
+def refactor_target(rel=None, symbol=None):
+    """flows/refactor.c refactor_prompt()'s target line: the file REL (--path, or the file octet inferred),
+    else the symbol (--symbol), else none."""
+    if rel:
+        return f"\nTarget: the file {rel} and the code that refers to it.\n"
+    if symbol:
+        return f"\nTarget: {symbol[:200]}, its definition and every use.\n"
+    return ""
 
 
 def refactor_completion_prompt(fmt, context, instruction, target, rel):
@@ -1165,6 +1182,217 @@ def code_block(path, first, last, text, lang="python"):
     return f"{path}:{first}-{last}\n{fence}{lang}\n{text}{fence}\n"
 
 
+# ---- octet's chunks of a Python file (rag/scan_python.c, rag/chunk.c) -------------------------------
+
+CHUNK_MAX_LINES = 80  # rag/chunk.h: a definition up to this long is one chunk
+CHUNK_WINDOW_LINES = 50  # windows cut from longer spans and the lines between definitions
+CHUNK_WINDOW_OVERLAP = 10
+CHUNK_MAX_BYTES = 16384
+
+
+def _is_id(c):
+    return c < 128 and (chr(c).isalnum() or c == 95) or c >= 0x80
+
+
+def _py_defs(s, n_lines):
+    """rag/scan_python.c scan_python() on the bytes S: [kind, start, end, parent, name] per def/class, in
+    order; a definition starts at its first decorator and ends before the next logical line indented no
+    deeper, trailing blank lines and comments at its own depth left out."""
+    n = len(s)
+    indent, blank, comment = [0] * (n_lines + 2), [False] * (n_lines + 2), [False] * (n_lines + 2)
+    nodes, stack = [], []  # stack: (node, indent)
+    depth, quote, triple, cont = 0, 0, False, False
+    dec_line, dec_indent = 0, -1
+    i = 0
+
+    def block_end(line, ind, start):
+        e = line - 1
+        while e > start and (blank[e] or (comment[e] and indent[e] <= ind)):
+            e -= 1
+        return e
+
+    def word_at(p, w):
+        if s[p:p + len(w)] != w or (p + len(w) < n and _is_id(s[p + len(w)])):
+            return -1
+        return p + len(w)
+
+    line = 1
+    while line <= n_lines and i <= n:
+        logical = not quote and depth == 0 and not cont
+        cont = False
+        ind, p = 0, i
+        while p < n and s[p] in (32, 9, 12):
+            ind = (ind // 8 + 1) * 8 if s[p] == 9 else ind + 1
+            p += 1
+        indent[line] = ind
+        blank[line] = p >= n or s[p] == 10
+        comment[line] = not blank[line] and s[p] == 35
+        if logical and not blank[line] and not comment[line]:
+            while stack and stack[-1][1] >= ind:
+                node, oind = stack.pop()
+                nodes[node][2] = block_end(line, oind, nodes[node][1])
+            a = word_at(p, b"class")
+            is_class = a >= 0
+            if not is_class:
+                a = word_at(p, b"def")
+                if a < 0:
+                    a = word_at(p, b"async")
+                    if a >= 0:
+                        while a < n and s[a] in (32, 9):
+                            a += 1
+                        a = word_at(a, b"def")
+            if a >= 0:
+                while a < n and s[a] in (32, 9):
+                    a += 1
+                e = a
+                while e < n and _is_id(s[e]):
+                    e += 1
+                start = dec_line if dec_line and dec_indent == ind else line
+                nodes.append(["class" if is_class else "func", start, n_lines, stack[-1][0] if stack else -1,
+                              s[a:e].decode("utf-8", "replace") or None])
+                stack.append((len(nodes) - 1, ind))
+                dec_line = 0
+            elif s[p] == 64:
+                if not dec_line or dec_indent != ind:
+                    dec_line, dec_indent = line, ind
+            else:
+                dec_line = 0
+        q = i if quote else p  # the rest of the physical line
+        esc_nl = False
+        while q < n and s[q] != 10:
+            c = s[q]
+            if quote:
+                if c == 92:
+                    if q + 1 < n and s[q + 1] == 10:
+                        esc_nl = True
+                        q += 1
+                        break
+                    q += 2
+                    continue
+                if c == quote:
+                    if not triple:
+                        quote = 0
+                    elif q + 2 < n and s[q + 1] == quote and s[q + 2] == quote:
+                        quote = 0
+                        q += 2
+                q += 1
+                continue
+            if c == 35:
+                break
+            if c in (34, 39):
+                quote = c
+                triple = q + 2 < n and s[q + 1] == c and s[q + 2] == c
+                q += 3 if triple else 1
+                continue
+            if c in (40, 91, 123):
+                depth += 1
+            elif c in (41, 93, 125) and depth > 0:
+                depth -= 1
+            elif c == 92 and q + 1 < n and s[q + 1] == 10:
+                cont = True
+            q += 1
+        while q < n and s[q] != 10:
+            q += 1
+        if quote and not triple and not esc_nl:
+            quote = 0  # an unterminated one-line string
+        i = q + 1
+        line += 1
+    while stack:
+        node, oind = stack.pop()
+        nodes[node][2] = block_end(n_lines + 1, oind, nodes[node][1])
+    for nd in nodes:
+        nd[1] = max(nd[1], 1)
+        nd[2] = max(min(nd[2], n_lines), nd[1])
+    return nodes
+
+
+def py_chunks(text):
+    """The chunks octet's index makes of the Python file TEXT (rag/chunk.c chunk_text() over scan_python()):
+    [(first line, last line, symbol or None)] in file order. A function is one chunk from its leading comments
+    and decorators to its end (windows when over 80 lines); a class up to 80 lines is one chunk, a longer one
+    its methods (`Class.method`) and chunks named for the class for the lines between; the lines between
+    definitions are cut into windows of 50 lines overlapping by 10; blank lines at a chunk's ends are left
+    out, and lines without a letter or digit make no chunk. A port of the C, not an approximation: on 1,000
+    stdlib files it gave the chunks of octet's index (`chunks` table) exactly; check_octet_prompts.py compares
+    the --symbol prompts made of them with octet's."""
+    s = text.encode("utf-8", "surrogatepass")
+    if not s:
+        return []
+    n_lines = s.count(b"\n") + (0 if s.endswith(b"\n") else 1)
+    off = [0, 0]
+    for k, c in enumerate(s):
+        if c == 10 and len(off) <= n_lines:
+            off.append(k + 1)
+    off.append(len(s) if s.endswith(b"\n") else len(s) + 1)
+    blank, noword, attached = [False] * (n_lines + 2), [False] * (n_lines + 2), [False] * (n_lines + 2)
+    for k in range(1, n_lines + 1):
+        ln = s[off[k]:off[k + 1] - 1]
+        st = ln.lstrip(b" \t\f\v")
+        blank[k] = not st
+        noword[k] = not any(_is_id(c) and c != 95 for c in ln)
+        attached[k] = st[:1] in (b"#", b"@")
+    nodes = _py_defs(s, n_lines)
+    kids = {}
+    for k, nd in enumerate(nodes):
+        kids.setdefault(nd[3], []).append(k)
+    out = []
+
+    def nbytes(a, b):
+        return off[b + 1] - off[a]
+
+    def windows(a, b, sym):
+        st = a
+        while True:
+            end = min(st + CHUNK_WINDOW_LINES - 1, b)
+            while end > st and nbytes(st, end) > CHUNK_MAX_BYTES:
+                end = st + (end - st) // 2
+            out.append((st, end, sym))
+            if end >= b:
+                return
+            nxt = end + 1 - CHUNK_WINDOW_OVERLAP
+            if nxt <= st or end - st + 1 < 2 * CHUNK_WINDOW_OVERLAP:
+                nxt = end + 1
+            st = nxt
+
+    def span(a, b, sym, max_lines):
+        while a <= b and blank[a]:
+            a += 1
+        while b >= a and blank[b]:
+            b -= 1
+        if a > b or all(noword[k] for k in range(a, b + 1)):
+            return
+        if b - a + 1 <= max_lines and nbytes(a, b) <= CHUNK_MAX_BYTES:
+            out.append((a, b, sym))
+        else:
+            windows(a, b, sym)
+
+    def emit_children(parent, a, b, prefix, gap_sym):
+        cursor = a
+        for k in kids.get(parent, []):
+            kind, st, en, _, name = nodes[k]
+            st, t = max(st, cursor), min(en, b)
+            if t < st:
+                continue
+            while st - 1 >= cursor and attached[st - 1]:
+                st -= 1
+            if st > cursor:
+                span(cursor, st - 1, gap_sym, CHUNK_WINDOW_LINES)
+            full = prefix + "." + name if prefix and name else prefix or name
+            if kind == "func" or (t - st + 1 <= CHUNK_MAX_LINES and nbytes(st, t) <= CHUNK_MAX_BYTES):
+                span(st, t, full, CHUNK_MAX_LINES)
+            else:
+                emit_children(k, st, t, full, full)
+            cursor = t + 1
+        if cursor <= b:
+            span(cursor, b, gap_sym, CHUNK_WINDOW_LINES)
+
+    if not nodes:
+        span(1, n_lines, None, CHUNK_WINDOW_LINES)
+    else:
+        emit_children(-1, 1, n_lines, None, None)
+    return out
+
+
 MAX_BLOCK_CONTEXT = 8  # most lines of context one block may need to be unique
 MERGE_GAP = 2  # changes this few unchanged lines apart go into one block
 
@@ -1306,9 +1534,164 @@ def apply_blocks(old, blocks, rel):
 
 
 REFACTOR_BLOCKS_SHARE = 0.75  # of refactor samples in the blocks format; the rest are unified diffs
+REFACTOR_SYMBOL_SHARE = 0.4  # of function renames: `--symbol NAME` (chunks), the rest `--path` (the whole file)
+REFACTOR_NO_TARGET_SHARE = 0.25  # of those: no target at all, the chunks most relevant to the instruction
+MAX_REFACTOR_CONTEXT_CHARS = MAX_REFACTOR_FILE_CHARS + 400  # the chunks' blocks (headers, fences) of a window
+
+# rag/words.c STOPWORDS: a query word among these (or of one letter) is no query term
+_STOPWORDS = frozenset(
+    "a about above after again against all also am an and any are as at be because been before being below "
+    "between both but by can could did do does doing down during each either else etc few for from further had "
+    "has have having he her here hers him his how i ie if in into is it its itself just may me might more most "
+    "must my no nor not now of off on once only or other our ours out over own please return returns same self "
+    "shall she should so some such than that the their theirs them then there these they this those through to "
+    "too under until up upon us very was we were what when where whether which while who whom why will with "
+    "would you your yours".split())
+
+
+def ident_parts(word):
+    """rag/words.c words_split_ident(): the parts of an identifier (at '_', lower-to-upper changes, the last
+    capital of a run before a lowercase letter, letter/digit boundaries), lowercased, one-letter parts too."""
+    parts, start = [], 0
+    b = word.encode("utf-8")
+    lower = lambda c: 97 <= c <= 122 or c >= 0x80  # noqa: E731
+    upper = lambda c: 65 <= c <= 90  # noqa: E731
+    digit = lambda c: 48 <= c <= 57  # noqa: E731
+    for i, c in enumerate(b):
+        if c == 95 or not _is_id(c):
+            parts.append(b[start:i])
+            start = i + 1
+            continue
+        if i == start:
+            continue
+        p = b[i - 1]
+        if ((upper(c) and (lower(p) or digit(p))) or (upper(p) and upper(c) and i + 1 < len(b) and lower(b[i + 1])
+                                                         and b[i + 1] < 0x80) or digit(c) != digit(p)):
+            parts.append(b[start:i])
+            start = i
+    parts.append(b[start:])
+    return [p.decode("utf-8", "replace").lower() for p in parts if p]
+
+
+def query_words(text):
+    """The words rag/query.c makes terms of in TEXT: each identifier lowercased and, when compound, its
+    parts; no stopwords, no one-letter words, nothing over 64 bytes."""
+    out = []
+    for w in re.findall(r"[A-Za-z0-9_\x80-\U0010ffff]+", text):
+        if len(w.encode("utf-8")) > 64:
+            continue
+        parts = ident_parts(w)
+        if len(parts) >= 2:
+            out += [w.lower()] + [p for p in parts if len(p) >= 2 and p not in _STOPWORDS]
+        elif len(w) >= 2 and w.lower() not in _STOPWORDS:
+            out.append(w.lower())
+    return out
+
+
+def has_word(text, word):
+    """flows/refactor.c has_word(): WORD in TEXT as a whole identifier (ASCII letters, digits, '_' around)."""
+    return re.search(r"(?<![A-Za-z0-9_])" + re.escape(word) + r"(?![A-Za-z0-9_])", text) is not None
+
+
+def _defines(chunk_symbol, name):
+    """flows/refactor.c defines(): a chunk named NAME, or Class.NAME."""
+    return chunk_symbol is not None and (chunk_symbol == name or chunk_symbol.endswith("." + name))
+
+
+def pack_chunks(rel, lines, hits, budget):
+    """rag/pack.c rag_pack() of the chunks HITS [(first, last)] of the file REL (LINES) taken best first: a
+    chunk that overlaps or touches a block taken is merged into it (a merge may join blocks), one that would
+    take the text over BUDGET characters is left out; the blocks in the order of their best chunk:
+    (context text, [(first, last)] shown)."""
+    blocks = []  # [first, last, rank]
+
+    def cost(a, b):
+        return len(code_block(rel, a, b, "\n".join(lines[a - 1:b]) + "\n")) + 1
+
+    for rank, (a, b) in enumerate(hits):
+        j = next((k for k, (s, e, _) in enumerate(blocks) if a <= e + 1 and b + 1 >= s), None)
+        cand = [a, b, rank] if j is None else [min(a, blocks[j][0]), max(b, blocks[j][1]), min(rank, blocks[j][2])]
+        for m, (s, e, r) in enumerate(blocks):
+            if m != j and s <= cand[1] + 1 and e + 1 >= cand[0]:
+                cand = [min(s, cand[0]), max(e, cand[1]), min(r, cand[2])]
+        covered = [k for k, (s, e, _) in enumerate(blocks) if s >= cand[0] and e <= cand[1]]
+        total = sum(cost(s, e) for s, e, _ in blocks)
+        if total - sum(cost(*blocks[k][:2]) for k in covered) + cost(cand[0], cand[1]) > budget:
+            continue
+        blocks = [x for k, x in enumerate(blocks) if k not in covered] + [cand]
+    blocks.sort(key=lambda x: x[2])
+    text = "\n".join(code_block(rel, a, b, "\n".join(lines[a - 1:b]) + "\n") for a, b, _ in blocks)
+    return text, [(a, b) for a, b, _ in blocks]
+
+
+def symbol_context(w, rel, name, budget=MAX_REFACTOR_CONTEXT_CHARS):
+    """What flows/refactor.c refactor_context() sends for `--symbol NAME` when the repository is the window W
+    (the file REL): the chunks defining NAME, then those using it as a whole word, packed; file order stands
+    for octet's BM25 order within each. (context, shown ranges), or None when octet would find no query term
+    in NAME or no definition."""
+    if not query_words(name):
+        return None
+    lines = w.split("\n")
+    chunks = py_chunks(w)
+    defs = [(a, b) for a, b, s in chunks if _defines(s, name)]
+    uses = [(a, b) for a, b, s in chunks if not _defines(s, name) and has_word("\n".join(lines[a - 1:b]), name)]
+    if not defs:
+        return None
+    return pack_chunks(rel, lines, defs + uses, budget)
+
+
+def relevant_context(w, rel, instruction, budget=MAX_REFACTOR_CONTEXT_CHARS):
+    """The context octet sends with neither a file nor a symbol it can name (infer_target found no file that
+    fits): the chunks of W that share words with the instruction (octet: the query's terms), most shared words
+    first (octet ranks by BM25), packed. (context, shown ranges)."""
+    lines = w.split("\n")
+    q = set(query_words(instruction))
+    scored = []
+    for k, (a, b, _) in enumerate(py_chunks(w)):
+        n = len(q & set(query_words("\n".join(lines[a - 1:b]))))
+        if n:
+            scored.append((-n, k, (a, b)))
+    scored.sort()
+    return pack_chunks(rel, lines, [h for _, _, h in scored[:24]], budget)
+
+
+def blocks_lines(old, edits):
+    """The lines of OLD (1-based) each SEARCH of EDITS (applied one after another) copies, lines an earlier
+    block wrote left out: [set of line numbers] per edit, or None when a SEARCH is not found once."""
+    cur = old[:-1].split("\n") if old.endswith("\n") else old.split("\n")
+    orig = list(range(1, len(cur) + 1))
+    out = []
+    for search, repl in edits:
+        n = len(search)
+        at = [p for p in range(len(cur) - n + 1) if cur[p:p + n] == search]
+        if len(at) != 1:
+            return None
+        out.append({ln for ln in orig[at[0]:at[0] + n] if ln})
+        cur[at[0]:at[0] + n] = repl
+        orig[at[0]:at[0] + n] = [0] * len(repl)
+    return out
+
+
+def diff_lines(diff):
+    """The old file's lines (1-based) a unified diff's hunks show (context and removed lines)."""
+    out = set()
+    for m in re.finditer(r"^@@ -(\d+)(?:,(\d+))? ", diff, re.M):
+        a, n = int(m.group(1)), int(m.group(2) or 1)
+        out |= set(range(a, a + n))
+    return out
+
+
+def _shown(lines_needed, ranges):
+    return all(any(a <= ln <= b for a, b in ranges) for ln in lines_needed)
 
 
 def refactor_samples(text, rel, rng, other=None):
+    """Refactors of a window of TEXT (the file REL) in octet refactor's prompts. A function rename has the
+    target octet is given: mostly `--path REL` (the whole window, as octet sends a target file), else
+    `--symbol NAME`: the chunks defining NAME and then those using it (refactor_context()), or now and then no
+    target at all (octet found no name it could send a file for): the chunks that share words with the
+    instruction. With chunks the sample is kept only when every line a SEARCH block (or a diff's hunk) copies
+    is in a chunk shown: the model can only copy what it sees."""
     w = py_window(text, rng)
     if not w:
         return []
@@ -1324,13 +1707,22 @@ def refactor_samples(text, rel, rng, other=None):
             edits = make_blocks(w, new)
             if not edits:
                 continue
-        if target[0] == "symbol" and rng.random() < 0.4:
-            tline = f"\nTarget: {target[1]}, its definition and every use.\n"
-            trel = None
-        else:
-            tline = f"\nTarget: the file {rel} and the code that refers to it.\n"
+        mode = "file"
+        if target[0] == "symbol" and rng.random() < REFACTOR_SYMBOL_SHARE:
+            mode = "none" if rng.random() < REFACTOR_NO_TARGET_SHARE else "symbol"
+        if mode != "file":
+            got = symbol_context(w, rel, target[1]) if mode == "symbol" else relevant_context(w, rel, instr)
+            need = diff_lines(diff) if fmt == "diff" else set().union(*(blocks_lines(w, edits) or [{0}]))
+            if got and got[0] and _shown(need, got[1]):
+                ctx = got[0]
+                tline = refactor_target(symbol=target[1] if mode == "symbol" else None)
+                trel = None
+            else:
+                mode = "file"  # lines to copy are not in the chunks (a diff's context, mostly): the whole window
+        if mode == "file":
+            tline = refactor_target(rel=rel)
             trel = rel
-        ctx = code_block(rel, 1, n_lines, w)
+            ctx = code_block(rel, 1, n_lines, w)
         if other and rng.random() < 0.3:
             opath, otext = other
             ol = otext.split("\n")
@@ -1338,13 +1730,14 @@ def refactor_samples(text, rel, rng, other=None):
             chunk = "\n".join(ol[a:a + 30]).rstrip("\n")
             ctx += "\n" + code_block(opath, a + 1, a + chunk.count("\n") + 1, chunk + "\n")
         chat_form = rng.random() < 0.75
+        kind = "refactor" if mode == "file" else f"refactor-{mode}"
         if fmt == "diff":
             if chat_form:
-                out.append(("refactor-chat", chat(REFACTOR_SYSTEM, refactor_chat_user(instr, tline, ctx),
-                                                  f"```diff\n{diff}```")))
+                out.append((f"{kind}-chat", chat(REFACTOR_SYSTEM, refactor_chat_user(instr, tline, ctx),
+                                                 f"```diff\n{diff}```")))
             else:
                 prompt = refactor_completion_prompt("diff", ctx, instr, tline, trel)
-                out.append(("refactor-completion", [(EOT, False), (prompt, False), (diff + "```", True), (EOT, True)]))
+                out.append((f"{kind}-completion", [(EOT, False), (prompt, False), (diff + "```", True), (EOT, True)]))
             continue
         # the reply is checked as octet reads it: parsed from the text, applied block by block
         if chat_form:
@@ -1358,10 +1751,10 @@ def refactor_samples(text, rel, rng, other=None):
         if not parsed or apply_blocks(w, parsed, rel) != new:
             continue
         if chat_form:
-            out.append(("refactor-blocks-chat", chat(REFACTOR_SYSTEM_BLOCKS, refactor_chat_user(instr, tline, ctx),
-                                                     reply)))
+            out.append((f"{kind}-blocks-chat", chat(REFACTOR_SYSTEM_BLOCKS, refactor_chat_user(instr, tline, ctx),
+                                                    reply)))
         else:
-            out.append(("refactor-blocks-completion", [(EOT, False), (prompt, False), (reply, True), (EOT, True)]))
+            out.append((f"{kind}-blocks-completion", [(EOT, False), (prompt, False), (reply, True), (EOT, True)]))
     return out
 
 
@@ -1533,5 +1926,46 @@ def _check_c():
     return 1 if bad else 0
 
 
+def _chunk_check_text():
+    long_class = "".join(f"    def m{k}(self):\n        return {k}\n\n" for k in range(30))
+    long_func = "".join(f"    x{k} = {k}\n" for k in range(90))
+    module = "".join(f"V{k} = {k}\n" for k in range(60))
+    return ('"""Module doc: def not_a_def(): inside a string."""\n'
+            "import os\n\n\n"
+            "# leading comment\n"
+            "@decorator(\n    arg=1)\n"
+            "def first(a, b):\n    return helper(a) + b  # helper\n\n\n"
+            "def helper(x):\n    s = '''\ndef fake():\n'''\n    return x\n    # trailing comment at body depth\n"
+            "# a comment at depth 0 goes to what follows\n\n"
+            "class Small:\n    def go(self):\n        return helper(1)\n\n\n"
+            "class Big(Base):\n    \"\"\"A long class.\"\"\"\n    attr = 1\n\n" + long_class +
+            "    # between\n    value = helper(2)\n\n\n"
+            "if os.name:\n    def inside_if():\n        pass\n\n\n(\n)\n\n\n"
+            "def long_one():\n" + long_func + "\n\n"
+            "# ----\n#\n\n" + module + "(\n)\n[\n]\n")
+
+
+def _check_chunks():
+    """py_chunks on a text holding each case of rag/chunk.c (the list is what octet's index made of it), and
+    the --symbol context built from them."""
+    text = _chunk_check_text()
+    want = ([(1, 2, None), (5, 9, "first"), (12, 17, "helper"), (18, 18, None), (20, 22, "Small"), (25, 27, "Big")]
+            + [(29 + 3 * k, 30 + 3 * k, f"Big.m{k}") for k in range(30)]
+            + [(119, 120, "Big"), (123, 123, None), (124, 125, "inside_if"), (132, 181, "long_one"),
+               (172, 221, "long_one"), (212, 222, "long_one"), (225, 274, None), (265, 291, None)])
+    bad = []
+    got = py_chunks(text)
+    if got != want:
+        bad.append(f"chunks {[c for c in got if c not in want][:3]} for {[c for c in want if c not in got][:3]}")
+    ctx = symbol_context(text, "m.py", "helper")
+    if not ctx or ctx[1] != [(12, 17), (5, 9), (20, 22), (119, 120)] or not ctx[0].startswith(
+            "m.py:12-17\n```python\ndef helper(x):\n"):
+        bad.append(f"the --symbol helper context {ctx and ctx[1]}")
+    if symbol_context(text, "m.py", "then") is not None:
+        bad.append("a stopword as --symbol")
+    print("sft.py Python chunks: " + ("ok" if not bad else "FAILED - " + "; ".join(bad)))
+    return 1 if bad else 0
+
+
 if __name__ == "__main__":
-    raise SystemExit(_check_c())
+    raise SystemExit(_check_c() | _check_chunks())
