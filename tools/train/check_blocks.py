@@ -1,9 +1,10 @@
 """check_blocks.py - sft.py's search/replace blocks through octet's own parser and applier.
 
 Makes refactor samples (sft.refactors, sft.make_blocks) from this machine's Python files, writes each reply
-(chat form, and the completion form with the prompt's opened fence, path and <<<<<<< SEARCH in front) to a
-file, runs `octet apply --patch FILE --yes --no-commit` on the file committed to a throwaway git repository,
-and counts the replies that left exactly the refactored file. Needs a built octet; runs here, not on the device.
+(chat form; the completion form with the prompt's opened fence, path and <<<<<<< SEARCH in front; and the one
+with only the fence in front, as with --symbol or no target) to a file, runs `octet apply --patch FILE --yes
+--no-commit` on the file committed to a throwaway git repository, and counts the replies that left exactly the
+refactored file. Needs a built octet; runs here, not on the device.
 
     python3 tools/train/check_blocks.py --octet ./octet [--n 300]
 """
@@ -52,7 +53,8 @@ def main():
             if not edits:
                 continue
             for reply in (sft.blocks_chat_reply(REL, edits),
-                          f"```\n{REL}\n<<<<<<< SEARCH\n" + sft.blocks_completion_reply(REL, edits, True)):
+                          f"```\n{REL}\n<<<<<<< SEARCH\n" + sft.blocks_completion_reply(REL, edits, True),
+                          "```\n" + sft.blocks_completion_reply(REL, edits, False)):  # no target: the path's in it
                 if sft.apply_blocks(w, sft.parse_blocks(reply) or [], REL) != new:
                     continue  # sft.py drops these itself
                 tried += 1
