@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edmark.h"
 #include "lines.h"
 
 #define CHAIN_MAX 256  /* candidates looked at when an old-side line is searched for */
@@ -15,7 +16,6 @@
 #define SCAN_MAX 4000  /* prompt lines looked through for the next block's first line */
 
 enum { BLK_NONE, BLK_SEARCH, BLK_REPLACE };
-enum { MARK_NONE, MARK_SEARCH, MARK_DIVIDER, MARK_REPLACE };
 
 /* A replacement the answer has made: whole-word OLD became NEW. */
 typedef struct rule {
@@ -292,47 +292,22 @@ static void hunk_start(lines_t *l, size_t i, const char *s, size_t len)
         l->next = l->old_start + l->offset;
 }
 
-/* Which block marker S[0..N) is: 5 to 9 '<' then SEARCH, '=' alone, '>'
- * then REPLACE, spaces between, blanks after (as flows/blocks.c reads
- * them). */
-static int block_marker(const char *s, size_t n)
-{
-    char c = n ? s[0] : '\0';
-    if (c != '<' && c != '=' && c != '>')
-        return MARK_NONE;
-    size_t k = 0;
-    while (k < n && s[k] == c)
-        k++;
-    if (k < 5 || k > 9)
-        return MARK_NONE;
-    while (k < n && s[k] == ' ')
-        k++;
-    const char *word = c == '<' ? "SEARCH" : c == '>' ? "REPLACE" : "";
-    size_t wl = strlen(word);
-    if (n - k < wl || memcmp(s + k, word, wl))
-        return MARK_NONE;
-    for (k += wl; k < n; k++)
-        if (s[k] != ' ' && s[k] != '\t' && s[k] != '\r')
-            return MARK_NONE;
-    return c == '<' ? MARK_SEARCH : c == '>' ? MARK_REPLACE : MARK_DIVIDER;
-}
-
 /* Follow a search/replace block through line I (marker M): a SEARCH line
  * is placed in the prompt, a REPLACE line teaches the replacement it makes
  * of the SEARCH line it stands for. Lines of a block are the answer's own
  * and are not indexed. */
 static int block_line(lines_t *l, size_t i, const char *s, size_t len, int m, errmsg_t *err)
 {
-    l->own[i] = m == MARK_SEARCH || l->blk != BLK_NONE;
-    if (m == MARK_SEARCH) {
+    l->own[i] = m == EDMARK_SEARCH || l->blk != BLK_NONE;
+    if (m == EDMARK_SEARCH) {
         l->in_hunk = false;
         l->blk = BLK_SEARCH;
         l->n_minus = l->n_plus = 0;
         l->prev_old = l->next = -1;
-    } else if (m == MARK_DIVIDER && l->blk == BLK_SEARCH) {
+    } else if (m == EDMARK_DIVIDER && l->blk == BLK_SEARCH) {
         l->blk = BLK_REPLACE;
         l->n_plus = 0;
-    } else if (m == MARK_REPLACE) {
+    } else if (m == EDMARK_REPLACE) {
         for (size_t k = l->n_minus; l->blk != BLK_NONE && k-- > 0;)
             if (l->minus[k] >= 0) {
                 l->blk_after = l->minus[k] + 1;
@@ -364,8 +339,8 @@ static int hunk_line(lines_t *l, size_t i, errmsg_t *err)
 {
     size_t len;
     const char *s = line_at(l, i, &len);
-    int bm = block_marker(s, len);
-    if (bm != MARK_NONE || l->blk != BLK_NONE)
+    int bm = edmark(s, len);
+    if (bm != EDMARK_NONE || l->blk != BLK_NONE)
         return block_line(l, i, s, len, bm, err);
     char m = len ? s[0] : ' '; /* a blank context line may have lost its space */
     if (len >= 2 && s[0] == '@' && s[1] == '@') {

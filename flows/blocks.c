@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "blocks.h"
+#include "edmark.h"
 #include "gitlib.h"
 #include "patch.h"
 #include "sb.h"
@@ -67,38 +68,12 @@ struct blocks {
     strv_t files;
 };
 
-enum { M_NONE, M_SEARCH, M_DIVIDER, M_REPLACE };
-
-/* Which marker the N bytes at S are: 5 to 9 '<' then SEARCH, '=' alone, '>'
- * then REPLACE (spaces between, blanks after), as aider accepts them. */
-static int marker(const char *s, size_t n)
-{
-    char c = n ? s[0] : '\0';
-    if (c != '<' && c != '=' && c != '>')
-        return M_NONE;
-    size_t k = 0;
-    while (k < n && s[k] == c)
-        k++;
-    if (k < 5 || k > 9)
-        return M_NONE;
-    while (k < n && s[k] == ' ')
-        k++;
-    const char *word = c == '<' ? "SEARCH" : c == '>' ? "REPLACE" : "";
-    size_t wl = strlen(word);
-    if (n - k < wl || memcmp(s + k, word, wl))
-        return M_NONE;
-    for (k += wl; k < n; k++)
-        if (!isspace((unsigned char)s[k]))
-            return M_NONE;
-    return c == '<' ? M_SEARCH : c == '>' ? M_REPLACE : M_DIVIDER;
-}
-
 bool blocks_detect(const char *text, size_t len)
 {
     for (size_t i = 0; i < len;) {
         const char *nl = memchr(text + i, '\n', len - i);
         size_t n = nl ? (size_t)(nl - text - i) : len - i;
-        if (marker(text + i, n) == M_SEARCH)
+        if (edmark(text + i, n) == EDMARK_SEARCH)
             return true;
         i += n + (nl ? 1 : 0);
     }
@@ -108,22 +83,22 @@ bool blocks_detect(const char *text, size_t len)
 size_t blocks_complete_len(const char *text, size_t len)
 {
     size_t kept = 0;
-    int state = M_NONE; /* M_SEARCH or M_DIVIDER inside a block */
+    int state = EDMARK_NONE; /* EDMARK_SEARCH or EDMARK_DIVIDER inside a block */
     for (size_t i = 0; i < len;) {
         const char *nl = memchr(text + i, '\n', len - i);
         size_t n = nl ? (size_t)(nl - text - i) : len - i;
-        int m = marker(text + i, n);
+        int m = edmark(text + i, n);
         i += n + (nl ? 1 : 0);
-        if (m == M_SEARCH)
-            state = M_SEARCH;
-        else if (m == M_DIVIDER && state == M_SEARCH)
-            state = M_DIVIDER;
-        else if (m == M_REPLACE && state != M_NONE) {
-            state = M_NONE;
+        if (m == EDMARK_SEARCH)
+            state = EDMARK_SEARCH;
+        else if (m == EDMARK_DIVIDER && state == EDMARK_SEARCH)
+            state = EDMARK_DIVIDER;
+        else if (m == EDMARK_REPLACE && state != EDMARK_NONE) {
+            state = EDMARK_NONE;
             kept = i;
         }
     }
-    return state == M_NONE ? len : kept;
+    return state == EDMARK_NONE ? len : kept;
 }
 
 static bool is_fence(const char *s)
@@ -255,13 +230,13 @@ int blocks_parse(blocks_t **out, const char *text, size_t len, const char *sourc
     }
     size_t from = 0;
     for (size_t i = 0; i < l.n; i++) {
-        int m = marker(l.v[i], strlen(l.v[i]));
-        if (m == M_REPLACE) {
+        int m = edmark(l.v[i], strlen(l.v[i]));
+        if (m == EDMARK_REPLACE) {
             rc = errmsg_set(err, OCT_EFORMAT, "%s:%zu: a >>>>>>> REPLACE line outside any block (no <<<<<<< SEARCH "
                                               "before it)", b->source, i + 1);
             goto fail;
         }
-        if (m != M_SEARCH)
+        if (m != EDMARK_SEARCH)
             continue;
         if (b->n == b->cap) {
             size_t cap = b->cap ? 2 * b->cap : 16;
@@ -282,19 +257,19 @@ int blocks_parse(blocks_t **out, const char *text, size_t len, const char *sourc
         strv_t *part = &k->search;
         size_t j = i + 1, divider = 0;
         for (; j < l.n; j++) {
-            int mj = marker(l.v[j], strlen(l.v[j]));
-            if (mj == M_SEARCH || (mj == M_REPLACE && !divider)) {
+            int mj = edmark(l.v[j], strlen(l.v[j]));
+            if (mj == EDMARK_SEARCH || (mj == EDMARK_REPLACE && !divider)) {
                 rc = errmsg_set(err, OCT_EFORMAT, "%s: block %zu (line %zu): a %s at line %zu before its %s",
-                                b->source, k->index, k->line, mj == M_SEARCH ? "second <<<<<<< SEARCH" :
+                                b->source, k->index, k->line, mj == EDMARK_SEARCH ? "second <<<<<<< SEARCH" :
                                 ">>>>>>> REPLACE", j + 1, divider ? ">>>>>>> REPLACE" : "=======");
                 goto fail;
             }
-            if (mj == M_DIVIDER && !divider) {
+            if (mj == EDMARK_DIVIDER && !divider) {
                 divider = j + 1;
                 part = &k->repl;
                 continue;
             }
-            if (mj == M_REPLACE)
+            if (mj == EDMARK_REPLACE)
                 break;
             if (strv_push(part, l.v[j], strlen(l.v[j])))
                 goto fail;
