@@ -56,6 +56,8 @@ import random
 import re
 import tokenize
 
+import c_refactor
+
 IM_START, IM_END, EOT = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
 TUI_SYSTEM = "You are octet, a local coding assistant. Be concise; put code in fenced blocks with a language tag."
 CHAT_TEMPLATE = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
@@ -1685,19 +1687,22 @@ def _shown(lines_needed, ranges):
     return all(any(a <= ln <= b for a, b in ranges) for ln in lines_needed)
 
 
-def refactor_samples(text, rel, rng, other=None):
+def refactor_samples(text, rel, rng, other=None, lang="python"):
     """Refactors of a window of TEXT (the file REL) in octet refactor's prompts. A function rename has the
     target octet is given: mostly `--path REL` (the whole window, as octet sends a target file), else
     `--symbol NAME`: the chunks defining NAME and then those using it (refactor_context()), or now and then no
     target at all (octet found no name it could send a file for): the chunks that share words with the
     instruction. With chunks the sample is kept only when every line a SEARCH block (or a diff's hunk) copies
-    is in a chunk shown: the model can only copy what it sees."""
-    w = py_window(text, rng)
+    is in a chunk shown: the model can only copy what it sees. A C file (LANG c: c_refactor.py's windows and
+    refactors) is always the whole window, as with --path: its chunks would be rag/scan_brace.c's, which
+    py_chunks is not."""
+    c = lang == "c"
+    w = c_refactor.c_window(text, rng) if c else py_window(text, rng)
     if not w:
         return []
     n_lines = w.count("\n")
     out = []
-    for instr, target, new in refactors(w, rel, rng, max_per_file=3):
+    for instr, target, new in (c_refactor.c_refactors if c else refactors)(w, rel, rng, max_per_file=3):
         fmt = "blocks" if rng.random() < REFACTOR_BLOCKS_SHARE else "diff"
         if fmt == "diff":
             diff = unified_diff(rel, w, new)
@@ -1708,7 +1713,7 @@ def refactor_samples(text, rel, rng, other=None):
             if not edits:
                 continue
         mode = "file"
-        if target[0] == "symbol" and rng.random() < REFACTOR_SYMBOL_SHARE:
+        if target[0] == "symbol" and not c and rng.random() < REFACTOR_SYMBOL_SHARE:
             mode = "none" if rng.random() < REFACTOR_NO_TARGET_SHARE else "symbol"
         if mode != "file":
             got = symbol_context(w, rel, target[1]) if mode == "symbol" else relevant_context(w, rel, instr)
@@ -1722,15 +1727,15 @@ def refactor_samples(text, rel, rng, other=None):
         if mode == "file":
             tline = refactor_target(rel=rel)
             trel = rel
-            ctx = code_block(rel, 1, n_lines, w)
+            ctx = code_block(rel, 1, n_lines, w, lang)
         if other and rng.random() < 0.3:
             opath, otext = other
             ol = otext.split("\n")
             a = rng.randrange(max(1, len(ol) - 30))
             chunk = "\n".join(ol[a:a + 30]).rstrip("\n")
-            ctx += "\n" + code_block(opath, a + 1, a + chunk.count("\n") + 1, chunk + "\n")
+            ctx += "\n" + code_block(opath, a + 1, a + chunk.count("\n") + 1, chunk + "\n", lang)
         chat_form = rng.random() < 0.75
-        kind = "refactor" if mode == "file" else f"refactor-{mode}"
+        kind = ("refactor" if mode == "file" else f"refactor-{mode}") + ("-c" if c else "")
         if fmt == "diff":
             if chat_form:
                 out.append((f"{kind}-chat", chat(REFACTOR_SYSTEM, refactor_chat_user(instr, tline, ctx),
@@ -1781,6 +1786,8 @@ def doc_samples(doc, seed):
             out += rag_chat_samples(doc["text"], known, rel, rng, doc.get("other"))
     if doc["kind"] == "py" and not rel.endswith(".pyi") and rng.random() < 0.8:
         out += refactor_samples(doc["text"], rel, rng, doc.get("other"))
+    elif doc["kind"] == "c" and rng.random() < 0.8:
+        out += refactor_samples(doc["text"], rel, rng, doc.get("other"), lang="c")
     return [s for s in out if reply_starts(s[1])]
 
 
