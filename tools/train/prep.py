@@ -163,17 +163,18 @@ def _doc_samples(args):
 
 
 def sft_jobs(docs, seed):
-    """The work items of sft.doc_samples for DOCS: each Python document is given another file of its
-    distribution as the extra retrieved context of its refactors."""
+    """The work items of sft.doc_samples for DOCS: each document is given another file of its distribution
+    (of its project, for the C corpus) in its language as the extra retrieved context of its refactors and
+    chat questions."""
     last = {}
     jobs = []
     for d in docs:
         j = {k: d[k] for k in ("text", "kind", "path", "rel", "package")}
-        o = last.get(d["dist"]) if d["kind"] == "py" else None
+        o = last.get((d["kind"], d["dist"]))
         if o is not None:
             j["other"] = o
-        if d["kind"] == "py" and len(d["text"]) < 20000:
-            last[d["dist"]] = (d["rel"], d["text"])
+        if len(d["text"]) < 20000:
+            last[(d["kind"], d["dist"])] = (d["rel"], d["text"])
         jobs.append((j, seed))
     return jobs
 
