@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "blocks.h"
 #include "patch.h"
 #include "refactor.h"
+#include "sb.h"
+#include "strv.h"
 
 #define REFACTOR_HITS 24
 
@@ -334,6 +337,234 @@ static int infer_target(rag_t *r, const refactor_req_t *q, rag_count_fn count, c
     return rc;
 }
 
+/* The word at or after *P (letters, digits, '_', inner dots): its length,
+ * *P moved to it; 0 at the end. */
+static size_t next_word(const char **p)
+{
+    while (**p && !isalnum((unsigned char)**p) && **p != '_')
+        (*p)++;
+    size_t n = 0;
+    while (isalnum((unsigned char)(*p)[n]) || (*p)[n] == '_' || ((*p)[n] == '.' && isalnum((unsigned char)(*p)[n + 1])))
+        n++;
+    return n;
+}
+
+static bool is_word(const char *p, size_t n, const char *w)
+{
+    return strlen(w) == n && !strncasecmp(p, w, n);
+}
+
+/* The first word after *P that is not "the" or a kind of definition, as a
+ * name ("Class.method" taken as "method") in OUT; false when none fits. */
+static bool take_name(const char **p, char *out, size_t cap)
+{
+    static const char *const skip[] = {"the", "a", "function", "method", "class", "variable", "local", "parameter",
+                                       "param", "argument", "constant", "macro", "field", "member", "struct",
+                                       "type", "attribute", "global", "module", "symbol", NULL};
+    for (size_t n; (n = next_word(p)); *p += n) {
+        bool skipped = false;
+        for (size_t i = 0; skip[i] && !skipped; i++)
+            skipped = is_word(*p, n, skip[i]);
+        if (skipped)
+            continue;
+        const char *w = *p;
+        for (const char *d; (d = memchr(w, '.', (size_t)(*p + n - w)));)
+            w = d + 1;
+        size_t wn = (size_t)(*p + n - w);
+        *p += n;
+        if (wn >= cap || isdigit((unsigned char)*w))
+            return false;
+        memcpy(out, w, wn);
+        out[wn] = '\0';
+        return true;
+    }
+    return false;
+}
+
+/* The old and new names of a rename ("rename area to circle_area", "Rename
+ * the function `a` to `b` everywhere", "In f, rename the local variable x
+ * to y"): the first name after "rename" and the first after the next "to". */
+static bool rename_names(const char *ins, char *old, size_t n_old, char *new_, size_t n_new)
+{
+    const char *p = NULL;
+    for (const char *t = ins; *t && !p; t++)
+        if (!strncasecmp(t, "rename", 6) && (t == ins || !isalnum((unsigned char)t[-1])) &&
+            isspace((unsigned char)t[6]))
+            p = t + 6;
+    if (!p || !take_name(&p, old, n_old))
+        return false;
+    for (size_t n; (n = next_word(&p)); p += n)
+        if (is_word(p, n, "to")) {
+            p += n;
+            return take_name(&p, new_, n_new) && strcmp(old, new_);
+        }
+    return false;
+}
+
+/* A file the diff changes: its path and, per hunk, the old start and the
+ * line count difference, with the removed lines that hold the old name. */
+typedef struct touched {
+    char *path;
+    strv_t removed;   /* removed lines holding the name, each used once */
+    long hunk_old[64];
+    long hunk_delta[64];
+    size_t n_hunks;
+    strv_t added_at; /* "N" new line numbers of added lines holding the name */
+} touched_t;
+
+/* Where the line L of the old file ends up after the hunks before it. */
+static long new_line(const touched_t *t, long l)
+{
+    long d = 0;
+    for (size_t h = 0; h < t->n_hunks; h++)
+        if (t->hunk_old[h] < l)
+            d += t->hunk_delta[h];
+    return l + d;
+}
+
+/* After a rename of OLD, the places that still name it: in the files the
+ * diff changes (lines it leaves, lines it adds) and, through the index, in
+ * the files it does not touch. A model that renames the definition and
+ * forgets a use leaves a program that no longer builds; saying where is
+ * cheaper than finding out. Appended to RES->notes; nothing when none. */
+static int rename_leftovers(rag_t *r, const refactor_req_t *q, const char *old, refactor_result_t *res,
+                            errmsg_t *err)
+{
+    touched_t t[16];
+    size_t nt = 0;
+    sbuf_t places = {0};
+    size_t n_places = 0, more = 0;
+    rag_results_t hits = {0};
+    int rc = 0;
+    memset(t, 0, sizeof t);
+    /* the diff, file by file */
+    for (const char *line = res->diff; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (n > 6 && !strncmp(line, "+++ b/", 6) && nt < sizeof t / sizeof *t) {
+            t[nt].path = strndup(line + 6, n - 6);
+            nt++;
+        } else if (n > 4 && !strncmp(line, "@@ -", 4) && nt && t[nt - 1].n_hunks < 64) {
+            long a = 0, b = 1, c = 0, d = 1;
+            if (sscanf(line, "@@ -%ld,%ld +%ld,%ld", &a, &b, &c, &d) != 4 &&
+                sscanf(line, "@@ -%ld +%ld,%ld", &a, &c, &d) != 3 && sscanf(line, "@@ -%ld,%ld +%ld", &a, &b, &c) != 3)
+                sscanf(line, "@@ -%ld +%ld", &a, &c);
+            touched_t *f = &t[nt - 1];
+            f->hunk_old[f->n_hunks] = a;
+            f->hunk_delta[f->n_hunks++] = d - b;
+            /* walk the hunk for the added and removed lines that hold the name */
+            long nn = c;
+            const char *h = nl ? nl + 1 : NULL;
+            while (h && *h && (*h == ' ' || *h == '-' || *h == '+' || *h == '\\')) {
+                const char *e = strchr(h, '\n');
+                size_t hn = e ? (size_t)(e - h) : strlen(h);
+                char *body = strndup(h + 1, hn ? hn - 1 : 0);
+                if (!body) {
+                    rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+                    goto done;
+                }
+                char num[24];
+                snprintf(num, sizeof num, "%ld", nn);
+                bool held = has_word(body, old);
+                if ((held && *h == '-' && strv_push(&f->removed, body, strlen(body))) ||
+                    (held && *h == '+' && strv_push(&f->added_at, num, strlen(num)))) {
+                    free(body);
+                    rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+                    goto done;
+                }
+                if (*h != '-' && *h != '\\')
+                    nn++;
+                free(body);
+                h = e ? e + 1 : NULL;
+            }
+            line = h ? h : line + n;
+            continue;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    /* what the changed files still hold */
+    for (size_t i = 0; i < nt; i++) {
+        char *full = NULL, *text = NULL;
+        size_t len = 0;
+        const char *lang;
+        if (!t[i].path || asprintf(&full, "%s/%s", q->repo_dir ? q->repo_dir : rag_root(r), t[i].path) < 0) {
+            rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+            goto done;
+        }
+        int rr = rag_read(full, t[i].path, &text, &len, &lang, NULL);
+        free(full);
+        long ln = 1;
+        for (char *l = rr == 0 ? text : NULL; l && *l; ln++) {
+            char *e = strchr(l, '\n');
+            if (e)
+                *e = '\0';
+            if (has_word(l, old)) {
+                size_t k = 0;
+                while (k < t[i].removed.n && (!t[i].removed.v[k] || strcmp(t[i].removed.v[k], l)))
+                    k++;
+                if (k < t[i].removed.n) {
+                    free(t[i].removed.v[k]);
+                    t[i].removed.v[k] = NULL; /* this one the diff changes */
+                } else if (n_places++ < 8) {
+                    sb_addf(&places, "%s%s:%ld", places.n ? ", " : "", t[i].path, new_line(&t[i], ln));
+                }
+            }
+            l = e ? e + 1 : NULL;
+        }
+        free(text);
+        for (size_t k = 0; k < t[i].added_at.n; k++)
+            if (n_places++ < 8)
+                sb_addf(&places, "%s%s:%s", places.n ? ", " : "", t[i].path, t[i].added_at.v[k]);
+    }
+    /* the files it leaves alone */
+    if ((rc = rag_query(r, old, strlen(old), REFACTOR_HITS, &hits, err)))
+        goto done;
+    for (size_t i = 0; i < hits.n; i++) {
+        const rag_hit_t *h = &hits.hits[i];
+        bool mine = false;
+        for (size_t k = 0; k < nt && !mine; k++)
+            mine = t[k].path && !strcmp(t[k].path, h->path);
+        if (mine || !has_word(h->text, old))
+            continue;
+        long ln = h->start;
+        for (const char *l = h->text; l; ln++) {
+            const char *e = strchr(l, '\n');
+            char *one = strndup(l, e ? (size_t)(e - l) : strlen(l));
+            if (one && has_word(one, old) && n_places++ < 8)
+                sb_addf(&places, "%s%s:%ld", places.n ? ", " : "", h->path, ln);
+            free(one);
+            l = e ? e + 1 : NULL;
+        }
+    }
+    more = n_places > 8 ? n_places - 8 : 0;
+    if (n_places) {
+        sbuf_t notes = {0};
+        if (res->notes)
+            sb_add(&notes, res->notes);
+        sb_addf(&notes, "rename: '%s' still appears at %s", old, places.s ? places.s : "");
+        if (more)
+            sb_addf(&notes, " and %zu more place%s", more, more == 1 ? "" : "s");
+        sb_add(&notes, " (lines this edit does not change)\n");
+        char *s = sb_take(&notes);
+        if (!s || places.oom) {
+            free(s);
+            rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+            goto done;
+        }
+        free(res->notes);
+        res->notes = s;
+    }
+done:
+    for (size_t i = 0; i < nt; i++) {
+        free(t[i].path);
+        strv_free(&t[i].removed);
+        strv_free(&t[i].added_at);
+    }
+    sb_free(&places);
+    rag_results_free(&hits);
+    return rc;
+}
+
 int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_result_t *res, errmsg_t *err)
 {
     chat_msg_t msgs[2];
@@ -363,6 +594,10 @@ int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_r
     step(q, res, REFACTOR_CHECK);
     if ((rc = patch_parse(&res->patch, res->diff, strlen(res->diff), "the model's diff", err)) ||
         (rc = patch_check(res->patch, q->repo_dir, q->force, err)))
+        goto done;
+    char old[128], new_[128];
+    if (rename_names(q->instruction, old, sizeof old, new_, sizeof new_) &&
+        (rc = rename_leftovers(r, q, old, res, err)))
         goto done;
     step(q, res, REFACTOR_DONE);
 done:

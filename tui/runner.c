@@ -1656,8 +1656,17 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         postf(r, TUI_EV_ERROR, "refactor: no usable edit: %s; nothing was changed", err.msg);
     else if (rc)
         postf(r, TUI_EV_ERROR, "refactor: %s; nothing was changed", err.msg);
-    else
+    else {
+        /* blocks that matched loosely, a rename's leftovers: one notice a line, before the diff */
+        for (const char *l = res.notes; l && *l;) {
+            const char *e = strchr(l, '\n');
+            size_t n = e ? (size_t)(e - l) : strlen(l);
+            if (n)
+                post(r, TUI_EV_NOTICE, l, n);
+            l = e ? e + 1 : NULL;
+        }
         post_str(r, TUI_EV_PATCH, res.diff);
+    }
 done:
     refactor_result_free(&res);
     pin_list_free(&pins);

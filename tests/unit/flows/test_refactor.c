@@ -286,6 +286,58 @@ static void test_refactor_blocks(void)
     rag_close(r);
 }
 
+/* A rename that leaves uses of the old name: the note says where they are
+ * (the changed file's lines as they will be numbered, other files through
+ * the index); a complete one, or an edit that is no rename, says nothing. */
+static void test_refactor_rename_leftovers(void)
+{
+    repo_new();
+    put("calc.c", "int add(int a, int b);\nint twice(int a)\n{\n    return add(a, a);\n}\n");
+    repo_commit();
+    rag_t *r = NULL;
+    rag_options_t ro = {0};
+    errmsg_t err = {0};
+    ro.dir = g_repo;
+    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    if (!r)
+        return;
+    static const char DEF[] = "add.c\n<<<<<<< SEARCH\nint add(int a, int b)\n=======\nint sum(int a, int b)\n"
+                              ">>>>>>> REPLACE\n";
+    scripted_t sc = {DEF, 0, ""};
+    llm_t llm = {true, scripted, &sc};
+    refactor_req_t q = {.instruction = "Rename the function `add` to `sum`", .repo_dir = g_repo, .budget = 400,
+                        .format = REFACTOR_BLOCKS};
+    refactor_result_t res;
+    CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "%s", err.msg);
+    CHECKF(res.notes && strstr(res.notes, "rename: 'add' still appears at calc.c:1, calc.c:4 (lines this edit does "
+                                          "not change)\n"), "%s", res.notes ? res.notes : "(none)");
+    refactor_result_free(&res);
+    /* the declaration made two lines: the call left behind is on line 5 now */
+    sc.reply = "calc.c\n<<<<<<< SEARCH\nint add(int a, int b);\n=======\n/* the sum */\nint sum(int a, int b);\n"
+               ">>>>>>> REPLACE\n";
+    q.instruction = "In calc.c, rename add to sum";
+    CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "%s", err.msg);
+    CHECKF(res.notes && strstr(res.notes, "still appears at calc.c:5, add.c:1 ("), "%s", res.notes ? res.notes : "");
+    refactor_result_free(&res);
+    /* every use renamed: no note */
+    char all[512];
+    snprintf(all, sizeof all, "%scalc.c\n<<<<<<< SEARCH\nint add(int a, int b);\n=======\nint sum(int a, int b);\n"
+             ">>>>>>> REPLACE\ncalc.c\n<<<<<<< SEARCH\n    return add(a, a);\n=======\n    return sum(a, a);\n"
+             ">>>>>>> REPLACE\n", DEF);
+    sc.reply = all;
+    q.instruction = "rename add to sum";
+    CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "%s", err.msg);
+    CHECKF(!res.notes || !strstr(res.notes, "rename:"), "%s", res.notes);
+    refactor_result_free(&res);
+    /* not a rename: no note, whatever the edit */
+    sc.reply = DEF;
+    q.instruction = "make add safer";
+    CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "%s", err.msg);
+    CHECKF(!res.notes || !strstr(res.notes, "rename:"), "%s", res.notes);
+    refactor_result_free(&res);
+    rag_close(r);
+}
+
 /* Three refactors of one file in a row (issue 16, Done when): each checks
  * its target before the model is asked and applies without --force, since
  * octet wrote what the file holds; then three undos restore the file step
@@ -344,6 +396,7 @@ int main(void)
 {
     TEST_RUN(test_refactor_steps);
     TEST_RUN(test_refactor_run);
+    TEST_RUN(test_refactor_rename_leftovers);
     TEST_RUN(test_refactor_blocks);
     TEST_RUN(test_refactor_stacked);
     TEST_END();
