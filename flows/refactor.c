@@ -382,10 +382,17 @@ static bool take_name(const char **p, char *out, size_t cap)
 }
 
 /* The old and new names of a rename ("rename area to circle_area", "Rename
- * the function `a` to `b` everywhere", "In f, rename the local variable x
- * to y"): the first name after "rename" and the first after the next "to". */
+ * the function `a` to `b` everywhere"): the first name after "rename" and
+ * the first after the next "to". A local, a parameter or an argument is no
+ * such rename here: its name elsewhere is another variable's. */
 static bool rename_names(const char *ins, char *old, size_t n_old, char *new_, size_t n_new)
 {
+    static const char *const scoped[] = {"local", "variable", "parameter", "param", "argument", "arg", NULL};
+    const char *w = ins;
+    for (size_t n; (n = next_word(&w)); w += n)
+        for (size_t i = 0; scoped[i]; i++)
+            if (is_word(w, n, scoped[i]))
+                return false;
     const char *p = NULL;
     for (const char *t = ins; *t && !p; t++)
         if (!strncasecmp(t, "rename", 6) && (t == ins || !isalnum((unsigned char)t[-1])) &&

@@ -329,6 +329,12 @@ static void test_refactor_rename_leftovers(void)
     CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "%s", err.msg);
     CHECKF(!res.notes || !strstr(res.notes, "rename:"), "%s", res.notes);
     refactor_result_free(&res);
+    /* a local's or a parameter's name elsewhere is another variable's: no note */
+    sc.reply = DEF;
+    q.instruction = "rename the parameter add to sum";
+    CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "%s", err.msg);
+    CHECKF(!res.notes || !strstr(res.notes, "rename:"), "%s", res.notes);
+    refactor_result_free(&res);
     /* not a rename: no note, whatever the edit */
     sc.reply = DEF;
     q.instruction = "make add safer";
