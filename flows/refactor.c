@@ -413,8 +413,7 @@ static bool rename_names(const char *ins, char *old, size_t n_old, char *new_, s
 typedef struct touched {
     char *path;
     strv_t removed;   /* removed lines holding the name, each used once */
-    long hunk_old[64];
-    long hunk_delta[64];
+    long *hunk_old, *hunk_delta; /* each hunk's old start, and its new count less its old */
     size_t n_hunks;
     strv_t added_at; /* "N" new line numbers of added lines holding the name */
 } touched_t;
@@ -437,26 +436,44 @@ static long new_line(const touched_t *t, long l)
 static int rename_leftovers(rag_t *r, const refactor_req_t *q, const char *old, refactor_result_t *res,
                             errmsg_t *err)
 {
-    touched_t t[16];
+    touched_t *t = NULL;
     size_t nt = 0;
     sbuf_t places = {0};
     size_t n_places = 0, more = 0;
     rag_results_t hits = {0};
     int rc = 0;
-    memset(t, 0, sizeof t);
+    bool cur = false; /* in a file that stays (not one the diff deletes) */
     /* the diff, file by file */
     for (const char *line = res->diff; line && *line;) {
         const char *nl = strchr(line, '\n');
         size_t n = nl ? (size_t)(nl - line) : strlen(line);
-        if (n > 6 && !strncmp(line, "+++ b/", 6) && nt < sizeof t / sizeof *t) {
-            t[nt].path = strndup(line + 6, n - 6);
-            nt++;
-        } else if (n > 4 && !strncmp(line, "@@ -", 4) && nt && t[nt - 1].n_hunks < 64) {
+        if (!strncmp(line, "diff --git ", 11) || !strncmp(line, "+++ /dev/null", 13))
+            cur = false;
+        if (n > 6 && !strncmp(line, "+++ b/", 6)) {
+            touched_t *g = realloc(t, (nt + 1) * sizeof *t);
+            if (!g) {
+                rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+                goto done;
+            }
+            t = g;
+            memset(&t[nt], 0, sizeof *t);
+            t[nt++].path = strndup(line + 6, n - 6);
+            cur = true;
+        } else if (n > 4 && !strncmp(line, "@@ -", 4) && cur) {
             long a = 0, b = 1, c = 0, d = 1;
             if (sscanf(line, "@@ -%ld,%ld +%ld,%ld", &a, &b, &c, &d) != 4 &&
                 sscanf(line, "@@ -%ld +%ld,%ld", &a, &c, &d) != 3 && sscanf(line, "@@ -%ld,%ld +%ld", &a, &b, &c) != 3)
                 sscanf(line, "@@ -%ld +%ld", &a, &c);
             touched_t *f = &t[nt - 1];
+            long *ho = realloc(f->hunk_old, (f->n_hunks + 1) * sizeof *ho);
+            if (ho)
+                f->hunk_old = ho;
+            long *hd = ho ? realloc(f->hunk_delta, (f->n_hunks + 1) * sizeof *hd) : NULL;
+            if (!hd) {
+                rc = errmsg_set(err, OCT_ENOMEM, "out of memory");
+                goto done;
+            }
+            f->hunk_delta = hd;
             f->hunk_old[f->n_hunks] = a;
             f->hunk_delta[f->n_hunks++] = d - b;
             /* walk the hunk for the added and removed lines that hold the name */
@@ -564,9 +581,12 @@ static int rename_leftovers(rag_t *r, const refactor_req_t *q, const char *old, 
 done:
     for (size_t i = 0; i < nt; i++) {
         free(t[i].path);
+        free(t[i].hunk_old);
+        free(t[i].hunk_delta);
         strv_free(&t[i].removed);
         strv_free(&t[i].added_at);
     }
+    free(t);
     sb_free(&places);
     rag_results_free(&hits);
     return rc;
