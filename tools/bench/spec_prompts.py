@@ -20,6 +20,11 @@ blocks: the same renames as search/replace blocks, what `octet refactor` asks
   opened fence with the path and <<<<<<< SEARCH, tools/train/sft.py's copy of
   flows/refactor.c's text) and the blocks sft.make_blocks makes (SEARCH lines
   with as much context as makes each unique in the window).
+pyblocks: the same kind of rename as blocks, in Python: 40-line windows of
+  the standard library's email, json and http packages (held out of the
+  embedded model's training, tools/train/data.py), shown as octet shows a
+  target file (sft.code_block, fenced), so the shipped model, which knows
+  Python refactors, writes its own blocks in --mode gen.
 code: plain code generation, function heads with a docstring or comment,
   where the continuation is new code.
 
@@ -28,6 +33,7 @@ Deterministic: the same tree gives the same prompts."""
 import difflib
 import re
 import sys
+import sysconfig
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +42,9 @@ import sft  # noqa: E402  (octet refactor's blocks prompt and sft.make_blocks, a
 EDIT_FILES = ["engine/sample.c", "engine/tokenizer.c", "engine/gguf.c", "engine/chat.c", "engine/model.c",
               "engine/tok_pre.c", "kernels/cpu/cpu_mat.c", "kernels/cpu/cpu_pool.c", "rag/rag.c",
               "engine/heal.c", "engine/draft.c", "engine/generate.c"]
+PY_FILES = ["email/feedparser.py", "email/message.py", "email/utils.py", "email/generator.py",
+            "email/_policybase.py", "email/header.py", "json/decoder.py", "json/encoder.py", "http/client.py",
+            "http/cookiejar.py", "http/server.py", "http/cookies.py"]
 WINDOW = 40
 KEYWORDS = set("""if else for while do return switch case default break continue goto sizeof static const
     int char void float double size_t uint32_t int32_t uint64_t int64_t uint8_t int8_t uint16_t bool true false
@@ -59,7 +68,7 @@ def pick(lines):
     """The identifier to rename in a window: used 3+ times, not a keyword, the most used."""
     counts = {}
     for ln in lines:
-        if ln.lstrip().startswith(("/*", "*", "//", "#")):
+        if ln.lstrip().startswith(("/*", "*", "//", "#", '"""')):
             continue
         for w in re.findall(r"\b[A-Za-z_][A-Za-z0-9_]{3,}\b", ln):
             if w not in KEYWORDS and not w.isupper():
@@ -110,10 +119,33 @@ def main():
                 sft.refactor_completion_prompt("blocks", context, instr, target, rel))
             (out / "blocks" / ("%02d.answer" % k)).write_text(sft.blocks_completion_reply(rel, edits, True) + "\n")
         k += 1
+    (out / "pyblocks").mkdir(parents=True, exist_ok=True)
+    std = Path(sysconfig.get_paths()["stdlib"])
+    kp = 0
+    for rel in PY_FILES[:n_files]:
+        if not (std / rel).is_file():
+            continue
+        lines = (std / rel).read_text().splitlines(keepends=True)
+        start = max(0, len(lines) // 2 - WINDOW // 2)
+        win = lines[start:start + WINDOW]
+        name = pick(win)
+        if not name or name in ("self", "None", "True", "False", "return"):
+            continue
+        new = name + "_v2"
+        renamed = [re.sub(r"\b%s\b" % re.escape(name), new, ln) for ln in win]
+        edits = sft.make_blocks("".join(win), "".join(renamed))
+        if not edits:
+            continue
+        context = sft.code_block(rel, start + 1, start + len(win), "".join(win), "python")
+        instr = "rename %s to %s" % (name, new)
+        (out / "pyblocks" / ("%02d.prompt" % kp)).write_text(
+            sft.refactor_completion_prompt("blocks", context, instr, sft.refactor_target(rel=rel), rel))
+        (out / "pyblocks" / ("%02d.answer" % kp)).write_text(sft.blocks_completion_reply(rel, edits, True) + "\n")
+        kp += 1
     for i, p in enumerate(CODE_PROMPTS):
         (out / "code" / ("%02d.prompt" % i)).write_text(p)
-    print("%d edit prompts, %d as blocks, %d code prompts in %s" % (k, len(list((out / "blocks").glob("*.prompt"))),
-                                                                   len(CODE_PROMPTS), out))
+    print("%d edit prompts, %d as blocks, %d Python blocks prompts, %d code prompts in %s"
+          % (k, len(list((out / "blocks").glob("*.prompt"))), kp, len(CODE_PROMPTS), out))
 
 
 if __name__ == "__main__":
