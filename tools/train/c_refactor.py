@@ -275,7 +275,7 @@ def c_window(text, rng, max_chars=None):
     lex or balance). Cut only between items: a comment right above an item goes with it, and items that
     share a line stay together."""
     max_chars = max_chars or sft.MAX_REFACTOR_FILE_CHARS
-    if sft._CXX.search(text):
+    if sft._is_cxx(sft._c_masked(text)):  # sft.c_functions' test: code only, not comments or strings
         return None
     u = _parse(text)
     if u is None or not u.funcs:
@@ -779,7 +779,7 @@ def c_refactors(text, rel, rng, max_per_file=2):
     """(instruction, target, new text) mechanical refactors of the C window TEXT, as sft.refactors() gives
     them: target ("symbol", name) for a function's rename, ("path",) for the others. Each is checked:
     the new text lexes and balances, and differs from TEXT in the intended tokens only."""
-    if sft._CXX.search(text):
+    if sft._is_cxx(sft._c_masked(text)):  # sft.c_functions' test: code only, not comments or strings
         return []
     u = _parse(text)
     if u is None or not u.funcs:

@@ -66,11 +66,12 @@ def corpus_flags(path):
     proj = os.path.join(CORPUS, os.path.relpath(path, CORPUS).split(os.sep)[0])
     here = os.path.dirname(path)
     dirs = [proj] + [proj + d for d in ("/include", "/src", "/lib", "/library", "/src/libsodium/include/sodium")]
-    stub = os.path.join(SCRATCH.name, "inc")
-    os.makedirs(stub, exist_ok=True)
-    with open(os.path.join(stub, "lua5.4-deb-multiarch.h"), "w") as f:
+    # the header Debian's lua5.4 packaging generates at build time (one define), written where -I finds it
+    packaging = os.path.join(SCRATCH.name, "inc")
+    os.makedirs(packaging, exist_ok=True)
+    with open(os.path.join(packaging, "lua5.4-deb-multiarch.h"), "w") as f:
         f.write('#define DEB_HOST_MULTIARCH "x86_64-linux-gnu"\n')
-    return ["-std=gnu11", "-D_GNU_SOURCE"] + [f"-I{d}" for d in dirs + [here, os.path.dirname(here), stub]
+    return ["-std=gnu11", "-D_GNU_SOURCE"] + [f"-I{d}" for d in dirs + [here, os.path.dirname(here), packaging]
                                                if os.path.isdir(d)]
 
 
