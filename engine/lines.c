@@ -619,11 +619,16 @@ static long block_start(const lines_t *l)
         }
     if (at < 0)
         return -1;
-    size_t n;
+    size_t n, seen = 0;
     const char *s = line_at(l, (size_t)at, &n);
-    for (long i = 0; i < (long)l->n_lines; i++)
-        if (i != at && !l->own[i] && line_is(l, i, s, n) && !(i < l->blk_after && changes(l, i)))
+    /* the lines that read the same are on one chain of the index (own lines are not indexed) */
+    for (uint32_t e = l->head[hash_bytes(s, n) & l->mask]; e; e = l->same[e - 1]) {
+        long i = (long)e - 1;
+        if (i != at && line_is(l, i, s, n) && !(i < l->blk_after && changes(l, i)))
             return -1;
+        if (++seen >= CHAIN_MAX)
+            return -1; /* too many alike to tell */
+    }
     return at;
 }
 
