@@ -28,6 +28,7 @@ enum {
     OPT_API_KEY,
     OPT_NO_HEAL,
     OPT_NO_SPEC,
+    OPT_IGNORE_EOS,
 };
 
 static void usage(void)
@@ -57,6 +58,8 @@ static void usage(void)
            "      --no-spec         no speculative decoding (on by default: prompt lookup; the same\n"
            "                        answers, fewer forward passes when they copy the prompt)\n"
            CLI_ENG_DRAFT_HELP
+           "      --ignore-eos      never end an answer early: every request generates its\n"
+           "                        max_tokens, as with \"ignore_eos\": true (throughput tests)\n"
            "  -h, --help            show this help\n\n"
            "Prints \"octet serve: listening on http://HOST:PORT (...)\" on stderr when ready.\n"
            "The API is described in docs/server.md.\n\n%s",
@@ -153,6 +156,7 @@ int cmd_serve(int argc, char **argv)
         {"api-key", required_argument, NULL, OPT_API_KEY},
         {"no-heal", no_argument, NULL, OPT_NO_HEAL},
         {"no-spec", no_argument, NULL, OPT_NO_SPEC},
+        {"ignore-eos", no_argument, NULL, OPT_IGNORE_EOS},
         CLI_ENG_DRAFT_LONGOPT,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -223,6 +227,9 @@ int cmd_serve(int argc, char **argv)
             break;
         case OPT_NO_SPEC:
             cfg.speculate = false;
+            break;
+        case OPT_IGNORE_EOS:
+            cfg.ignore_eos = true;
             break;
         case 'h':
             usage();

@@ -261,7 +261,7 @@ static void run_job(struct srv *s, job_t *j)
     p.max_tokens = j->req.max_tokens;
     p.stops = (const char *const *)j->req.stops;
     p.n_stops = j->req.n_stops;
-    p.ignore_eos = j->req.ignore_eos;
+    p.ignore_eos = j->req.ignore_eos || s->cfg.ignore_eos;
     p.heal = s->cfg.heal;
     p.speculate = s->cfg.speculate;
     p.spec.draft = s->ds;

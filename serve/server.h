@@ -36,6 +36,7 @@ typedef struct srv_cfg {
     unsigned token_delay_ms;   /* pause after each generated token (tests, demos) */
     bool heal;                 /* token healing of every prompt (default true; generate.h) */
     bool speculate;            /* speculative decoding by prompt lookup (default true; generate.h) */
+    bool ignore_eos;           /* every request as with "ignore_eos": true (throughput tests; default false) */
     eng_model_t *draft;        /* a draft model for speculation too (not owned; NULL: none) */
     const char *api_key;       /* when set, every endpoint but /health needs "Authorization: Bearer KEY" */
 } srv_cfg_t;
