@@ -675,11 +675,16 @@ static void test_heal_generate(void)
         p.ud = &st;
         gen_result_t r;
         if (run(s, ids, n, &p, &r) == 0 && r.n_tokens) {
-            CHECK_EQ_INT(r.n_healed, 1);
+            /* REMOVED is one token or more, depending on the shipped vocabulary ("pu" may be "p" + "u") */
+            CHECK(r.n_healed >= 1 && r.n_healed < n);
             /* the cache holds the healed prompt */
-            CHECK(!memcmp(eng_tokens(s), ids, (n - 1) * sizeof *ids));
-            char *dec = NULL;
-            size_t dl = 0, rl = strlen(cases[i].removed);
+            CHECK(!memcmp(eng_tokens(s), ids, (n - r.n_healed) * sizeof *ids));
+            char *dec = NULL, *back = NULL;
+            size_t dl = 0, bl = 0, rl = strlen(cases[i].removed);
+            CHECK(tok_decode(t, ids + n - r.n_healed, r.n_healed, false, &back, &bl, &err) == 0);
+            CHECKF(bl == rl && back && !memcmp(back, cases[i].removed, rl), "'%s': %zu tokens healed",
+                   cases[i].prompt, r.n_healed);
+            free(back);
             CHECK(tok_decode(t, r.tokens, r.n_tokens, false, &dec, &dl, &err) == 0);
             CHECKF(dl >= rl && !memcmp(dec, cases[i].removed, rl), "'%s': generated '%s'", cases[i].prompt, dec);
             if (dl >= rl)
