@@ -12,8 +12,10 @@ benchmarks use or must never see:
     license rules do not accept);
   * tests/, test/, testing/ directories and files named test_*.py / *_test.py;
   * vendored copies, generated files and non-permissive notices (data.py).
-The distributions data.py holds out for validation (requests, click, rich,
-pybind11) give the encoder's validation pairs; everything else trains.
+With --c-corpus, the C projects of tools/train/ccorpus.sh (Debian source
+packages with permissive licenses) are mined too. The distributions and
+projects data.py holds out for validation (requests, click, rich, pybind11;
+libyaml) give the encoder's validation pairs; everything else trains.
 
 Pairs (extract.py): Python docstrings / leading '#' comments and C/C++ leading
 comments of functions and prototypes, removed from the code. Exact duplicates
@@ -159,9 +161,10 @@ def _hard_negatives(job):
     return idx, out
 
 
-def mine(log, workers=16, max_pairs_per_package=8000, seed=1234):
+def mine(log, workers=16, max_pairs_per_package=8000, seed=1234, c_corpus=None):
+    """C_CORPUS: tools/train/ccorpus.sh's ccorpus/ folder (real C projects beside the headers), or None."""
     t0 = time.time()
-    cands, excluded = data.scan(log)
+    cands, excluded = data.scan(log, c_corpus=c_corpus)
     kept = [c for c in cands if _keep(c)]
     log(f"mine: {len(kept)} of {len(cands)} candidate files kept (stdlib, tests, sqlite dropped)")
     jobs = [(c.path, c.kind, c.package, c.dist, c.split, c.license) for c in kept]
@@ -216,12 +219,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", help="write the pairs here (JSON)")
     ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--c-corpus", help="the ccorpus/ folder of tools/train/ccorpus.sh's archive")
     a = ap.parse_args()
 
     def log(m):
         print(f"[mine {time.strftime('%H:%M:%S')}] {m}", flush=True)
 
-    pairs, _ = mine(log, a.workers)
+    pairs, _ = mine(log, a.workers, c_corpus=a.c_corpus)
     rows, dists = summary(pairs)
     for k, v in sorted(rows.items()):
         log(f"{k}: {v}")

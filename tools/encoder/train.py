@@ -138,6 +138,7 @@ def main():
     ap.add_argument("--d", type=int, default=256)
     ap.add_argument("--ffn", type=int, default=512)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--c-corpus", help="tools/train/ccorpus.sh's ccorpus/ folder, mined beside the headers")
     ap.add_argument("--pairs", help="read the pairs from mine.py --out instead of mining (dry runs)")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
@@ -154,7 +155,7 @@ def main():
             pairs = json.load(f)
         log(f"pairs from {a.pairs}")
     else:
-        pairs, _ = mine.mine(log, a.workers)
+        pairs, _ = mine.mine(log, a.workers, c_corpus=a.c_corpus)
     # never train on a benchmark's query: drop pairs whose description is one (copies of stdlib code)
     if a.bundles and os.path.isdir(a.bundles):
         import gzip
