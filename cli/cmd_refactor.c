@@ -35,6 +35,7 @@ enum {
     OPT_COMMIT,
     OPT_NO_COMMIT,
     OPT_FORMAT,
+    OPT_RETRIES,
 };
 
 static void usage(void)
@@ -52,6 +53,8 @@ static void usage(void)
            "  --format F         what the model writes: blocks (default: a path,\n"
            "                     <<<<<<< SEARCH, lines of the file, =======, new lines,\n"
            "                     >>>>>>> REPLACE; matched exactly or re-indented) or diff\n"
+           "  --retries N        replies asked for again when one has no usable edit or\n"
+           "                     does not apply (default 2; each draws with another seed)\n"
            "  --add PATH[:START-END] | SYMBOL\n"
            "                     also send this file, these lines of it, or the definition of\n"
            "                     this symbol, after the target and before the retrieved code\n"
@@ -99,6 +102,11 @@ static void on_step(void *ud, refactor_step_t step, const refactor_result_t *res
     const shown_t *sh = ud;
     if (step != REFACTOR_GENERATE)
         return;
+    if (res->attempt > 1) {
+        if (sh->verbose)
+            fprintf(stderr, "octet refactor: reply %d:\n", res->attempt);
+        return;
+    }
     char *sum = sh->verbose || sh->pins ? pin_ctx_summary(&res->packed) : NULL;
     if (sum)
         fprintf(stderr, "octet refactor: %s\n", sum);
@@ -124,11 +132,24 @@ static void on_step(void *ud, refactor_step_t step, const refactor_result_t *res
         fprintf(stderr, "octet refactor: the model's reply:\n");
 }
 
+/* A reply failed and another is asked for: say why, as the final failure would. */
+static void on_retry(void *ud, int attempt, int attempts, refactor_step_t step, const char *why)
+{
+    const shown_t *sh = ud;
+    if (sh->verbose)
+        fputc('\n', stderr);
+    fprintf(stderr, "octet refactor: reply %d/%d %s: ", attempt, attempts,
+            step == REFACTOR_EXTRACT ? "has no usable edit" : "does not apply");
+    termsafe_write(stderr, why, strlen(why));
+    fprintf(stderr, "; asking again\n");
+}
+
 /* What `octet refactor` was asked. */
 typedef struct refactor_opts {
     cli_gen_opts_t g;
     const char *instruction, *path_arg, *symbol, *color_arg;
     refactor_format_t format;
+    long retries;
     bool yes, force, dry_run, color, commit;
 } refactor_opts_t;
 
@@ -142,6 +163,7 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
         {"path", required_argument, NULL, OPT_PATH},
         {"symbol", required_argument, NULL, OPT_SYMBOL},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"retries", required_argument, NULL, OPT_RETRIES},
         {"yes", no_argument, NULL, 'y'},
         {"force", no_argument, NULL, OPT_FORCE},
         {"commit", no_argument, NULL, OPT_COMMIT},
@@ -158,6 +180,7 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
     o->format = REFACTOR_BLOCKS;
     cli_gen_init(&o->g, 1024, 2048, 64);
     o->commit = config_get()->commit;
+    o->retries = 2;
     int opt, r;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "m:n:yvh", longopts, NULL)) != -1) {
@@ -172,6 +195,10 @@ static int parse_args(int argc, char **argv, refactor_opts_t *o)
             break;
         case OPT_SYMBOL:
             o->symbol = optarg;
+            break;
+        case OPT_RETRIES:
+            if (cli_parse_long("refactor", "--retries", optarg, 0, 100, &o->retries))
+                return CLI_EXIT_USAGE;
             break;
         case OPT_FORMAT:
             if (strcmp(optarg, "diff") && strcmp(optarg, "blocks"))
@@ -305,7 +332,9 @@ int cmd_refactor(int argc, char **argv)
         .count_ud = L.h.count_ud,
         .force = o.force,
         .format = o.format,
+        .attempts = (int)o.retries + 1,
         .on_step = on_step,
+        .on_retry = on_retry,
         .ud = &sh,
     };
     int run = refactor_run(rg, &L.h.llm, &q, &res, &err);
@@ -313,17 +342,20 @@ int cmd_refactor(int argc, char **argv)
         fputc('\n', stderr);
     if (o.g.verbose)
         cli_llm_report("refactor", &L);
+    char tries[48] = "";
+    if (res.attempt > 1)
+        snprintf(tries, sizeof tries, " (the last of %d replies)", res.attempt);
     if (run && res.step == REFACTOR_EXTRACT) {
         /* the blocks parser's messages name the model's reply already */
-        rc = cli_fail("refactor", "no usable %s: %s%s",
-                      o.format == REFACTOR_BLOCKS ? "search/replace blocks" : "diff in the model's reply", err.msg,
-                      o.g.verbose ? "" : " (-v shows the reply)");
+        rc = cli_fail("refactor", "no usable %s%s: %s%s",
+                      o.format == REFACTOR_BLOCKS ? "search/replace blocks" : "diff in the model's reply", tries,
+                      err.msg, o.g.verbose ? "" : " (-v shows the reply)");
         goto done;
     }
     if (run && res.step == REFACTOR_CHECK) {
         if (!o.g.verbose)
             termsafe_write(stderr, res.diff, strlen(res.diff));
-        rc = cli_fail("refactor", "%s; nothing was changed", err.msg);
+        rc = cli_fail("refactor", "%s%s; nothing was changed", err.msg, tries);
         goto done;
     }
     if (run) {

@@ -592,6 +592,54 @@ done:
     return rc;
 }
 
+/* One reply: generated, its edit extracted, parsed and checked. */
+static int ask(const llm_t *llm, const refactor_req_t *q, const chat_msg_t msgs[2], const char *prompt,
+               refactor_reply_t *how, refactor_result_t *res, errmsg_t *err)
+{
+    int rc;
+    step(q, res, REFACTOR_GENERATE);
+    if ((rc = llm->generate(llm->ud, msgs, 2, prompt, refactor_reply_done, how, &res->reply, err)))
+        return rc;
+    step(q, res, REFACTOR_EXTRACT);
+    if ((rc = refactor_reply_diff(res->reply, how, q->repo_dir, &res->diff, &res->notes, err)))
+        return rc;
+    step(q, res, REFACTOR_CHECK);
+    if ((rc = patch_parse(&res->patch, res->diff, strlen(res->diff), "the model's diff", err)))
+        return rc;
+    return patch_check(res->patch, q->repo_dir, q->force, err);
+}
+
+/* Whether another reply may do better than the one that failed with RC:
+ * not when generating failed (a cancel, the engine, the server), and not
+ * when a file the edit touches has uncommitted changes (every reply would
+ * meet them), which patch_check reports as it reports a diff that does not
+ * apply. */
+static bool retryable(const refactor_req_t *q, const refactor_result_t *res, int rc)
+{
+    if (rc == OCT_ENOMEM || res->step == REFACTOR_GENERATE)
+        return false;
+    if (res->step != REFACTOR_CHECK || !res->patch || q->force)
+        return true;
+    for (size_t i = 0; i < patch_n_files(res->patch); i++) {
+        const patch_file_t *f = patch_file(res->patch, i);
+        const char *path = f->old_path ? f->old_path : f->new_path;
+        errmsg_t e = {0};
+        if (path && patch_paths_check(q->repo_dir, &path, 1, &e))
+            return false;
+    }
+    return true;
+}
+
+static void drop_reply(refactor_result_t *res)
+{
+    patch_free(res->patch);
+    free(res->diff);
+    free(res->notes);
+    free(res->reply);
+    res->patch = NULL;
+    res->diff = res->notes = res->reply = NULL;
+}
+
 int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_result_t *res, errmsg_t *err)
 {
     chat_msg_t msgs[2];
@@ -612,16 +660,16 @@ int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_r
     refactor_reply_t how = {.completion = !llm->chat, .format = q->format, .rel = rel};
     if ((rc = refactor_prompt(q->instruction, q->symbol, res->context, &how, msgs, &prompt, err)))
         goto done;
-    step(q, res, REFACTOR_GENERATE);
-    if ((rc = llm->generate(llm->ud, msgs, 2, prompt, refactor_reply_done, &how, &res->reply, err)))
-        goto done;
-    step(q, res, REFACTOR_EXTRACT);
-    if ((rc = refactor_reply_diff(res->reply, &how, q->repo_dir, &res->diff, &res->notes, err)))
-        goto done;
-    step(q, res, REFACTOR_CHECK);
-    if ((rc = patch_parse(&res->patch, res->diff, strlen(res->diff), "the model's diff", err)) ||
-        (rc = patch_check(res->patch, q->repo_dir, q->force, err)))
-        goto done;
+    const int attempts = q->attempts > 0 ? q->attempts : 1;
+    for (res->attempt = 1;; res->attempt++) {
+        if ((rc = ask(llm, q, msgs, prompt, &how, res, err)) == 0)
+            break;
+        if (res->attempt >= attempts || !retryable(q, res, rc))
+            goto done;
+        if (q->on_retry)
+            q->on_retry(q->ud, res->attempt, attempts, res->step, err->msg);
+        drop_reply(res);
+    }
     char old[128], new_[128];
     if (rename_names(q->instruction, old, sizeof old, new_, sizeof new_) &&
         (rc = rename_leftovers(r, q, old, res, err)))

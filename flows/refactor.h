@@ -98,6 +98,14 @@ typedef struct refactor_req {
     void *count_ud;
     bool force;           /* accept files with uncommitted changes */
     refactor_format_t format; /* what the model is asked for (zero: a diff; the CLI and the TUI ask for blocks) */
+    /* Replies asked for at most (0 counts as 1): a reply with no usable
+     * edit, or one that does not apply, is asked for again (the model's
+     * next reply draws with another seed); a file with uncommitted changes
+     * is never retried. */
+    int attempts;
+    /* Called (may be NULL) when reply ATTEMPT of ATTEMPTS failed at step
+     * STEP for WHY and another is asked for. */
+    void (*on_retry)(void *ud, int attempt, int attempts, refactor_step_t step, const char *why);
     /* Called (may be NULL) as each step starts, with the result so far
      * (its context is there from REFACTOR_PROMPT on). */
     void (*on_step)(void *ud, refactor_step_t step, const struct refactor_result *res);
@@ -106,6 +114,7 @@ typedef struct refactor_req {
 
 typedef struct refactor_result {
     refactor_step_t step; /* the step that failed, or REFACTOR_DONE */
+    int attempt;          /* the reply being asked for or read, from 1 */
     char *context;        /* the code sent: the target, the pins, the retrieved chunks */
     pin_ctx_t packed;     /* each block of it and what became of it (context's text is moved out) */
     char *reply;          /* the model's reply */
@@ -116,10 +125,11 @@ typedef struct refactor_result {
 
 /* Refactor as Q asks, up to the checked patch, with the index R and the
  * model LLM: retrieve, ask for a diff (or blocks), extract it from the reply, parse it
- * and check it against Q's working tree. Nothing on disk changes. 0 with
- * res->patch set; else OCT_E* with ERR, res->step naming the step that
- * failed (OCT_ECANCELED: the reply was stopped), and what the steps before
- * it produced kept in RES. Free RES with refactor_result_free either way. */
+ * and check it against Q's working tree, asking again up to Q->attempts
+ * replies. Nothing on disk changes. 0 with res->patch set; else OCT_E* with
+ * ERR, res->step naming the step that failed (OCT_ECANCELED: the reply was
+ * stopped), and what the steps before it produced (the last reply's) kept
+ * in RES. Free RES with refactor_result_free either way. */
 int refactor_run(rag_t *r, const llm_t *llm, const refactor_req_t *q, refactor_result_t *res, errmsg_t *err);
 void refactor_result_free(refactor_result_t *res);
 

@@ -1322,6 +1322,7 @@ done:
 #define SPEC_CONTEXT 1024    /* retrieved tokens, at most a quarter of the context (gen's --context) */
 #define SPEC_HITS 8
 #define REFACTOR_CONTEXT 2048 /* at most half the context (refactor's --context) */
+#define REFACTOR_ATTEMPTS 3   /* like `octet refactor`: --retries 2 */
 
 /* A workflow's model (flows/llm.h): the loaded weights, whose session takes
  * the place of the chat's (one KV cache in memory at a time), so the gauge
@@ -1593,11 +1594,25 @@ done:
 
 static void refactor_step(void *ud, refactor_step_t step, const refactor_result_t *res)
 {
-    (void)res;
+    flow_t *f = ud;
     if (step == REFACTOR_RETRIEVE)
-        set_state(ud, "retrieving");
+        set_state(f->r, "retrieving");
+    else if (step == REFACTOR_GENERATE && res->attempt > 1)
+        set_state(f->r, "refactor: reply %d/%d", res->attempt, REFACTOR_ATTEMPTS);
     else if (step == REFACTOR_GENERATE)
-        set_state(ud, "refactor: asking for a diff");
+        set_state(f->r, "refactor: asking for an edit");
+}
+
+/* A reply had no usable edit, or one that does not apply: the streamed
+ * reply ends with why, and the next one follows. */
+static void refactor_retry(void *ud, int attempt, int attempts, refactor_step_t step, const char *why)
+{
+    char line[640];
+    size_t first = strcspn(why, "\n");
+    snprintf(line, sizeof line, "reply %d/%d %s: %.*s; asking again", attempt, attempts,
+             step == REFACTOR_EXTRACT ? "has no usable edit" : "does not apply", (int)(first < 500 ? first : 500),
+             why);
+    flow_end_reply(ud, line);
 }
 
 static void job_refactor(tui_runner_t *r, job_t *j)
@@ -1635,8 +1650,10 @@ static void job_refactor(tui_runner_t *r, job_t *j)
         .budget = f.h.n_ctx / 2 < REFACTOR_CONTEXT ? f.h.n_ctx / 2 : REFACTOR_CONTEXT,
         .count = f.count,
         .count_ud = f.count_ud,
+        .attempts = REFACTOR_ATTEMPTS,
         .on_step = refactor_step,
-        .ud = r,
+        .on_retry = refactor_retry,
+        .ud = &f,
     };
     int rc = refactor_run(r->rag, flow_llm(&f), &q, &res, &err);
     if (res.step > REFACTOR_RETRIEVE)

@@ -131,10 +131,15 @@ else t_fail "half-way: no undo record" "$(ls "$R/.git/octet/undo")"; fi
 # ---- refactor: the pipeline on a model that writes gibberish
 t_expect "refactor: no blocks in the reply" 1 "$OCT" refactor "rename add_numbers to plus" --symbol add_numbers --repo "$R" -m "$TINY" --ctx 1024 -n 16 --dry-run -v
 t_grep "refactor --symbol: the definition first" 'octet refactor: retrieved src/util.py:1-3' "$T_TMP/err"
-t_grep "refactor: message" 'no usable search/replace blocks: the model.s reply: no search/replace blocks \(a path' "$T_TMP/err"
+t_grep "refactor: message" 'no usable search/replace blocks \(the last of 3 replies\): the model.s reply: no search/replace blocks \(a path' "$T_TMP/err"
+t_grep "refactor: each unusable reply said, and asked again" '^octet refactor: reply 2/3 has no usable edit: the model.s reply: no search/replace blocks .*; asking again$' "$T_TMP/err"
+t_expect "refactor --retries 0: one reply" 1 "$OCT" refactor "rename add_numbers to plus" --symbol add_numbers --repo "$R" -m "$TINY" --ctx 1024 -n 16 --dry-run --retries 0
+t_grep "refactor --retries 0: message" '^octet refactor: no usable search/replace blocks: the model.s reply: ' "$T_TMP/err"
+if grep -q "asking again" "$T_TMP/err"; then t_fail "refactor --retries 0: not asked again" "$(cat "$T_TMP/err")"; else t_ok "refactor --retries 0: not asked again"; fi
+t_expect "refactor --retries -1: usage error" 2 "$OCT" refactor "x" --retries -1 --dry-run
 t_expect "refactor --path: no blocks in the reply" 1 "$OCT" refactor "add a docstring" --path "$R/src/util.py" --repo "$R" -m "$TINY" --ctx 1024 -n 16 --dry-run -v
 t_grep "refactor --path: the file first" 'octet refactor: retrieved src/util.py:1-3' "$T_TMP/err"
-t_grep "refactor --path: message" 'no usable search/replace blocks: the model.s reply: ' "$T_TMP/err"
+t_grep "refactor --path: message" 'no usable search/replace blocks( \(the last of 3 replies\))?: the model.s reply: ' "$T_TMP/err"
 t_expect "refactor --path outside the repository" 1 "$OCT" refactor "x" --path /etc/hostname --repo "$R" -m "$TINY" --dry-run
 t_grep "refactor --path outside: message" '/etc/hostname: not a file inside the repository' "$T_TMP/err"
 t_expect "refactor: unknown symbol" 1 "$OCT" refactor "rename it" --symbol no_such_symbol --repo "$R" -m "$TINY" --ctx 1024 --dry-run

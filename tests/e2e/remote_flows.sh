@@ -91,12 +91,12 @@ t_expect "refactor --backend: chat, no usable blocks" 1 "$OCT" refactor "rename 
     --repo "$R" --yes -n 48 --context 256 -v
 t_grep "refactor --backend: the retrieved code" '^octet refactor: retrieved .*add\.c:1-4' "$T_TMP/err"
 t_grep "refactor --backend: the server's reply" "^octet refactor: the reply of $URL \(plain-completion request\)" "$T_TMP/err"
-t_grep "refactor --backend: a clean refusal" '^octet refactor: (no usable search/replace blocks: the model.s reply: |.*nothing was changed)' \
+t_grep "refactor --backend: a clean refusal" '^octet refactor: (no usable search/replace blocks( \(the last of 3 replies\))?: the model.s reply: |.*nothing was changed)' \
     "$T_TMP/err"
 t_expect "refactor --backend --template none --symbol" 1 "$OCT" refactor "rename add to sum" --symbol add \
     --backend "$URL" --template none --repo "$R" --yes -n 48 --context 256
 t_grep "refactor --template none: a clean refusal" \
-    '^octet refactor: (no usable search/replace blocks: the model.s reply: |.*nothing was changed)' "$T_TMP/err"
+    '^octet refactor: (no usable search/replace blocks( \(the last of 3 replies\))?: the model.s reply: |.*nothing was changed)' "$T_TMP/err"
 check_clean "refactor: the repository is unchanged"
 
 kill -TERM "$SPID"

@@ -134,7 +134,7 @@ check "remote: idle again after Ctrl-C" 'idle' 10
 chats_before=$(curl -s "http://127.0.0.1:$PORT/metrics" |
     awk '$1 ~ /^octet_requests_total[{]endpoint="chat_completions"/ {n += $2} END {print n + 0}')
 type_line "/refactor rename add to sum"
-check "/refactor on a remote engine: the reply streams from the server" 'refactor: asking for a diff|generating' 10
+check "/refactor on a remote engine: the reply streams from the server" 'refactor: asking for an edit|refactor: reply [0-9]/3|generating' 10
 check "/refactor on a remote engine: ends cleanly, nothing changed" \
     'refactor: no usable edit: |nothing was changed' 20
 if grep -q 'needs a local model' "$SCREEN"; then t_fail "/refactor on a remote engine is not refused" "$(cat "$SCREEN")"; else

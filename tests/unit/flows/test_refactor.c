@@ -110,11 +110,14 @@ static void test_refactor_steps(void)
     rag_close(r);
 }
 
-/* A model that answers with a fixed reply and remembers what it was asked. */
+/* A model that answers with a fixed reply (or, with NEXT, NEXT[i] at its
+ * i-th call while there are any) and remembers what it was asked. */
 typedef struct scripted {
     const char *reply;
     int calls;
     char prompt[4096];
+    const char *const *next;
+    int n_next;
 } scripted_t;
 
 static int scripted(void *ud, const chat_msg_t *msgs, size_t n, const char *prompt,
@@ -124,10 +127,11 @@ static int scripted(void *ud, const chat_msg_t *msgs, size_t n, const char *prom
     (void)prompt;
     sc->calls++;
     snprintf(sc->prompt, sizeof sc->prompt, "%s", n == 2 ? msgs[1].content : "");
-    if (!sc->reply)
+    const char *text = sc->calls <= sc->n_next ? sc->next[sc->calls - 1] : sc->reply;
+    if (!text)
         return errmsg_set(err, OCT_ECANCELED, "stopped");
     CHECK(done != NULL && done_ud != NULL); /* the reply may stop at its diff block */
-    *reply = strdup(sc->reply);
+    *reply = strdup(text);
     return 0;
 }
 
@@ -162,7 +166,7 @@ static void test_refactor_run(void)
     char reply[1024];
     /* as models write it: --- and +++ without the diff --git line */
     snprintf(reply, sizeof reply, "Here:\n```diff\n%s```\n", strstr(SWAP_DIFF, "--- a/"));
-    scripted_t sc = {reply, 0, ""};
+    scripted_t sc = {.reply = reply};
     llm_t llm = {true, scripted, &sc};
     steps_t st = {0};
     refactor_req_t q = {.instruction = "swap the operands", .rel = rel, .repo_dir = g_repo, .budget = 400,
@@ -239,8 +243,8 @@ static void test_refactor_blocks(void)
     CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
     if (!r)
         return;
-    scripted_t sc = {"Here:\n\nadd.c\n```c\n<<<<<<< SEARCH\n    return a + b;\n=======\n    return b + a;\n"
-                     ">>>>>>> REPLACE\n```\n", 0, ""};
+    scripted_t sc = {.reply = "Here:\n\nadd.c\n```c\n<<<<<<< SEARCH\n    return a + b;\n=======\n    return b + a;\n"
+                     ">>>>>>> REPLACE\n```\n"};
     llm_t llm = {true, scripted, &sc};
     refactor_req_t q = {.instruction = "swap the operands", .rel = "add.c", .repo_dir = g_repo, .budget = 400,
                         .format = REFACTOR_BLOCKS};
@@ -303,7 +307,7 @@ static void test_refactor_rename_leftovers(void)
         return;
     static const char DEF[] = "add.c\n<<<<<<< SEARCH\nint add(int a, int b)\n=======\nint sum(int a, int b)\n"
                               ">>>>>>> REPLACE\n";
-    scripted_t sc = {DEF, 0, ""};
+    scripted_t sc = {.reply = DEF};
     llm_t llm = {true, scripted, &sc};
     refactor_req_t q = {.instruction = "Rename the function `add` to `sum`", .repo_dir = g_repo, .budget = 400,
                         .format = REFACTOR_BLOCKS};
@@ -377,7 +381,7 @@ static void test_refactor_stacked(void)
     snprintf(full, sizeof full, "%s/add.c", g_repo);
     CHECK(refactor_rel_path(r, full, &rel, &err) == 0);
     for (int k = 0; k < 3; k++) {
-        scripted_t sc = {replies[k], 0, ""};
+        scripted_t sc = {.reply = replies[k]};
         llm_t llm = {true, scripted, &sc};
         refactor_req_t q = {.instruction = "change add", .rel = rel, .repo_dir = g_repo, .budget = 400};
         refactor_result_t res;
@@ -398,6 +402,89 @@ static void test_refactor_stacked(void)
     rag_close(r);
 }
 
+typedef struct retries {
+    int n;
+    int attempt[4];
+    refactor_step_t step[4];
+    char why[4][200];
+} retries_t;
+
+static void on_retry(void *ud, int attempt, int attempts, refactor_step_t step, const char *why)
+{
+    retries_t *rt = ud;
+    CHECK_EQ_INT(attempts, 3);
+    if (rt->n < 4) {
+        rt->attempt[rt->n] = attempt;
+        rt->step[rt->n] = step;
+        snprintf(rt->why[rt->n], sizeof rt->why[0], "%s", why);
+        rt->n++;
+    }
+}
+
+/* A reply with no usable edit, or one that does not apply, is asked for
+ * again up to the attempts given; the first usable one is kept. A file with
+ * uncommitted changes fails at once: every reply would meet it. */
+static void test_refactor_retries(void)
+{
+    repo_new();
+    rag_t *r = NULL;
+    rag_options_t ro = {0};
+    errmsg_t err = {0};
+    ro.dir = g_repo;
+    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    if (!r)
+        return;
+    static const char *const replies[] = {
+        "add.c\n<<<<<<< SEARCH\n    return a + b;\n=======\n    return a + b;\n>>>>>>> REPLACE\n",
+        "add.c\n<<<<<<< SEARCH\n    return a * b;\n=======\n    return b * a;\n>>>>>>> REPLACE\n",
+    };
+    const char *good = "add.c\n<<<<<<< SEARCH\n    return a + b;\n=======\n    return b + a;\n>>>>>>> REPLACE\n";
+    scripted_t sc = {.reply = good, .next = replies, .n_next = 2};
+    llm_t llm = {true, scripted, &sc};
+    retries_t rt = {0};
+    refactor_req_t q = {.instruction = "swap the operands", .rel = "add.c", .repo_dir = g_repo, .budget = 400,
+                        .format = REFACTOR_BLOCKS, .attempts = 3, .on_retry = on_retry, .ud = &rt};
+    refactor_result_t res;
+    CHECKF(refactor_run(r, &llm, &q, &res, &err) == 0, "%s", err.msg);
+    CHECK_EQ_INT(sc.calls, 3);
+    CHECK_EQ_INT(res.attempt, 3);
+    CHECK(res.patch && res.reply && !strcmp(res.reply, good) && strstr(res.diff, "+    return b + a;"));
+    CHECK_EQ_INT(rt.n, 2);
+    CHECK(rt.attempt[0] == 1 && rt.attempt[1] == 2);
+    CHECK(rt.step[0] == REFACTOR_EXTRACT && rt.step[1] == REFACTOR_EXTRACT);
+    CHECKF(strstr(rt.why[0], "change nothing"), "%s", rt.why[0]);
+    CHECKF(strstr(rt.why[1], "its SEARCH lines are not in the file"), "%s", rt.why[1]);
+    refactor_result_free(&res);
+    /* every reply unusable: the last one's failure, after as many replies as allowed */
+    sc.calls = 0;
+    sc.n_next = 0;
+    sc.reply = replies[0];
+    rt.n = 0;
+    CHECK_EQ_INT(refactor_run(r, &llm, &q, &res, &err), OCT_EINVAL);
+    CHECK(sc.calls == 3 && res.attempt == 3 && rt.n == 2 && res.step == REFACTOR_EXTRACT);
+    CHECKF(strstr(err.msg, "change nothing"), "%s", err.msg);
+    refactor_result_free(&res);
+    /* one attempt (0 counts as 1): no retry */
+    sc.calls = 0;
+    q.attempts = 0;
+    CHECK(refactor_run(r, &llm, &q, &res, &err) != 0);
+    CHECK_EQ_INT(sc.calls, 1);
+    refactor_result_free(&res);
+    /* add.c changed and not committed, found through the edit of an inferred target: not retried */
+    put("add.c", "int add(int a, int b)\n{\n    return a + b; /* mine */\n}\n");
+    sc.calls = 0;
+    sc.reply = "add.c\n<<<<<<< SEARCH\nint add(int a, int b)\n=======\nint sum(int a, int b)\n>>>>>>> REPLACE\n";
+    q.attempts = 3;
+    q.rel = NULL;
+    q.instruction = "rename add to sum";
+    rt.n = 0;
+    CHECK_EQ_INT(refactor_run(r, &llm, &q, &res, &err), OCT_EINVAL);
+    CHECK(sc.calls == 1 && rt.n == 0 && res.step == REFACTOR_CHECK);
+    CHECKF(strstr(err.msg, "add.c has uncommitted changes"), "%s", err.msg);
+    refactor_result_free(&res);
+    rag_close(r);
+}
+
 int main(void)
 {
     TEST_RUN(test_refactor_steps);
@@ -405,5 +492,6 @@ int main(void)
     TEST_RUN(test_refactor_rename_leftovers);
     TEST_RUN(test_refactor_blocks);
     TEST_RUN(test_refactor_stacked);
+    TEST_RUN(test_refactor_retries);
     TEST_END();
 }
