@@ -248,7 +248,10 @@ static AI T512 void i8_few(const uint8_t *base, int ng, const cpu_xq_t *x, int t
     }
 }
 
-/* Q8_0: tiles of up to four tokens (more would not fit the registers). */
+/* Q8_0: tiles of up to four tokens (more would not fit the registers).
+ * Only the first tile prefetches: each prefetches the whole row group's
+ * blocks, which the later tiles then find in the caches (prefetching them
+ * again in every tile cost more instructions than the tiles' products). */
 static AI T512 void q8_few(const uint8_t *base, int nb, const cpu_xq_t *x, int t0, int nt, float *y,
                            size_t ldy, int nvalid)
 {
@@ -260,15 +263,28 @@ static AI T512 void q8_few(const uint8_t *base, int nb, const cpu_xq_t *x, int t
         float *yt = y + (size_t)(t - t0) * ldy;
         for (int h = 0; h < 4 / Q8_MR; h++) {
             const int rh = 16 * Q8_MR * h, qo = 64 * Q8_MR * h, so = 32 * Q8_MR * h;
-            switch (n) {
-            case 1:
-                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 1, Q8_MR, 1, 1);
-                break;
+            const int pf = t == t0 && h == 0;
+            switch (n * 2 + pf) {
             case 2:
-                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 2, Q8_MR, 2, 1);
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 1, Q8_MR, 1, 0);
                 break;
             case 3:
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 1, Q8_MR, 1, 1);
+                break;
+            case 4:
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 2, Q8_MR, 2, 0);
+                break;
+            case 5:
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 2, Q8_MR, 2, 1);
+                break;
+            case 6:
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 3, Q8_MR, 3, 0);
+                break;
+            case 7:
                 q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 3, Q8_MR, 3, 1);
+                break;
+            case 8:
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 4, Q8_MR, 4, 0);
                 break;
             default:
                 q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 4, Q8_MR, 4, 1);

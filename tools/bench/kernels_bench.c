@@ -1,9 +1,10 @@
 /* kernels_bench.c - micro-benchmark of the CPU matrix kernels on the
- * Qwen2.5-Coder-0.5B shapes: GEMV (decode, 1 token) and GEMM (prefill,
- * 128 tokens) throughput per matrix, in GB/s of weights and GOP/s
- * (2 ops per multiply-add), and the whole-model decode and prefill rates
- * those imply (matrix products only: attention, norms etc. excluded).
- * Built and run by tools/bench/kernels.sh. */
+ * Qwen2.5-Coder-0.5B shapes, or with --model octet-code those of octet's
+ * embedded model: GEMV (decode, 1 token), few-token passes (speculative
+ * verification) and GEMM (prefill, 128 tokens) throughput per matrix, in
+ * GB/s of weights and GOP/s (2 ops per multiply-add), and the whole-model
+ * rates those imply (matrix products only: attention, norms etc.
+ * excluded). Built and run by tools/bench/kernels.sh. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,17 +19,35 @@ typedef struct shape {
     int per_layer; /* matrices of this shape per layer (0: the output matrix) */
 } shape_t;
 
+#define N_SHAPES 5
+#define MAX_LAYER 24
+
 /* Qwen2.5-Coder-0.5B: hidden 896, 24 layers, 14 heads / 2 KV heads of 64,
  * FFN 4864, vocabulary 151936 with tied embeddings. */
-#define N_LAYER 24
-static const shape_t g_shapes[] = {
+static const shape_t g_qwen05[N_SHAPES] = {
     {"attn_q/o 896x896", 896, 896, 2},
     {"attn_k/v 128x896", 128, 896, 2},
     {"ffn_gate/up 4864x896", 4864, 896, 2},
     {"ffn_down 896x4864", 896, 4864, 1},
     {"output 151936x896", 151936, 896, 0},
 };
-#define N_SHAPES ((int)(sizeof g_shapes / sizeof g_shapes[0]))
+
+/* octet-code (models/README.md): d 384, 8 layers, 6 heads / 2 KV heads of
+ * 64, FFN 1024, vocabulary 16384. Its 20 MB sit in the L3 cache, so its
+ * passes are bound by the arithmetic, not by memory. */
+static const shape_t g_octet[N_SHAPES] = {
+    {"attn_q/o 384x384", 384, 384, 2},
+    {"attn_k/v 128x384", 128, 384, 2},
+    {"ffn_gate/up 1024x384", 1024, 384, 2},
+    {"ffn_down 384x1024", 384, 1024, 1},
+    {"output 16384x384", 16384, 384, 0},
+};
+
+static const shape_t *g_shapes = g_qwen05;
+static int g_layers = 24;
+/* the output matrix for every token of a pass (verification needs the
+ * logits of each), not only the last */
+static int g_all_logits;
 
 static double now_s(void)
 {
@@ -61,7 +80,8 @@ static int parse_fmt(const char *s, cpu_wfmt_t *f)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: kernels_bench [--threads N] [--fmt f32|f16|int8|q8_0] [--isa NAME]\n"
-               "                     [--tokens N[,N...]] [--min-time S]\n");
+               "                     [--tokens N[,N...]] [--min-time S] [--model qwen05|octet-code]\n"
+               "  --model octet-code: the embedded model's shapes, the output matrix for every token\n");
 }
 
 int main(int argc, char **argv)
@@ -73,7 +93,8 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"threads", required_argument, NULL, 't'}, {"fmt", required_argument, NULL, 'f'},
         {"isa", required_argument, NULL, 'i'},     {"tokens", required_argument, NULL, 'n'},
-        {"min-time", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {"min-time", required_argument, NULL, 'm'}, {"model", required_argument, NULL, 'M'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -111,6 +132,16 @@ int main(int argc, char **argv)
         case 'm':
             min_time = atof(optarg);
             break;
+        case 'M':
+            if (!strcmp(optarg, "octet-code")) {
+                g_shapes = g_octet;
+                g_layers = 8;
+                g_all_logits = 1;
+            } else if (strcmp(optarg, "qwen05")) {
+                usage(stderr);
+                return 2;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -132,7 +163,7 @@ int main(int argc, char **argv)
     /* The whole model's matrices, so that decode streams every weight from
      * memory once per token as it will in the engine (one matrix repeated
      * would sit in the caches). */
-    cpu_mat_t *mats[N_SHAPES][2 * N_LAYER];
+    cpu_mat_t *mats[N_SHAPES][2 * MAX_LAYER];
     int nmat[N_SHAPES];
     size_t max_scratch = 0, model_bytes = 0;
     int max_tok = 1, max_dim = 0;
@@ -148,7 +179,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "kernels_bench: out of memory\n");
             return 1;
         }
-        nmat[si] = sh->per_layer ? sh->per_layer * N_LAYER : 1;
+        nmat[si] = sh->per_layer ? sh->per_layer * g_layers : 1;
         /* The layers share their random values (each still has its own
          * copy in memory): generating them would take longer than the run. */
         for (size_t i = 0; i < n; i++)
@@ -187,7 +218,7 @@ int main(int argc, char **argv)
         double t_start = now_s();
         for (int pass = 0; pass < 2 || now_s() - t_start < min_time; pass++) {
             double shape_s[N_SHAPES] = {0}, t_pass = now_s();
-            for (int l = 0; l < N_LAYER; l++)
+            for (int l = 0; l < g_layers; l++)
                 for (int si = 0; si < N_SHAPES; si++) {
                     const shape_t *sh = &g_shapes[si];
                     for (int k = 0; k < sh->per_layer; k++) {
@@ -196,9 +227,9 @@ int main(int argc, char **argv)
                         shape_s[si] += now_s() - t0;
                     }
                 }
-            /* The output matrix: logits of the last token only. */
+            /* The output matrix: logits of the last token only (or all). */
             double t0 = now_s();
-            cpu_matmul(mats[N_SHAPES - 1][0], x, 1, y, scratch, pool);
+            cpu_matmul(mats[N_SHAPES - 1][0], x, g_all_logits ? n_tok : 1, y, scratch, pool);
             shape_s[N_SHAPES - 1] += now_s() - t0;
             double dt = now_s() - t_pass;
             if (pass > 0 && dt < best) { /* pass 0 warms up */
@@ -210,8 +241,8 @@ int main(int argc, char **argv)
                best * 1e3, n_tok / best);
         for (int si = 0; si < N_SHAPES; si++) {
             const shape_t *sh = &g_shapes[si];
-            int calls = sh->per_layer ? sh->per_layer * N_LAYER : 1;
-            int nt = sh->per_layer ? n_tok : 1;
+            int calls = sh->per_layer ? sh->per_layer * g_layers : 1;
+            int nt = sh->per_layer || g_all_logits ? n_tok : 1;
             double per = best_shape[si] / calls;
             double bytes = (double)cpu_mat_bytes(mats[si][0]);
             printf("  %-22s x%-3d n_tok %4d %9.1f us  %6.1f GB/s  %7.1f GOP/s\n", sh->name, calls,
