@@ -294,7 +294,8 @@ token_budget = 80
 max_new_tokens = 24
 seed = 3
 EOF
-tui_start --preset tui_flows -C "$REPO" --no-index
+# tokens paced (30 ms each) so that what a step shows is on the screen before the replies scroll it away
+DELAY=30 tui_start --preset tui_flows -C "$REPO" --no-index
 check "flows run starts" 'loaded octet-code with preset tui_flows'
 type_line "/spec"
 check "/spec opens the form" '/spec: a function from a spec'
