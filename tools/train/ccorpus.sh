@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# ccorpus.sh - build the C corpus of the embedded model's training (runs HERE, not on the device machine).
+# ccorpus.sh - build the source corpus of the embedded model's and the encoder's training (runs HERE, not on
+# the device machine).
 #
 # The device machine has no network, and its own disk holds almost only C++ (Boost, torch headers), so
 # the model saw little real C. This script fetches the Debian source packages of permissively licensed C
 # libraries (`apt-get source`, deb-src enabled), keeps their upstream library code (.c/.h), and packs it
 # into .gpu/ccorpus.tar.xz, which is carried to the device with .gpu; run.sh unpacks it and passes it to
-# prep.py --c-corpus.
+# prep.py --c-corpus (tools/encoder/run.sh to mine.py). The same archive holds permissively licensed
+# Python projects that the device's disk lacks (django, sqlalchemy, twisted...: their .py files), since
+# the retrieval encoder's Python pairs are what limits it (models/README.md, octet-embed).
 #
 #   bash tools/train/ccorpus.sh            (~2 min; needs dpkg-dev for dpkg-source)
 #   CCORPUS_BUILD=DIR ...                  scratch folder (default /tmp/ccorpus-build; kept, so a rerun
@@ -34,7 +37,8 @@ command -v dpkg-source >/dev/null || { echo "ccorpus: dpkg-source is missing: ap
 mkdir -p "$build/dl" "$build/src"
 
 # project | Debian source package | license (SPDX) | license file | what that file must contain |
-# upstream paths taken (dir/ = the whole folder; a glob = files at that level) | paths left out (globs)
+# upstream paths taken (dir/ = the whole folder; a glob = files at that level) | paths left out (globs) |
+# py for a Python project (its .py files; else .c/.h)
 projects=(
     "lua|lua5.4|MIT|src/lua.h|Permission is hereby granted, free of charge|src/|"
     "zlib|zlib|Zlib|LICENSE|provided 'as-is', without any express or implied|*.c *.h|"
@@ -56,25 +60,91 @@ projects=(
     "mbedtls|mbedtls|Apache-2.0|LICENSE|Apache License|include/ library/|"
     "redis|redis|BSD-3-Clause|COPYING|Redistribution and use in source and binary forms|src/|"
     "musl|musl|MIT|COPYRIGHT|Permission is hereby granted, free of charge|include/ src/ ldso/|"
+    "django|python-django|BSD-3-Clause|LICENSE|Redistribution and use in source and binary forms|django/||py"
+    "sqlalchemy|pypi:SQLAlchemy==1.4.46|MIT|LICENSE|Permission is hereby granted, free of charge|lib/sqlalchemy/||py"
+    "twisted|pypi:Twisted==22.4.0|MIT|LICENSE|Permission is hereby granted, free of charge|src/twisted/||py"
+    "tornado|pypi:tornado==6.2|Apache-2.0|LICENSE|Apache License|tornado/||py"
+    "pygments|pypi:Pygments==2.14.0|BSD-2-Clause|LICENSE|Redistribution and use in source and binary forms|pygments/||py"
+    "attrs|pypi:attrs==22.2.0|MIT|LICENSE|Permission is hereby granted, free of charge|src/||py"
+    "werkzeug|pypi:Werkzeug==2.2.2|BSD-3-Clause|LICENSE.rst|Redistribution and use in source and binary forms|src/werkzeug/||py"
+    "flask|pypi:Flask==2.2.2|BSD-3-Clause|LICENSE.rst|Redistribution and use in source and binary forms|src/flask/||py"
+    "jinja2|jinja2|BSD-3-Clause|LICENSE.rst|Redistribution and use in source and binary forms|src/jinja2/||py"
+    "babel|pypi:Babel==2.10.3|BSD-3-Clause|LICENSE|Redistribution and use in source and binary forms|babel/||py"
+    "astropy|pypi:astropy==5.2.1|BSD-3-Clause|LICENSE.rst|Redistribution and use in source and binary forms|astropy/||py"
 )
 
-# the newest version of PKG whose files the mirrors still have (a security update's may be gone: 404)
+# the newest version of PKG whose files the mirrors still have (a security update's may be gone: 404);
+# a download is complete once marked .ok: a failed one leaves a .dsc without its tarballs, removed here
 fetch() {
     local pkg=$1 v
     for v in $(apt-cache showsrc "$pkg" 2>/dev/null | awk -v p="$pkg" '/^Package: /{q=$2} /^Version: /{if (q == p) print $2}' | sort -u -rV); do
-        if ls "$build/dl/${pkg}_${v#*:}.dsc" >/dev/null 2>&1 ||
-            (cd "$build/dl" && apt-get source --download-only -qq "$pkg=$v" >/dev/null 2>&1); then
+        local mark=$build/dl/${pkg}_${v#*:}.ok
+        if [ -f "$mark" ] || { (cd "$build/dl" && apt-get source --download-only -qq "$pkg=$v" >/dev/null 2>&1) &&
+            touch "$mark"; }; then
             echo "$v"
             return 0
         fi
+        rm -f "$build/dl/${pkg}_${v#*:}.dsc"
     done
     return 1
+}
+
+# Python projects whose Debian tarballs this mirror lacks: the sdist NAME==VERSION from PyPI's simple
+# index (the file the index names, its sha256 checked), unpacked once; prints the unpacked folder
+fetch_pypi() {
+    python3 - "$build" "$1" <<'EOF'
+import hashlib, os, re, sys, tarfile, urllib.request
+build, spec = sys.argv[1], sys.argv[2]
+name, ver = spec.split("==")
+dst = os.path.join(build, "src", f"pypi_{name}-{ver}")
+if not os.path.isdir(dst):
+    norm = re.sub(r"[-_.]+", "-", name).lower()
+    page = urllib.request.urlopen(f"https://pypi.org/simple/{norm}/", timeout=60).read().decode()
+    pat = r'href="([^"#]+/(%s-%s\.tar\.gz))#sha256=([0-9a-f]{64})"' % (re.escape(name), re.escape(ver))
+    m = re.search(pat, page, re.I)
+    if not m:
+        sys.exit(f"no {name}-{ver}.tar.gz in the index")
+    url, fn, sha = m.groups()
+    path = os.path.join(build, "dl", fn)
+    if not os.path.isfile(path):
+        data = urllib.request.urlopen(url, timeout=300).read()
+        if hashlib.sha256(data).hexdigest() != sha:
+            sys.exit(f"{fn}: sha256 differs from the index's")
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(path + ".tmp", path)
+    tmp = dst + ".tmp"
+    with tarfile.open(path) as t:
+        for mem in t.getmembers():
+            parts = mem.name.split("/")
+            if mem.name.startswith("/") or ".." in parts or len(parts) < 2 or not (mem.isfile() or mem.isdir()):
+                continue
+            out = os.path.join(tmp, *parts[1:])
+            if mem.isdir():
+                os.makedirs(out, exist_ok=True)
+                continue
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with open(out, "wb") as f:
+                f.write(t.extractfile(mem).read())
+    os.rename(tmp, dst)
+print(dst)
+EOF
 }
 
 rm -rf "$build/stage" && mkdir -p "$build/stage/ccorpus"
 : >"$build/stage/list.tsv"
 for row in "${projects[@]}"; do
-    IFS='|' read -r name pkg lic licfile licre takes skips <<<"$row"
+    IFS='|' read -r name pkg lic licfile licre takes skips kind <<<"$row"
+    if [ "${pkg#pypi:}" != "$pkg" ]; then
+        if ! dst=$(fetch_pypi "${pkg#pypi:}"); then
+            echo "ccorpus: $name: no sdist of ${pkg#pypi:} could be fetched from PyPI; left out" >&2
+            continue
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$pkg" "${pkg##*==}" "$lic" "$licfile" "$licre" \
+            "$takes" "$skips" "${kind:-c}" >>"$build/stage/list.tsv"
+        echo "$dst" >>"$build/stage/dirs"
+        continue
+    fi
     if ! ver=$(fetch "$pkg"); then
         echo "ccorpus: $name: no source of $pkg could be fetched (run apt-get update?); left out" >&2
         continue
@@ -89,11 +159,15 @@ for row in "${projects[@]}"; do
     dst=$build/src/${pkg}_${ver#*:}
     if [ ! -d "$dst" ]; then
         rm -rf "$dst.tmp"
-        dpkg-source -q -x "$build/dl/${pkg}_${ver#*:}.dsc" "$dst.tmp" >/dev/null 2>&1
+        if ! dpkg-source -q -x "$build/dl/${pkg}_${ver#*:}.dsc" "$dst.tmp" >/dev/null 2>&1; then
+            echo "ccorpus: $name: $pkg $ver does not unpack; left out" >&2
+            rm -rf "$dst.tmp"
+            continue
+        fi
         mv "$dst.tmp" "$dst"
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$pkg" "$ver" "$lic" "$licfile" "$licre" "$takes" "$skips" \
-        >>"$build/stage/list.tsv"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$pkg" "$ver" "$lic" "$licfile" "$licre" "$takes" "$skips" \
+        "${kind:-c}" >>"$build/stage/list.tsv"
     echo "$dst" >>"$build/stage/dirs"
 done
 
@@ -109,13 +183,14 @@ out = os.path.join(stage, "ccorpus")
 dirs = open(os.path.join(stage, "dirs")).read().split("\n")
 # folders never taken, wherever they sit inside a taken path: tests and fuzzers (test data, generated
 # cases), vendored third-party code (another license), packaging
-SKIP = {"test", "tests", "testing", "unittest", "fuzz", "fuzzing", "ossfuzz", "third_party", "thirdparty",
+SKIP = {"test", "tests", "testing", "unittest", "extern", "_vendor", "__pycache__", "fuzz", "fuzzing", "ossfuzz", "third_party", "thirdparty",
         "3rdparty", "deps", "vendor", "vendored", "debian", ".pc", ".git"}
 NEVER = re.compile(r"sqlite|expat|libgit2|ncurses", re.I)
 seen = {}
 rows, total = [], [0, 0]
 for line, src in zip(open(os.path.join(stage, "list.tsv")).read().strip("\n").split("\n"), dirs):
-    name, pkg, ver, lic, licfile, licre, takes, skips = (line.split("\t") + [""] * 8)[:8]
+    name, pkg, ver, lic, licfile, licre, takes, skips, kind = (line.split("\t") + [""] * 9)[:9]
+    exts = (".py",) if kind == "py" else (".c", ".h")
     lpath = os.path.join(src, licfile)
     ltext = open(lpath, encoding="utf-8", errors="replace").read() if os.path.isfile(lpath) else ""
     if licre not in ltext:
@@ -137,7 +212,7 @@ for line, src in zip(open(os.path.join(stage, "list.tsv")).read().strip("\n").sp
             for fn in sorted(files):
                 p = os.path.join(d, fn)
                 rel = os.path.relpath(p, src)
-                if not fn.endswith((".c", ".h")) or os.path.islink(p) or not os.path.isfile(p):
+                if not fn.endswith(exts) or os.path.islink(p) or not os.path.isfile(p):
                     continue
                 if any(fnmatch.fnmatch(rel, s) for s in skips.split()):
                     continue
@@ -175,7 +250,7 @@ with open(os.path.join(out, "MANIFEST.tsv"), "w") as f:
     f.write("project\tpackage\tversion\tlicense\tlicense_file\tlicense_head\tfiles\tbytes\n")
     for r in rows:
         f.write("\t".join(str(x) for x in r) + "\n")
-print(f"ccorpus: {len(rows)} projects, {total[0]} files, {total[1] / 1e6:.1f} MB of C", flush=True)
+print(f"ccorpus: {len(rows)} projects, {total[0]} files, {total[1] / 1e6:.1f} MB of code", flush=True)
 EOF
 
 # .gpu is carried, never committed (as tools/gpu/bundle.sh does)

@@ -15,7 +15,10 @@ Sources (nothing is downloaded on that machine):
     libraries (zlib, curl, redis, libxml2, nginx, musl...; carried to the device
     as .gpu/ccorpus.tar.xz): every .c/.h under DIR/<project>/, with the project's
     license from DIR/MANIFEST.tsv. It is taken before any other C/C++ text, which
-    is mostly C++ (Boost, torch), so that the C share is real C first.
+    is mostly C++ (Boost, torch), so that the C share is real C first. The same
+    archive holds Python projects from Debian's sources too (django, sqlalchemy,
+    twisted...: code the device machine's disk does not have), their .py files
+    read under the Python rules (held-out directory names, vendored folders).
 Any file whose first lines mention the GPL family, the MPL, the EPL or a
 proprietary notice is skipped whatever its distribution says, and so is any
 file marked as machine-generated. Vendored copies
@@ -317,7 +320,8 @@ def scan(log, include_dirs=("/usr/include",), c_corpus=None):
                 dirs[:] = sorted(dirs)
                 for fn in sorted(files):
                     p = os.path.join(root, fn)
-                    if _kind(p) != "c" or os.path.islink(p):
+                    kind = _kind(p)
+                    if kind not in ("c", "py") or os.path.islink(p):
                         continue
                     size = os.path.getsize(p)
                     rel = os.path.relpath(p, pdir)  # the path in its repository, as octet shows it
@@ -327,11 +331,14 @@ def scan(log, include_dirs=("/usr/include",), c_corpus=None):
                     if C_NEVER.search(rel) or C_NEVER.search(project):
                         exclude("C corpus: held-out benchmark repository or header", size)
                         continue
-                    split = _split_for(project, rel, C_NO_TRAIN_DIRS)
+                    if kind == "py" and any(d in SKIP_DIRS for d in _dirs(rel)):
+                        exclude("C corpus: vendored or cache folder", size)
+                        continue
+                    split = _split_for(project, rel, C_NO_TRAIN_DIRS if kind == "c" else NO_TRAIN_DIRS)
                     if split is None:
                         exclude("under a held-out directory name", size)
                         continue
-                    cands.append(Candidate(p, size, "c", "ccorpus", project, project, info.get("version", ""),
+                    cands.append(Candidate(p, size, kind, "ccorpus", project, project, info.get("version", ""),
                                            info.get("license", ""), split, rel))
     log(f"scan: {len(cands)} candidate files, {sum(c.size for c in cands) / 1e6:.1f} MB")
     return cands, excluded
