@@ -291,6 +291,18 @@ static int name_class(const char *instruction, const char *w, size_t n)
     return 2;
 }
 
+/* The word at or after *P (letters, digits, '_', inner dots): its length,
+ * *P moved to it; 0 at the end. */
+static size_t next_word(const char **p)
+{
+    while (**p && !isalnum((unsigned char)**p) && **p != '_')
+        (*p)++;
+    size_t n = 0;
+    while (isalnum((unsigned char)(*p)[n]) || (*p)[n] == '_' || ((*p)[n] == '.' && isalnum((unsigned char)(*p)[n + 1])))
+        n++;
+    return n;
+}
+
 /* With neither a file nor a symbol, the file that defines a name the
  * instruction mentions ("rename area to circle_area": the file defining
  * area) becomes the target, sent whole as with --path when it fits two
@@ -306,12 +318,12 @@ static int infer_target(rag_t *r, const refactor_req_t *q, rag_count_fn count, c
     *rel = NULL;
     int rc = rag_query(r, ins, strlen(ins), REFACTOR_HITS, &res, err);
     for (int cls = 0; rc == 0 && cls < 3 && !*rel; cls++)
-        for (const char *w = ins; *w && !*rel;) {
-            size_t n = 0;
-            while (isalnum((unsigned char)w[n]) || w[n] == '_' || (w[n] == '.' && isalnum((unsigned char)w[n + 1])))
-                n++;
+        for (const char *w = ins; !*rel;) {
+            size_t n = next_word(&w);
+            if (!n)
+                break;
             if (n < 2 || name_class(ins, w, n) != cls) {
-                w += n ? n : 1;
+                w += n;
                 continue;
             }
             char word[128];
@@ -335,18 +347,6 @@ static int infer_target(rag_t *r, const refactor_req_t *q, rag_count_fn count, c
         }
     rag_results_free(&res);
     return rc;
-}
-
-/* The word at or after *P (letters, digits, '_', inner dots): its length,
- * *P moved to it; 0 at the end. */
-static size_t next_word(const char **p)
-{
-    while (**p && !isalnum((unsigned char)**p) && **p != '_')
-        (*p)++;
-    size_t n = 0;
-    while (isalnum((unsigned char)(*p)[n]) || (*p)[n] == '_' || ((*p)[n] == '.' && isalnum((unsigned char)(*p)[n + 1])))
-        n++;
-    return n;
 }
 
 static bool is_word(const char *p, size_t n, const char *w)
