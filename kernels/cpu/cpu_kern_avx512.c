@@ -264,30 +264,18 @@ static AI T512 void q8_few(const uint8_t *base, int nb, const cpu_xq_t *x, int t
         for (int h = 0; h < 4 / Q8_MR; h++) {
             const int rh = 16 * Q8_MR * h, qo = 64 * Q8_MR * h, so = 32 * Q8_MR * h;
             const int pf = t == t0 && h == 0;
-            switch (n * 2 + pf) {
+            switch (n) {
+            case 1:
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 1, Q8_MR, 1, pf);
+                break;
             case 2:
-                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 1, Q8_MR, 1, 0);
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 2, Q8_MR, 2, pf);
                 break;
             case 3:
-                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 1, Q8_MR, 1, 1);
-                break;
-            case 4:
-                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 2, Q8_MR, 2, 0);
-                break;
-            case 5:
-                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 2, Q8_MR, 2, 1);
-                break;
-            case 6:
-                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 3, Q8_MR, 3, 0);
-                break;
-            case 7:
-                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 3, Q8_MR, 3, 1);
-                break;
-            case 8:
-                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 4, Q8_MR, 4, 0);
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 3, Q8_MR, 3, pf);
                 break;
             default:
-                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 4, Q8_MR, 4, 1);
+                q8_tile(base, qo, so, nb, q, kp, c, x->scale + t, yt + rh, ldy, nvalid - rh, 4, Q8_MR, 4, pf);
                 break;
             }
         }
