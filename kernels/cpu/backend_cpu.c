@@ -39,7 +39,9 @@ struct be_mat {
 struct be_kv {
     be_kv_desc_t d;
     size_t esize;     /* bytes per element: 4, 2 or 1 */
-    uint8_t *k, *v;   /* [layer][head][pos][dim] */
+    bool tiled;       /* int8 keys stored as att_qblock8_fn's key tiles */
+    int ctx_stride;   /* positions per head: n_ctx, rounded up to ATT_P if tiled */
+    uint8_t *k, *v;   /* [layer][head][pos][dim]; tiled keys: [layer][head][pos / ATT_P][dim / 4][pos % ATT_P][4] */
     float *ks, *vs;   /* int8 only: [layer][head][pos] */
     uint64_t bytes;
 };
@@ -65,10 +67,22 @@ typedef void (*att_ktile_fn)(const float *rows, int d, float *kt);
  * tokens rounds as a decode step does. */
 typedef void (*att_qblock_fn)(const float *q, size_t ldq, int nt, int nh, const float *kt, const float *vb,
                               int nv, int d, float *ml, float *acc);
+/* The int8 cache's own path (AVX-512 VNNI): queries quantized to int8 like
+ * the keys, so that a score is one integer dot product (exact, whatever the
+ * order) times the two scales, and the keys, stored as tiles of ATT_P
+ * positions, are read as they are. KT8: dword i of the key at position j of
+ * the block at KT8[i * ATT_P + j], its bytes offset by 128 (unsigned, as the
+ * instruction wants). QBLOCK8 is QBLOCK for NQ such queries: query qi's
+ * bytes at Q8 + qi * D, QF[qi] its scale times the attention scale, QC[qi]
+ * 128 times the sum of its bytes (the offset's share of each dot product);
+ * KS the ATT_P key row scales, 0 past NV. */
+typedef void (*att_qblock8_fn)(const int8_t *q8, const float *qf, const int32_t *qc, int nq, const uint32_t *kt8,
+                               const float *ks, const float *vb, int nv, int d, float *ml, float *acc);
 typedef struct att_fns {
     row_load_fn load[3]; /* by be_kvfmt_t */
     att_ktile_fn ktile;
     att_qblock_fn qblock;
+    att_qblock8_fn qblock8; /* NULL: the int8 cache takes the float path */
 } att_fns_t;
 
 typedef struct cpu_be {
@@ -207,6 +221,7 @@ static void qblock_c(const float *q, size_t ldq, int nt, int nh, const float *kt
 
 #define T_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define T_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
+#define T_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c")))
 
 T_AVX2 static inline __m256 exp8(__m256 x)
 {
@@ -453,38 +468,18 @@ T_AVX512 static void silu_mul_avx512(const float *g, const float *u, float *out,
     }
 }
 
-/* D % 16 == 0. N (1..4) queries of att_qblock_fn at once, so that each
- * key and value vector loaded serves all of them; per query the operations
- * are those of one query alone (four accumulators over the dimensions i % 4
- * for the scores, then one per value lane over the positions in order). */
+/* The online softmax and value sum of N (1..4) queries whose scores over the
+ * block are SC, each with the operations it would get alone. */
 T_AVX512 static inline __attribute__((always_inline)) void
-qchunk_avx512(const float *const qp[4], const float *kt, const float *vb, int nv, int d, float *const mlp[4],
-              float *const accp[4], const int n)
+softmax_pv_avx512(const __m512 *scores, const float *vb, int nv, int d, float *const mlp[4], float *const accp[4],
+                  const int n)
 {
-    __m512 s[4][4];
-#pragma GCC unroll 4
-    for (int k = 0; k < n; k++)
-#pragma GCC unroll 4
-        for (int x = 0; x < 4; x++)
-            s[k][x] = _mm512_setzero_ps();
-    for (int i = 0; i < d; i += 4) {
-        __m512 k0 = _mm512_loadu_ps(kt + i * ATT_P), k1 = _mm512_loadu_ps(kt + (i + 1) * ATT_P);
-        __m512 k2 = _mm512_loadu_ps(kt + (i + 2) * ATT_P), k3 = _mm512_loadu_ps(kt + (i + 3) * ATT_P);
-#pragma GCC unroll 4
-        for (int k = 0; k < n; k++) {
-            s[k][0] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i]), k0, s[k][0]);
-            s[k][1] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i + 1]), k1, s[k][1]);
-            s[k][2] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i + 2]), k2, s[k][2]);
-            s[k][3] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i + 3]), k3, s[k][3]);
-        }
-    }
     /* lanes at or past NV do not exist: -inf for the max, 0 after exp */
     __mmask16 km = nv >= ATT_P ? (__mmask16)0xffff : (__mmask16)((1u << nv) - 1);
     float p[4][ATT_P], c[4];
 #pragma GCC unroll 4
     for (int k = 0; k < n; k++) {
-        __m512 sc = _mm512_add_ps(_mm512_add_ps(s[k][0], s[k][1]), _mm512_add_ps(s[k][2], s[k][3]));
-        sc = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), km, sc);
+        __m512 sc = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), km, scores[k]);
         float *m = mlp[k], *l = mlp[k] + 1;
         float bm = _mm512_reduce_max_ps(sc);
         float mn = *m > bm ? *m : bm;
@@ -531,6 +526,38 @@ qchunk_avx512(const float *const qp[4], const float *kt, const float *vb, int nv
                 a = _mm512_fmadd_ps(_mm512_set1_ps(p[k][j]), _mm512_loadu_ps(vb + j * d + i), a);
             _mm512_storeu_ps(accp[k] + i, a);
         }
+}
+
+/* D % 16 == 0. N (1..4) queries of att_qblock_fn at once, so that each
+ * key and value vector loaded serves all of them; per query the operations
+ * are those of one query alone (four accumulators over the dimensions i % 4
+ * for the scores, then one per value lane over the positions in order). */
+T_AVX512 static inline __attribute__((always_inline)) void
+qchunk_avx512(const float *const qp[4], const float *kt, const float *vb, int nv, int d, float *const mlp[4],
+              float *const accp[4], const int n)
+{
+    __m512 s[4][4];
+#pragma GCC unroll 4
+    for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+        for (int x = 0; x < 4; x++)
+            s[k][x] = _mm512_setzero_ps();
+    for (int i = 0; i < d; i += 4) {
+        __m512 k0 = _mm512_loadu_ps(kt + i * ATT_P), k1 = _mm512_loadu_ps(kt + (i + 1) * ATT_P);
+        __m512 k2 = _mm512_loadu_ps(kt + (i + 2) * ATT_P), k3 = _mm512_loadu_ps(kt + (i + 3) * ATT_P);
+#pragma GCC unroll 4
+        for (int k = 0; k < n; k++) {
+            s[k][0] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i]), k0, s[k][0]);
+            s[k][1] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i + 1]), k1, s[k][1]);
+            s[k][2] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i + 2]), k2, s[k][2]);
+            s[k][3] = _mm512_fmadd_ps(_mm512_set1_ps(qp[k][i + 3]), k3, s[k][3]);
+        }
+    }
+    __m512 sc[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < n; k++)
+        sc[k] = _mm512_add_ps(_mm512_add_ps(s[k][0], s[k][1]), _mm512_add_ps(s[k][2], s[k][3]));
+    softmax_pv_avx512(sc, vb, nv, d, mlp, accp, n);
 }
 
 /* D % 16 == 0. 16 x 16 blocks transposed in registers: pairs of rows
@@ -599,6 +626,71 @@ T_AVX512 static void qblock_avx512(const float *q, size_t ldq, int nt, int nh, c
     }
 }
 
+/* N (1..4) int8 queries of att_qblock8_fn at once, each key dword loaded
+ * serving all of them; two integer accumulators per query. */
+T_VNNI static inline __attribute__((always_inline)) void
+qchunk8_avx512(const int8_t *const qp[4], const float qf[4], const int32_t qc[4], const uint32_t *kt8,
+               const float *ks, const float *vb, int nv, int d, float *const mlp[4], float *const accp[4],
+               const int n)
+{
+    __m512i s[4][2];
+#pragma GCC unroll 4
+    for (int k = 0; k < n; k++)
+        s[k][0] = s[k][1] = _mm512_setzero_si512();
+    for (int g = 0; g < d / 4; g += 2) {
+        __m512i k0 = _mm512_loadu_si512(kt8 + g * ATT_P), k1 = _mm512_loadu_si512(kt8 + (g + 1) * ATT_P);
+#pragma GCC unroll 4
+        for (int k = 0; k < n; k++) {
+            int32_t q0, q1;
+            memcpy(&q0, qp[k] + 4 * g, 4);
+            memcpy(&q1, qp[k] + 4 * g + 4, 4);
+            s[k][0] = _mm512_dpbusd_epi32(s[k][0], k0, _mm512_set1_epi32(q0));
+            s[k][1] = _mm512_dpbusd_epi32(s[k][1], k1, _mm512_set1_epi32(q1));
+        }
+    }
+    /* sums of at most 512 products of 255 x 127 convert to floats exactly */
+    __m512 ksv = _mm512_loadu_ps(ks), sc[4];
+#pragma GCC unroll 4
+    for (int k = 0; k < n; k++) {
+        __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(s[k][0], s[k][1]), _mm512_set1_epi32(qc[k]));
+        sc[k] = _mm512_mul_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ksv, _mm512_set1_ps(qf[k])));
+    }
+    softmax_pv_avx512(sc, vb, nv, d, mlp, accp, n);
+}
+
+T_VNNI static void qblock8_avx512(const int8_t *q8, const float *qf, const int32_t *qc, int nq, const uint32_t *kt8,
+                                  const float *ks, const float *vb, int nv, int d, float *ml, float *acc)
+{
+    for (int q0 = 0; q0 < nq; q0 += 4) {
+        const int n = nq - q0 < 4 ? nq - q0 : 4;
+        const int8_t *qp[4];
+        float f[4], *mlp[4], *accp[4];
+        int32_t c[4];
+        for (int k = 0; k < 4; k++) {
+            int qi = q0 + (k < n ? k : n - 1);
+            qp[k] = q8 + (size_t)qi * (size_t)d;
+            f[k] = qf[qi];
+            c[k] = qc[qi];
+            mlp[k] = ml + 2 * qi;
+            accp[k] = acc + (size_t)qi * (size_t)d;
+        }
+        switch (n) {
+        case 1:
+            qchunk8_avx512(qp, f, c, kt8, ks, vb, nv, d, mlp, accp, 1);
+            break;
+        case 2:
+            qchunk8_avx512(qp, f, c, kt8, ks, vb, nv, d, mlp, accp, 2);
+            break;
+        case 3:
+            qchunk8_avx512(qp, f, c, kt8, ks, vb, nv, d, mlp, accp, 3);
+            break;
+        default:
+            qchunk8_avx512(qp, f, c, kt8, ks, vb, nv, d, mlp, accp, 4);
+            break;
+        }
+    }
+}
+
 T_AVX512 static void load_f32_avx512(const void *src, float scale, float *dst, int d)
 {
     const float *f = src;
@@ -628,21 +720,32 @@ T_AVX512 static void load_i8_avx512(const void *src, float scale, float *dst, in
 
 #endif /* __x86_64__ */
 
+/* Whether an int8 cache of heads of D takes the int8 path: AVX-512 VNNI,
+ * whole 16-lane tiles, and dot products small enough to be exact in floats
+ * (D * 255 * 127 < 2^24). */
+static bool i8_path(const cpu_be_t *b, int d)
+{
+    return b->isa >= CPU_ISA_AVX512VNNI && d % 16 == 0 && d <= 512;
+}
+
 /* Pick the loops for ISA; the attention loops also depend on the head size. */
 static void choose_fns(cpu_be_t *b, int head_dim)
 {
-    static const att_fns_t portable = {{load_f32_c, load_f16_c, load_i8_c}, ktile_c, qblock_c};
+    static const att_fns_t portable = {{load_f32_c, load_f16_c, load_i8_c}, ktile_c, qblock_c, NULL};
     b->att = portable;
     b->silu_mul = silu_mul_c;
 #if defined(__x86_64__)
-    static const att_fns_t f512 = {{load_f32_avx512, load_f16_avx512, load_i8_avx512}, ktile_avx512, qblock_avx512};
-    static const att_fns_t f256 = {{load_f32_avx2, load_f16_avx2, load_i8_avx2}, ktile_avx2, qblock_avx2};
+    static const att_fns_t f512 = {{load_f32_avx512, load_f16_avx512, load_i8_avx512}, ktile_avx512, qblock_avx512,
+                                   qblock8_avx512};
+    static const att_fns_t f256 = {{load_f32_avx2, load_f16_avx2, load_i8_avx2}, ktile_avx2, qblock_avx2, NULL};
     if (b->isa >= CPU_ISA_AVX512VNNI) {
         b->silu_mul = silu_mul_avx512;
         if (head_dim % 16 == 0)
             b->att = f512;
         else if (head_dim % 8 == 0)
             b->att = f256;
+        if (!i8_path(b, head_dim))
+            b->att.qblock8 = NULL;
     } else if (b->isa >= CPU_ISA_AVX2) {
         b->silu_mul = silu_mul_avx2;
         if (head_dim % 8 == 0)
@@ -768,10 +871,19 @@ static size_t kv_esize(be_kvfmt_t f)
     return f == BE_KV_F32 ? 4 : f == BE_KV_F16 ? 2 : 1;
 }
 
+static bool kv_tiled(const cpu_be_t *b, const be_kv_desc_t *d)
+{
+    return d->fmt == BE_KV_INT8 && i8_path(b, d->head_dim);
+}
+
+static int kv_ctx_stride(const cpu_be_t *b, const be_kv_desc_t *d)
+{
+    return kv_tiled(b, d) ? (d->n_ctx + ATT_P - 1) / ATT_P * ATT_P : d->n_ctx;
+}
+
 static uint64_t cpu_kv_bytes(be_t *be, const be_kv_desc_t *d)
 {
-    (void)be;
-    uint64_t rows = (uint64_t)d->n_layer * (uint64_t)d->n_head_kv * (uint64_t)d->n_ctx;
+    uint64_t rows = (uint64_t)d->n_layer * (uint64_t)d->n_head_kv * (uint64_t)kv_ctx_stride(cb(be), d);
     uint64_t bytes = 2 * rows * (uint64_t)d->head_dim * kv_esize(d->fmt);
     if (d->fmt == BE_KV_INT8)
         bytes += 2 * rows * sizeof(float);
@@ -788,8 +900,10 @@ static int cpu_kv_new(be_t *be, be_kv_t **out, const be_kv_desc_t *d, errmsg_t *
         return errmsg_set(err, OCT_ENOMEM, "out of memory");
     kv->d = *d;
     kv->esize = kv_esize(d->fmt);
+    kv->tiled = kv_tiled(cb(be), d);
+    kv->ctx_stride = kv_ctx_stride(cb(be), d);
     kv->bytes = cpu_kv_bytes(be, d);
-    size_t rows = (size_t)d->n_layer * (size_t)d->n_head_kv * (size_t)d->n_ctx;
+    size_t rows = (size_t)d->n_layer * (size_t)d->n_head_kv * (size_t)kv->ctx_stride;
     size_t half = rows * (size_t)d->head_dim * kv->esize;
     kv->k = alloc_aligned(half);
     kv->v = alloc_aligned(half);
@@ -839,11 +953,12 @@ static int cpu_reserve(be_t *be, int max_tok, int n_ctx, int n_head, int n_head_
     b->mm_scratch = alloc_aligned(mm);
     /* per thread: the K and V tiles, the converted K rows, and for each query
      * of a work item (ATT_TQ tokens x the heads of a KV group) an output
-     * accumulator and its running max and sum; rounded to a cache line so
-     * threads do not share lines */
+     * accumulator and its running max and sum; for the int8 path the key
+     * scales of a block and each query's bytes, scale and offset sum; rounded
+     * to a cache line so threads do not share lines */
     size_t D = (size_t)head_dim, nq = (size_t)ATT_TQ * (size_t)(n_head / n_head_kv);
     (void)n_ctx;
-    b->att_stride = (3 * D * ATT_P + nq * (D + 2) + 15) / 16 * 16;
+    b->att_stride = (3 * D * ATT_P + nq * (D + 2) + ATT_P + nq * (2 + (D + 3) / 4) + 15) / 16 * 16;
     b->att_bytes = b->att_stride * (size_t)b->n_threads * sizeof(float);
     b->att_scratch = alloc_aligned(b->att_bytes);
     if (!b->mm_scratch || !b->att_scratch) {
@@ -1023,7 +1138,19 @@ static void cpu_rope(be_t *be, be_buf_t *x, int n_tok, size_t ld, int n_heads, i
 
 static size_t kv_row(const be_kv_t *kv, int layer, int head, int pos)
 {
-    return ((size_t)layer * (size_t)kv->d.n_head_kv + (size_t)head) * (size_t)kv->d.n_ctx + (size_t)pos;
+    return ((size_t)layer * (size_t)kv->d.n_head_kv + (size_t)head) * (size_t)kv->ctx_stride + (size_t)pos;
+}
+
+/* Row R's key into its tile (kv->tiled): dword i at lane R % ATT_P of row i,
+ * its bytes offset by 128. */
+static void kv_store_tiled(const be_kv_t *kv, size_t row, const float *src)
+{
+    int d = kv->d.head_dim;
+    int8_t q[512];
+    uint8_t *tile = kv->k + (row - row % ATT_P) * (size_t)d + (row % ATT_P) * 4;
+    kv->ks[row] = cpu_quantize_row_i8(src, q, (size_t)d);
+    for (int i = 0; i < d; i++)
+        tile[(size_t)(i / 4) * ATT_P * 4 + (size_t)(i % 4)] = (uint8_t)(q[i] ^ 0x80);
 }
 
 static void kv_store(const be_kv_t *kv, uint8_t *base, float *scales, size_t row, const float *src)
@@ -1052,7 +1179,10 @@ static void cpu_kv_write(be_t *be, be_kv_t *kv, int layer, int n_tok, const be_b
         const float *row = x->data + (size_t)t * ld;
         for (int h = 0; h < kv->d.n_head_kv; h++) {
             size_t r = kv_row(kv, layer, h, b->pos0 + t);
-            kv_store(kv, kv->k, kv->ks, r, row + k_off + (size_t)h * (size_t)d);
+            if (kv->tiled)
+                kv_store_tiled(kv, r, row + k_off + (size_t)h * (size_t)d);
+            else
+                kv_store(kv, kv->k, kv->ks, r, row + k_off + (size_t)h * (size_t)d);
             kv_store(kv, kv->v, kv->vs, r, row + v_off + (size_t)h * (size_t)d);
         }
     }
@@ -1091,6 +1221,21 @@ static void att_tiles(const att_job_t *j, size_t r0, int p0, int nvalid, float *
     j->b->att.ktile(rows, d, kt);
 }
 
+/* The int8 path's block at P0: the key tile is read in place; the key
+ * scales are copied into KS (0 past NVALID), the values scaled into VB. */
+static void att_tiles8(const att_job_t *j, size_t r0, int p0, int nvalid, float *ks, float *vb)
+{
+    const be_kv_t *kv = j->kv;
+    row_load_fn load = j->b->att.load[BE_KV_INT8];
+    int d = kv->d.head_dim;
+    for (int jj = 0; jj < ATT_P; jj++) {
+        size_t r = r0 + (size_t)(p0 + jj);
+        ks[jj] = jj < nvalid ? kv->ks[r] : 0.0f;
+        if (jj < nvalid)
+            load(kv->v + r * (size_t)d, kv->vs[r], vb + (size_t)jj * (size_t)d, d);
+    }
+}
+
 /* Positions (0..ATT_P) of the block at P0 that token T sees. */
 static int block_nv(const att_job_t *j, int t, int p0, int n_pos)
 {
@@ -1107,19 +1252,36 @@ static void att_item(const att_job_t *j, int t0, int t1, int g0, float *scratch)
 {
     const be_kv_t *kv = j->kv;
     int d = kv->d.head_dim, G = j->n_head / kv->d.n_head_kv, pos0 = j->b->pos0;
-    int nq = (t1 - t0) * G;
+    int nq = (t1 - t0) * G, nqmax = ATT_TQ * G;
     float *kt = scratch, *vb = kt + (size_t)d * ATT_P, *rows = vb + (size_t)d * ATT_P;
-    float *acc = rows + (size_t)d * ATT_P, *ml = acc + (size_t)nq * (size_t)d; /* ml: m and l of each query */
+    float *acc = rows + (size_t)d * ATT_P, *ml = acc + (size_t)nqmax * (size_t)d; /* ml: m and l of each query */
+    float *ks = ml + 2 * (size_t)nqmax, *qf = ks + ATT_P; /* the int8 path's */
+    int32_t *qc = (int32_t *)(void *)(qf + nqmax);
+    int8_t *q8 = (int8_t *)(qc + nqmax);
+    bool i8 = kv->tiled;
     for (int qi = 0; qi < nq; qi++) {
         ml[2 * qi] = -INFINITY;
         ml[2 * qi + 1] = 0;
+        if (i8) {
+            const float *q = j->q + (size_t)(t0 + qi / G) * j->ld + ((size_t)g0 * (size_t)G + (size_t)(qi % G)) * (size_t)d;
+            int8_t *dst = q8 + (size_t)qi * (size_t)d;
+            int32_t sum = 0;
+            qf[qi] = cpu_quantize_row_i8(q, dst, (size_t)d) * j->scale;
+            for (int i = 0; i < d; i++)
+                sum += dst[i];
+            qc[qi] = 128 * sum;
+        }
     }
     memset(acc, 0, (size_t)nq * (size_t)d * sizeof(float));
     size_t r0 = kv_row(kv, j->layer, g0, 0);
     int n_pos = pos0 + (j->causal ? t1 : j->n_tok); /* positions the last token sees */
     for (int p0 = 0; p0 < n_pos; p0 += ATT_P) {
         int nvalid = n_pos - p0 < ATT_P ? n_pos - p0 : ATT_P;
-        att_tiles(j, r0, p0, nvalid, kt, vb, rows);
+        const uint32_t *kt8 = (const uint32_t *)(const void *)(kv->k + (r0 + (size_t)p0) * (size_t)d);
+        if (i8)
+            att_tiles8(j, r0, p0, nvalid, ks, vb);
+        else
+            att_tiles(j, r0, p0, nvalid, kt, vb, rows);
         /* the tokens seeing the same positions of the block go together */
         for (int t = t0; t < t1;) {
             int nv = block_nv(j, t, p0, n_pos), te = t + 1;
@@ -1128,7 +1290,11 @@ static void att_item(const att_job_t *j, int t0, int t1, int g0, float *scratch)
             if (nv > 0) {
                 int qi = (t - t0) * G;
                 const float *q = j->q + (size_t)t * j->ld + (size_t)g0 * (size_t)G * (size_t)d;
-                j->b->att.qblock(q, j->ld, te - t, G, kt, vb, nv, d, ml + 2 * qi, acc + (size_t)qi * (size_t)d);
+                if (i8)
+                    j->b->att.qblock8(q8 + (size_t)qi * (size_t)d, qf + qi, qc + qi, (te - t) * G, kt8, ks, vb,
+                                      nv, d, ml + 2 * qi, acc + (size_t)qi * (size_t)d);
+                else
+                    j->b->att.qblock(q, j->ld, te - t, G, kt, vb, nv, d, ml + 2 * qi, acc + (size_t)qi * (size_t)d);
             }
             t = te;
         }
