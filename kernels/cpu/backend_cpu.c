@@ -40,6 +40,7 @@ struct be_kv {
     be_kv_desc_t d;
     size_t esize;     /* bytes per element: 4, 2 or 1 */
     bool tiled;       /* int8 keys stored as att_qblock8_fn's key tiles */
+    bool k_offset;    /* ... with their bytes offset by 128 (VNNI) */
     int ctx_stride;   /* positions per head: n_ctx, rounded up to ATT_P if tiled */
     uint8_t *k, *v;   /* [layer][head][pos][dim]; tiled keys: [layer][head][pos / ATT_P][dim / 4][pos % ATT_P][4] */
     float *ks, *vs;   /* int8 only: [layer][head][pos] */
@@ -67,15 +68,15 @@ typedef void (*att_ktile_fn)(const float *rows, int d, float *kt);
  * tokens rounds as a decode step does. */
 typedef void (*att_qblock_fn)(const float *q, size_t ldq, int nt, int nh, const float *kt, const float *vb,
                               int nv, int d, float *ml, float *acc);
-/* The int8 cache's own path (AVX-512 VNNI): queries quantized to int8 like
- * the keys, so that a score is one integer dot product (exact, whatever the
- * order) times the two scales, and the keys, stored as tiles of ATT_P
- * positions, are read as they are. KT8: dword i of the key at position j of
- * the block at KT8[i * ATT_P + j], its bytes offset by 128 (unsigned, as the
- * instruction wants). QBLOCK8 is QBLOCK for NQ such queries: query qi's
- * bytes at Q8 + qi * D, QF[qi] its scale times the attention scale, QC[qi]
- * 128 times the sum of its bytes (the offset's share of each dot product);
- * KS the ATT_P key row scales, 0 past NV. */
+/* The int8 cache's own path (AVX2, AVX-512 VNNI): queries quantized to int8
+ * like the keys, so that a score is one integer dot product (exact, whatever
+ * the order, so the same on both) times the two scales, and the keys, stored
+ * as tiles of ATT_P positions, are read as they are. KT8: dword i of the key
+ * at position j of the block at KT8[i * ATT_P + j]; for VNNI its bytes are
+ * offset by 128 (unsigned, as vpdpbusd wants). QBLOCK8 is QBLOCK for NQ such
+ * queries: query qi's bytes at Q8 + qi * D, QF[qi] its scale times the
+ * attention scale, QC[qi] 128 times the sum of its bytes (the offset's share
+ * of each dot product); KS the ATT_P key row scales, 0 past NV. */
 typedef void (*att_qblock8_fn)(const int8_t *q8, const float *qf, const int32_t *qc, int nq, const uint32_t *kt8,
                                const float *ks, const float *vb, int nv, int d, float *ml, float *acc);
 typedef struct att_fns {
@@ -273,32 +274,13 @@ T_AVX2 static inline float hmax8(__m256 v)
     return _mm_cvtss_f32(s);
 }
 
-/* D % 8 == 0. N (1..2) queries of att_qblock_fn at once, so that each key
- * and value vector loaded serves both; per query the operations are those of
- * one query alone (two accumulators per half of the 16 positions, over even
- * and odd dimensions, then one per value lane over the positions in order). */
+/* The online softmax and value sum of N (1..2) queries whose scores over the
+ * block are SCORES (positions 0-7, 8-15), each with the operations it would
+ * get alone. */
 T_AVX2 static inline __attribute__((always_inline)) void
-qchunk_avx2(const float *const qp[2], const float *kt, const float *vb, int nv, int d, float *const mlp[2],
-            float *const accp[2], const int n)
+softmax_pv_avx2(const __m256 scores[2][2], const float *vb, int nv, int d, float *const mlp[2],
+                float *const accp[2], const int n)
 {
-    __m256 s[2][4];
-#pragma GCC unroll 2
-    for (int k = 0; k < n; k++)
-#pragma GCC unroll 4
-        for (int x = 0; x < 4; x++)
-            s[k][x] = _mm256_setzero_ps();
-    for (int i = 0; i < d; i += 2) {
-        __m256 k0 = _mm256_loadu_ps(kt + i * ATT_P), k1 = _mm256_loadu_ps(kt + i * ATT_P + 8);
-        __m256 k2 = _mm256_loadu_ps(kt + (i + 1) * ATT_P), k3 = _mm256_loadu_ps(kt + (i + 1) * ATT_P + 8);
-#pragma GCC unroll 2
-        for (int k = 0; k < n; k++) {
-            __m256 qi = _mm256_broadcast_ss(qp[k] + i), qj = _mm256_broadcast_ss(qp[k] + i + 1);
-            s[k][0] = _mm256_fmadd_ps(qi, k0, s[k][0]);
-            s[k][1] = _mm256_fmadd_ps(qi, k1, s[k][1]);
-            s[k][2] = _mm256_fmadd_ps(qj, k2, s[k][2]);
-            s[k][3] = _mm256_fmadd_ps(qj, k3, s[k][3]);
-        }
-    }
     /* lanes at or past NV do not exist: -inf for the max, 0 after exp */
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256 m0 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(nv), lane));
@@ -307,8 +289,8 @@ qchunk_avx2(const float *const qp[2], const float *kt, const float *vb, int nv, 
     float p[2][ATT_P], c[2];
 #pragma GCC unroll 2
     for (int k = 0; k < n; k++) {
-        __m256 s0 = _mm256_blendv_ps(ninf, _mm256_add_ps(s[k][0], s[k][2]), m0);
-        __m256 s1 = _mm256_blendv_ps(ninf, _mm256_add_ps(s[k][1], s[k][3]), m1);
+        __m256 s0 = _mm256_blendv_ps(ninf, scores[k][0], m0);
+        __m256 s1 = _mm256_blendv_ps(ninf, scores[k][1], m1);
         float *m = mlp[k], *l = mlp[k] + 1;
         float bm = hmax8(_mm256_max_ps(s0, s1));
         float mn = *m > bm ? *m : bm;
@@ -360,6 +342,80 @@ qchunk_avx2(const float *const qp[2], const float *kt, const float *vb, int nv, 
         }
 }
 
+/* D % 8 == 0. N (1..2) queries of att_qblock_fn at once, so that each key
+ * and value vector loaded serves both; per query the operations are those of
+ * one query alone (two accumulators per half of the 16 positions, over even
+ * and odd dimensions, then one per value lane over the positions in order). */
+T_AVX2 static inline __attribute__((always_inline)) void
+qchunk_avx2(const float *const qp[2], const float *kt, const float *vb, int nv, int d, float *const mlp[2],
+            float *const accp[2], const int n)
+{
+    __m256 s[2][4];
+#pragma GCC unroll 2
+    for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+        for (int x = 0; x < 4; x++)
+            s[k][x] = _mm256_setzero_ps();
+    for (int i = 0; i < d; i += 2) {
+        __m256 k0 = _mm256_loadu_ps(kt + i * ATT_P), k1 = _mm256_loadu_ps(kt + i * ATT_P + 8);
+        __m256 k2 = _mm256_loadu_ps(kt + (i + 1) * ATT_P), k3 = _mm256_loadu_ps(kt + (i + 1) * ATT_P + 8);
+#pragma GCC unroll 2
+        for (int k = 0; k < n; k++) {
+            __m256 qi = _mm256_broadcast_ss(qp[k] + i), qj = _mm256_broadcast_ss(qp[k] + i + 1);
+            s[k][0] = _mm256_fmadd_ps(qi, k0, s[k][0]);
+            s[k][1] = _mm256_fmadd_ps(qi, k1, s[k][1]);
+            s[k][2] = _mm256_fmadd_ps(qj, k2, s[k][2]);
+            s[k][3] = _mm256_fmadd_ps(qj, k3, s[k][3]);
+        }
+    }
+    __m256 sc[2][2];
+#pragma GCC unroll 2
+    for (int k = 0; k < n; k++) {
+        sc[k][0] = _mm256_add_ps(s[k][0], s[k][2]);
+        sc[k][1] = _mm256_add_ps(s[k][1], s[k][3]);
+    }
+    softmax_pv_avx2(sc, vb, nv, d, mlp, accp, n);
+}
+
+/* D % 8 == 0. N (1..2) int8 queries of att_qblock8_fn at once, without
+ * VNNI: the keys' magnitudes (unsigned) times the query bytes given the
+ * keys' signs (vpmaddubsw: two products of at most 127 x 127 cannot
+ * saturate 16 bits), summed to int32 by vpmaddwd. The keys are stored
+ * signed here (no offset), so the sums need no correction. */
+T_AVX2 static inline __attribute__((always_inline)) void
+qchunk8_avx2(const int8_t *const qp[2], const float qf[2], const uint32_t *kt8, const float *ks, const float *vb,
+             int nv, int d, float *const mlp[2], float *const accp[2], const int n)
+{
+    __m256i s[2][2];
+    const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 2
+    for (int k = 0; k < n; k++)
+        s[k][0] = s[k][1] = _mm256_setzero_si256();
+    for (int g = 0; g < d / 4; g++) {
+        __m256i k0 = _mm256_loadu_si256((const __m256i *)(const void *)(kt8 + g * ATT_P));
+        __m256i k1 = _mm256_loadu_si256((const __m256i *)(const void *)(kt8 + g * ATT_P + 8));
+        __m256i a0 = _mm256_abs_epi8(k0), a1 = _mm256_abs_epi8(k1);
+#pragma GCC unroll 2
+        for (int k = 0; k < n; k++) {
+            int32_t q;
+            memcpy(&q, qp[k] + 4 * g, 4);
+            __m256i qb = _mm256_set1_epi32(q);
+            __m256i p0 = _mm256_maddubs_epi16(a0, _mm256_sign_epi8(qb, k0));
+            __m256i p1 = _mm256_maddubs_epi16(a1, _mm256_sign_epi8(qb, k1));
+            s[k][0] = _mm256_add_epi32(s[k][0], _mm256_madd_epi16(p0, ones));
+            s[k][1] = _mm256_add_epi32(s[k][1], _mm256_madd_epi16(p1, ones));
+        }
+    }
+    __m256 ks0 = _mm256_loadu_ps(ks), ks1 = _mm256_loadu_ps(ks + 8), sc[2][2];
+#pragma GCC unroll 2
+    for (int k = 0; k < n; k++) {
+        __m256 f = _mm256_set1_ps(qf[k]);
+        sc[k][0] = _mm256_mul_ps(_mm256_cvtepi32_ps(s[k][0]), _mm256_mul_ps(ks0, f));
+        sc[k][1] = _mm256_mul_ps(_mm256_cvtepi32_ps(s[k][1]), _mm256_mul_ps(ks1, f));
+    }
+    softmax_pv_avx2(sc, vb, nv, d, mlp, accp, n);
+}
+
 /* D % 8 == 0. 8 x 8 blocks transposed in registers: pairs of rows
  * interleaved, then pairs of pairs, then the 128-bit halves exchanged. */
 T_AVX2 static void ktile_avx2(const float *rows, int d, float *kt)
@@ -408,6 +464,28 @@ T_AVX2 static void qblock_avx2(const float *q, size_t ldq, int nt, int nh, const
             qchunk_avx2(qp, kt, vb, nv, d, mlp, accp, 2);
         else
             qchunk_avx2(qp, kt, vb, nv, d, mlp, accp, 1);
+    }
+}
+
+T_AVX2 static void qblock8_avx2(const int8_t *q8, const float *qf, const int32_t *qc, int nq, const uint32_t *kt8,
+                                const float *ks, const float *vb, int nv, int d, float *ml, float *acc)
+{
+    (void)qc;
+    for (int q0 = 0; q0 < nq; q0 += 2) {
+        const int n = nq - q0 < 2 ? nq - q0 : 2;
+        const int8_t *qp[2];
+        float f[2], *mlp[2], *accp[2];
+        for (int k = 0; k < 2; k++) {
+            int qi = q0 + (k < n ? k : n - 1);
+            qp[k] = q8 + (size_t)qi * (size_t)d;
+            f[k] = qf[qi];
+            mlp[k] = ml + 2 * qi;
+            accp[k] = acc + (size_t)qi * (size_t)d;
+        }
+        if (n == 1)
+            qchunk8_avx2(qp, f, kt8, ks, vb, nv, d, mlp, accp, 1);
+        else
+            qchunk8_avx2(qp, f, kt8, ks, vb, nv, d, mlp, accp, 2);
     }
 }
 
@@ -720,12 +798,18 @@ T_AVX512 static void load_i8_avx512(const void *src, float scale, float *dst, in
 
 #endif /* __x86_64__ */
 
-/* Whether an int8 cache of heads of D takes the int8 path: AVX-512 VNNI,
- * whole 16-lane tiles, and dot products small enough to be exact in floats
- * (D * 255 * 127 < 2^24). */
-static bool i8_path(const cpu_be_t *b, int d)
+enum { I8_NONE, I8_AVX2, I8_VNNI };
+
+/* Which int8 path an int8 cache of heads of D takes, if any: the one of the
+ * loops choose_fns picks for D, with dot products small enough to be exact
+ * in floats (D * 255 * 127 < 2^24). */
+static int i8_path(const cpu_be_t *b, int d)
 {
-    return b->isa >= CPU_ISA_AVX512VNNI && d % 16 == 0 && d <= 512;
+    if (d > 512)
+        return I8_NONE;
+    if (b->isa >= CPU_ISA_AVX512VNNI && d % 16 == 0)
+        return I8_VNNI;
+    return b->isa >= CPU_ISA_AVX2 && d % 8 == 0 ? I8_AVX2 : I8_NONE;
 }
 
 /* Pick the loops for ISA; the attention loops also depend on the head size. */
@@ -737,20 +821,21 @@ static void choose_fns(cpu_be_t *b, int head_dim)
 #if defined(__x86_64__)
     static const att_fns_t f512 = {{load_f32_avx512, load_f16_avx512, load_i8_avx512}, ktile_avx512, qblock_avx512,
                                    qblock8_avx512};
-    static const att_fns_t f256 = {{load_f32_avx2, load_f16_avx2, load_i8_avx2}, ktile_avx2, qblock_avx2, NULL};
+    static const att_fns_t f256 = {{load_f32_avx2, load_f16_avx2, load_i8_avx2}, ktile_avx2, qblock_avx2,
+                                   qblock8_avx2};
     if (b->isa >= CPU_ISA_AVX512VNNI) {
         b->silu_mul = silu_mul_avx512;
         if (head_dim % 16 == 0)
             b->att = f512;
         else if (head_dim % 8 == 0)
             b->att = f256;
-        if (!i8_path(b, head_dim))
-            b->att.qblock8 = NULL;
     } else if (b->isa >= CPU_ISA_AVX2) {
         b->silu_mul = silu_mul_avx2;
         if (head_dim % 8 == 0)
             b->att = f256;
     }
+    if (i8_path(b, head_dim) == I8_NONE)
+        b->att.qblock8 = NULL;
 #else
     (void)head_dim;
 #endif
@@ -873,7 +958,7 @@ static size_t kv_esize(be_kvfmt_t f)
 
 static bool kv_tiled(const cpu_be_t *b, const be_kv_desc_t *d)
 {
-    return d->fmt == BE_KV_INT8 && i8_path(b, d->head_dim);
+    return d->fmt == BE_KV_INT8 && i8_path(b, d->head_dim) != I8_NONE;
 }
 
 static int kv_ctx_stride(const cpu_be_t *b, const be_kv_desc_t *d)
@@ -901,6 +986,7 @@ static int cpu_kv_new(be_t *be, be_kv_t **out, const be_kv_desc_t *d, errmsg_t *
     kv->d = *d;
     kv->esize = kv_esize(d->fmt);
     kv->tiled = kv_tiled(cb(be), d);
+    kv->k_offset = kv->tiled && i8_path(cb(be), d->head_dim) == I8_VNNI;
     kv->ctx_stride = kv_ctx_stride(cb(be), d);
     kv->bytes = cpu_kv_bytes(be, d);
     size_t rows = (size_t)d->n_layer * (size_t)d->n_head_kv * (size_t)kv->ctx_stride;
@@ -1142,15 +1228,16 @@ static size_t kv_row(const be_kv_t *kv, int layer, int head, int pos)
 }
 
 /* Row R's key into its tile (kv->tiled): dword i at lane R % ATT_P of row i,
- * its bytes offset by 128. */
+ * its bytes offset by 128 for VNNI. */
 static void kv_store_tiled(const be_kv_t *kv, size_t row, const float *src)
 {
     int d = kv->d.head_dim;
     int8_t q[512];
     uint8_t *tile = kv->k + (row - row % ATT_P) * (size_t)d + (row % ATT_P) * 4;
+    uint8_t off = kv->k_offset ? 0x80 : 0;
     kv->ks[row] = cpu_quantize_row_i8(src, q, (size_t)d);
     for (int i = 0; i < d; i++)
-        tile[(size_t)(i / 4) * ATT_P * 4 + (size_t)(i % 4)] = (uint8_t)(q[i] ^ 0x80);
+        tile[(size_t)(i / 4) * ATT_P * 4 + (size_t)(i % 4)] = (uint8_t)q[i] ^ off;
 }
 
 static void kv_store(const be_kv_t *kv, uint8_t *base, float *scales, size_t row, const float *src)
