@@ -30,6 +30,9 @@ FUZZ_FLAGS := -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -max_len=6553
 	-dict=tests/fuzz/gguf.dict -artifact_prefix=$(REGRESSIONS)/ -timeout=10 -rss_limit_mb=2048
 
 .PHONY: run all-harnesses seeds spec patch blocks preset openai client searchd
+# `make -f tests/fuzz/fuzz.mk` with no target fuzzes the GGUF reader, as `make fuzz` promises (the first
+# rule below only builds the harnesses)
+.DEFAULT_GOAL := run
 # every harness is linked before the GGUF run, so a source list that fell
 # behind the code (a module split, a library opened with dlopen) shows at once
 HARNESSES := $(addprefix $(FUZZ_BUILD)/fuzz_,gguf spec patch blocks preset openai client searchd)
