@@ -96,6 +96,7 @@ typedef struct cuda_be {
     int split_cap;   /* OCTET_CUDA_SPLITS (auto, 0 for the tile rule alone, or N): cu_att_opt_t.split_cap */
     int few_max;     /* OCTET_CUDA_FEW: CU_FEW_MAX, passes of up to that many tokens run the decode kernels
                       * per token and round as one-token passes do (batch_exact); else 1 */
+    bool q_i8;       /* OCTET_CUDA_QI8=1: int8 caches quantize the queries as the CPU does (cu_att_opt_t.q_i8) */
     bool launched;   /* a kernel of the running list was launched (the next may use PDL) */
     cmd_t *cmds;
     int n_cmd, cap_cmd;
@@ -646,7 +647,7 @@ static void check_launch(cuda_be_t *b)
 
 static cu_att_opt_t att_opt(const cuda_be_t *b, float *pmax)
 {
-    cu_att_opt_t o = {b->exact, b->split_cap, pmax, b->few_max};
+    cu_att_opt_t o = {b->exact, b->split_cap, pmax, b->few_max, b->q_i8};
     return o;
 }
 
@@ -1278,6 +1279,7 @@ static int cu_create(be_t **out, int device, errmsg_t *err)
         b->pdl = env_flag("OCTET_CUDA_PDL", true) && b->prop.major >= 9;
         b->fuse = env_flag("OCTET_CUDA_FUSE", true);
         b->exact = env_flag("OCTET_CUDA_EXACT", true);
+        b->q_i8 = env_flag("OCTET_CUDA_QI8", false);
         b->mm.q8_exact = b->exact;
         const char *sp = getenv("OCTET_CUDA_SPLITS");
         b->split_cap = !sp || !strcmp(sp, "auto") ? -1 : atoi(sp) > 0 ? atoi(sp) : 0;

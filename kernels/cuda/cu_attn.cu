@@ -107,6 +107,12 @@ __device__ __forceinline__ void att_store(int8_t *p, float x, float s)
     *p = s == 0.0f ? (int8_t)0 : cu_quant_one(x, s);
 }
 
+/* X quantized with scale S as cpu_quantize_row_i8 does, as a float */
+__device__ __forceinline__ float att_q8f(float x, float s)
+{
+    return s == 0.0f ? 0.0f : (float)cu_quant_one(x, s);
+}
+
 __device__ __forceinline__ uint32_t att_h2(float lo, float hi)
 {
     __half2 h = __floats2half2_rn(lo, hi);
@@ -366,7 +372,7 @@ template <int D> constexpr int att_mma_smem()
 template <typename T, int D, bool DEC>
 __global__ void __launch_bounds__(ATT_THREADS, att_fmt<T>::q8 ? 3 : 2)
     attn_mma(cu_kv_t kv, int layer, const float *q, size_t ld, int n_tok, int n_head, float qs, int pos0,
-             const int *d_pos0, float *out, float *part_o, float *part_ml)
+             const int *d_pos0, float *out, float *part_o, float *part_ml, bool q_i8)
 {
     constexpr bool Q8 = att_fmt<T>::q8;
     constexpr int LDS = D + 8;           /* half row stride: ldmatrix rows land in distinct banks */
@@ -418,19 +424,54 @@ __global__ void __launch_bounds__(ATT_THREADS, att_fmt<T>::q8 ? 3 : 2)
     /* the last position any row of this warp sees */
     const int wlast = DEC ? end - 1 : pos0 + min(row0 - gq + 15, n_tok - 1);
 
-    /* query A fragments, scaled, in half */
+    /* query A fragments, scaled, in half; with Q_I8 (int8 caches) the rows'
+     * int8 values, exact in half, and their scales times QS in QF0 / QF1
+     * multiply the scores instead: the products and their sums (below 2^24)
+     * are exact, so a score's dot product is the CPU's integer one */
     uint32_t qa[KS][4];
+    const bool qi8 = Q8 && q_i8;
+    float qf0 = 1.0f, qf1 = 1.0f;
     {
         const float *q0 = DEC ? q + (size_t)dt * ld + (size_t)(kvh * G + row0) * D
                               : q + (size_t)row0 * ld + (size_t)blockIdx.y * D;
         const float *q1 = DEC ? q0 + 8 * D : q0 + 8 * ld;
+        float s0 = 0.0f, s1 = 0.0f;
+        if (qi8) {
+            /* a row's D values are spread over the 4 lanes of a quad */
+            float a0 = 0.0f, a1 = 0.0f;
+#pragma unroll
+            for (int s = 0; s < KS; s++) {
+                int i = 16 * s + 2 * c;
+                if (ok0)
+                    a0 = fmaxf(a0, fmaxf(fmaxf(fabsf(q0[i]), fabsf(q0[i + 1])),
+                                         fmaxf(fabsf(q0[i + 8]), fabsf(q0[i + 9]))));
+                if (ok1)
+                    a1 = fmaxf(a1, fmaxf(fmaxf(fabsf(q1[i]), fabsf(q1[i + 1])),
+                                         fmaxf(fabsf(q1[i + 8]), fabsf(q1[i + 9]))));
+            }
+            a0 = fmaxf(a0, __shfl_xor_sync(0xffffffffu, a0, 1));
+            a0 = fmaxf(a0, __shfl_xor_sync(0xffffffffu, a0, 2));
+            a1 = fmaxf(a1, __shfl_xor_sync(0xffffffffu, a1, 1));
+            a1 = fmaxf(a1, __shfl_xor_sync(0xffffffffu, a1, 2));
+            s0 = __fdiv_rn(a0, 127.0f);
+            s1 = __fdiv_rn(a1, 127.0f);
+            qf0 = s0 * qs;
+            qf1 = s1 * qs;
+        }
 #pragma unroll
         for (int s = 0; s < KS; s++) {
             int i = 16 * s + 2 * c;
-            qa[s][0] = ok0 ? att_h2(q0[i] * qs, q0[i + 1] * qs) : 0u;
-            qa[s][1] = ok1 ? att_h2(q1[i] * qs, q1[i + 1] * qs) : 0u;
-            qa[s][2] = ok0 ? att_h2(q0[i + 8] * qs, q0[i + 9] * qs) : 0u;
-            qa[s][3] = ok1 ? att_h2(q1[i + 8] * qs, q1[i + 9] * qs) : 0u;
+            if (qi8) {
+                qa[s][0] = ok0 ? att_h2(att_q8f(q0[i], s0), att_q8f(q0[i + 1], s0)) : 0u;
+                qa[s][1] = ok1 ? att_h2(att_q8f(q1[i], s1), att_q8f(q1[i + 1], s1)) : 0u;
+                qa[s][2] = ok0 ? att_h2(att_q8f(q0[i + 8], s0), att_q8f(q0[i + 9], s0)) : 0u;
+                qa[s][3] = ok1 ? att_h2(att_q8f(q1[i + 8], s1), att_q8f(q1[i + 9], s1)) : 0u;
+            } else {
+                qa[s][0] = ok0 ? att_h2(q0[i] * qs, q0[i + 1] * qs) : 0u;
+                qa[s][1] = ok1 ? att_h2(q1[i] * qs, q1[i + 1] * qs) : 0u;
+                qa[s][2] = ok0 ? att_h2(q0[i + 8] * qs, q0[i + 9] * qs) : 0u;
+                qa[s][3] = ok1 ? att_h2(q1[i + 8] * qs, q1[i + 9] * qs) : 0u;
+            }
         }
     }
 
@@ -467,6 +508,12 @@ __global__ void __launch_bounds__(ATT_THREADS, att_fmt<T>::q8 ? 3 : 2)
             for (int nt = 0; nt < NT; nt++) {
                 int jj = j0 + 8 * nt + 2 * c, p = base + jj;
                 float k0 = Q8 ? sks[jj] : 1.0f, k1 = Q8 ? sks[jj + 1] : 1.0f;
+                if (qi8) {
+                    sc[nt][0] *= qf0;
+                    sc[nt][1] *= qf0;
+                    sc[nt][2] *= qf1;
+                    sc[nt][3] *= qf1;
+                }
                 sc[nt][0] = p <= lim0 ? sc[nt][0] * k0 : -INFINITY;
                 sc[nt][1] = p + 1 <= lim0 ? sc[nt][1] * k1 : -INFINITY;
                 sc[nt][2] = p <= lim1 ? sc[nt][2] * k0 : -INFINITY;
@@ -608,7 +655,7 @@ __global__ void __launch_bounds__(ATT_THREADS, att_fmt<T>::q8 ? 3 : 2)
 template <typename T>
 __global__ void __launch_bounds__(ATT_THREADS)
     attn_simt(cu_kv_t kv, int layer, const float *q, size_t ld, int n_head, float qs, int pos0,
-              const int *d_pos0, float *out, float *part_o, float *part_ml)
+              const int *d_pos0, float *out, float *part_o, float *part_ml, bool q_i8)
 {
     __shared__ float s_acc[ATT_WARPS][SIMT_HB][SIMT_DMAX];
     __shared__ float s_m[ATT_WARPS][SIMT_HB], s_l[ATT_WARPS][SIMT_HB];
@@ -628,16 +675,34 @@ __global__ void __launch_bounds__(ATT_THREADS)
         end = min(n_pos, start + chunk);
     }
     const float *qrow = q + (size_t)t * ld + (size_t)(kvh * G + g0) * (size_t)d;
-    float qr[SIMT_HB][SIMT_EPL], acc[SIMT_HB][SIMT_EPL], m[SIMT_HB], l[SIMT_HB];
+    /* with Q_I8 (int8 caches) each head's int8 values, whose products with
+     * the keys' sum exactly (below 2^24) to the CPU's integer dot product,
+     * and QF its scale times QS for the score */
+    const bool qi8 = att_fmt<T>::q8 && q_i8;
+    float qr[SIMT_HB][SIMT_EPL], acc[SIMT_HB][SIMT_EPL], m[SIMT_HB], l[SIMT_HB], qf[SIMT_HB];
 #pragma unroll
     for (int g = 0; g < SIMT_HB; g++) {
         m[g] = -INFINITY;
         l[g] = 0.0f;
+        float amax = 0.0f;
 #pragma unroll
         for (int e = 0; e < SIMT_EPL; e++) {
             int i = lane + 32 * e;
-            qr[g][e] = g < hb && i < d ? qrow[(size_t)g * d + i] * qs : 0.0f;
+            qr[g][e] = g < hb && i < d ? qrow[(size_t)g * d + i] : 0.0f;
+            amax = fmaxf(amax, fabsf(qr[g][e]));
             acc[g][e] = 0.0f;
+        }
+        qf[g] = 1.0f;
+        if (qi8) {
+            const float sq = __fdiv_rn(cu_warp_max(amax), 127.0f);
+#pragma unroll
+            for (int e = 0; e < SIMT_EPL; e++)
+                qr[g][e] = att_q8f(qr[g][e], sq);
+            qf[g] = sq * qs;
+        } else {
+#pragma unroll
+            for (int e = 0; e < SIMT_EPL; e++)
+                qr[g][e] *= qs;
         }
     }
     const size_t r0 = ((size_t)layer * (size_t)nkv + (size_t)kvh) * (size_t)kv.n_ctx;
@@ -661,7 +726,7 @@ __global__ void __launch_bounds__(ATT_THREADS)
 #pragma unroll
             for (int e = 0; e < SIMT_EPL; e++)
                 s = fmaf(qr[g][e], kf[e], s);
-            s = cu_warp_sum(s) * ksc;
+            s = qi8 ? cu_warp_sum(s) * qf[g] * ksc : cu_warp_sum(s) * ksc;
             const float mn = fmaxf(m[g], s), al = exp2f(m[g] - mn), pp = exp2f(s - mn), pv = pp * vsc;
             l[g] = l[g] * al + pp;
             m[g] = mn;
@@ -802,17 +867,17 @@ template <typename K> static int att_wave_cap(K kernel, int smem, int groups)
 template <typename T, int D>
 static void att_launch_mma(const cu_launch_t &lc, const cu_kv_t *kv, int layer, const float *q, size_t ld,
                            int n_tok, int n_head, float qs, int pos0, const int *d_pos0, float *out, float *po,
-                           float *pml, int ns, bool dec)
+                           float *pml, int ns, bool dec, bool q_i8)
 {
     const int G = n_head / kv->n_head_kv, smem = att_mma_smem<D>();
     if (dec) {
         dim3 grid(ns * n_tok, kv->n_head_kv * ((G + 15) / 16));
         cu_go(lc, attn_mma<T, D, true>, grid, ATT_THREADS, smem, *kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0,
-              out, po, pml);
+              out, po, pml, q_i8);
     } else {
         dim3 grid((n_tok + ATT_TILE - 1) / ATT_TILE, n_head);
         attn_mma<T, D, false><<<grid, ATT_THREADS, smem, lc.st>>>(*kv, layer, q, ld, n_tok, n_head, qs, pos0,
-                                                                   d_pos0, out, po, pml);
+                                                                   d_pos0, out, po, pml, q_i8);
     }
 }
 
@@ -847,16 +912,19 @@ static void att_launch(const cu_launch_t &lc, const cu_kv_t *kv, int layer, cons
     const cu_launch_t plain = {lc.st, false};
     if (mma) {
         if (d == 64)
-            att_launch_mma<T, 64>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns, dec);
+            att_launch_mma<T, 64>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns, dec,
+                                  opt->q_i8);
         else
-            att_launch_mma<T, 128>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns, dec);
+            att_launch_mma<T, 128>(lc, kv, layer, q, ld, n_tok, n_head, qs, pos0, d_pos0, out, po, pml, ns, dec,
+                                   opt->q_i8);
     } else if (dec) {
         dim3 grid(ns, kv->n_head_kv * ((G + SIMT_HB - 1) / SIMT_HB), n_tok);
-        cu_go(lc, attn_simt<T>, grid, ATT_THREADS, 0, *kv, layer, q, ld, n_head, qs, pos0, d_pos0, out, po, pml);
+        cu_go(lc, attn_simt<T>, grid, ATT_THREADS, 0, *kv, layer, q, ld, n_head, qs, pos0, d_pos0, out, po, pml,
+              opt->q_i8);
     } else {
         dim3 grid(1, kv->n_head_kv * ((G + SIMT_HB - 1) / SIMT_HB), n_tok);
         cu_go(plain, attn_simt<T>, grid, ATT_THREADS, 0, *kv, layer, q, ld, n_head, qs, pos0, d_pos0, out,
-              (float *)nullptr, (float *)nullptr);
+              (float *)nullptr, (float *)nullptr, opt->q_i8);
     }
     if (dec)
         cu_go(lc, attn_combine, dim3(n_head, n_tok), ATT_THREADS, 0, (const float *)po, (const float *)pml, ns, d,

@@ -47,6 +47,8 @@ typedef struct cu_att_opt {
                      * of the GPU, N > 0 also at most N */
     float *pmax;    /* decode: each query head's largest |output| here (for cu_gemv_xf), or NULL */
     int few_max;    /* passes of 2 .. few_max (<= CU_FEW_MAX) tokens run the decode kernels per token */
+    bool q_i8;      /* int8 caches: each query head quantized to int8 (absmax / 127) as the CPU's AVX2 and
+                     * AVX-512 loops do, so that a score's dot product is the CPU's integer one */
 } cu_att_opt_t;
 
 /* Causal grouped-query attention, as be_ops_t.attention: token t (position

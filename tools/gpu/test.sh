@@ -45,9 +45,12 @@ B_LONG_SANE=3e-1   # int8 weights: int8 KV against f16 KV, and int8/int8 against
 # int8 since 2026-12-08 (docs/engine.md, "KV cache"): another rounding, which moves the tiny models'
 # logits by 2.6-4.3e-2 and the 0.5B shape's by 9.5e-2 against the float path, where the portable
 # loops stay within 6e-7 of it on the tiny models. (A dry run with the CPU under test compares it
-# with itself, so it keeps its own loops.)
+# with itself, and OCTET_CUDA_QI8=1 makes the CUDA kernels quantize queries too: both keep the
+# CPU's own loops.)
 REF_ISA=portable
-[ "$BACKEND" = cpu ] && REF_ISA=
+if [ "$BACKEND" = cpu ] || [ "${OCTET_CUDA_QI8:-}" = 1 ]; then
+    REF_ISA=
+fi
 
 # ids_file FILE N MAX SEED : N seeded random token ids below MAX, comma-separated (for --ids-file)
 ids_file() {
