@@ -26,6 +26,18 @@ static void repo_new(void)
     repo_commit();
 }
 
+/* The index of the test repository as it is now; NULL (and a failed check)
+ * when it cannot be opened. */
+static rag_t *index_repo(void)
+{
+    rag_t *r = NULL;
+    rag_options_t ro = {0};
+    errmsg_t err = {0};
+    ro.dir = g_repo;
+    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    return r;
+}
+
 static void test_refactor_steps(void)
 {
     refactor_reply_t chat = {false, REFACTOR_DIFF, NULL}, completion = {true, REFACTOR_DIFF, NULL};
@@ -75,10 +87,7 @@ static void test_refactor_steps(void)
 
     /* retrieval: the target file first, a symbol's definition, an unknown symbol */
     repo_new();
-    rag_t *r = NULL;
-    rag_options_t ro = {0};
-    ro.dir = g_repo;
-    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    rag_t *r = index_repo();
     if (!r)
         return;
     char *rel = NULL, *bad = NULL, full[300];
@@ -153,11 +162,8 @@ static void on_step(void *ud, refactor_step_t step, const refactor_result_t *res
 static void test_refactor_run(void)
 {
     repo_new();
-    rag_t *r = NULL;
-    rag_options_t ro = {0};
     errmsg_t err = {0};
-    ro.dir = g_repo;
-    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    rag_t *r = index_repo();
     if (!r)
         return;
     char full[300], *rel = NULL;
@@ -237,10 +243,7 @@ static void test_refactor_blocks(void)
            err.msg);
     CHECK(diff == NULL && notes == NULL);
 
-    rag_t *r = NULL;
-    rag_options_t ro = {0};
-    ro.dir = g_repo;
-    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    rag_t *r = index_repo();
     if (!r)
         return;
     scripted_t sc = {.reply = "Here:\n\nadd.c\n```c\n<<<<<<< SEARCH\n    return a + b;\n=======\n    return b + a;\n"
@@ -298,11 +301,8 @@ static void test_refactor_rename_leftovers(void)
     repo_new();
     put("calc.c", "int add(int a, int b);\nint twice(int a)\n{\n    return add(a, a);\n}\n");
     repo_commit();
-    rag_t *r = NULL;
-    rag_options_t ro = {0};
     errmsg_t err = {0};
-    ro.dir = g_repo;
-    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    rag_t *r = index_repo();
     if (!r)
         return;
     static const char DEF[] = "add.c\n<<<<<<< SEARCH\nint add(int a, int b)\n=======\nint sum(int a, int b)\n"
@@ -370,11 +370,8 @@ static void test_refactor_stacked(void)
         "+    return b + a; /* sum */\n }\n```\n",
     };
     repo_new();
-    rag_t *r = NULL;
-    rag_options_t ro = {0};
     errmsg_t err = {0};
-    ro.dir = g_repo;
-    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    rag_t *r = index_repo();
     if (!r)
         return;
     char full[300], *rel = NULL;
@@ -427,11 +424,8 @@ static void on_retry(void *ud, int attempt, int attempts, refactor_step_t step, 
 static void test_refactor_retries(void)
 {
     repo_new();
-    rag_t *r = NULL;
-    rag_options_t ro = {0};
     errmsg_t err = {0};
-    ro.dir = g_repo;
-    CHECKF(rag_open(&r, &ro, &err) == 0 && rag_update(r, NULL, NULL, NULL, NULL, &err) == 0, "%s", err.msg);
+    rag_t *r = index_repo();
     if (!r)
         return;
     static const char *const replies[] = {
