@@ -1364,7 +1364,7 @@ static void att_item(const att_job_t *j, int t0, int t1, int g0, float *scratch)
     int n_pos = pos0 + (j->causal ? t1 : j->n_tok); /* positions the last token sees */
     for (int p0 = 0; p0 < n_pos; p0 += ATT_P) {
         int nvalid = n_pos - p0 < ATT_P ? n_pos - p0 : ATT_P;
-        const uint32_t *kt8 = (const uint32_t *)(const void *)(kv->k + (r0 + (size_t)p0) * (size_t)d);
+        const uint32_t *kt8 = i8 ? (const uint32_t *)(const void *)(kv->k + (r0 + (size_t)p0) * (size_t)d) : NULL;
         if (i8)
             att_tiles8(j, r0, p0, nvalid, ks, vb);
         else
